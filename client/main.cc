@@ -1,0 +1,132 @@
+// squatstream: stream a domain's enriched permutations from squatstreamd and print them.
+//
+//   squatstream [--server=HOST:PORT] [--format=table|json|csv] [--kinds=a,b] [--enrichers=geo,whois]
+//               [--max_candidates=N] [--deadline=60s] DOMAIN
+//
+// Records go to stdout; a progress bar (when stderr is a terminal) and the closing summary go to stderr.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "client/output.h"
+#include "grpcpp/grpcpp.h"
+#include "squatstream/v1/squatstream.grpc.pb.h"
+
+ABSL_FLAG(std::string, server, "", "squatstreamd address (default $SQUATSTREAM_SERVER or 127.0.0.1:50051).");
+ABSL_FLAG(std::string, format, "table", "Output: table, json (one JSON object per line) or csv.");
+ABSL_FLAG(std::string, kinds, "", "Comma-separated permutation kinds (e.g. addition,tld-swap); default all.");
+ABSL_FLAG(std::string, enrichers, "", "Comma-separated enrichers (geo,whois,banner); default all.");
+ABSL_FLAG(int, max_candidates, 0, "Cap on candidates; 0 uses the server's default.");
+ABSL_FLAG(absl::Duration, deadline, absl::Seconds(60), "Give up after this long.");
+
+namespace v1 = squatstream::v1;
+namespace client = squatstream::client;
+
+namespace {
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "squatstream: %s\n", message.c_str());
+  std::exit(2);
+}
+
+// Maps the CLI's short names to the API's enum values, by the same short names the output prints.
+template <typename Enum>
+std::vector<Enum> ParseList(const std::string& csv, int max, bool (*valid)(int), std::string (*name)(Enum),
+                            const char* what) {
+  std::vector<Enum> out;
+  for (absl::string_view item : absl::StrSplit(csv, ',', absl::SkipWhitespace())) {
+    bool found = false;
+    for (int v = 1; v <= max && !found; ++v) {
+      if (valid(v) && name(static_cast<Enum>(v)) == item) {
+        out.push_back(static_cast<Enum>(v));
+        found = true;
+      }
+    }
+    if (!found) Fail("unknown " + std::string(what) + " \"" + std::string(item) + "\"");
+  }
+  return out;
+}
+
+void DrawProgress(const v1::Progress& p) {
+  const double total = static_cast<double>(std::max<std::uint64_t>(p.generated(), 1));
+  const int width = 30;
+  const int filled = static_cast<int>(width * static_cast<double>(p.sent()) / total);
+  std::fprintf(stderr, "\r[%s%s] %llu/%llu sent", std::string(static_cast<std::size_t>(filled), '#').c_str(),
+               std::string(static_cast<std::size_t>(width - filled), ' ').c_str(),
+               static_cast<unsigned long long>(p.sent()), static_cast<unsigned long long>(p.generated()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("squatstream [flags] DOMAIN: stream a domain's enriched look-alikes.");
+  const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() != 2) Fail("give exactly one domain, e.g.: squatstream example.com (see --help)");
+
+  auto format = client::ParseFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) Fail(std::string(format.status().message()));
+  std::string server = absl::GetFlag(FLAGS_server);
+  if (server.empty()) {
+    const char* env = std::getenv("SQUATSTREAM_SERVER");
+    server = env != nullptr ? env : "127.0.0.1:50051";
+  }
+
+  v1::EnrichDomainRequest request;
+  request.set_domain(args[1]);
+  for (v1::PermutationKind k : ParseList<v1::PermutationKind>(absl::GetFlag(FLAGS_kinds), v1::PermutationKind_MAX,
+                                                              v1::PermutationKind_IsValid, client::KindName, "kind")) {
+    request.add_kinds(k);
+  }
+  for (v1::Enricher e : ParseList<v1::Enricher>(absl::GetFlag(FLAGS_enrichers), v1::Enricher_MAX,
+                                                 v1::Enricher_IsValid, client::EnricherName, "enricher")) {
+    request.add_enrichers(e);
+  }
+  if (absl::GetFlag(FLAGS_max_candidates) < 0) Fail("--max_candidates must not be negative");
+  request.set_max_candidates(static_cast<std::uint32_t>(absl::GetFlag(FLAGS_max_candidates)));
+
+  auto stub = v1::EnrichmentService::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_deadline)));
+
+  const bool progress = isatty(STDERR_FILENO) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point first_batch;
+  std::uint64_t records = 0, batches = 0;
+  std::fputs(client::FormatHeader(*format).c_str(), stdout);
+  std::unique_ptr<grpc::ClientReader<v1::EnrichDomainResponse>> reader = stub->EnrichDomain(&context, request);
+  v1::EnrichDomainResponse response;
+  std::string out;
+  while (reader->Read(&response)) {
+    if (batches++ == 0) first_batch = std::chrono::steady_clock::now();
+    records += static_cast<std::uint64_t>(response.records_size());
+    out.clear();
+    for (const v1::Record& r : response.records()) out += client::FormatRecord(*format, r);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    if (progress) DrawProgress(response.progress());
+  }
+  const grpc::Status status = reader->Finish();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fflush(stdout);
+  if (progress) std::fputs("\r\033[K", stderr);
+  const double ttfb_ms =
+      batches == 0 ? 0 : std::chrono::duration<double, std::milli>(first_batch - start).count();
+  std::fprintf(stderr, "squatstream: %s: %llu records in %llu batches, %.3f s, %.0f records/s, first batch after %.1f ms\n",
+               args[1], static_cast<unsigned long long>(records), static_cast<unsigned long long>(batches), seconds,
+               seconds > 0 ? static_cast<double>(records) / seconds : 0.0, ttfb_ms);
+  if (!status.ok()) {
+    std::fprintf(stderr, "squatstream: error %d: %s\n", static_cast<int>(status.error_code()),
+                 status.error_message().c_str());
+    return 1;
+  }
+  return 0;
+}

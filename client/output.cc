@@ -1,0 +1,109 @@
+#include "client/output.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace squatstream::client {
+namespace {
+
+// "PERMUTATION_KIND_VOWEL_SWAP" -> "vowel-swap"
+std::string ShortName(const std::string& enum_name, absl::string_view prefix) {
+  std::string s = absl::AsciiStrToLower(absl::StripPrefix(enum_name, prefix));
+  return absl::StrReplaceAll(s, {{"_", "-"}});
+}
+
+const v1::Enrichment* Find(const v1::Record& r, v1::Enricher e) {
+  for (const v1::Enrichment& x : r.enrichments()) {
+    if (x.enricher() == e) return &x;
+  }
+  return nullptr;
+}
+
+// One enrichment as a short cell: its value, or its error.
+std::string Cell(const v1::Record& r, v1::Enricher e) {
+  const v1::Enrichment* x = Find(r, e);
+  if (x == nullptr) return "";
+  if (x->status().code() != 0) return absl::StrCat("error: ", x->status().message());
+  switch (x->result_case()) {
+    case v1::Enrichment::kGeo:
+      return absl::StrFormat("%s %s %s AS%d", x->geo().ip(), x->geo().country_code(), x->geo().city(),
+                             x->geo().asn());
+    case v1::Enrichment::kWhois:
+      return x->whois().registered() ? absl::StrFormat("%s since %s", x->whois().registrar(), x->whois().created())
+                                     : "unregistered";
+    case v1::Enrichment::kBanner:
+      return x->banner().http_status() == 0
+                 ? "no answer"
+                 : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server());
+    case v1::Enrichment::RESULT_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
+}
+
+// Pads by code points, not bytes, so Unicode names line up.
+std::string Pad(const std::string& s, std::size_t width) {
+  std::size_t cps = 0;
+  for (char c : s) cps += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return cps >= width ? s + " " : s + std::string(width - cps, ' ');
+}
+
+}  // namespace
+
+absl::StatusOr<Format> ParseFormat(absl::string_view name) {
+  if (name == "table") return Format::kTable;
+  if (name == "json") return Format::kJson;
+  if (name == "csv") return Format::kCsv;
+  return absl::InvalidArgumentError(absl::StrFormat("unknown format \"%s\" (table, json or csv)", name));
+}
+
+std::string KindName(v1::PermutationKind kind) {
+  return ShortName(v1::PermutationKind_Name(kind), "PERMUTATION_KIND_");
+}
+
+std::string EnricherName(v1::Enricher enricher) { return ShortName(v1::Enricher_Name(enricher), "ENRICHER_"); }
+
+std::string FormatHeader(Format format) {
+  switch (format) {
+    case Format::kTable:
+      return absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28), Pad("GEO", 40), Pad("WHOIS", 40), "BANNER\n");
+    case Format::kCsv:
+      return "kind,domain_unicode,domain_ascii,geo,whois,banner\n";
+    case Format::kJson:
+      return "";
+  }
+  return "";
+}
+
+std::string FormatRecord(Format format, const v1::Record& r) {
+  switch (format) {
+    case Format::kTable:
+      return absl::StrCat(Pad(KindName(r.kind()), 14), Pad(r.domain_unicode(), 28),
+                          Pad(Cell(r, v1::ENRICHER_GEO), 40), Pad(Cell(r, v1::ENRICHER_WHOIS), 40),
+                          Cell(r, v1::ENRICHER_BANNER), "\n");
+    case Format::kCsv:
+      return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
+                          CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_GEO)), ",",
+                          CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",", CsvField(Cell(r, v1::ENRICHER_BANNER)), "\n");
+    case Format::kJson: {
+      std::string json;
+      google::protobuf::util::JsonPrintOptions options;
+      options.preserve_proto_field_names = true;
+      (void)google::protobuf::util::MessageToJsonString(r, &json, options);
+      return json + "\n";
+    }
+  }
+  return "";
+}
+
+}  // namespace squatstream::client

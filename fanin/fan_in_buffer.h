@@ -1,0 +1,214 @@
+// FanInBuffer: many producers append, one consumer takes everything at once by swapping vectors.
+//
+// The design from ../shared/seed/fan-in-blog.txt (a Mutex<Vec> the consumer swaps for an empty one),
+// bounded: at most `capacity` items are held or reserved, so memory stays bounded however slowly the
+// consumer drains. Producer threads may block in Push; asynchronous producers (which must not block an
+// executor thread) reserve a slot with TryReserve and are called back when space frees.
+//
+// Lock shape: one std::mutex guards the vector and counters; every critical section is a push_back, a swap
+// or a counter update, so producers hold it for nanoseconds. std::mutex (not absl::Mutex) keeps this target
+// free of Abseil's compiled code, so the ThreadSanitizer preset can instrument all of it. Callbacks run
+// outside that lock, under a second lock per callback that only its setter and ClearCallbacks also take, so
+// that after ClearCallbacks returns no callback is running or will run.
+#ifndef SQUATSTREAM_FANIN_FAN_IN_BUFFER_H_
+#define SQUATSTREAM_FANIN_FAN_IN_BUFFER_H_
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+
+namespace squatstream::fanin {
+
+template <typename T>
+class FanInBuffer {
+ public:
+  struct DrainResult {
+    std::size_t taken = 0;         // items moved out by this call
+    std::size_t depth_before = 0;  // items held just before this call
+    bool finished = false;         // closed (not cancelled), and nothing is left or reserved
+  };
+
+  // `capacity` (at least 1) bounds the items held plus the slots reserved.
+  explicit FanInBuffer(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+
+  FanInBuffer(const FanInBuffer&) = delete;
+  FanInBuffer& operator=(const FanInBuffer&) = delete;
+
+  // Callbacks, both optional. The data callback runs once after a Drain that found nothing, when an item
+  // arrives or the buffer closes; the space callback runs once after a TryReserve that failed for lack of
+  // space, when space frees or the buffer is cancelled. They run on the thread that caused them, possibly
+  // inside Push, PushReserved, Close, Drain, ReleaseReservation or Cancel, so they must not block. The space
+  // callback must not call back into the buffer; the data callback may (it usually drains).
+  void SetDataCallback(std::function<void()> on_data) {
+    std::lock_guard<std::mutex> l(data_cb_mu_);
+    on_data_ = std::move(on_data);
+  }
+  void SetSpaceCallback(std::function<void()> on_space) {
+    std::lock_guard<std::mutex> l(space_cb_mu_);
+    on_space_ = std::move(on_space);
+  }
+
+  // After this returns, no callback is running and none will run.
+  void ClearCallbacks() {
+    SetDataCallback(nullptr);
+    SetSpaceCallback(nullptr);
+  }
+
+  // Appends `item`, waiting while the buffer is full. Returns false, dropping the item, once the buffer is
+  // cancelled or closed. For producer threads that may block.
+  bool Push(T item) {
+    bool notify = false;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      space_cv_.wait(l, [this] { return stopped_ || items_.size() + reserved_ < capacity_; });
+      if (stopped_) return false;
+      items_.push_back(std::move(item));
+      notify = std::exchange(data_waiter_, false);
+    }
+    if (notify) NotifyData();
+    return true;
+  }
+
+  // Reserves one slot without blocking. Returns false when the buffer is full (then on_space runs once
+  // space frees) or stopped. A reserved slot must be filled by PushReserved or released by
+  // ReleaseReservation.
+  bool TryReserve() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stopped_) return false;
+    if (items_.size() + reserved_ >= capacity_) {
+      space_waiter_ = true;
+      return false;
+    }
+    ++reserved_;
+    return true;
+  }
+
+  // Fills a slot reserved by TryReserve; never blocks. Returns false, dropping the item, once the buffer
+  // is cancelled.
+  bool PushReserved(T item) {
+    bool notify = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --reserved_;
+      if (cancelled_) return false;
+      items_.push_back(std::move(item));
+      notify = std::exchange(data_waiter_, false);
+    }
+    if (notify) NotifyData();
+    return true;
+  }
+
+  // Gives back a slot reserved by TryReserve without filling it.
+  void ReleaseReservation() {
+    bool notify = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      --reserved_;
+      notify = std::exchange(space_waiter_, false);
+    }
+    space_cv_.notify_one();
+    if (notify) NotifySpace();
+  }
+
+  // Replaces *out with up to `max_items` items (at least 1), oldest first. When the buffer holds no more
+  // than that, this is a swap of the two vectors: *out's storage becomes the buffer's next storage.
+  // One consumer at a time.
+  DrainResult Drain(std::vector<T>* out, std::size_t max_items) {
+    out->clear();
+    DrainResult result;
+    bool notify_space = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      result.depth_before = items_.size();
+      if (items_.size() <= max_items) {
+        out->swap(items_);
+      } else {
+        const auto end = items_.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, max_items));
+        out->assign(std::make_move_iterator(items_.begin()), std::make_move_iterator(end));
+        items_.erase(items_.begin(), end);
+      }
+      result.taken = out->size();
+      if (result.taken == 0) {
+        // After Cancel the consumer is gone: nothing is finished, and no callback is owed.
+        result.finished = stopped_ && !cancelled_ && reserved_ == 0;
+        data_waiter_ = !stopped_ || (!cancelled_ && reserved_ > 0);
+      } else {
+        notify_space = std::exchange(space_waiter_, false);
+      }
+    }
+    if (result.taken > 0) space_cv_.notify_all();
+    if (notify_space) NotifySpace();
+    return result;
+  }
+
+  // Producers are done: later pushes fail; the consumer drains what is left and then sees `finished`.
+  void Close() {
+    bool notify = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopped_ = true;
+      notify = std::exchange(data_waiter_, false);
+    }
+    space_cv_.notify_all();
+    if (notify) NotifyData();
+  }
+
+  // The consumer is gone: held items are discarded, pushes fail, blocked producers wake.
+  void Cancel() {
+    std::vector<T> discarded;
+    bool notify = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopped_ = true;
+      cancelled_ = true;
+      discarded.swap(items_);
+      notify = std::exchange(space_waiter_, false);
+    }
+    space_cv_.notify_all();
+    if (notify) NotifySpace();
+  }
+
+  // Items held now. Thread-safe; for metrics and tests.
+  std::size_t size() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return items_.size();
+  }
+
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  void NotifyData() {
+    std::lock_guard<std::mutex> l(data_cb_mu_);
+    if (on_data_) on_data_();
+  }
+  void NotifySpace() {
+    std::lock_guard<std::mutex> l(space_cb_mu_);
+    if (on_space_) on_space_();
+  }
+
+  const std::size_t capacity_;
+  mutable std::mutex mu_;
+  std::condition_variable space_cv_;
+  std::vector<T> items_ ABSL_GUARDED_BY(mu_);
+  std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;    // closed or cancelled: no more pushes
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;  // consumer gone: reserved pushes are dropped too
+  bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;   // a Drain found nothing; on_data owed
+  bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;  // a TryReserve found no space; on_space owed
+
+  std::mutex data_cb_mu_;
+  std::function<void()> on_data_ ABSL_GUARDED_BY(data_cb_mu_);
+  std::mutex space_cb_mu_;
+  std::function<void()> on_space_ ABSL_GUARDED_BY(space_cb_mu_);
+};
+
+}  // namespace squatstream::fanin
+
+#endif  // SQUATSTREAM_FANIN_FAN_IN_BUFFER_H_

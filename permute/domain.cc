@@ -1,0 +1,225 @@
+#include "permute/domain.h"
+
+#include <idn2.h>
+#include <libpsl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace squatstream::permute {
+namespace {
+
+// Input far beyond any valid name is rejected before any parsing, so its cost stays bounded. UTF-8 needs at
+// most 4 bytes per character and punycode is never shorter than one byte per character.
+constexpr std::size_t kMaxInputBytes = 4 * kMaxDomainBytes;
+
+struct FreeDeleter {
+  void operator()(void* p) const { idn2_free(p); }
+};
+
+// The public suffix list, loaded once: Debian's publicsuffix data when it is newer than libpsl's builtin.
+const psl_ctx_t* PublicSuffixList() {
+  static const psl_ctx_t* const psl = [] {
+    const psl_ctx_t* ctx = psl_latest(nullptr);
+    return ctx != nullptr ? ctx : psl_builtin();
+  }();
+  return psl;
+}
+
+// Returns the length of the UTF-8 sequence starting at s[i], or 0 if it is not valid UTF-8.
+std::size_t Utf8SequenceLength(absl::string_view s, std::size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t len = 0;
+  std::uint32_t cp = 0;
+  if (b0 < 0x80) return 1;
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2;
+    cp = b0 & 0x1Fu;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3;
+    cp = b0 & 0x0Fu;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4;
+    cp = b0 & 0x07u;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3Fu);
+  }
+  // Reject overlong forms, surrogates and values beyond Unicode.
+  if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+      (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+    return 0;
+  }
+  return len;
+}
+
+bool IsLdh(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
+}
+
+bool IsAllDigits(absl::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
+}
+
+std::string Shorten(absl::string_view s) {
+  constexpr std::size_t kShown = 24;
+  return s.size() <= kShown ? std::string(s) : absl::StrCat(s.substr(0, kShown), "…");
+}
+
+absl::Status CheckLabels(absl::string_view name) {
+  for (absl::string_view label : absl::StrSplit(name, '.')) {
+    if (label.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("domain \"%s\" has an empty label (a leading dot or two dots in a row)", Shorten(name)));
+    }
+    if (label.size() > kMaxLabelBytes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "label \"%s\" is %d bytes long; at most %d are allowed", Shorten(label), label.size(), kMaxLabelBytes));
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("label \"%s\" starts or ends with a hyphen", Shorten(label)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool LooksLikeIpAddress(absl::string_view name) {
+  if (name.find(':') != absl::string_view::npos || (!name.empty() && name.front() == '[')) return true;
+  std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
+  return parts.size() == 4 && std::all_of(parts.begin(), parts.end(), IsAllDigits);
+}
+
+absl::StatusOr<std::string> ToAscii(absl::string_view name) {
+  const std::string z(name);
+  std::uint8_t* out = nullptr;
+  const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(z.c_str()), &out,
+                                IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  std::unique_ptr<std::uint8_t, FreeDeleter> owned(out);
+  if (rc != IDN2_OK) {
+    return absl::InvalidArgumentError(absl::StrFormat("domain \"%s\" is not a valid internationalized name: %s",
+                                                      Shorten(name), idn2_strerror(rc)));
+  }
+  return std::string(reinterpret_cast<const char*>(out));
+}
+
+absl::StatusOr<std::string> ToUnicode(const std::string& ascii) {
+  if (ascii.find("xn--") == std::string::npos) return ascii;
+  char* out = nullptr;
+  const int rc = idn2_to_unicode_8z8z(ascii.c_str(), &out, 0);
+  std::unique_ptr<char, FreeDeleter> owned(out);
+  if (rc != IDN2_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain \"%s\" has an invalid punycode label: %s", Shorten(ascii), idn2_strerror(rc)));
+  }
+  return std::string(out);
+}
+
+// Fast path for names that are already plain ASCII: letters, digits, hyphens, and no label that IDNA
+// reserves ("ab--" prefixes other than a well-formed "xn--", which goes through libidn2).
+bool IsPlainLdhName(absl::string_view name) {
+  for (absl::string_view label : absl::StrSplit(name, '.')) {
+    if (label.empty() || label.size() > kMaxLabelBytes || label.front() == '-' || label.back() == '-') return false;
+    if (label.size() >= 4 && label[2] == '-' && label[3] == '-') return false;
+    for (char c : label) {
+      if (!IsLdh(c) || absl::ascii_isupper(static_cast<unsigned char>(c))) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
+  if (name.size() <= kMaxDomainBytes && IsPlainLdhName(name)) {
+    return NameForms{std::string(name), std::string(name)};
+  }
+  absl::StatusOr<std::string> ascii = ToAscii(name);
+  if (!ascii.ok()) return ascii.status();
+  if (ascii->size() > kMaxDomainBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat("domain is %d bytes long in ASCII form; at most %d are allowed",
+                                                      ascii->size(), kMaxDomainBytes));
+  }
+  if (absl::Status s = CheckLabels(*ascii); !s.ok()) return s;
+  absl::StatusOr<std::string> unicode = ToUnicode(*ascii);
+  if (!unicode.ok()) return unicode.status();
+  return NameForms{*std::move(ascii), *std::move(unicode)};
+}
+
+absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
+  if (input.empty()) return absl::InvalidArgumentError("domain is empty");
+  if (input.size() > kMaxInputBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain is %d bytes long; at most %d are allowed", input.size(), kMaxDomainBytes));
+  }
+  for (std::size_t i = 0; i < input.size();) {
+    const std::size_t len = Utf8SequenceLength(input, i);
+    if (len == 0) {
+      return absl::InvalidArgumentError(absl::StrFormat("domain is not valid UTF-8 (byte 0x%02x at offset %d)",
+                                                        static_cast<unsigned char>(input[i]), i));
+    }
+    if (len == 1 && !IsLdh(input[i]) && input[i] != '.') {
+      const auto c = static_cast<unsigned char>(input[i]);
+      const std::string shown = absl::ascii_isgraph(c) ? std::string(1, input[i]) : absl::StrFormat("\\x%02x", c);
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "domain contains '%s' (U+%04X) at offset %d, which no hostname may hold", shown, c, i));
+    }
+    i += len;
+  }
+  absl::string_view name = input;
+  if (name.back() == '.') name.remove_suffix(1);  // a fully qualified name's root dot
+  if (LooksLikeIpAddress(name)) {
+    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
+  }
+  if (absl::Status s = CheckLabels(name); !s.ok()) return s;
+  if (name.find('.') == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain \"%s\" has no top-level domain (expected a name such as example.com)", Shorten(name)));
+  }
+
+  absl::StatusOr<NameForms> forms = ToNameForms(name);
+  if (!forms.ok()) return forms.status();
+  const absl::string_view tld = absl::string_view(forms->ascii).substr(forms->ascii.rfind('.') + 1);
+  if (IsAllDigits(tld)) {
+    return absl::InvalidArgumentError(absl::StrFormat("top-level domain \"%s\" is numeric", tld));
+  }
+
+  const char* registrable = psl_registrable_domain(PublicSuffixList(), forms->ascii.c_str());
+  if (registrable == nullptr) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "domain \"%s\" is a public suffix; give a name registered under it, such as example.%s", forms->unicode,
+        forms->unicode));
+  }
+  // Split the Unicode form at the same label positions as the ASCII form (labels correspond one to one).
+  const absl::string_view ascii_all = forms->ascii;
+  const absl::string_view ascii_registrable = registrable;
+  const std::size_t prefix_labels =
+      static_cast<std::size_t>(std::count(ascii_all.begin(), ascii_all.end() - static_cast<std::ptrdiff_t>(ascii_registrable.size()), '.'));
+  std::vector<absl::string_view> labels = absl::StrSplit(forms->unicode, '.');
+  ParsedDomain parsed;
+  for (std::size_t i = 0; i < prefix_labels; ++i) absl::StrAppend(&parsed.prefix, labels[i], ".");
+  parsed.label = std::string(labels[prefix_labels]);
+  std::vector<absl::string_view> rest(labels.begin() + static_cast<std::ptrdiff_t>(prefix_labels) + 1, labels.end());
+  parsed.suffix = absl::StrJoin(rest, ".");
+  parsed.ascii = std::move(forms->ascii);
+  parsed.unicode = std::move(forms->unicode);
+  return parsed;
+}
+
+}  // namespace squatstream::permute

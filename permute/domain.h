@@ -1,0 +1,46 @@
+// Parsing and validation of the domain a client asks about.
+//
+// ParseDomain turns untrusted input (Unicode or ASCII/punycode) into a ParsedDomain split around its
+// registrable label, using UTS#46 / IDNA2008 (libidn2) and the public suffix list (libpsl), or explains in
+// an INVALID_ARGUMENT status which fault it found. Pure functions, no I/O beyond reading the public suffix
+// list once; safe to call from any thread.
+#ifndef SQUATSTREAM_PERMUTE_DOMAIN_H_
+#define SQUATSTREAM_PERMUTE_DOMAIN_H_
+
+#include <cstddef>
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+
+namespace squatstream::permute {
+
+// Limits from RFC 1035 (in ASCII form, without the trailing dot).
+inline constexpr std::size_t kMaxDomainBytes = 253;
+inline constexpr std::size_t kMaxLabelBytes = 63;
+
+// A validated domain. Unicode fields are UTF-8 in NFC; ASCII fields are lower-case punycode.
+struct ParsedDomain {
+  std::string ascii;    // whole name, e.g. "www.xn--bcher-kva.co.uk"
+  std::string unicode;  // whole name, e.g. "www.bücher.co.uk"
+  std::string prefix;   // labels left of the registrable label, with their dot: "www." (Unicode)
+  std::string label;    // the registrable label, the part that is permuted: "bücher" (Unicode)
+  std::string suffix;   // the public suffix: "co.uk" (Unicode)
+};
+
+// Validates `input` and splits it. Returns INVALID_ARGUMENT naming the fault for: an empty name, a name or
+// label too long, invalid UTF-8, characters no hostname may hold, an IP address, a single label (no TLD),
+// a name that is itself a public suffix, or a name IDNA2008 rejects. One trailing dot is accepted.
+absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input);
+
+// Converts a candidate name (UTF-8, any mix of Unicode and ASCII labels) to its ASCII and Unicode forms,
+// checking that it is a valid hostname under IDNA2008. Returns INVALID_ARGUMENT otherwise.
+struct NameForms {
+  std::string ascii;
+  std::string unicode;
+};
+absl::StatusOr<NameForms> ToNameForms(absl::string_view name);
+
+}  // namespace squatstream::permute
+
+#endif  // SQUATSTREAM_PERMUTE_DOMAIN_H_

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything squatstream needs to build, test and run, from Debian 12's archive and the npm
+# registry. Idempotent: packages already present are skipped by apt, and npm ci is re-run only when the
+# lock file changed. Run as root (or with sudo available).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git ca-certificates clang-format
+  # gRPC, protobuf, Abseil, metrics, async I/O
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  prometheus-cpp-dev libasio-dev
+  # domain names: IDNA2008 / UTS#46, public suffixes
+  libidn2-dev libpsl-dev publicsuffix
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # the Node end-to-end client (grpc-js + reflection)
+  nodejs
+)
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm: Debian's nodejs does not ship it; NodeSource's does. Install Debian's npm only when absent.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Node packages for tests/e2e (pinned by package-lock.json).
+node_dir=tests/e2e/node
+stamp="$node_dir/node_modules/.squatstream-lock"
+if [ ! -f "$stamp" ] || ! cmp -s "$node_dir/package-lock.json" "$stamp"; then
+  echo "install-deps: npm ci in $node_dir"
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$node_dir/package-lock.json" "$stamp"
+fi
+echo "install-deps: ok"

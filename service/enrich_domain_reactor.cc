@@ -1,0 +1,152 @@
+#include "service/enrich_domain_reactor.h"
+
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "permute/permutations.h"
+#include "service/request.h"
+#include "service/status.h"
+
+namespace squatstream::service {
+
+EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call,
+                                         const v1::EnrichDomainRequest* request)
+    : context_(context), call_(call), started_(std::chrono::steady_clock::now()) {
+  const Metrics& m = *context_.metrics;
+  m.enrich_domain.started->Increment();
+  m.enrich_domain.msg_received->Increment();
+
+  const int limit = context_.limits.max_concurrent_streams;
+  if (context_.active_streams.fetch_add(1) >= limit) {
+    context_.active_streams.fetch_sub(1);
+    FinishOnce(absl::ResourceExhaustedError(
+        absl::StrFormat("server is at its limit of %d concurrent streams; retry later", limit)));
+    return;
+  }
+  counted_active_ = true;
+  m.pipeline.active_streams->Increment();
+
+  absl::StatusOr<StreamSpec> spec = ParseRequest(*request, context_.limits.request);
+  if (!spec.ok()) {
+    FinishOnce(spec.status());
+    return;
+  }
+  std::vector<workers::Enricher*> enrichers;
+  for (workers::EnricherKind kind : spec->enrichers) {
+    enrichers.push_back(context_.enrichers[static_cast<std::size_t>(kind)]);
+  }
+  pipeline_ = EnrichPipeline::Create(context_.executor->context(),
+                                     permute::Generator(std::move(spec->domain), std::move(spec->generator)),
+                                     std::move(enrichers), context_.limits.pipeline, m.pipeline);
+  pipeline_->buffer().SetDataCallback([this] { TryWrite(); });
+  pipeline_->Start();
+  TryWrite();  // arms the data callback if nothing is there yet
+}
+
+void EnrichDomainReactor::TryWrite() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (consumer_busy_) {
+      retry_ = true;
+      return;
+    }
+    consumer_busy_ = true;
+    retry_ = false;
+  }
+  const PipelineMetrics& m = context_.metrics->pipeline;
+  for (;;) {
+    const auto result = pipeline_->buffer().Drain(&batch_, context_.limits.max_batch_records);
+    m.fanin_buffer_depth->Increment(static_cast<double>(result.depth_before) - static_cast<double>(reported_depth_));
+    reported_depth_ = result.depth_before;
+    if (result.taken > 0) {
+      response_.Clear();
+      auto* records = response_.mutable_records();
+      records->Reserve(static_cast<int>(batch_.size()));
+      for (v1::Record& record : batch_) records->Add(std::move(record));
+      sent_ += batch_.size();
+      v1::Progress* progress = response_.mutable_progress();
+      progress->set_generated(pipeline_->generated());
+      progress->set_enriched(pipeline_->enriched());
+      progress->set_sent(sent_);
+
+      const auto n = static_cast<double>(batch_.size());
+      m.records_streamed->Increment(n);
+      m.fanin_swaps->Increment();
+      m.batch_size->Observe(n);
+      context_.metrics->enrich_domain.msg_sent->Increment();
+      if (!first_write_done_) {
+        first_write_done_ = true;
+        m.time_to_first_batch_seconds->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+      }
+      // Not buffer-hinted: a hinted first write never completes with gRPC 1.51, and each batch should leave
+      // as soon as it is written anyway. The role stays claimed until OnWriteDone. Under mu_ so that no
+      // write starts after Finish (StartWrite and Finish return at once; reactions never run inline).
+      absl::MutexLock lock(&mu_);
+      if (!finished_) StartWrite(&response_);
+      return;
+    }
+    if (result.finished) {
+      {
+        absl::MutexLock lock(&mu_);
+        consumer_busy_ = false;
+      }
+      FinishOnce(absl::OkStatus());
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    if (!retry_) {
+      consumer_busy_ = false;
+      return;
+    }
+    retry_ = false;
+  }
+}
+
+void EnrichDomainReactor::OnWriteDone(bool ok) {
+  if (!ok) {
+    // The stream broke (client gone); OnCancel normally follows, but stop the work now.
+    pipeline_->Cancel();
+    FinishOnce(absl::CancelledError("the stream broke before every record was sent"));
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    consumer_busy_ = false;
+  }
+  TryWrite();
+}
+
+void EnrichDomainReactor::OnCancel() {
+  if (pipeline_ != nullptr) pipeline_->Cancel();
+  const bool deadline_passed = call_->deadline() <= std::chrono::system_clock::now();
+  FinishOnce(deadline_passed ? absl::DeadlineExceededError("deadline exceeded")
+                             : absl::CancelledError("cancelled by the client"));
+}
+
+void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (finished_) return;
+  finished_ = true;
+  const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
+  m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
+  m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  Finish(ToGrpcStatus(status));
+}
+
+void EnrichDomainReactor::OnDone() {
+  const PipelineMetrics& m = context_.metrics->pipeline;
+  if (pipeline_ != nullptr) {
+    pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
+    pipeline_->Cancel();                           // no-op when the pipeline already finished
+    m.fanin_buffer_depth->Decrement(static_cast<double>(reported_depth_));
+  }
+  if (counted_active_) {
+    context_.active_streams.fetch_sub(1);
+    m.active_streams->Decrement();
+  }
+  delete this;
+}
+
+}  // namespace squatstream::service

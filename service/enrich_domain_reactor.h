@@ -1,0 +1,66 @@
+// EnrichDomainReactor: the server side of one EnrichDomain stream.
+//
+// It validates the request, starts an EnrichPipeline, and drains the pipeline's fan-in buffer into the
+// stream: each write takes everything the buffer holds (up to max_batch_records) in one swap, with at
+// most one write in flight. Reactions never block: when the buffer is empty the reactor returns, and the
+// buffer's data callback resumes it when a record arrives. OnWriteDone(false) and OnCancel (client gone,
+// deadline passed, server shutting down) cancel the pipeline. OnDone is the only place it frees itself.
+#ifndef SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
+#define SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "service/enrich_pipeline.h"
+#include "service/service_context.h"
+#include "squatstream/v1/squatstream.pb.h"
+
+namespace squatstream::service {
+
+class EnrichDomainReactor final : public grpc::ServerWriteReactor<v1::EnrichDomainResponse> {
+ public:
+  // `context` and `call` outlive the reactor; `request` lives until OnDone.
+  EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call,
+                      const v1::EnrichDomainRequest* request);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // Drains the buffer and starts a write, finishes the stream, or waits for the data callback. Called from
+  // the constructor, OnWriteDone and the buffer's data callback, on any thread.
+  void TryWrite();
+  // Finishes the call once; later calls do nothing.
+  void FinishOnce(const absl::Status& status);
+
+  ServiceContext& context_;
+  grpc::CallbackServerContext* const call_;
+  const std::chrono::steady_clock::time_point started_;
+  bool counted_active_ = false;  // set in the constructor only
+  std::shared_ptr<EnrichPipeline> pipeline_;  // null when the request was refused
+
+  // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can
+  // run the buffer's callbacks and those must not run under our lock. `retry_` records a wake-up that came
+  // while another thread held the role, so that it is not lost.
+  absl::Mutex mu_;
+  bool consumer_busy_ ABSL_GUARDED_BY(mu_) = false;  // a thread is draining, or a write is in flight
+  bool retry_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+
+  // Touched only by the thread holding the consumer role.
+  std::vector<v1::Record> batch_;
+  v1::EnrichDomainResponse response_;
+  std::uint64_t sent_ = 0;
+  std::size_t reported_depth_ = 0;  // this stream's share of the buffer-depth gauge
+  bool first_write_done_ = false;
+};
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_

@@ -1,0 +1,155 @@
+#include "service/enrich_pipeline.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "asio/post.hpp"
+
+namespace squatstream::service {
+namespace {
+
+void FillEnrichment(workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
+                    v1::Enrichment* out) {
+  out->set_latency_micros(static_cast<std::uint32_t>(
+      std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), UINT32_MAX)));
+  if (!result.status.ok()) {
+    out->mutable_status()->set_code(static_cast<int>(result.status.code()));
+    out->mutable_status()->set_message(std::string(result.status.message()));
+    return;
+  }
+  out->mutable_status();  // present and OK (code 0)
+  if (auto* geo = std::get_if<workers::GeoInfo>(&result.value)) {
+    v1::GeoResult* g = out->mutable_geo();
+    g->set_ip(std::move(geo->ip));
+    g->set_country_code(std::move(geo->country_code));
+    g->set_city(std::move(geo->city));
+    g->set_asn(geo->asn);
+    g->set_latitude(geo->latitude);
+    g->set_longitude(geo->longitude);
+  } else if (auto* whois = std::get_if<workers::WhoisInfo>(&result.value)) {
+    v1::WhoisResult* w = out->mutable_whois();
+    w->set_registered(whois->registered);
+    w->set_registrar(std::move(whois->registrar));
+    w->set_created(std::move(whois->created));
+    w->set_expires(std::move(whois->expires));
+  } else if (auto* banner = std::get_if<workers::BannerInfo>(&result.value)) {
+    v1::BannerResult* b = out->mutable_banner();
+    b->set_http_status(banner->http_status);
+    b->set_server(std::move(banner->server));
+    b->set_title(std::move(banner->title));
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, permute::Generator generator,
+                                                       std::vector<workers::Enricher*> enrichers,
+                                                       const PipelineOptions& options,
+                                                       const PipelineMetrics& metrics) {
+  return std::shared_ptr<EnrichPipeline>(
+      new EnrichPipeline(io, std::move(generator), std::move(enrichers), options, metrics));
+}
+
+EnrichPipeline::EnrichPipeline(asio::io_context& io, permute::Generator generator,
+                               std::vector<workers::Enricher*> enrichers, const PipelineOptions& options,
+                               const PipelineMetrics& metrics)
+    : strand_(asio::make_strand(io)),
+      generator_(std::move(generator)),
+      enrichers_(std::move(enrichers)),
+      max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / enrichers_.size())),
+      metrics_(metrics),
+      buffer_(options.buffer_capacity) {
+  // Space freed by a drain (on a gRPC thread) resumes dispatching on the strand.
+  buffer_.SetSpaceCallback([this] { asio::post(strand_, [self = shared_from_this()] { self->Pump(); }); });
+}
+
+EnrichPipeline::~EnrichPipeline() { buffer_.ClearCallbacks(); }
+
+void EnrichPipeline::Start() {
+  asio::post(strand_, [self = shared_from_this()] { self->Pump(); });
+}
+
+void EnrichPipeline::Cancel() {
+  buffer_.Cancel();  // at once, so the consumer's memory is freed and producers stop now
+  asio::post(strand_, [self = shared_from_this()] { self->CancelOnStrand(); });
+}
+
+void EnrichPipeline::Pump() {
+  if (cancelled_) return;
+  std::uint64_t dispatched = 0;
+  while (!exhausted_ && pending_.size() < max_inflight_candidates_) {
+    if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
+    std::optional<permute::Candidate> candidate = generator_.Next();
+    if (!candidate) {
+      buffer_.ReleaseReservation();
+      exhausted_ = true;
+      break;
+    }
+    Dispatch(*std::move(candidate));
+    ++dispatched;
+  }
+  if (dispatched > 0) {
+    generated_.fetch_add(dispatched, std::memory_order_relaxed);
+    metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
+    metrics_.inflight_lookups->Increment(static_cast<double>(dispatched * enrichers_.size()));
+  }
+  if (exhausted_ && pending_.empty()) buffer_.Close();
+}
+
+void EnrichPipeline::Dispatch(permute::Candidate candidate) {
+  const std::uint64_t id = next_id_++;
+  Pending& p = pending_[id];
+  p.record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
+  p.record.set_domain_ascii(std::move(candidate.ascii));
+  p.record.set_domain_unicode(std::move(candidate.unicode));
+  p.remaining = enrichers_.size();
+  p.started = std::chrono::steady_clock::now();
+  p.cancel = std::make_unique<asio::cancellation_signal[]>(enrichers_.size());
+  for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) {
+    p.record.add_enrichments()->set_enricher(static_cast<v1::Enricher>(enrichers_[slot]->kind()));
+  }
+  // Lookups never complete inline, so pending_ does not change (and `p` stays put) during this loop.
+  const std::string& domain = p.record.domain_ascii();
+  for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) {
+    enrichers_[slot]->Lookup(domain, strand_, p.cancel[slot].slot(),
+                             [self = shared_from_this(), id, slot](workers::LookupResult result) {
+                               self->OnLookupDone(id, slot, std::move(result));
+                             });
+  }
+}
+
+void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result) {
+  metrics_.inflight_lookups->Decrement();
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  Pending& p = it->second;
+  const auto kind = static_cast<std::size_t>(enrichers_[slot]->kind());
+  const auto elapsed = std::chrono::steady_clock::now() - p.started;
+  if (!cancelled_) {
+    metrics_.enrichment_latency_seconds[kind]->Observe(std::chrono::duration<double>(elapsed).count());
+    if (!result.status.ok()) metrics_.enrichment_failures[kind]->Increment();
+    FillEnrichment(std::move(result), elapsed, p.record.mutable_enrichments(static_cast<int>(slot)));
+  }
+  if (--p.remaining > 0) return;
+  v1::Record record = std::move(p.record);
+  pending_.erase(it);
+  if (cancelled_) {
+    buffer_.ReleaseReservation();
+    return;
+  }
+  enriched_.fetch_add(1, std::memory_order_relaxed);
+  buffer_.PushReserved(std::move(record));
+  Pump();
+}
+
+void EnrichPipeline::CancelOnStrand() {
+  if (cancelled_) return;
+  cancelled_ = true;
+  for (auto& [id, p] : pending_) {
+    for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) p.cancel[slot].emit(asio::cancellation_type::all);
+  }
+}
+
+}  // namespace squatstream::service

@@ -1,0 +1,95 @@
+// EnrichPipeline: one stream's work — generate candidates, look each up with every selected enricher,
+// and push each finished record into the stream's fan-in buffer.
+//
+// All of the pipeline's own state lives on one asio strand: dispatch, lookup completions and cancellation
+// run there in turn, which is what lets cancellation signals be emitted safely (asio requires it) and keeps
+// the state free of locks. The consumer (the gRPC reactor) drains the buffer from gRPC's threads.
+// Backpressure: a candidate is dispatched only after it reserved a slot in the buffer, so records held plus
+// lookups in flight never exceed the buffer's capacity; when it is full the pipeline waits (without
+// blocking a thread) until a drain frees space.
+#ifndef SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
+#define SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "asio/cancellation_signal.hpp"
+#include "asio/io_context.hpp"
+#include "asio/strand.hpp"
+#include "fanin/fan_in_buffer.h"
+#include "permute/permutations.h"
+#include "service/metrics.h"
+#include "squatstream/v1/squatstream.pb.h"
+#include "workers/enricher.h"
+
+namespace squatstream::service {
+
+struct PipelineOptions {
+  std::size_t max_inflight_lookups = 10000;  // per stream; at least one candidate's lookups always fit
+  std::size_t buffer_capacity = 16384;       // records held plus candidates in flight
+};
+
+class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
+ public:
+  // `enrichers` (non-empty) and `metrics` must outlive the pipeline and every lookup it starts.
+  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, permute::Generator generator,
+                                                std::vector<workers::Enricher*> enrichers,
+                                                const PipelineOptions& options, const PipelineMetrics& metrics);
+  ~EnrichPipeline();
+
+  // Starts generating and dispatching. Returns at once; the work runs on the executor.
+  void Start();
+
+  // Stops all work: no more dispatches, in-flight lookups are cancelled, the buffer is cancelled. Safe to
+  // call from any thread, more than once, and after the pipeline finished.
+  void Cancel();
+
+  // Where finished records arrive; closed (finished) once every candidate's record was pushed.
+  fanin::FanInBuffer<v1::Record>& buffer() { return buffer_; }
+
+  // Progress, readable from any thread.
+  std::uint64_t generated() const { return generated_.load(std::memory_order_relaxed); }
+  std::uint64_t enriched() const { return enriched_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Pending {
+    v1::Record record;
+    std::size_t remaining = 0;  // lookups not yet finished
+    std::chrono::steady_clock::time_point started;
+    std::unique_ptr<asio::cancellation_signal[]> cancel;  // one per enricher; stable addresses
+  };
+
+  EnrichPipeline(asio::io_context& io, permute::Generator generator, std::vector<workers::Enricher*> enrichers,
+                 const PipelineOptions& options, const PipelineMetrics& metrics);
+
+  // Strand only.
+  void Pump();
+  void Dispatch(permute::Candidate candidate);
+  void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
+  void CancelOnStrand();
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  permute::Generator generator_;
+  const std::vector<workers::Enricher*> enrichers_;
+  const std::size_t max_inflight_candidates_;
+  const PipelineMetrics& metrics_;
+  fanin::FanInBuffer<v1::Record> buffer_;
+
+  // Strand-only state.
+  absl::flat_hash_map<std::uint64_t, Pending> pending_;
+  std::uint64_t next_id_ = 0;
+  bool exhausted_ = false;
+  bool cancelled_ = false;
+
+  std::atomic<std::uint64_t> generated_{0};
+  std::atomic<std::uint64_t> enriched_{0};
+};
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_

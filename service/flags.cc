@@ -1,0 +1,87 @@
+#include "service/flags.h"
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051", "Address the gRPC server listens on (port 0: any free port).");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464", "Address of the Prometheus /metrics endpoint.");
+ABSL_FLAG(int, worker_threads, 2, "Threads running the enrichment executor.");
+ABSL_FLAG(int, max_concurrent_streams, 64, "Streams served at once; more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_batch_records, 1024, "Most records packed into one streamed message.");
+ABSL_FLAG(int, max_inflight_lookups, 10000, "Most enrichment lookups in flight per stream.");
+ABSL_FLAG(int, fanin_capacity, 16384, "Bound of each stream's fan-in buffer (records held plus in flight).");
+ABSL_FLAG(int, default_max_candidates, 10000, "Candidate cap of a request that sets none.");
+ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask for.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT, how long streams in progress may run before they are cancelled.");
+ABSL_FLAG(absl::Duration, geo_latency, absl::Milliseconds(3), "Mean simulated latency of the stub geo enricher.");
+ABSL_FLAG(double, geo_failure_rate, 0.01, "Fraction of candidates whose stub geo lookup fails.");
+ABSL_FLAG(absl::Duration, whois_latency, absl::Milliseconds(8), "Mean simulated latency of the stub whois enricher.");
+ABSL_FLAG(double, whois_failure_rate, 0.05, "Fraction of candidates whose stub whois lookup fails.");
+ABSL_FLAG(absl::Duration, banner_latency, absl::Milliseconds(5), "Mean simulated latency of the stub banner enricher.");
+ABSL_FLAG(double, banner_failure_rate, 0.02, "Fraction of candidates whose stub banner lookup fails.");
+
+namespace squatstream::service {
+namespace {
+
+constexpr const char* kEnvFlags[] = {
+    "grpc_address",       "metrics_address",   "worker_threads",       "max_concurrent_streams",
+    "max_batch_records",  "max_inflight_lookups", "fanin_capacity",    "default_max_candidates",
+    "max_candidates",     "shutdown_grace",    "geo_latency",          "geo_failure_rate",
+    "whois_latency",      "whois_failure_rate", "banner_latency",      "banner_failure_rate",
+};
+
+absl::Status ApplyEnvironment() {
+  for (const char* name : kEnvFlags) {
+    const std::string var = absl::StrCat("SQUATSTREAM_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr) continue;
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    std::string error;
+    if (flag == nullptr || !flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrFormat("environment variable %s=\"%s\": %s", var, value, error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::size_t AtLeastOne(int v) { return v < 1 ? 0 : static_cast<std::size_t>(v); }
+
+}  // namespace
+
+absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "squatstreamd: streams enriched typo-squatting permutations of a domain over gRPC.\n"
+      "Every flag can also be set by SQUATSTREAM_<FLAG>, e.g. SQUATSTREAM_GRPC_ADDRESS=127.0.0.1:50051.");
+  if (absl::Status s = ApplyEnvironment(); !s.ok()) return s;
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrFormat("unexpected argument \"%s\" (see --help)", rest[1]));
+  }
+  DaemonOptions o;
+  ServerOptions& s = o.server;
+  s.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  s.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  s.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  s.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  s.limits.max_batch_records = AtLeastOne(absl::GetFlag(FLAGS_max_batch_records));
+  s.limits.pipeline.max_inflight_lookups = AtLeastOne(absl::GetFlag(FLAGS_max_inflight_lookups));
+  s.limits.pipeline.buffer_capacity = AtLeastOne(absl::GetFlag(FLAGS_fanin_capacity));
+  s.limits.request.default_max_candidates = AtLeastOne(absl::GetFlag(FLAGS_default_max_candidates));
+  s.limits.request.max_candidates = AtLeastOne(absl::GetFlag(FLAGS_max_candidates));
+  s.geo = {absl::GetFlag(FLAGS_geo_latency), absl::GetFlag(FLAGS_geo_failure_rate)};
+  s.whois = {absl::GetFlag(FLAGS_whois_latency), absl::GetFlag(FLAGS_whois_failure_rate)};
+  s.banner = {absl::GetFlag(FLAGS_banner_latency), absl::GetFlag(FLAGS_banner_failure_rate)};
+  o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  return o;
+}
+
+}  // namespace squatstream::service

@@ -1,0 +1,26 @@
+// squatstreamd's command-line flags. Each flag can also be set by an environment variable named
+// SQUATSTREAM_<FLAG IN UPPER CASE> (e.g. SQUATSTREAM_GRPC_ADDRESS); a flag on the command line wins.
+#ifndef SQUATSTREAM_SERVICE_FLAGS_H_
+#define SQUATSTREAM_SERVICE_FLAGS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/server.h"
+
+namespace squatstream::service {
+
+struct DaemonOptions {
+  ServerOptions server;
+  absl::Duration shutdown_grace;
+};
+
+// Applies environment variables, parses argv (exits with usage on --help or a malformed flag), and
+// returns the options, or INVALID_ARGUMENT for a bad environment value. Positional arguments are refused.
+absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv);
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_FLAGS_H_

@@ -1,0 +1,38 @@
+// squatstreamd: parse flags, start the server, wait for SIGTERM/SIGINT, drain, exit 0.
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+#include "absl/time/time.h"
+#include "service/flags.h"
+#include "service/server.h"
+
+int main(int argc, char** argv) {
+  // Block the stop signals in every thread (the server's threads inherit this mask); sigwait takes them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  auto options = squatstream::service::ParseDaemonFlags(argc, argv);
+  if (!options.ok()) {
+    std::fprintf(stderr, "squatstreamd: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  auto server = squatstream::service::Server::Start(options->server);
+  if (!server.ok()) {
+    std::fprintf(stderr, "squatstreamd: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "squatstreamd: serving gRPC on port %d, metrics on port %d\n", (*server)->grpc_port(),
+               (*server)->metrics_port());
+
+  int signal = 0;
+  sigwait(&stop_signals, &signal);
+  std::fprintf(stderr, "squatstreamd: %s received; draining streams for up to %s\n",
+               signal == SIGTERM ? "SIGTERM" : "SIGINT", absl::FormatDuration(options->shutdown_grace).c_str());
+  (*server)->Shutdown(options->shutdown_grace);
+  std::fprintf(stderr, "squatstreamd: stopped\n");
+  return 0;
+}

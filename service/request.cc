@@ -1,0 +1,71 @@
+#include "service/request.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+
+namespace squatstream::service {
+namespace {
+
+// The engine's and the workers' enums are numbered like the API's, so a cast converts them.
+static_assert(static_cast<int>(permute::Kind::kAddition) == v1::PERMUTATION_KIND_ADDITION);
+static_assert(static_cast<int>(permute::Kind::kTldSwap) == v1::PERMUTATION_KIND_TLD_SWAP);
+static_assert(v1::PermutationKind_MAX == v1::PERMUTATION_KIND_TLD_SWAP);
+static_assert(static_cast<int>(workers::EnricherKind::kGeo) == v1::ENRICHER_GEO);
+static_assert(static_cast<int>(workers::EnricherKind::kWhois) == v1::ENRICHER_WHOIS);
+static_assert(static_cast<int>(workers::EnricherKind::kBanner) == v1::ENRICHER_BANNER);
+
+// Longer selections can only repeat entries; refusing them keeps a huge request cheap to reject.
+constexpr int kMaxSelectionEntries = 64;
+
+template <typename Out>
+absl::Status ParseSelection(const google::protobuf::RepeatedField<int>& values, const char* field, int max_value,
+                            bool (*valid)(int), std::vector<Out>* out) {
+  if (values.size() > kMaxSelectionEntries) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s lists %d entries; at most %d are allowed", field, values.size(), kMaxSelectionEntries));
+  }
+  for (int i = 0; i < values.size(); ++i) {
+    const int v = values.Get(i);
+    if (v <= 0 || v > max_value || !valid(v)) {
+      return absl::InvalidArgumentError(absl::StrFormat("%s[%d]: unknown value %d", field, i, v));
+    }
+    const auto value = static_cast<Out>(v);
+    if (std::find(out->begin(), out->end(), value) == out->end()) out->push_back(value);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits) {
+  StreamSpec spec;
+  absl::StatusOr<permute::ParsedDomain> domain = permute::ParseDomain(request.domain());
+  if (!domain.ok()) return domain.status();
+  spec.domain = *std::move(domain);
+
+  if (absl::Status s = ParseSelection<permute::Kind>(
+          request.kinds(), "kinds", v1::PermutationKind_MAX, v1::PermutationKind_IsValid, &spec.generator.kinds);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseSelection<workers::EnricherKind>(
+          request.enrichers(), "enrichers", v1::Enricher_MAX, v1::Enricher_IsValid, &spec.enrichers);
+      !s.ok()) {
+    return s;
+  }
+  if (spec.enrichers.empty()) {
+    spec.enrichers = {workers::EnricherKind::kGeo, workers::EnricherKind::kWhois, workers::EnricherKind::kBanner};
+  }
+
+  if (request.max_candidates() > limits.max_candidates) {
+    return absl::ResourceExhaustedError(absl::StrFormat("max_candidates %d exceeds this server's limit of %d",
+                                                        request.max_candidates(), limits.max_candidates));
+  }
+  spec.generator.max_candidates =
+      request.max_candidates() == 0 ? limits.default_max_candidates : request.max_candidates();
+  return spec;
+}
+
+}  // namespace squatstream::service

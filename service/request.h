@@ -1,0 +1,33 @@
+// Validation of an EnrichDomainRequest: everything the pipeline needs, or the status that explains why not.
+#ifndef SQUATSTREAM_SERVICE_REQUEST_H_
+#define SQUATSTREAM_SERVICE_REQUEST_H_
+
+#include <cstddef>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "permute/domain.h"
+#include "permute/permutations.h"
+#include "squatstream/v1/squatstream.pb.h"
+#include "workers/enricher.h"
+
+namespace squatstream::service {
+
+struct RequestLimits {
+  std::size_t default_max_candidates = 10000;  // used when the request leaves max_candidates at 0
+  std::size_t max_candidates = 100000;         // a request asking for more gets RESOURCE_EXHAUSTED
+};
+
+struct StreamSpec {
+  permute::ParsedDomain domain;
+  permute::GeneratorOptions generator;
+  std::vector<workers::EnricherKind> enrichers;  // in request order, no duplicates, never empty
+};
+
+// INVALID_ARGUMENT naming the fault for a bad domain or an unknown or over-long kind/enricher list;
+// RESOURCE_EXHAUSTED when max_candidates exceeds the limit.
+absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits);
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_REQUEST_H_

@@ -1,0 +1,104 @@
+#include "service/server.h"
+
+#include <chrono>
+#include <exception>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "grpc/health/v1/health.pb.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "prometheus/exposer.h"
+#include "prometheus/registry.h"
+#include "service/enrichment_service.h"
+#include "service/metrics.h"
+
+namespace squatstream::service {
+
+struct Server::Parts {
+  std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+  Metrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<workers::Executor> executor;
+  std::unique_ptr<workers::StubEnricher> geo, whois, banner;
+  std::unique_ptr<EnrichmentService> service;
+  std::unique_ptr<grpc::Server> server;
+  absl::Mutex shutdown_mu;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+};
+
+Server::Server() : parts_(std::make_unique<Parts>()) {}
+
+Server::~Server() { Shutdown(absl::ZeroDuration()); }
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  const StreamLimits& l = options.limits;
+  if (options.worker_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
+      l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||
+      l.request.default_max_candidates < 1 || l.request.default_max_candidates > l.request.max_candidates) {
+    return absl::InvalidArgumentError(
+        "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
+        "be at least 1, and the default candidate cap at most the candidate limit");
+  }
+  for (const workers::StubConfig* c : {&options.geo, &options.whois, &options.banner}) {
+    if (c->failure_rate < 0 || c->failure_rate > 1 || c->latency < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("stub failure rates must lie in [0, 1] and latencies be non-negative");
+    }
+  }
+
+  std::unique_ptr<Server> s(new Server());
+  Parts& p = *s->parts_;
+  p.metrics = RegisterMetrics(*p.registry);
+  try {
+    p.exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrFormat("cannot serve metrics on %s: %s", options.metrics_address, e.what()));
+  }
+  p.exposer->RegisterCollectable(p.registry);
+  s->metrics_port_ = p.exposer->GetListeningPorts().empty() ? 0 : p.exposer->GetListeningPorts().front();
+
+  p.executor = std::make_unique<workers::Executor>(options.worker_threads);
+  p.geo = std::make_unique<workers::StubEnricher>(workers::EnricherKind::kGeo, options.geo);
+  p.whois = std::make_unique<workers::StubEnricher>(workers::EnricherKind::kWhois, options.whois);
+  p.banner = std::make_unique<workers::StubEnricher>(workers::EnricherKind::kBanner, options.banner);
+  s->context_.executor = p.executor.get();
+  s->context_.enrichers = {nullptr, p.geo.get(), p.whois.get(), p.banner.get()};
+  s->context_.limits = options.limits;
+  s->context_.metrics = &p.metrics;
+  p.service = std::make_unique<EnrichmentService>(s->context_);
+
+  // Linking the health proto's descriptor lets reflection describe grpc.health.v1.Health, so grpcurl can
+  // call Health/Check; the service itself is gRPC's default health service.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port_);
+  builder.RegisterService(p.service.get());
+  p.server = builder.BuildAndStart();
+  if (p.server == nullptr || s->grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrFormat("cannot serve gRPC on %s", options.grpc_address));
+  }
+  p.server->GetHealthCheckService()->SetServingStatus(true);
+  return s;
+}
+
+void Server::Shutdown(absl::Duration grace) {
+  Parts& p = *parts_;
+  absl::MutexLock lock(&p.shutdown_mu);
+  if (p.shut_down) return;
+  p.shut_down = true;
+  if (p.server != nullptr) {
+    p.server->GetHealthCheckService()->SetServingStatus(false);
+    p.server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
+    p.server->Wait();
+  }
+  p.executor.reset();  // every stream ended and cancelled its lookups: this joins promptly
+  p.exposer.reset();
+}
+
+}  // namespace squatstream::service

@@ -1,0 +1,56 @@
+// Server: squatstreamd's whole process in one object — gRPC server (EnrichmentService, reflection,
+// grpc.health.v1), the Prometheus exposer, the executor and the stub enrichers. main.cc only parses flags
+// and waits for a signal; tests start the same object in-process on 127.0.0.1:0.
+#ifndef SQUATSTREAM_SERVICE_SERVER_H_
+#define SQUATSTREAM_SERVICE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "service/service_context.h"
+#include "workers/stub_enricher.h"
+
+namespace squatstream::service {
+
+struct ServerOptions {
+  std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
+  std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
+  int worker_threads = 2;
+  StreamLimits limits;
+  workers::StubConfig geo{absl::Milliseconds(3), 0.01};
+  workers::StubConfig whois{absl::Milliseconds(8), 0.05};
+  workers::StubConfig banner{absl::Milliseconds(5), 0.02};
+};
+
+class Server {
+ public:
+  // Starts serving. Returns an error (for a start-up failure message) when a port cannot be bound or the
+  // options are out of range.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServerOptions& options);
+  ~Server();  // Shutdown(zero grace) if not done yet
+
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_port_; }
+
+  // Reports NOT_SERVING, stops accepting calls, lets streams in progress finish for up to `grace`, then
+  // cancels the rest and stops the executor. Idempotent; blocks until done.
+  void Shutdown(absl::Duration grace);
+
+  // Streams in progress now; for tests.
+  int active_streams() const { return context_.active_streams.load(); }
+
+ private:
+  struct Parts;
+  Server();
+
+  std::unique_ptr<Parts> parts_;
+  ServiceContext context_;
+  int grpc_port_ = 0;
+  int metrics_port_ = 0;
+};
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_SERVER_H_

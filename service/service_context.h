@@ -1,0 +1,36 @@
+// What every EnrichDomain stream shares: the executor, the enrichers, the limits and the metrics.
+#ifndef SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_
+#define SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+
+#include "service/enrich_pipeline.h"
+#include "service/metrics.h"
+#include "service/request.h"
+#include "workers/enricher.h"
+#include "workers/executor.h"
+
+namespace squatstream::service {
+
+struct StreamLimits {
+  RequestLimits request;
+  PipelineOptions pipeline;
+  std::size_t max_batch_records = 1024;  // records per streamed message
+  int max_concurrent_streams = 64;       // more get RESOURCE_EXHAUSTED
+};
+
+// Owned by the server; outlives every stream. Thread-safe: all members are const or atomic, or
+// thread-safe themselves.
+struct ServiceContext {
+  workers::Executor* executor = nullptr;
+  std::array<workers::Enricher*, 4> enrichers{};  // by EnricherKind (1..3); all set
+  StreamLimits limits;
+  Metrics* metrics = nullptr;
+  std::atomic<int> active_streams{0};
+};
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_

@@ -1,0 +1,142 @@
+#include "workers/stub_enricher.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "asio/bind_cancellation_slot.hpp"
+#include "asio/post.hpp"
+#include "asio/steady_timer.hpp"
+
+namespace squatstream::workers {
+namespace {
+
+// FNV-1a, 64 bits: stable across processes and platforms (unlike std::hash or absl::Hash), which is what
+// makes the stubs deterministic.
+std::uint64_t StableHash(absl::string_view s, std::uint64_t salt) {
+  std::uint64_t h = 0xcbf29ce484222325ULL ^ salt;
+  for (char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  // Final avalanche (from splitmix64) so that nearby names spread over all bits.
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h;
+}
+
+// A uniform value in [0, 1) from 53 bits of h.
+double Unit(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
+
+template <typename T, std::size_t N>
+const T& Pick(const std::array<T, N>& items, std::uint64_t h) {
+  return items[h % N];
+}
+
+struct Place {
+  absl::string_view country;
+  absl::string_view city;
+  double latitude;
+  double longitude;
+};
+
+constexpr std::array<Place, 12> kPlaces = {{
+    {"US", "Ashburn", 39.04, -77.49},     {"US", "San Jose", 37.34, -121.89}, {"DE", "Frankfurt", 50.11, 8.68},
+    {"NL", "Amsterdam", 52.37, 4.90},     {"GB", "London", 51.51, -0.13},     {"FR", "Paris", 48.86, 2.35},
+    {"SG", "Singapore", 1.35, 103.82},    {"JP", "Tokyo", 35.68, 139.69},     {"RU", "Moscow", 55.76, 37.62},
+    {"CN", "Hong Kong", 22.32, 114.17},   {"BR", "São Paulo", -23.55, -46.63}, {"CA", "Toronto", 43.65, -79.38},
+}};
+constexpr std::array<absl::string_view, 3> kDocNets = {"192.0.2", "198.51.100", "203.0.113"};
+constexpr std::array<absl::string_view, 8> kRegistrars = {
+    "NameCheap, Inc.", "GoDaddy.com, LLC", "Tucows Domains Inc.", "Gandi SAS", "OVH SAS",
+    "Porkbun LLC",     "NameSilo, LLC",    "Dynadot Inc"};
+constexpr std::array<std::uint32_t, 8> kHttpStatuses = {200, 200, 200, 301, 302, 403, 404, 0};
+constexpr std::array<absl::string_view, 6> kServers = {"nginx/1.22.1", "Apache/2.4.57 (Debian)", "cloudflare",
+                                                      "Microsoft-IIS/10.0", "LiteSpeed", "openresty"};
+constexpr std::array<absl::string_view, 6> kTitles = {"Domain for sale", "Welcome to nginx!", "Parked domain",
+                                                     "Sign in", "Coming soon", "Index of /"};
+
+EnrichmentValue ComputeValue(EnricherKind kind, absl::string_view domain, std::uint64_t h) {
+  switch (kind) {
+    case EnricherKind::kGeo: {
+      const Place& place = Pick(kPlaces, h);
+      GeoInfo geo;
+      geo.ip = absl::StrFormat("%s.%d", Pick(kDocNets, h >> 8), 1 + (h >> 16) % 254);
+      geo.country_code = std::string(place.country);
+      geo.city = std::string(place.city);
+      geo.asn = static_cast<std::uint32_t>(64496 + (h >> 24) % 16);
+      geo.latitude = place.latitude;
+      geo.longitude = place.longitude;
+      return geo;
+    }
+    case EnricherKind::kWhois: {
+      WhoisInfo whois;
+      whois.registered = (h % 4) != 0;
+      if (whois.registered) {
+        const auto year = static_cast<int>(1996 + (h >> 8) % 30);
+        const auto month = static_cast<int>(1 + (h >> 16) % 12);
+        const auto day = static_cast<int>(1 + (h >> 24) % 28);
+        whois.registrar = std::string(Pick(kRegistrars, h >> 32));
+        whois.created = absl::StrFormat("%04d-%02d-%02d", year, month, day);
+        whois.expires = absl::StrFormat("%04d-%02d-%02d", 2027 + static_cast<int>((h >> 40) % 5), month, day);
+      }
+      return whois;
+    }
+    case EnricherKind::kBanner: {
+      BannerInfo banner;
+      banner.http_status = Pick(kHttpStatuses, h);
+      if (banner.http_status != 0) {
+        banner.server = std::string(Pick(kServers, h >> 8));
+        banner.title = absl::StrFormat("%s — %s", Pick(kTitles, h >> 16), domain);
+      }
+      return banner;
+    }
+  }
+  return GeoInfo{};
+}
+
+}  // namespace
+
+StubEnricher::StubEnricher(EnricherKind kind, StubConfig config) : kind_(kind), config_(config) {}
+
+LookupResult StubEnricher::Compute(absl::string_view domain_ascii) const {
+  const auto salt = static_cast<std::uint64_t>(kind_);
+  const std::uint64_t h = StableHash(domain_ascii, salt);
+  const std::uint64_t fate = StableHash(domain_ascii, salt + 0x9e3779b97f4a7c15ULL);
+  LookupResult result;
+  result.latency = config_.latency * (0.5 + Unit(fate ^ 0x5555));
+  if (Unit(fate) < config_.failure_rate) {
+    result.status = absl::UnavailableError(
+        absl::StrFormat("simulated %s lookup failure for %s", EnricherName(kind_), domain_ascii));
+    return result;
+  }
+  result.value = ComputeValue(kind_, domain_ascii, h);
+  return result;
+}
+
+void StubEnricher::Lookup(absl::string_view domain_ascii, asio::any_io_executor executor,
+                          asio::cancellation_slot cancel, Callback done) {
+  LookupResult result = Compute(domain_ascii);
+  if (result.latency <= absl::ZeroDuration()) {
+    asio::post(executor, [done = std::move(done), result = std::move(result)]() mutable {
+      std::move(done)(std::move(result));
+    });
+    return;
+  }
+  auto timer = std::make_shared<asio::steady_timer>(executor, absl::ToChronoNanoseconds(result.latency));
+  timer->async_wait(asio::bind_cancellation_slot(
+      cancel, [timer, done = std::move(done), result = std::move(result)](const asio::error_code& ec) mutable {
+        if (ec) {
+          result.status = absl::CancelledError("lookup cancelled");
+          result.value = EnrichmentValue{};
+        }
+        std::move(done)(std::move(result));
+      }));
+}
+
+}  // namespace squatstream::workers
