@@ -168,6 +168,9 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
     return absl::InvalidArgumentError(
         absl::StrFormat("domain is %d bytes long; at most %d are allowed", input.size(), kMaxDomainBytes));
   }
+  if (LooksLikeIpAddress(input)) {
+    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(input)));
+  }
   for (std::size_t i = 0; i < input.size();) {
     const std::size_t len = Utf8SequenceLength(input, i);
     if (len == 0) {
@@ -186,6 +189,11 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
   if (name.back() == '.') name.remove_suffix(1);  // a fully qualified name's root dot
   if (LooksLikeIpAddress(name)) {
     return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
+  }
+  const bool ascii_only = std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isascii(c); });
+  if (ascii_only && name.size() > kMaxDomainBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain is %d bytes long; at most %d are allowed", name.size(), kMaxDomainBytes));
   }
   if (absl::Status s = CheckLabels(name); !s.ok()) return s;
   if (name.find('.') == absl::string_view::npos) {

@@ -125,6 +125,9 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::L
   auto it = pending_.find(id);
   if (it == pending_.end()) return;
   Pending& p = it->second;
+  // The finished operation leaves its cancellation handler installed; drop it so that a later Cancel does
+  // not reach into a timer (or socket) that no longer exists.
+  p.cancel[slot].slot().clear();
   const auto kind = static_cast<std::size_t>(enrichers_[slot]->kind());
   const auto elapsed = std::chrono::steady_clock::now() - p.started;
   if (!cancelled_) {

@@ -1,0 +1,64 @@
+#include "client/output.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace squatstream::client {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::Record Sample() {
+  v1::Record r;
+  r.set_kind(v1::PERMUTATION_KIND_VOWEL_SWAP);
+  r.set_domain_ascii("xn--bcher-kva.de");
+  r.set_domain_unicode("bücher.de");
+  v1::Enrichment* geo = r.add_enrichments();
+  geo->set_enricher(v1::ENRICHER_GEO);
+  geo->mutable_geo()->set_ip("192.0.2.7");
+  geo->mutable_geo()->set_country_code("DE");
+  geo->mutable_geo()->set_city("Frankfurt, Main");
+  geo->mutable_geo()->set_asn(64500);
+  v1::Enrichment* whois = r.add_enrichments();
+  whois->set_enricher(v1::ENRICHER_WHOIS);
+  whois->mutable_status()->set_code(14);
+  whois->mutable_status()->set_message("simulated whois lookup failure");
+  return r;
+}
+
+TEST(Output, Names) {
+  EXPECT_EQ(KindName(v1::PERMUTATION_KIND_VOWEL_SWAP), "vowel-swap");
+  EXPECT_EQ(KindName(v1::PERMUTATION_KIND_TLD_SWAP), "tld-swap");
+  EXPECT_EQ(EnricherName(v1::ENRICHER_BANNER), "banner");
+}
+
+TEST(Output, TableRowShowsValuesAndErrors) {
+  const std::string row = FormatRecord(Format::kTable, Sample());
+  EXPECT_THAT(row, HasSubstr("vowel-swap"));
+  EXPECT_THAT(row, HasSubstr("bücher.de"));
+  EXPECT_THAT(row, HasSubstr("192.0.2.7 DE Frankfurt, Main AS64500"));
+  EXPECT_THAT(row, HasSubstr("error: simulated whois lookup failure"));
+  EXPECT_EQ(row.back(), '\n');
+}
+
+TEST(Output, CsvQuotesFieldsWithCommas) {
+  EXPECT_EQ(FormatRecord(Format::kCsv, Sample()),
+            "vowel-swap,bücher.de,xn--bcher-kva.de,\"192.0.2.7 DE Frankfurt, Main AS64500\","
+            "error: simulated whois lookup failure,\n");
+  EXPECT_EQ(FormatHeader(Format::kCsv), "kind,domain_unicode,domain_ascii,geo,whois,banner\n");
+}
+
+TEST(Output, JsonLineUsesProtoFieldNames) {
+  const std::string line = FormatRecord(Format::kJson, Sample());
+  EXPECT_THAT(line, HasSubstr("\"domain_ascii\":\"xn--bcher-kva.de\""));
+  EXPECT_THAT(line, HasSubstr("\"kind\":\"PERMUTATION_KIND_VOWEL_SWAP\""));
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+}
+
+TEST(Output, ParseFormat) {
+  EXPECT_EQ(*ParseFormat("csv"), Format::kCsv);
+  EXPECT_FALSE(ParseFormat("xml").ok());
+}
+
+}  // namespace
+}  // namespace squatstream::client

@@ -1,0 +1,166 @@
+#include "fanin/fan_in_buffer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace squatstream::fanin {
+namespace {
+
+// Waits (bounded) until pred() holds; returns whether it did.
+template <typename Pred>
+bool WaitFor(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Many producer threads, one consumer: every item arrives exactly once, each producer's items in order,
+// and the buffer never holds more than its bound.
+TEST(FanInBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
+  constexpr int kProducers = 16;
+  constexpr int kPerProducer = 20000;
+  constexpr std::size_t kCapacity = 256;
+  FanInBuffer<std::uint64_t> buffer(kCapacity);
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&buffer, p] {
+      for (int s = 0; s < kPerProducer; ++s) {
+        ASSERT_TRUE(buffer.Push((static_cast<std::uint64_t>(p) << 32) | static_cast<std::uint64_t>(s)));
+      }
+    });
+  }
+  std::thread closer([&] {
+    for (auto& t : producers) t.join();
+    buffer.Close();
+  });
+  std::vector<int> next(kProducers, 0);
+  std::vector<std::uint64_t> batch;
+  std::uint64_t received = 0;
+  for (;;) {
+    auto r = buffer.Drain(&batch, 100000);
+    EXPECT_LE(r.depth_before, kCapacity);
+    for (std::uint64_t v : batch) {
+      const auto p = static_cast<std::size_t>(v >> 32);
+      ASSERT_LT(p, static_cast<std::size_t>(kProducers));
+      ASSERT_EQ(static_cast<int>(v & 0xffffffffu), next[p]) << "producer " << p << " out of order or duplicated";
+      ++next[p];
+    }
+    received += r.taken;
+    if (r.finished) break;
+    if (r.taken == 0) std::this_thread::yield();
+  }
+  closer.join();
+  EXPECT_EQ(received, static_cast<std::uint64_t>(kProducers) * kPerProducer);
+  for (int n : next) EXPECT_EQ(n, kPerProducer);
+}
+
+TEST(FanInBuffer, PushBlocksAtTheBoundUntilADrain) {
+  FanInBuffer<int> buffer(2);
+  ASSERT_TRUE(buffer.Push(1));
+  ASSERT_TRUE(buffer.Push(2));
+  std::atomic<bool> third_pushed{false};
+  std::thread producer([&] {
+    EXPECT_TRUE(buffer.Push(3));
+    third_pushed = true;
+  });
+  // The producer cannot finish while the buffer is full; give it ample chance to (wrongly) get through.
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  EXPECT_FALSE(third_pushed.load());
+  EXPECT_EQ(buffer.size(), 2u);
+  std::vector<int> batch;
+  EXPECT_EQ(buffer.Drain(&batch, 10).taken, 2u);
+  EXPECT_TRUE(WaitFor([&] { return third_pushed.load(); }));
+  producer.join();
+  EXPECT_EQ(buffer.Drain(&batch, 10).taken, 1u);
+  EXPECT_EQ(batch, std::vector<int>{3});
+}
+
+TEST(FanInBuffer, DrainTakesAtMostMaxOldestFirst) {
+  FanInBuffer<int> buffer(10);
+  for (int i = 0; i < 5; ++i) buffer.Push(i);
+  std::vector<int> batch;
+  auto r = buffer.Drain(&batch, 3);
+  EXPECT_EQ(r.taken, 3u);
+  EXPECT_EQ(r.depth_before, 5u);
+  EXPECT_EQ(batch, (std::vector<int>{0, 1, 2}));
+  buffer.Drain(&batch, 3);
+  EXPECT_EQ(batch, (std::vector<int>{3, 4}));
+}
+
+TEST(FanInBuffer, ReservationsCountTowardsTheBoundAndSpaceCallbackFires) {
+  FanInBuffer<int> buffer(2);
+  int space_calls = 0;
+  buffer.SetSpaceCallback([&] { ++space_calls; });
+  ASSERT_TRUE(buffer.TryReserve());
+  ASSERT_TRUE(buffer.TryReserve());
+  EXPECT_FALSE(buffer.TryReserve());  // full: two slots reserved
+  EXPECT_EQ(space_calls, 0);
+  buffer.PushReserved(7);
+  std::vector<int> batch;
+  buffer.Drain(&batch, 10);
+  EXPECT_EQ(space_calls, 1);  // the drain freed the slot a failed TryReserve waited for
+  buffer.Drain(&batch, 10);
+  EXPECT_EQ(space_calls, 1);  // owed once only
+  EXPECT_TRUE(buffer.TryReserve());
+}
+
+TEST(FanInBuffer, DataCallbackFiresOnceAfterAnEmptyDrain) {
+  FanInBuffer<int> buffer(4);
+  int data_calls = 0;
+  buffer.SetDataCallback([&] { ++data_calls; });
+  buffer.Push(1);
+  EXPECT_EQ(data_calls, 0);  // nobody was waiting
+  std::vector<int> batch;
+  buffer.Drain(&batch, 10);
+  auto r = buffer.Drain(&batch, 10);
+  EXPECT_EQ(r.taken, 0u);
+  EXPECT_FALSE(r.finished);
+  buffer.Push(2);
+  buffer.Push(3);
+  EXPECT_EQ(data_calls, 1);
+  buffer.Close();
+  EXPECT_EQ(data_calls, 1);  // owed once, paid by the first push
+  buffer.Drain(&batch, 10);
+  EXPECT_EQ(batch, (std::vector<int>{2, 3}));
+  EXPECT_TRUE(buffer.Drain(&batch, 10).finished);
+  EXPECT_FALSE(buffer.Push(4));
+}
+
+TEST(FanInBuffer, CloseWakesAWaitingConsumer) {
+  FanInBuffer<int> buffer(4);
+  int data_calls = 0;
+  buffer.SetDataCallback([&] { ++data_calls; });
+  std::vector<int> batch;
+  EXPECT_FALSE(buffer.Drain(&batch, 10).finished);
+  buffer.Close();
+  EXPECT_EQ(data_calls, 1);
+  EXPECT_TRUE(buffer.Drain(&batch, 10).finished);
+}
+
+TEST(FanInBuffer, CancelDiscardsAndWakesBlockedProducers) {
+  FanInBuffer<int> buffer(1);
+  ASSERT_TRUE(buffer.Push(1));
+  std::atomic<int> results{-1};
+  std::thread producer([&] { results = buffer.Push(2) ? 1 : 0; });
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  buffer.Cancel();
+  producer.join();
+  EXPECT_EQ(results.load(), 0);
+  EXPECT_EQ(buffer.size(), 0u);
+  std::vector<int> batch;
+  auto r = buffer.Drain(&batch, 10);
+  EXPECT_EQ(r.taken, 0u);
+  EXPECT_FALSE(r.finished);  // cancelled is not finished
+  EXPECT_FALSE(buffer.TryReserve());
+}
+
+}  // namespace
+}  // namespace squatstream::fanin

@@ -1,0 +1,321 @@
+// The real server in-process on 127.0.0.1:0, called through a real gRPC stub, its /metrics scraped over
+// HTTP. Waiting is by bounded polling of observable state, never by sleeping for a guessed time.
+#include <chrono>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "asio/connect.hpp"
+#include "asio/io_context.hpp"
+#include "asio/ip/tcp.hpp"
+#include "asio/read.hpp"
+#include "asio/write.hpp"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "permute/permutations.h"
+#include "service/server.h"
+#include "squatstream/v1/squatstream.grpc.pb.h"
+
+namespace squatstream {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string HttpGet(int port, const std::string& path) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  asio::write(socket, asio::buffer(request));
+  std::string response;
+  asio::error_code ec;
+  asio::read(socket, asio::dynamic_buffer(response), ec);  // HTTP/1.0: the server closes at the end
+  return response;
+}
+
+// The value of the first sample line that starts with `series`: a metric name, or a name with the leading
+// part of its labels (written as the exposition prints them, labels sorted).
+double Metric(const std::string& scrape, const std::string& series) {
+  std::size_t pos = 0;
+  while ((pos = scrape.find(series, pos)) != std::string::npos) {
+    const std::size_t after = pos + series.size();
+    if ((pos == 0 || scrape[pos - 1] == '\n') && after < scrape.size() &&
+        (scrape[after] == ' ' || scrape[after] == '{' || scrape[after] == '}' || scrape[after] == ',')) {
+      const std::size_t end = scrape.find('\n', after);
+      const std::string line = scrape.substr(pos, end - pos);
+      return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    pos = after;
+  }
+  ADD_FAILURE() << "no series " << series;
+  return -1;
+}
+
+const std::string kMethod =
+    "grpc_method=\"EnrichDomain\",grpc_service=\"squatstream.v1.EnrichmentService\",grpc_type=\"server_stream\"";
+
+template <typename Pred>
+bool Eventually(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling interval, not a wait for a guess
+  }
+  return true;
+}
+
+class EnrichDomainTest : public ::testing::Test {
+ protected:
+  void StartServer(service::ServerOptions options) {
+    options.grpc_address = "127.0.0.1:0";
+    options.metrics_address = "127.0.0.1:0";
+    auto server = service::Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::EnrichmentService::NewStub(channel_);
+  }
+
+  static service::ServerOptions FastOptions() {
+    service::ServerOptions o;
+    o.geo = {absl::Microseconds(200), 0.1};
+    o.whois = {absl::Microseconds(500), 0.1};
+    o.banner = {absl::Microseconds(300), 0.1};
+    return o;
+  }
+
+  struct StreamResult {
+    grpc::Status status;
+    std::vector<v1::Record> records;
+    int messages = 0;
+    v1::Progress last_progress;
+  };
+
+  StreamResult Stream(const v1::EnrichDomainRequest& request) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto reader = stub_->EnrichDomain(&context, request);
+    StreamResult result;
+    v1::EnrichDomainResponse response;
+    while (reader->Read(&response)) {
+      ++result.messages;
+      for (const v1::Record& r : response.records()) result.records.push_back(r);
+      result.last_progress = response.progress();
+    }
+    result.status = reader->Finish();
+    return result;
+  }
+
+  StreamResult Stream(const std::string& domain) {
+    v1::EnrichDomainRequest request;
+    request.set_domain(domain);
+    return Stream(request);
+  }
+
+  std::string Scrape() { return HttpGet(server_->metrics_port(), "/metrics"); }
+
+  std::unique_ptr<service::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::EnrichmentService::Stub> stub_;
+};
+
+void ExpectEveryRecordComplete(const std::vector<v1::Record>& records) {
+  for (const v1::Record& r : records) {
+    ASSERT_EQ(r.enrichments_size(), 3) << r.domain_ascii();
+    const v1::Enricher expected[] = {v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
+    for (int i = 0; i < 3; ++i) {
+      const v1::Enrichment& e = r.enrichments(i);
+      EXPECT_EQ(e.enricher(), expected[i]);
+      ASSERT_TRUE(e.has_status());
+      if (e.status().code() == 0) {
+        EXPECT_NE(e.result_case(), v1::Enrichment::RESULT_NOT_SET) << r.domain_ascii();
+      } else {
+        EXPECT_EQ(e.result_case(), v1::Enrichment::RESULT_NOT_SET);
+        EXPECT_THAT(e.status().message(), HasSubstr(r.domain_ascii()));
+      }
+    }
+  }
+}
+
+TEST_F(EnrichDomainTest, StreamsEveryCandidateOnceFullyEnrichedAndMetricsAgree) {
+  StartServer(FastOptions());
+  StreamResult result = Stream("example.com");
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+
+  auto parsed = permute::ParseDomain("example.com");
+  ASSERT_TRUE(parsed.ok());
+  std::vector<permute::Candidate> expected = permute::GenerateAll(*parsed, {.kinds = {}, .max_candidates = 10000});
+  ASSERT_EQ(result.records.size(), expected.size());
+  std::map<std::string, v1::PermutationKind> want, got;
+  for (const auto& c : expected) want[c.ascii] = static_cast<v1::PermutationKind>(c.kind);
+  for (const auto& r : result.records) {
+    EXPECT_TRUE(got.emplace(r.domain_ascii(), r.kind()).second) << "sent twice: " << r.domain_ascii();
+  }
+  EXPECT_EQ(got, want);
+  ExpectEveryRecordComplete(result.records);
+  EXPECT_EQ(result.last_progress.sent(), expected.size());
+  EXPECT_EQ(result.last_progress.generated(), expected.size());
+  EXPECT_EQ(result.last_progress.enriched(), expected.size());
+
+  const std::string scrape = Scrape();
+  EXPECT_EQ(Metric(scrape, "grpc_server_started_total{" + kMethod), 1);
+  EXPECT_EQ(Metric(scrape, "grpc_server_handled_total{grpc_code=\"OK\"," + kMethod), 1);
+  EXPECT_EQ(Metric(scrape, "grpc_server_msg_sent_total{" + kMethod), result.messages);
+  EXPECT_EQ(Metric(scrape, "grpc_server_handling_seconds_count{" + kMethod), 1);
+  EXPECT_EQ(Metric(scrape, "squatstream_records_streamed_total"), static_cast<double>(expected.size()));
+  EXPECT_EQ(Metric(scrape, "squatstream_permutations_generated_total"), static_cast<double>(expected.size()));
+  EXPECT_EQ(Metric(scrape, "squatstream_fanin_swaps_total"), result.messages);
+  EXPECT_EQ(Metric(scrape, "squatstream_batch_size_records_count"), result.messages);
+  EXPECT_EQ(Metric(scrape, "squatstream_batch_size_records_sum"), static_cast<double>(expected.size()));
+  EXPECT_EQ(Metric(scrape, "squatstream_enrichment_latency_seconds_count{enricher=\"geo\"}"),
+            static_cast<double>(expected.size()));
+  EXPECT_EQ(Metric(scrape, "squatstream_time_to_first_batch_seconds_count"), 1);
+  EXPECT_EQ(Metric(scrape, "squatstream_inflight_lookups"), 0);
+  EXPECT_EQ(Metric(scrape, "squatstream_active_streams"), 0);
+  EXPECT_EQ(Metric(scrape, "squatstream_fanin_buffer_depth"), 0);
+}
+
+TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
+  service::ServerOptions o = FastOptions();
+  o.limits.max_batch_records = 5;
+  o.limits.pipeline.buffer_capacity = 8;  // backpressure: far fewer slots than candidates
+  StartServer(o);
+  v1::EnrichDomainRequest request;
+  request.set_domain("bücher.de");
+  request.add_kinds(v1::PERMUTATION_KIND_ADDITION);
+  request.add_kinds(v1::PERMUTATION_KIND_OMISSION);
+  request.add_enrichers(v1::ENRICHER_BANNER);
+  request.set_max_candidates(30);
+  StreamResult result = Stream(request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  ASSERT_EQ(result.records.size(), 30u);
+  std::set<std::string> unique;
+  for (const v1::Record& r : result.records) {
+    unique.insert(r.domain_ascii());
+    EXPECT_TRUE(r.kind() == v1::PERMUTATION_KIND_ADDITION || r.kind() == v1::PERMUTATION_KIND_OMISSION);
+    ASSERT_EQ(r.enrichments_size(), 1);
+    EXPECT_EQ(r.enrichments(0).enricher(), v1::ENRICHER_BANNER);
+  }
+  EXPECT_EQ(unique.size(), 30u);
+  EXPECT_GE(result.messages, 6);  // 30 records, at most 5 per message
+  EXPECT_LE(Metric(Scrape(), "squatstream_batch_size_records_bucket{le=\"8\"}"), result.messages);
+}
+
+TEST_F(EnrichDomainTest, BadInputIsInvalidArgumentAndTheServerKeepsServing) {
+  StartServer(FastOptions());
+  const std::pair<std::string, std::string> cases[] = {
+      {"", "empty"},
+      {std::string(300, 'a') + ".com", "at most 253"},
+      {std::string(70, 'a') + ".com", "at most 63"},
+      {"exa$mple.com", "no hostname may hold"},
+      {"bad\xff.com", "not valid UTF-8"},
+      {"10.0.0.1", "IP address"},
+      {"localhost", "no top-level domain"},
+      {std::string(1 << 20, 'x'), "at most 253"},  // a huge request
+  };
+  for (const auto& [domain, fault] : cases) {
+    StreamResult result = Stream(domain);
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << fault;
+    EXPECT_THAT(result.status.error_message(), HasSubstr(fault));
+    EXPECT_TRUE(result.records.empty());
+  }
+  v1::EnrichDomainRequest unknown_kind;
+  unknown_kind.set_domain("example.com");
+  unknown_kind.add_kinds(static_cast<v1::PermutationKind>(42));
+  EXPECT_EQ(Stream(unknown_kind).status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::EnrichDomainRequest too_many;
+  too_many.set_domain("example.com");
+  too_many.set_max_candidates(1000000);
+  StreamResult refused = Stream(too_many);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_candidates"));
+
+  EXPECT_TRUE(Stream("example.org").status.ok());  // still serving
+  EXPECT_EQ(Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + kMethod), 9);
+}
+
+// Lookups that would take a minute keep the stream busy; cancelling or a passed deadline must end all of
+// its work promptly: in-flight lookups back to 0, no active stream.
+class SlowLookupsTest : public EnrichDomainTest {
+ protected:
+  void SetUp() override {
+    service::ServerOptions o;
+    o.geo = {absl::ZeroDuration(), 0};
+    o.whois = {absl::Seconds(60), 0};
+    o.banner = {absl::ZeroDuration(), 0};
+    o.limits.max_concurrent_streams = 1;
+    StartServer(o);
+  }
+  bool WorkDrained() {
+    const std::string s = Scrape();
+    return Metric(s, "squatstream_inflight_lookups") == 0 && Metric(s, "squatstream_active_streams") == 0 &&
+           server_->active_streams() == 0;
+  }
+};
+
+TEST_F(SlowLookupsTest, CancelMidStreamStopsAllWork) {
+  grpc::ClientContext context;
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  auto reader = stub_->EnrichDomain(&context, request);
+  ASSERT_TRUE(Eventually([&] { return Metric(Scrape(), "squatstream_inflight_lookups") > 100; }));
+
+  // The only stream slot is taken: a second stream is refused.
+  grpc::ClientContext second_context;
+  auto second = stub_->EnrichDomain(&second_context, request);
+  v1::EnrichDomainResponse ignored;
+  while (second->Read(&ignored)) {
+  }
+  grpc::Status refused = second->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("concurrent streams"));
+
+  context.TryCancel();
+  while (reader->Read(&ignored)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(Eventually([&] { return WorkDrained(); }));
+  EXPECT_TRUE(Eventually(
+      [&] { return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"Canceled\"," + kMethod) == 1; }));
+}
+
+TEST_F(SlowLookupsTest, ShortDeadlineStopsAllWork) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(300));
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  auto reader = stub_->EnrichDomain(&context, request);
+  v1::EnrichDomainResponse ignored;
+  while (reader->Read(&ignored)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(Eventually([&] { return WorkDrained(); }));
+  EXPECT_TRUE(Eventually([&] {
+    return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"DeadlineExceeded\"," + kMethod) == 1;
+  }));
+}
+
+TEST_F(EnrichDomainTest, ShutdownWithAStreamInProgressCancelsItAfterTheGrace) {
+  service::ServerOptions o;
+  o.whois = {absl::Seconds(60), 0};
+  StartServer(o);
+  grpc::ClientContext context;
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  auto reader = stub_->EnrichDomain(&context, request);
+  ASSERT_TRUE(Eventually([&] { return server_->active_streams() == 1; }));
+  server_->Shutdown(absl::Milliseconds(100));  // returns only once every stream ended and workers stopped
+  EXPECT_EQ(server_->active_streams(), 0);
+  v1::EnrichDomainResponse ignored;
+  while (reader->Read(&ignored)) {
+  }
+  EXPECT_FALSE(reader->Finish().ok());
+}
+
+}  // namespace
+}  // namespace squatstream

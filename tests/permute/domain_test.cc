@@ -1,0 +1,76 @@
+#include "permute/domain.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace squatstream::permute {
+namespace {
+
+using ::testing::HasSubstr;
+
+void ExpectInvalid(const std::string& input, const std::string& fault) {
+  absl::StatusOr<ParsedDomain> d = ParseDomain(input);
+  ASSERT_FALSE(d.ok()) << input;
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << input;
+  EXPECT_THAT(std::string(d.status().message()), HasSubstr(fault)) << input;
+}
+
+TEST(ParseDomain, SplitsAroundTheRegistrableLabel) {
+  absl::StatusOr<ParsedDomain> d = ParseDomain("www.Example.co.uk.");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->ascii, "www.example.co.uk");
+  EXPECT_EQ(d->prefix, "www.");
+  EXPECT_EQ(d->label, "example");
+  EXPECT_EQ(d->suffix, "co.uk");
+}
+
+TEST(ParseDomain, PrivateSuffixesAreSuffixes) {
+  absl::StatusOr<ParsedDomain> d = ParseDomain("octocat.github.io");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->label, "octocat");
+  EXPECT_EQ(d->suffix, "github.io");
+}
+
+TEST(ParseDomain, AcceptsUnicodeAndPunycodeAlike) {
+  absl::StatusOr<ParsedDomain> u = ParseDomain("bücher.de");
+  absl::StatusOr<ParsedDomain> a = ParseDomain("xn--bcher-kva.de");
+  ASSERT_TRUE(u.ok()) << u.status();
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(u->ascii, "xn--bcher-kva.de");
+  EXPECT_EQ(a->unicode, "bücher.de");
+  EXPECT_EQ(a->label, "bücher");
+}
+
+TEST(ParseDomain, RejectsBadInputNamingTheFault) {
+  ExpectInvalid("", "empty");
+  ExpectInvalid(std::string(250, 'a') + ".com", "at most 253");
+  ExpectInvalid(std::string(1 << 20, 'a') + ".com", "at most 253");
+  ExpectInvalid(std::string(64, 'a') + ".com", "at most 63");
+  ExpectInvalid("exa_mple.com", "'_'");
+  ExpectInvalid("exa mple.com", "no hostname may hold");
+  ExpectInvalid("exa\xff" "mple.com", "not valid UTF-8");
+  ExpectInvalid("exa\xc3(mple.com", "not valid UTF-8");
+  ExpectInvalid("192.168.1.1", "IP address");
+  ExpectInvalid("::1", "IP address");
+  ExpectInvalid("localhost", "no top-level domain");
+  ExpectInvalid("example..com", "empty label");
+  ExpectInvalid(".example.com", "empty label");
+  ExpectInvalid("-example.com", "hyphen");
+  ExpectInvalid("example.123", "numeric");
+  ExpectInvalid("co.uk", "public suffix");
+  ExpectInvalid("xn--zz.com", "punycode");
+}
+
+TEST(ToNameForms, ChecksEveryName) {
+  EXPECT_TRUE(ToNameForms("exa-mple.com").ok());
+  EXPECT_FALSE(ToNameForms("ab--cd.com").ok());  // reserved by IDNA ("??--" that is not valid punycode)
+  absl::StatusOr<NameForms> f = ToNameForms("еxample.com");  // Cyrillic е
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->ascii.substr(0, 4), "xn--");
+  EXPECT_EQ(f->unicode, "еxample.com");
+}
+
+}  // namespace
+}  // namespace squatstream::permute

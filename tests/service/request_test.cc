@@ -1,0 +1,63 @@
+#include "service/request.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace squatstream::service {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(ParseRequest, DefaultsToAllKindsAllEnrichersAndTheDefaultCap) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {.default_max_candidates = 50, .max_candidates = 100});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->generator.kinds.empty());  // the generator's "all"
+  EXPECT_EQ(spec->enrichers.size(), 3u);
+  EXPECT_EQ(spec->generator.max_candidates, 50u);
+}
+
+TEST(ParseRequest, KeepsTheSelectionInOrderWithoutDuplicates) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  r.add_kinds(v1::PERMUTATION_KIND_OMISSION);
+  r.add_kinds(v1::PERMUTATION_KIND_ADDITION);
+  r.add_kinds(v1::PERMUTATION_KIND_OMISSION);
+  r.add_enrichers(v1::ENRICHER_WHOIS);
+  r.set_max_candidates(7);
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->generator.kinds, (std::vector<permute::Kind>{permute::Kind::kOmission, permute::Kind::kAddition}));
+  EXPECT_EQ(spec->enrichers, std::vector<workers::EnricherKind>{workers::EnricherKind::kWhois});
+  EXPECT_EQ(spec->generator.max_candidates, 7u);
+}
+
+TEST(ParseRequest, RejectsUnknownAndOverlongSelections) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  r.add_kinds(static_cast<v1::PermutationKind>(99));
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("kinds[0]: unknown value 99"));
+
+  r.clear_kinds();
+  for (int i = 0; i < 1000; ++i) r.add_enrichers(v1::ENRICHER_GEO);
+  spec = ParseRequest(r, {});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("enrichers lists 1000 entries"));
+}
+
+TEST(ParseRequest, TooManyCandidatesIsResourceExhausted) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  r.set_max_candidates(1000001);
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {.default_max_candidates = 10, .max_candidates = 1000000});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("limit of 1000000"));
+}
+
+}  // namespace
+}  // namespace squatstream::service

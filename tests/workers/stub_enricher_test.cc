@@ -1,0 +1,139 @@
+#include "workers/stub_enricher.h"
+
+#include <atomic>
+#include <future>
+#include <set>
+#include <string>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "asio/post.hpp"
+#include "asio/strand.hpp"
+#include "gtest/gtest.h"
+#include "workers/executor.h"
+
+namespace squatstream::workers {
+namespace {
+
+TEST(StubEnricher, IsDeterministicAndPlausible) {
+  StubEnricher geo(EnricherKind::kGeo, {});
+  LookupResult a = geo.Compute("example.net");
+  LookupResult b = geo.Compute("example.net");
+  ASSERT_TRUE(a.status.ok());
+  const auto& ga = std::get<GeoInfo>(a.value);
+  const auto& gb = std::get<GeoInfo>(b.value);
+  EXPECT_EQ(ga.ip, gb.ip);
+  EXPECT_EQ(ga.city, gb.city);
+  EXPECT_TRUE(ga.ip.rfind("192.0.2.", 0) == 0 || ga.ip.rfind("198.51.100.", 0) == 0 ||
+              ga.ip.rfind("203.0.113.", 0) == 0)
+      << ga.ip;
+  EXPECT_GE(ga.asn, 64496u);
+  EXPECT_LE(ga.asn, 64511u);
+  EXPECT_EQ(ga.country_code.size(), 2u);
+
+  StubEnricher whois(EnricherKind::kWhois, {});
+  int registered = 0;
+  std::set<std::string> registrars;
+  for (int i = 0; i < 400; ++i) {
+    LookupResult r = whois.Compute("name" + std::to_string(i) + ".com");
+    const auto& w = std::get<WhoisInfo>(r.value);
+    if (w.registered) {
+      ++registered;
+      registrars.insert(w.registrar);
+      EXPECT_EQ(w.created.size(), 10u);
+      EXPECT_LT(w.created, w.expires);
+    } else {
+      EXPECT_TRUE(w.registrar.empty());
+    }
+  }
+  EXPECT_GT(registered, 200);  // about 3 in 4
+  EXPECT_LT(registered, 400);
+  EXPECT_GT(registrars.size(), 3u);
+}
+
+TEST(StubEnricher, FailureRateAndLatencyFollowTheConfig) {
+  StubEnricher never(EnricherKind::kBanner, {absl::Milliseconds(10), 0.0});
+  StubEnricher always(EnricherKind::kBanner, {absl::Milliseconds(10), 1.0});
+  StubEnricher some(EnricherKind::kBanner, {absl::Milliseconds(10), 0.25});
+  int failures = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string d = "d" + std::to_string(i) + ".com";
+    EXPECT_TRUE(never.Compute(d).status.ok());
+    EXPECT_EQ(always.Compute(d).status.code(), absl::StatusCode::kUnavailable);
+    LookupResult r = some.Compute(d);
+    failures += r.status.ok() ? 0 : 1;
+    EXPECT_GE(r.latency, absl::Milliseconds(5));
+    EXPECT_LT(r.latency, absl::Milliseconds(15));
+    EXPECT_EQ(some.Compute(d).status.ok(), r.status.ok());  // the same candidate fails the same way
+  }
+  EXPECT_GT(failures, 180);
+  EXPECT_LT(failures, 320);
+}
+
+// 10,000 lookups in flight at once on two threads: none completes before its (long) latency, and all
+// complete promptly with CANCELLED once cancelled. No thread per lookup could do this.
+TEST(StubEnricher, TenThousandLookupsInFlightOnTwoThreadsAndCancel) {
+  constexpr int kLookups = 10000;
+  StubEnricher banner(EnricherKind::kBanner, {absl::Seconds(60), 0.0});
+  std::atomic<int> done{0};
+  std::atomic<int> cancelled{0};
+  std::vector<std::unique_ptr<asio::cancellation_signal>> signals(kLookups);
+  {
+    Executor executor(2);
+    auto strand = asio::make_strand(executor.context());
+    std::promise<void> started;
+    asio::post(strand, [&] {
+      for (int i = 0; i < kLookups; ++i) {
+        signals[static_cast<std::size_t>(i)] = std::make_unique<asio::cancellation_signal>();
+        banner.Lookup("c" + std::to_string(i) + ".com", strand, signals[static_cast<std::size_t>(i)]->slot(),
+                      [&](LookupResult r) {
+                        if (r.status.code() == absl::StatusCode::kCancelled) cancelled.fetch_add(1);
+                        done.fetch_add(1);
+                      });
+      }
+      started.set_value();
+    });
+    started.get_future().wait();
+    EXPECT_EQ(done.load(), 0);  // all 10,000 are pending at once
+    std::promise<void> emitted;
+    asio::post(strand, [&] {
+      for (auto& s : signals) s->emit(asio::cancellation_type::all);
+      emitted.set_value();
+    });
+    emitted.get_future().wait();
+  }  // the executor's destructor waits for every completion; 60 s timers would hang here if not cancelled
+  EXPECT_EQ(done.load(), kLookups);
+  EXPECT_EQ(cancelled.load(), kLookups);
+}
+
+TEST(StubEnricher, CompletesThroughTheExecutorNeverInline) {
+  StubEnricher geo(EnricherKind::kGeo, {absl::ZeroDuration(), 0.0});
+  Executor executor(1);
+  bool returned = false;
+  auto strand = asio::make_strand(executor.context());
+  std::promise<void> ran;
+  asio::post(strand, [&] {
+    geo.Lookup("example.org", strand, {}, [&](LookupResult r) {
+      EXPECT_TRUE(returned);  // Lookup had returned before the callback ran
+      EXPECT_TRUE(r.status.ok());
+      ran.set_value();
+    });
+    returned = true;
+  });
+  ran.get_future().wait();
+}
+
+TEST(EnricherNames, RoundTrip) {
+  for (EnricherKind k : {EnricherKind::kGeo, EnricherKind::kWhois, EnricherKind::kBanner}) {
+    absl::StatusOr<EnricherKind> parsed = ParseEnricherName(EnricherName(k));
+    ASSERT_TRUE(parsed.ok());
+    EXPECT_EQ(*parsed, k);
+  }
+  EXPECT_FALSE(ParseEnricherName("dns").ok());
+}
+
+}  // namespace
+}  // namespace squatstream::workers
