@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
                                                               v1::PermutationKind_IsValid, client::KindName, "kind")) {
     request.add_kinds(k);
   }
-  for (v1::Enricher e : ParseList<v1::Enricher>(absl::GetFlag(FLAGS_enrichers), v1::Enricher_MAX,
-                                                 v1::Enricher_IsValid, client::EnricherName, "enricher")) {
+  for (v1::Enricher e : ParseList<v1::Enricher>(absl::GetFlag(FLAGS_enrichers), v1::Enricher_MAX, v1::Enricher_IsValid,
+                                                client::EnricherName, "enricher")) {
     request.add_enrichers(e);
   }
   if (absl::GetFlag(FLAGS_max_candidates) < 0) Fail("--max_candidates must not be negative");
@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fflush(stdout);
   if (progress) std::fputs("\r\033[K", stderr);
-  const double ttfb_ms =
-      batches == 0 ? 0 : std::chrono::duration<double, std::milli>(first_batch - start).count();
-  std::fprintf(stderr, "squatstream: %s: %llu records in %llu batches, %.3f s, %.0f records/s, first batch after %.1f ms\n",
+  const double ttfb_ms = batches == 0 ? 0 : std::chrono::duration<double, std::milli>(first_batch - start).count();
+  std::fprintf(stderr,
+               "squatstream: %s: %llu records in %llu batches, %.3f s, %.0f records/s, first batch after %.1f ms\n",
                args[1], static_cast<unsigned long long>(records), static_cast<unsigned long long>(batches), seconds,
                seconds > 0 ? static_cast<double>(records) / seconds : 0.0, ttfb_ms);
   if (!status.ok()) {

@@ -31,15 +31,13 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
   if (x->status().code() != 0) return absl::StrCat("error: ", x->status().message());
   switch (x->result_case()) {
     case v1::Enrichment::kGeo:
-      return absl::StrFormat("%s %s %s AS%d", x->geo().ip(), x->geo().country_code(), x->geo().city(),
-                             x->geo().asn());
+      return absl::StrFormat("%s %s %s AS%d", x->geo().ip(), x->geo().country_code(), x->geo().city(), x->geo().asn());
     case v1::Enrichment::kWhois:
       return x->whois().registered() ? absl::StrFormat("%s since %s", x->whois().registrar(), x->whois().created())
                                      : "unregistered";
     case v1::Enrichment::kBanner:
-      return x->banner().http_status() == 0
-                 ? "no answer"
-                 : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server());
+      return x->banner().http_status() == 0 ? "no answer"
+                                            : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server());
     case v1::Enrichment::RESULT_NOT_SET:
       break;
   }
@@ -88,9 +86,8 @@ std::string FormatHeader(Format format) {
 std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
     case Format::kTable:
-      return absl::StrCat(Pad(KindName(r.kind()), 14), Pad(r.domain_unicode(), 28),
-                          Pad(Cell(r, v1::ENRICHER_GEO), 40), Pad(Cell(r, v1::ENRICHER_WHOIS), 40),
-                          Cell(r, v1::ENRICHER_BANNER), "\n");
+      return absl::StrCat(Pad(KindName(r.kind()), 14), Pad(r.domain_unicode(), 28), Pad(Cell(r, v1::ENRICHER_GEO), 40),
+                          Pad(Cell(r, v1::ENRICHER_WHOIS), 40), Cell(r, v1::ENRICHER_BANNER), "\n");
     case Format::kCsv:
       return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_GEO)), ",",

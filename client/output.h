@@ -3,9 +3,9 @@
 #define SQUATSTREAM_CLIENT_OUTPUT_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "squatstream/v1/squatstream.pb.h"
 
 namespace squatstream::client {

@@ -198,8 +198,8 @@ class FanInBuffer {
   std::condition_variable space_cv_;
   std::vector<T> items_ ABSL_GUARDED_BY(mu_);
   std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;    // closed or cancelled: no more pushes
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;  // consumer gone: reserved pushes are dropped too
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;       // closed or cancelled: no more pushes
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;     // consumer gone: reserved pushes are dropped too
   bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;   // a Drain found nothing; on_data owed
   bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;  // a TryReserve found no space; on_space owed
 

@@ -68,13 +68,11 @@ std::size_t Utf8SequenceLength(absl::string_view s, std::size_t i) {
   return len;
 }
 
-bool IsLdh(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-';
-}
+bool IsLdh(char c) { return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-'; }
 
 bool IsAllDigits(absl::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(),
-                                   [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
 }
 
 std::string Shorten(absl::string_view s) {
@@ -89,12 +87,11 @@ absl::Status CheckLabels(absl::string_view name) {
           absl::StrFormat("domain \"%s\" has an empty label (a leading dot or two dots in a row)", Shorten(name)));
     }
     if (label.size() > kMaxLabelBytes) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "label \"%s\" is %d bytes long; at most %d are allowed", Shorten(label), label.size(), kMaxLabelBytes));
+      return absl::InvalidArgumentError(absl::StrFormat("label \"%s\" is %d bytes long; at most %d are allowed",
+                                                        Shorten(label), label.size(), kMaxLabelBytes));
     }
     if (label.front() == '-' || label.back() == '-') {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("label \"%s\" starts or ends with a hyphen", Shorten(label)));
+      return absl::InvalidArgumentError(absl::StrFormat("label \"%s\" starts or ends with a hyphen", Shorten(label)));
     }
   }
   return absl::OkStatus();
@@ -109,12 +106,12 @@ bool LooksLikeIpAddress(absl::string_view name) {
 absl::StatusOr<std::string> ToAscii(absl::string_view name) {
   const std::string z(name);
   std::uint8_t* out = nullptr;
-  const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(z.c_str()), &out,
-                                IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  const int rc =
+      idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(z.c_str()), &out, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
   std::unique_ptr<std::uint8_t, FreeDeleter> owned(out);
   if (rc != IDN2_OK) {
-    return absl::InvalidArgumentError(absl::StrFormat("domain \"%s\" is not a valid internationalized name: %s",
-                                                      Shorten(name), idn2_strerror(rc)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain \"%s\" is not a valid internationalized name: %s", Shorten(name), idn2_strerror(rc)));
   }
   return std::string(reinterpret_cast<const char*>(out));
 }
@@ -180,8 +177,8 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
     if (len == 1 && !IsLdh(input[i]) && input[i] != '.') {
       const auto c = static_cast<unsigned char>(input[i]);
       const std::string shown = absl::ascii_isgraph(c) ? std::string(1, input[i]) : absl::StrFormat("\\x%02x", c);
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "domain contains '%s' (U+%04X) at offset %d, which no hostname may hold", shown, c, i));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("domain contains '%s' (U+%04X) at offset %d, which no hostname may hold", shown, c, i));
     }
     i += len;
   }
@@ -210,15 +207,15 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
 
   const char* registrable = psl_registrable_domain(PublicSuffixList(), forms->ascii.c_str());
   if (registrable == nullptr) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "domain \"%s\" is a public suffix; give a name registered under it, such as example.%s", forms->unicode,
-        forms->unicode));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain \"%s\" is a public suffix; give a name registered under it, such as example.%s",
+                        forms->unicode, forms->unicode));
   }
   // Split the Unicode form at the same label positions as the ASCII form (labels correspond one to one).
   const absl::string_view ascii_all = forms->ascii;
   const absl::string_view ascii_registrable = registrable;
-  const std::size_t prefix_labels =
-      static_cast<std::size_t>(std::count(ascii_all.begin(), ascii_all.end() - static_cast<std::ptrdiff_t>(ascii_registrable.size()), '.'));
+  const std::size_t prefix_labels = static_cast<std::size_t>(
+      std::count(ascii_all.begin(), ascii_all.end() - static_cast<std::ptrdiff_t>(ascii_registrable.size()), '.'));
   std::vector<absl::string_view> labels = absl::StrSplit(forms->unicode, '.');
   ParsedDomain parsed;
   for (std::size_t i = 0; i < prefix_labels; ++i) absl::StrAppend(&parsed.prefix, labels[i], ".");

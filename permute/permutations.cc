@@ -13,56 +13,92 @@ namespace {
 using Label = std::u32string;
 
 constexpr std::array kAllKinds = {
-    Kind::kAddition,    Kind::kBitsquatting, Kind::kHomoglyph,     Kind::kHyphenation,
-    Kind::kInsertion,   Kind::kOmission,     Kind::kRepetition,    Kind::kReplacement,
-    Kind::kSubdomain,   Kind::kTransposition, Kind::kVowelSwap,    Kind::kTldSwap,
+    Kind::kAddition,   Kind::kBitsquatting, Kind::kHomoglyph, Kind::kHyphenation,   Kind::kInsertion, Kind::kOmission,
+    Kind::kRepetition, Kind::kReplacement,  Kind::kSubdomain, Kind::kTransposition, Kind::kVowelSwap, Kind::kTldSwap,
 };
 
 constexpr std::array<absl::string_view, 13> kKindNames = {
-    "",          "addition",  "bitsquatting", "homoglyph",     "hyphenation", "insertion", "omission",
-    "repetition", "replacement", "subdomain", "transposition", "vowel-swap",  "tld-swap",
+    "",           "addition",    "bitsquatting", "homoglyph",     "hyphenation", "insertion", "omission",
+    "repetition", "replacement", "subdomain",    "transposition", "vowel-swap",  "tld-swap",
 };
 
 // Keys adjacent on a US QWERTY keyboard (same row and the rows above and below).
 std::u32string_view QwertyNeighbours(char32_t c) {
   switch (c) {
-    case U'1': return U"2q";
-    case U'2': return U"3wq1";
-    case U'3': return U"4ew2";
-    case U'4': return U"5re3";
-    case U'5': return U"6tr4";
-    case U'6': return U"7yt5";
-    case U'7': return U"8uy6";
-    case U'8': return U"9iu7";
-    case U'9': return U"0oi8";
-    case U'0': return U"po9";
-    case U'q': return U"12wa";
-    case U'w': return U"3esaq2";
-    case U'e': return U"4rdsw3";
-    case U'r': return U"5tfde4";
-    case U't': return U"6ygfr5";
-    case U'y': return U"7uhgt6";
-    case U'u': return U"8ijhy7";
-    case U'i': return U"9okju8";
-    case U'o': return U"0plki9";
-    case U'p': return U"lo0";
-    case U'a': return U"qwsz";
-    case U's': return U"edxzaw";
-    case U'd': return U"rfcxse";
-    case U'f': return U"tgvcdr";
-    case U'g': return U"yhbvft";
-    case U'h': return U"ujnbgy";
-    case U'j': return U"ikmnhu";
-    case U'k': return U"olmji";
-    case U'l': return U"kop";
-    case U'z': return U"asx";
-    case U'x': return U"zsdc";
-    case U'c': return U"xdfv";
-    case U'v': return U"cfgb";
-    case U'b': return U"vghn";
-    case U'n': return U"bhjm";
-    case U'm': return U"njk";
-    default: return U"";
+    case U'1':
+      return U"2q";
+    case U'2':
+      return U"3wq1";
+    case U'3':
+      return U"4ew2";
+    case U'4':
+      return U"5re3";
+    case U'5':
+      return U"6tr4";
+    case U'6':
+      return U"7yt5";
+    case U'7':
+      return U"8uy6";
+    case U'8':
+      return U"9iu7";
+    case U'9':
+      return U"0oi8";
+    case U'0':
+      return U"po9";
+    case U'q':
+      return U"12wa";
+    case U'w':
+      return U"3esaq2";
+    case U'e':
+      return U"4rdsw3";
+    case U'r':
+      return U"5tfde4";
+    case U't':
+      return U"6ygfr5";
+    case U'y':
+      return U"7uhgt6";
+    case U'u':
+      return U"8ijhy7";
+    case U'i':
+      return U"9okju8";
+    case U'o':
+      return U"0plki9";
+    case U'p':
+      return U"lo0";
+    case U'a':
+      return U"qwsz";
+    case U's':
+      return U"edxzaw";
+    case U'd':
+      return U"rfcxse";
+    case U'f':
+      return U"tgvcdr";
+    case U'g':
+      return U"yhbvft";
+    case U'h':
+      return U"ujnbgy";
+    case U'j':
+      return U"ikmnhu";
+    case U'k':
+      return U"olmji";
+    case U'l':
+      return U"kop";
+    case U'z':
+      return U"asx";
+    case U'x':
+      return U"zsdc";
+    case U'c':
+      return U"xdfv";
+    case U'v':
+      return U"cfgb";
+    case U'b':
+      return U"vghn";
+    case U'n':
+      return U"bhjm";
+    case U'm':
+      return U"njk";
+    default:
+      return U"";
   }
 }
 
@@ -97,15 +133,15 @@ std::span<const std::u32string_view> Homoglyphs(char32_t c) {
   static constexpr std::u32string_view y[] = {U"у", U"ý", U"ÿ"};
   static constexpr std::u32string_view z[] = {U"ż", U"ź"};
   static constexpr std::span<const std::u32string_view> kTable[] = {a, b, cc, d, e, f, g, h, i, j, k, l, m,
-                                                                    n, o, p, q, r, s, t, u, v, w, x, y, z};
+                                                                    n, o, p,  q, r, s, t, u, v, w, x, y, z};
   if (c < U'a' || c > U'z') return {};
   return kTable[c - U'a'];
 }
 
 // Common public suffixes a squatter registers instead of the original's.
 constexpr absl::string_view kSwapSuffixes[] = {
-    "com", "net", "org", "info", "biz", "io", "co", "us", "uk", "co.uk", "de", "fr", "nl", "eu", "ru",
-    "cn", "jp", "in", "br", "it", "es", "ca", "au", "ch", "xyz", "top", "online", "site", "app", "dev",
+    "com", "net", "org", "info", "biz", "io", "co", "us", "uk", "co.uk", "de",  "fr",     "nl",   "eu",  "ru",
+    "cn",  "jp",  "in",  "br",   "it",  "es", "ca", "au", "ch", "xyz",   "top", "online", "site", "app", "dev",
 };
 
 constexpr std::u32string_view kVowels = U"aeiou";

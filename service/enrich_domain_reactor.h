@@ -42,7 +42,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<v1::EnrichDoma
   ServiceContext& context_;
   grpc::CallbackServerContext* const call_;
   const std::chrono::steady_clock::time_point started_;
-  bool counted_active_ = false;  // set in the constructor only
+  bool counted_active_ = false;               // set in the constructor only
   std::shared_ptr<EnrichPipeline> pipeline_;  // null when the request was refused
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can

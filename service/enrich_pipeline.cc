@@ -10,8 +10,7 @@
 namespace squatstream::service {
 namespace {
 
-void FillEnrichment(workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
-                    v1::Enrichment* out) {
+void FillEnrichment(workers::LookupResult result, std::chrono::steady_clock::duration elapsed, v1::Enrichment* out) {
   out->set_latency_micros(static_cast<std::uint32_t>(
       std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), UINT32_MAX)));
   if (!result.status.ok()) {
@@ -46,8 +45,7 @@ void FillEnrichment(workers::LookupResult result, std::chrono::steady_clock::dur
 
 std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, permute::Generator generator,
                                                        std::vector<workers::Enricher*> enrichers,
-                                                       const PipelineOptions& options,
-                                                       const PipelineMetrics& metrics) {
+                                                       const PipelineOptions& options, const PipelineMetrics& metrics) {
   return std::shared_ptr<EnrichPipeline>(
       new EnrichPipeline(io, std::move(generator), std::move(enrichers), options, metrics));
 }

@@ -12,8 +12,8 @@ class EnrichmentService final : public v1::EnrichmentService::CallbackService {
   // `context` must outlive the service.
   explicit EnrichmentService(ServiceContext& context) : context_(context) {}
 
-  grpc::ServerWriteReactor<v1::EnrichDomainResponse>* EnrichDomain(
-      grpc::CallbackServerContext* call, const v1::EnrichDomainRequest* request) override;
+  grpc::ServerWriteReactor<v1::EnrichDomainResponse>* EnrichDomain(grpc::CallbackServerContext* call,
+                                                                   const v1::EnrichDomainRequest* request) override;
 
  private:
   ServiceContext& context_;

@@ -1,7 +1,8 @@
 // squatstreamd: parse flags, start the server, wait for SIGTERM/SIGINT, drain, exit 0.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
-#include <pthread.h>
 
 #include "absl/time/time.h"
 #include "service/flags.h"

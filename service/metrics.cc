@@ -11,9 +11,10 @@ namespace {
 
 // The names grpc-go and go-grpc-prometheus give the status codes, in code order.
 constexpr std::array<const char*, kGrpcCodeCount> kCodeNames = {
-    "OK",        "Canceled",          "Unknown",          "InvalidArgument", "DeadlineExceeded", "NotFound",
-    "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted", "OutOfRange",
-    "Unimplemented", "Internal",       "Unavailable",      "DataLoss",        "Unauthenticated"};
+    "OK",       "Canceled",       "Unknown",          "InvalidArgument",   "DeadlineExceeded",
+    "NotFound", "AlreadyExists",  "PermissionDenied", "ResourceExhausted", "FailedPrecondition",
+    "Aborted",  "OutOfRange",     "Unimplemented",    "Internal",          "Unavailable",
+    "DataLoss", "Unauthenticated"};
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -53,8 +54,9 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                     .Add(method);
   g.handling_seconds = &prometheus::BuildHistogram()
                             .Name("grpc_server_handling_seconds")
-                            .Help("Histogram of response latency (seconds) of gRPC that had been application-level "
-                                  "handled by the server.")
+                            .Help(
+                                "Histogram of response latency (seconds) of gRPC that had been application-level "
+                                "handled by the server.")
                             .Register(registry)
                             .Add(method, LatencyBuckets());
 
@@ -74,12 +76,12 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                        .Help("Fan-in buffer drains that took at least one record (one per batch written).")
                        .Register(registry)
                        .Add({});
-  p.batch_size = &prometheus::BuildHistogram()
-                      .Name("squatstream_batch_size_records")
-                      .Help("Records per streamed message.")
-                      .Register(registry)
-                      .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024,
-                                                                       2048, 4096});
+  p.batch_size =
+      &prometheus::BuildHistogram()
+           .Name("squatstream_batch_size_records")
+           .Help("Records per streamed message.")
+           .Register(registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096});
   p.time_to_first_batch_seconds = &prometheus::BuildHistogram()
                                        .Name("squatstream_time_to_first_batch_seconds")
                                        .Help("Time from the start of a stream to its first batch being written.")
@@ -106,8 +108,9 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                             .Add({});
   p.fanin_buffer_depth = &prometheus::BuildGauge()
                               .Name("squatstream_fanin_buffer_depth")
-                              .Help("Records waiting in fan-in buffers, summed over streams, as of each stream's "
-                                    "last drain.")
+                              .Help(
+                                  "Records waiting in fan-in buffers, summed over streams, as of each stream's "
+                                  "last drain.")
                               .Register(registry)
                               .Add({});
   p.active_streams = &prometheus::BuildGauge()

@@ -45,13 +45,13 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
   if (!domain.ok()) return domain.status();
   spec.domain = *std::move(domain);
 
-  if (absl::Status s = ParseSelection<permute::Kind>(
-          request.kinds(), "kinds", v1::PermutationKind_MAX, v1::PermutationKind_IsValid, &spec.generator.kinds);
+  if (absl::Status s = ParseSelection<permute::Kind>(request.kinds(), "kinds", v1::PermutationKind_MAX,
+                                                     v1::PermutationKind_IsValid, &spec.generator.kinds);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ParseSelection<workers::EnricherKind>(
-          request.enrichers(), "enrichers", v1::Enricher_MAX, v1::Enricher_IsValid, &spec.enrichers);
+  if (absl::Status s = ParseSelection<workers::EnricherKind>(request.enrichers(), "enrichers", v1::Enricher_MAX,
+                                                             v1::Enricher_IsValid, &spec.enrichers);
       !s.ok()) {
     return s;
   }

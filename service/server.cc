@@ -55,8 +55,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   try {
     p.exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
   } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrFormat("cannot serve metrics on %s: %s", options.metrics_address, e.what()));
+    return absl::UnavailableError(absl::StrFormat("cannot serve metrics on %s: %s", options.metrics_address, e.what()));
   }
   p.exposer->RegisterCollectable(p.registry);
   s->metrics_port_ = p.exposer->GetListeningPorts().empty() ? 0 : p.exposer->GetListeningPorts().front();

@@ -6,9 +6,12 @@ namespace squatstream::workers {
 
 absl::string_view EnricherName(EnricherKind kind) {
   switch (kind) {
-    case EnricherKind::kGeo: return "geo";
-    case EnricherKind::kWhois: return "whois";
-    case EnricherKind::kBanner: return "banner";
+    case EnricherKind::kGeo:
+      return "geo";
+    case EnricherKind::kWhois:
+      return "whois";
+    case EnricherKind::kBanner:
+      return "banner";
   }
   return "unknown";
 }

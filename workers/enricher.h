@@ -7,12 +7,12 @@
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <variant>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "asio/any_io_executor.hpp"
 #include "asio/cancellation_signal.hpp"
@@ -69,8 +69,8 @@ class Enricher {
   // from Lookup itself. If `cancel` is emitted before the lookup ends, `done` follows promptly with
   // CANCELLED. The caller must emit `cancel` from `executor`'s context (a strand), which is also where
   // `done` runs, so the two never race. Thread-safe: one enricher serves every stream.
-  virtual void Lookup(absl::string_view domain_ascii, asio::any_io_executor executor,
-                      asio::cancellation_slot cancel, Callback done) = 0;
+  virtual void Lookup(absl::string_view domain_ascii, asio::any_io_executor executor, asio::cancellation_slot cancel,
+                      Callback done) = 0;
 };
 
 }  // namespace squatstream::workers

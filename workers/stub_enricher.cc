@@ -46,20 +46,28 @@ struct Place {
 };
 
 constexpr std::array<Place, 12> kPlaces = {{
-    {"US", "Ashburn", 39.04, -77.49},     {"US", "San Jose", 37.34, -121.89}, {"DE", "Frankfurt", 50.11, 8.68},
-    {"NL", "Amsterdam", 52.37, 4.90},     {"GB", "London", 51.51, -0.13},     {"FR", "Paris", 48.86, 2.35},
-    {"SG", "Singapore", 1.35, 103.82},    {"JP", "Tokyo", 35.68, 139.69},     {"RU", "Moscow", 55.76, 37.62},
-    {"CN", "Hong Kong", 22.32, 114.17},   {"BR", "São Paulo", -23.55, -46.63}, {"CA", "Toronto", 43.65, -79.38},
+    {"US", "Ashburn", 39.04, -77.49},
+    {"US", "San Jose", 37.34, -121.89},
+    {"DE", "Frankfurt", 50.11, 8.68},
+    {"NL", "Amsterdam", 52.37, 4.90},
+    {"GB", "London", 51.51, -0.13},
+    {"FR", "Paris", 48.86, 2.35},
+    {"SG", "Singapore", 1.35, 103.82},
+    {"JP", "Tokyo", 35.68, 139.69},
+    {"RU", "Moscow", 55.76, 37.62},
+    {"CN", "Hong Kong", 22.32, 114.17},
+    {"BR", "São Paulo", -23.55, -46.63},
+    {"CA", "Toronto", 43.65, -79.38},
 }};
 constexpr std::array<absl::string_view, 3> kDocNets = {"192.0.2", "198.51.100", "203.0.113"};
-constexpr std::array<absl::string_view, 8> kRegistrars = {
-    "NameCheap, Inc.", "GoDaddy.com, LLC", "Tucows Domains Inc.", "Gandi SAS", "OVH SAS",
-    "Porkbun LLC",     "NameSilo, LLC",    "Dynadot Inc"};
+constexpr std::array<absl::string_view, 8> kRegistrars = {"NameCheap, Inc.", "GoDaddy.com, LLC", "Tucows Domains Inc.",
+                                                          "Gandi SAS",       "OVH SAS",          "Porkbun LLC",
+                                                          "NameSilo, LLC",   "Dynadot Inc"};
 constexpr std::array<std::uint32_t, 8> kHttpStatuses = {200, 200, 200, 301, 302, 403, 404, 0};
-constexpr std::array<absl::string_view, 6> kServers = {"nginx/1.22.1", "Apache/2.4.57 (Debian)", "cloudflare",
-                                                      "Microsoft-IIS/10.0", "LiteSpeed", "openresty"};
+constexpr std::array<absl::string_view, 6> kServers = {
+    "nginx/1.22.1", "Apache/2.4.57 (Debian)", "cloudflare", "Microsoft-IIS/10.0", "LiteSpeed", "openresty"};
 constexpr std::array<absl::string_view, 6> kTitles = {"Domain for sale", "Welcome to nginx!", "Parked domain",
-                                                     "Sign in", "Coming soon", "Index of /"};
+                                                      "Sign in",         "Coming soon",       "Index of /"};
 
 EnrichmentValue ComputeValue(EnricherKind kind, absl::string_view domain, std::uint64_t h) {
   switch (kind) {
@@ -123,9 +131,8 @@ void StubEnricher::Lookup(absl::string_view domain_ascii, asio::any_io_executor 
                           asio::cancellation_slot cancel, Callback done) {
   LookupResult result = Compute(domain_ascii);
   if (result.latency <= absl::ZeroDuration()) {
-    asio::post(executor, [done = std::move(done), result = std::move(result)]() mutable {
-      std::move(done)(std::move(result));
-    });
+    asio::post(executor,
+               [done = std::move(done), result = std::move(result)]() mutable { std::move(done)(std::move(result)); });
     return;
   }
   auto timer = std::make_shared<asio::steady_timer>(executor, absl::ToChronoNanoseconds(result.latency));

@@ -8,7 +8,6 @@
 #define SQUATSTREAM_WORKERS_STUB_ENRICHER_H_
 
 #include "absl/strings/string_view.h"
-
 #include "absl/time/time.h"
 #include "workers/enricher.h"
 

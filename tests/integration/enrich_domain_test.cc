@@ -75,8 +75,8 @@ class EnrichDomainTest : public ::testing::Test {
     auto server = service::Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()),
-                                   grpc::InsecureChannelCredentials());
+    channel_ =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->grpc_port()), grpc::InsecureChannelCredentials());
     stub_ = v1::EnrichmentService::NewStub(channel_);
   }
 
@@ -280,8 +280,8 @@ TEST_F(SlowLookupsTest, CancelMidStreamStopsAllWork) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_TRUE(Eventually([&] { return WorkDrained(); }));
-  EXPECT_TRUE(Eventually(
-      [&] { return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"Canceled\"," + kMethod) == 1; }));
+  EXPECT_TRUE(
+      Eventually([&] { return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"Canceled\"," + kMethod) == 1; }));
 }
 
 TEST_F(SlowLookupsTest, ShortDeadlineStopsAllWork) {
@@ -295,9 +295,8 @@ TEST_F(SlowLookupsTest, ShortDeadlineStopsAllWork) {
   }
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_TRUE(Eventually([&] { return WorkDrained(); }));
-  EXPECT_TRUE(Eventually([&] {
-    return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"DeadlineExceeded\"," + kMethod) == 1;
-  }));
+  EXPECT_TRUE(Eventually(
+      [&] { return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"DeadlineExceeded\"," + kMethod) == 1; }));
 }
 
 TEST_F(EnrichDomainTest, ShutdownWithAStreamInProgressCancelsItAfterTheGrace) {

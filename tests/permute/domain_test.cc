@@ -50,7 +50,10 @@ TEST(ParseDomain, RejectsBadInputNamingTheFault) {
   ExpectInvalid(std::string(64, 'a') + ".com", "at most 63");
   ExpectInvalid("exa_mple.com", "'_'");
   ExpectInvalid("exa mple.com", "no hostname may hold");
-  ExpectInvalid("exa\xff" "mple.com", "not valid UTF-8");
+  ExpectInvalid(
+      "exa\xff"
+      "mple.com",
+      "not valid UTF-8");
   ExpectInvalid("exa\xc3(mple.com", "not valid UTF-8");
   ExpectInvalid("192.168.1.1", "IP address");
   ExpectInvalid("::1", "IP address");
@@ -65,7 +68,7 @@ TEST(ParseDomain, RejectsBadInputNamingTheFault) {
 
 TEST(ToNameForms, ChecksEveryName) {
   EXPECT_TRUE(ToNameForms("exa-mple.com").ok());
-  EXPECT_FALSE(ToNameForms("ab--cd.com").ok());  // reserved by IDNA ("??--" that is not valid punycode)
+  EXPECT_FALSE(ToNameForms("ab--cd.com").ok());              // reserved by IDNA ("??--" that is not valid punycode)
   absl::StatusOr<NameForms> f = ToNameForms("еxample.com");  // Cyrillic е
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->ascii.substr(0, 4), "xn--");

@@ -32,9 +32,7 @@ std::vector<std::string> Names(const std::string& domain, Kind kind) {
   return out;
 }
 
-TEST(Kinds, Omission) {
-  EXPECT_THAT(Names("abc.com", Kind::kOmission), ElementsAre("bc.com", "ac.com", "ab.com"));
-}
+TEST(Kinds, Omission) { EXPECT_THAT(Names("abc.com", Kind::kOmission), ElementsAre("bc.com", "ac.com", "ab.com")); }
 
 TEST(Kinds, Repetition) {
   EXPECT_THAT(Names("abc.com", Kind::kRepetition), ElementsAre("aabc.com", "abbc.com", "abcc.com"));
@@ -45,13 +43,9 @@ TEST(Kinds, Transposition) {
   EXPECT_THAT(Names("aab.com", Kind::kTransposition), ElementsAre("aba.com"));  // equal pair skipped
 }
 
-TEST(Kinds, Hyphenation) {
-  EXPECT_THAT(Names("abc.com", Kind::kHyphenation), ElementsAre("a-bc.com", "ab-c.com"));
-}
+TEST(Kinds, Hyphenation) { EXPECT_THAT(Names("abc.com", Kind::kHyphenation), ElementsAre("a-bc.com", "ab-c.com")); }
 
-TEST(Kinds, Subdomain) {
-  EXPECT_THAT(Names("abc.com", Kind::kSubdomain), ElementsAre("a.bc.com", "ab.c.com"));
-}
+TEST(Kinds, Subdomain) { EXPECT_THAT(Names("abc.com", Kind::kSubdomain), ElementsAre("a.bc.com", "ab.c.com")); }
 
 TEST(Kinds, VowelSwap) {
   EXPECT_THAT(Names("abc.com", Kind::kVowelSwap), ElementsAre("ebc.com", "ibc.com", "obc.com", "ubc.com"));
@@ -104,8 +98,7 @@ TEST(Kinds, TldSwapKeepsTheLabel) {
 }
 
 TEST(Kinds, PermuteTheRegistrableLabelOnly) {
-  EXPECT_THAT(Names("www.abc.co.uk", Kind::kOmission),
-              ElementsAre("www.bc.co.uk", "www.ac.co.uk", "www.ab.co.uk"));
+  EXPECT_THAT(Names("www.abc.co.uk", Kind::kOmission), ElementsAre("www.bc.co.uk", "www.ac.co.uk", "www.ab.co.uk"));
   EXPECT_THAT(Names("abc.github.io", Kind::kTransposition), ElementsAre("bac.github.io", "acb.github.io"));
 }
 
@@ -121,9 +114,16 @@ TEST(Kinds, NamesRoundTrip) {
 // Properties over many domains: every candidate is a valid IDNA2008 hostname in both forms, differs from
 // the input, appears once; the cap holds; the order is stable.
 TEST(Generator, PropertiesOverManyDomains) {
-  const std::vector<std::string> domains = {"example.com", "google.com", "paypal.com", "a.io", "x1-y2.org",
-                                            "bücher.de", "www.bank.co.uk", "octocat.github.io",
-                                            "internationalbusinessmachines.com", "xn--80ak6aa92e.com"};
+  const std::vector<std::string> domains = {"example.com",
+                                            "google.com",
+                                            "paypal.com",
+                                            "a.io",
+                                            "x1-y2.org",
+                                            "bücher.de",
+                                            "www.bank.co.uk",
+                                            "octocat.github.io",
+                                            "internationalbusinessmachines.com",
+                                            "xn--80ak6aa92e.com"};
   for (const std::string& d : domains) {
     const ParsedDomain parsed = Parse(d);
     std::vector<Candidate> all = GenerateAll(parsed, {});

@@ -1,12 +1,12 @@
 #include "workers/stub_enricher.h"
 
 #include <atomic>
-#include <future>
-#include <set>
-#include <string>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <vector>
 

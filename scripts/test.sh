@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install dependencies, check formatting, build and test with
+# warnings as errors (ci preset), then build and test again under AddressSanitizer + UBSan (asan preset).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/check-format.sh
+for preset in ci asan; do
+  echo "== $preset: configure, build, test"
+  cmake --preset "$preset"
+  cmake --build --preset "$preset"
+  ctest --preset "$preset"
+done
+echo "test: all passed"
