@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "permute/permutations.h"
 #include "service/request.h"
 #include "service/status.h"
@@ -10,40 +11,45 @@
 namespace squatstream::service {
 
 EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call,
-                                         const v1::EnrichDomainRequest* request)
+                                         const grpc::ByteBuffer* request)
     : context_(context), call_(call), started_(std::chrono::steady_clock::now()) {
-  const Metrics& m = *context_.metrics;
-  m.enrich_domain.started->Increment();
-  m.enrich_domain.msg_received->Increment();
+  context_.metrics->enrich_domain.started->Increment();
+  context_.metrics->enrich_domain.msg_received->Increment();
+  if (absl::Status s = Begin(*request); !s.ok()) {
+    FinishOnce(s);
+    return;
+  }
+  TryWrite();  // arms the data callback if nothing is there yet
+}
 
+absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   const int limit = context_.limits.max_concurrent_streams;
   if (context_.active_streams.fetch_add(1) >= limit) {
     context_.active_streams.fetch_sub(1);
-    FinishOnce(absl::ResourceExhaustedError(
-        absl::StrFormat("server is at its limit of %d concurrent streams; retry later", limit)));
-    return;
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("server is at its limit of %d concurrent streams; retry later", limit));
   }
   counted_active_ = true;
-  m.pipeline.active_streams->Increment();
+  context_.metrics->pipeline.active_streams->Increment();
 
+  absl::StatusOr<v1::EnrichDomainRequest> request = DecodeRequest(serialized);
+  if (!request.ok()) return request.status();
   absl::StatusOr<StreamSpec> spec = ParseRequest(*request, context_.limits.request);
-  if (!spec.ok()) {
-    FinishOnce(spec.status());
-    return;
-  }
+  if (!spec.ok()) return spec.status();
   std::vector<workers::Enricher*> enrichers;
   for (workers::EnricherKind kind : spec->enrichers) {
     enrichers.push_back(context_.enrichers[static_cast<std::size_t>(kind)]);
   }
   pipeline_ = EnrichPipeline::Create(context_.executor->context(),
                                      permute::Generator(std::move(spec->domain), std::move(spec->generator)),
-                                     std::move(enrichers), context_.limits.pipeline, m.pipeline);
+                                     std::move(enrichers), context_.limits.pipeline, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { TryWrite(); });
   pipeline_->Start();
-  TryWrite();  // arms the data callback if nothing is there yet
+  return absl::OkStatus();
 }
 
 void EnrichDomainReactor::TryWrite() {
+  if (pipeline_ == nullptr) return;  // refused in the constructor
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
@@ -83,8 +89,14 @@ void EnrichDomainReactor::TryWrite() {
       // Not buffer-hinted: a hinted first write never completes with gRPC 1.51, and each batch should leave
       // as soon as it is written anyway. The role stays claimed until OnWriteDone. Under mu_ so that no
       // write starts after Finish (StartWrite and Finish return at once; reactions never run inline).
+      serialized_.Clear();  // the previous write is done; the serializer wants an empty buffer
+      bool own_buffer = false;
+      if (!grpc::SerializationTraits<v1::EnrichDomainResponse>::Serialize(response_, &serialized_, &own_buffer).ok()) {
+        FinishOnce(absl::InternalError("could not serialize a response"));
+        return;
+      }
       absl::MutexLock lock(&mu_);
-      if (!finished_) StartWrite(&response_);
+      if (!finished_) StartWrite(&serialized_);
       return;
     }
     if (result.finished) {

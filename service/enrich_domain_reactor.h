@@ -22,11 +22,10 @@
 
 namespace squatstream::service {
 
-class EnrichDomainReactor final : public grpc::ServerWriteReactor<v1::EnrichDomainResponse> {
+class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  // `context` and `call` outlive the reactor; `request` lives until OnDone.
-  EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call,
-                      const v1::EnrichDomainRequest* request);
+  // `context` and `call` outlive the reactor; `request` is a serialized EnrichDomainRequest.
+  EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call, const grpc::ByteBuffer* request);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -36,6 +35,8 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<v1::EnrichDoma
   // Drains the buffer and starts a write, finishes the stream, or waits for the data callback. Called from
   // the constructor, OnWriteDone and the buffer's data callback, on any thread.
   void TryWrite();
+  // Starts the pipeline for a valid request, or returns why the request is refused.
+  absl::Status Begin(const grpc::ByteBuffer& request);
   // Finishes the call once; later calls do nothing.
   void FinishOnce(const absl::Status& status);
 
@@ -56,6 +57,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<v1::EnrichDoma
   // Touched only by the thread holding the consumer role.
   std::vector<v1::Record> batch_;
   v1::EnrichDomainResponse response_;
+  grpc::ByteBuffer serialized_;  // response_ as written
   std::uint64_t sent_ = 0;
   std::size_t reported_depth_ = 0;  // this stream's share of the buffer-depth gauge
   bool first_write_done_ = false;

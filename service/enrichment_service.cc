@@ -4,8 +4,8 @@
 
 namespace squatstream::service {
 
-grpc::ServerWriteReactor<v1::EnrichDomainResponse>* EnrichmentService::EnrichDomain(
-    grpc::CallbackServerContext* call, const v1::EnrichDomainRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* EnrichmentService::EnrichDomain(grpc::CallbackServerContext* call,
+                                                                            const grpc::ByteBuffer* request) {
   return new EnrichDomainReactor(context_, call, request);  // frees itself in OnDone
 }
 

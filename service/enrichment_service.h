@@ -1,4 +1,6 @@
 // EnrichmentService: the gRPC service; each EnrichDomain call gets its own EnrichDomainReactor.
+// The method is registered raw (ByteBuffer in and out) so that the reactor parses the request itself and
+// can answer a domain that is not valid UTF-8 with INVALID_ARGUMENT (see request_wire.proto).
 #ifndef SQUATSTREAM_SERVICE_ENRICHMENT_SERVICE_H_
 #define SQUATSTREAM_SERVICE_ENRICHMENT_SERVICE_H_
 
@@ -7,13 +9,14 @@
 
 namespace squatstream::service {
 
-class EnrichmentService final : public v1::EnrichmentService::CallbackService {
+class EnrichmentService final
+    : public v1::EnrichmentService::WithRawCallbackMethod_EnrichDomain<v1::EnrichmentService::Service> {
  public:
   // `context` must outlive the service.
   explicit EnrichmentService(ServiceContext& context) : context_(context) {}
 
-  grpc::ServerWriteReactor<v1::EnrichDomainResponse>* EnrichDomain(grpc::CallbackServerContext* call,
-                                                                   const v1::EnrichDomainRequest* request) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* EnrichDomain(grpc::CallbackServerContext* call,
+                                                           const grpc::ByteBuffer* request) override;
 
  private:
   ServiceContext& context_;

@@ -4,6 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "squatstream/v1/internal/request_wire.pb.h"
 
 namespace squatstream::service {
 namespace {
@@ -38,6 +40,21 @@ absl::Status ParseSelection(const google::protobuf::RepeatedField<int>& values, 
 }
 
 }  // namespace
+
+absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& serialized) {
+  grpc::ByteBuffer copy(serialized);  // shares the slices; the reader needs a mutable buffer
+  grpc::ProtoBufferReader reader(&copy);
+  v1::internal::EnrichDomainRequestWire wire;
+  if (!wire.ParseFromZeroCopyStream(&reader)) {
+    return absl::InvalidArgumentError("the request is not a serialized squatstream.v1.EnrichDomainRequest");
+  }
+  v1::EnrichDomainRequest request;
+  request.set_domain(std::move(*wire.mutable_domain()));  // validated by ParseRequest, UTF-8 included
+  request.mutable_kinds()->Swap(wire.mutable_kinds());
+  request.mutable_enrichers()->Swap(wire.mutable_enrichers());
+  request.set_max_candidates(wire.max_candidates());
+  return request;
+}
 
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits) {
   StreamSpec spec;

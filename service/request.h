@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "permute/domain.h"
 #include "permute/permutations.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -23,6 +24,11 @@ struct StreamSpec {
   permute::GeneratorOptions generator;
   std::vector<workers::EnricherKind> enrichers;  // in request order, no duplicates, never empty
 };
+
+// Reads a serialized EnrichDomainRequest. The domain is read as bytes (request_wire.proto), so one that is not
+// valid UTF-8 arrives intact and ParseRequest names that fault. INVALID_ARGUMENT when the bytes are not a
+// request at all.
+absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& serialized);
 
 // INVALID_ARGUMENT naming the fault for a bad domain or an unknown or over-long kind/enricher list;
 // RESOURCE_EXHAUSTED when max_candidates exceeds the limit.

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gmock/gmock.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 
 namespace squatstream::service {
@@ -57,6 +58,44 @@ TEST(ParseRequest, TooManyCandidatesIsResourceExhausted) {
   absl::StatusOr<StreamSpec> spec = ParseRequest(r, {.default_max_candidates = 10, .max_candidates = 1000000});
   EXPECT_EQ(spec.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("limit of 1000000"));
+}
+
+}  // namespace
+}  // namespace squatstream::service
+
+namespace squatstream::service {
+namespace {
+
+grpc::ByteBuffer Serialize(const v1::EnrichDomainRequest& r) {
+  const std::string bytes = r.SerializePartialAsString();  // no UTF-8 check, as a careless client would send
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+TEST(DecodeRequest, RoundTripsEveryField) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("bücher.de");
+  r.add_kinds(v1::PERMUTATION_KIND_HOMOGLYPH);
+  r.add_enrichers(v1::ENRICHER_BANNER);
+  r.set_max_candidates(9);
+  absl::StatusOr<v1::EnrichDomainRequest> decoded = DecodeRequest(Serialize(r));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(decoded->SerializeAsString(), r.SerializeAsString());
+}
+
+TEST(DecodeRequest, InvalidUtf8ReachesValidation) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("bad\xff.com");
+  absl::StatusOr<v1::EnrichDomainRequest> decoded = DecodeRequest(Serialize(r));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  absl::StatusOr<StreamSpec> spec = ParseRequest(*decoded, {});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("not valid UTF-8"));
+}
+
+TEST(DecodeRequest, GarbageIsInvalidArgument) {
+  grpc::Slice slice(std::string("\xff\xff\xff\xff", 4));
+  EXPECT_EQ(DecodeRequest(grpc::ByteBuffer(&slice, 1)).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
