@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 domain="${1:-example.com}"
 shift || true
-scripts/install-deps.sh >&2
+scripts/install-deps.sh --build-only >&2
 cmake --preset dev >&2
 cmake --build --preset dev >&2
 

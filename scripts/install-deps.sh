@@ -2,6 +2,7 @@
 # Installs everything squatstream needs to build, test and run, from Debian 12's archive and the npm
 # registry. Idempotent: packages already present are skipped by apt, and npm ci is re-run only when the
 # lock file changed. Run as root (or with sudo available).
+#   --build-only   skip the npm packages (only the Node end-to-end test needs them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +36,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+if [ "${1:-}" = "--build-only" ]; then echo "install-deps: ok (build only)"; exit 0; fi
 
 # Node packages for tests/e2e (pinned by package-lock.json).
 node_dir=tests/e2e/node
