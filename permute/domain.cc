@@ -165,8 +165,11 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
     return absl::InvalidArgumentError(
         absl::StrFormat("domain is %d bytes long; at most %d are allowed", input.size(), kMaxDomainBytes));
   }
-  if (LooksLikeIpAddress(input)) {
-    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(input)));
+  absl::string_view name = input;
+  if (name.back() == '.') name.remove_suffix(1);  // a fully qualified name's root dot
+  // Before the character check, so that "::1" is called an address rather than a bad character.
+  if (LooksLikeIpAddress(name)) {
+    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
   }
   for (std::size_t i = 0; i < input.size();) {
     const std::size_t len = Utf8SequenceLength(input, i);
@@ -181,11 +184,6 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
           absl::StrFormat("domain contains '%s' (U+%04X) at offset %d, which no hostname may hold", shown, c, i));
     }
     i += len;
-  }
-  absl::string_view name = input;
-  if (name.back() == '.') name.remove_suffix(1);  // a fully qualified name's root dot
-  if (LooksLikeIpAddress(name)) {
-    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
   }
   const bool ascii_only = std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isascii(c); });
   if (ascii_only && name.size() > kMaxDomainBytes) {

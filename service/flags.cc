@@ -53,7 +53,8 @@ absl::Status ApplyEnvironment() {
   return absl::OkStatus();
 }
 
-std::size_t AtLeastOne(int v) { return v < 1 ? 0 : static_cast<std::size_t>(v); }
+// Negative values become 0, which Server::Start refuses with a message.
+std::size_t ToSize(int v) { return v < 1 ? 0 : static_cast<std::size_t>(v); }
 
 }  // namespace
 
@@ -72,11 +73,11 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   s.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   s.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
-  s.limits.max_batch_records = AtLeastOne(absl::GetFlag(FLAGS_max_batch_records));
-  s.limits.pipeline.max_inflight_lookups = AtLeastOne(absl::GetFlag(FLAGS_max_inflight_lookups));
-  s.limits.pipeline.buffer_capacity = AtLeastOne(absl::GetFlag(FLAGS_fanin_capacity));
-  s.limits.request.default_max_candidates = AtLeastOne(absl::GetFlag(FLAGS_default_max_candidates));
-  s.limits.request.max_candidates = AtLeastOne(absl::GetFlag(FLAGS_max_candidates));
+  s.limits.max_batch_records = ToSize(absl::GetFlag(FLAGS_max_batch_records));
+  s.limits.pipeline.max_inflight_lookups = ToSize(absl::GetFlag(FLAGS_max_inflight_lookups));
+  s.limits.pipeline.buffer_capacity = ToSize(absl::GetFlag(FLAGS_fanin_capacity));
+  s.limits.request.default_max_candidates = ToSize(absl::GetFlag(FLAGS_default_max_candidates));
+  s.limits.request.max_candidates = ToSize(absl::GetFlag(FLAGS_max_candidates));
   s.geo = {absl::GetFlag(FLAGS_geo_latency), absl::GetFlag(FLAGS_geo_failure_rate)};
   s.whois = {absl::GetFlag(FLAGS_whois_latency), absl::GetFlag(FLAGS_whois_failure_rate)};
   s.banner = {absl::GetFlag(FLAGS_banner_latency), absl::GetFlag(FLAGS_banner_failure_rate)};
