@@ -1,0 +1,166 @@
+// Fan-in benchmark, the honest version of ../shared/seed/fan-in-blog.txt.
+//
+// W worker tasks on squatstream's executor (workers::Executor, 2 threads) each send S = 1000 messages;
+// one consumer (this thread) receives them through the variant under test and writes one byte per message
+// to a loopback TCP socket, whose server reads with a 65536-byte buffer. The clock stops when the server has
+// read the byte of the *last* message. Every iteration checks delivery: count, a checksum of the (worker,
+// sequence) pairs, and each worker's order; any loss, duplicate or reordering aborts the run.
+// Counters: items_per_second, peak_rss_mb (the process's peak; run one case per process to compare).
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "asio/co_spawn.hpp"
+#include "asio/detached.hpp"
+#include "asio/ip/tcp.hpp"
+#include "asio/read.hpp"
+#include "asio/write.hpp"
+#include "bench/fanin_variants.h"
+#include "benchmark/benchmark.h"
+#include "workers/executor.h"
+
+namespace squatstream::bench {
+namespace {
+
+constexpr std::uint32_t kMessagesPerWorker = 1000;
+
+[[noreturn]] void Fail(const char* what, std::uint64_t a, std::uint64_t b) {
+  std::fprintf(stderr, "fanin_bench: DELIVERY CHECK FAILED: %s (%llu vs %llu)\n", what,
+               static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
+  std::abort();
+}
+
+// The checksum adds up the packed (worker, sequence) pairs; with the per-worker order check it catches any
+// lost, duplicated or foreign message.
+std::uint64_t Pair(std::uint32_t worker, std::uint32_t seq) { return (std::uint64_t{worker} << 32) | seq; }
+
+// A loopback TCP server that reads with a 65536-byte buffer and counts bytes; Expect(n) returns a future
+// that is ready once n more bytes arrived.
+class SinkServer {
+ public:
+  SinkServer() : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), client_(io_) {
+    client_.connect(acceptor_.local_endpoint());
+    client_.set_option(asio::ip::tcp::no_delay(true));
+    server_side_ = std::make_unique<asio::ip::tcp::socket>(acceptor_.accept());
+    reader_ = std::thread([this] { Read(); });
+  }
+  ~SinkServer() {
+    client_.shutdown(asio::ip::tcp::socket::shutdown_send);
+    reader_.join();
+  }
+  asio::ip::tcp::socket& client() { return client_; }
+  std::future<void> Expect(std::uint64_t bytes) {
+    std::lock_guard<std::mutex> l(mu_);
+    target_ += bytes;
+    done_ = std::promise<void>();
+    auto f = done_.get_future();
+    if (received_ >= target_) done_.set_value();
+    return f;
+  }
+
+ private:
+  void Read() {
+    std::vector<char> buf(65536);
+    asio::error_code ec;
+    for (;;) {
+      const std::size_t n = server_side_->read_some(asio::buffer(buf), ec);
+      if (ec) return;
+      std::lock_guard<std::mutex> l(mu_);
+      const bool was_short = received_ < target_;
+      received_ += n;
+      if (was_short && received_ >= target_) done_.set_value();
+    }
+  }
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::ip::tcp::socket client_;
+  std::unique_ptr<asio::ip::tcp::socket> server_side_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::uint64_t received_ = 0;
+  std::uint64_t target_ = 0;
+  std::promise<void> done_;
+};
+
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+template <typename Variant>
+void BM_FanIn(benchmark::State& state) {
+  const auto workers = static_cast<std::uint32_t>(state.range(0));
+  const std::uint64_t total = std::uint64_t{workers} * kMessagesPerWorker;
+  std::uint64_t want_checksum = 0;
+  for (std::uint32_t w = 0; w < workers; ++w) {
+    for (std::uint32_t s = 0; s < kMessagesPerWorker; ++s) want_checksum += Pair(w, s);
+  }
+  workers::Executor executor(2);
+  SinkServer sink;
+  std::vector<Msg> batch;
+  std::vector<char> bytes;
+  std::vector<std::uint32_t> next(workers);
+  for (auto _ : state) {
+    Variant variant(workers);
+    std::fill(next.begin(), next.end(), 0);
+    std::atomic<std::uint32_t> finished{0};
+    std::future<void> delivered = sink.Expect(total);
+    const auto start = std::chrono::steady_clock::now();
+    for (std::uint32_t w = 0; w < workers; ++w) {
+      asio::co_spawn(
+          executor.context(),
+          [&variant, &finished, w, workers]() -> asio::awaitable<void> {
+            co_await variant.Produce(w, kMessagesPerWorker);
+            if (finished.fetch_add(1, std::memory_order_acq_rel) + 1 == workers) variant.ProducersDone();
+          },
+          asio::detached);
+    }
+    std::uint64_t received = 0;
+    std::uint64_t checksum = 0;
+    while (variant.Receive(&batch)) {
+      bytes.resize(batch.size());
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const Msg m = batch[i];
+        if (m.worker >= workers) Fail("worker id out of range", m.worker, workers);
+        if (m.seq != next[m.worker]) Fail("out of order, lost or duplicated", m.seq, next[m.worker]);
+        ++next[m.worker];
+        checksum += Pair(m.worker, m.seq);
+        bytes[i] = static_cast<char>(m.seq);
+      }
+      received += batch.size();
+      asio::write(sink.client(), asio::buffer(bytes));  // one write per receive, as the seed's actor does
+    }
+    delivered.wait();
+    const auto end = std::chrono::steady_clock::now();
+    if (received != total) Fail("message count", received, total);
+    if (checksum != want_checksum) Fail("checksum", checksum, want_checksum);
+    state.SetIterationTime(std::chrono::duration<double>(end - start).count());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * total));
+  state.counters["peak_rss_mb"] = PeakRssMb();
+}
+
+void Workers(benchmark::internal::Benchmark* b) {
+  for (int w = 2; w <= 8192; w *= 2) b->Arg(w);
+  b->ArgName("W")->UseManualTime()->Unit(benchmark::kMicrosecond)->MinTime(0.2);
+}
+
+BENCHMARK_TEMPLATE(BM_FanIn, Channel)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, StdMutexSwap)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, AbslMutexSwap)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, AsyncLockSwap)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, AtomicExchange)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, Lanes)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, Moodycamel)->Apply(Workers);
+BENCHMARK_TEMPLATE(BM_FanIn, ProductionFanIn)->Apply(Workers);
+
+}  // namespace
+}  // namespace squatstream::bench
+
+BENCHMARK_MAIN();

@@ -1,0 +1,120 @@
+#include "fanin/lane_buffer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace squatstream::fanin {
+namespace {
+
+struct Item {
+  std::uint32_t producer;
+  std::uint32_t seq;
+};
+
+// Many producer threads, several sessions each, one consumer: every item arrives exactly once, in order
+// within its session, and no drain ever sees more than the bound.
+TEST(LaneBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
+  constexpr int kThreads = 12;
+  constexpr int kSessionsPerThread = 8;
+  constexpr int kPerSession = 5000;
+  constexpr int kProducers = kThreads * kSessionsPerThread;
+  LaneBuffer<Item> buffer(256);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&buffer, t] {
+      for (int k = 0; k < kSessionsPerThread; ++k) {
+        LaneBuffer<Item>::Producer producer(buffer);
+        const auto id = static_cast<std::uint32_t>(t * kSessionsPerThread + k);
+        for (int s = 0; s < kPerSession; ++s) ASSERT_TRUE(producer.Push({id, static_cast<std::uint32_t>(s)}));
+      }
+    });
+  }
+  std::thread closer([&] {
+    for (auto& th : threads) th.join();
+    buffer.Close();
+  });
+  std::vector<std::uint32_t> next(kProducers, 0);
+  std::vector<Item> batch;
+  std::uint64_t received = 0;
+  for (;;) {
+    auto r = buffer.Drain(&batch, SIZE_MAX);
+    ASSERT_LE(r.taken, buffer.bound());
+    for (const Item& it : batch) {
+      ASSERT_LT(it.producer, static_cast<std::uint32_t>(kProducers));
+      ASSERT_EQ(it.seq, next[it.producer]) << "producer " << it.producer << " lost, duplicated or reordered";
+      ++next[it.producer];
+    }
+    received += r.taken;
+    if (r.finished) break;
+    if (r.taken == 0) buffer.WaitForData();
+  }
+  closer.join();
+  EXPECT_EQ(received, std::uint64_t{kProducers} * kPerSession);
+  for (std::uint32_t n : next) EXPECT_EQ(n, static_cast<std::uint32_t>(kPerSession));
+  EXPECT_LE(buffer.bound(), LaneBuffer<Item>::kMaxLanes * 256);
+}
+
+TEST(LaneBuffer, AProducerWaitsAtTheBoundUntilADrain) {
+  LaneBuffer<Item> buffer(64);  // one lane of 64
+  std::atomic<int> pushed{0};
+  std::thread producer([&] {
+    LaneBuffer<Item>::Producer p(buffer);
+    for (int s = 0; s < 100; ++s) {
+      ASSERT_TRUE(p.Push({0, static_cast<std::uint32_t>(s)}));
+      pushed.store(s + 1);
+    }
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (pushed.load() < 64 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  EXPECT_EQ(pushed.load(), 64);  // full: the 65th push waits
+  std::vector<Item> batch;
+  std::uint32_t received = 0;
+  while (received < 100 && std::chrono::steady_clock::now() < deadline) {
+    buffer.Drain(&batch, SIZE_MAX);
+    for (const Item& it : batch) EXPECT_EQ(it.seq, received++);
+    if (batch.empty()) buffer.WaitForData();
+  }
+  producer.join();
+  EXPECT_EQ(received, 100u);
+}
+
+TEST(LaneBuffer, CancelReleasesAWaitingProducer) {
+  LaneBuffer<Item> buffer(64);
+  std::atomic<bool> gave_up{false};
+  std::thread producer([&] {
+    LaneBuffer<Item>::Producer p(buffer);
+    for (std::uint32_t s = 0;; ++s) {
+      if (!p.Push({0, s})) break;
+    }
+    gave_up = true;
+  });
+  buffer.Cancel();
+  producer.join();
+  EXPECT_TRUE(gave_up.load());
+  std::vector<Item> batch;
+  auto r = buffer.Drain(&batch, SIZE_MAX);
+  EXPECT_EQ(r.taken, 0u);
+  EXPECT_FALSE(r.finished);  // cancelled is not finished
+}
+
+TEST(LaneBuffer, FinishedOnlyAfterCloseAndEverySessionEnded) {
+  LaneBuffer<Item> buffer(64);
+  std::vector<Item> batch;
+  auto producer = std::make_unique<LaneBuffer<Item>::Producer>(buffer);
+  producer->Push({0, 0});
+  buffer.Close();
+  EXPECT_FALSE(buffer.Drain(&batch, SIZE_MAX).finished);  // the session is still open (and unpublished)
+  producer.reset();                                       // ends the session, publishing its item
+  auto r = buffer.Drain(&batch, SIZE_MAX);
+  EXPECT_EQ(r.taken, 1u);
+  EXPECT_TRUE(buffer.Drain(&batch, SIZE_MAX).finished);
+}
+
+}  // namespace
+}  // namespace squatstream::fanin
