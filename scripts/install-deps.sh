@@ -16,6 +16,8 @@ packages=(
   libidn2-dev libpsl-dev publicsuffix
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # benchmarks: the reference queue and the plots
+  libconcurrentqueue-dev gnuplot-nox
   # the Node end-to-end client (grpc-js + reflection)
   nodejs
 )

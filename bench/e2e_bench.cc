@@ -1,0 +1,182 @@
+// End-to-end benchmark of the service as a whole, against two references measured in the same run:
+//   service     squatstreamd's Server in-process, zero-latency stub enrichers, batches of up to 1024 records
+//   per-record  the same service with --max_batch_records=1 (one record per message)
+//   raw ceiling a minimal server that writes pre-built batches of the same records with the same batch size:
+//               no generation, no workers, no buffer — what gRPC on loopback allows
+// A C++ client on loopback streams DOMAIN `--streams` times per configuration over one channel and reports
+// records/s (all records / all time) and the median time to first batch. Prints a markdown table.
+//
+// usage: e2e_bench [--domain=internationalbusinessmachines.com] [--streams=30]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "grpcpp/grpcpp.h"
+#include "service/server.h"
+#include "squatstream/v1/squatstream.grpc.pb.h"
+
+ABSL_FLAG(std::string, domain, "internationalbusinessmachines.com", "Domain to stream.");
+ABSL_FLAG(int, streams, 30, "Streams per configuration.");
+
+namespace v1 = squatstream::v1;
+
+namespace {
+
+struct Result {
+  double records_per_second = 0;
+  double median_ttfb_ms = 0;
+  std::uint64_t records = 0;
+  std::uint64_t messages = 0;
+};
+
+// Streams `domain` `streams` times; aborts on any non-OK stream.
+Result Measure(int port, const std::string& domain, int streams, std::vector<v1::Record>* keep = nullptr) {
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  auto stub = v1::EnrichmentService::NewStub(channel);
+  channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  Result r;
+  std::vector<double> ttfb;
+  double seconds = 0;
+  for (int i = 0; i < streams; ++i) {
+    grpc::ClientContext context;
+    v1::EnrichDomainRequest request;
+    request.set_domain(domain);
+    const auto start = std::chrono::steady_clock::now();
+    auto reader = stub->EnrichDomain(&context, request);
+    v1::EnrichDomainResponse response;
+    bool first = true;
+    while (reader->Read(&response)) {
+      if (first) {
+        ttfb.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        first = false;
+      }
+      r.records += static_cast<std::uint64_t>(response.records_size());
+      ++r.messages;
+      if (keep != nullptr && i == 0) {
+        for (auto& rec : *response.mutable_records()) keep->push_back(std::move(rec));
+      }
+    }
+    const grpc::Status status = reader->Finish();
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!status.ok()) {
+      std::fprintf(stderr, "e2e_bench: stream failed: %s\n", status.error_message().c_str());
+      std::exit(1);
+    }
+  }
+  std::sort(ttfb.begin(), ttfb.end());
+  r.records_per_second = static_cast<double>(r.records) / seconds;
+  r.median_ttfb_ms = ttfb.empty() ? 0 : ttfb[ttfb.size() / 2];
+  return r;
+}
+
+// The raw ceiling's reactor: writes pre-built batches, one write in flight, like the service's reactor.
+class RawCeilingReactor final : public grpc::ServerWriteReactor<v1::EnrichDomainResponse> {
+ public:
+  explicit RawCeilingReactor(const std::vector<v1::EnrichDomainResponse>& batches) : batches_(batches) { Next(); }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+    Next();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Next() {
+    if (next_ == batches_.size()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    StartWrite(&batches_[next_++]);
+  }
+  const std::vector<v1::EnrichDomainResponse>& batches_;
+  std::size_t next_ = 0;
+};
+
+// The raw ceiling: the same API, answering every request with the same pre-built batches.
+class RawCeilingService final : public v1::EnrichmentService::CallbackService {
+ public:
+  explicit RawCeilingService(std::vector<v1::EnrichDomainResponse> batches) : batches_(std::move(batches)) {}
+  grpc::ServerWriteReactor<v1::EnrichDomainResponse>* EnrichDomain(grpc::CallbackServerContext*,
+                                                                   const v1::EnrichDomainRequest*) override {
+    return new RawCeilingReactor(batches_);
+  }
+
+ private:
+  const std::vector<v1::EnrichDomainResponse> batches_;
+};
+
+squatstream::service::ServerOptions ZeroLatency(std::size_t batch) {
+  squatstream::service::ServerOptions o;
+  o.grpc_address = "127.0.0.1:0";
+  o.metrics_address = "127.0.0.1:0";
+  o.geo = o.whois = o.banner = {absl::ZeroDuration(), 0.02};
+  o.limits.max_batch_records = batch;
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  const std::string domain = absl::GetFlag(FLAGS_domain);
+  const int streams = absl::GetFlag(FLAGS_streams);
+  constexpr std::size_t kBatch = 1024;
+
+  std::vector<v1::Record> records;
+  Result service;
+  {
+    auto server = squatstream::service::Server::Start(ZeroLatency(kBatch));
+    if (!server.ok()) return 1;
+    Measure((*server)->grpc_port(), domain, 1, &records);  // warm-up, and the records for the ceiling
+    service = Measure((*server)->grpc_port(), domain, streams);
+  }
+  Result per_record;
+  {
+    auto server = squatstream::service::Server::Start(ZeroLatency(1));
+    if (!server.ok()) return 1;
+    Measure((*server)->grpc_port(), domain, 1);
+    per_record = Measure((*server)->grpc_port(), domain, streams);
+  }
+  Result ceiling;
+  {
+    std::vector<v1::EnrichDomainResponse> batches;
+    for (std::size_t i = 0; i < records.size(); i += kBatch) {
+      v1::EnrichDomainResponse& b = batches.emplace_back();
+      for (std::size_t k = i; k < std::min(records.size(), i + kBatch); ++k) *b.add_records() = records[k];
+      b.mutable_progress()->set_generated(records.size());
+      b.mutable_progress()->set_enriched(records.size());
+      b.mutable_progress()->set_sent(std::min(records.size(), i + kBatch));
+    }
+    RawCeilingService raw(std::move(batches));
+    int port = 0;
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&raw);
+    auto server = builder.BuildAndStart();
+    Measure(port, domain, 1);
+    ceiling = Measure(port, domain, streams);
+    server->Shutdown();
+  }
+
+  std::printf("Domain %s: %zu records per stream, %d streams per configuration, batch size %zu.\n\n", domain.c_str(),
+              records.size(), streams, kBatch);
+  std::printf("| configuration | records/s | messages | median time to first batch | vs raw ceiling |\n");
+  std::printf("|---|---|---|---|---|\n");
+  auto row = [&](const char* name, const Result& r) {
+    std::printf("| %s | %.0f | %llu | %.2f ms | %.1f%% |\n", name, r.records_per_second,
+                static_cast<unsigned long long>(r.messages), r.median_ttfb_ms,
+                100.0 * r.records_per_second / ceiling.records_per_second);
+  };
+  row("raw ceiling (pre-built batches)", ceiling);
+  row("squatstreamd (batches of up to 1024)", service);
+  row("squatstreamd, one record per message", per_record);
+  std::printf("\nservice / per-record: %.1fx\n", service.records_per_second / per_record.records_per_second);
+  return 0;
+}
