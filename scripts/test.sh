@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install dependencies, check formatting, build and test with
-# warnings as errors (ci preset), then build and test again under AddressSanitizer + UBSan (asan preset).
+# warnings as errors (ci preset), again under AddressSanitizer + UBSan (asan preset), and the fan-in buffers
+# alone under ThreadSanitizer (tsan preset: no gRPC or compiled Abseil, whose uninstrumented builds make
+# TSan report noise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/check-format.sh
-for preset in ci asan; do
+for preset in ci asan tsan; do
   echo "== $preset: configure, build, test"
   cmake --preset "$preset"
   cmake --build --preset "$preset"
