@@ -78,6 +78,18 @@ void EnrichPipeline::Pump() {
   if (cancelled_) return;
   std::uint64_t dispatched = 0;
   while (!exhausted_ && pending_.size() < max_inflight_candidates_) {
+    if (dispatched == kDispatchPerPump) {
+      // Let the completions queued behind us on the strand run, so the first records reach the stream
+      // before every candidate was generated; continue in a fresh pass.
+      if (!pump_posted_) {
+        pump_posted_ = true;
+        asio::post(strand_, [self = shared_from_this()] {
+          self->pump_posted_ = false;
+          self->Pump();
+        });
+      }
+      break;
+    }
     if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
     std::optional<permute::Candidate> candidate = generator_.Next();
     if (!candidate) {
