@@ -18,8 +18,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # benchmarks: the reference queue and the plots
   libconcurrentqueue-dev gnuplot-nox
-  # the Node end-to-end client (grpc-js + reflection)
-  nodejs
+  # the Node end-to-end client (grpc-js + reflection) and the deploy/ checks
+  nodejs python3 python3-yaml prometheus
 )
 
 sudo_cmd=()
@@ -31,6 +31,8 @@ for p in "${packages[@]}"; do
 done
 # npm: Debian's nodejs does not ship it; NodeSource's does. Install Debian's npm only when absent.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# kubectl (for `kubectl kustomize`): Debian's kubernetes-client unless a kubectl is already installed.
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
@@ -41,12 +43,13 @@ fi
 
 if [ "${1:-}" = "--build-only" ]; then echo "install-deps: ok (build only)"; exit 0; fi
 
-# Node packages for tests/e2e (pinned by package-lock.json).
-node_dir=tests/e2e/node
-stamp="$node_dir/node_modules/.squatstream-lock"
-if [ ! -f "$stamp" ] || ! cmp -s "$node_dir/package-lock.json" "$stamp"; then
-  echo "install-deps: npm ci in $node_dir"
-  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
-  cp "$node_dir/package-lock.json" "$stamp"
-fi
+# Node packages of the tests (pinned by their package-lock.json files).
+for node_dir in tests/e2e/node tests/deploy/node; do
+  stamp="$node_dir/node_modules/.squatstream-lock"
+  if [ ! -f "$stamp" ] || ! cmp -s "$node_dir/package-lock.json" "$stamp"; then
+    echo "install-deps: npm ci in $node_dir"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$node_dir/package-lock.json" "$stamp"
+  fi
+done
 echo "install-deps: ok"

@@ -37,6 +37,7 @@ struct PipelineMetrics {
   prometheus::Gauge* inflight_lookups = nullptr;
   prometheus::Gauge* fanin_buffer_depth = nullptr;
   prometheus::Gauge* active_streams = nullptr;
+  prometheus::Gauge* fanin_capacity_records = nullptr;  // per-stream bound, set once at start-up
 };
 
 struct Metrics {

@@ -52,6 +52,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> s(new Server());
   Parts& p = *s->parts_;
   p.metrics = RegisterMetrics(*p.registry);
+  p.metrics.pipeline.fanin_capacity_records->Set(static_cast<double>(options.limits.pipeline.buffer_capacity));
   try {
     p.exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
   } catch (const std::exception& e) {

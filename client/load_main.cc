@@ -1,0 +1,120 @@
+// squatstream-load: drives N concurrent EnrichDomain streams against squatstreamd for a duration and prints
+// throughput and latency figures — for sizing a deployment and for the observability tests.
+//
+//   squatstream-load [--server=HOST:PORT] [--concurrency=8] [--duration=10s] [--domain=example.com]
+//                    [--max_candidates=0]
+//
+// Each of the N workers opens one stream after another on a shared channel until the duration is over.
+// Prints one summary line per field (records/s, streams, time to first batch and stream time percentiles,
+// failures by status code) and exits non-zero if any stream failed.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "squatstream/v1/squatstream.grpc.pb.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "squatstreamd address.");
+ABSL_FLAG(int, concurrency, 8, "Streams in flight at once.");
+ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "How long to keep opening streams.");
+ABSL_FLAG(std::string, domain, "example.com", "Domain every stream asks for.");
+ABSL_FLAG(int, max_candidates, 0, "Candidate cap per stream (0: the server's default).");
+
+namespace v1 = squatstream::v1;
+
+namespace {
+
+struct Totals {
+  std::mutex mu;
+  std::vector<double> ttfb_ms;
+  std::vector<double> stream_ms;
+  std::map<int, int> failures;  // by grpc status code
+  std::uint64_t records = 0;
+  std::uint64_t messages = 0;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+void Worker(v1::EnrichmentService::Stub* stub, const v1::EnrichDomainRequest& request,
+            std::chrono::steady_clock::time_point end, Totals* totals) {
+  while (std::chrono::steady_clock::now() < end) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    const auto start = std::chrono::steady_clock::now();
+    auto reader = stub->EnrichDomain(&context, request);
+    v1::EnrichDomainResponse response;
+    double ttfb = -1;
+    std::uint64_t records = 0, messages = 0;
+    while (reader->Read(&response)) {
+      if (ttfb < 0) ttfb = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      records += static_cast<std::uint64_t>(response.records_size());
+      ++messages;
+    }
+    const grpc::Status status = reader->Finish();
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::lock_guard<std::mutex> l(totals->mu);
+    totals->records += records;
+    totals->messages += messages;
+    if (!status.ok()) {
+      ++totals->failures[static_cast<int>(status.error_code())];
+      continue;
+    }
+    if (ttfb >= 0) totals->ttfb_ms.push_back(ttfb);
+    totals->stream_ms.push_back(ms);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("squatstream-load [flags]: drive concurrent EnrichDomain streams for a duration.");
+  absl::ParseCommandLine(argc, argv);
+  const int concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));
+  v1::EnrichDomainRequest request;
+  request.set_domain(absl::GetFlag(FLAGS_domain));
+  request.set_max_candidates(static_cast<std::uint32_t>(std::max(0, absl::GetFlag(FLAGS_max_candidates))));
+
+  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::fprintf(stderr, "squatstream-load: cannot connect to %s\n", absl::GetFlag(FLAGS_server).c_str());
+    return 2;
+  }
+  auto stub = v1::EnrichmentService::NewStub(channel);
+  Totals totals;
+  const auto start = std::chrono::steady_clock::now();
+  const auto end = start + absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_duration));
+  std::vector<std::thread> workers;
+  for (int i = 0; i < concurrency; ++i) workers.emplace_back(Worker, stub.get(), std::cref(request), end, &totals);
+  for (auto& w : workers) w.join();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  int failed = 0;
+  for (const auto& [code, n] : totals.failures) failed += n;
+  std::printf("streams_ok           %zu\n", totals.stream_ms.size());
+  std::printf("streams_failed       %d\n", failed);
+  for (const auto& [code, n] : totals.failures) std::printf("failed_code_%-8d %d\n", code, n);
+  std::printf("records              %llu\n", static_cast<unsigned long long>(totals.records));
+  std::printf("messages             %llu\n", static_cast<unsigned long long>(totals.messages));
+  std::printf("seconds              %.3f\n", seconds);
+  std::printf("records_per_second   %.0f\n", static_cast<double>(totals.records) / seconds);
+  std::printf("streams_per_second   %.1f\n", static_cast<double>(totals.stream_ms.size()) / seconds);
+  std::printf("ttfb_ms_p50          %.2f\n", Percentile(totals.ttfb_ms, 0.50));
+  std::printf("ttfb_ms_p99          %.2f\n", Percentile(totals.ttfb_ms, 0.99));
+  std::printf("stream_ms_p50        %.2f\n", Percentile(totals.stream_ms, 0.50));
+  std::printf("stream_ms_p99        %.2f\n", Percentile(totals.stream_ms, 0.99));
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Validates the Grafana dashboard against Grafana's published schema, and checks that a broken copy fails.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+dashboard="$here/../../deploy/grafana/dashboards/squatstream-throughput.json"
+node "$here/node/validate_dashboard.mjs" "$dashboard"
+broken="$(mktemp --suffix=.json)"
+trap 'rm -f "$broken"' EXIT
+/usr/bin/python3 - "$dashboard" "$broken" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["panels"][0]["gridPos"]["h"] = "tall"   # must be a number
+json.dump(d, open(sys.argv[2], "w"))
+PY
+if node "$here/node/validate_dashboard.mjs" "$broken" 2>/dev/null; then
+  echo "check_dashboard: a broken dashboard was accepted" >&2
+  exit 1
+fi
+echo "check_dashboard: broken copy rejected"

@@ -1,0 +1,140 @@
+#!/usr/bin/python3
+"""A real Prometheus scraping a real squatstreamd while squatstream-load streams, all on 127.0.0.1.
+
+Checks, in order: `promtool check metrics` on a live /metrics scrape; Prometheus (1 s scrape and rule
+evaluation, the repository's rules loaded) sees the target up; then every PromQL expression in the Grafana
+dashboard and every recording rule, run through the HTTP API, returns data without error. Waiting is by
+polling with a deadline; every process is stopped at the end.
+
+usage: prometheus_live_test.py SQUATSTREAMD SQUATSTREAM_LOAD
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DASHBOARD = os.path.join(ROOT, "deploy/grafana/dashboards/squatstream-throughput.json")
+RULES = os.path.join(ROOT, "deploy/prometheus/rules/squatstream.rules.yml")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what, check, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.25)
+    sys.exit(f"prometheus_live_test: timed out after {timeout} s waiting for {what}")
+
+
+def query(port, expr):
+    url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+    with urllib.request.urlopen(url, timeout=10) as r:
+        body = json.load(r)
+    if body.get("status") != "success":
+        raise RuntimeError(f"{expr}: {body}")
+    return body["data"]["result"]
+
+
+def dashboard_exprs():
+    d = json.load(open(DASHBOARD))
+    out = []
+    for panel in d["panels"]:
+        for t in panel.get("targets", []):
+            # Grafana's variables, as Grafana would substitute them with "All" selected.
+            out.append(t["expr"].replace("$instance", ".*").replace("$__rate_interval", "15s"))
+    return out
+
+
+def main():
+    squatstreamd, load = sys.argv[1], sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix="squatstream-prom-")
+    procs = []
+    try:
+        server = subprocess.Popen([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                                   "--geo_latency=1ms", "--whois_latency=2ms", "--banner_latency=1ms"],
+                                  stderr=subprocess.PIPE, text=True)
+        procs.append(server)
+        line = server.stderr.readline()
+        m = re.search(r"serving gRPC on port (\d+), metrics on port (\d+)", line)
+        if not m:
+            sys.exit(f"squatstreamd did not start: {line}")
+        grpc_port, metrics_port = m.group(1), m.group(2)
+
+        scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read()
+        lint = subprocess.run(["promtool", "check", "metrics"], input=scrape, capture_output=True)
+        if lint.returncode != 0:
+            sys.exit(f"promtool check metrics: {lint.stdout.decode()}{lint.stderr.decode()}")
+        print("promtool check metrics: clean")
+
+        procs.append(subprocess.Popen([load, f"--server=127.0.0.1:{grpc_port}", "--concurrency=4", "--duration=60s"],
+                                      stdout=subprocess.DEVNULL))
+
+        prom_port = free_port()
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [RULES],
+            "scrape_configs": [{"job_name": "squatstream",
+                                "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}],
+        }
+        config_path = os.path.join(tmp, "prometheus.yml")
+        with open(config_path, "w") as f:
+            yaml.safe_dump(config, f)
+        procs.append(subprocess.Popen(["prometheus", f"--config.file={config_path}",
+                                       f"--storage.tsdb.path={os.path.join(tmp, 'data')}",
+                                       f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+        def up():
+            try:
+                r = query(prom_port, 'up{job="squatstream"}')
+                return r and r[0]["value"][1] == "1"
+            except OSError:
+                return False
+        wait_for("Prometheus to scrape squatstreamd", up, 60)
+
+        rules = yaml.safe_load(open(RULES))
+        recording = [r for g in rules["groups"] for r in g["rules"] if "record" in r]
+        exprs = dashboard_exprs() + [r["expr"] for r in recording] + [r["record"] for r in recording]
+
+        def all_have_data():
+            empty = [e for e in exprs if not query(prom_port, e)]
+            all_have_data.empty = empty
+            return not empty
+        all_have_data.empty = exprs
+        deadline = time.monotonic() + 60
+        while not all_have_data():
+            if time.monotonic() > deadline:
+                sys.exit("prometheus_live_test: no data for:\n  " + "\n  ".join(all_have_data.empty))
+            time.sleep(0.5)
+        print(f"prometheus_live_test: all {len(exprs)} expressions (dashboard: {len(dashboard_exprs())}, "
+              f"recording rules: {len(recording)} and their series) return data")
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
