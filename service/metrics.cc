@@ -118,11 +118,12 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                           .Help("EnrichDomain streams in progress.")
                           .Register(registry)
                           .Add({});
-  p.fanin_capacity_records = &prometheus::BuildGauge()
-                                  .Name("squatstream_fanin_capacity_records")
-                                  .Help("Bound of each stream's fan-in buffer (records held plus candidates in flight).")
-                                  .Register(registry)
-                                  .Add({});
+  p.fanin_capacity_records =
+      &prometheus::BuildGauge()
+           .Name("squatstream_fanin_capacity_records")
+           .Help("Bound of each stream's fan-in buffer (records held plus candidates in flight).")
+           .Register(registry)
+           .Add({});
   return m;
 }
 
