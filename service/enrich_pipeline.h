@@ -67,9 +67,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   EnrichPipeline(asio::io_context& io, permute::Generator generator, std::vector<workers::Enricher*> enrichers,
                  const PipelineOptions& options, const PipelineMetrics& metrics);
 
-  // Candidates one Pump pass dispatches before it yields the strand (measured: without a limit the first
-  // record waited for the whole generation, 1-3 ms for example.com).
-  static constexpr std::uint64_t kDispatchPerPump = 16;
+  // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waited
+  // for the whole generation (reactor's first write 1.1-3.2 ms after the start for example.com); 16 gave the
+  // first write in 0.25-0.7 ms but smaller batches; 64 balances the two (bench/e2e_bench, docs/BENCHMARKS.md).
+  static constexpr std::uint64_t kDispatchPerPump = 64;
 
   // Strand only.
   void Pump();
