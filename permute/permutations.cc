@@ -1,11 +1,13 @@
 #include "permute/permutations.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 
 namespace squatstream::permute {
 namespace {
@@ -13,13 +15,17 @@ namespace {
 using Label = std::u32string;
 
 constexpr std::array kAllKinds = {
-    Kind::kAddition,   Kind::kBitsquatting, Kind::kHomoglyph, Kind::kHyphenation,   Kind::kInsertion, Kind::kOmission,
-    Kind::kRepetition, Kind::kReplacement,  Kind::kSubdomain, Kind::kTransposition, Kind::kVowelSwap, Kind::kTldSwap,
+    Kind::kAddition,   Kind::kBitsquatting, Kind::kHomoglyph, Kind::kHyphenation,   Kind::kInsertion,  Kind::kOmission,
+    Kind::kRepetition, Kind::kReplacement,  Kind::kSubdomain, Kind::kTransposition, Kind::kVowelSwap,  Kind::kTldSwap,
+    Kind::kPlural,     Kind::kVarious,      Kind::kFauxTld,   Kind::kTldAppend,     Kind::kMissingDot, Kind::kStripDash,
+    Kind::kMapped,     Kind::kVowelShuffle, Kind::kCyrillic,  Kind::kNumberWord,    Kind::kDictionary,
 };
 
-constexpr std::array<absl::string_view, 13> kKindNames = {
-    "",           "addition",    "bitsquatting", "homoglyph",     "hyphenation", "insertion", "omission",
-    "repetition", "replacement", "subdomain",    "transposition", "vowel-swap",  "tld-swap",
+constexpr std::array<absl::string_view, 24> kKindNames = {
+    "",           "addition",   "bitsquatting",  "homoglyph", "hyphenation",   "insertion",
+    "omission",   "repetition", "replacement",   "subdomain", "transposition", "vowel-swap",
+    "tld-swap",   "plural",     "various",       "faux-tld",  "tld-append",    "missing-dot",
+    "strip-dash", "mapped",     "vowel-shuffle", "cyrillic",  "number-word",   "dictionary",
 };
 
 // Keys adjacent on a US QWERTY keyboard (same row and the rows above and below).
@@ -146,6 +152,94 @@ constexpr absl::string_view kSwapSuffixes[] = {
 
 constexpr std::u32string_view kVowels = U"aeiou";
 
+// Multi-character look-alikes (as twistrs maps them), each direction listed.
+constexpr std::pair<std::u32string_view, std::u32string_view> kMapped[] = {
+    {U"m", U"rn"}, {U"rn", U"m"}, {U"m", U"nn"}, {U"nn", U"m"},
+    {U"d", U"cl"}, {U"cl", U"d"}, {U"w", U"vv"}, {U"vv", U"w"},
+};
+
+// Number words and their digits, each direction listed.
+constexpr std::pair<std::u32string_view, std::u32string_view> kNumberWords[] = {
+    {U"zero", U"0"},  {U"one", U"1"},   {U"two", U"2"},   {U"to", U"2"},    {U"too", U"2"},
+    {U"three", U"3"}, {U"four", U"4"},  {U"for", U"4"},   {U"five", U"5"},  {U"six", U"6"},
+    {U"seven", U"7"}, {U"eight", U"8"}, {U"nine", U"9"},  {U"0", U"zero"},  {U"1", U"one"},
+    {U"2", U"two"},   {U"2", U"to"},    {U"3", U"three"}, {U"4", U"four"},  {U"4", U"for"},
+    {U"5", U"five"},  {U"6", U"six"},   {U"7", U"seven"}, {U"8", U"eight"}, {U"9", U"nine"},
+};
+
+// Words squatters put before or after a brand.
+constexpr std::u32string_view kDictionaryWords[] = {
+    U"login", U"secure", U"account", U"support", U"online", U"app",    U"mail",    U"my",
+    U"web",   U"shop",   U"pay",     U"auth",    U"verify", U"update", U"service",
+};
+
+// Cyrillic letters that render like Latin ones (the letters dnstwist's cyrillic kind uses); 0 = none.
+char32_t CyrillicLookAlike(char32_t c) {
+  switch (c) {
+    case U'a':
+      return U'а';
+    case U'b':
+      return U'ь';
+    case U'c':
+      return U'с';
+    case U'd':
+      return U'ԁ';
+    case U'e':
+      return U'е';
+    case U'g':
+      return U'ԍ';
+    case U'h':
+      return U'һ';
+    case U'i':
+      return U'і';
+    case U'j':
+      return U'ј';
+    case U'k':
+      return U'к';
+    case U'l':
+      return U'ӏ';
+    case U'm':
+      return U'м';
+    case U'o':
+      return U'о';
+    case U'p':
+      return U'р';
+    case U'q':
+      return U'ԛ';
+    case U's':
+      return U'ѕ';
+    case U't':
+      return U'т';
+    case U'v':
+      return U'ѵ';
+    case U'w':
+      return U'ԝ';
+    case U'x':
+      return U'х';
+    case U'y':
+      return U'у';
+    default:
+      return 0;
+  }
+}
+
+// Country TLDs appended after the original suffix (example.com.it).
+constexpr absl::string_view kAppendedTlds[] = {"it", "de", "fr", "co", "io", "us", "ru", "cn", "br", "in"};
+
+// Generic TLDs that carry a faux-TLD label (example-co-uk.com).
+constexpr absl::string_view kFauxTldHosts[] = {"com", "net", "org"};
+
+// At most this many vowel orders per label, so long labels stay bounded.
+constexpr int kVowelShuffleBudget = 120;
+
+// Calls emit(l with each occurrence of `from`, one at a time, replaced by `to`).
+template <typename Emit>
+void ReplaceEach(const std::u32string& l, std::u32string_view from, std::u32string_view to, Emit&& emit) {
+  for (std::size_t at = l.find(from); at != std::u32string::npos; at = l.find(from, at + 1)) {
+    emit(std::u32string(l).replace(at, from.size(), to));
+  }
+}
+
 bool IsHostnameChar(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'0' && c <= U'9') || c == U'-'; }
 
 Label DecodeUtf8(absl::string_view s) {
@@ -181,7 +275,7 @@ void AppendUtf8(char32_t cp, std::string* out) {
   }
 }
 
-// Calls emit(label) for every variant of `l` that `kind` defines (kTldSwap excluded: it changes the suffix).
+// Calls emit(label) for every variant of `l` that a label-level `kind` defines.
 template <typename Emit>
 void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
   const std::size_t n = l.size();
@@ -261,7 +355,113 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
         }
       }
       break;
+    case Kind::kPlural:  // "s", or "es" after s, x, z, ch, sh
+      emit(l + U"s");
+      if (n > 0 && (l.back() == U's' || l.back() == U'x' || l.back() == U'z' ||
+                    (n > 1 && l[n - 1] == U'h' && (l[n - 2] == U'c' || l[n - 2] == U's')))) {
+        emit(l + U"es");
+      }
+      break;
+    case Kind::kStripDash:  // one hyphen left out, and all of them
+      if (l.find(U'-') != Label::npos) {
+        ReplaceEach(l, U"-", U"", emit);
+        Label all;
+        for (char32_t c : l) {
+          if (c != U'-') all.push_back(c);
+        }
+        emit(std::move(all));
+      }
+      break;
+    case Kind::kMapped:  // multi-character look-alikes, one occurrence at a time
+      for (const auto& [from, to] : kMapped) ReplaceEach(l, from, to, emit);
+      break;
+    case Kind::kVowelShuffle: {  // the vowels in every other order, bounded
+      std::vector<std::size_t> at;
+      Label vowels;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (kVowels.find(l[i]) != std::u32string_view::npos) {
+          at.push_back(i);
+          vowels.push_back(l[i]);
+        }
+      }
+      std::sort(vowels.begin(), vowels.end());
+      int budget = kVowelShuffleBudget;
+      do {
+        Label v = l;
+        for (std::size_t k = 0; k < at.size(); ++k) v[at[k]] = vowels[k];
+        if (v != l) {
+          emit(std::move(v));
+          --budget;
+        }
+      } while (budget > 0 && std::next_permutation(vowels.begin(), vowels.end()));
+      break;
+    }
+    case Kind::kCyrillic: {  // the whole label, when every letter has a Cyrillic look-alike
+      Label v = l;
+      bool any_letter = false;
+      for (char32_t& c : v) {
+        if (c >= U'a' && c <= U'z') {
+          const char32_t cyr = CyrillicLookAlike(c);
+          if (cyr == 0) return;
+          c = cyr;
+          any_letter = true;
+        }
+      }
+      if (any_letter) emit(std::move(v));
+      break;
+    }
+    case Kind::kNumberWord:  // a number word for its digit, or a digit for its word
+      for (const auto& [from, to] : kNumberWords) ReplaceEach(l, from, to, emit);
+      break;
+    case Kind::kDictionary:  // word+label, word-label, label+word, label-word
+      for (std::u32string_view w : kDictionaryWords) {
+        emit(Label(w) + l);
+        emit(Label(w) + U"-" + l);
+        emit(l + Label(w));
+        emit(l + U"-" + Label(w));
+      }
+      break;
     case Kind::kTldSwap:
+    case Kind::kVarious:
+    case Kind::kFauxTld:
+    case Kind::kTldAppend:
+    case Kind::kMissingDot:
+      break;  // name-level kinds: PermuteName
+  }
+}
+
+bool IsNameLevel(Kind kind) {
+  return kind == Kind::kTldSwap || kind == Kind::kVarious || kind == Kind::kFauxTld || kind == Kind::kTldAppend ||
+         kind == Kind::kMissingDot;
+}
+
+// Calls emit(name) for every whole-name variant of `d` that a name-level `kind` defines.
+template <typename Emit>
+void PermuteName(Kind kind, const ParsedDomain& d, Emit&& emit) {
+  const std::string dashed = absl::StrReplaceAll(d.suffix, {{".", "-"}});
+  switch (kind) {
+    case Kind::kTldSwap:  // the suffix replaced by another common one
+      for (absl::string_view suffix : kSwapSuffixes) {
+        if (suffix != d.suffix) emit(absl::StrCat(d.prefix, d.label, ".", suffix));
+      }
+      break;
+    case Kind::kVarious:  // the suffix folded into the label: examplecom.com, example-com.com
+      emit(absl::StrCat(d.prefix, d.label, absl::StrReplaceAll(d.suffix, {{".", ""}}), ".", d.suffix));
+      emit(absl::StrCat(d.prefix, d.label, "-", dashed, ".", d.suffix));
+      break;
+    case Kind::kFauxTld:  // example-co-uk.com
+      for (absl::string_view host : kFauxTldHosts) {
+        if (host != d.suffix) emit(absl::StrCat(d.prefix, d.label, "-", dashed, ".", host));
+      }
+      break;
+    case Kind::kTldAppend:  // example.com.it
+      for (absl::string_view tld : kAppendedTlds) emit(absl::StrCat(d.prefix, d.label, ".", d.suffix, ".", tld));
+      break;
+    case Kind::kMissingDot:  // wwwexample.com, and mail.example.com -> mailexample.com
+      emit(absl::StrCat("www", d.label, ".", d.suffix));
+      if (!d.prefix.empty()) emit(absl::StrCat(absl::StrReplaceAll(d.prefix, {{".", ""}}), d.label, ".", d.suffix));
+      break;
+    default:
       break;
   }
 }
@@ -302,10 +502,8 @@ std::optional<Candidate> Generator::Next() {
 bool Generator::RunNextKind() {
   if (next_kind_ >= options_.kinds.size()) return false;
   const Kind kind = options_.kinds[next_kind_++];
-  if (kind == Kind::kTldSwap) {
-    for (absl::string_view suffix : kSwapSuffixes) {
-      if (suffix != domain_.suffix) Offer(kind, absl::StrCat(domain_.prefix, domain_.label, ".", suffix));
-    }
+  if (IsNameLevel(kind)) {
+    PermuteName(kind, domain_, [&](const std::string& name) { Offer(kind, name); });
     return true;
   }
   const Label label = DecodeUtf8(domain_.label);

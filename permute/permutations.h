@@ -35,6 +35,17 @@ enum class Kind : std::uint8_t {
   kTransposition = 10,
   kVowelSwap = 11,
   kTldSwap = 12,
+  kPlural = 13,
+  kVarious = 14,
+  kFauxTld = 15,
+  kTldAppend = 16,
+  kMissingDot = 17,
+  kStripDash = 18,
+  kMapped = 19,
+  kVowelShuffle = 20,
+  kCyrillic = 21,
+  kNumberWord = 22,
+  kDictionary = 23,
 };
 
 // Every kind, in generation order.

@@ -13,7 +13,8 @@ namespace {
 // The engine's and the workers' enums are numbered like the API's, so a cast converts them.
 static_assert(static_cast<int>(permute::Kind::kAddition) == v1::PERMUTATION_KIND_ADDITION);
 static_assert(static_cast<int>(permute::Kind::kTldSwap) == v1::PERMUTATION_KIND_TLD_SWAP);
-static_assert(v1::PermutationKind_MAX == v1::PERMUTATION_KIND_TLD_SWAP);
+static_assert(static_cast<int>(permute::Kind::kDictionary) == v1::PERMUTATION_KIND_DICTIONARY);
+static_assert(v1::PermutationKind_MAX == v1::PERMUTATION_KIND_DICTIONARY);
 static_assert(static_cast<int>(workers::EnricherKind::kGeo) == v1::ENRICHER_GEO);
 static_assert(static_cast<int>(workers::EnricherKind::kWhois) == v1::ENRICHER_WHOIS);
 static_assert(static_cast<int>(workers::EnricherKind::kBanner) == v1::ENRICHER_BANNER);

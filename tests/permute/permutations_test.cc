@@ -102,6 +102,69 @@ TEST(Kinds, PermuteTheRegistrableLabelOnly) {
   EXPECT_THAT(Names("abc.github.io", Kind::kTransposition), ElementsAre("bac.github.io", "acb.github.io"));
 }
 
+TEST(Kinds, Plural) {
+  EXPECT_THAT(Names("shop.com", Kind::kPlural), ElementsAre("shops.com"));
+  EXPECT_THAT(Names("box.com", Kind::kPlural), ElementsAre("boxs.com", "boxes.com"));
+}
+
+TEST(Kinds, VariousFoldsTheSuffixIntoTheLabel) {
+  EXPECT_THAT(Names("example.com", Kind::kVarious), ElementsAre("examplecom.com", "example-com.com"));
+  EXPECT_THAT(Names("bank.co.uk", Kind::kVarious), ElementsAre("bankcouk.co.uk", "bank-co-uk.co.uk"));
+}
+
+TEST(Kinds, FauxTld) {
+  EXPECT_THAT(Names("bank.co.uk", Kind::kFauxTld), ElementsAre("bank-co-uk.com", "bank-co-uk.net", "bank-co-uk.org"));
+  EXPECT_THAT(Names("bank.com", Kind::kFauxTld), ElementsAre("bank-com.net", "bank-com.org"));
+}
+
+TEST(Kinds, TldAppend) {
+  std::vector<std::string> names = Names("example.com", Kind::kTldAppend);
+  EXPECT_EQ(names.size(), 10u);
+  EXPECT_EQ(names.front(), "example.com.it");
+}
+
+TEST(Kinds, MissingDot) {
+  EXPECT_THAT(Names("example.com", Kind::kMissingDot), ElementsAre("wwwexample.com"));
+  EXPECT_THAT(Names("mail.example.com", Kind::kMissingDot), ElementsAre("wwwexample.com", "mailexample.com"));
+}
+
+TEST(Kinds, StripDash) {
+  EXPECT_THAT(Names("my-big-bank.com", Kind::kStripDash),
+              ElementsAre("mybig-bank.com", "my-bigbank.com", "mybigbank.com"));
+  EXPECT_TRUE(Names("bank.com", Kind::kStripDash).empty());
+}
+
+TEST(Kinds, Mapped) {
+  EXPECT_THAT(Names("modern.com", Kind::kMapped),
+              ElementsAre("rnodern.com", "modem.com", "nnodern.com", "moclern.com"));
+  EXPECT_THAT(Names("vvclw.com", Kind::kMapped), UnorderedElementsAre("vvclvv.com", "vvdw.com", "wclw.com"));
+}
+
+TEST(Kinds, VowelShuffle) {
+  EXPECT_THAT(Names("paypal.com", Kind::kVowelShuffle), ElementsAre());  // a, a: no other order
+  EXPECT_THAT(Names("google.com", Kind::kVowelShuffle), UnorderedElementsAre("geoglo.com", "goeglo.com"));
+  // Long labels stay within the budget.
+  EXPECT_LE(Names("aeiouaeiouaeiou.com", Kind::kVowelShuffle).size(), 120u);
+}
+
+TEST(Kinds, CyrillicNeedsALookAlikeForEveryLetter) {
+  std::vector<Candidate> all = GenerateAll(Parse("apple.com"), {.kinds = {Kind::kCyrillic}, .max_candidates = 100});
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].unicode, "аррӏе.com");                    // аррӏе.com
+  EXPECT_TRUE(Names("frank.com", Kind::kCyrillic).empty());  // f, r, n have none
+}
+
+TEST(Kinds, NumberWord) {
+  EXPECT_THAT(Names("oneway.com", Kind::kNumberWord), ElementsAre("1way.com"));
+  EXPECT_THAT(Names("go4it.com", Kind::kNumberWord), ElementsAre("gofourit.com", "goforit.com"));
+}
+
+TEST(Kinds, Dictionary) {
+  std::vector<std::string> names = Names("bank.com", Kind::kDictionary);
+  EXPECT_EQ(names.size(), 60u);  // 15 words x (before, before-, after, -after)
+  EXPECT_THAT(names, IsSupersetOf({"loginbank.com", "secure-bank.com", "bankapp.com", "bank-support.com"}));
+}
+
 TEST(Kinds, NamesRoundTrip) {
   for (Kind k : AllKinds()) {
     absl::StatusOr<Kind> parsed = ParseKindName(KindName(k));
