@@ -128,6 +128,26 @@ absl::StatusOr<std::string> ToUnicode(const std::string& ascii) {
   return std::string(out);
 }
 
+// Valid UTF-8, and no ASCII character a hostname may not hold (letters, digits, hyphens and dots only).
+// Checked before libidn2, whose UTS#46 mapping would otherwise accept or silently drop some of them.
+absl::Status CheckCharacters(absl::string_view input) {
+  for (std::size_t i = 0; i < input.size();) {
+    const std::size_t len = Utf8SequenceLength(input, i);
+    if (len == 0) {
+      return absl::InvalidArgumentError(absl::StrFormat("domain is not valid UTF-8 (byte 0x%02x at offset %d)",
+                                                        static_cast<unsigned char>(input[i]), i));
+    }
+    if (len == 1 && !IsLdh(input[i]) && input[i] != '.') {
+      const auto c = static_cast<unsigned char>(input[i]);
+      const std::string shown = absl::ascii_isgraph(c) ? std::string(1, input[i]) : absl::StrFormat("\\x%02x", c);
+      return absl::InvalidArgumentError(
+          absl::StrFormat("domain contains '%s' (U+%04X) at offset %d, which no hostname may hold", shown, c, i));
+    }
+    i += len;
+  }
+  return absl::OkStatus();
+}
+
 // Fast path for names that are already plain ASCII: letters, digits, hyphens, and no label that IDNA
 // reserves ("ab--" prefixes other than a well-formed "xn--", which goes through libidn2).
 bool IsPlainLdhName(absl::string_view name) {
@@ -147,6 +167,7 @@ absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
   if (name.size() <= kMaxDomainBytes && IsPlainLdhName(name)) {
     return NameForms{std::string(name), std::string(name)};
   }
+  if (absl::Status st = CheckCharacters(name); !st.ok()) return st;
   absl::StatusOr<std::string> ascii = ToAscii(name);
   if (!ascii.ok()) return ascii.status();
   if (ascii->size() > kMaxDomainBytes) {
@@ -171,20 +192,7 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
   if (LooksLikeIpAddress(name)) {
     return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
   }
-  for (std::size_t i = 0; i < input.size();) {
-    const std::size_t len = Utf8SequenceLength(input, i);
-    if (len == 0) {
-      return absl::InvalidArgumentError(absl::StrFormat("domain is not valid UTF-8 (byte 0x%02x at offset %d)",
-                                                        static_cast<unsigned char>(input[i]), i));
-    }
-    if (len == 1 && !IsLdh(input[i]) && input[i] != '.') {
-      const auto c = static_cast<unsigned char>(input[i]);
-      const std::string shown = absl::ascii_isgraph(c) ? std::string(1, input[i]) : absl::StrFormat("\\x%02x", c);
-      return absl::InvalidArgumentError(
-          absl::StrFormat("domain contains '%s' (U+%04X) at offset %d, which no hostname may hold", shown, c, i));
-    }
-    i += len;
-  }
+  if (absl::Status st = CheckCharacters(input); !st.ok()) return st;
   const bool ascii_only = std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isascii(c); });
   if (ascii_only && name.size() > kMaxDomainBytes) {
     return absl::InvalidArgumentError(

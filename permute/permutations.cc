@@ -523,6 +523,23 @@ void Generator::Offer(Kind kind, absl::string_view name) {
   queue_.push_back(Candidate{kind, std::move(forms->ascii), std::move(forms->unicode)});
 }
 
+std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii) {
+  std::vector<Kind> kinds;
+  if (candidate_ascii == target.ascii) return kinds;
+  for (Kind kind : kAllKinds) {
+    // One kind at a time, so that a candidate two kinds produce is credited to both (the generator's
+    // dedup would credit only the first).
+    Generator generator(target, {.kinds = {kind}, .max_candidates = SIZE_MAX});
+    while (std::optional<Candidate> c = generator.Next()) {
+      if (c->ascii == candidate_ascii) {
+        kinds.push_back(kind);
+        break;
+      }
+    }
+  }
+  return kinds;
+}
+
 std::vector<Candidate> GenerateAll(const ParsedDomain& domain, const GeneratorOptions& options) {
   Generator generator(domain, options);
   std::vector<Candidate> out;

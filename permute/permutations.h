@@ -94,6 +94,10 @@ class Generator {
   absl::flat_hash_set<std::string> seen_;  // ASCII forms already queued, and the input itself
 };
 
+// Every kind whose candidates for `target` include `candidate_ascii` (an ASCII form), in AllKinds() order;
+// empty when it is not a permutation of `target` (or is `target` itself).
+std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii);
+
 // Convenience for tests and tools: every candidate of `domain` with `options`, in order.
 std::vector<Candidate> GenerateAll(const ParsedDomain& domain, const GeneratorOptions& options);
 

@@ -1,12 +1,41 @@
 #include "service/enrichment_service.h"
 
+#include <chrono>
+
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "service/enrich_domain_reactor.h"
+#include "service/request.h"
+#include "service/status.h"
 
 namespace squatstream::service {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* EnrichmentService::EnrichDomain(grpc::CallbackServerContext* call,
                                                                             const grpc::ByteBuffer* request) {
   return new EnrichDomainReactor(context_, call, request);  // frees itself in OnDone
+}
+
+grpc::ServerUnaryReactor* EnrichmentService::ClassifyDomain(grpc::CallbackServerContext* call,
+                                                            const grpc::ByteBuffer* request,
+                                                            grpc::ByteBuffer* response) {
+  const auto started = std::chrono::steady_clock::now();
+  const GrpcMethodMetrics& m = context_.metrics->classify_domain;
+  m.started->Increment();
+  m.msg_received->Increment();
+  absl::Status status = [&]() -> absl::Status {
+    absl::StatusOr<v1::ClassifyDomainResponse> answer = Classify(*request);
+    if (!answer.ok()) return answer.status();
+    bool own = false;
+    if (!grpc::SerializationTraits<v1::ClassifyDomainResponse>::Serialize(*answer, response, &own).ok()) {
+      return absl::InternalError("could not serialize the response");
+    }
+    m.msg_sent->Increment();
+    return absl::OkStatus();
+  }();
+  m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
+  m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 }  // namespace squatstream::service

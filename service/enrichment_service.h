@@ -1,5 +1,5 @@
 // EnrichmentService: the gRPC service; each EnrichDomain call gets its own EnrichDomainReactor.
-// The method is registered raw (ByteBuffer in and out) so that the reactor parses the request itself and
+// The methods are registered raw (ByteBuffer in and out) so that the service parses requests itself and
 // can answer a domain that is not valid UTF-8 with INVALID_ARGUMENT (see request_wire.proto).
 #ifndef SQUATSTREAM_SERVICE_ENRICHMENT_SERVICE_H_
 #define SQUATSTREAM_SERVICE_ENRICHMENT_SERVICE_H_
@@ -10,13 +10,18 @@
 namespace squatstream::service {
 
 class EnrichmentService final
-    : public v1::EnrichmentService::WithRawCallbackMethod_EnrichDomain<v1::EnrichmentService::Service> {
+    : public v1::EnrichmentService::WithRawCallbackMethod_EnrichDomain<
+          v1::EnrichmentService::WithRawCallbackMethod_ClassifyDomain<v1::EnrichmentService::Service>> {
  public:
   // `context` must outlive the service.
   explicit EnrichmentService(ServiceContext& context) : context_(context) {}
 
   grpc::ServerWriteReactor<grpc::ByteBuffer>* EnrichDomain(grpc::CallbackServerContext* call,
                                                            const grpc::ByteBuffer* request) override;
+
+  // Unary; answers inline (the work is a bounded, in-memory generation).
+  grpc::ServerUnaryReactor* ClassifyDomain(grpc::CallbackServerContext* call, const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
  private:
   ServiceContext& context_;

@@ -24,41 +24,43 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
 
 Metrics RegisterMetrics(prometheus::Registry& registry) {
   Metrics m;
-  const prometheus::Labels method = {{"grpc_service", "squatstream.v1.EnrichmentService"},
-                                     {"grpc_method", "EnrichDomain"},
-                                     {"grpc_type", "server_stream"}};
-  GrpcMethodMetrics& g = m.enrich_domain;
-  g.started = &prometheus::BuildCounter()
-                   .Name("grpc_server_started_total")
-                   .Help("Total number of RPCs started on the server.")
-                   .Register(registry)
-                   .Add(method);
+  auto& started = prometheus::BuildCounter()
+                      .Name("grpc_server_started_total")
+                      .Help("Total number of RPCs started on the server.")
+                      .Register(registry);
   auto& handled = prometheus::BuildCounter()
                       .Name("grpc_server_handled_total")
                       .Help("Total number of RPCs completed on the server, regardless of success or failure.")
                       .Register(registry);
-  for (int code = 0; code < kGrpcCodeCount; ++code) {
-    prometheus::Labels labels = method;
-    labels["grpc_code"] = kCodeNames[static_cast<std::size_t>(code)];
-    g.handled[static_cast<std::size_t>(code)] = &handled.Add(labels);
-  }
-  g.msg_received = &prometheus::BuildCounter()
-                        .Name("grpc_server_msg_received_total")
-                        .Help("Total number of RPC stream messages received on the server.")
-                        .Register(registry)
-                        .Add(method);
-  g.msg_sent = &prometheus::BuildCounter()
-                    .Name("grpc_server_msg_sent_total")
-                    .Help("Total number of gRPC stream messages sent by the server.")
-                    .Register(registry)
-                    .Add(method);
-  g.handling_seconds = &prometheus::BuildHistogram()
-                            .Name("grpc_server_handling_seconds")
-                            .Help(
-                                "Histogram of response latency (seconds) of gRPC that had been application-level "
-                                "handled by the server.")
-                            .Register(registry)
-                            .Add(method, LatencyBuckets());
+  auto& received = prometheus::BuildCounter()
+                       .Name("grpc_server_msg_received_total")
+                       .Help("Total number of RPC stream messages received on the server.")
+                       .Register(registry);
+  auto& sent = prometheus::BuildCounter()
+                   .Name("grpc_server_msg_sent_total")
+                   .Help("Total number of gRPC stream messages sent by the server.")
+                   .Register(registry);
+  auto& handling = prometheus::BuildHistogram()
+                       .Name("grpc_server_handling_seconds")
+                       .Help(
+                           "Histogram of response latency (seconds) of gRPC that had been application-level "
+                           "handled by the server.")
+                       .Register(registry);
+  const auto add_method = [&](const char* name, const char* type, GrpcMethodMetrics& g) {
+    const prometheus::Labels method = {
+        {"grpc_service", "squatstream.v1.EnrichmentService"}, {"grpc_method", name}, {"grpc_type", type}};
+    g.started = &started.Add(method);
+    for (int code = 0; code < kGrpcCodeCount; ++code) {
+      prometheus::Labels labels = method;
+      labels["grpc_code"] = kCodeNames[static_cast<std::size_t>(code)];
+      g.handled[static_cast<std::size_t>(code)] = &handled.Add(labels);
+    }
+    g.msg_received = &received.Add(method);
+    g.msg_sent = &sent.Add(method);
+    g.handling_seconds = &handling.Add(method, LatencyBuckets());
+  };
+  add_method("EnrichDomain", "server_stream", m.enrich_domain);
+  add_method("ClassifyDomain", "unary", m.classify_domain);
 
   PipelineMetrics& p = m.pipeline;
   p.permutations_generated = &prometheus::BuildCounter()

@@ -16,7 +16,7 @@ namespace squatstream::service {
 
 inline constexpr int kGrpcCodeCount = 17;  // OK .. UNAUTHENTICATED
 
-// Metrics of one streaming method (labels grpc_service, grpc_method, grpc_type="server_stream").
+// Metrics of one method (labels grpc_service, grpc_method, grpc_type).
 struct GrpcMethodMetrics {
   prometheus::Counter* started = nullptr;
   std::array<prometheus::Counter*, kGrpcCodeCount> handled{};  // by grpc_code
@@ -42,6 +42,7 @@ struct PipelineMetrics {
 
 struct Metrics {
   GrpcMethodMetrics enrich_domain;
+  GrpcMethodMetrics classify_domain;
   PipelineMetrics pipeline;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "squatstream/v1/internal/request_wire.pb.h"
@@ -55,6 +56,29 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   request.mutable_enrichers()->Swap(wire.mutable_enrichers());
   request.set_max_candidates(wire.max_candidates());
   return request;
+}
+
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized) {
+  grpc::ByteBuffer copy(serialized);
+  grpc::ProtoBufferReader reader(&copy);
+  v1::ClassifyDomainRequest request;
+  if (!request.ParseFromZeroCopyStream(&reader)) {
+    return absl::InvalidArgumentError(
+        "the request is not a serialized squatstream.v1.ClassifyDomainRequest (are both domains valid UTF-8?)");
+  }
+  absl::StatusOr<permute::ParsedDomain> target = permute::ParseDomain(request.target());
+  if (!target.ok()) return absl::InvalidArgumentError(absl::StrCat("target: ", target.status().message()));
+  if (request.candidate().empty()) return absl::InvalidArgumentError("candidate: domain is empty");
+  absl::StatusOr<permute::NameForms> candidate = permute::ToNameForms(request.candidate());
+  if (!candidate.ok()) return absl::InvalidArgumentError(absl::StrCat("candidate: ", candidate.status().message()));
+  v1::ClassifyDomainResponse response;
+  for (permute::Kind kind : permute::Classify(*target, candidate->ascii)) {
+    response.add_kinds(static_cast<v1::PermutationKind>(kind));
+  }
+  response.set_is_twist(response.kinds_size() > 0);
+  response.set_candidate_ascii(candidate->ascii);
+  response.set_target_ascii(target->ascii);
+  return response;
 }
 
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits) {

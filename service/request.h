@@ -34,6 +34,10 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
 // RESOURCE_EXHAUSTED when max_candidates exceeds the limit.
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits);
 
+// ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which
+// kinds the candidate is a permutation of the target. INVALID_ARGUMENT naming the fault for bad input.
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized);
+
 }  // namespace squatstream::service
 
 #endif  // SQUATSTREAM_SERVICE_REQUEST_H_

@@ -165,6 +165,17 @@ TEST(Kinds, Dictionary) {
   EXPECT_THAT(names, IsSupersetOf({"loginbank.com", "secure-bank.com", "bankapp.com", "bank-support.com"}));
 }
 
+TEST(Classify, NamesEveryKindThatProducesTheCandidate) {
+  const ParsedDomain target = Parse("example.com");
+  EXPECT_THAT(Classify(target, "exampel.com"), ElementsAre(Kind::kTransposition));
+  // "examplee.com": an 'e' appended (addition), the last 'e' doubled (repetition), and a vowel... not a swap.
+  EXPECT_THAT(Classify(target, "examplee.com"), ElementsAre(Kind::kAddition, Kind::kRepetition));
+  EXPECT_THAT(Classify(target, "example.net"), ElementsAre(Kind::kTldSwap));
+  EXPECT_THAT(Classify(target, "xn--xample-2of.com"), Contains(Kind::kHomoglyph));  // еxample.com, Cyrillic е
+  EXPECT_TRUE(Classify(target, "google.com").empty());
+  EXPECT_TRUE(Classify(target, "example.com").empty());  // the target itself is no twist
+}
+
 TEST(Kinds, NamesRoundTrip) {
   for (Kind k : AllKinds()) {
     absl::StatusOr<Kind> parsed = ParseKindName(KindName(k));
