@@ -167,6 +167,10 @@ absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
   if (name.size() <= kMaxDomainBytes && IsPlainLdhName(name)) {
     return NameForms{std::string(name), std::string(name)};
   }
+  if (name.size() > kMaxInputBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("domain is %d bytes long; at most %d are allowed", name.size(), kMaxDomainBytes));
+  }
   if (absl::Status st = CheckCharacters(name); !st.ok()) return st;
   absl::StatusOr<std::string> ascii = ToAscii(name);
   if (!ascii.ok()) return ascii.status();

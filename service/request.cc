@@ -43,11 +43,20 @@ absl::Status ParseSelection(const google::protobuf::RepeatedField<int>& values, 
 
 }  // namespace
 
-absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& serialized) {
+namespace {
+
+// Parses a serialized message; false when the bytes are not one.
+bool ParseFrom(const grpc::ByteBuffer& serialized, google::protobuf::Message* message) {
   grpc::ByteBuffer copy(serialized);  // shares the slices; the reader needs a mutable buffer
   grpc::ProtoBufferReader reader(&copy);
+  return message->ParseFromZeroCopyStream(&reader);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& serialized) {
   v1::internal::EnrichDomainRequestWire wire;
-  if (!wire.ParseFromZeroCopyStream(&reader)) {
+  if (!ParseFrom(serialized, &wire)) {
     return absl::InvalidArgumentError("the request is not a serialized squatstream.v1.EnrichDomainRequest");
   }
   v1::EnrichDomainRequest request;
@@ -59,10 +68,8 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
 }
 
 absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized) {
-  grpc::ByteBuffer copy(serialized);
-  grpc::ProtoBufferReader reader(&copy);
   v1::ClassifyDomainRequest request;
-  if (!request.ParseFromZeroCopyStream(&reader)) {
+  if (!ParseFrom(serialized, &request)) {
     return absl::InvalidArgumentError(
         "the request is not a serialized squatstream.v1.ClassifyDomainRequest (are both domains valid UTF-8?)");
   }
