@@ -8,140 +8,131 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "permute/unicode.h"
 
 namespace squatstream::permute {
 namespace {
 
-using Label = std::u32string;
-
 constexpr std::array kAllKinds = {
-    Kind::kAddition,   Kind::kBitsquatting, Kind::kHomoglyph, Kind::kHyphenation,   Kind::kInsertion,  Kind::kOmission,
-    Kind::kRepetition, Kind::kReplacement,  Kind::kSubdomain, Kind::kTransposition, Kind::kVowelSwap,  Kind::kTldSwap,
-    Kind::kPlural,     Kind::kVarious,      Kind::kFauxTld,   Kind::kTldAppend,     Kind::kMissingDot, Kind::kStripDash,
-    Kind::kMapped,     Kind::kVowelShuffle, Kind::kCyrillic,  Kind::kNumberWord,    Kind::kDictionary,
+    Kind::kAddition,     Kind::kBitsquatting,  Kind::kHomoglyph,          Kind::kHyphenation,
+    Kind::kInsertion,    Kind::kOmission,      Kind::kRepetition,         Kind::kReplacement,
+    Kind::kSubdomain,    Kind::kTransposition, Kind::kVowelSwap,          Kind::kTldSwap,
+    Kind::kPlural,       Kind::kVarious,       Kind::kFauxTld,            Kind::kTldAppend,
+    Kind::kMissingDot,   Kind::kStripDash,     Kind::kMapped,             Kind::kVowelShuffle,
+    Kind::kCyrillic,     Kind::kNumberWord,    Kind::kDictionary,         Kind::kDvorak,
+    Kind::kDoubleReplacement, Kind::kDoubleVowelInsertion, Kind::kHomophone, Kind::kKeywordTld,
+    Kind::kAsciiLookAlike,
 };
 
-constexpr std::array<absl::string_view, 24> kKindNames = {
+constexpr std::array<absl::string_view, 30> kKindNames = {
     "",           "addition",   "bitsquatting",  "homoglyph", "hyphenation",   "insertion",
     "omission",   "repetition", "replacement",   "subdomain", "transposition", "vowel-swap",
     "tld-swap",   "plural",     "various",       "faux-tld",  "tld-append",    "missing-dot",
     "strip-dash", "mapped",     "vowel-shuffle", "cyrillic",  "number-word",   "dictionary",
+    "dvorak",     "double-replacement", "double-vowel-insertion", "homophone", "keyword-tld",
+    "ascii-lookalike",
 };
 
-// Keys adjacent on a US QWERTY keyboard (same row and the rows above and below).
-std::u32string_view QwertyNeighbours(char32_t c) {
-  switch (c) {
-    case U'1':
-      return U"2q";
-    case U'2':
-      return U"3wq1";
-    case U'3':
-      return U"4ew2";
-    case U'4':
-      return U"5re3";
-    case U'5':
-      return U"6tr4";
-    case U'6':
-      return U"7yt5";
-    case U'7':
-      return U"8uy6";
-    case U'8':
-      return U"9iu7";
-    case U'9':
-      return U"0oi8";
-    case U'0':
-      return U"po9";
-    case U'q':
-      return U"12wa";
-    case U'w':
-      return U"3esaq2";
-    case U'e':
-      return U"4rdsw3";
-    case U'r':
-      return U"5tfde4";
-    case U't':
-      return U"6ygfr5";
-    case U'y':
-      return U"7uhgt6";
-    case U'u':
-      return U"8ijhy7";
-    case U'i':
-      return U"9okju8";
-    case U'o':
-      return U"0plki9";
-    case U'p':
-      return U"lo0";
-    case U'a':
-      return U"qwsz";
-    case U's':
-      return U"edxzaw";
-    case U'd':
-      return U"rfcxse";
-    case U'f':
-      return U"tgvcdr";
-    case U'g':
-      return U"yhbvft";
-    case U'h':
-      return U"ujnbgy";
-    case U'j':
-      return U"ikmnhu";
-    case U'k':
-      return U"olmji";
-    case U'l':
-      return U"kop";
-    case U'z':
-      return U"asx";
-    case U'x':
-      return U"zsdc";
-    case U'c':
-      return U"xdfv";
-    case U'v':
-      return U"cfgb";
-    case U'b':
-      return U"vghn";
-    case U'n':
-      return U"bhjm";
-    case U'm':
-      return U"njk";
-    default:
-      return U"";
+// Keyboard rows (digits, top, home, bottom); '_' marks a key that types no hostname character. Rows are
+// staggered as on a physical keyboard, so the neighbours of row r, column i are columns i-1 and i+1 of the
+// same row, i and i+1 of the row above, and i-1 and i of the row below.
+struct Layout {
+  std::array<std::u32string_view, 4> rows;
+};
+constexpr Layout kQwerty = {{U"1234567890", U"qwertyuiop", U"asdfghjkl", U"zxcvbnm"}};
+constexpr Layout kQwertz = {{U"1234567890", U"qwertzuiop", U"asdfghjkl", U"yxcvbnm"}};
+constexpr Layout kAzerty = {{U"1234567890", U"azertyuiop", U"qsdfghjklm", U"wxcvbn"}};
+constexpr Layout kDvorak = {{U"1234567890", U"___pyfgcrl", U"aoeuidhtns", U"_qjkxbmwvz"}};
+
+using NeighbourTable = std::array<std::u32string, 128>;
+
+void AddNeighbours(const Layout& layout, NeighbourTable* table) {
+  auto key = [&](int row, int col) -> char32_t {
+    if (row < 0 || row >= 4 || col < 0 || col >= static_cast<int>(layout.rows[row].size())) return U'_';
+    return layout.rows[row][static_cast<std::size_t>(col)];
+  };
+  for (int r = 0; r < 4; ++r) {
+    for (int i = 0; i < static_cast<int>(layout.rows[r].size()); ++i) {
+      const char32_t c = key(r, i);
+      if (c == U'_') continue;
+      for (char32_t n : {key(r, i + 1), key(r - 1, i + 1), key(r - 1, i), key(r, i - 1), key(r + 1, i),
+                         key(r + 1, i - 1)}) {
+        std::u32string& list = (*table)[c];
+        if (n != U'_' && list.find(n) == std::u32string::npos) list.push_back(n);
+      }
+    }
   }
 }
 
-// A small hand table of look-alikes per ASCII letter: ASCII sequences, Latin letters with diacritics, and
-// Greek/Cyrillic letters that render alike. Candidates that IDNA2008 rejects are dropped by the generator.
-// (The full engine replaces this with Unicode confusables; see the permutation-engine issue.)
-std::span<const std::u32string_view> Homoglyphs(char32_t c) {
-  static constexpr std::u32string_view a[] = {U"à", U"á", U"â", U"ã", U"ä", U"å", U"ɑ", U"а"};
-  static constexpr std::u32string_view b[] = {U"d", U"lb", U"ḃ"};
-  static constexpr std::u32string_view cc[] = {U"e", U"ϲ", U"с", U"ċ", U"ć"};
-  static constexpr std::u32string_view d[] = {U"b", U"cl", U"dl", U"ԁ"};
-  static constexpr std::u32string_view e[] = {U"é", U"ê", U"ë", U"ē", U"ė", U"е"};
-  static constexpr std::u32string_view f[] = {U"ƒ"};
-  static constexpr std::u32string_view g[] = {U"q", U"ġ", U"ğ"};
-  static constexpr std::u32string_view h[] = {U"lh", U"ĥ", U"һ"};
-  static constexpr std::u32string_view i[] = {U"1", U"l", U"í", U"ï", U"ı", U"і"};
-  static constexpr std::u32string_view j[] = {U"ј", U"ʝ"};
-  static constexpr std::u32string_view k[] = {U"lk", U"ik", U"lc", U"ķ", U"κ"};
-  static constexpr std::u32string_view l[] = {U"1", U"i", U"ɫ", U"ł"};
+// Neighbours on QWERTY, QWERTZ and AZERTY together (the layouts most typists use).
+std::u32string_view TypoNeighbours(char32_t c) {
+  static const NeighbourTable* const table = [] {
+    auto* t = new NeighbourTable();
+    for (const Layout* layout : {&kQwerty, &kQwertz, &kAzerty}) AddNeighbours(*layout, t);
+    return t;
+  }();
+  return c < 128 ? std::u32string_view((*table)[c]) : std::u32string_view();
+}
+
+std::u32string_view DvorakNeighbours(char32_t c) {
+  static const NeighbourTable* const table = [] {
+    auto* t = new NeighbourTable();
+    AddNeighbours(kDvorak, t);
+    return t;
+  }();
+  return c < 128 ? std::u32string_view((*table)[c]) : std::u32string_view();
+}
+
+// Look-alikes that Unicode's confusables data does not list: ASCII sequences and letters that typefaces and
+// small sizes confuse (rn for m, cl for d, b for d), and the few digits that look like other digits. The
+// Unicode look-alikes come from ICU (LookAlikes).
+std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c) {
+  static constexpr std::u32string_view b[] = {U"d", U"lb"};
+  static constexpr std::u32string_view cc[] = {U"e"};
+  static constexpr std::u32string_view d[] = {U"b", U"cl", U"dl"};
+  static constexpr std::u32string_view e[] = {U"c"};
+  static constexpr std::u32string_view g[] = {U"q"};
+  static constexpr std::u32string_view h[] = {U"lh"};
+  static constexpr std::u32string_view i[] = {U"1", U"l"};
+  static constexpr std::u32string_view k[] = {U"lk", U"ik", U"lc"};
+  static constexpr std::u32string_view l[] = {U"1", U"i"};
   static constexpr std::u32string_view m[] = {U"n", U"nn", U"rn", U"rr"};
-  static constexpr std::u32string_view n[] = {U"m", U"r", U"ń", U"ñ"};
-  static constexpr std::u32string_view o[] = {U"0", U"ο", U"о", U"ö", U"ó", U"ø"};
-  static constexpr std::u32string_view p[] = {U"ρ", U"р"};
-  static constexpr std::u32string_view q[] = {U"g", U"ԛ"};
-  static constexpr std::u32string_view r[] = {U"ŕ", U"ř"};
-  static constexpr std::u32string_view s[] = {U"ѕ", U"ś", U"ş"};
-  static constexpr std::u32string_view t[] = {U"ţ", U"ť"};
-  static constexpr std::u32string_view u[] = {U"μ", U"υ", U"ü", U"ú"};
-  static constexpr std::u32string_view v[] = {U"ѵ", U"ν"};
-  static constexpr std::u32string_view w[] = {U"vv", U"ѡ", U"ŵ"};
-  static constexpr std::u32string_view x[] = {U"х", U"ҳ"};
-  static constexpr std::u32string_view y[] = {U"у", U"ý", U"ÿ"};
-  static constexpr std::u32string_view z[] = {U"ż", U"ź"};
-  static constexpr std::span<const std::u32string_view> kTable[] = {a, b, cc, d, e, f, g, h, i, j, k, l, m,
-                                                                    n, o, p,  q, r, s, t, u, v, w, x, y, z};
-  if (c < U'a' || c > U'z') return {};
-  return kTable[c - U'a'];
+  static constexpr std::u32string_view n[] = {U"m", U"r"};
+  static constexpr std::u32string_view o[] = {U"0"};
+  static constexpr std::u32string_view q[] = {U"g"};
+  static constexpr std::u32string_view w[] = {U"vv"};
+  static constexpr std::u32string_view d0[] = {U"o"};
+  static constexpr std::u32string_view d1[] = {U"l", U"i"};
+  static constexpr std::u32string_view d3[] = {U"8"};
+  static constexpr std::u32string_view d5[] = {U"s"};
+  static constexpr std::u32string_view d6[] = {U"9"};
+  static constexpr std::u32string_view d8[] = {U"3"};
+  static constexpr std::u32string_view d9[] = {U"6"};
+  switch (c) {
+    case U'b': return b;
+    case U'c': return cc;
+    case U'd': return d;
+    case U'e': return e;
+    case U'g': return g;
+    case U'h': return h;
+    case U'i': return i;
+    case U'k': return k;
+    case U'l': return l;
+    case U'm': return m;
+    case U'n': return n;
+    case U'o': return o;
+    case U'q': return q;
+    case U'w': return w;
+    case U'0': return d0;
+    case U'1': return d1;
+    case U'3': return d3;
+    case U'5': return d5;
+    case U'6': return d6;
+    case U'8': return d8;
+    case U'9': return d9;
+    default: return {};
+  }
 }
 
 // Common public suffixes a squatter registers instead of the original's.
@@ -229,53 +220,85 @@ constexpr absl::string_view kAppendedTlds[] = {"it", "de", "fr", "co", "io", "us
 // Generic TLDs that carry a faux-TLD label (example-co-uk.com).
 constexpr absl::string_view kFauxTldHosts[] = {"com", "net", "org"};
 
-// At most this many vowel orders per label, so long labels stay bounded.
-constexpr int kVowelShuffleBudget = 120;
+// Sound-alike spellings and common misspellings, each direction listed, replaced one occurrence at a time.
+constexpr std::pair<std::u32string_view, std::u32string_view> kHomophones[] = {
+    {U"ph", U"f"},     {U"f", U"ph"},     {U"ck", U"k"},     {U"k", U"ck"},     {U"c", U"k"},
+    {U"k", U"c"},      {U"ee", U"ea"},    {U"ea", U"ee"},    {U"oo", U"u"},     {U"u", U"oo"},
+    {U"ou", U"ow"},    {U"ow", U"ou"},    {U"ai", U"ay"},    {U"ay", U"ai"},    {U"ie", U"ei"},
+    {U"ei", U"ie"},    {U"er", U"re"},    {U"re", U"er"},    {U"s", U"z"},      {U"z", U"s"},
+    {U"x", U"ks"},     {U"ks", U"x"},     {U"qu", U"kw"},    {U"kw", U"qu"},    {U"able", U"ible"},
+    {U"ible", U"able"}, {U"ance", U"ence"}, {U"ence", U"ance"}, {U"ant", U"ent"}, {U"ent", U"ant"},
+    {U"tion", U"sion"}, {U"sion", U"tion"}, {U"y", U"ie"},    {U"ie", U"y"},     {U"wr", U"r"},
+    {U"kn", U"n"},     {U"gh", U"g"},     {U"mb", U"m"},     {U"ght", U"t"},    {U"ch", U"sh"},
+};
+
+// Deterministic budgets of the kinds that grow faster than linearly in the label's length.
+constexpr std::size_t kHomoglyphBudget = 20000;
+constexpr std::size_t kVowelShuffleBudget = 120;
+constexpr std::size_t kKeywordTldBudget = 600;
 
 // Calls emit(l with each occurrence of `from`, one at a time, replaced by `to`).
 template <typename Emit>
-void ReplaceEach(const std::u32string& l, std::u32string_view from, std::u32string_view to, Emit&& emit) {
-  for (std::size_t at = l.find(from); at != std::u32string::npos; at = l.find(from, at + 1)) {
-    emit(std::u32string(l).replace(at, from.size(), to));
+void ReplaceEach(const Label& l, std::u32string_view from, std::u32string_view to, Emit&& emit) {
+  for (std::size_t at = l.find(from); at != Label::npos; at = l.find(from, at + 1)) {
+    emit(Label(l).replace(at, from.size(), to));
   }
 }
 
 bool IsHostnameChar(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'0' && c <= U'9') || c == U'-'; }
+bool IsVowel(char32_t c) { return kVowels.find(c) != std::u32string_view::npos; }
 
-Label DecodeUtf8(absl::string_view s) {
-  Label out;
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    const std::size_t len = b0 < 0x80 ? 1 : (b0 & 0xE0) == 0xC0 ? 2 : (b0 & 0xF0) == 0xE0 ? 3 : 4;
-    char32_t cp = len == 1 ? b0 : len == 2 ? (b0 & 0x1Fu) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x07u);
-    for (std::size_t k = 1; k < len && i + k < s.size(); ++k) {
-      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+// The look-alikes of `c` a label of `script` may hold: the ASCII table's (for Latin or script-less labels)
+// and Unicode's confusables of the same script.
+template <typename Fn>
+void ForEachHomoglyph(char32_t c, int script, Fn&& fn) {
+  const bool latin = script == kAnyScript || script == ScriptOf(U'a');
+  if (latin) {
+    for (std::u32string_view g : AsciiHomoglyphs(c)) fn(g);
+  }
+  for (const Glyph& g : LookAlikes(c)) {
+    if (g.script == kAnyScript || g.script == script || (latin && g.script == ScriptOf(U'a'))) {
+      fn(std::u32string_view(&g.cp, 1));
     }
-    out.push_back(cp);
-    i += len;
-  }
-  return out;
-}
-
-void AppendUtf8(char32_t cp, std::string* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
 }
 
-// Calls emit(label) for every variant of `l` that a label-level `kind` defines.
+// One homoglyph step on `l` from position `from` on: for each character, each run of its consecutive
+// occurrences (first..last of them) is replaced by one look-alike. Calls emit(variant, first changed
+// position); stops and returns false when emit does.
+template <typename Emit>
+bool HomoglyphStep(const Label& l, std::size_t from, int script, Emit&& emit) {
+  Label v;  // reused for every variant: this loop makes most of the engine's candidates
+  std::vector<std::size_t> at;
+  for (std::size_t i = from; i < l.size(); ++i) {
+    const char32_t c = l[i];
+    if (l.find(c, from) != i) continue;  // each character once, at its first occurrence
+    at.clear();
+    for (std::size_t k = i; k < l.size(); ++k) {
+      if (l[k] == c) at.push_back(k);
+    }
+    bool go_on = true;
+    ForEachHomoglyph(c, script, [&](std::u32string_view g) {
+      for (std::size_t first = 0; go_on && first < at.size(); ++first) {
+        for (std::size_t last = first; go_on && last < at.size(); ++last) {
+          v.clear();
+          std::size_t copied = 0;
+          for (std::size_t k = first; k <= last; ++k) {
+            v.append(l, copied, at[k] - copied).append(g);
+            copied = at[k] + 1;
+          }
+          v.append(l, copied);
+          go_on = emit(v, at[first]);
+        }
+      }
+    });
+    if (!go_on) return false;
+  }
+  return true;
+}
+
+// Calls emit(label) for every variant of `l` that a label-level `kind` defines. emit returns false once
+// the kind's budget is spent; the kinds that can exceed their budget stop there.
 template <typename Emit>
 void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
   const std::size_t n = l.size();
@@ -296,19 +319,26 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
         }
       }
       break;
-    case Kind::kHomoglyph:  // one character replaced by a look-alike sequence
-      for (std::size_t i = 0; i < n; ++i) {
-        for (std::u32string_view g : Homoglyphs(l[i])) {
-          emit(Label(l.substr(0, i)).append(g).append(l.substr(i + 1)));
-        }
+    case Kind::kHomoglyph: {  // up to two homoglyph steps (HomoglyphStep), single-script, bounded
+      const int script = LabelScript(l).value_or(kAnyScript);
+      std::vector<std::pair<Label, std::size_t>> first_step;
+      if (!HomoglyphStep(l, 0, script, [&](const Label& v, std::size_t at) {
+            first_step.emplace_back(v, at);
+            return emit(v);
+          })) {
+        break;
+      }
+      for (const auto& [v, at] : first_step) {
+        if (!HomoglyphStep(v, at + 1, script, [&](const Label& w, std::size_t) { return emit(w); })) break;
       }
       break;
+    }
     case Kind::kHyphenation:  // a hyphen between two characters
       for (std::size_t i = 1; i < n; ++i) emit(Label(l).insert(i, 1, U'-'));
       break;
-    case Kind::kInsertion:  // a keyboard neighbour typed just before or after a character
+    case Kind::kInsertion:  // a QWERTY, QWERTZ or AZERTY neighbour typed just before or after a character
       for (std::size_t i = 0; i < n; ++i) {
-        for (char32_t k : QwertyNeighbours(l[i])) {
+        for (char32_t k : TypoNeighbours(l[i])) {
           emit(Label(l).insert(i, 1, k));
           emit(Label(l).insert(i + 1, 1, k));
         }
@@ -322,13 +352,39 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
     case Kind::kRepetition:  // one character typed twice
       for (std::size_t i = 0; i < n; ++i) emit(Label(l).insert(i, 1, l[i]));
       break;
-    case Kind::kReplacement:  // one character replaced by a keyboard neighbour
+    case Kind::kReplacement:  // one character replaced by a QWERTY, QWERTZ or AZERTY neighbour
       for (std::size_t i = 0; i < n; ++i) {
-        for (char32_t k : QwertyNeighbours(l[i])) {
+        for (char32_t k : TypoNeighbours(l[i])) {
           Label v = l;
           v[i] = k;
           emit(std::move(v));
         }
+      }
+      break;
+    case Kind::kDvorak:  // a Dvorak neighbour typed instead of a character, or next to it
+      for (std::size_t i = 0; i < n; ++i) {
+        for (char32_t k : DvorakNeighbours(l[i])) {
+          Label v = l;
+          v[i] = k;
+          emit(std::move(v));
+          emit(Label(l).insert(i, 1, k));
+          emit(Label(l).insert(i + 1, 1, k));
+        }
+      }
+      break;
+    case Kind::kDoubleReplacement:  // a doubled character replaced, both copies, by one keyboard neighbour
+      for (std::size_t i = 0; i + 1 < n; ++i) {
+        if (l[i] != l[i + 1]) continue;
+        for (char32_t k : TypoNeighbours(l[i])) {
+          Label v = l;
+          v[i] = v[i + 1] = k;
+          emit(std::move(v));
+        }
+      }
+      break;
+    case Kind::kDoubleVowelInsertion:  // a doubled vowel typed between two characters (or at either end)
+      for (std::size_t i = 0; i <= n; ++i) {
+        for (char32_t v : kVowels) emit(Label(l).insert(i, 2, v));
       }
       break;
     case Kind::kSubdomain:  // a dot inside the label, making a subdomain of a shorter name
@@ -346,7 +402,7 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
       break;
     case Kind::kVowelSwap:  // one vowel replaced by another
       for (std::size_t i = 0; i < n; ++i) {
-        if (kVowels.find(l[i]) == std::u32string_view::npos) continue;
+        if (!IsVowel(l[i])) continue;
         for (char32_t v : kVowels) {
           if (v == l[i]) continue;
           Label w = l;
@@ -375,25 +431,24 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
     case Kind::kMapped:  // multi-character look-alikes, one occurrence at a time
       for (const auto& [from, to] : kMapped) ReplaceEach(l, from, to, emit);
       break;
-    case Kind::kVowelShuffle: {  // the vowels in every other order, bounded
+    case Kind::kHomophone:  // a sound-alike spelling or common misspelling, one occurrence at a time
+      for (const auto& [from, to] : kHomophones) ReplaceEach(l, from, to, emit);
+      break;
+    case Kind::kVowelShuffle: {  // the vowels in every other order, bounded by the kind's budget
       std::vector<std::size_t> at;
       Label vowels;
       for (std::size_t i = 0; i < n; ++i) {
-        if (kVowels.find(l[i]) != std::u32string_view::npos) {
+        if (IsVowel(l[i])) {
           at.push_back(i);
           vowels.push_back(l[i]);
         }
       }
       std::sort(vowels.begin(), vowels.end());
-      int budget = kVowelShuffleBudget;
       do {
         Label v = l;
         for (std::size_t k = 0; k < at.size(); ++k) v[at[k]] = vowels[k];
-        if (v != l) {
-          emit(std::move(v));
-          --budget;
-        }
-      } while (budget > 0 && std::next_permutation(vowels.begin(), vowels.end()));
+        if (v != l && !emit(std::move(v))) break;
+      } while (std::next_permutation(vowels.begin(), vowels.end()));
       break;
     }
     case Kind::kCyrillic: {  // the whole label, when every letter has a Cyrillic look-alike
@@ -408,6 +463,40 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
         }
       }
       if (any_letter) emit(std::move(v));
+      break;
+    }
+    case Kind::kAsciiLookAlike: {  // every non-ASCII character replaced by an ASCII one it looks like
+      // Per character: Unicode's ASCII look-alikes (ü -> u, Cyrillic р -> p), then the single ASCII letters
+      // the ASCII table confuses with those (palochka ӏ -> i, and so also l and 1).
+      std::vector<Label> options(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        if (l[i] < 0x80) continue;
+        Label& o = options[i];
+        o = AsciiLookAlikes(l[i]);
+        if (o.empty()) return;  // a character with no ASCII look-alike: no all-ASCII twin
+        for (char32_t a : Label(o)) {
+          for (std::u32string_view g : AsciiHomoglyphs(a)) {
+            if (g.size() == 1 && o.find(g[0]) == Label::npos) o.push_back(g[0]);
+          }
+        }
+      }
+      Label all = l;
+      bool any = false;
+      for (std::size_t i = 0; i < n; ++i) {
+        if (!options[i].empty()) {
+          all[i] = options[i].front();
+          any = true;
+        }
+      }
+      if (!any) break;
+      emit(all);
+      for (std::size_t i = 0; i < n; ++i) {  // one character at a time given its other look-alikes
+        for (std::size_t k = 1; k < options[i].size(); ++k) {
+          Label v = all;
+          v[i] = options[i][k];
+          emit(std::move(v));
+        }
+      }
       break;
     }
     case Kind::kNumberWord:  // a number word for its digit, or a digit for its word
@@ -426,16 +515,17 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
     case Kind::kFauxTld:
     case Kind::kTldAppend:
     case Kind::kMissingDot:
+    case Kind::kKeywordTld:
       break;  // name-level kinds: PermuteName
   }
 }
 
 bool IsNameLevel(Kind kind) {
   return kind == Kind::kTldSwap || kind == Kind::kVarious || kind == Kind::kFauxTld || kind == Kind::kTldAppend ||
-         kind == Kind::kMissingDot;
+         kind == Kind::kMissingDot || kind == Kind::kKeywordTld;
 }
 
-// Calls emit(name) for every whole-name variant of `d` that a name-level `kind` defines.
+// Calls emit(name) for every whole-name variant of `d` that a name-level `kind` defines (UTF-8 names).
 template <typename Emit>
 void PermuteName(Kind kind, const ParsedDomain& d, Emit&& emit) {
   const std::string dashed = absl::StrReplaceAll(d.suffix, {{".", "-"}});
@@ -461,12 +551,42 @@ void PermuteName(Kind kind, const ParsedDomain& d, Emit&& emit) {
       emit(absl::StrCat("www", d.label, ".", d.suffix));
       if (!d.prefix.empty()) emit(absl::StrCat(absl::StrReplaceAll(d.prefix, {{".", ""}}), d.label, ".", d.suffix));
       break;
+    case Kind::kKeywordTld:  // a dictionary word with the label under another common suffix: loginexample.net
+      for (absl::string_view suffix : kSwapSuffixes) {
+        if (suffix == d.suffix) continue;
+        for (std::u32string_view w32 : kDictionaryWords) {
+          const std::string w = EncodeUtf8(w32);
+          if (!emit(absl::StrCat(d.prefix, w, d.label, ".", suffix)) ||
+              !emit(absl::StrCat(d.prefix, w, "-", d.label, ".", suffix)) ||
+              !emit(absl::StrCat(d.prefix, d.label, w, ".", suffix)) ||
+              !emit(absl::StrCat(d.prefix, d.label, "-", w, ".", suffix))) {
+            return;
+          }
+        }
+      }
+      break;
     default:
       break;
   }
 }
 
+// ASCII-form checks the fast path applies to each label (those libidn2 would apply to an LDH label).
+bool IsValidAsciiLabel(absl::string_view label) {
+  if (label.empty() || label.size() > kMaxLabelBytes || label.front() == '-' || label.back() == '-') return false;
+  // Labels with "--" at positions 3-4 are reserved; only a well-formed A-label may have it, and the fast
+  // path produces those itself (from a label that does not have it).
+  return !(label.size() >= 4 && label[2] == '-' && label[3] == '-');
+}
+
 }  // namespace
+
+std::vector<Kind> KindSet::ToVector() const {
+  std::vector<Kind> out;
+  for (int i = 0; i < 64; ++i) {
+    if ((bits_ >> i) & 1) out.push_back(static_cast<Kind>(i));
+  }
+  return out;
+}
 
 std::span<const Kind> AllKinds() { return kAllKinds; }
 
@@ -482,62 +602,133 @@ absl::StatusOr<Kind> ParseKindName(absl::string_view name) {
   return absl::InvalidArgumentError(absl::StrFormat("unknown permutation kind \"%s\"", name));
 }
 
+std::size_t KindBudget(Kind kind) {
+  switch (kind) {
+    case Kind::kHomoglyph:
+      return kHomoglyphBudget;
+    case Kind::kVowelShuffle:
+      return kVowelShuffleBudget;
+    case Kind::kKeywordTld:
+      return kKeywordTldBudget;
+    default:
+      return SIZE_MAX;
+  }
+}
+
 Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     : domain_(std::move(domain)), options_(std::move(options)) {
   if (options_.kinds.empty()) options_.kinds.assign(kAllKinds.begin(), kAllKinds.end());
-  seen_.insert(domain_.ascii);
+  // The ASCII form has the same labels as the Unicode one: cut it at the same label counts.
+  const std::size_t prefix_labels = static_cast<std::size_t>(std::count(domain_.prefix.begin(), domain_.prefix.end(), '.'));
+  const std::size_t suffix_labels = static_cast<std::size_t>(std::count(domain_.suffix.begin(), domain_.suffix.end(), '.')) + 1;
+  std::vector<absl::string_view> labels = absl::StrSplit(domain_.ascii, '.');
+  for (std::size_t i = 0; i < prefix_labels; ++i) absl::StrAppend(&prefix_ascii_, labels[i], ".");
+  for (std::size_t i = labels.size() - suffix_labels; i < labels.size(); ++i) {
+    absl::StrAppend(&suffix_ascii_, ".", labels[i]);
+  }
+  unicode_differs_ = domain_.unicode != domain_.ascii;
 }
 
 std::optional<Candidate> Generator::Next() {
-  if (generated_ >= options_.max_candidates) return std::nullopt;
-  while (queue_pos_ == queue_.size()) {
-    queue_.clear();
-    queue_pos_ = 0;
-    if (!RunNextKind()) return std::nullopt;
-  }
+  if (!ran_) RunAllKinds();
+  if (generated_ >= options_.max_candidates || next_ >= candidates_.size()) return std::nullopt;
   ++generated_;
-  return std::move(queue_[queue_pos_++]);
+  return std::move(candidates_[next_++]);
 }
 
-bool Generator::RunNextKind() {
-  if (next_kind_ >= options_.kinds.size()) return false;
-  const Kind kind = options_.kinds[next_kind_++];
-  if (IsNameLevel(kind)) {
-    PermuteName(kind, domain_, [&](const std::string& name) { Offer(kind, name); });
-    return true;
-  }
+void Generator::RunAllKinds() {
+  ran_ = true;
+  index_.emplace(absl::string_view(domain_.ascii), SIZE_MAX);  // the input itself is never a candidate
   const Label label = DecodeUtf8(domain_.label);
-  std::string name;
-  PermuteLabel(kind, label, [&](const Label& variant) {
-    name.assign(domain_.prefix);
-    for (char32_t cp : variant) AppendUtf8(cp, &name);
-    absl::StrAppend(&name, ".", domain_.suffix);
-    Offer(kind, name);
-  });
-  return true;
+  for (Kind kind : options_.kinds) {
+    kind_accepted_ = 0;
+    kind_budget_ = KindBudget(kind);
+    if (IsNameLevel(kind)) {
+      PermuteName(kind, domain_, [&](const std::string& name) { return OfferName(kind, name); });
+    } else {
+      PermuteLabel(kind, label, [&](const Label& variant) { return OfferLabel(kind, variant); });
+    }
+  }
+  index_ = {};  // its keys view candidates_, which Next() moves out of
 }
 
-void Generator::Offer(Kind kind, absl::string_view name) {
+bool Generator::OfferLabel(Kind kind, std::u32string_view variant) {
+  if (kind_accepted_ >= kind_budget_) return false;
+  // Fast path: every code point is ASCII LDH or a vetted look-alike, so no IDNA mapping or normalization
+  // can change the label and its A-label is plain punycode. Anything else goes through libidn2.
+  name_.assign(prefix_ascii_);
+  bool non_ascii = false;
+  for (std::size_t start = 0; start <= variant.size();) {
+    std::size_t dot = variant.find(U'.', start);
+    if (dot == std::u32string_view::npos) dot = variant.size();
+    const std::u32string_view part = variant.substr(start, dot - start);
+    if (!FastAsciiLabel(part, &label_ascii_)) {
+      return OfferName(kind, absl::StrCat(domain_.prefix, EncodeUtf8(variant), ".", domain_.suffix));
+    }
+    if (label_ascii_.size() != part.size()) {  // punycode: an internationalized label
+      non_ascii = true;
+      // A U-label must not start or end with a hyphen nor have "--" at positions 3-4, and must be
+      // single-script.
+      if (part.front() == U'-' || part.back() == U'-' || (part.size() >= 4 && part[2] == U'-' && part[3] == U'-') ||
+          label_ascii_.size() > kMaxLabelBytes || !LabelScript(part).has_value()) {
+        return true;
+      }
+    } else if (!IsValidAsciiLabel(label_ascii_)) {
+      return true;
+    }
+    if (start > 0) name_.push_back('.');
+    name_.append(label_ascii_);
+    start = dot + 1;
+  }
+  name_.append(suffix_ascii_);
+  if (name_.size() > kMaxDomainBytes) return true;
+  if (Merge(kind)) return true;
+  std::string unicode = non_ascii || unicode_differs_
+                            ? absl::StrCat(domain_.prefix, EncodeUtf8(variant), ".", domain_.suffix)
+                            : std::string();
+  return Accept(kind, std::move(unicode));
+}
+
+bool Generator::OfferName(Kind kind, absl::string_view name) {
+  if (kind_accepted_ >= kind_budget_) return false;
   absl::StatusOr<NameForms> forms = ToNameForms(name);
-  if (!forms.ok() || !seen_.insert(forms->ascii).second) return;
-  queue_.push_back(Candidate{kind, std::move(forms->ascii), std::move(forms->unicode)});
+  if (!forms.ok()) return true;
+  // Every label the kind made must be single-script; the input's own labels are taken as they are.
+  const std::vector<absl::string_view> input_labels = absl::StrSplit(domain_.unicode, '.');
+  for (absl::string_view l : absl::StrSplit(forms->unicode, '.')) {
+    if (std::find(input_labels.begin(), input_labels.end(), l) == input_labels.end() &&
+        !LabelScript(DecodeUtf8(l)).has_value()) {
+      return true;
+    }
+  }
+  name_ = std::move(forms->ascii);
+  if (Merge(kind)) return true;
+  return Accept(kind, std::move(forms->unicode));
+}
+
+bool Generator::Merge(Kind kind) {
+  auto it = index_.find(absl::string_view(name_));
+  if (it == index_.end()) return false;
+  if (it->second != SIZE_MAX) candidates_[it->second].kinds.Insert(kind);
+  return true;  // a duplicate does not count against the budget
+}
+
+bool Generator::Accept(Kind kind, std::string unicode) {
+  Candidate& c = candidates_.emplace_back();
+  c.kind = kind;
+  c.kinds.Insert(kind);
+  c.ascii = name_;
+  c.unicode = unicode.empty() ? name_ : std::move(unicode);
+  index_.emplace(absl::string_view(c.ascii), candidates_.size() - 1);  // deque: c.ascii never moves
+  return ++kind_accepted_ < kind_budget_;
 }
 
 std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii) {
-  std::vector<Kind> kinds;
-  if (candidate_ascii == target.ascii) return kinds;
-  for (Kind kind : kAllKinds) {
-    // One kind at a time, so that a candidate two kinds produce is credited to both (the generator's
-    // dedup would credit only the first).
-    Generator generator(target, {.kinds = {kind}, .max_candidates = SIZE_MAX});
-    while (std::optional<Candidate> c = generator.Next()) {
-      if (c->ascii == candidate_ascii) {
-        kinds.push_back(kind);
-        break;
-      }
-    }
+  Generator generator(target, {.kinds = {}, .max_candidates = SIZE_MAX});
+  while (std::optional<Candidate> c = generator.Next()) {
+    if (c->ascii == candidate_ascii) return c->kinds.ToVector();
   }
-  return kinds;
+  return {};
 }
 
 std::vector<Candidate> GenerateAll(const ParsedDomain& domain, const GeneratorOptions& options) {

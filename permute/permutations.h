@@ -1,20 +1,22 @@
 // The permutation engine: look-alike candidates of a ParsedDomain, one kind at a time.
 //
-// Pure library, no I/O. A Generator yields candidates incrementally: it runs one kind when its queue is
-// empty, so the first candidates are available after the first kind, not after the whole set. Every
-// candidate is a valid IDNA2008 hostname, differs from the input, and appears once (the first kind that
-// produced it names it). The order is stable for a given input and options.
+// Pure library, no I/O. A Generator runs every selected kind on its first Next() (a few hundred
+// microseconds for a short domain) and then hands the candidates out one at a time. Every candidate is a
+// valid IDNA2008 hostname whose permuted label is single-script (as registries require), differs from the
+// input, and appears once, carrying every kind that produced it. Each kind has a deterministic budget
+// (KindBudget), so long labels stay bounded; the order is stable for a given input and options.
 #ifndef SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 #define SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "permute/domain.h"
@@ -46,6 +48,24 @@ enum class Kind : std::uint8_t {
   kCyrillic = 21,
   kNumberWord = 22,
   kDictionary = 23,
+  kDvorak = 24,
+  kDoubleReplacement = 25,
+  kDoubleVowelInsertion = 26,
+  kHomophone = 27,
+  kKeywordTld = 28,
+  kAsciiLookAlike = 29,
+};
+
+// A set of kinds (bit i = Kind value i).
+class KindSet {
+ public:
+  void Insert(Kind k) { bits_ |= std::uint64_t{1} << static_cast<int>(k); }
+  bool Contains(Kind k) const { return (bits_ >> static_cast<int>(k)) & 1; }
+  std::vector<Kind> ToVector() const;  // in Kind value order
+  bool operator==(const KindSet&) const = default;
+
+ private:
+  std::uint64_t bits_ = 0;
 };
 
 // Every kind, in generation order.
@@ -57,8 +77,13 @@ absl::string_view KindName(Kind kind);
 // Parses a kind name as KindName prints it. Returns INVALID_ARGUMENT for an unknown name.
 absl::StatusOr<Kind> ParseKindName(absl::string_view name);
 
+// The most candidates one kind contributes for one domain (SIZE_MAX: the kind is bounded by its definition,
+// linearly in the label's length).
+std::size_t KindBudget(Kind kind);
+
 struct Candidate {
-  Kind kind;
+  Kind kind;            // the first kind, in generation order, that produced it
+  KindSet kinds;        // every selected kind that produced it
   std::string ascii;    // lower-case punycode form
   std::string unicode;  // Unicode form (equal to ascii when no label is internationalized)
 };
@@ -80,21 +105,35 @@ class Generator {
   std::size_t generated() const { return generated_; }
 
  private:
-  // Runs the next kind into queue_. Returns false when no kind is left.
-  bool RunNextKind();
-  // Validates a candidate name and appends it to queue_ unless seen before.
-  void Offer(Kind kind, absl::string_view name);
+  // Runs every selected kind into candidates_.
+  void RunAllKinds();
+  // Validates a variant of the registrable label and offers the whole name; false once the kind's budget
+  // is spent.
+  bool OfferLabel(Kind kind, std::u32string_view variant);
+  // Validates a whole name (a name-level kind, or a label variant off the fast path) and offers it.
+  bool OfferName(Kind kind, absl::string_view name);
+  // If name_ was recorded already, adds `kind` to it and returns true.
+  bool Merge(Kind kind);
+  // Records name_ as a new candidate (unicode empty: same as name_); false once the budget is spent.
+  bool Accept(Kind kind, std::string unicode);
 
   ParsedDomain domain_;
   GeneratorOptions options_;
-  std::size_t next_kind_ = 0;
-  std::vector<Candidate> queue_;
-  std::size_t queue_pos_ = 0;
+  bool ran_ = false;
+  std::string prefix_ascii_;  // ASCII forms of the parts around the registrable label, with their dots
+  std::string suffix_ascii_;
+  bool unicode_differs_ = false;   // the input's prefix or suffix is internationalized
+  std::string name_;               // the ASCII form being offered (reused)
+  std::string label_ascii_;        // scratch for one label's ASCII form
+  std::size_t kind_accepted_ = 0;  // candidates the running kind produced (its budget)
+  std::size_t kind_budget_ = 0;
+  std::deque<Candidate> candidates_;  // a deque, so that index_'s keys stay put
+  std::size_t next_ = 0;
   std::size_t generated_ = 0;
-  absl::flat_hash_set<std::string> seen_;  // ASCII forms already queued, and the input itself
+  absl::flat_hash_map<absl::string_view, std::size_t> index_;  // ASCII form -> position, while running
 };
 
-// Every kind whose candidates for `target` include `candidate_ascii` (an ASCII form), in AllKinds() order;
+// Every kind whose candidates for `target` include `candidate_ascii` (an ASCII form), in Kind value order;
 // empty when it is not a permutation of `target` (or is `target` itself).
 std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii);
 

@@ -1,8 +1,14 @@
 #include "permute/permutations.h"
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "absl/strings/str_split.h"
+#include "permute/unicode.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -60,14 +66,57 @@ TEST(Kinds, Addition) {
 
 TEST(Kinds, Replacement) {
   EXPECT_THAT(Names("abc.com", Kind::kReplacement),
-              ElementsAre("qbc.com", "wbc.com", "sbc.com", "zbc.com", "avc.com", "agc.com", "ahc.com", "anc.com",
-                          "abx.com", "abd.com", "abf.com", "abv.com"));
+              ElementsAre(  // a: QWERTY s w q z, QWERTZ y, AZERTY 2 1 (q, z, s... already listed)
+                  "sbc.com", "wbc.com", "qbc.com", "zbc.com", "ybc.com", "2bc.com", "1bc.com",
+                  // b: n h g v on all three layouts; c: v f d x on all three
+                  "anc.com", "ahc.com", "agc.com", "avc.com", "abv.com", "abf.com", "abd.com", "abx.com"));
+}
+
+TEST(Kinds, Dvorak) {
+  // Dvorak: a (home row, first key) has o beside it and ' , above (not hostname characters) and ; below.
+  std::vector<std::string> names = Names("a.com", Kind::kDvorak);
+  EXPECT_THAT(names, IsSupersetOf({"o.com", "oa.com", "ao.com"}));
+  EXPECT_THAT(names, Not(Contains("s.com")));  // a QWERTY neighbour, not a Dvorak one
+}
+
+TEST(Kinds, DoubleReplacement) {
+  // Both o's of google replaced by one neighbour: QWERTY 0 p l k i 9, and no other layout adds one.
+  EXPECT_THAT(Names("google.com", Kind::kDoubleReplacement),
+              UnorderedElementsAre("gppgle.com", "gllgle.com", "gkkgle.com", "giigle.com", "g00gle.com", "g99gle.com"));
+  EXPECT_TRUE(Names("abc.com", Kind::kDoubleReplacement).empty());
+}
+
+TEST(Kinds, DoubleVowelInsertion) {
+  std::vector<std::string> names = Names("ab.com", Kind::kDoubleVowelInsertion);
+  EXPECT_EQ(names.size(), 14u);  // 3 positions x 5 vowels, but "aa" before or after the a is the same name
+  EXPECT_THAT(names, IsSupersetOf({"aaab.com", "aeeb.com", "abuu.com"}));
+}
+
+TEST(Kinds, Homophone) {
+  EXPECT_THAT(Names("phone.com", Kind::kHomophone), IsSupersetOf({"fone.com"}));
+  EXPECT_THAT(Names("quick.com", Kind::kHomophone), IsSupersetOf({"quik.com", "kwick.com"}));
+}
+
+TEST(Kinds, KeywordTldIsBounded) {
+  std::vector<std::string> names = Names("bank.com", Kind::kKeywordTld);
+  EXPECT_EQ(names.size(), KindBudget(Kind::kKeywordTld));
+  EXPECT_THAT(names, IsSupersetOf({"loginbank.net", "bank-secure.net"}));
+  for (const std::string& n : names) EXPECT_EQ(n.find(".com"), std::string::npos) << n;
+}
+
+TEST(Kinds, AsciiLookAlikeMapsAnIdnBackToAscii) {
+  // аррӏе.com (all Cyrillic) looks like apple.com: Unicode's data pairs palochka ӏ with i, the ASCII table
+  // i with l and 1, and e with c.
+  EXPECT_THAT(Names("xn--80ak6aa92e.com", Kind::kAsciiLookAlike),
+              UnorderedElementsAre("appie.com", "app1e.com", "apple.com", "appic.com"));
+  EXPECT_THAT(Names("bücher.de", Kind::kAsciiLookAlike), ElementsAre("bucher.de"));
+  EXPECT_TRUE(Names("apple.com", Kind::kAsciiLookAlike).empty());
 }
 
 TEST(Kinds, InsertionDeduplicates) {
-  // 3 characters x 4 neighbours x (before, after) = 24, but "abvc" comes from b and from c.
+  // 15 neighbours (see Replacement) x (before, after) = 30, but "abvc" comes from b and from c.
   std::vector<std::string> names = Names("abc.com", Kind::kInsertion);
-  EXPECT_EQ(names.size(), 23u);
+  EXPECT_EQ(names.size(), 29u);
   EXPECT_THAT(names, IsSupersetOf({"qabc.com", "aqbc.com", "abvc.com", "abcd.com"}));
 }
 
@@ -82,12 +131,37 @@ TEST(Kinds, Homoglyph) {
   std::vector<Candidate> all = GenerateAll(Parse("abc.com"), {.kinds = {Kind::kHomoglyph}});
   std::set<std::string> unicode;
   for (const Candidate& c : all) unicode.insert(c.unicode);
-  EXPECT_THAT(unicode, IsSupersetOf({"adc.com", "аbc.com" /* Cyrillic а */, "àbc.com", "ab\u0441.com"}));
+  // ASCII look-alikes (d for b), Unicode confusables with a diacritic (à) or without one (ɑ, Latin alpha),
+  // and two steps (àdc).
+  EXPECT_THAT(unicode, IsSupersetOf({"adc.com", "àbc.com", "ɑbc.com", "abç.com", "àdc.com"}));
+  // Not a Cyrillic а or с in a Latin label: registries refuse mixed scripts.
+  EXPECT_THAT(unicode, Not(Contains("аbc.com")));
+  EXPECT_THAT(unicode, Not(Contains("ab\u0441.com")));
   for (const Candidate& c : all) {
     if (c.unicode != c.ascii) {
       EXPECT_EQ(c.ascii.rfind("xn--", 0), 0u) << c.unicode;
     }
   }
+  // A Cyrillic label gets Cyrillic look-alikes (ӓ for а) and no Latin ones.
+  std::set<std::string> cyrillic;
+  for (const Candidate& c : GenerateAll(Parse("аррӏе.com"), {.kinds = {Kind::kHomoglyph}})) cyrillic.insert(c.unicode);
+  EXPECT_THAT(cyrillic, Contains("ӓррӏе.com"));
+  EXPECT_THAT(cyrillic, Not(Contains("аррlе.com")));
+}
+
+TEST(Kinds, HomoglyphIsBoundedOnLongLabels) {
+  EXPECT_EQ(Names("internationalbusinessmachines.com", Kind::kHomoglyph).size(), KindBudget(Kind::kHomoglyph));
+}
+
+TEST(Generator, KeepsEveryKindThatProducedACandidate) {
+  for (const Candidate& c : GenerateAll(Parse("example.com"), {})) {
+    if (c.ascii == "examplee.com") {
+      EXPECT_EQ(c.kind, Kind::kAddition);
+      EXPECT_THAT(c.kinds.ToVector(), ElementsAre(Kind::kAddition, Kind::kRepetition));
+      return;
+    }
+  }
+  ADD_FAILURE() << "examplee.com not generated";
 }
 
 TEST(Kinds, TldSwapKeepsTheLabel) {
@@ -171,7 +245,8 @@ TEST(Classify, NamesEveryKindThatProducesTheCandidate) {
   // "examplee.com": an 'e' appended (addition), the last 'e' doubled (repetition), and a vowel... not a swap.
   EXPECT_THAT(Classify(target, "examplee.com"), ElementsAre(Kind::kAddition, Kind::kRepetition));
   EXPECT_THAT(Classify(target, "example.net"), ElementsAre(Kind::kTldSwap));
-  EXPECT_THAT(Classify(target, "xn--xample-2of.com"), Contains(Kind::kHomoglyph));  // еxample.com, Cyrillic е
+  EXPECT_THAT(Classify(target, ToNameForms("exàmple.com")->ascii), Contains(Kind::kHomoglyph));
+  EXPECT_TRUE(Classify(target, "xn--xample-2of.com").empty());  // еxample.com, Cyrillic е: mixed script
   EXPECT_TRUE(Classify(target, "google.com").empty());
   EXPECT_TRUE(Classify(target, "example.com").empty());  // the target itself is no twist
 }
@@ -185,32 +260,80 @@ TEST(Kinds, NamesRoundTrip) {
   EXPECT_FALSE(ParseKindName("nonsense").ok());
 }
 
-// Properties over many domains: every candidate is a valid IDNA2008 hostname in both forms, differs from
-// the input, appears once; the cap holds; the order is stable.
+// Deterministic pseudo-random valid domains: LDH labels of 1-20 characters (hyphens inside only), some with
+// Latin, Cyrillic or Greek letters, under a few suffixes, some with a subdomain.
+std::vector<std::string> RandomDomains(int count) {
+  std::mt19937 rng(20261125);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::vector<std::string> latin = {"a", "b", "c", "d", "e", "g", "i", "l", "m", "n", "o", "p", "r", "s", "t",
+                                          "u", "w", "x", "y", "z", "0", "1", "5", "9"};
+  const std::vector<std::string> cyrillic = {"а", "в", "е", "к", "м", "о", "р", "с", "т", "у", "х", "ӏ"};
+  const std::vector<std::string> greek = {"α", "β", "ε", "ι", "κ", "ν", "ο", "ρ", "τ", "υ"};
+  const std::vector<std::string> extra = {"é", "ü", "ñ", "ø", "ç"};
+  const std::vector<std::string> suffixes = {"com", "net", "de", "co.uk", "io", "org", "github.io", "xyz"};
+  std::vector<std::string> out;
+  for (int i = 0; i < count; ++i) {
+    const int script = static_cast<int>(pick(6));  // 0-2 ASCII, 3 Latin with diacritics, 4 Cyrillic, 5 Greek
+    const std::size_t len = 1 + pick(20);
+    std::string label;
+    for (std::size_t k = 0; k < len; ++k) {
+      if (k > 0 && k + 1 < len && pick(8) == 0 && label.back() != '-') {
+        label += "-";
+      } else if (script == 3 && pick(4) == 0) {
+        label += extra[pick(extra.size())];
+      } else if (script == 4) {
+        label += cyrillic[pick(cyrillic.size())];
+      } else if (script == 5) {
+        label += greek[pick(greek.size())];
+      } else {
+        label += latin[pick(latin.size())];
+      }
+    }
+    out.push_back((pick(5) == 0 ? "www." : "") + label + "." + suffixes[pick(suffixes.size())]);
+  }
+  return out;
+}
+
+// Properties over many domains: every candidate is a valid IDNA2008 hostname in both forms whose new labels
+// are single-script, differs from the input, appears once and names the kinds that produced it; each kind
+// stays within its budget; the cap holds; the order is stable.
 TEST(Generator, PropertiesOverManyDomains) {
-  const std::vector<std::string> domains = {"example.com",
-                                            "google.com",
-                                            "paypal.com",
-                                            "a.io",
-                                            "x1-y2.org",
-                                            "bücher.de",
-                                            "www.bank.co.uk",
-                                            "octocat.github.io",
-                                            "internationalbusinessmachines.com",
-                                            "xn--80ak6aa92e.com"};
+  std::vector<std::string> domains = {"example.com",
+                                      "google.com",
+                                      "paypal.com",
+                                      "a.io",
+                                      "x1-y2.org",
+                                      "bücher.de",
+                                      "www.bank.co.uk",
+                                      "octocat.github.io",
+                                      "internationalbusinessmachines.com",
+                                      "xn--80ak6aa92e.com"};
+  for (std::string& d : RandomDomains(60)) domains.push_back(std::move(d));
   for (const std::string& d : domains) {
-    const ParsedDomain parsed = Parse(d);
+    absl::StatusOr<ParsedDomain> maybe = ParseDomain(d);
+    if (!maybe.ok()) continue;  // a random label can collide with a reserved form ("ab--"); skip it
+    const ParsedDomain& parsed = *maybe;
+    const std::vector<absl::string_view> input_labels = absl::StrSplit(parsed.unicode, '.');
     std::vector<Candidate> all = GenerateAll(parsed, {});
-    EXPECT_GT(all.size(), 50u) << d;
+    EXPECT_GT(all.size(), 20u) << d;
     std::set<std::string> seen;
+    std::map<Kind, std::size_t> per_kind;
     for (const Candidate& c : all) {
       EXPECT_NE(c.ascii, parsed.ascii) << d;
       EXPECT_TRUE(seen.insert(c.ascii).second) << "duplicate " << c.ascii;
+      EXPECT_TRUE(c.kinds.Contains(c.kind)) << c.ascii;
+      ++per_kind[c.kind];
       absl::StatusOr<NameForms> forms = ToNameForms(c.unicode);
-      ASSERT_TRUE(forms.ok()) << c.unicode << ": " << forms.status();
-      EXPECT_EQ(forms->ascii, c.ascii);
+      ASSERT_TRUE(forms.ok()) << d << " -> " << c.unicode << ": " << forms.status();
+      EXPECT_EQ(forms->ascii, c.ascii) << c.unicode;
+      EXPECT_EQ(forms->unicode, c.unicode);
       EXPECT_LE(c.ascii.size(), kMaxDomainBytes);
+      for (absl::string_view l : absl::StrSplit(c.unicode, '.')) {
+        if (std::find(input_labels.begin(), input_labels.end(), l) != input_labels.end()) continue;
+        EXPECT_TRUE(LabelScript(DecodeUtf8(l)).has_value()) << "mixed scripts in " << c.unicode;
+      }
     }
+    for (const auto& [kind, n] : per_kind) EXPECT_LE(n, KindBudget(kind)) << KindName(kind);
     std::vector<Candidate> again = GenerateAll(parsed, {});
     ASSERT_EQ(again.size(), all.size());
     for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(again[i].ascii, all[i].ascii);
