@@ -69,9 +69,10 @@ void DrawProgress(const v1::Progress& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("squatstream [flags] DOMAIN: stream a domain's enriched look-alikes.");
+  absl::SetProgramUsageMessage(
+      "squatstream [flags] DOMAIN [DOMAIN...]: stream the enriched look-alikes of one or more domains.");
   const std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() != 2) Fail("give exactly one domain, e.g.: squatstream example.com (see --help)");
+  if (args.size() < 2) Fail("give at least one domain, e.g.: squatstream example.com (see --help)");
 
   auto format = client::ParseFormat(absl::GetFlag(FLAGS_format));
   if (!format.ok()) Fail(std::string(format.status().message()));
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
 
   v1::EnrichDomainRequest request;
   request.set_domain(args[1]);
+  for (std::size_t i = 2; i < args.size(); ++i) request.add_domains(args[i]);
   for (v1::PermutationKind k : ParseList<v1::PermutationKind>(absl::GetFlag(FLAGS_kinds), v1::PermutationKind_MAX,
                                                               v1::PermutationKind_IsValid, client::KindName, "kind")) {
     request.add_kinds(k);

@@ -69,6 +69,13 @@ std::string KindName(v1::PermutationKind kind) {
   return ShortName(v1::PermutationKind_Name(kind), "PERMUTATION_KIND_");
 }
 
+// Every kind of a record, space-separated ("addition repetition").
+std::string AllKinds(const v1::Record& r) {
+  std::string out;
+  for (int k : r.kinds()) absl::StrAppend(&out, out.empty() ? "" : " ", KindName(static_cast<v1::PermutationKind>(k)));
+  return out;
+}
+
 std::string EnricherName(v1::Enricher enricher) { return ShortName(v1::Enricher_Name(enricher), "ENRICHER_"); }
 
 std::string FormatHeader(Format format) {
@@ -76,7 +83,7 @@ std::string FormatHeader(Format format) {
     case Format::kTable:
       return absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28), Pad("GEO", 40), Pad("WHOIS", 40), "BANNER\n");
     case Format::kCsv:
-      return "kind,domain_unicode,domain_ascii,geo,whois,banner\n";
+      return "kind,domain_unicode,domain_ascii,geo,whois,banner,kinds,input\n";
     case Format::kJson:
       return "";
   }
@@ -86,12 +93,14 @@ std::string FormatHeader(Format format) {
 std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
     case Format::kTable:
-      return absl::StrCat(Pad(KindName(r.kind()), 14), Pad(r.domain_unicode(), 28), Pad(Cell(r, v1::ENRICHER_GEO), 40),
+      return absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28),
+                          Pad(Cell(r, v1::ENRICHER_GEO), 40),
                           Pad(Cell(r, v1::ENRICHER_WHOIS), 40), Cell(r, v1::ENRICHER_BANNER), "\n");
     case Format::kCsv:
       return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_GEO)), ",",
-                          CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",", CsvField(Cell(r, v1::ENRICHER_BANNER)), "\n");
+                          CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",", CsvField(Cell(r, v1::ENRICHER_BANNER)), ",",
+                          CsvField(AllKinds(r)), ",", CsvField(r.input()), "\n");
     case Format::kJson: {
       std::string json;
       google::protobuf::util::JsonPrintOptions options;

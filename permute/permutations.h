@@ -104,6 +104,9 @@ class Generator {
   // Candidates returned so far.
   std::size_t generated() const { return generated_; }
 
+  // The input domain.
+  const ParsedDomain& domain() const { return domain_; }
+
  private:
   // Runs every selected kind into candidates_.
   void RunAllKinds();

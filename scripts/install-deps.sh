@@ -12,12 +12,14 @@ packages=(
   # gRPC, protobuf, Abseil, metrics, async I/O
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   prometheus-cpp-dev libasio-dev
-  # domain names: IDNA2008 / UTS#46, public suffixes
-  libidn2-dev libpsl-dev publicsuffix
+  # domain names: IDNA2008 / UTS#46, punycode, public suffixes, Unicode confusables (UTS#39) and scripts
+  libidn2-dev libidn-dev libpsl-dev publicsuffix libicu-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # benchmarks: the reference queue and the plots
-  libconcurrentqueue-dev gnuplot-nox
+  # benchmarks: the reference queue and the plots; dnstwist, the permutation engine squatstream is compared with
+  libconcurrentqueue-dev gnuplot-nox dnstwist
+  # the libFuzzer target over the parser and the engine
+  clang libclang-rt-14-dev
   # the Node end-to-end client (grpc-js + reflection) and the deploy/ checks
   nodejs python3 python3-yaml prometheus
 )

@@ -40,9 +40,10 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (workers::EnricherKind kind : spec->enrichers) {
     enrichers.push_back(context_.enrichers[static_cast<std::size_t>(kind)]);
   }
-  pipeline_ = EnrichPipeline::Create(context_.executor->context(),
-                                     permute::Generator(std::move(spec->domain), std::move(spec->generator)),
-                                     std::move(enrichers), context_.limits.pipeline, context_.metrics->pipeline);
+  std::vector<permute::Generator> generators;
+  for (permute::ParsedDomain& domain : spec->domains) generators.emplace_back(std::move(domain), spec->generator);
+  pipeline_ = EnrichPipeline::Create(context_.executor->context(), std::move(generators), std::move(enrichers),
+                                     context_.limits.pipeline, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { TryWrite(); });
   pipeline_->Start();
   return absl::OkStatus();

@@ -43,18 +43,19 @@ void FillEnrichment(workers::LookupResult result, std::chrono::steady_clock::dur
 
 }  // namespace
 
-std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, permute::Generator generator,
+std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io,
+                                                       std::vector<permute::Generator> generators,
                                                        std::vector<workers::Enricher*> enrichers,
                                                        const PipelineOptions& options, const PipelineMetrics& metrics) {
   return std::shared_ptr<EnrichPipeline>(
-      new EnrichPipeline(io, std::move(generator), std::move(enrichers), options, metrics));
+      new EnrichPipeline(io, std::move(generators), std::move(enrichers), options, metrics));
 }
 
-EnrichPipeline::EnrichPipeline(asio::io_context& io, permute::Generator generator,
+EnrichPipeline::EnrichPipeline(asio::io_context& io, std::vector<permute::Generator> generators,
                                std::vector<workers::Enricher*> enrichers, const PipelineOptions& options,
                                const PipelineMetrics& metrics)
     : strand_(asio::make_strand(io)),
-      generator_(std::move(generator)),
+      generators_(std::move(generators)),
       enrichers_(std::move(enrichers)),
       max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / enrichers_.size())),
       metrics_(metrics),
@@ -91,7 +92,7 @@ void EnrichPipeline::Pump() {
       break;
     }
     if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
-    std::optional<permute::Candidate> candidate = generator_.Next();
+    std::optional<permute::Candidate> candidate = NextCandidate();
     if (!candidate) {
       buffer_.ReleaseReservation();
       exhausted_ = true;
@@ -108,10 +109,19 @@ void EnrichPipeline::Pump() {
   if (exhausted_ && pending_.empty()) buffer_.Close();
 }
 
+std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {
+  for (; current_ < generators_.size(); ++current_) {
+    if (std::optional<permute::Candidate> c = generators_[current_].Next()) return c;
+  }
+  return std::nullopt;
+}
+
 void EnrichPipeline::Dispatch(permute::Candidate candidate) {
   const std::uint64_t id = next_id_++;
   Pending& p = pending_[id];
   p.record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
+  for (permute::Kind k : candidate.kinds.ToVector()) p.record.add_kinds(static_cast<v1::PermutationKind>(k));
+  p.record.set_input(generators_[current_].domain().ascii);
   p.record.set_domain_ascii(std::move(candidate.ascii));
   p.record.set_domain_unicode(std::move(candidate.unicode));
   p.remaining = enrichers_.size();

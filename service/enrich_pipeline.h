@@ -1,5 +1,5 @@
-// EnrichPipeline: one stream's work — generate candidates, look each up with every selected enricher,
-// and push each finished record into the stream's fan-in buffer.
+// EnrichPipeline: one stream's work — generate the candidates of each input domain in turn, look each up
+// with every selected enricher, and push each finished record into the stream's fan-in buffer.
 //
 // All of the pipeline's own state lives on one asio strand: dispatch, lookup completions and cancellation
 // run there in turn, which is what lets cancellation signals be emitted safely (asio requires it) and keeps
@@ -36,8 +36,9 @@ struct PipelineOptions {
 
 class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
  public:
-  // `enrichers` (non-empty) and `metrics` must outlive the pipeline and every lookup it starts.
-  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, permute::Generator generator,
+  // One generator per input domain, run in order. `enrichers` (non-empty) and `metrics` must outlive the
+  // pipeline and every lookup it starts.
+  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, std::vector<permute::Generator> generators,
                                                 std::vector<workers::Enricher*> enrichers,
                                                 const PipelineOptions& options, const PipelineMetrics& metrics);
   ~EnrichPipeline();
@@ -64,7 +65,8 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
     std::unique_ptr<asio::cancellation_signal[]> cancel;  // one per enricher; stable addresses
   };
 
-  EnrichPipeline(asio::io_context& io, permute::Generator generator, std::vector<workers::Enricher*> enrichers,
+  EnrichPipeline(asio::io_context& io, std::vector<permute::Generator> generators,
+                 std::vector<workers::Enricher*> enrichers,
                  const PipelineOptions& options, const PipelineMetrics& metrics);
 
   // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waited
@@ -74,12 +76,15 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
 
   // Strand only.
   void Pump();
+  // The next candidate of the current input domain, moving on to the next domain when one is done.
+  std::optional<permute::Candidate> NextCandidate();
   void Dispatch(permute::Candidate candidate);
   void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
   void CancelOnStrand();
 
   asio::strand<asio::io_context::executor_type> strand_;
-  permute::Generator generator_;
+  std::vector<permute::Generator> generators_;
+  std::size_t current_ = 0;  // generators_[current_] is running (strand only)
   const std::vector<workers::Enricher*> enrichers_;
   const std::size_t max_inflight_candidates_;
   const PipelineMetrics& metrics_;

@@ -15,7 +15,8 @@ namespace {
 static_assert(static_cast<int>(permute::Kind::kAddition) == v1::PERMUTATION_KIND_ADDITION);
 static_assert(static_cast<int>(permute::Kind::kTldSwap) == v1::PERMUTATION_KIND_TLD_SWAP);
 static_assert(static_cast<int>(permute::Kind::kDictionary) == v1::PERMUTATION_KIND_DICTIONARY);
-static_assert(v1::PermutationKind_MAX == v1::PERMUTATION_KIND_DICTIONARY);
+static_assert(static_cast<int>(permute::Kind::kAsciiLookAlike) == v1::PERMUTATION_KIND_ASCII_LOOKALIKE);
+static_assert(v1::PermutationKind_MAX == v1::PERMUTATION_KIND_ASCII_LOOKALIKE);
 static_assert(static_cast<int>(workers::EnricherKind::kGeo) == v1::ENRICHER_GEO);
 static_assert(static_cast<int>(workers::EnricherKind::kWhois) == v1::ENRICHER_WHOIS);
 static_assert(static_cast<int>(workers::EnricherKind::kBanner) == v1::ENRICHER_BANNER);
@@ -64,6 +65,7 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   request.mutable_kinds()->Swap(wire.mutable_kinds());
   request.mutable_enrichers()->Swap(wire.mutable_enrichers());
   request.set_max_candidates(wire.max_candidates());
+  for (std::string& d : *wire.mutable_domains()) request.add_domains(std::move(d));
   return request;
 }
 
@@ -90,9 +92,29 @@ absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& seri
 
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits) {
   StreamSpec spec;
-  absl::StatusOr<permute::ParsedDomain> domain = permute::ParseDomain(request.domain());
-  if (!domain.ok()) return domain.status();
-  spec.domain = *std::move(domain);
+  const bool single = request.domains().empty();
+  if (single || !request.domain().empty()) {
+    // The single-domain form keeps its plain messages ("domain is empty").
+    absl::StatusOr<permute::ParsedDomain> domain = permute::ParseDomain(request.domain());
+    if (!domain.ok()) {
+      return single ? domain.status() : absl::InvalidArgumentError(absl::StrCat("domain: ", domain.status().message()));
+    }
+    spec.domains.push_back(*std::move(domain));
+  }
+  if (request.domains_size() + static_cast<int>(spec.domains.size()) > kMaxDomainsPerRequest) {
+    return absl::InvalidArgumentError(absl::StrFormat("the request lists %d domains; at most %d are allowed",
+                                                      request.domains_size() + spec.domains.size(),
+                                                      kMaxDomainsPerRequest));
+  }
+  for (int i = 0; i < request.domains_size(); ++i) {
+    absl::StatusOr<permute::ParsedDomain> domain = permute::ParseDomain(request.domains(i));
+    if (!domain.ok()) {
+      return absl::InvalidArgumentError(absl::StrFormat("domains[%d]: %s", i, domain.status().message()));
+    }
+    const bool repeated = std::any_of(spec.domains.begin(), spec.domains.end(),
+                                      [&](const permute::ParsedDomain& d) { return d.ascii == domain->ascii; });
+    if (!repeated) spec.domains.push_back(*std::move(domain));
+  }
 
   if (absl::Status s = ParseSelection<permute::Kind>(request.kinds(), "kinds", v1::PermutationKind_MAX,
                                                      v1::PermutationKind_IsValid, &spec.generator.kinds);

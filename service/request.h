@@ -19,8 +19,11 @@ struct RequestLimits {
   std::size_t max_candidates = 100000;         // a request asking for more gets RESOURCE_EXHAUSTED
 };
 
+// Input domains one request may list (`domain` and `domains` together).
+inline constexpr int kMaxDomainsPerRequest = 32;
+
 struct StreamSpec {
-  permute::ParsedDomain domain;
+  std::vector<permute::ParsedDomain> domains;  // in request order, no two with the same ASCII form, never empty
   permute::GeneratorOptions generator;
   std::vector<workers::EnricherKind> enrichers;  // in request order, no duplicates, never empty
 };
@@ -30,8 +33,9 @@ struct StreamSpec {
 // request at all.
 absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& serialized);
 
-// INVALID_ARGUMENT naming the fault for a bad domain or an unknown or over-long kind/enricher list;
-// RESOURCE_EXHAUSTED when max_candidates exceeds the limit.
+// INVALID_ARGUMENT naming the fault for a bad domain (and which one: "domains[2]: ..."), no domain at all,
+// more than kMaxDomainsPerRequest, or an unknown or over-long kind/enricher list; RESOURCE_EXHAUSTED when
+// max_candidates exceeds the limit. max_candidates applies to each domain.
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits);
 
 // ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which

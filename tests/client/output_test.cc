@@ -13,6 +13,9 @@ v1::Record Sample() {
   r.set_kind(v1::PERMUTATION_KIND_VOWEL_SWAP);
   r.set_domain_ascii("xn--bcher-kva.de");
   r.set_domain_unicode("bücher.de");
+  r.add_kinds(v1::PERMUTATION_KIND_HOMOGLYPH);  // kind order, as the server sends them
+  r.add_kinds(v1::PERMUTATION_KIND_VOWEL_SWAP);
+  r.set_input("xn--bcher-kva.ch");
   v1::Enrichment* geo = r.add_enrichments();
   geo->set_enricher(v1::ENRICHER_GEO);
   geo->mutable_geo()->set_ip("192.0.2.7");
@@ -34,7 +37,7 @@ TEST(Output, Names) {
 
 TEST(Output, TableRowShowsValuesAndErrors) {
   const std::string row = FormatRecord(Format::kTable, Sample());
-  EXPECT_THAT(row, HasSubstr("vowel-swap"));
+  EXPECT_THAT(row, HasSubstr("vowel-swap+"));  // + : more kinds produced it
   EXPECT_THAT(row, HasSubstr("bücher.de"));
   EXPECT_THAT(row, HasSubstr("192.0.2.7 DE Frankfurt, Main AS64500"));
   EXPECT_THAT(row, HasSubstr("error: simulated whois lookup failure"));
@@ -44,8 +47,8 @@ TEST(Output, TableRowShowsValuesAndErrors) {
 TEST(Output, CsvQuotesFieldsWithCommas) {
   EXPECT_EQ(FormatRecord(Format::kCsv, Sample()),
             "vowel-swap,bücher.de,xn--bcher-kva.de,\"192.0.2.7 DE Frankfurt, Main AS64500\","
-            "error: simulated whois lookup failure,\n");
-  EXPECT_EQ(FormatHeader(Format::kCsv), "kind,domain_unicode,domain_ascii,geo,whois,banner\n");
+            "error: simulated whois lookup failure,,homoglyph vowel-swap,xn--bcher-kva.ch\n");
+  EXPECT_EQ(FormatHeader(Format::kCsv), "kind,domain_unicode,domain_ascii,geo,whois,banner,kinds,input\n");
 }
 
 TEST(Output, JsonLineUsesProtoFieldNames) {

@@ -150,10 +150,18 @@ TEST_F(EnrichDomainTest, StreamsEveryCandidateOnceFullyEnrichedAndMetricsAgree) 
   ASSERT_TRUE(parsed.ok());
   std::vector<permute::Candidate> expected = permute::GenerateAll(*parsed, {.kinds = {}, .max_candidates = 10000});
   ASSERT_EQ(result.records.size(), expected.size());
-  std::map<std::string, v1::PermutationKind> want, got;
-  for (const auto& c : expected) want[c.ascii] = static_cast<v1::PermutationKind>(c.kind);
+  // Each record names its first kind, every kind that produced it, and its input.
+  std::map<std::string, std::vector<int>> want, got;
+  for (const auto& c : expected) {
+    std::vector<int>& kinds = want[c.ascii];
+    kinds.push_back(static_cast<int>(c.kind));
+    for (permute::Kind k : c.kinds.ToVector()) kinds.push_back(static_cast<int>(k));
+  }
   for (const auto& r : result.records) {
-    EXPECT_TRUE(got.emplace(r.domain_ascii(), r.kind()).second) << "sent twice: " << r.domain_ascii();
+    std::vector<int> kinds = {r.kind()};
+    kinds.insert(kinds.end(), r.kinds().begin(), r.kinds().end());
+    EXPECT_TRUE(got.emplace(r.domain_ascii(), kinds).second) << "sent twice: " << r.domain_ascii();
+    EXPECT_EQ(r.input(), "example.com");
   }
   EXPECT_EQ(got, want);
   ExpectEveryRecordComplete(result.records);
@@ -203,6 +211,42 @@ TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
   EXPECT_EQ(unique.size(), 30u);
   EXPECT_GE(result.messages, 6);  // 30 records, at most 5 per message
   EXPECT_LE(Metric(Scrape(), "squatstream_batch_size_records_bucket{le=\"8\"}"), result.messages);
+}
+
+TEST_F(EnrichDomainTest, SeveralDomainsInOneStreamEachRecordNamingItsInput) {
+  StartServer(FastOptions());
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  request.add_domains("bücher.de");
+  request.add_domains("paypal.com");
+  request.add_kinds(v1::PERMUTATION_KIND_OMISSION);
+  request.add_kinds(v1::PERMUTATION_KIND_TLD_SWAP);
+  request.add_enrichers(v1::ENRICHER_GEO);
+  StreamResult result = Stream(request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  std::map<std::string, std::set<std::string>> by_input;
+  for (const v1::Record& r : result.records) {
+    EXPECT_TRUE(by_input[r.input()].insert(r.domain_ascii()).second) << "sent twice: " << r.domain_ascii();
+  }
+  for (const std::string input : {"example.com", "bücher.de", "paypal.com"}) {
+    absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain(input);
+    ASSERT_TRUE(parsed.ok());
+    std::set<std::string> want;
+    for (const permute::Candidate& c :
+         permute::GenerateAll(*parsed, {.kinds = {permute::Kind::kOmission, permute::Kind::kTldSwap}})) {
+      want.insert(c.ascii);
+    }
+    EXPECT_EQ(by_input[parsed->ascii], want) << input;
+  }
+  EXPECT_EQ(by_input.size(), 3u);
+
+  v1::EnrichDomainRequest bad;
+  bad.set_domain("example.com");
+  bad.add_domains("localhost");
+  StreamResult refused = Stream(bad);
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("domains[0]: domain \"localhost\" has no top-level domain"));
+  EXPECT_TRUE(refused.records.empty());
 }
 
 TEST_F(EnrichDomainTest, BadInputIsInvalidArgumentAndTheServerKeepsServing) {

@@ -51,6 +51,46 @@ TEST(ParseRequest, RejectsUnknownAndOverlongSelections) {
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("enrichers lists 1000 entries"));
 }
 
+TEST(ParseRequest, SeveralDomainsInOrderWithoutRepeats) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  r.add_domains("bücher.de");
+  r.add_domains("EXAMPLE.com");  // the same name as `domain`: permuted once
+  r.add_domains("xn--bcher-kva.de");
+  r.add_domains("paypal.com");
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  ASSERT_EQ(spec->domains.size(), 3u);
+  EXPECT_EQ(spec->domains[0].ascii, "example.com");
+  EXPECT_EQ(spec->domains[1].ascii, "xn--bcher-kva.de");
+  EXPECT_EQ(spec->domains[2].ascii, "paypal.com");
+
+  v1::EnrichDomainRequest only_list;  // `domain` may be left empty when `domains` is set
+  only_list.add_domains("paypal.com");
+  spec = ParseRequest(only_list, {});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->domains.size(), 1u);
+}
+
+TEST(ParseRequest, NamesTheBadDomainOfAList) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  r.add_domains("paypal.com");
+  r.add_domains("exa$mple.com");
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("domains[1]: domain contains '$'"));
+
+  v1::EnrichDomainRequest none;
+  EXPECT_THAT(std::string(ParseRequest(none, {}).status().message()), HasSubstr("domain is empty"));
+
+  v1::EnrichDomainRequest too_many;
+  for (int i = 0; i < kMaxDomainsPerRequest + 1; ++i) too_many.add_domains("d" + std::to_string(i) + ".com");
+  spec = ParseRequest(too_many, {});
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(spec.status().message()), HasSubstr("lists 33 domains; at most 32"));
+}
+
 TEST(ParseRequest, TooManyCandidatesIsResourceExhausted) {
   v1::EnrichDomainRequest r;
   r.set_domain("example.com");
@@ -78,6 +118,7 @@ TEST(DecodeRequest, RoundTripsEveryField) {
   r.add_kinds(v1::PERMUTATION_KIND_HOMOGLYPH);
   r.add_enrichers(v1::ENRICHER_BANNER);
   r.set_max_candidates(9);
+  r.add_domains("paypal.com");
   absl::StatusOr<v1::EnrichDomainRequest> decoded = DecodeRequest(Serialize(r));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->SerializeAsString(), r.SerializeAsString());
