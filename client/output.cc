@@ -94,8 +94,8 @@ std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
     case Format::kTable:
       return absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28),
-                          Pad(Cell(r, v1::ENRICHER_GEO), 40),
-                          Pad(Cell(r, v1::ENRICHER_WHOIS), 40), Cell(r, v1::ENRICHER_BANNER), "\n");
+                          Pad(Cell(r, v1::ENRICHER_GEO), 40), Pad(Cell(r, v1::ENRICHER_WHOIS), 40),
+                          Cell(r, v1::ENRICHER_BANNER), "\n");
     case Format::kCsv:
       return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_GEO)), ",",

@@ -15,22 +15,67 @@ namespace squatstream::permute {
 namespace {
 
 constexpr std::array kAllKinds = {
-    Kind::kAddition,     Kind::kBitsquatting,  Kind::kHomoglyph,          Kind::kHyphenation,
-    Kind::kInsertion,    Kind::kOmission,      Kind::kRepetition,         Kind::kReplacement,
-    Kind::kSubdomain,    Kind::kTransposition, Kind::kVowelSwap,          Kind::kTldSwap,
-    Kind::kPlural,       Kind::kVarious,       Kind::kFauxTld,            Kind::kTldAppend,
-    Kind::kMissingDot,   Kind::kStripDash,     Kind::kMapped,             Kind::kVowelShuffle,
-    Kind::kCyrillic,     Kind::kNumberWord,    Kind::kDictionary,         Kind::kDvorak,
-    Kind::kDoubleReplacement, Kind::kDoubleVowelInsertion, Kind::kHomophone, Kind::kKeywordTld,
+    Kind::kAddition,
+    Kind::kBitsquatting,
+    Kind::kHomoglyph,
+    Kind::kHyphenation,
+    Kind::kInsertion,
+    Kind::kOmission,
+    Kind::kRepetition,
+    Kind::kReplacement,
+    Kind::kSubdomain,
+    Kind::kTransposition,
+    Kind::kVowelSwap,
+    Kind::kTldSwap,
+    Kind::kPlural,
+    Kind::kVarious,
+    Kind::kFauxTld,
+    Kind::kTldAppend,
+    Kind::kMissingDot,
+    Kind::kStripDash,
+    Kind::kMapped,
+    Kind::kVowelShuffle,
+    Kind::kCyrillic,
+    Kind::kNumberWord,
+    Kind::kDictionary,
+    Kind::kDvorak,
+    Kind::kDoubleReplacement,
+    Kind::kDoubleVowelInsertion,
+    Kind::kHomophone,
+    Kind::kKeywordTld,
     Kind::kAsciiLookAlike,
 };
 
 constexpr std::array<absl::string_view, 30> kKindNames = {
-    "",           "addition",   "bitsquatting",  "homoglyph", "hyphenation",   "insertion",
-    "omission",   "repetition", "replacement",   "subdomain", "transposition", "vowel-swap",
-    "tld-swap",   "plural",     "various",       "faux-tld",  "tld-append",    "missing-dot",
-    "strip-dash", "mapped",     "vowel-shuffle", "cyrillic",  "number-word",   "dictionary",
-    "dvorak",     "double-replacement", "double-vowel-insertion", "homophone", "keyword-tld",
+    "",
+    "addition",
+    "bitsquatting",
+    "homoglyph",
+    "hyphenation",
+    "insertion",
+    "omission",
+    "repetition",
+    "replacement",
+    "subdomain",
+    "transposition",
+    "vowel-swap",
+    "tld-swap",
+    "plural",
+    "various",
+    "faux-tld",
+    "tld-append",
+    "missing-dot",
+    "strip-dash",
+    "mapped",
+    "vowel-shuffle",
+    "cyrillic",
+    "number-word",
+    "dictionary",
+    "dvorak",
+    "double-replacement",
+    "double-vowel-insertion",
+    "homophone",
+    "keyword-tld",
     "ascii-lookalike",
 };
 
@@ -56,8 +101,8 @@ void AddNeighbours(const Layout& layout, NeighbourTable* table) {
     for (int i = 0; i < static_cast<int>(layout.rows[r].size()); ++i) {
       const char32_t c = key(r, i);
       if (c == U'_') continue;
-      for (char32_t n : {key(r, i + 1), key(r - 1, i + 1), key(r - 1, i), key(r, i - 1), key(r + 1, i),
-                         key(r + 1, i - 1)}) {
+      for (char32_t n :
+           {key(r, i + 1), key(r - 1, i + 1), key(r - 1, i), key(r, i - 1), key(r + 1, i), key(r + 1, i - 1)}) {
         std::u32string& list = (*table)[c];
         if (n != U'_' && list.find(n) == std::u32string::npos) list.push_back(n);
       }
@@ -85,11 +130,14 @@ std::u32string_view DvorakNeighbours(char32_t c) {
 }
 
 // Look-alikes that Unicode's confusables data does not list: ASCII sequences and letters that typefaces and
-// small sizes confuse (rn for m, cl for d, b for d), and the few digits that look like other digits. The
-// Unicode look-alikes come from ICU (LookAlikes).
+// small sizes confuse (rn for m, cl for d, b for d), the few digits that look like other digits, and a few
+// letters whose usual glyph resembles an ASCII one but that Unicode's data pairs with none or with another
+// rare letter (wynn ƿ for p, schwa ə for a, hooked ƈ for c, ꞑ for n, fishhook ɾ for r). The other Unicode
+// look-alikes come from ICU (LookAlikes).
 std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c) {
+  static constexpr std::u32string_view a[] = {U"ə"};
   static constexpr std::u32string_view b[] = {U"d", U"lb"};
-  static constexpr std::u32string_view cc[] = {U"e"};
+  static constexpr std::u32string_view cc[] = {U"e", U"ƈ"};
   static constexpr std::u32string_view d[] = {U"b", U"cl", U"dl"};
   static constexpr std::u32string_view e[] = {U"c"};
   static constexpr std::u32string_view g[] = {U"q"};
@@ -98,9 +146,11 @@ std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c) {
   static constexpr std::u32string_view k[] = {U"lk", U"ik", U"lc"};
   static constexpr std::u32string_view l[] = {U"1", U"i"};
   static constexpr std::u32string_view m[] = {U"n", U"nn", U"rn", U"rr"};
-  static constexpr std::u32string_view n[] = {U"m", U"r"};
+  static constexpr std::u32string_view n[] = {U"m", U"r", U"ꞑ"};
   static constexpr std::u32string_view o[] = {U"0"};
+  static constexpr std::u32string_view p[] = {U"ƿ"};
   static constexpr std::u32string_view q[] = {U"g"};
+  static constexpr std::u32string_view r[] = {U"ɾ"};
   static constexpr std::u32string_view w[] = {U"vv"};
   static constexpr std::u32string_view d0[] = {U"o"};
   static constexpr std::u32string_view d1[] = {U"l", U"i"};
@@ -110,28 +160,56 @@ std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c) {
   static constexpr std::u32string_view d8[] = {U"3"};
   static constexpr std::u32string_view d9[] = {U"6"};
   switch (c) {
-    case U'b': return b;
-    case U'c': return cc;
-    case U'd': return d;
-    case U'e': return e;
-    case U'g': return g;
-    case U'h': return h;
-    case U'i': return i;
-    case U'k': return k;
-    case U'l': return l;
-    case U'm': return m;
-    case U'n': return n;
-    case U'o': return o;
-    case U'q': return q;
-    case U'w': return w;
-    case U'0': return d0;
-    case U'1': return d1;
-    case U'3': return d3;
-    case U'5': return d5;
-    case U'6': return d6;
-    case U'8': return d8;
-    case U'9': return d9;
-    default: return {};
+    case U'a':
+      return a;
+    case U'b':
+      return b;
+    case U'c':
+      return cc;
+    case U'd':
+      return d;
+    case U'e':
+      return e;
+    case U'g':
+      return g;
+    case U'h':
+      return h;
+    case U'i':
+      return i;
+    case U'k':
+      return k;
+    case U'l':
+      return l;
+    case U'm':
+      return m;
+    case U'n':
+      return n;
+    case U'o':
+      return o;
+    case U'p':
+      return p;
+    case U'q':
+      return q;
+    case U'r':
+      return r;
+    case U'w':
+      return w;
+    case U'0':
+      return d0;
+    case U'1':
+      return d1;
+    case U'3':
+      return d3;
+    case U'5':
+      return d5;
+    case U'6':
+      return d6;
+    case U'8':
+      return d8;
+    case U'9':
+      return d9;
+    default:
+      return {};
   }
 }
 
@@ -222,14 +300,13 @@ constexpr absl::string_view kFauxTldHosts[] = {"com", "net", "org"};
 
 // Sound-alike spellings and common misspellings, each direction listed, replaced one occurrence at a time.
 constexpr std::pair<std::u32string_view, std::u32string_view> kHomophones[] = {
-    {U"ph", U"f"},     {U"f", U"ph"},     {U"ck", U"k"},     {U"k", U"ck"},     {U"c", U"k"},
-    {U"k", U"c"},      {U"ee", U"ea"},    {U"ea", U"ee"},    {U"oo", U"u"},     {U"u", U"oo"},
-    {U"ou", U"ow"},    {U"ow", U"ou"},    {U"ai", U"ay"},    {U"ay", U"ai"},    {U"ie", U"ei"},
-    {U"ei", U"ie"},    {U"er", U"re"},    {U"re", U"er"},    {U"s", U"z"},      {U"z", U"s"},
-    {U"x", U"ks"},     {U"ks", U"x"},     {U"qu", U"kw"},    {U"kw", U"qu"},    {U"able", U"ible"},
-    {U"ible", U"able"}, {U"ance", U"ence"}, {U"ence", U"ance"}, {U"ant", U"ent"}, {U"ent", U"ant"},
-    {U"tion", U"sion"}, {U"sion", U"tion"}, {U"y", U"ie"},    {U"ie", U"y"},     {U"wr", U"r"},
-    {U"kn", U"n"},     {U"gh", U"g"},     {U"mb", U"m"},     {U"ght", U"t"},    {U"ch", U"sh"},
+    {U"ph", U"f"},      {U"f", U"ph"},      {U"ck", U"k"},      {U"k", U"ck"},      {U"c", U"k"},     {U"k", U"c"},
+    {U"ee", U"ea"},     {U"ea", U"ee"},     {U"oo", U"u"},      {U"u", U"oo"},      {U"ou", U"ow"},   {U"ow", U"ou"},
+    {U"ai", U"ay"},     {U"ay", U"ai"},     {U"ie", U"ei"},     {U"ei", U"ie"},     {U"er", U"re"},   {U"re", U"er"},
+    {U"s", U"z"},       {U"z", U"s"},       {U"x", U"ks"},      {U"ks", U"x"},      {U"qu", U"kw"},   {U"kw", U"qu"},
+    {U"able", U"ible"}, {U"ible", U"able"}, {U"ance", U"ence"}, {U"ence", U"ance"}, {U"ant", U"ent"}, {U"ent", U"ant"},
+    {U"tion", U"sion"}, {U"sion", U"tion"}, {U"y", U"ie"},      {U"ie", U"y"},      {U"wr", U"r"},    {U"kn", U"n"},
+    {U"gh", U"g"},      {U"mb", U"m"},      {U"ght", U"t"},     {U"ch", U"sh"},
 };
 
 // Deterministic budgets of the kinds that grow faster than linearly in the label's length.
@@ -329,7 +406,8 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
         break;
       }
       for (const auto& [v, at] : first_step) {
-        if (!HomoglyphStep(v, at + 1, script, [&](const Label& w, std::size_t) { return emit(w); })) break;
+        // From the first changed position on, so that a look-alike may itself be replaced (m -> n -> r).
+        if (!HomoglyphStep(v, at, script, [&](const Label& w, std::size_t) { return emit(w); })) break;
       }
       break;
     }
@@ -476,7 +554,7 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
         if (o.empty()) return;  // a character with no ASCII look-alike: no all-ASCII twin
         for (char32_t a : Label(o)) {
           for (std::u32string_view g : AsciiHomoglyphs(a)) {
-            if (g.size() == 1 && o.find(g[0]) == Label::npos) o.push_back(g[0]);
+            if (g.size() == 1 && g[0] < 0x80 && o.find(g[0]) == Label::npos) o.push_back(g[0]);
           }
         }
       }
@@ -619,8 +697,10 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     : domain_(std::move(domain)), options_(std::move(options)) {
   if (options_.kinds.empty()) options_.kinds.assign(kAllKinds.begin(), kAllKinds.end());
   // The ASCII form has the same labels as the Unicode one: cut it at the same label counts.
-  const std::size_t prefix_labels = static_cast<std::size_t>(std::count(domain_.prefix.begin(), domain_.prefix.end(), '.'));
-  const std::size_t suffix_labels = static_cast<std::size_t>(std::count(domain_.suffix.begin(), domain_.suffix.end(), '.')) + 1;
+  const std::size_t prefix_labels =
+      static_cast<std::size_t>(std::count(domain_.prefix.begin(), domain_.prefix.end(), '.'));
+  const std::size_t suffix_labels =
+      static_cast<std::size_t>(std::count(domain_.suffix.begin(), domain_.suffix.end(), '.')) + 1;
   std::vector<absl::string_view> labels = absl::StrSplit(domain_.ascii, '.');
   for (std::size_t i = 0; i < prefix_labels; ++i) absl::StrAppend(&prefix_ascii_, labels[i], ".");
   for (std::size_t i = labels.size() - suffix_labels; i < labels.size(); ++i) {

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdlib>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -55,6 +56,20 @@ std::u32string StrippedSkeleton(const USpoofChecker* sc, char32_t cp) {
   return key;
 }
 
+// For a Latin small capital (ᴍ, ɢ, ʀ: Unicode's confusables data pairs them with other rare letters or with
+// none, yet at x-height they pass for the lower-case letter), that lower-case letter; else 0.
+char32_t SmallCapitalOf(char32_t cp) {
+  std::array<char, 128> name{};
+  UErrorCode err = U_ZERO_ERROR;
+  const int32_t len = u_charName(static_cast<UChar32>(cp), U_UNICODE_CHAR_NAME, name.data(), name.size(), &err);
+  constexpr std::string_view kPrefix = "LATIN LETTER SMALL CAPITAL ";
+  const std::string_view n(name.data(), U_SUCCESS(err) ? static_cast<std::size_t>(len) : 0);
+  if (n.size() != kPrefix.size() + 1 || n.substr(0, kPrefix.size()) != kPrefix) return 0;
+  const char letter = n.back();
+  if (letter < 'A' || letter > 'Z') return 0;
+  return static_cast<char32_t>(letter - 'A' + 'a');
+}
+
 // A code point IDNA2008 allows in a label on its own (PVALID: no contextual rule), written left to right,
 // lower-case, that never combines with what precedes it under NFC, and decomposes into at most a base and
 // one mark (characters stacked with several marks are not convincing look-alikes).
@@ -83,7 +98,8 @@ Tables BuildTables() {
 
   absl::flat_hash_map<std::u32string, std::vector<Glyph>> groups;
   auto add = [&](char32_t cp) {
-    std::u32string key = StrippedSkeleton(sc.get(), cp);
+    const char32_t lower = SmallCapitalOf(cp);
+    std::u32string key = StrippedSkeleton(sc.get(), lower != 0 ? lower : cp);
     if (!key.empty()) groups[std::move(key)].push_back(Glyph{cp, ScriptOf(cp)});
   };
   for (char32_t c = U'0'; c <= U'9'; ++c) add(c);
@@ -91,6 +107,17 @@ Tables BuildTables() {
   for (const auto& [first, last] : kScannedRanges) {
     for (char32_t cp = first; cp <= last; ++cp) {
       if (IsUsableGlyph(*nfc, *nfd, cp)) add(cp);
+    }
+  }
+  // Small capitals (ᴍ, ɢ, ʀ) have the capital letter as skeleton; at x-height they pass for the lower-case
+  // letter, so they join its group.
+  for (char32_t upper = U'A'; upper <= U'Z'; ++upper) {
+    auto it = groups.find(std::u32string(1, upper));
+    if (it == groups.end()) continue;
+    std::vector<Glyph>& lower = groups[StrippedSkeleton(sc.get(), upper - U'A' + U'a')];
+    for (const Glyph& g : it->second) {
+      const bool present = std::any_of(lower.begin(), lower.end(), [&](const Glyph& o) { return o.cp == g.cp; });
+      if (g.cp >= 0x80 && !present) lower.push_back(g);
     }
   }
   for (const auto& [key, members] : groups) {
@@ -225,8 +252,8 @@ bool FastAsciiLabel(std::u32string_view label, std::string* out) {
   std::array<char, 256> buf{};
   std::size_t len = buf.size();
   static_assert(sizeof(punycode_uint) == sizeof(char32_t));
-  if (punycode_encode(label.size(), reinterpret_cast<const punycode_uint*>(label.data()), nullptr, &len,
-                      buf.data()) != PUNYCODE_SUCCESS) {
+  if (punycode_encode(label.size(), reinterpret_cast<const punycode_uint*>(label.data()), nullptr, &len, buf.data()) !=
+      PUNYCODE_SUCCESS) {
     return false;
   }
   out->append("xn--").append(buf.data(), len);

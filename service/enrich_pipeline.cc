@@ -43,8 +43,7 @@ void FillEnrichment(workers::LookupResult result, std::chrono::steady_clock::dur
 
 }  // namespace
 
-std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io,
-                                                       std::vector<permute::Generator> generators,
+std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, std::vector<permute::Generator> generators,
                                                        std::vector<workers::Enricher*> enrichers,
                                                        const PipelineOptions& options, const PipelineMetrics& metrics) {
   return std::shared_ptr<EnrichPipeline>(

@@ -66,8 +66,8 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   };
 
   EnrichPipeline(asio::io_context& io, std::vector<permute::Generator> generators,
-                 std::vector<workers::Enricher*> enrichers,
-                 const PipelineOptions& options, const PipelineMetrics& metrics);
+                 std::vector<workers::Enricher*> enrichers, const PipelineOptions& options,
+                 const PipelineMetrics& metrics);
 
   // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waited
   // for the whole generation (reactor's first write 1.1-3.2 ms after the start for example.com); 16 gave the
