@@ -322,6 +322,11 @@ void ReplaceEach(const Label& l, std::u32string_view from, std::u32string_view t
   }
 }
 
+bool IsLatinOrScriptless(const Label& l) {
+  const std::optional<int> script = LabelScript(l);
+  return script.has_value() && (*script == kAnyScript || *script == ScriptOf(U'a'));
+}
+
 bool IsHostnameChar(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'0' && c <= U'9') || c == U'-'; }
 bool IsVowel(char32_t c) { return kVowels.find(c) != std::u32string_view::npos; }
 
@@ -581,6 +586,7 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
       for (const auto& [from, to] : kNumberWords) ReplaceEach(l, from, to, emit);
       break;
     case Kind::kDictionary:  // word+label, word-label, label+word, label-word
+      if (!IsLatinOrScriptless(l)) break;  // English words would mix scripts
       for (std::u32string_view w : kDictionaryWords) {
         emit(Label(w) + l);
         emit(Label(w) + U"-" + l);
@@ -630,6 +636,7 @@ void PermuteName(Kind kind, const ParsedDomain& d, Emit&& emit) {
       if (!d.prefix.empty()) emit(absl::StrCat(absl::StrReplaceAll(d.prefix, {{".", ""}}), d.label, ".", d.suffix));
       break;
     case Kind::kKeywordTld:  // a dictionary word with the label under another common suffix: loginexample.net
+      if (!IsLatinOrScriptless(DecodeUtf8(d.label))) break;  // English words would mix scripts
       for (absl::string_view suffix : kSwapSuffixes) {
         if (suffix == d.suffix) continue;
         for (std::u32string_view w32 : kDictionaryWords) {

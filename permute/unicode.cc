@@ -31,6 +31,8 @@ struct Tables {
   absl::flat_hash_map<char32_t, std::vector<Glyph>> look_alikes;
   // The ASCII letters and digits each non-ASCII member looks like.
   absl::flat_hash_map<char32_t, std::u32string> ascii_look_alikes;
+  // Members of any group, for IsFastPathCodePoint (all of them are in the BMP's scanned ranges).
+  std::vector<bool> fast_path = std::vector<bool>(0x10000);
 };
 
 struct SpoofCloser {
@@ -133,6 +135,7 @@ Tables BuildTables() {
       }
       std::sort(others.begin(), others.end(), [](const Glyph& a, const Glyph& b) { return a.cp < b.cp; });
       if (g.cp >= 0x80 && !ascii.empty()) t.ascii_look_alikes[g.cp] = ascii;
+      t.fast_path[g.cp] = true;
     }
   }
   return t;
@@ -235,7 +238,10 @@ std::u32string_view AsciiLookAlikes(char32_t cp) {
   return it->second;
 }
 
-bool IsFastPathCodePoint(char32_t cp) { return IsAsciiLdh(cp) || (cp >= 0x80 && GetTables().look_alikes.contains(cp)); }
+bool IsFastPathCodePoint(char32_t cp) {
+  if (cp < 0x80) return IsAsciiLdh(cp);
+  return cp < 0x10000 && GetTables().fast_path[cp];
+}
 
 bool FastAsciiLabel(std::u32string_view label, std::string* out) {
   bool ascii = true;
