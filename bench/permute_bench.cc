@@ -37,8 +37,8 @@ void BM_Generate(benchmark::State& state, std::string domain, std::vector<Kind> 
     names = g.generated();
   }
   state.counters["names"] = static_cast<double>(names);
-  state.counters["names_per_second"] =
-      benchmark::Counter(static_cast<double>(names) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["names_per_second"] = benchmark::Counter(
+      static_cast<double>(names) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // From the request's parsed domain to the first candidate in hand.

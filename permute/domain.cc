@@ -197,7 +197,8 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
     return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
   }
   if (absl::Status st = CheckCharacters(input); !st.ok()) return st;
-  const bool ascii_only = std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isascii(c); });
+  const bool ascii_only =
+      std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isascii(static_cast<unsigned char>(c)); });
   if (ascii_only && name.size() > kMaxDomainBytes) {
     return absl::InvalidArgumentError(
         absl::StrFormat("domain is %d bytes long; at most %d are allowed", name.size(), kMaxDomainBytes));

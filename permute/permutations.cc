@@ -94,11 +94,12 @@ using NeighbourTable = std::array<std::u32string, 128>;
 
 void AddNeighbours(const Layout& layout, NeighbourTable* table) {
   auto key = [&](int row, int col) -> char32_t {
-    if (row < 0 || row >= 4 || col < 0 || col >= static_cast<int>(layout.rows[row].size())) return U'_';
-    return layout.rows[row][static_cast<std::size_t>(col)];
+    if (row < 0 || row >= 4 || col < 0) return U'_';
+    const std::u32string_view keys = layout.rows[static_cast<std::size_t>(row)];
+    return static_cast<std::size_t>(col) < keys.size() ? keys[static_cast<std::size_t>(col)] : U'_';
   };
   for (int r = 0; r < 4; ++r) {
-    for (int i = 0; i < static_cast<int>(layout.rows[r].size()); ++i) {
+    for (int i = 0; i < static_cast<int>(layout.rows[static_cast<std::size_t>(r)].size()); ++i) {
       const char32_t c = key(r, i);
       if (c == U'_') continue;
       for (char32_t n :
@@ -585,7 +586,7 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
     case Kind::kNumberWord:  // a number word for its digit, or a digit for its word
       for (const auto& [from, to] : kNumberWords) ReplaceEach(l, from, to, emit);
       break;
-    case Kind::kDictionary:  // word+label, word-label, label+word, label-word
+    case Kind::kDictionary:                // word+label, word-label, label+word, label-word
       if (!IsLatinOrScriptless(l)) break;  // English words would mix scripts
       for (std::u32string_view w : kDictionaryWords) {
         emit(Label(w) + l);
