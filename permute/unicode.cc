@@ -150,6 +150,8 @@ bool IsAsciiLdh(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'0' && c
 
 }  // namespace
 
+void PreloadTables() { GetTables(); }
+
 Label DecodeUtf8(absl::string_view s) {
   Label out;
   out.reserve(s.size());

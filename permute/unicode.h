@@ -21,6 +21,10 @@ namespace squatstream::permute {
 
 using Label = std::u32string;
 
+// Builds the look-alike tables now (about 20 ms) rather than on the first request that needs them. Servers
+// call it at start-up; calling it again does nothing.
+void PreloadTables();
+
 // Decodes UTF-8 that is known to be valid (every string the engine holds passed ParseDomain).
 Label DecodeUtf8(absl::string_view s);
 void AppendUtf8(char32_t cp, std::string* out);

@@ -11,6 +11,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "permute/unicode.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "service/enrichment_service.h"
@@ -35,6 +36,7 @@ Server::Server() : parts_(std::make_unique<Parts>()) {}
 Server::~Server() { Shutdown(absl::ZeroDuration()); }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  permute::PreloadTables();  // so that the first stream does not pay for them
   const StreamLimits& l = options.limits;
   if (options.worker_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
       l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||

@@ -307,7 +307,7 @@ TEST(Generator, PropertiesOverManyDomains) {
                                       "octocat.github.io",
                                       "internationalbusinessmachines.com",
                                       "xn--80ak6aa92e.com"};
-  for (std::string& d : RandomDomains(60)) domains.push_back(std::move(d));
+  for (std::string& d : RandomDomains(40)) domains.push_back(std::move(d));
   for (const std::string& d : domains) {
     absl::StatusOr<ParsedDomain> maybe = ParseDomain(d);
     if (!maybe.ok()) continue;  // a random label can collide with a reserved form ("ab--"); skip it
