@@ -152,6 +152,23 @@ TEST(Kinds, HomoglyphIsBoundedOnLongLabels) {
   EXPECT_EQ(Names("internationalbusinessmachines.com", Kind::kHomoglyph).size(), KindBudget(Kind::kHomoglyph));
 }
 
+// The kinds on each candidate are exactly the kinds that produce it when run alone.
+TEST(Generator, KindsAreExactlyTheKindsThatProduceTheCandidate) {
+  for (const std::string d : {"example.com", "google.com", "bücher.de", "my-bank.co.uk", "modern.com", "аррӏе.com"}) {
+    const ParsedDomain parsed = Parse(d);
+    std::map<std::string, std::set<Kind>> alone;
+    for (Kind k : AllKinds()) {
+      for (const Candidate& c : GenerateAll(parsed, {.kinds = {k}})) alone[c.ascii].insert(k);
+    }
+    std::vector<Candidate> all = GenerateAll(parsed, {});
+    EXPECT_EQ(all.size(), alone.size()) << d;
+    for (const Candidate& c : all) {
+      const std::vector<Kind> kinds = c.kinds.ToVector();
+      EXPECT_EQ(std::set<Kind>(kinds.begin(), kinds.end()), alone[c.ascii]) << d << " -> " << c.unicode;
+    }
+  }
+}
+
 TEST(Generator, KeepsEveryKindThatProducedACandidate) {
   for (const Candidate& c : GenerateAll(Parse("example.com"), {})) {
     if (c.ascii == "examplee.com") {
