@@ -20,8 +20,11 @@ VARIANTS = ["Channel", "StdMutexSwap", "AbslMutexSwap", "AsyncLockSwap", "Atomic
 WORKERS = [2 ** k for k in range(1, 14)]
 
 
-def run_case(variant, w):
-    out = subprocess.run([BIN, f"--benchmark_filter=^BM_FanIn<{variant}>/W:{w}/", "--benchmark_format=json"],
+GRPC_WORKERS = [2, 16, 128, 1024, 8192]
+
+
+def run_case(variant, w, bench="BM_FanIn"):
+    out = subprocess.run([BIN, f"--benchmark_filter=^{bench}<{variant}>/W:{w}/", "--benchmark_format=json"],
                          check=True, capture_output=True, text=True).stdout
     b = json.loads(out)["benchmarks"][0]
     return {"variant": variant, "W": w, "time_us": b["real_time"], "items_per_second": b["items_per_second"],
@@ -72,6 +75,22 @@ def main():
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     lines += ["", "Peak RSS (MB) at W=8192: " + ", ".join(f"{v} {by[(v, 8192)]['peak_rss_mb']:.0f}" for v in VARIANTS),
               "", "![fan-in variants](bench/fanin.png)"]
+    # gRPC mode: the same delivery, drained into a real gRPC stream (one message per receive) on loopback.
+    grpc_rows = {}
+    for v in VARIANTS:
+        for w in GRPC_WORKERS:
+            if v == "Channel" and w > 64:
+                continue  # one stream message per item: ~8k items/s, minutes per case
+            r = run_case(v, w, "BM_FanInGrpc")
+            grpc_rows[(v, w)] = r
+            print(f"grpc {v:16} W={w:5} {r['items_per_second'] / 1e6:9.2f} M/s", flush=True)
+    json.dump(list(grpc_rows.values()), open(os.path.join(OUT, "fanin_grpc.json"), "w"), indent=1)
+    lines += ["", "gRPC mode (`BM_FanInGrpc`: each receive is one message of a real gRPC stream on loopback, read by "
+              "a gRPC client; the clock stops when the client has the last item). Items/s in millions:", "",
+              "| W | " + " | ".join(VARIANTS) + " |", "|---|" + "---|" * len(VARIANTS)]
+    for w in GRPC_WORKERS:
+        cells = [f"{grpc_rows[(v, w)]['items_per_second'] / 1e6:.2f}" if (v, w) in grpc_rows else "–" for v in VARIANTS]
+        lines.append(f"| {w} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     doc = os.path.join(ROOT, "docs/BENCHMARKS.md")
     text = open(doc).read()
