@@ -348,7 +348,7 @@ void ForEachHomoglyph(char32_t c, int script, Fn&& fn) {
 
 // One homoglyph step on `l` from position `from` on: for each character, each run of its consecutive
 // occurrences (first..last of them) is replaced by one look-alike. Calls emit(variant, first changed
-// position); stops and returns false when emit does.
+// position, occurrences replaced, look-alike); stops and returns false when emit does.
 template <typename Emit>
 bool HomoglyphStep(const Label& l, std::size_t from, int script, Emit&& emit) {
   Label v;  // reused for every variant: this loop makes most of the engine's candidates
@@ -371,7 +371,7 @@ bool HomoglyphStep(const Label& l, std::size_t from, int script, Emit&& emit) {
             copied = at[k] + 1;
           }
           v.append(l, copied);
-          go_on = emit(v, at[first]);
+          go_on = emit(v, at[first], last - first + 1, g);
         }
       }
     });
@@ -404,16 +404,35 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
       break;
     case Kind::kHomoglyph: {  // up to two homoglyph steps (HomoglyphStep), single-script, bounded
       const int script = LabelScript(l).value_or(kAnyScript);
-      std::vector<std::pair<Label, std::size_t>> first_step;
-      if (!HomoglyphStep(l, 0, script, [&](const Label& v, std::size_t at) {
-            first_step.emplace_back(v, at);
+      struct Step {
+        Label variant;
+        std::size_t at;
+        bool single;  // one occurrence replaced by a one-character look-alike
+      };
+      std::vector<Step> first_step;
+      if (!HomoglyphStep(l, 0, script, [&](const Label& v, std::size_t at, std::size_t count, std::u32string_view g) {
+            first_step.push_back({v, at, count == 1 && g.size() == 1});
             return emit(v);
           })) {
         break;
       }
-      for (const auto& [v, at] : first_step) {
+      for (const Step& s : first_step) {
         // From the first changed position on, so that a look-alike may itself be replaced (m -> n -> r).
-        if (!HomoglyphStep(v, at, script, [&](const Label& w, std::size_t) { return emit(w); })) break;
+        // Replacing a lone look-alike by the original or by another look-alike of the original only
+        // repeats a first-step name (or the input): skipped before the costly checks.
+        const char32_t original = l[s.at];
+        auto repeats = [&](std::size_t at, std::size_t count, std::u32string_view g) {
+          if (!s.single || at != s.at || count != 1 || g.size() != 1) return false;
+          bool found = g[0] == original;
+          ForEachHomoglyph(original, script, [&](std::u32string_view o) { found = found || o == g; });
+          return found;
+        };
+        if (!HomoglyphStep(s.variant, s.at, script,
+                           [&](const Label& w, std::size_t at, std::size_t count, std::u32string_view g) {
+                             return repeats(at, count, g) || emit(w);
+                           })) {
+          break;
+        }
       }
       break;
     }
