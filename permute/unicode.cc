@@ -111,8 +111,8 @@ Tables BuildTables() {
       if (IsUsableGlyph(*nfc, *nfd, cp)) add(cp);
     }
   }
-  // Small capitals (ᴍ, ɢ, ʀ) have the capital letter as skeleton; at x-height they pass for the lower-case
-  // letter, so they join its group.
+  // Lower-case letters whose skeleton is a capital ASCII letter (Cyrillic н, т, к look like H, T, K) are
+  // small-capital shapes too: at x-height they pass for the lower-case letter, so they join its group.
   for (char32_t upper = U'A'; upper <= U'Z'; ++upper) {
     auto it = groups.find(std::u32string(1, upper));
     if (it == groups.end()) continue;
