@@ -47,6 +47,32 @@ constexpr std::uint32_t kMessagesPerWorker = 1000;
 // lost, duplicated or foreign message.
 std::uint64_t Pair(std::uint32_t worker, std::uint32_t seq) { return (std::uint64_t{worker} << 32) | seq; }
 
+// Counts bytes a sink's reader received; Expect(n) returns a future that is ready once n more arrived.
+// Thread-safe: the reader calls Add, the benchmark thread Expect.
+class ByteCounter {
+ public:
+  std::future<void> Expect(std::uint64_t bytes) {
+    std::lock_guard<std::mutex> l(mu_);
+    target_ += bytes;
+    done_ = std::promise<void>();
+    auto f = done_.get_future();
+    if (received_ >= target_) done_.set_value();
+    return f;
+  }
+  void Add(std::uint64_t n) {
+    std::lock_guard<std::mutex> l(mu_);
+    const bool was_short = received_ < target_;
+    received_ += n;
+    if (was_short && received_ >= target_) done_.set_value();
+  }
+
+ private:
+  std::mutex mu_;
+  std::uint64_t received_ = 0;
+  std::uint64_t target_ = 0;
+  std::promise<void> done_;
+};
+
 // A loopback TCP server that reads with a 65536-byte buffer and counts bytes; Expect(n) returns a future
 // that is ready once n more bytes arrived.
 class SinkServer {
@@ -62,14 +88,7 @@ class SinkServer {
     reader_.join();
   }
   asio::ip::tcp::socket& client() { return client_; }
-  std::future<void> Expect(std::uint64_t bytes) {
-    std::lock_guard<std::mutex> l(mu_);
-    target_ += bytes;
-    done_ = std::promise<void>();
-    auto f = done_.get_future();
-    if (received_ >= target_) done_.set_value();
-    return f;
-  }
+  std::future<void> Expect(std::uint64_t bytes) { return counter_.Expect(bytes); }
 
  private:
   void Read() {
@@ -78,10 +97,7 @@ class SinkServer {
     for (;;) {
       const std::size_t n = server_side_->read_some(asio::buffer(buf), ec);
       if (ec) return;
-      std::lock_guard<std::mutex> l(mu_);
-      const bool was_short = received_ < target_;
-      received_ += n;
-      if (was_short && received_ >= target_) done_.set_value();
+      counter_.Add(n);
     }
   }
   asio::io_context io_;
@@ -89,10 +105,7 @@ class SinkServer {
   asio::ip::tcp::socket client_;
   std::unique_ptr<asio::ip::tcp::socket> server_side_;
   std::thread reader_;
-  std::mutex mu_;
-  std::uint64_t received_ = 0;
-  std::uint64_t target_ = 0;
-  std::promise<void> done_;
+  ByteCounter counter_;
 };
 
 // A gRPC server on 127.0.0.1 with one generic bidi method, and a client that opened one call to it. The
@@ -122,14 +135,7 @@ class GrpcSink {
 
   void Write(const std::vector<char>& bytes) { service_.writer->Write(bytes); }
 
-  std::future<void> Expect(std::uint64_t bytes) {
-    std::lock_guard<std::mutex> l(mu_);
-    target_ += bytes;
-    done_ = std::promise<void>();
-    auto f = done_.get_future();
-    if (received_ >= target_) done_.set_value();
-    return f;
-  }
+  std::future<void> Expect(std::uint64_t bytes) { return counter_.Expect(bytes); }
 
  private:
   // The server's side of the call: writes one message at a time for the consumer thread.
@@ -182,7 +188,7 @@ class GrpcSink {
     }
     void OnReadDone(bool ok) override {
       if (!ok) return;
-      sink_->Received(message_.Length());
+      sink_->counter_.Add(message_.Length());
       message_.Clear();
       StartRead(&message_);
     }
@@ -204,13 +210,6 @@ class GrpcSink {
     bool done_ = false;
   };
 
-  void Received(std::uint64_t n) {
-    std::lock_guard<std::mutex> l(mu_);
-    const bool was_short = received_ < target_;
-    received_ += n;
-    if (was_short && received_ >= target_) done_.set_value();
-  }
-
   std::mutex mu_;
   std::condition_variable cv_;
   Service service_{this};
@@ -219,9 +218,7 @@ class GrpcSink {
   std::unique_ptr<grpc::GenericStub> stub_;
   grpc::ClientContext client_context_;
   Reader reader_;
-  std::uint64_t received_ = 0;
-  std::uint64_t target_ = 0;
-  std::promise<void> done_;
+  ByteCounter counter_;
 };
 
 // Socket mode's sink: writes go to the client socket of a SinkServer.

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+import benchmarks_doc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/dev/bench/fanin_bench")
 OUT = os.path.join(ROOT, "docs/bench")
@@ -92,14 +94,7 @@ def main():
         cells = [f"{grpc_rows[(v, w)]['items_per_second'] / 1e6:.2f}" if (v, w) in grpc_rows else "–" for v in VARIANTS]
         lines.append(f"| {w} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
-    doc = os.path.join(ROOT, "docs/BENCHMARKS.md")
-    text = open(doc).read()
-    start, end = "<!-- FANIN:BEGIN -->", "<!-- FANIN:END -->"
-    if start in text:
-        text = text[:text.index(start) + len(start)] + "\n" + table + "\n" + text[text.index(end):]
-    else:
-        text += f"\n{start}\n{table}\n{end}\n"
-    open(doc, "w").write(text)
+    benchmarks_doc.write_section("FANIN", table, "Fan-in variants")
     print(table)
 
 

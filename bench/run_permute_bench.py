@@ -16,6 +16,8 @@ import subprocess
 import sys
 import time
 
+import benchmarks_doc
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build/dev/bench/permute_bench")
 OUT = os.path.join(ROOT, "docs/bench")
@@ -87,14 +89,7 @@ def main():
         rate = ours[f"BM_Generate/example.com/{k}"]["names_per_second"]
         lines.append(f"| {k} | " + " | ".join(cells) + f" | {rate / 1e6:.2f}M |")
     table = "\n".join(lines)
-    doc = os.path.join(ROOT, "docs/BENCHMARKS.md")
-    text = open(doc).read()
-    start, end = "<!-- PERMUTE:BEGIN -->", "<!-- PERMUTE:END -->"
-    if start in text:
-        text = text[:text.index(start) + len(start)] + "\n" + table + "\n" + text[text.index(end):]
-    else:
-        text += f"\n## Permutation engine vs dnstwist\n\n{start}\n{table}\n{end}\n"
-    open(doc, "w").write(text)
+    benchmarks_doc.write_section("PERMUTE", table, "Permutation engine vs dnstwist")
     print(table)
 
 
