@@ -738,9 +738,11 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
 
 std::optional<Candidate> Generator::Next() {
   if (!ran_) RunAllKinds();
-  if (generated_ >= options_.max_candidates || next_ >= candidates_.size()) return std::nullopt;
+  if (generated_ >= options_.max_candidates || candidates_.empty()) return std::nullopt;
   ++generated_;
-  return std::move(candidates_[next_++]);
+  Candidate c = std::move(candidates_.front());
+  candidates_.pop_front();  // a stream holds only what it has not handed out yet
+  return c;
 }
 
 void Generator::RunAllKinds() {
@@ -756,7 +758,7 @@ void Generator::RunAllKinds() {
       PermuteLabel(kind, label, [&](const Label& variant) { return OfferLabel(kind, variant); });
     }
   }
-  index_ = {};  // its keys view candidates_, which Next() moves out of
+  index_ = {};  // its keys view candidates_, which Next() hands out
 }
 
 bool Generator::OfferLabel(Kind kind, std::u32string_view variant) {

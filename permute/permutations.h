@@ -130,8 +130,7 @@ class Generator {
   std::string label_ascii_;        // scratch for one label's ASCII form
   std::size_t kind_accepted_ = 0;  // candidates the running kind produced (its budget)
   std::size_t kind_budget_ = 0;
-  std::deque<Candidate> candidates_;  // a deque, so that index_'s keys stay put
-  std::size_t next_ = 0;
+  std::deque<Candidate> candidates_;  // not yet handed out; a deque, so that index_'s keys stay put
   std::size_t generated_ = 0;
   absl::flat_hash_map<absl::string_view, std::size_t> index_;  // ASCII form -> position, while running
 };
