@@ -1,4 +1,4 @@
-// The permutation engine: look-alike candidates of a ParsedDomain, one kind at a time.
+// The permutation engine: look-alike candidates of a ParsedDomain, every kind, each candidate once.
 //
 // Pure library, no I/O. A Generator runs every selected kind on its first Next() (a few hundred
 // microseconds for a short domain) and then hands the candidates out one at a time. Every candidate is a
