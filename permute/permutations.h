@@ -1,7 +1,8 @@
 // The permutation engine: look-alike candidates of a ParsedDomain, every kind, each candidate once.
 //
-// Pure library, no I/O. A Generator runs every selected kind on its first Next() (a few hundred
-// microseconds for a short domain) and then hands the candidates out one at a time. Every candidate is a
+// Pure library, no I/O. A Generator runs every selected kind on its first Next() (3-10 ms for a short domain
+// with every kind, ~40 ms for a 29-letter label; bench/permute_bench) and then hands the candidates out one
+// at a time. Every candidate is a
 // valid IDNA2008 hostname whose permuted label is single-script (as registries require), differs from the
 // input, and appears once, carrying every kind that produced it. Each kind has a deterministic budget
 // (KindBudget), so long labels stay bounded; the order is stable for a given input and options.
