@@ -734,6 +734,7 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     absl::StrAppend(&suffix_ascii_, ".", labels[i]);
   }
   unicode_differs_ = domain_.unicode != domain_.ascii;
+  input_labels_ = absl::StrSplit(domain_.unicode, '.');
 }
 
 std::optional<Candidate> Generator::Next() {
@@ -803,9 +804,8 @@ bool Generator::OfferName(Kind kind, absl::string_view name) {
   absl::StatusOr<NameForms> forms = ToNameForms(name);
   if (!forms.ok()) return true;
   // Every label the kind made must be single-script; the input's own labels are taken as they are.
-  const std::vector<absl::string_view> input_labels = absl::StrSplit(domain_.unicode, '.');
   for (absl::string_view l : absl::StrSplit(forms->unicode, '.')) {
-    if (std::find(input_labels.begin(), input_labels.end(), l) == input_labels.end() &&
+    if (std::find(input_labels_.begin(), input_labels_.end(), l) == input_labels_.end() &&
         !LabelScript(DecodeUtf8(l)).has_value()) {
       return true;
     }

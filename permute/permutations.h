@@ -63,7 +63,6 @@ class KindSet {
   void Insert(Kind k) { bits_ |= std::uint64_t{1} << static_cast<int>(k); }
   bool Contains(Kind k) const { return (bits_ >> static_cast<int>(k)) & 1; }
   std::vector<Kind> ToVector() const;  // in Kind value order
-  bool operator==(const KindSet&) const = default;
 
  private:
   std::uint64_t bits_ = 0;
@@ -126,10 +125,11 @@ class Generator {
   bool ran_ = false;
   std::string prefix_ascii_;  // ASCII forms of the parts around the registrable label, with their dots
   std::string suffix_ascii_;
-  bool unicode_differs_ = false;   // the input's prefix or suffix is internationalized
-  std::string name_;               // the ASCII form being offered (reused)
-  std::string label_ascii_;        // scratch for one label's ASCII form
-  std::size_t kind_accepted_ = 0;  // candidates the running kind produced (its budget)
+  bool unicode_differs_ = false;           // the input's prefix or suffix is internationalized
+  std::vector<std::string> input_labels_;  // the input's Unicode labels (owned: a Generator is moved)
+  std::string name_;                       // the ASCII form being offered (reused)
+  std::string label_ascii_;                // scratch for one label's ASCII form
+  std::size_t kind_accepted_ = 0;          // candidates the running kind produced (its budget)
   std::size_t kind_budget_ = 0;
   std::deque<Candidate> candidates_;  // not yet handed out; a deque, so that index_'s keys stay put
   std::size_t generated_ = 0;

@@ -21,7 +21,7 @@ namespace squatstream::permute {
 
 using Label = std::u32string;
 
-// Builds the look-alike tables now (about 20 ms) rather than on the first request that needs them. Servers
+// Builds the look-alike tables now (tens of milliseconds) rather than on the first request that needs them. Servers
 // call it at start-up; calling it again does nothing.
 void PreloadTables();
 
