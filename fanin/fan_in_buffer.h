@@ -67,7 +67,7 @@ class FanInBuffer {
     bool notify = false;
     {
       std::unique_lock<std::mutex> l(mu_);
-      space_cv_.wait(l, [this] { return stopped_ || items_.size() + reserved_ < capacity_; });
+      space_cv_.wait(l, [this] { return stopped_ || HeldLocked() + reserved_ < capacity_; });
       if (stopped_) return false;
       items_.push_back(std::move(item));
       notify = std::exchange(data_waiter_, false);
@@ -82,7 +82,7 @@ class FanInBuffer {
   bool TryReserve() {
     std::lock_guard<std::mutex> l(mu_);
     if (stopped_) return false;
-    if (items_.size() + reserved_ >= capacity_) {
+    if (HeldLocked() + reserved_ >= capacity_) {
       space_waiter_ = true;
       return false;
     }
@@ -118,23 +118,38 @@ class FanInBuffer {
   }
 
   // Replaces *out with up to `max_items` items (at least 1), oldest first. When the buffer holds no more
-  // than that, this is a swap of the two vectors: *out's storage becomes the buffer's next storage.
-  // One consumer at a time.
+  // than that, this is a swap of the two vectors: *out's storage becomes the buffer's next storage. When it
+  // holds more, everything is swapped out at once into a consumer-side vector that later calls take from
+  // first, `max_items` at a time (so a call costs O(max_items), whatever the depth). One consumer at a time.
   DrainResult Drain(std::vector<T>* out, std::size_t max_items) {
     out->clear();
+    max_items = std::max<std::size_t>(1, max_items);
     DrainResult result;
     bool notify_space = false;
+    std::size_t from = 0;  // the slice of spill_ this call takes
+    std::size_t count = 0;
     {
       std::lock_guard<std::mutex> l(mu_);
-      result.depth_before = items_.size();
-      if (items_.size() <= max_items) {
+      result.depth_before = HeldLocked();
+      if (cancelled_) {
+        spill_.clear();  // only the consumer touches spill_'s elements; Cancel only zeroed the count
+        spill_pos_ = 0;
+      } else if (spill_left_ == 0 && items_.size() <= max_items) {
         out->swap(items_);
+        result.taken = out->size();
       } else {
-        const auto end = items_.begin() + static_cast<std::ptrdiff_t>(std::max<std::size_t>(1, max_items));
-        out->assign(std::make_move_iterator(items_.begin()), std::make_move_iterator(end));
-        items_.erase(items_.begin(), end);
+        if (spill_left_ == 0) {
+          spill_.clear();  // storage reused: items_ gets spill_'s (empty) vector back
+          spill_.swap(items_);
+          spill_pos_ = 0;
+          spill_left_ = spill_.size();
+        }
+        from = spill_pos_;
+        count = std::min(max_items, spill_left_);
+        spill_pos_ += count;
+        spill_left_ -= count;
+        result.taken = count;
       }
-      result.taken = out->size();
       if (result.taken == 0) {
         // After Cancel the consumer is gone: nothing is finished, and no callback is owed.
         result.finished = stopped_ && !cancelled_ && reserved_ == 0;
@@ -142,6 +157,13 @@ class FanInBuffer {
       } else {
         notify_space = std::exchange(space_waiter_, false);
       }
+    }
+    // spill_'s elements belong to the consumer: moved out without the lock.
+    if (count > 0) {
+      out->reserve(count);
+      const auto begin = spill_.begin() + static_cast<std::ptrdiff_t>(from);
+      out->insert(out->end(), std::make_move_iterator(begin),
+                  std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(count)));
     }
     if (result.taken > 0) space_cv_.notify_all();
     if (notify_space) NotifySpace();
@@ -169,6 +191,7 @@ class FanInBuffer {
       stopped_ = true;
       cancelled_ = true;
       discarded.swap(items_);
+      spill_left_ = 0;  // spill_'s elements are the consumer's: its next Drain (or the destructor) frees them
       notify = std::exchange(space_waiter_, false);
     }
     space_cv_.notify_all();
@@ -178,12 +201,14 @@ class FanInBuffer {
   // Items held now. Thread-safe; for metrics and tests.
   std::size_t size() const {
     std::lock_guard<std::mutex> l(mu_);
-    return items_.size();
+    return HeldLocked();
   }
 
   std::size_t capacity() const { return capacity_; }
 
  private:
+  std::size_t HeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return items_.size() + spill_left_; }
+
   void NotifyData() {
     std::lock_guard<std::mutex> l(data_cb_mu_);
     if (on_data_) on_data_();
@@ -197,6 +222,9 @@ class FanInBuffer {
   mutable std::mutex mu_;
   std::condition_variable space_cv_;
   std::vector<T> items_ ABSL_GUARDED_BY(mu_);
+  std::vector<T> spill_;  // swapped out by a Drain that could not take everything; elements: consumer only
+  std::size_t spill_pos_ ABSL_GUARDED_BY(mu_) = 0;   // spill_'s next item to take
+  std::size_t spill_left_ ABSL_GUARDED_BY(mu_) = 0;  // spill_'s items not taken yet (held, for the bound)
   std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;       // closed or cancelled: no more pushes
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;     // consumer gone: reserved pushes are dropped too

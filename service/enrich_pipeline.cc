@@ -5,6 +5,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/container/inlined_vector.h"
 #include "asio/post.hpp"
 
 namespace squatstream::service {
@@ -103,7 +104,6 @@ void EnrichPipeline::Pump() {
   if (dispatched > 0) {
     generated_.fetch_add(dispatched, std::memory_order_relaxed);
     metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
-    metrics_.inflight_lookups->Increment(static_cast<double>(dispatched * enrichers_.size()));
   }
   if (exhausted_ && pending_.empty()) buffer_.Close();
 }
@@ -116,27 +116,56 @@ std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {
 }
 
 void EnrichPipeline::Dispatch(permute::Candidate candidate) {
+  v1::Record record;
+  record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
+  for (permute::Kind k : candidate.kinds.ToVector()) record.add_kinds(static_cast<v1::PermutationKind>(k));
+  record.set_input(generators_[current_].domain().ascii);
+  record.set_domain_ascii(std::move(candidate.ascii));
+  record.set_domain_unicode(std::move(candidate.unicode));
+  const auto started = std::chrono::steady_clock::now();
+  // Enrichers that know their answer now (zero-latency stubs) fill their slot here; the others start lookups.
+  absl::InlinedVector<std::size_t, 4> waiting;  // slots whose lookup must be started
+  for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) {
+    v1::Enrichment* e = record.add_enrichments();
+    e->set_enricher(static_cast<v1::Enricher>(enrichers_[slot]->kind()));
+    if (std::optional<workers::LookupResult> now = enrichers_[slot]->TryLookupNow(record.domain_ascii())) {
+      RecordLookup(slot, *std::move(now), std::chrono::steady_clock::now() - started, e);
+    } else {
+      waiting.push_back(slot);
+    }
+  }
+  if (waiting.empty()) {
+    Deliver(std::move(record));
+    return;
+  }
   const std::uint64_t id = next_id_++;
   Pending& p = pending_[id];
-  p.record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
-  for (permute::Kind k : candidate.kinds.ToVector()) p.record.add_kinds(static_cast<v1::PermutationKind>(k));
-  p.record.set_input(generators_[current_].domain().ascii);
-  p.record.set_domain_ascii(std::move(candidate.ascii));
-  p.record.set_domain_unicode(std::move(candidate.unicode));
-  p.remaining = enrichers_.size();
-  p.started = std::chrono::steady_clock::now();
+  p.record = std::move(record);
+  p.remaining = waiting.size();
+  p.started = started;
   p.cancel = std::make_unique<asio::cancellation_signal[]>(enrichers_.size());
-  for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) {
-    p.record.add_enrichments()->set_enricher(static_cast<v1::Enricher>(enrichers_[slot]->kind()));
-  }
+  metrics_.inflight_lookups->Increment(static_cast<double>(waiting.size()));
   // Lookups never complete inline, so pending_ does not change (and `p` stays put) during this loop.
   const std::string& domain = p.record.domain_ascii();
-  for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) {
+  for (std::size_t slot : waiting) {
     enrichers_[slot]->Lookup(domain, strand_, p.cancel[slot].slot(),
                              [self = shared_from_this(), id, slot](workers::LookupResult result) {
                                self->OnLookupDone(id, slot, std::move(result));
                              });
   }
+}
+
+void EnrichPipeline::RecordLookup(std::size_t slot, workers::LookupResult result,
+                                  std::chrono::steady_clock::duration elapsed, v1::Enrichment* out) {
+  const auto kind = static_cast<std::size_t>(enrichers_[slot]->kind());
+  metrics_.enrichment_latency_seconds[kind]->Observe(std::chrono::duration<double>(elapsed).count());
+  if (!result.status.ok()) metrics_.enrichment_failures[kind]->Increment();
+  FillEnrichment(std::move(result), elapsed, out);
+}
+
+void EnrichPipeline::Deliver(v1::Record record) {
+  enriched_.fetch_add(1, std::memory_order_relaxed);
+  buffer_.PushReserved(std::move(record));
 }
 
 void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result) {
@@ -147,12 +176,9 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::L
   // The finished operation leaves its cancellation handler installed; drop it so that a later Cancel does
   // not reach into a timer (or socket) that no longer exists.
   p.cancel[slot].slot().clear();
-  const auto kind = static_cast<std::size_t>(enrichers_[slot]->kind());
-  const auto elapsed = std::chrono::steady_clock::now() - p.started;
   if (!cancelled_) {
-    metrics_.enrichment_latency_seconds[kind]->Observe(std::chrono::duration<double>(elapsed).count());
-    if (!result.status.ok()) metrics_.enrichment_failures[kind]->Increment();
-    FillEnrichment(std::move(result), elapsed, p.record.mutable_enrichments(static_cast<int>(slot)));
+    RecordLookup(slot, std::move(result), std::chrono::steady_clock::now() - p.started,
+                 p.record.mutable_enrichments(static_cast<int>(slot)));
   }
   if (--p.remaining > 0) return;
   v1::Record record = std::move(p.record);
@@ -161,8 +187,7 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::L
     buffer_.ReleaseReservation();
     return;
   }
-  enriched_.fetch_add(1, std::memory_order_relaxed);
-  buffer_.PushReserved(std::move(record));
+  Deliver(std::move(record));
   Pump();
 }
 

@@ -78,7 +78,14 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   void Pump();
   // The next candidate of the current input domain, moving on to the next domain when one is done.
   std::optional<permute::Candidate> NextCandidate();
+  // Builds the candidate's record and starts its lookups; a record whose every enricher answered at once
+  // (TryLookupNow) is delivered here.
   void Dispatch(permute::Candidate candidate);
+  // Counts a finished lookup in the metrics and writes it into its slot of a record.
+  void RecordLookup(std::size_t slot, workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
+                    v1::Enrichment* out);
+  // Pushes a finished record into its reserved slot of the buffer.
+  void Deliver(v1::Record record);
   void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
   void CancelOnStrand();
 

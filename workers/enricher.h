@@ -6,6 +6,7 @@
 #define SQUATSTREAM_WORKERS_ENRICHER_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 
@@ -71,6 +72,11 @@ class Enricher {
   // `done` runs, so the two never race. Thread-safe: one enricher serves every stream.
   virtual void Lookup(absl::string_view domain_ascii, asio::any_io_executor executor, asio::cancellation_slot cancel,
                       Callback done) = 0;
+
+  // The result about `domain_ascii` when it is known without waiting (a zero-latency stub), else nullopt
+  // and the caller uses Lookup. Saves a lookup that has nothing to wait for its trip through the executor.
+  // Thread-safe.
+  virtual std::optional<LookupResult> TryLookupNow(absl::string_view /*domain_ascii*/) { return std::nullopt; }
 };
 
 }  // namespace squatstream::workers

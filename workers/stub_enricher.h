@@ -27,6 +27,8 @@ class StubEnricher final : public Enricher {
   EnricherKind kind() const override { return kind_; }
   void Lookup(absl::string_view domain_ascii, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
+  // Answers at once when the result's latency is zero (a stub configured with zero latency).
+  std::optional<LookupResult> TryLookupNow(absl::string_view domain_ascii) override;
 
   // The result and latency this stub gives `domain_ascii`, without waiting. Thread-safe.
   LookupResult Compute(absl::string_view domain_ascii) const;

@@ -23,8 +23,12 @@ bool WaitFor(Pred pred) {
 }
 
 // Many producer threads, one consumer: every item arrives exactly once, each producer's items in order,
-// and the buffer never holds more than its bound.
-TEST(FanInBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
+// and the buffer never holds more than its bound. Run with drains that take everything (a swap) and with
+// drains of 7 at most (a swap into the consumer's side vector, then slices of it).
+class FanInBufferStress : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(FanInBufferStress, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
+  const std::size_t max_items = GetParam();
   constexpr int kProducers = 16;
   constexpr int kPerProducer = 20000;
   constexpr std::size_t kCapacity = 256;
@@ -45,8 +49,9 @@ TEST(FanInBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   std::vector<std::uint64_t> batch;
   std::uint64_t received = 0;
   for (;;) {
-    auto r = buffer.Drain(&batch, 100000);
+    auto r = buffer.Drain(&batch, max_items);
     EXPECT_LE(r.depth_before, kCapacity);
+    EXPECT_LE(r.taken, max_items);
     for (std::uint64_t v : batch) {
       const auto p = static_cast<std::size_t>(v >> 32);
       ASSERT_LT(p, static_cast<std::size_t>(kProducers));
@@ -61,6 +66,8 @@ TEST(FanInBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   EXPECT_EQ(received, static_cast<std::uint64_t>(kProducers) * kPerProducer);
   for (int n : next) EXPECT_EQ(n, kPerProducer);
 }
+
+INSTANTIATE_TEST_SUITE_P(DrainSizes, FanInBufferStress, ::testing::Values(std::size_t{100000}, std::size_t{7}));
 
 TEST(FanInBuffer, PushBlocksAtTheBoundUntilADrain) {
   FanInBuffer<int> buffer(2);
@@ -93,6 +100,47 @@ TEST(FanInBuffer, DrainTakesAtMostMaxOldestFirst) {
   EXPECT_EQ(batch, (std::vector<int>{0, 1, 2}));
   buffer.Drain(&batch, 3);
   EXPECT_EQ(batch, (std::vector<int>{3, 4}));
+}
+
+// A partial drain swaps everything out at once; what it did not take still counts towards the bound, and
+// comes out before anything pushed later.
+TEST(FanInBuffer, PartlyDrainedItemsStayHeldAndComeFirst) {
+  FanInBuffer<int> buffer(6);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(buffer.TryReserve());
+    buffer.PushReserved(i);
+  }
+  std::vector<int> batch;
+  EXPECT_EQ(buffer.Drain(&batch, 2).taken, 2u);
+  EXPECT_EQ(batch, (std::vector<int>{0, 1}));
+  EXPECT_EQ(buffer.size(), 4u);
+  ASSERT_TRUE(buffer.TryReserve());
+  buffer.PushReserved(6);
+  ASSERT_TRUE(buffer.TryReserve());
+  buffer.PushReserved(7);
+  EXPECT_FALSE(buffer.TryReserve());  // 4 left from the first swap + 2 new = the bound
+  auto r = buffer.Drain(&batch, 3);
+  EXPECT_EQ(r.depth_before, 6u);
+  EXPECT_EQ(batch, (std::vector<int>{2, 3, 4}));
+  buffer.Drain(&batch, 3);
+  EXPECT_EQ(batch, (std::vector<int>{5}));  // the rest of the first swap, before the newer items
+  buffer.Drain(&batch, 3);
+  EXPECT_EQ(batch, (std::vector<int>{6, 7}));
+  buffer.Close();
+  EXPECT_TRUE(buffer.Drain(&batch, 3).finished);
+}
+
+TEST(FanInBuffer, CancelAfterAPartialDrainDropsTheRest) {
+  FanInBuffer<int> buffer(8);
+  for (int i = 0; i < 8; ++i) buffer.Push(i);
+  std::vector<int> batch;
+  buffer.Drain(&batch, 3);
+  buffer.Cancel();
+  EXPECT_EQ(buffer.size(), 0u);
+  auto r = buffer.Drain(&batch, 3);
+  EXPECT_EQ(r.taken, 0u);
+  EXPECT_FALSE(r.finished);
+  EXPECT_TRUE(batch.empty());
 }
 
 TEST(FanInBuffer, ReservationsCountTowardsTheBoundAndSpaceCallbackFires) {

@@ -187,6 +187,35 @@ TEST_F(EnrichDomainTest, StreamsEveryCandidateOnceFullyEnrichedAndMetricsAgree) 
   EXPECT_EQ(Metric(scrape, "squatstream_fanin_buffer_depth"), 0);
 }
 
+// Zero-latency stubs answer inside the pipeline (TryLookupNow) instead of through the executor: the records
+// must be the ones the waiting path gives (the stubs are deterministic), only faster; metrics still count
+// every lookup, none stays in flight.
+TEST_F(EnrichDomainTest, ZeroLatencyStubsGiveTheSameRecordsAsWaitingOnes) {
+  auto collect = [this](const service::ServerOptions& options) {
+    StartServer(options);
+    StreamResult result = Stream("paypal.com");
+    EXPECT_TRUE(result.status.ok()) << result.status.error_message();
+    std::map<std::string, std::string> by_name;  // domain -> record without latencies
+    for (v1::Record& r : result.records) {
+      for (v1::Enrichment& e : *r.mutable_enrichments()) e.clear_latency_micros();
+      by_name.emplace(r.domain_ascii(), r.SerializeAsString());
+    }
+    EXPECT_EQ(by_name.size(), result.records.size());
+    return by_name;
+  };
+  const auto waiting = collect(FastOptions());
+  service::ServerOptions zero = FastOptions();
+  zero.geo.latency = zero.whois.latency = zero.banner.latency = absl::ZeroDuration();
+  const auto immediate = collect(zero);
+  ASSERT_GT(waiting.size(), 1000u);
+  EXPECT_TRUE(waiting == immediate);
+  const std::string scrape = Scrape();
+  EXPECT_EQ(Metric(scrape, "squatstream_enrichment_latency_seconds_count{enricher=\"whois\"}"),
+            static_cast<double>(immediate.size()));
+  EXPECT_EQ(Metric(scrape, "squatstream_inflight_lookups"), 0);
+  EXPECT_GT(Metric(scrape, "squatstream_enrichment_failures_total{enricher=\"banner\"}"), 0);  // 10% fail
+}
+
 TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
   service::ServerOptions o = FastOptions();
   o.limits.max_batch_records = 5;

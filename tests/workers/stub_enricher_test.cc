@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -52,6 +53,27 @@ TEST(StubEnricher, IsDeterministicAndPlausible) {
   EXPECT_GT(registered, 200);  // about 3 in 4
   EXPECT_LT(registered, 400);
   EXPECT_GT(registrars.size(), 3u);
+}
+
+TEST(StubEnricher, AnswersAtOnceOnlyWithZeroLatency) {
+  StubEnricher slow(EnricherKind::kWhois, {absl::Milliseconds(1), 0.5});
+  EXPECT_FALSE(slow.TryLookupNow("example.net").has_value());  // must wait: the caller uses Lookup
+  StubEnricher zero(EnricherKind::kWhois, {absl::ZeroDuration(), 0.5});
+  int failed = 0;
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = "name" + std::to_string(i) + ".org";
+    std::optional<LookupResult> now = zero.TryLookupNow(name);
+    ASSERT_TRUE(now.has_value());
+    const LookupResult computed = slow.Compute(name);  // same kind and failure rate: same fate and value
+    EXPECT_EQ(now->status, computed.status);
+    if (now->status.ok()) {
+      EXPECT_EQ(std::get<WhoisInfo>(now->value).registrar, std::get<WhoisInfo>(computed.value).registrar);
+    } else {
+      ++failed;
+    }
+  }
+  EXPECT_GT(failed, 20);  // about half
+  EXPECT_LT(failed, 80);
 }
 
 TEST(StubEnricher, FailureRateAndLatencyFollowTheConfig) {
