@@ -3,12 +3,31 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "grpcpp/impl/codegen/proto_utils.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "permute/permutations.h"
 #include "service/request.h"
 #include "service/status.h"
 
 namespace squatstream::service {
+
+void FrameResponse(const std::vector<std::string>& records, const v1::Progress& progress, std::string* out) {
+  using google::protobuf::internal::WireFormatLite;
+  out->clear();
+  google::protobuf::io::StringOutputStream stream(out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  // Field numbers of EnrichDomainResponse: records = 1, progress = 2 (the test parses what this writes).
+  const std::uint32_t records_tag = WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_LENGTH_DELIMITED);
+  for (const std::string& record : records) {
+    coded.WriteTag(records_tag);
+    coded.WriteVarint32(static_cast<std::uint32_t>(record.size()));
+    coded.WriteRaw(record.data(), static_cast<int>(record.size()));
+  }
+  coded.WriteTag(WireFormatLite::MakeTag(2, WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+  coded.WriteVarint32(static_cast<std::uint32_t>(progress.ByteSizeLong()));
+  progress.SerializeWithCachedSizes(&coded);
+}
 
 EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call,
                                          const grpc::ByteBuffer* request)
@@ -67,15 +86,12 @@ void EnrichDomainReactor::TryWrite() {
     m.fanin_buffer_depth->Increment(static_cast<double>(result.depth_before) - static_cast<double>(reported_depth_));
     reported_depth_ = result.depth_before;
     if (result.taken > 0) {
-      response_.Clear();
-      auto* records = response_.mutable_records();
-      records->Reserve(static_cast<int>(batch_.size()));
-      for (v1::Record& record : batch_) records->Add(std::move(record));
       sent_ += batch_.size();
-      v1::Progress* progress = response_.mutable_progress();
-      progress->set_generated(pipeline_->generated());
-      progress->set_enriched(pipeline_->enriched());
-      progress->set_sent(sent_);
+      v1::Progress progress;
+      progress.set_generated(pipeline_->generated());
+      progress.set_enriched(pipeline_->enriched());
+      progress.set_sent(sent_);
+      FrameResponse(batch_, progress, &wire_);
 
       const auto n = static_cast<double>(batch_.size());
       m.records_streamed->Increment(n);
@@ -90,12 +106,8 @@ void EnrichDomainReactor::TryWrite() {
       // Not buffer-hinted: a hinted first write never completes with gRPC 1.51, and each batch should leave
       // as soon as it is written anyway. The role stays claimed until OnWriteDone. Under mu_ so that no
       // write starts after Finish (StartWrite and Finish return at once; reactions never run inline).
-      serialized_.Clear();  // the previous write is done; the serializer wants an empty buffer
-      bool own_buffer = false;
-      if (!grpc::SerializationTraits<v1::EnrichDomainResponse>::Serialize(response_, &serialized_, &own_buffer).ok()) {
-        FinishOnce(absl::InternalError("could not serialize a response"));
-        return;
-      }
+      grpc::Slice slice(wire_.data(), wire_.size());  // a copy: wire_ is reused for the next batch
+      serialized_ = grpc::ByteBuffer(&slice, 1);
       absl::MutexLock lock(&mu_);
       if (!finished_) StartWrite(&serialized_);
       return;

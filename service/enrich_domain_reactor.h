@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -21,6 +22,10 @@
 #include "squatstream/v1/squatstream.pb.h"
 
 namespace squatstream::service {
+
+// Writes the wire form of an EnrichDomainResponse holding `records` (each a serialized v1::Record) and
+// `progress` into *out: what serializing that message gives, without parsing the records back.
+void FrameResponse(const std::vector<std::string>& records, const v1::Progress& progress, std::string* out);
 
 class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
@@ -55,9 +60,9 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 
   // Touched only by the thread holding the consumer role.
-  std::vector<v1::Record> batch_;
-  v1::EnrichDomainResponse response_;
-  grpc::ByteBuffer serialized_;  // response_ as written
+  std::vector<std::string> batch_;  // serialized records
+  std::string wire_;                // the response being written, framed by FrameResponse (reused)
+  grpc::ByteBuffer serialized_;     // wire_ as handed to gRPC
   std::uint64_t sent_ = 0;
   std::size_t reported_depth_ = 0;  // this stream's share of the buffer-depth gauge
   bool first_write_done_ = false;

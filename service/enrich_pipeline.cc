@@ -116,31 +116,34 @@ std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {
 }
 
 void EnrichPipeline::Dispatch(permute::Candidate candidate) {
-  v1::Record record;
-  record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
-  for (permute::Kind k : candidate.kinds.ToVector()) record.add_kinds(static_cast<v1::PermutationKind>(k));
-  record.set_input(generators_[current_].domain().ascii);
-  record.set_domain_ascii(std::move(candidate.ascii));
-  record.set_domain_unicode(std::move(candidate.unicode));
+  // Built on the arena: the record is serialized (or copied, if it must wait for lookups) before the next
+  // Dispatch resets it, so building costs no allocation per field and freeing it costs nothing.
+  arena_.Reset();
+  v1::Record* record = google::protobuf::Arena::CreateMessage<v1::Record>(&arena_);
+  record->set_kind(static_cast<v1::PermutationKind>(candidate.kind));
+  for (permute::Kind k : candidate.kinds.ToVector()) record->add_kinds(static_cast<v1::PermutationKind>(k));
+  record->set_input(generators_[current_].domain().ascii);
+  record->set_domain_ascii(candidate.ascii);
+  record->set_domain_unicode(candidate.unicode);
   const auto started = std::chrono::steady_clock::now();
   // Enrichers that know their answer now (zero-latency stubs) fill their slot here; the others start lookups.
   absl::InlinedVector<std::size_t, 4> waiting;  // slots whose lookup must be started
   for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) {
-    v1::Enrichment* e = record.add_enrichments();
+    v1::Enrichment* e = record->add_enrichments();
     e->set_enricher(static_cast<v1::Enricher>(enrichers_[slot]->kind()));
-    if (std::optional<workers::LookupResult> now = enrichers_[slot]->TryLookupNow(record.domain_ascii())) {
+    if (std::optional<workers::LookupResult> now = enrichers_[slot]->TryLookupNow(record->domain_ascii())) {
       RecordLookup(slot, *std::move(now), std::chrono::steady_clock::now() - started, e);
     } else {
       waiting.push_back(slot);
     }
   }
   if (waiting.empty()) {
-    Deliver(std::move(record));
+    Deliver(*record);
     return;
   }
   const std::uint64_t id = next_id_++;
   Pending& p = pending_[id];
-  p.record = std::move(record);
+  p.record = *record;  // off the arena: it outlives this call
   p.remaining = waiting.size();
   p.started = started;
   p.cancel = std::make_unique<asio::cancellation_signal[]>(enrichers_.size());
@@ -163,9 +166,11 @@ void EnrichPipeline::RecordLookup(std::size_t slot, workers::LookupResult result
   FillEnrichment(std::move(result), elapsed, out);
 }
 
-void EnrichPipeline::Deliver(v1::Record record) {
+void EnrichPipeline::Deliver(const v1::Record& record) {
+  std::string serialized;
+  record.SerializeToString(&serialized);
   enriched_.fetch_add(1, std::memory_order_relaxed);
-  buffer_.PushReserved(std::move(record));
+  buffer_.PushReserved(std::move(serialized));
 }
 
 void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result) {
@@ -181,13 +186,13 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::L
                  p.record.mutable_enrichments(static_cast<int>(slot)));
   }
   if (--p.remaining > 0) return;
-  v1::Record record = std::move(p.record);
-  pending_.erase(it);
   if (cancelled_) {
+    pending_.erase(it);
     buffer_.ReleaseReservation();
     return;
   }
-  Deliver(std::move(record));
+  Deliver(p.record);
+  pending_.erase(it);
   Pump();
 }
 

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -22,6 +23,7 @@
 #include "asio/io_context.hpp"
 #include "asio/strand.hpp"
 #include "fanin/fan_in_buffer.h"
+#include "google/protobuf/arena.h"
 #include "permute/permutations.h"
 #include "service/metrics.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -50,8 +52,9 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // call from any thread, more than once, and after the pipeline finished.
   void Cancel();
 
-  // Where finished records arrive; closed (finished) once every candidate's record was pushed.
-  fanin::FanInBuffer<v1::Record>& buffer() { return buffer_; }
+  // Where finished records arrive, each a serialized v1::Record (serialized where it was built, so the
+  // stream only frames them); closed (finished) once every candidate's record was pushed.
+  fanin::FanInBuffer<std::string>& buffer() { return buffer_; }
 
   // Progress, readable from any thread.
   std::uint64_t generated() const { return generated_.load(std::memory_order_relaxed); }
@@ -64,6 +67,13 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
     std::chrono::steady_clock::time_point started;
     std::unique_ptr<asio::cancellation_signal[]> cancel;  // one per enricher; stable addresses
   };
+
+  static google::protobuf::ArenaOptions MakeArenaOptions(char* block, std::size_t size) {
+    google::protobuf::ArenaOptions o;
+    o.initial_block = block;
+    o.initial_block_size = size;
+    return o;
+  }
 
   EnrichPipeline(asio::io_context& io, std::vector<permute::Generator> generators,
                  std::vector<workers::Enricher*> enrichers, const PipelineOptions& options,
@@ -84,8 +94,8 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Counts a finished lookup in the metrics and writes it into its slot of a record.
   void RecordLookup(std::size_t slot, workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
                     v1::Enrichment* out);
-  // Pushes a finished record into its reserved slot of the buffer.
-  void Deliver(v1::Record record);
+  // Serializes a finished record into its reserved slot of the buffer.
+  void Deliver(const v1::Record& record);
   void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
   void CancelOnStrand();
 
@@ -95,9 +105,11 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   const std::vector<workers::Enricher*> enrichers_;
   const std::size_t max_inflight_candidates_;
   const PipelineMetrics& metrics_;
-  fanin::FanInBuffer<v1::Record> buffer_;
+  fanin::FanInBuffer<std::string> buffer_;
 
   // Strand-only state.
+  alignas(16) char arena_block_[16384];  // the arena's first block, kept across resets: no allocation
+  google::protobuf::Arena arena_{MakeArenaOptions(arena_block_, sizeof(arena_block_))};  // Dispatch's record
   absl::flat_hash_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_id_ = 0;
   bool exhausted_ = false;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "asio/post.hpp"
 #include "asio/strand.hpp"
 #include "gtest/gtest.h"
@@ -46,6 +48,17 @@ TEST(StubEnricher, IsDeterministicAndPlausible) {
       registrars.insert(w.registrar);
       EXPECT_EQ(w.created.size(), 10u);
       EXPECT_LT(w.created, w.expires);
+      for (const std::string& date : {w.created, w.expires}) {  // YYYY-MM-DD, a real day
+        int y = 0, m = 0, d = 0;
+        ASSERT_EQ(std::sscanf(date.c_str(), "%4d-%2d-%2d", &y, &m, &d), 3) << date;
+        EXPECT_EQ(absl::StrFormat("%04d-%02d-%02d", y, m, d), date);
+        EXPECT_GE(y, 1996);
+        EXPECT_LE(y, 2031);
+        EXPECT_GE(m, 1);
+        EXPECT_LE(m, 12);
+        EXPECT_GE(d, 1);
+        EXPECT_LE(d, 28);
+      }
     } else {
       EXPECT_TRUE(w.registrar.empty());
     }
