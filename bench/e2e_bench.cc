@@ -3,8 +3,9 @@
 //   per-record  the same service with --max_batch_records=1 (one record per message)
 //   raw ceiling a minimal server that writes pre-built batches of the same records with the same batch size:
 //               no generation, no workers, no buffer — what gRPC on loopback allows
-// A C++ client on loopback streams DOMAIN `--streams` times per configuration over one channel and reports
-// records/s (all records / all time) and the median time to first batch. Prints a markdown table.
+// A C++ client on loopback streams DOMAIN `--streams` times per configuration, one channel per configuration,
+// the three taking turns stream by stream, and reports records/s (all records / all time) and the median
+// time to first batch. Prints a markdown table.
 //
 // usage: e2e_bench [--domain=internationalbusinessmachines.com] [--streams=30] [--batch=1024]
 #include <algorithm>
@@ -35,45 +36,65 @@ struct Result {
   std::uint64_t messages = 0;
 };
 
-// Streams `domain` `streams` times; aborts on any non-OK stream.
-Result Measure(int port, const std::string& domain, int streams, std::vector<v1::Record>* keep = nullptr) {
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
-  auto stub = v1::EnrichmentService::NewStub(channel);
-  channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
-  Result r;
-  std::vector<double> ttfb;
-  double seconds = 0;
-  for (int i = 0; i < streams; ++i) {
+// One configuration's client: a channel to its server, and what its streams gave so far.
+class Client {
+ public:
+  explicit Client(int port)
+      : channel_(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials())),
+        stub_(v1::EnrichmentService::NewStub(channel_)) {
+    channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  }
+
+  // Streams `domain` once and counts it (unless `warm_up`); aborts on a non-OK stream. With `keep`, the
+  // records are kept there.
+  void Stream(const std::string& domain, bool warm_up = false, std::vector<v1::Record>* keep = nullptr) {
     grpc::ClientContext context;
     v1::EnrichDomainRequest request;
     request.set_domain(domain);
     const auto start = std::chrono::steady_clock::now();
-    auto reader = stub->EnrichDomain(&context, request);
+    auto reader = stub_->EnrichDomain(&context, request);
     v1::EnrichDomainResponse response;
-    bool first = true;
+    double ttfb = 0;
+    std::uint64_t records = 0;
+    std::uint64_t messages = 0;
     while (reader->Read(&response)) {
-      if (first) {
-        ttfb.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
-        first = false;
+      if (messages++ == 0) {
+        ttfb = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       }
-      r.records += static_cast<std::uint64_t>(response.records_size());
-      ++r.messages;
-      if (keep != nullptr && i == 0) {
+      records += static_cast<std::uint64_t>(response.records_size());
+      if (keep != nullptr) {
         for (auto& rec : *response.mutable_records()) keep->push_back(std::move(rec));
       }
     }
     const grpc::Status status = reader->Finish();
-    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!status.ok()) {
       std::fprintf(stderr, "e2e_bench: stream failed: %s\n", status.error_message().c_str());
       std::exit(1);
     }
+    if (warm_up) return;
+    ttfb_.push_back(ttfb);
+    seconds_ += seconds;
+    result_.records += records;
+    result_.messages += messages;
   }
-  std::sort(ttfb.begin(), ttfb.end());
-  r.records_per_second = static_cast<double>(r.records) / seconds;
-  r.median_ttfb_ms = ttfb.empty() ? 0 : ttfb[ttfb.size() / 2];
-  return r;
-}
+
+  Result result() const {
+    Result r = result_;
+    std::vector<double> ttfb = ttfb_;
+    std::sort(ttfb.begin(), ttfb.end());
+    r.records_per_second = static_cast<double>(r.records) / seconds_;
+    r.median_ttfb_ms = ttfb.empty() ? 0 : ttfb[ttfb.size() / 2];
+    return r;
+  }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::EnrichmentService::Stub> stub_;
+  Result result_;
+  std::vector<double> ttfb_;
+  double seconds_ = 0;
+};
 
 // The raw ceiling's reactor: writes pre-built batches, one write in flight, like the service's reactor.
 class RawCeilingReactor final : public grpc::ServerWriteReactor<v1::EnrichDomainResponse> {
@@ -130,43 +151,43 @@ int main(int argc, char** argv) {
   const int streams = absl::GetFlag(FLAGS_streams);
   const auto kBatch = static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_batch)));
 
+  // All three servers run at once and the configurations take turns, one stream each: on a shared
+  // machine whose speed drifts from second to second, the drift then hits all three alike.
+  auto service_server = squatstream::service::Server::Start(ZeroLatency(kBatch));
+  auto per_record_server = squatstream::service::Server::Start(ZeroLatency(1));
+  if (!service_server.ok() || !per_record_server.ok()) return 1;
+  Client service((*service_server)->grpc_port());
+  Client per_record((*per_record_server)->grpc_port());
   std::vector<v1::Record> records;
-  Result service;
-  {
-    auto server = squatstream::service::Server::Start(ZeroLatency(kBatch));
-    if (!server.ok()) return 1;
-    Measure((*server)->grpc_port(), domain, 1, &records);  // warm-up, and the records for the ceiling
-    service = Measure((*server)->grpc_port(), domain, streams);
-  }
-  Result per_record;
-  {
-    auto server = squatstream::service::Server::Start(ZeroLatency(1));
-    if (!server.ok()) return 1;
-    Measure((*server)->grpc_port(), domain, 1);
-    per_record = Measure((*server)->grpc_port(), domain, streams);
-  }
-  Result ceiling;
-  {
-    std::vector<v1::EnrichDomainResponse> batches;
-    for (std::size_t i = 0; i < records.size(); i += kBatch) {
-      v1::EnrichDomainResponse& b = batches.emplace_back();
-      for (std::size_t k = i; k < std::min(records.size(), i + kBatch); ++k) *b.add_records() = records[k];
-      b.mutable_progress()->set_generated(records.size());
-      b.mutable_progress()->set_enriched(records.size());
-      b.mutable_progress()->set_sent(std::min(records.size(), i + kBatch));
-    }
-    RawCeilingService raw(std::move(batches));
-    int port = 0;
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&raw);
-    auto server = builder.BuildAndStart();
-    Measure(port, domain, 1);
-    ceiling = Measure(port, domain, streams);
-    server->Shutdown();
-  }
+  service.Stream(domain, /*warm_up=*/true, &records);  // and the records for the ceiling
+  per_record.Stream(domain, /*warm_up=*/true);
 
-  std::printf("Domain %s: %zu records per stream, %d streams per configuration, batch size %zu.\n\n", domain.c_str(),
+  std::vector<v1::EnrichDomainResponse> batches;
+  for (std::size_t i = 0; i < records.size(); i += kBatch) {
+    v1::EnrichDomainResponse& b = batches.emplace_back();
+    for (std::size_t k = i; k < std::min(records.size(), i + kBatch); ++k) *b.add_records() = records[k];
+    b.mutable_progress()->set_generated(records.size());
+    b.mutable_progress()->set_enriched(records.size());
+    b.mutable_progress()->set_sent(std::min(records.size(), i + kBatch));
+  }
+  RawCeilingService raw(std::move(batches));
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&raw);
+  auto raw_server = builder.BuildAndStart();
+  Client ceiling_client(port);
+  ceiling_client.Stream(domain, /*warm_up=*/true);
+
+  for (int i = 0; i < streams; ++i) {
+    ceiling_client.Stream(domain);
+    service.Stream(domain);
+    per_record.Stream(domain);
+  }
+  raw_server->Shutdown();
+  const Result ceiling = ceiling_client.result();
+
+  std::printf("Domain %s: %zu records per stream, %d streams per configuration (taking turns), batch size %zu.\n\n", domain.c_str(),
               records.size(), streams, kBatch);
   std::printf("| configuration | records/s | messages | median time to first batch | vs raw ceiling |\n");
   std::printf("|---|---|---|---|---|\n");
@@ -176,8 +197,9 @@ int main(int argc, char** argv) {
                 100.0 * r.records_per_second / ceiling.records_per_second);
   };
   row("raw ceiling (pre-built batches)", ceiling);
-  row("squatstreamd (batches up to the batch size)", service);
-  row("squatstreamd, one record per message", per_record);
-  std::printf("\nservice / per-record: %.1fx\n", service.records_per_second / per_record.records_per_second);
+  row("squatstreamd (batches up to the batch size)", service.result());
+  row("squatstreamd, one record per message", per_record.result());
+  std::printf("\nservice / per-record: %.1fx\n",
+              service.result().records_per_second / per_record.result().records_per_second);
   return 0;
 }
