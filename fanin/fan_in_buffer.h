@@ -41,8 +41,8 @@ class FanInBuffer {
   FanInBuffer(const FanInBuffer&) = delete;
   FanInBuffer& operator=(const FanInBuffer&) = delete;
 
-  // Callbacks, both optional. The data callback runs once after a Drain that found nothing, when an item
-  // arrives or the buffer closes; the space callback runs once after a TryReserve that failed for lack of
+  // Callbacks, both optional. The data callback runs once after a Drain that took nothing, when enough
+  // items arrived (one, or the Drain's min_items), the producer flushed, or the buffer closed; the space callback runs once after a TryReserve that failed for lack of
   // space, when space frees or the buffer is cancelled. They run on the thread that caused them, possibly
   // inside Push, PushReserved, Close, Drain, ReleaseReservation or Cancel, so they must not block. The space
   // callback must not call back into the buffer; the data callback may (it usually drains).
@@ -70,7 +70,7 @@ class FanInBuffer {
       space_cv_.wait(l, [this] { return stopped_ || HeldLocked() + reserved_ < capacity_; });
       if (stopped_) return false;
       items_.push_back(std::move(item));
-      notify = std::exchange(data_waiter_, false);
+      notify = DataDueLocked();
     }
     if (notify) NotifyData();
     return true;
@@ -99,10 +99,23 @@ class FanInBuffer {
       --reserved_;
       if (cancelled_) return false;
       items_.push_back(std::move(item));
-      notify = std::exchange(data_waiter_, false);
+      notify = DataDueLocked();
     }
     if (notify) NotifyData();
     return true;
+  }
+
+  // The producer has nothing more coming right away: what is held should go now, even below a consumer's
+  // min_items (a consumer waiting for it is called back). Until a drain empties the buffer.
+  void Flush() {
+    bool notify = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (HeldLocked() == 0) return;
+      flushed_ = true;
+      notify = std::exchange(data_waiter_, false);
+    }
+    if (notify) NotifyData();
   }
 
   // Gives back a slot reserved by TryReserve without filling it.
@@ -120,10 +133,14 @@ class FanInBuffer {
   // Replaces *out with up to `max_items` items (at least 1), oldest first. When the buffer holds no more
   // than that, this is a swap of the two vectors: *out's storage becomes the buffer's next storage. When it
   // holds more, everything is swapped out at once into a consumer-side vector that later calls take from
-  // first, `max_items` at a time (so a call costs O(max_items), whatever the depth). One consumer at a time.
-  DrainResult Drain(std::vector<T>* out, std::size_t max_items) {
+  // first, `max_items` at a time (so a call costs O(max_items), whatever the depth). With `min_items`, it
+  // takes nothing while fewer are held, unless the producer flushed or the buffer closed: the consumer is
+  // called back once there are that many (batches grow while the producer is busy; Flush bounds the wait).
+  // One consumer at a time.
+  DrainResult Drain(std::vector<T>* out, std::size_t max_items, std::size_t min_items = 1) {
     out->clear();
     max_items = std::max<std::size_t>(1, max_items);
+    min_items = std::clamp<std::size_t>(min_items, 1, std::min(max_items, capacity_));
     DrainResult result;
     bool notify_space = false;
     std::size_t from = 0;  // the slice of spill_ this call takes
@@ -134,6 +151,8 @@ class FanInBuffer {
       if (cancelled_) {
         spill_.clear();  // only the consumer touches spill_'s elements; Cancel only zeroed the count
         spill_pos_ = 0;
+      } else if (HeldLocked() < min_items && !stopped_ && !flushed_) {
+        // Not enough yet: wait for min_items, a flush or the close.
       } else if (spill_left_ == 0 && items_.size() <= max_items) {
         out->swap(items_);
         result.taken = out->size();
@@ -154,8 +173,10 @@ class FanInBuffer {
         // After Cancel the consumer is gone: nothing is finished, and no callback is owed.
         result.finished = stopped_ && !cancelled_ && reserved_ == 0;
         data_waiter_ = !stopped_ || (!cancelled_ && reserved_ > 0);
+        data_threshold_ = min_items;
       } else {
         notify_space = std::exchange(space_waiter_, false);
+        if (HeldLocked() == 0) flushed_ = false;
       }
     }
     // spill_'s elements belong to the consumer: moved out without the lock.
@@ -209,6 +230,13 @@ class FanInBuffer {
  private:
   std::size_t HeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return items_.size() + spill_left_; }
 
+  // After a push: whether the waiting consumer's callback is due now (and no longer owed).
+  bool DataDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!data_waiter_ || HeldLocked() < data_threshold_) return false;
+    data_waiter_ = false;
+    return true;
+  }
+
   void NotifyData() {
     std::lock_guard<std::mutex> l(data_cb_mu_);
     if (on_data_) on_data_();
@@ -228,7 +256,9 @@ class FanInBuffer {
   std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;       // closed or cancelled: no more pushes
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;     // consumer gone: reserved pushes are dropped too
-  bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;   // a Drain found nothing; on_data owed
+  bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;   // a Drain took nothing; on_data owed
+  std::size_t data_threshold_ ABSL_GUARDED_BY(mu_) = 1;  // items held that make on_data due
+  bool flushed_ ABSL_GUARDED_BY(mu_) = false;            // Flush since the buffer was last emptied
   bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;  // a TryReserve found no space; on_space owed
 
   std::mutex data_cb_mu_;

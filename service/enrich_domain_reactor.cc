@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "asio/post.hpp"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -63,9 +64,26 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (permute::ParsedDomain& domain : spec->domains) generators.emplace_back(std::move(domain), spec->generator);
   pipeline_ = EnrichPipeline::Create(context_.executor->context(), std::move(generators), std::move(enrichers),
                                      context_.limits.pipeline, context_.metrics->pipeline);
-  pipeline_->buffer().SetDataCallback([this] { TryWrite(); });
+  pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
   pipeline_->Start();
   return absl::OkStatus();
+}
+
+void EnrichDomainReactor::ScheduleTryWrite() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    ++posted_;
+  }
+  asio::post(context_.executor->context(), [this] {
+    TryWrite();
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      last = --posted_ == 0 && done_;
+    }
+    if (last) delete this;
+  });
 }
 
 void EnrichDomainReactor::TryWrite() {
@@ -82,7 +100,10 @@ void EnrichDomainReactor::TryWrite() {
   }
   const PipelineMetrics& m = context_.metrics->pipeline;
   for (;;) {
-    const auto result = pipeline_->buffer().Drain(&batch_, context_.limits.max_batch_records);
+    // The first batch goes as soon as there is a record; later ones wait for a full batch unless the
+    // pipeline flushes (it has nothing more coming right away) or finishes.
+    const std::size_t max = context_.limits.max_batch_records;
+    const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1);
     m.fanin_buffer_depth->Increment(static_cast<double>(result.depth_before) - static_cast<double>(reported_depth_));
     reported_depth_ = result.depth_before;
     if (result.taken > 0) {
@@ -170,6 +191,11 @@ void EnrichDomainReactor::OnDone() {
   if (counted_active_) {
     context_.active_streams.fetch_sub(1);
     m.active_streams->Decrement();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    done_ = true;
+    if (posted_ > 0) return;  // the last posted TryWrite frees the reactor
   }
   delete this;
 }

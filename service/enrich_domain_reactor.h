@@ -1,10 +1,12 @@
 // EnrichDomainReactor: the server side of one EnrichDomain stream.
 //
 // It validates the request, starts an EnrichPipeline, and drains the pipeline's fan-in buffer into the
-// stream: each write takes everything the buffer holds (up to max_batch_records) in one swap, with at
-// most one write in flight. Reactions never block: when the buffer is empty the reactor returns, and the
-// buffer's data callback resumes it when a record arrives. OnWriteDone(false) and OnCancel (client gone,
-// deadline passed, server shutting down) cancel the pipeline. OnDone is the only place it frees itself.
+// stream, one write in flight at a time: the first write takes whatever is there, later ones a full batch
+// (max_batch_records) unless the pipeline flushed because nothing more is coming right away, or finished.
+// Reactions never block: when there is nothing to take the reactor returns, and the buffer's data callback
+// resumes it — through the executor, so that framing and starting a write never run on (and stall) the
+// pipeline's strand that pushed the record. OnWriteDone(false) and OnCancel (client gone, deadline passed,
+// server shutting down) cancel the pipeline. It frees itself in OnDone, or after the last posted resumption.
 #ifndef SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
 #define SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
 
@@ -38,8 +40,10 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
 
  private:
   // Drains the buffer and starts a write, finishes the stream, or waits for the data callback. Called from
-  // the constructor, OnWriteDone and the buffer's data callback, on any thread.
+  // the constructor, OnWriteDone and ScheduleTryWrite's posted call, on any thread.
   void TryWrite();
+  // The buffer's data callback: posts TryWrite to the executor. OnDone waits for posted calls to run.
+  void ScheduleTryWrite();
   // Starts the pipeline for a valid request, or returns why the request is refused.
   absl::Status Begin(const grpc::ByteBuffer& request);
   // Finishes the call once; later calls do nothing.
@@ -58,6 +62,8 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   bool consumer_busy_ ABSL_GUARDED_BY(mu_) = false;  // a thread is draining, or a write is in flight
   bool retry_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  int posted_ ABSL_GUARDED_BY(mu_) = 0;  // ScheduleTryWrite calls not run yet
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran: the last posted call frees the reactor
 
   // Touched only by the thread holding the consumer role.
   std::vector<std::string> batch_;  // serialized records

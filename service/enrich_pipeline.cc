@@ -105,7 +105,13 @@ void EnrichPipeline::Pump() {
     generated_.fetch_add(dispatched, std::memory_order_relaxed);
     metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
   }
-  if (exhausted_ && pending_.empty()) buffer_.Close();
+  if (exhausted_ && pending_.empty()) {
+    buffer_.Close();
+  } else if (!pump_posted_) {
+    // Nothing more comes until a lookup finishes or space frees: what is held goes now, however few. (A
+    // posted continuation pass means more records right away, so the consumer's batch keeps growing.)
+    buffer_.Flush();
+  }
 }
 
 std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {

@@ -6,7 +6,9 @@
 // the state free of locks. The consumer (the gRPC reactor) drains the buffer from gRPC's threads.
 // Backpressure: a candidate is dispatched only after it reserved a slot in the buffer, so records held plus
 // lookups in flight never exceed the buffer's capacity; when it is full the pipeline waits (without
-// blocking a thread) until a drain frees space.
+// blocking a thread) until a drain frees space. Batching: a pass that leaves nothing more to do right away
+// (it waits for lookups or for space) flushes the buffer, so the consumer, which otherwise waits for a full
+// batch, takes what is there.
 #ifndef SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
 #define SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
 

@@ -182,6 +182,60 @@ TEST(FanInBuffer, DataCallbackFiresOnceAfterAnEmptyDrain) {
   EXPECT_FALSE(buffer.Push(4));
 }
 
+// A consumer asking for at least N items takes nothing below N and is called back when N are held; a
+// flush (the producer has nothing more coming right away) or the close lets fewer go.
+TEST(FanInBuffer, MinItemsWaitsForABatchUntilFlushOrClose) {
+  FanInBuffer<int> buffer(100);
+  int data_calls = 0;
+  buffer.SetDataCallback([&] { ++data_calls; });
+  std::vector<int> batch;
+  buffer.Push(1);
+  buffer.Push(2);
+  auto r = buffer.Drain(&batch, 10, 4);
+  EXPECT_EQ(r.taken, 0u);
+  EXPECT_FALSE(r.finished);
+  EXPECT_EQ(r.depth_before, 2u);
+  buffer.Push(3);
+  EXPECT_EQ(data_calls, 0);  // 3 < 4
+  buffer.Push(4);
+  EXPECT_EQ(data_calls, 1);  // the batch is there
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 4u);
+
+  buffer.Push(5);
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 0u);
+  buffer.Flush();
+  EXPECT_EQ(data_calls, 2);  // the flush calls the waiting consumer back
+  buffer.Push(6);            // pushed after the flush, before the drain: goes too
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 2u);
+  EXPECT_EQ(batch, (std::vector<int>{5, 6}));
+
+  buffer.Push(7);  // the buffer was emptied: the flush no longer holds
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 0u);
+  buffer.Flush();
+  buffer.Flush();  // idempotent
+  EXPECT_EQ(data_calls, 3);
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 1u);
+
+  buffer.Push(8);
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 0u);
+  buffer.Close();
+  EXPECT_EQ(data_calls, 4);
+  EXPECT_EQ(buffer.Drain(&batch, 10, 4).taken, 1u);
+  EXPECT_TRUE(buffer.Drain(&batch, 10, 4).finished);
+}
+
+// A min_items above the bound can never be reached by pushes: it is clamped to the bound.
+TEST(FanInBuffer, MinItemsAboveTheBoundIsTheBound) {
+  FanInBuffer<int> buffer(3);
+  int data_calls = 0;
+  buffer.SetDataCallback([&] { ++data_calls; });
+  std::vector<int> batch;
+  EXPECT_EQ(buffer.Drain(&batch, 1000, 1000).taken, 0u);
+  for (int i = 0; i < 3; ++i) buffer.Push(i);
+  EXPECT_EQ(data_calls, 1);
+  EXPECT_EQ(buffer.Drain(&batch, 1000, 1000).taken, 3u);
+}
+
 TEST(FanInBuffer, CloseWakesAWaitingConsumer) {
   FanInBuffer<int> buffer(4);
   int data_calls = 0;

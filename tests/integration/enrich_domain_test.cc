@@ -216,6 +216,24 @@ TEST_F(EnrichDomainTest, ZeroLatencyStubsGiveTheSameRecordsAsWaitingOnes) {
   EXPECT_GT(Metric(scrape, "squatstream_enrichment_failures_total{enricher=\"banner\"}"), 0);  // 10% fail
 }
 
+// After the first batch the reactor waits for a full batch, unless the pipeline flushes because nothing
+// more is coming right away: records whose lookups finish one by one must still go out as they finish, not
+// all at the end of the stream.
+TEST_F(EnrichDomainTest, RecordsOfSlowLookupsGoOutAsTheyFinish) {
+  service::ServerOptions o;
+  o.banner = {absl::Milliseconds(60), 0};  // each lookup 30-90 ms, fixed per candidate
+  StartServer(o);
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  request.add_enrichers(v1::ENRICHER_BANNER);
+  request.set_max_candidates(30);
+  StreamResult result = Stream(request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.records.size(), 30u);
+  // Without flushes: the first record, then the other 29 when the stream closes (2 messages).
+  EXPECT_GE(result.messages, 4);
+}
+
 TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
   service::ServerOptions o = FastOptions();
   o.limits.max_batch_records = 5;
