@@ -51,6 +51,31 @@ void BM_FirstCandidate(benchmark::State& state, std::string domain) {
   }
 }
 
+// ClassifyDomain's two costs: building a target's Classifier (a cache miss: the whole generation plus the
+// map) and asking it about one name (a hit). The names asked alternate between permutations and not.
+void BM_ClassifierBuild(benchmark::State& state, std::string domain) {
+  const ParsedDomain parsed = MustParse(domain);
+  GenerateAll(parsed, {});
+  for (auto _ : state) benchmark::DoNotOptimize(Classifier(parsed).size());
+}
+
+void BM_ClassifierLookup(benchmark::State& state, std::string domain) {
+  const ParsedDomain parsed = MustParse(domain);
+  const Classifier classifier(parsed);
+  std::vector<std::string> names;
+  for (const Candidate& c : GenerateAll(parsed, {.kinds = {}, .max_candidates = 500})) {
+    names.push_back(c.ascii);
+    names.push_back("x" + c.ascii);  // mostly no permutation
+  }
+  std::size_t i = 0;
+  std::size_t twists = 0;
+  for (auto _ : state) {
+    twists += classifier.Classify(names[i]).empty() ? 0 : 1;
+    i = i + 1 == names.size() ? 0 : i + 1;
+  }
+  benchmark::DoNotOptimize(twists);
+}
+
 int RegisterAll() {
   for (const std::string& d : Domains()) {
     // github.io itself is a public suffix: benchmark a name under it, as dnstwist's users would ask.
@@ -59,6 +84,10 @@ int RegisterAll() {
         ->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark(("BM_FirstCandidate/" + domain).c_str(), BM_FirstCandidate, domain)
         ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("BM_ClassifierBuild/" + domain).c_str(), BM_ClassifierBuild, domain)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("BM_ClassifierLookup/" + domain).c_str(), BM_ClassifierLookup, domain)
+        ->Unit(benchmark::kNanosecond);
     for (Kind k : AllKinds()) {
       benchmark::RegisterBenchmark(("BM_Generate/" + domain + "/" + std::string(KindName(k))).c_str(), BM_Generate,
                                    domain, std::vector<Kind>{k})

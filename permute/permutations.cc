@@ -832,12 +832,18 @@ bool Generator::Accept(Kind kind, std::string unicode) {
   return ++kind_accepted_ < kind_budget_;
 }
 
-std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii) {
+Classifier::Classifier(const ParsedDomain& target) {
   Generator generator(target, {.kinds = {}, .max_candidates = SIZE_MAX});
-  while (std::optional<Candidate> c = generator.Next()) {
-    if (c->ascii == candidate_ascii) return c->kinds.ToVector();
-  }
-  return {};
+  while (std::optional<Candidate> c = generator.Next()) kinds_.emplace(std::move(c->ascii), c->kinds);
+}
+
+std::vector<Kind> Classifier::Classify(absl::string_view candidate_ascii) const {
+  auto it = kinds_.find(candidate_ascii);
+  return it == kinds_.end() ? std::vector<Kind>() : it->second.ToVector();
+}
+
+std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii) {
+  return Classifier(target).Classify(candidate_ascii);
 }
 
 std::vector<Candidate> GenerateAll(const ParsedDomain& domain, const GeneratorOptions& options) {

@@ -136,8 +136,25 @@ class Generator {
   absl::flat_hash_map<absl::string_view, std::size_t> index_;  // ASCII form -> position, while running
 };
 
-// Every kind whose candidates for `target` include `candidate_ascii` (an ASCII form), in Kind value order;
-// empty when it is not a permutation of `target` (or is `target` itself).
+// Says of many candidates whether each is a permutation of one target, and by which kinds: it generates the
+// target's candidates once (every kind, no cap: milliseconds) and then answers by a hash lookup. Immutable
+// after construction, so one instance may serve many threads.
+class Classifier {
+ public:
+  explicit Classifier(const ParsedDomain& target);
+
+  // Every kind whose candidates for the target include `candidate_ascii` (an ASCII form), in Kind value
+  // order; empty when it is not a permutation of the target (or is the target itself).
+  std::vector<Kind> Classify(absl::string_view candidate_ascii) const;
+
+  // Names the target's permutations hold (for sizing caches and tests).
+  std::size_t size() const { return kinds_.size(); }
+
+ private:
+  absl::flat_hash_map<std::string, KindSet> kinds_;
+};
+
+// Classifier(target).Classify(candidate_ascii), for a single question.
 std::vector<Kind> Classify(const ParsedDomain& target, absl::string_view candidate_ascii);
 
 // Convenience for tests and tools: every candidate of `domain` with `options`, in order.

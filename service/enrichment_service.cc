@@ -22,8 +22,10 @@ grpc::ServerUnaryReactor* EnrichmentService::ClassifyDomain(grpc::CallbackServer
   m.started->Increment();
   m.msg_received->Increment();
   absl::Status status = [&]() -> absl::Status {
-    absl::StatusOr<v1::ClassifyDomainResponse> answer = Classify(*request);
+    bool hit = false;
+    absl::StatusOr<v1::ClassifyDomainResponse> answer = Classify(*request, *context_.classifier_cache, &hit);
     if (!answer.ok()) return answer.status();
+    (hit ? context_.metrics->classify_cache_hits : context_.metrics->classify_cache_misses)->Increment();
     bool own = false;
     if (!grpc::SerializationTraits<v1::ClassifyDomainResponse>::Serialize(*answer, response, &own).ok()) {
       return absl::InternalError("could not serialize the response");

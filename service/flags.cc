@@ -14,6 +14,8 @@
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051", "Address the gRPC server listens on (port 0: any free port).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464", "Address of the Prometheus /metrics endpoint.");
 ABSL_FLAG(int, worker_threads, 2, "Threads running the enrichment executor.");
+ABSL_FLAG(int, classify_cache_targets, 32,
+          "ClassifyDomain targets whose permutations are kept for later calls (roughly 0.5-2.5 MB each); 0: none.");
 ABSL_FLAG(int, max_concurrent_streams, 64, "Streams served at once; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_batch_records, 1024, "Most records packed into one streamed message.");
 ABSL_FLAG(int, max_inflight_lookups, 10000, "Most enrichment lookups in flight per stream.");
@@ -37,6 +39,7 @@ constexpr const char* kEnvFlags[] = {
     "max_batch_records", "max_inflight_lookups", "fanin_capacity", "default_max_candidates",
     "max_candidates",    "shutdown_grace",       "geo_latency",    "geo_failure_rate",
     "whois_latency",     "whois_failure_rate",   "banner_latency", "banner_failure_rate",
+    "classify_cache_targets",
 };
 
 absl::Status ApplyEnvironment() {
@@ -72,6 +75,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   s.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   s.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  s.classify_cache_targets = ToSize(absl::GetFlag(FLAGS_classify_cache_targets));
   s.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   s.limits.max_batch_records = ToSize(absl::GetFlag(FLAGS_max_batch_records));
   s.limits.pipeline.max_inflight_lookups = ToSize(absl::GetFlag(FLAGS_max_inflight_lookups));

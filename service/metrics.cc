@@ -61,6 +61,12 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
   };
   add_method("EnrichDomain", "server_stream", m.enrich_domain);
   add_method("ClassifyDomain", "unary", m.classify_domain);
+  auto& cache = prometheus::BuildCounter()
+                    .Name("squatstream_classify_cache_lookups_total")
+                    .Help("ClassifyDomain calls by whether the target's permutations were cached (hit) or generated.")
+                    .Register(registry);
+  m.classify_cache_hits = &cache.Add({{"result", "hit"}});
+  m.classify_cache_misses = &cache.Add({{"result", "miss"}});
 
   PipelineMetrics& p = m.pipeline;
   p.permutations_generated = &prometheus::BuildCounter()

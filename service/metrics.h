@@ -43,6 +43,8 @@ struct PipelineMetrics {
 struct Metrics {
   GrpcMethodMetrics enrich_domain;
   GrpcMethodMetrics classify_domain;
+  prometheus::Counter* classify_cache_hits = nullptr;    // ClassifyDomain calls whose target was cached
+  prometheus::Counter* classify_cache_misses = nullptr;  // ... and those that generated its permutations
   PipelineMetrics pipeline;
 };
 

@@ -69,7 +69,8 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   return request;
 }
 
-absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized) {
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, ClassifierCache& cache,
+                                                    bool* cache_hit) {
   v1::ClassifyDomainRequest request;
   if (!ParseFrom(serialized, &request)) {
     return absl::InvalidArgumentError(
@@ -81,7 +82,7 @@ absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& seri
   absl::StatusOr<permute::NameForms> candidate = permute::ToNameForms(request.candidate());
   if (!candidate.ok()) return absl::InvalidArgumentError(absl::StrCat("candidate: ", candidate.status().message()));
   v1::ClassifyDomainResponse response;
-  for (permute::Kind kind : permute::Classify(*target, candidate->ascii)) {
+  for (permute::Kind kind : cache.Get(*target, cache_hit)->Classify(candidate->ascii)) {
     response.add_kinds(static_cast<v1::PermutationKind>(kind));
   }
   response.set_is_twist(response.kinds_size() > 0);

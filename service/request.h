@@ -9,6 +9,7 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "permute/domain.h"
 #include "permute/permutations.h"
+#include "service/classifier_cache.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/enricher.h"
 
@@ -40,7 +41,9 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
 
 // ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which
 // kinds the candidate is a permutation of the target. INVALID_ARGUMENT naming the fault for bad input.
-absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized);
+// The target's classifier comes from `cache`; *cache_hit says whether it was there.
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, ClassifierCache& cache,
+                                                    bool* cache_hit);
 
 }  // namespace squatstream::service
 

@@ -25,6 +25,7 @@ struct Server::Parts {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<workers::Executor> executor;
   std::unique_ptr<workers::StubEnricher> geo, whois, banner;
+  std::unique_ptr<ClassifierCache> classifier_cache;
   std::unique_ptr<EnrichmentService> service;
   std::unique_ptr<grpc::Server> server;
   absl::Mutex shutdown_mu;
@@ -71,6 +72,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->context_.enrichers = {nullptr, p.geo.get(), p.whois.get(), p.banner.get()};
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
+  p.classifier_cache = std::make_unique<ClassifierCache>(options.classify_cache_targets);
+  s->context_.classifier_cache = p.classifier_cache.get();
   p.service = std::make_unique<EnrichmentService>(s->context_);
 
   // Linking the health proto's descriptor lets reflection describe grpc.health.v1.Health, so grpcurl can

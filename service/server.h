@@ -18,6 +18,7 @@ struct ServerOptions {
   std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
   std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
   int worker_threads = 2;
+  std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   StreamLimits limits;
   workers::StubConfig geo{absl::Milliseconds(3), 0.01};
   workers::StubConfig whois{absl::Milliseconds(8), 0.05};

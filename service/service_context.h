@@ -1,4 +1,4 @@
-// What every EnrichDomain stream shares: the executor, the enrichers, the limits and the metrics.
+// What every call shares: the executor, the enrichers, the limits, the metrics and ClassifyDomain's cache.
 #ifndef SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_
 #define SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_
 
@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstddef>
 
+#include "service/classifier_cache.h"
 #include "service/enrich_pipeline.h"
 #include "service/metrics.h"
 #include "service/request.h"
@@ -28,6 +29,7 @@ struct ServiceContext {
   std::array<workers::Enricher*, 4> enrichers{};  // by EnricherKind (1..3); all set
   StreamLimits limits;
   Metrics* metrics = nullptr;
+  ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
   std::atomic<int> active_streams{0};
 };
 

@@ -358,6 +358,10 @@ TEST_F(EnrichDomainTest, ClassifyDomainSaysByWhichKinds) {
       "grpc_method=\"ClassifyDomain\",grpc_service=\"squatstream.v1.EnrichmentService\",grpc_type=\"unary\"";
   EXPECT_EQ(Metric(scrape, "grpc_server_handled_total{grpc_code=\"OK\"," + method), 2);
   EXPECT_EQ(Metric(scrape, "grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + method), 1);
+  // The first call generated example.com's permutations; the second (the target in another spelling) found
+  // them cached; the refused one never got that far.
+  EXPECT_EQ(Metric(scrape, "squatstream_classify_cache_lookups_total{result=\"miss\"}"), 1);
+  EXPECT_EQ(Metric(scrape, "squatstream_classify_cache_lookups_total{result=\"hit\"}"), 1);
 }
 
 // Lookups that would take a minute keep the stream busy; cancelling or a passed deadline must end all of

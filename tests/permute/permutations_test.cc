@@ -267,6 +267,23 @@ TEST(Classify, NamesEveryKindThatProducesTheCandidate) {
   EXPECT_TRUE(Classify(target, "example.com").empty());  // the target itself is no twist
 }
 
+// One Classifier answers for every candidate exactly what a generator run says of it (its kinds), and
+// nothing for names the generator does not make.
+TEST(Classify, AClassifierAgreesWithTheGeneratorOnEveryCandidate) {
+  for (const char* domain : {"paypal.com", "bücher.de", "octocat.github.io"}) {
+    const ParsedDomain target = Parse(domain);
+    const Classifier classifier(target);
+    const std::vector<Candidate> all = GenerateAll(target, {});
+    EXPECT_EQ(classifier.size(), all.size()) << domain;
+    for (const Candidate& c : all) {
+      ASSERT_EQ(classifier.Classify(c.ascii), c.kinds.ToVector()) << c.ascii;
+      ASSERT_FALSE(classifier.Classify(c.ascii).empty());
+    }
+    EXPECT_TRUE(classifier.Classify(target.ascii).empty());
+    EXPECT_TRUE(classifier.Classify("unrelated-name.org").empty());
+  }
+}
+
 TEST(Kinds, NamesRoundTrip) {
   for (Kind k : AllKinds()) {
     absl::StatusOr<Kind> parsed = ParseKindName(KindName(k));
