@@ -1,7 +1,7 @@
 // squatstream: stream a domain's enriched permutations from squatstreamd and print them.
 //
 //   squatstream [--server=HOST:PORT] [--format=table|json|csv] [--kinds=a,b] [--enrichers=geo,whois]
-//               [--max_candidates=N] [--deadline=60s] DOMAIN
+//               [--max_candidates=N] [--subdomains] [--deadline=60s] DOMAIN
 //
 // Records go to stdout; a progress bar (when stderr is a terminal) and the closing summary go to stderr.
 #include <unistd.h>
@@ -27,6 +27,7 @@ ABSL_FLAG(std::string, format, "table", "Output: table, json (one JSON object pe
 ABSL_FLAG(std::string, kinds, "", "Comma-separated permutation kinds (e.g. addition,tld-swap); default all.");
 ABSL_FLAG(std::string, enrichers, "", "Comma-separated enrichers (geo,whois,banner); default all.");
 ABSL_FLAG(int, max_candidates, 0, "Cap on candidates; 0 uses the server's default.");
+ABSL_FLAG(bool, subdomains, false, "Also permute subdomain labels (login.example.com -> 1ogin.example.com).");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(60), "Give up after this long.");
 
 namespace v1 = squatstream::v1;
@@ -95,6 +96,7 @@ int main(int argc, char** argv) {
   }
   if (absl::GetFlag(FLAGS_max_candidates) < 0) Fail("--max_candidates must not be negative");
   request.set_max_candidates(static_cast<std::uint32_t>(absl::GetFlag(FLAGS_max_candidates)));
+  request.set_permute_subdomains(absl::GetFlag(FLAGS_subdomains));
 
   auto stub = v1::EnrichmentService::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;

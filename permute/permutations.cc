@@ -723,18 +723,30 @@ std::size_t KindBudget(Kind kind) {
 Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     : domain_(std::move(domain)), options_(std::move(options)) {
   if (options_.kinds.empty()) options_.kinds.assign(kAllKinds.begin(), kAllKinds.end());
-  // The ASCII form has the same labels as the Unicode one: cut it at the same label counts.
+  // The ASCII form has the same labels as the Unicode one, in the same places.
   const std::size_t prefix_labels =
       static_cast<std::size_t>(std::count(domain_.prefix.begin(), domain_.prefix.end(), '.'));
-  const std::size_t suffix_labels =
-      static_cast<std::size_t>(std::count(domain_.suffix.begin(), domain_.suffix.end(), '.')) + 1;
-  std::vector<absl::string_view> labels = absl::StrSplit(domain_.ascii, '.');
-  for (std::size_t i = 0; i < prefix_labels; ++i) absl::StrAppend(&prefix_ascii_, labels[i], ".");
-  for (std::size_t i = labels.size() - suffix_labels; i < labels.size(); ++i) {
-    absl::StrAppend(&suffix_ascii_, ".", labels[i]);
+  const std::vector<absl::string_view> ascii = absl::StrSplit(domain_.ascii, '.');
+  input_labels_ = absl::StrSplit(domain_.unicode, '.');
+  // The text around label `at`: every other label, with the dots next to `at`.
+  auto slot_at = [&](std::size_t at) {
+    Slot s;
+    for (std::size_t i = 0; i < ascii.size(); ++i) {
+      if (i < at) {
+        absl::StrAppend(&s.before_ascii, ascii[i], ".");
+        absl::StrAppend(&s.before_unicode, input_labels_[i], ".");
+      } else if (i > at) {
+        absl::StrAppend(&s.after_ascii, ".", ascii[i]);
+        absl::StrAppend(&s.after_unicode, ".", input_labels_[i]);
+      }
+    }
+    return s;
+  };
+  registrable_ = slot_at(prefix_labels);
+  if (options_.subdomains) {
+    for (std::size_t i = 0; i < prefix_labels; ++i) subdomain_slots_.emplace_back(slot_at(i), DecodeUtf8(input_labels_[i]));
   }
   unicode_differs_ = domain_.unicode != domain_.ascii;
-  input_labels_ = absl::StrSplit(domain_.unicode, '.');
 }
 
 std::optional<Candidate> Generator::Next() {
@@ -755,25 +767,31 @@ void Generator::RunAllKinds() {
     kind_budget_ = KindBudget(kind);
     if (IsNameLevel(kind)) {
       PermuteName(kind, domain_, [&](const std::string& name) { return OfferName(kind, name); });
-    } else {
-      PermuteLabel(kind, label, [&](const Label& variant) { return OfferLabel(kind, variant); });
+      continue;
+    }
+    bool go_on = true;
+    PermuteLabel(kind, label, [&](const Label& variant) { return go_on = OfferLabel(kind, registrable_, variant); });
+    for (const auto& subdomain : subdomain_slots_) {  // (slot, label); not a structured binding: clang 14
+      if (!go_on) break;                                // cannot capture those in the lambda
+      PermuteLabel(kind, subdomain.second,
+                   [&](const Label& variant) { return go_on = OfferLabel(kind, subdomain.first, variant); });
     }
   }
   index_ = {};  // its keys view candidates_, which Next() hands out
 }
 
-bool Generator::OfferLabel(Kind kind, std::u32string_view variant) {
+bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant) {
   if (kind_accepted_ >= kind_budget_) return false;
   // Fast path: every code point is ASCII LDH or a vetted look-alike, so no IDNA mapping or normalization
   // can change the label and its A-label is plain punycode. Anything else goes through libidn2.
-  name_.assign(prefix_ascii_);
+  name_.assign(slot.before_ascii);
   bool non_ascii = false;
   for (std::size_t start = 0; start <= variant.size();) {
     std::size_t dot = variant.find(U'.', start);
     if (dot == std::u32string_view::npos) dot = variant.size();
     const std::u32string_view part = variant.substr(start, dot - start);
     if (!FastAsciiLabel(part, &label_ascii_)) {
-      return OfferName(kind, absl::StrCat(domain_.prefix, EncodeUtf8(variant), ".", domain_.suffix));
+      return OfferName(kind, absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode));
     }
     if (label_ascii_.size() != part.size()) {  // punycode: an internationalized label
       non_ascii = true;
@@ -790,11 +808,11 @@ bool Generator::OfferLabel(Kind kind, std::u32string_view variant) {
     name_.append(label_ascii_);
     start = dot + 1;
   }
-  name_.append(suffix_ascii_);
+  name_.append(slot.after_ascii);
   if (name_.size() > kMaxDomainBytes) return true;
   if (Merge(kind)) return true;
   std::string unicode = non_ascii || unicode_differs_
-                            ? absl::StrCat(domain_.prefix, EncodeUtf8(variant), ".", domain_.suffix)
+                            ? absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode)
                             : std::string();
   return Accept(kind, std::move(unicode));
 }
@@ -833,7 +851,7 @@ bool Generator::Accept(Kind kind, std::string unicode) {
 }
 
 Classifier::Classifier(const ParsedDomain& target) {
-  Generator generator(target, {.kinds = {}, .max_candidates = SIZE_MAX});
+  Generator generator(target, {.kinds = {}, .max_candidates = SIZE_MAX, .subdomains = true});
   while (std::optional<Candidate> c = generator.Next()) kinds_.emplace(std::move(c->ascii), c->kinds);
 }
 

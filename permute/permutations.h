@@ -91,6 +91,10 @@ struct Candidate {
 struct GeneratorOptions {
   std::vector<Kind> kinds;  // kinds to generate, in this order; empty means AllKinds()
   std::size_t max_candidates = SIZE_MAX;
+  // Also apply the label-level kinds to each subdomain label (login.example.com -> 1ogin.example.com), one
+  // label changed per candidate, after the registrable label's variants of the same kind. Off: only the
+  // registrable label is permuted.
+  bool subdomains = false;
 };
 
 // Yields the candidates of one domain. Not thread-safe: one owner drives it.
@@ -110,9 +114,14 @@ class Generator {
  private:
   // Runs every selected kind into candidates_.
   void RunAllKinds();
-  // Validates a variant of the registrable label and offers the whole name; false once the kind's budget
-  // is spent.
-  bool OfferLabel(Kind kind, std::u32string_view variant);
+  // The text around one permutable label (the registrable one, or a subdomain label), with its dots.
+  struct Slot {
+    std::string before_ascii, after_ascii;      // e.g. "www." and ".co.uk"
+    std::string before_unicode, after_unicode;  // the same in Unicode
+  };
+  // Validates a variant of the label at `slot` and offers the whole name; false once the kind's budget is
+  // spent.
+  bool OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant);
   // Validates a whole name (a name-level kind, or a label variant off the fast path) and offers it.
   bool OfferName(Kind kind, absl::string_view name);
   // If name_ was recorded already, adds `kind` to it and returns true.
@@ -123,9 +132,9 @@ class Generator {
   ParsedDomain domain_;
   GeneratorOptions options_;
   bool ran_ = false;
-  std::string prefix_ascii_;  // ASCII forms of the parts around the registrable label, with their dots
-  std::string suffix_ascii_;
-  bool unicode_differs_ = false;           // the input's prefix or suffix is internationalized
+  Slot registrable_;                        // around the registrable label
+  std::vector<std::pair<Slot, std::u32string>> subdomain_slots_;  // each subdomain label (options.subdomains)
+  bool unicode_differs_ = false;           // the input has an internationalized label
   std::vector<std::string> input_labels_;  // the input's Unicode labels (owned: a Generator is moved)
   std::string name_;                       // the ASCII form being offered (reused)
   std::string label_ascii_;                // scratch for one label's ASCII form
@@ -137,7 +146,8 @@ class Generator {
 };
 
 // Says of many candidates whether each is a permutation of one target, and by which kinds: it generates the
-// target's candidates once (every kind, no cap: milliseconds) and then answers by a hash lookup. Immutable
+// target's candidates once (every kind, subdomain labels too, no cap: milliseconds) and then answers by a
+// hash lookup. Immutable
 // after construction, so one instance may serve many threads.
 class Classifier {
  public:

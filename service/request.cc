@@ -65,6 +65,7 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   request.mutable_kinds()->Swap(wire.mutable_kinds());
   request.mutable_enrichers()->Swap(wire.mutable_enrichers());
   request.set_max_candidates(wire.max_candidates());
+  request.set_permute_subdomains(wire.permute_subdomains());
   for (std::string& d : *wire.mutable_domains()) request.add_domains(std::move(d));
   return request;
 }
@@ -135,6 +136,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
     return absl::ResourceExhaustedError(absl::StrFormat("max_candidates %d exceeds this server's limit of %d",
                                                         request.max_candidates(), limits.max_candidates));
   }
+  spec.generator.subdomains = request.permute_subdomains();
   spec.generator.max_candidates =
       request.max_candidates() == 0 ? limits.default_max_candidates : request.max_candidates();
   return spec;

@@ -234,6 +234,22 @@ TEST_F(EnrichDomainTest, RecordsOfSlowLookupsGoOutAsTheyFinish) {
   EXPECT_GE(result.messages, 4);
 }
 
+TEST_F(EnrichDomainTest, SubdomainLabelsArePermutedOnRequest) {
+  StartServer(FastOptions());
+  v1::EnrichDomainRequest request;
+  request.set_domain("login.example.com");
+  request.add_kinds(v1::PERMUTATION_KIND_OMISSION);
+  request.add_enrichers(v1::ENRICHER_GEO);
+  std::set<std::string> plain, with_subdomains;
+  for (const v1::Record& r : Stream(request).records) plain.insert(r.domain_ascii());
+  request.set_permute_subdomains(true);
+  for (const v1::Record& r : Stream(request).records) with_subdomains.insert(r.domain_ascii());
+  EXPECT_THAT(plain, ::testing::Contains("login.exmple.com"));
+  EXPECT_THAT(plain, ::testing::Not(::testing::Contains("logn.example.com")));
+  EXPECT_THAT(with_subdomains, ::testing::IsSupersetOf(plain));
+  EXPECT_THAT(with_subdomains, ::testing::IsSupersetOf({"logn.example.com", "ogin.example.com"}));
+}
+
 TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
   service::ServerOptions o = FastOptions();
   o.limits.max_batch_records = 5;

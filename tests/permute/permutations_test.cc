@@ -154,13 +154,15 @@ TEST(Kinds, HomoglyphIsBoundedOnLongLabels) {
 
 // The kinds on each candidate are exactly the kinds that produce it when run alone.
 TEST(Generator, KindsAreExactlyTheKindsThatProduceTheCandidate) {
-  for (const std::string d : {"example.com", "google.com", "bücher.de", "my-bank.co.uk", "modern.com", "аррӏе.com"}) {
+  for (const std::string d : {"example.com", "google.com", "bücher.de", "my-bank.co.uk", "modern.com", "аррӏе.com",
+                              "login.mail.example.com"}) {
     const ParsedDomain parsed = Parse(d);
+    const bool subdomains = !parsed.prefix.empty();
     std::map<std::string, std::set<Kind>> alone;
     for (Kind k : AllKinds()) {
-      for (const Candidate& c : GenerateAll(parsed, {.kinds = {k}})) alone[c.ascii].insert(k);
+      for (const Candidate& c : GenerateAll(parsed, {.kinds = {k}, .subdomains = subdomains})) alone[c.ascii].insert(k);
     }
-    std::vector<Candidate> all = GenerateAll(parsed, {});
+    std::vector<Candidate> all = GenerateAll(parsed, {.kinds = {}, .subdomains = subdomains});
     EXPECT_EQ(all.size(), alone.size()) << d;
     for (const Candidate& c : all) {
       const std::vector<Kind> kinds = c.kinds.ToVector();
@@ -190,6 +192,38 @@ TEST(Kinds, TldSwapKeepsTheLabel) {
 TEST(Kinds, PermuteTheRegistrableLabelOnly) {
   EXPECT_THAT(Names("www.abc.co.uk", Kind::kOmission), ElementsAre("www.bc.co.uk", "www.ac.co.uk", "www.ab.co.uk"));
   EXPECT_THAT(Names("abc.github.io", Kind::kTransposition), ElementsAre("bac.github.io", "acb.github.io"));
+}
+
+// On request, the label-level kinds also permute each subdomain label (one label changed per name), after
+// the registrable label's names of the same kind.
+TEST(Kinds, SubdomainLabelsOnRequest) {
+  auto names = [](const std::string& domain, Kind kind) {
+    std::vector<std::string> out;
+    for (const Candidate& c : GenerateAll(Parse(domain), {.kinds = {kind}, .subdomains = true})) out.push_back(c.ascii);
+    return out;
+  };
+  EXPECT_THAT(names("www.abc.co.uk", Kind::kOmission),
+              ElementsAre("www.bc.co.uk", "www.ac.co.uk", "www.ab.co.uk", "ww.abc.co.uk"));
+  EXPECT_THAT(names("login.mail.example.com", Kind::kTransposition),
+              IsSupersetOf({"login.mail.exmaple.com", "loign.mail.example.com", "login.mial.example.com"}));
+  // Only one label changes per name, and never the suffix.
+  for (const std::string& n : names("login.mail.example.com", Kind::kOmission)) {
+    const std::vector<std::string> labels = absl::StrSplit(n, '.');
+    ASSERT_EQ(labels.size(), 4u) << n;
+    EXPECT_EQ(labels[3], "com");
+    EXPECT_EQ((labels[0] != "login") + (labels[1] != "mail") + (labels[2] != "example"), 1) << n;
+  }
+  // An internationalized subdomain label keeps its script and gets both forms.
+  bool found = false;
+  for (const Candidate& c : GenerateAll(Parse("bücher.example.com"), {.kinds = {Kind::kOmission}, .subdomains = true})) {
+    found = found || c.unicode == "bücer.example.com";
+    if (c.unicode == "bücer.example.com") {
+      EXPECT_EQ(c.ascii, "xn--bcer-0ra.example.com");
+    }
+  }
+  EXPECT_TRUE(found);
+  // Without a subdomain the option changes nothing.
+  EXPECT_EQ(GenerateAll(Parse("abc.com"), {.kinds = {}, .subdomains = true}).size(), GenerateAll(Parse("abc.com"), {}).size());
 }
 
 TEST(Kinds, Plural) {
@@ -265,6 +299,9 @@ TEST(Classify, NamesEveryKindThatProducesTheCandidate) {
   EXPECT_TRUE(Classify(target, "xn--xample-2of.com").empty());  // еxample.com, Cyrillic е: mixed script
   EXPECT_TRUE(Classify(target, "google.com").empty());
   EXPECT_TRUE(Classify(target, "example.com").empty());  // the target itself is no twist
+  // Subdomain labels count too: a twist of mail.example.com may change "mail".
+  EXPECT_THAT(Classify(Parse("mail.example.com"), "mal.example.com"), ElementsAre(Kind::kOmission));
+  EXPECT_THAT(Classify(Parse("mail.example.com"), "mail.exmple.com"), ElementsAre(Kind::kOmission));
 }
 
 // One Classifier answers for every candidate exactly what a generator run says of it (its kinds), and
@@ -347,7 +384,9 @@ TEST(Generator, PropertiesOverManyDomains) {
     if (!maybe.ok()) continue;  // a random label can collide with a reserved form ("ab--"); skip it
     const ParsedDomain& parsed = *maybe;
     const std::vector<absl::string_view> input_labels = absl::StrSplit(parsed.unicode, '.');
-    std::vector<Candidate> all = GenerateAll(parsed, {});
+    // Names with subdomains are checked with subdomain labels permuted too (the same properties hold).
+    const GeneratorOptions options = {.kinds = {}, .subdomains = !parsed.prefix.empty()};
+    std::vector<Candidate> all = GenerateAll(parsed, options);
     EXPECT_GT(all.size(), 20u) << d;
     std::set<std::string> seen;
     std::map<Kind, std::size_t> per_kind;
@@ -367,7 +406,7 @@ TEST(Generator, PropertiesOverManyDomains) {
       }
     }
     for (const auto& [kind, n] : per_kind) EXPECT_LE(n, KindBudget(kind)) << KindName(kind);
-    std::vector<Candidate> again = GenerateAll(parsed, {});
+    std::vector<Candidate> again = GenerateAll(parsed, options);
     ASSERT_EQ(again.size(), all.size());
     for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(again[i].ascii, all[i].ascii);
     EXPECT_EQ(GenerateAll(parsed, {.kinds = {}, .max_candidates = 7}).size(), 7u);

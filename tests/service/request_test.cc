@@ -19,6 +19,11 @@ TEST(ParseRequest, DefaultsToAllKindsAllEnrichersAndTheDefaultCap) {
   EXPECT_TRUE(spec->generator.kinds.empty());  // the generator's "all"
   EXPECT_EQ(spec->enrichers.size(), 3u);
   EXPECT_EQ(spec->generator.max_candidates, 50u);
+  EXPECT_FALSE(spec->generator.subdomains);
+  r.set_permute_subdomains(true);
+  spec = ParseRequest(r, {.default_max_candidates = 50, .max_candidates = 100});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->generator.subdomains);
 }
 
 TEST(ParseRequest, KeepsTheSelectionInOrderWithoutDuplicates) {
@@ -119,6 +124,7 @@ TEST(DecodeRequest, RoundTripsEveryField) {
   r.add_enrichers(v1::ENRICHER_BANNER);
   r.set_max_candidates(9);
   r.add_domains("paypal.com");
+  r.set_permute_subdomains(true);
   absl::StatusOr<v1::EnrichDomainRequest> decoded = DecodeRequest(Serialize(r));
   ASSERT_TRUE(decoded.ok()) << decoded.status();
   EXPECT_EQ(decoded->SerializeAsString(), r.SerializeAsString());
