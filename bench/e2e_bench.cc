@@ -187,8 +187,8 @@ int main(int argc, char** argv) {
   raw_server->Shutdown();
   const Result ceiling = ceiling_client.result();
 
-  std::printf("Domain %s: %zu records per stream, %d streams per configuration (taking turns), batch size %zu.\n\n", domain.c_str(),
-              records.size(), streams, kBatch);
+  std::printf("Domain %s: %zu records per stream, %d streams per configuration (taking turns), batch size %zu.\n\n",
+              domain.c_str(), records.size(), streams, kBatch);
   std::printf("| configuration | records/s | messages | median time to first batch | vs raw ceiling |\n");
   std::printf("|---|---|---|---|---|\n");
   auto row = [&](const char* name, const Result& r) {

@@ -42,8 +42,9 @@ class FanInBuffer {
   FanInBuffer& operator=(const FanInBuffer&) = delete;
 
   // Callbacks, both optional. The data callback runs once after a Drain that took nothing, when enough
-  // items arrived (one, or the Drain's min_items), the producer flushed, or the buffer closed; the space callback runs once after a TryReserve that failed for lack of
-  // space, when space frees or the buffer is cancelled. They run on the thread that caused them, possibly
+  // items arrived (one, or the Drain's min_items), the producer flushed, or the buffer closed; the space
+  // callback runs once after a TryReserve that failed for lack of space, when space frees or the buffer is
+  // cancelled. They run on the thread that caused them, possibly
   // inside Push, PushReserved, Close, Drain, ReleaseReservation or Cancel, so they must not block. The space
   // callback must not call back into the buffer; the data callback may (it usually drains).
   void SetDataCallback(std::function<void()> on_data) {
@@ -254,12 +255,12 @@ class FanInBuffer {
   std::size_t spill_pos_ ABSL_GUARDED_BY(mu_) = 0;   // spill_'s next item to take
   std::size_t spill_left_ ABSL_GUARDED_BY(mu_) = 0;  // spill_'s items not taken yet (held, for the bound)
   std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopped_ ABSL_GUARDED_BY(mu_) = false;       // closed or cancelled: no more pushes
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;     // consumer gone: reserved pushes are dropped too
-  bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;   // a Drain took nothing; on_data owed
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;            // closed or cancelled: no more pushes
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;          // consumer gone: reserved pushes are dropped too
+  bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;        // a Drain took nothing; on_data owed
   std::size_t data_threshold_ ABSL_GUARDED_BY(mu_) = 1;  // items held that make on_data due
   bool flushed_ ABSL_GUARDED_BY(mu_) = false;            // Flush since the buffer was last emptied
-  bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;  // a TryReserve found no space; on_space owed
+  bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;       // a TryReserve found no space; on_space owed
 
   std::mutex data_cb_mu_;
   std::function<void()> on_data_ ABSL_GUARDED_BY(data_cb_mu_);

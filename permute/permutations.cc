@@ -744,7 +744,8 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
   };
   registrable_ = slot_at(prefix_labels);
   if (options_.subdomains) {
-    for (std::size_t i = 0; i < prefix_labels; ++i) subdomain_slots_.emplace_back(slot_at(i), DecodeUtf8(input_labels_[i]));
+    for (std::size_t i = 0; i < prefix_labels; ++i)
+      subdomain_slots_.emplace_back(slot_at(i), DecodeUtf8(input_labels_[i]));
   }
   unicode_differs_ = domain_.unicode != domain_.ascii;
 }
@@ -772,7 +773,7 @@ void Generator::RunAllKinds() {
     bool go_on = true;
     PermuteLabel(kind, label, [&](const Label& variant) { return go_on = OfferLabel(kind, registrable_, variant); });
     for (const auto& subdomain : subdomain_slots_) {  // (slot, label); not a structured binding: clang 14
-      if (!go_on) break;                                // cannot capture those in the lambda
+      if (!go_on) break;                              // cannot capture those in the lambda
       PermuteLabel(kind, subdomain.second,
                    [&](const Label& variant) { return go_on = OfferLabel(kind, subdomain.first, variant); });
     }

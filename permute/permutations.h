@@ -132,9 +132,9 @@ class Generator {
   ParsedDomain domain_;
   GeneratorOptions options_;
   bool ran_ = false;
-  Slot registrable_;                        // around the registrable label
+  Slot registrable_;                                              // around the registrable label
   std::vector<std::pair<Slot, std::u32string>> subdomain_slots_;  // each subdomain label (options.subdomains)
-  bool unicode_differs_ = false;           // the input has an internationalized label
+  bool unicode_differs_ = false;                                  // the input has an internationalized label
   std::vector<std::string> input_labels_;  // the input's Unicode labels (owned: a Generator is moved)
   std::string name_;                       // the ASCII form being offered (reused)
   std::string label_ascii_;                // scratch for one label's ASCII form

@@ -62,7 +62,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   bool consumer_busy_ ABSL_GUARDED_BY(mu_) = false;  // a thread is draining, or a write is in flight
   bool retry_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  int posted_ ABSL_GUARDED_BY(mu_) = 0;  // ScheduleTryWrite calls not run yet
+  int posted_ ABSL_GUARDED_BY(mu_) = 0;     // ScheduleTryWrite calls not run yet
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran: the last posted call frees the reactor
 
   // Touched only by the thread holding the consumer role.

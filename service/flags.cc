@@ -35,10 +35,10 @@ namespace squatstream::service {
 namespace {
 
 constexpr const char* kEnvFlags[] = {
-    "grpc_address",      "metrics_address",      "worker_threads", "max_concurrent_streams",
-    "max_batch_records", "max_inflight_lookups", "fanin_capacity", "default_max_candidates",
-    "max_candidates",    "shutdown_grace",       "geo_latency",    "geo_failure_rate",
-    "whois_latency",     "whois_failure_rate",   "banner_latency", "banner_failure_rate",
+    "grpc_address",           "metrics_address",      "worker_threads", "max_concurrent_streams",
+    "max_batch_records",      "max_inflight_lookups", "fanin_capacity", "default_max_candidates",
+    "max_candidates",         "shutdown_grace",       "geo_latency",    "geo_failure_rate",
+    "whois_latency",          "whois_failure_rate",   "banner_latency", "banner_failure_rate",
     "classify_cache_targets",
 };
 

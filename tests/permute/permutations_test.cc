@@ -215,7 +215,8 @@ TEST(Kinds, SubdomainLabelsOnRequest) {
   }
   // An internationalized subdomain label keeps its script and gets both forms.
   bool found = false;
-  for (const Candidate& c : GenerateAll(Parse("bücher.example.com"), {.kinds = {Kind::kOmission}, .subdomains = true})) {
+  for (const Candidate& c :
+       GenerateAll(Parse("bücher.example.com"), {.kinds = {Kind::kOmission}, .subdomains = true})) {
     found = found || c.unicode == "bücer.example.com";
     if (c.unicode == "bücer.example.com") {
       EXPECT_EQ(c.ascii, "xn--bcer-0ra.example.com");
@@ -223,7 +224,8 @@ TEST(Kinds, SubdomainLabelsOnRequest) {
   }
   EXPECT_TRUE(found);
   // Without a subdomain the option changes nothing.
-  EXPECT_EQ(GenerateAll(Parse("abc.com"), {.kinds = {}, .subdomains = true}).size(), GenerateAll(Parse("abc.com"), {}).size());
+  EXPECT_EQ(GenerateAll(Parse("abc.com"), {.kinds = {}, .subdomains = true}).size(),
+            GenerateAll(Parse("abc.com"), {}).size());
 }
 
 TEST(Kinds, Plural) {
