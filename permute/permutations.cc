@@ -811,7 +811,7 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
   }
   name_.append(slot.after_ascii);
   if (name_.size() > kMaxDomainBytes) return true;
-  if (Merge(kind)) return true;
+  if (Merge(kind)) return kind_accepted_ < kind_budget_;
   std::string unicode = non_ascii || unicode_differs_
                             ? absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode)
                             : std::string();
@@ -830,15 +830,23 @@ bool Generator::OfferName(Kind kind, absl::string_view name) {
     }
   }
   name_ = std::move(forms->ascii);
-  if (Merge(kind)) return true;
+  if (Merge(kind)) return kind_accepted_ < kind_budget_;
   return Accept(kind, std::move(forms->unicode));
 }
 
 bool Generator::Merge(Kind kind) {
   auto it = index_.find(absl::string_view(name_));
   if (it == index_.end()) return false;
-  if (it->second != SIZE_MAX) candidates_[it->second].kinds.Insert(kind);
-  return true;  // a duplicate does not count against the budget
+  if (it->second != SIZE_MAX) {
+    // A name an earlier kind made is still one of this kind's names: it counts against this kind's budget
+    // (once), so that a budgeted kind makes the same names in any company as it does alone.
+    KindSet& kinds = candidates_[it->second].kinds;
+    if (!kinds.Contains(kind)) {
+      kinds.Insert(kind);
+      ++kind_accepted_;
+    }
+  }
+  return true;
 }
 
 bool Generator::Accept(Kind kind, std::string unicode) {

@@ -124,7 +124,8 @@ class Generator {
   bool OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant);
   // Validates a whole name (a name-level kind, or a label variant off the fast path) and offers it.
   bool OfferName(Kind kind, absl::string_view name);
-  // If name_ was recorded already, adds `kind` to it and returns true.
+  // If name_ was recorded already, adds `kind` to it (counting it against the kind's budget if the kind had
+  // not made it yet) and returns true.
   bool Merge(Kind kind);
   // Records name_ as a new candidate (unicode empty: same as name_); false once the budget is spent.
   bool Accept(Kind kind, std::string unicode);
