@@ -179,8 +179,23 @@ absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
                                                       ascii->size(), kMaxDomainBytes));
   }
   if (absl::Status s = CheckLabels(*ascii); !s.ok()) return s;
+  // UTS#46 maps some non-ASCII characters to ASCII ones no hostname may hold (U+00A0 to a space).
+  if (!std::all_of(ascii->begin(), ascii->end(), [](char c) { return IsLdh(c) || c == '.'; })) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "domain \"%s\" maps to characters no hostname may hold (\"%s\")", Shorten(name), Shorten(*ascii)));
+  }
   absl::StatusOr<std::string> unicode = ToUnicode(*ascii);
   if (!unicode.ok()) return unicode.status();
+  // libidn2 passes some A-labels whose decoded label IDNA2008 disallows (xn--6aa66e is NBSP, U+019B,
+  // NBSP): a valid A-label is what its own U-label encodes to.
+  if (*unicode != *ascii) {
+    absl::StatusOr<std::string> again = ToAscii(*unicode);
+    if (!again.ok() || *again != *ascii) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "domain \"%s\" has a punycode label that is not a valid IDNA2008 label (it does not round-trip)",
+          Shorten(*ascii)));
+    }
+  }
   return NameForms{*std::move(ascii), *std::move(unicode)};
 }
 

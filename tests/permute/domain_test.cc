@@ -64,6 +64,9 @@ TEST(ParseDomain, RejectsBadInputNamingTheFault) {
   ExpectInvalid("example.123", "numeric");
   ExpectInvalid("co.uk", "public suffix");
   ExpectInvalid("xn--zz.com", "punycode");
+  // An A-label libidn2 lets through although its U-label (NBSP, U+019B, NBSP) is not IDNA2008 (found by
+  // the fuzzer: the engine then made names with spaces).
+  ExpectInvalid("xn--6aa66e.com", "round-trip");
 }
 
 TEST(ToNameForms, ChecksEveryName) {
@@ -73,6 +76,11 @@ TEST(ToNameForms, ChecksEveryName) {
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->ascii.substr(0, 4), "xn--");
   EXPECT_EQ(f->unicode, "еxample.com");
+  // No-break spaces: UTS#46 maps them to spaces, which no hostname holds.
+  absl::StatusOr<NameForms> nbsp = ToNameForms("\u00a0\u00a0.com");
+  ASSERT_FALSE(nbsp.ok());
+  EXPECT_EQ(nbsp.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ToNameForms("ex\u00a0ample.com").ok());
 }
 
 }  // namespace
