@@ -181,8 +181,8 @@ absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
   if (absl::Status s = CheckLabels(*ascii); !s.ok()) return s;
   // UTS#46 maps some non-ASCII characters to ASCII ones no hostname may hold (U+00A0 to a space).
   if (!std::all_of(ascii->begin(), ascii->end(), [](char c) { return IsLdh(c) || c == '.'; })) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "domain \"%s\" maps to characters no hostname may hold (\"%s\")", Shorten(name), Shorten(*ascii)));
+    return absl::InvalidArgumentError(absl::StrFormat("domain \"%s\" maps to characters no hostname may hold (\"%s\")",
+                                                      Shorten(name), Shorten(*ascii)));
   }
   absl::StatusOr<std::string> unicode = ToUnicode(*ascii);
   if (!unicode.ok()) return unicode.status();
