@@ -812,13 +812,9 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
   name_.append(slot.after_ascii);
   if (name_.size() > kMaxDomainBytes) return true;
   if (Merge(kind)) return kind_accepted_ < kind_budget_;
-  std::string unicode;  // empty: the same as name_
-  if (non_ascii || unicode_differs_) {
-    unicode.reserve(slot.before_unicode.size() + 4 * variant.size() + slot.after_unicode.size());
-    unicode.append(slot.before_unicode);
-    for (char32_t cp : variant) AppendUtf8(cp, &unicode);
-    unicode.append(slot.after_unicode);
-  }
+  std::string unicode = non_ascii || unicode_differs_
+                            ? absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode)
+                            : std::string();
   return Accept(kind, std::move(unicode));
 }
 
