@@ -744,8 +744,9 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
   };
   registrable_ = slot_at(prefix_labels);
   if (options_.subdomains) {
-    for (std::size_t i = 0; i < prefix_labels; ++i)
+    for (std::size_t i = 0; i < prefix_labels; ++i) {
       subdomain_slots_.emplace_back(slot_at(i), DecodeUtf8(input_labels_[i]));
+    }
   }
   unicode_differs_ = domain_.unicode != domain_.ascii;
 }

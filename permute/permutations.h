@@ -148,8 +148,7 @@ class Generator {
 
 // Says of many candidates whether each is a permutation of one target, and by which kinds: it generates the
 // target's candidates once (every kind, subdomain labels too, no cap: milliseconds) and then answers by a
-// hash lookup. Immutable
-// after construction, so one instance may serve many threads.
+// hash lookup. Immutable after construction, so one instance may serve many threads.
 class Classifier {
  public:
   explicit Classifier(const ParsedDomain& target);
