@@ -2,13 +2,18 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <bitset>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "permute/unicode.h"
 
 namespace squatstream::permute {
@@ -675,6 +680,278 @@ void PermuteName(Kind kind, const ParsedDomain& d, Emit&& emit) {
   }
 }
 
+// ---- Which kinds may produce a name (for handing candidates out early) ----
+//
+// Each check below is a superset of what the kind's generator (PermuteLabel / PermuteName) offers: true
+// whenever the kind can produce the name, ignoring budgets and validity; it may also say true when the kind
+// does not (homoglyph's is coarse). They are exact for ASCII labels only, which is where the Generator uses
+// them. Generator::late_merges() counts any way a check misses, and the tests compare against a run that
+// hands nothing out early.
+
+// A permuted label `v` next to the input label `l`: their lengths and common prefix and suffix lengths
+// (each as long as it goes, so prefix + suffix may exceed either length).
+struct LabelDiff {
+  std::u32string_view l, v;
+  std::size_t n, m, prefix, suffix;
+  bool l_ascii, v_ascii;
+
+  LabelDiff(std::u32string_view label, std::u32string_view variant)
+      : l(label), v(variant), n(label.size()), m(variant.size()), prefix(0), suffix(0) {
+    auto is_ascii = [](std::u32string_view s) {
+      return std::all_of(s.begin(), s.end(), [](char32_t c) { return c < 0x80; });
+    };
+    l_ascii = is_ascii(l);
+    v_ascii = is_ascii(v);
+    const std::size_t shorter = std::min(n, m);
+    while (prefix < shorter && l[prefix] == v[prefix]) ++prefix;
+    while (suffix < shorter && l[n - 1 - suffix] == v[m - 1 - suffix]) ++suffix;
+  }
+  // The one position where a same-length variant differs, or npos.
+  std::size_t OneChanged() const { return m == n && prefix < n && prefix + suffix == n - 1 ? prefix : npos; }
+  // Whether v is l with `from` at some position i replaced by `to`, where ok(i) holds.
+  template <typename Ok>
+  bool Replaced(std::u32string_view from, std::u32string_view to, Ok&& ok) const {
+    if (m + from.size() != n + to.size()) return false;
+    // v[0, i) = l[0, i) needs i <= prefix; v[i + |to|, m) = l[i + |from|, n) needs n - i - |from| <= suffix.
+    const std::size_t lo = n >= from.size() + suffix ? n - from.size() - suffix : 0;
+    for (std::size_t i = lo; i <= prefix && i + from.size() <= n; ++i) {
+      if (l.substr(i, from.size()) == from && v.substr(i, to.size()) == to && ok(i)) return true;
+    }
+    return false;
+  }
+  template <typename Ok>
+  bool InsertedAt(Ok&& ok) const {  // v is l with v[i] inserted at some position i where ok(i) holds
+    if (m != n + 1) return false;
+    for (std::size_t i = n > suffix ? n - suffix : 0; i <= prefix && i < m; ++i) {
+      if (ok(i)) return true;
+    }
+    return false;
+  }
+  static constexpr std::size_t npos = std::u32string_view::npos;
+};
+
+bool Contains(std::u32string_view set, char32_t c) { return set.find(c) != std::u32string_view::npos; }
+
+template <std::size_t N>
+bool ReplacedByAny(const LabelDiff& d, const std::pair<std::u32string_view, std::u32string_view> (&pairs)[N]) {
+  for (const auto& [from, to] : pairs) {
+    if (d.Replaced(from, to, [](std::size_t) { return true; })) return true;
+  }
+  return false;
+}
+
+// What homoglyph's two steps may turn one character `c` of a label into: a string of at most `max_length`
+// characters, each of them in `chars` (c itself, its look-alikes, and theirs). A superset.
+struct HomoglyphReach {
+  std::u32string chars;
+  std::size_t max_length = 1;
+};
+
+HomoglyphReach ReachOf(char32_t c, int script) {
+  HomoglyphReach r;
+  r.chars.push_back(c);
+  ForEachHomoglyph(c, script, [&](std::u32string_view g) {
+    std::size_t length = 0;
+    for (char32_t x : g) {
+      r.chars.push_back(x);
+      std::size_t longest = 1;
+      ForEachHomoglyph(x, script, [&](std::u32string_view h) {
+        r.chars.append(h);
+        longest = std::max(longest, h.size());
+      });
+      length += longest;
+    }
+    r.max_length = std::max(r.max_length, length);
+  });
+  std::sort(r.chars.begin(), r.chars.end());
+  r.chars.erase(std::unique(r.chars.begin(), r.chars.end()), r.chars.end());
+  return r;
+}
+
+// ReachOf for the ASCII characters of a Latin (or script-less) label, built once.
+const HomoglyphReach& AsciiReach(char32_t c) {
+  static const std::array<HomoglyphReach, 128>* const table = [] {
+    auto* t = new std::array<HomoglyphReach, 128>();
+    for (char32_t a = 0; a < 128; ++a) (*t)[a] = ReachOf(a, ScriptOf(U'a'));
+    return t;
+  }();
+  return (*table)[c];
+}
+
+// Whether v splits into one piece per character of l, each within that character's reach (l ASCII).
+bool HomoglyphMayProduce(const LabelDiff& d) {
+  constexpr std::size_t kMaxLength = 255;
+  if (d.m >= kMaxLength) return true;
+  std::bitset<kMaxLength + 1> at;  // at[j]: l's first i characters can make v[0, j)
+  at[0] = true;
+  for (std::size_t i = 0; i < d.n && at.any(); ++i) {
+    const HomoglyphReach& r = AsciiReach(d.l[i]);
+    std::bitset<kMaxLength + 1> next;
+    for (std::size_t j = 0; j < d.m; ++j) {
+      if (!at[j]) continue;
+      for (std::size_t k = j;
+           k < d.m && k - j < r.max_length && std::binary_search(r.chars.begin(), r.chars.end(), d.v[k]); ++k) {
+        next[k + 1] = true;
+      }
+    }
+    at = next;
+  }
+  return at[d.m];
+}
+
+// Whether the label-level `kind` may turn l into v (a superset of PermuteLabel's offers).
+bool LabelKindMayProduce(Kind kind, const LabelDiff& d) {
+  if (!d.l_ascii) return true;  // the checks below hold for ASCII labels
+  // From an ASCII label, only these kinds put in other characters.
+  if (!d.v_ascii && kind != Kind::kHomoglyph && kind != Kind::kCyrillic) return false;
+  const std::u32string_view l = d.l, v = d.v;
+  const std::size_t n = d.n, m = d.m;
+  const std::size_t one = d.OneChanged();
+  auto twin_changed = [&] { return m == n && d.prefix + 1 < n && d.prefix + d.suffix == n - 2; };
+  switch (kind) {
+    case Kind::kAddition:
+      return m == n + 1 && d.prefix >= n && IsHostnameChar(v[n]) && v[n] != U'-';
+    case Kind::kBitsquatting:
+      return one != LabelDiff::npos && l[one] < 0x80 && std::has_single_bit(std::uint32_t{l[one] ^ v[one]});
+    case Kind::kHomoglyph:
+      return HomoglyphMayProduce(d);
+    case Kind::kHyphenation:
+      return d.InsertedAt([&](std::size_t i) { return i > 0 && i < n && v[i] == U'-'; });
+    case Kind::kInsertion:
+      return d.InsertedAt([&](std::size_t i) {
+        return (i < n && Contains(TypoNeighbours(l[i]), v[i])) || (i > 0 && Contains(TypoNeighbours(l[i - 1]), v[i]));
+      });
+    case Kind::kDvorak:
+      return (one != LabelDiff::npos && Contains(DvorakNeighbours(l[one]), v[one])) || d.InsertedAt([&](std::size_t i) {
+        return (i < n && Contains(DvorakNeighbours(l[i]), v[i])) ||
+               (i > 0 && Contains(DvorakNeighbours(l[i - 1]), v[i]));
+      });
+    case Kind::kOmission:
+      return n > 1 && m + 1 == n && d.prefix + d.suffix >= m;
+    case Kind::kRepetition:
+      return d.InsertedAt([&](std::size_t i) { return i < n && v[i] == l[i]; });
+    case Kind::kReplacement:
+      return one != LabelDiff::npos && Contains(TypoNeighbours(l[one]), v[one]);
+    case Kind::kDoubleReplacement:
+      return twin_changed() && l[d.prefix] == l[d.prefix + 1] && v[d.prefix] == v[d.prefix + 1] &&
+             Contains(TypoNeighbours(l[d.prefix]), v[d.prefix]);
+    case Kind::kDoubleVowelInsertion:
+      if (m != n + 2) return false;
+      for (std::size_t i = n > d.suffix ? n - d.suffix : 0; i <= d.prefix && i <= n; ++i) {
+        if (v[i] == v[i + 1] && IsVowel(v[i])) return true;
+      }
+      return false;
+    case Kind::kSubdomain:
+      return d.InsertedAt([&](std::size_t i) { return i > 0 && i < n && v[i] == U'.'; });
+    case Kind::kTransposition:
+      return twin_changed() && v[d.prefix] == l[d.prefix + 1] && v[d.prefix + 1] == l[d.prefix];
+    case Kind::kVowelSwap:
+      return one != LabelDiff::npos && IsVowel(l[one]) && IsVowel(v[one]);
+    case Kind::kPlural:
+      return d.prefix >= n && (v.substr(n) == U"s" || v.substr(n) == U"es");
+    case Kind::kStripDash: {  // one hyphen dropped, or all of them
+      if (d.Replaced(U"-", U"", [](std::size_t) { return true; })) return true;
+      std::size_t j = 0;
+      for (char32_t c : l) {
+        if (c == U'-') continue;
+        if (j == m || v[j] != c) return false;
+        ++j;
+      }
+      return j == m && m < n;
+    }
+    case Kind::kMapped:
+      return ReplacedByAny(d, kMapped);
+    case Kind::kHomophone:
+      return ReplacedByAny(d, kHomophones);
+    case Kind::kNumberWord:
+      return ReplacedByAny(d, kNumberWords);
+    case Kind::kVowelShuffle: {  // only vowels changed, the same vowels
+      if (m != n) return false;
+      std::array<int, 128> count{};
+      for (std::size_t i = 0; i < n; ++i) {
+        if (l[i] == v[i]) continue;
+        if (!IsVowel(l[i]) || !IsVowel(v[i])) return false;
+        ++count[l[i]];
+        --count[v[i]];
+      }
+      return std::all_of(count.begin(), count.end(), [](int c) { return c == 0; });
+    }
+    case Kind::kCyrillic: {
+      if (m != n) return false;
+      for (std::size_t i = 0; i < n; ++i) {
+        const bool letter = l[i] >= U'a' && l[i] <= U'z';
+        if (v[i] != (letter ? CyrillicLookAlike(l[i]) : l[i])) return false;
+      }
+      return true;
+    }
+    case Kind::kAsciiLookAlike:  // needs a non-ASCII label
+      return false;
+    case Kind::kDictionary:
+      for (std::u32string_view w : kDictionaryWords) {
+        for (std::u32string_view sep : {std::u32string_view(), std::u32string_view(U"-")}) {
+          if (m != n + w.size() + sep.size()) continue;
+          if (v.substr(0, w.size()) == w && v.substr(w.size(), sep.size()) == sep && d.suffix >= n) return true;
+          if (d.prefix >= n && v.substr(n, sep.size()) == sep && v.substr(n + sep.size()) == w) return true;
+        }
+      }
+      return false;
+    default:
+      return false;  // name-level kinds: NameKindMayProduce
+  }
+}
+
+// Whether `s` is `suffix` with each dot replaced by `dot` ("" drops them).
+bool SuffixFolded(absl::string_view s, absl::string_view suffix, absl::string_view dot) {
+  for (absl::string_view part : absl::StrSplit(suffix, '.')) {
+    if (!absl::ConsumePrefix(&s, part)) return false;
+    if (part.end() != suffix.end() && !absl::ConsumePrefix(&s, dot)) return false;
+  }
+  return s.empty();
+}
+
+// Whether the name-level `kind` may make `name` (UTF-8) of `d` (a superset of PermuteName's offers).
+// `ascii`: the name is ASCII (from an ASCII input, every name-level kind makes ASCII names only).
+bool NameKindMayProduce(Kind kind, const ParsedDomain& d, absl::string_view name, bool ascii) {
+  if (!ascii) return d.unicode != d.ascii;
+  auto take = [](absl::string_view& s, absl::string_view piece) { return absl::ConsumePrefix(&s, piece); };
+  absl::string_view rest = name;  // what follows prefix + label, when the name starts with them
+  const bool head = take(rest, d.prefix) && take(rest, d.label);
+  auto listed = [](absl::string_view s, const auto& list) {
+    return std::find(std::begin(list), std::end(list), s) != std::end(list);
+  };
+  switch (kind) {
+    case Kind::kTldSwap:  // head "." other-suffix
+      return head && take(rest, ".") && listed(rest, kSwapSuffixes);
+    case Kind::kVarious:  // head, the suffix without its dots or with dashes for them, "." suffix
+      return head && absl::ConsumeSuffix(&rest, d.suffix) && absl::ConsumeSuffix(&rest, ".") &&
+             (SuffixFolded(rest, d.suffix, "") || (take(rest, "-") && SuffixFolded(rest, d.suffix, "-")));
+    case Kind::kFauxTld: {  // head "-", the suffix with dashes for its dots, "." a host TLD
+      if (!head || !take(rest, "-")) return false;
+      const std::size_t dot = rest.rfind('.');
+      return dot != absl::string_view::npos && SuffixFolded(rest.substr(0, dot), d.suffix, "-") &&
+             listed(rest.substr(dot + 1), kFauxTldHosts);
+    }
+    case Kind::kTldAppend:  // head "." suffix "." tld
+      return head && take(rest, ".") && take(rest, d.suffix) && take(rest, ".") && listed(rest, kAppendedTlds);
+    case Kind::kMissingDot: {  // something label "." suffix
+      absl::string_view front = name;
+      return absl::ConsumeSuffix(&front, d.suffix) && absl::ConsumeSuffix(&front, ".") &&
+             absl::ConsumeSuffix(&front, d.label) && !front.empty();
+    }
+    case Kind::kKeywordTld: {  // prefix, a word and the label in some order (one label), "." another suffix
+      rest = name;
+      if (!take(rest, d.prefix)) return false;
+      const std::size_t dot = rest.find('.');
+      if (dot == absl::string_view::npos) return false;
+      const absl::string_view core = rest.substr(0, dot), suffix = rest.substr(dot + 1);
+      return core.size() > d.label.size() && (absl::StartsWith(core, d.label) || absl::EndsWith(core, d.label)) &&
+             suffix != d.suffix && listed(suffix, kSwapSuffixes);
+    }
+    default:
+      return false;
+  }
+}
+
 // ASCII-form checks the fast path applies to each label (those libidn2 would apply to an LDH label).
 bool IsValidAsciiLabel(absl::string_view label) {
   if (label.empty() || label.size() > kMaxLabelBytes || label.front() == '-' || label.back() == '-') return false;
@@ -749,37 +1026,57 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     }
   }
   unicode_differs_ = domain_.unicode != domain_.ascii;
+  // MayProduce is exact for ASCII labels only; an internationalized input runs every kind first.
+  incremental_ = options_.incremental && !unicode_differs_;
+  label_ = DecodeUtf8(domain_.label);
+  waiting_.resize(options_.kinds.size());
+  for (std::size_t i = options_.kinds.size(); i-- > 0;) {
+    if (options_.kinds[i] == Kind::kHomoglyph || options_.kinds[i] == Kind::kCyrillic) non_ascii_makers_.push_back(i);
+  }
+}
+
+absl::string_view Generator::NameArena::Add(absl::string_view s) {
+  if (capacity_ - used_ < s.size()) {
+    capacity_ = std::max<std::size_t>(64 * 1024, s.size());
+    blocks_.push_back(std::make_unique<char[]>(capacity_));
+    used_ = 0;
+  }
+  char* at = blocks_.back().get() + used_;
+  std::copy(s.begin(), s.end(), at);
+  used_ += s.size();
+  return {at, s.size()};
 }
 
 std::optional<Candidate> Generator::Next() {
-  if (!ran_) RunAllKinds();
-  if (generated_ >= options_.max_candidates || candidates_.empty()) return std::nullopt;
+  if (generated_ >= options_.max_candidates) return std::nullopt;
+  while (ready_.empty() && next_kind_ < options_.kinds.size()) RunKind(next_kind_++);
+  if (ready_.empty()) return std::nullopt;
+  Stored& s = stored_[ready_.front()];
+  ready_.pop_front();
+  s.handed_out = true;
   ++generated_;
-  Candidate c = std::move(candidates_.front());
-  candidates_.pop_front();  // a stream holds only what it has not handed out yet
-  return c;
+  return Candidate{.kind = s.kind, .kinds = s.kinds, .ascii = std::string(s.ascii), .unicode = std::string(s.unicode)};
 }
 
-void Generator::RunAllKinds() {
-  ran_ = true;
-  index_.emplace(absl::string_view(domain_.ascii), SIZE_MAX);  // the input itself is never a candidate
-  const Label label = DecodeUtf8(domain_.label);
-  for (Kind kind : options_.kinds) {
-    kind_accepted_ = 0;
-    kind_budget_ = KindBudget(kind);
-    if (IsNameLevel(kind)) {
-      PermuteName(kind, domain_, [&](const std::string& name) { return OfferName(kind, name); });
-      continue;
-    }
+void Generator::RunKind(std::size_t i) {
+  if (i == 0) index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
+  const Kind kind = options_.kinds[i];
+  kind_accepted_ = 0;
+  kind_budget_ = KindBudget(kind);
+  if (IsNameLevel(kind)) {
+    PermuteName(kind, domain_, [&](const std::string& name) { return OfferName(kind, name); });
+  } else {
     bool go_on = true;
-    PermuteLabel(kind, label, [&](const Label& variant) { return go_on = OfferLabel(kind, registrable_, variant); });
+    PermuteLabel(kind, label_, [&](const Label& variant) { return go_on = OfferLabel(kind, registrable_, variant); });
     for (const auto& subdomain : subdomain_slots_) {  // (slot, label); not a structured binding: clang 14
       if (!go_on) break;                              // cannot capture those in the lambda
       PermuteLabel(kind, subdomain.second,
                    [&](const Label& variant) { return go_on = OfferLabel(kind, subdomain.first, variant); });
     }
   }
-  index_ = {};  // its keys view candidates_, which Next() hands out
+  ready_.insert(ready_.end(), waiting_[i].begin(), waiting_[i].end());
+  waiting_[i] = {};
+  if (next_kind_ == options_.kinds.size()) index_ = {};  // nothing left to deduplicate against
 }
 
 bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant) {
@@ -813,10 +1110,8 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
   name_.append(slot.after_ascii);
   if (name_.size() > kMaxDomainBytes) return true;
   if (Merge(kind)) return kind_accepted_ < kind_budget_;
-  std::string unicode = non_ascii || unicode_differs_
-                            ? absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode)
-                            : std::string();
-  return Accept(kind, std::move(unicode));
+  if (!non_ascii && !unicode_differs_) return Accept(kind, {}, &slot, variant);
+  return Accept(kind, absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode), &slot, variant);
 }
 
 bool Generator::OfferName(Kind kind, absl::string_view name) {
@@ -832,36 +1127,79 @@ bool Generator::OfferName(Kind kind, absl::string_view name) {
   }
   name_ = std::move(forms->ascii);
   if (Merge(kind)) return kind_accepted_ < kind_budget_;
-  return Accept(kind, std::move(forms->unicode));
+  return Accept(kind, forms->unicode);
 }
 
 bool Generator::Merge(Kind kind) {
   auto it = index_.find(absl::string_view(name_));
   if (it == index_.end()) return false;
-  if (it->second != SIZE_MAX) {
+  if (it->second != UINT32_MAX) {
     // A name an earlier kind made is still one of this kind's names: it counts against this kind's budget
     // (once), so that a budgeted kind makes the same names in any company as it does alone.
-    KindSet& kinds = candidates_[it->second].kinds;
-    if (!kinds.Contains(kind)) {
-      kinds.Insert(kind);
+    Stored& c = stored_[it->second];
+    if (!c.kinds.Contains(kind)) {
+      c.kinds.Insert(kind);
       ++kind_accepted_;
+      if (c.handed_out) ++late_merges_;
     }
   }
   return true;
 }
 
-bool Generator::Accept(Kind kind, std::string unicode) {
-  Candidate& c = candidates_.emplace_back();
+bool Generator::Accept(Kind kind, absl::string_view unicode, const Slot* slot, std::u32string_view variant) {
+  Stored& c = stored_.emplace_back();
   c.kind = kind;
   c.kinds.Insert(kind);
-  c.ascii = name_;
-  c.unicode = unicode.empty() ? name_ : std::move(unicode);
-  index_.emplace(absl::string_view(c.ascii), candidates_.size() - 1);  // deque: c.ascii never moves
+  c.ascii = names_.Add(name_);
+  c.unicode = unicode.empty() ? c.ascii : names_.Add(unicode);
+  const auto position = static_cast<std::uint32_t>(stored_.size() - 1);
+  index_.emplace(c.ascii, position);
+  waiting_[ReleaseAfter(c.unicode, slot, variant)].push_back(position);
   return ++kind_accepted_ < kind_budget_;
 }
 
+std::size_t Generator::ReleaseAfter(absl::string_view unicode, const Slot* slot, std::u32string_view variant) {
+  const std::size_t running = next_kind_ - 1;  // RunKind(next_kind_++)
+  const std::size_t last = options_.kinds.size() - 1;
+  if (!incremental_ || running == last) return last;
+  // The name as a variant of each permutable label whose surroundings it keeps (usually one).
+  absl::InlinedVector<Label, 2> decoded;
+  decoded.reserve(1 + subdomain_slots_.size());  // LabelDiff views these: no reallocation
+  absl::InlinedVector<LabelDiff, 2> variants;
+  auto try_slot = [&](const Slot& s, const Label& label) {
+    if (&s == slot) {
+      variants.emplace_back(label, variant);
+      return;
+    }
+    absl::string_view middle = unicode;
+    if (absl::ConsumePrefix(&middle, s.before_unicode) && absl::ConsumeSuffix(&middle, s.after_unicode)) {
+      variants.emplace_back(label, decoded.emplace_back(DecodeUtf8(middle)));
+    }
+  };
+  try_slot(registrable_, label_);
+  for (const auto& subdomain : subdomain_slots_) try_slot(subdomain.first, subdomain.second);
+  auto may_produce = [&](std::size_t i, bool ascii) {
+    const Kind kind = options_.kinds[i];
+    return IsNameLevel(kind) ? NameKindMayProduce(kind, domain_, unicode, ascii)
+                             : std::any_of(variants.begin(), variants.end(),
+                                           [&](const LabelDiff& d) { return LabelKindMayProduce(kind, d); });
+  };
+  if (std::any_of(unicode.begin(), unicode.end(), [](char c) { return (c & 0x80) != 0; })) {
+    // From an ASCII input, only the homoglyph and cyrillic kinds make a name with other characters (most
+    // of the names): only they are asked.
+    for (std::size_t i : non_ascii_makers_) {
+      if (i > running && may_produce(i, false)) return i;
+    }
+    return running;
+  }
+  for (std::size_t i = last; i > running; --i) {
+    if (may_produce(i, true)) return i;
+  }
+  return running;
+}
+
 Classifier::Classifier(const ParsedDomain& target) {
-  Generator generator(target, {.kinds = {}, .max_candidates = SIZE_MAX, .subdomains = true});
+  Generator generator(target, {.kinds = {}, .max_candidates = SIZE_MAX, .subdomains = true, .incremental = false});
   while (std::optional<Candidate> c = generator.Next()) kinds_.emplace(std::move(c->ascii), c->kinds);
 }
 

@@ -1,17 +1,20 @@
 // The permutation engine: look-alike candidates of a ParsedDomain, every kind, each candidate once.
 //
-// Pure library, no I/O. A Generator runs every selected kind on its first Next() (3-10 ms for a short domain
-// with every kind, ~40 ms for a 29-letter label; bench/permute_bench) and then hands the candidates out one
-// at a time. Every candidate is a
-// valid IDNA2008 hostname whose permuted label is single-script (as registries require), differs from the
-// input, and appears once, carrying every kind that produced it. Each kind has a deterministic budget
-// (KindBudget), so long labels stay bounded; the order is stable for a given input and options.
+// Pure library, no I/O. A Generator runs the selected kinds one at a time, as Next() needs candidates, and
+// hands a candidate out as soon as every kind that could also produce it has run, so that its kinds are
+// complete: for an ASCII domain the first candidates come out after the first kind ran (microseconds), not
+// after all of them (3-10 ms for a short domain, ~40 ms for a 29-letter label; bench/permute_bench). Every
+// candidate is a valid IDNA2008 hostname whose permuted label is single-script (as registries require),
+// differs from the input, and appears once, carrying every kind that produced it. Each kind has a
+// deterministic budget (KindBudget), so long labels stay bounded; the order is stable for a given input and
+// options.
 #ifndef SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 #define SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -95,6 +98,10 @@ struct GeneratorOptions {
   // label changed per candidate, after the registrable label's variants of the same kind. Off: only the
   // registrable label is permuted.
   bool subdomains = false;
+  // Hand candidates out while kinds are still to run (above). Off, every kind runs before the first
+  // candidate and the order is plain generation order; the candidates and their kinds are the same. For a
+  // domain with an internationalized label the generator always works as if it were off.
+  bool incremental = true;
 };
 
 // Yields the candidates of one domain. Not thread-safe: one owner drives it.
@@ -111,9 +118,39 @@ class Generator {
   // The input domain.
   const ParsedDomain& domain() const { return domain_; }
 
+  // Kinds run so far (of options.kinds).
+  std::size_t kinds_run() const { return next_kind_; }
+
+  // Times a kind produced a candidate that had been handed out already, so that the record missed that
+  // kind. Zero unless LabelKindMayProduce or NameKindMayProduce (permutations.cc) misses a way a kind makes
+  // a name; tests and the fuzzer check it.
+  std::size_t late_merges() const { return late_merges_; }
+
  private:
-  // Runs every selected kind into candidates_.
-  void RunAllKinds();
+  // A candidate as the generator keeps it; the names live in names_.
+  struct Stored {
+    absl::string_view ascii, unicode;
+    Kind kind;
+    KindSet kinds;
+    bool handed_out = false;
+  };
+  // Append-only storage for names: what Add returns stays valid as long as the arena (moves included).
+  class NameArena {
+   public:
+    NameArena() = default;
+    NameArena(NameArena&&) noexcept = default;
+    NameArena& operator=(NameArena&&) noexcept = default;
+    NameArena(const NameArena&) = delete;  // views into it would point into the original
+    NameArena& operator=(const NameArena&) = delete;
+
+    absl::string_view Add(absl::string_view s);
+
+   private:
+    std::vector<std::unique_ptr<char[]>> blocks_;
+    std::size_t used_ = 0, capacity_ = 0;
+  };
+  // Runs options.kinds[i], then releases the candidates that waited for it.
+  void RunKind(std::size_t i);
   // The text around one permutable label (the registrable one, or a subdomain label), with its dots.
   struct Slot {
     std::string before_ascii, after_ascii;      // e.g. "www." and ".co.uk"
@@ -127,23 +164,34 @@ class Generator {
   // If name_ was recorded already, adds `kind` to it (counting it against the kind's budget if the kind had
   // not made it yet) and returns true.
   bool Merge(Kind kind);
-  // Records name_ as a new candidate (unicode empty: same as name_); false once the budget is spent.
-  bool Accept(Kind kind, std::string unicode);
+  // Records name_ as a new candidate (unicode empty: same as name_), made from `variant` of the label at
+  // `slot` (nullptr: a whole name); false once the budget is spent.
+  bool Accept(Kind kind, absl::string_view unicode, const Slot* slot = nullptr, std::u32string_view variant = {});
+  // The position in options.kinds of the last kind after the one running that may also produce the
+  // candidate `unicode` (the running one's when none may): the candidate waits until that kind has run.
+  std::size_t ReleaseAfter(absl::string_view unicode, const Slot* slot, std::u32string_view variant);
 
   ParsedDomain domain_;
   GeneratorOptions options_;
-  bool ran_ = false;
-  Slot registrable_;                                              // around the registrable label
+  bool incremental_ = false;                   // options.incremental, and the input is all ASCII
+  std::u32string label_;                       // the registrable label
+  std::vector<std::size_t> non_ascii_makers_;  // positions of homoglyph and cyrillic in options.kinds, last first
+  Slot registrable_;                           // around the registrable label
   std::vector<std::pair<Slot, std::u32string>> subdomain_slots_;  // each subdomain label (options.subdomains)
   bool unicode_differs_ = false;                                  // the input has an internationalized label
   std::vector<std::string> input_labels_;  // the input's Unicode labels (owned: a Generator is moved)
   std::string name_;                       // the ASCII form being offered (reused)
   std::string label_ascii_;                // scratch for one label's ASCII form
+  std::size_t next_kind_ = 0;              // options.kinds position of the next kind to run
   std::size_t kind_accepted_ = 0;          // candidates the running kind produced (its budget)
   std::size_t kind_budget_ = 0;
-  std::deque<Candidate> candidates_;  // not yet handed out; a deque, so that index_'s keys stay put
+  NameArena names_;
+  std::vector<Stored> stored_;                                   // every candidate, in generation order
+  absl::flat_hash_map<absl::string_view, std::uint32_t> index_;  // ASCII form -> stored_ position
+  std::vector<std::vector<std::uint32_t>> waiting_;              // per kind position: released after it ran
+  std::deque<std::uint32_t> ready_;                              // released, not handed out yet
   std::size_t generated_ = 0;
-  absl::flat_hash_map<absl::string_view, std::size_t> index_;  // ASCII form -> position, while running
+  std::size_t late_merges_ = 0;
 };
 
 // Says of many candidates whether each is a permutation of one target, and by which kinds: it generates the

@@ -60,5 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (forms->ascii != c->ascii) Broken("ASCII form differs from libidn2's", c->ascii + " vs " + forms->ascii);
   }
   if (generator.generated() > 3000) Broken("the cap was exceeded", input);
+  // A candidate handed out before a kind that also makes it ran would lack that kind.
+  if (generator.late_merges() != 0) Broken("a candidate was handed out before a kind that makes it ran", input);
   return 0;
 }

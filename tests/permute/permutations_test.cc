@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -430,12 +431,80 @@ TEST(Generator, PropertiesOverManyDomains) {
   }
 }
 
+// The first candidates come out after the first kind ran, not after all of them.
 TEST(Generator, YieldsIncrementally) {
   Generator g(Parse("example.com"), {});
   std::optional<Candidate> first = g.Next();
   ASSERT_TRUE(first.has_value());
   EXPECT_EQ(first->kind, Kind::kAddition);
+  EXPECT_EQ(first->ascii, "examplea.com");  // no later kind makes it
   EXPECT_EQ(g.generated(), 1u);
+  EXPECT_EQ(g.kinds_run(), 1u);
+  // examplee.com (addition and repetition) waits for repetition; the homoglyph kind runs before that.
+  std::size_t kinds_run_before = 0;
+  while (std::optional<Candidate> c = g.Next()) {
+    if (c->ascii == "examplee.com") {
+      EXPECT_THAT(c->kinds.ToVector(), ElementsAre(Kind::kAddition, Kind::kRepetition));
+      EXPECT_GT(g.kinds_run(), static_cast<std::size_t>(Kind::kRepetition) - 1);
+      kinds_run_before = g.kinds_run();
+    }
+  }
+  EXPECT_GT(kinds_run_before, 0u);
+  EXPECT_EQ(g.late_merges(), 0u);
+}
+
+// Deterministic pseudo-random ASCII domains built from the pieces the kinds look for (look-alike pairs, number
+// words, homophones, dictionary words, hyphens, doubled letters, suffix-like labels).
+std::vector<std::string> RandomAsciiDomains(int count) {
+  std::mt19937 rng(20261126);
+  auto pick = [&](std::size_t n) { return static_cast<std::size_t>(rng() % n); };
+  const std::vector<std::string> pieces = {
+      "a",  "e",  "i",   "o",  "u",  "b",    "c",   "d",  "k",   "l",    "m",   "n",     "r",    "s",
+      "w",  "x",  "y",   "z",  "0",  "1",    "3",   "9",  "rn",  "cl",   "vv",  "nn",    "one",  "to",
+      "4",  "ph", "ck",  "ee", "oo", "tion", "ght", "qu", "ies", "able", "com", "login", "app",  "www",
+      "co", "uk", "net", "ss", "ll", "es",   "-",   "-",  "aa",  "ea",   "ks",  "f",     "mail", "secure"};
+  const std::vector<std::string> suffixes = {"com", "net", "co.uk", "io", "github.io", "de"};
+  std::vector<std::string> out;
+  while (static_cast<int>(out.size()) < count) {
+    std::string label;
+    for (std::size_t k = 0, n = 1 + pick(6); k < n; ++k) label += pieces[pick(pieces.size())];
+    std::string prefix;
+    for (std::size_t k = 0, n = pick(3) == 0 ? 1 + pick(2) : 0; k < n; ++k) prefix += pieces[pick(pieces.size())] + ".";
+    const std::string d = prefix + label + "." + suffixes[pick(suffixes.size())];
+    if (ParseDomain(d).ok()) out.push_back(d);  // skips hyphens at the ends, "ab--" and the like
+  }
+  return out;
+}
+
+// Handing candidates out early changes only their order: the candidates and their kinds are those of a run
+// that hands nothing out before every kind ran, for every kind order, with and without subdomain labels.
+TEST(Generator, IncrementalHandsOutTheSameCandidatesAndKinds) {
+  std::vector<std::string> domains = {"example.com",     "google.com",       "paypal.com",
+                                      "my-bank.co.uk",   "modern.com",       "login.mail.example.com",
+                                      "one-2-three.net", "octocat.github.io"};
+  for (std::string& d : RandomAsciiDomains(100)) domains.push_back(std::move(d));
+  std::mt19937 rng(7);
+  std::size_t compared = 0;
+  for (const std::string& d : domains) {
+    const ParsedDomain parsed = Parse(d);
+    std::vector<Kind> kinds(AllKinds().begin(), AllKinds().end());
+    if (compared % 3 == 1) std::shuffle(kinds.begin(), kinds.end(), rng);
+    if (compared % 3 == 2) kinds.resize(1 + rng() % kinds.size());
+    for (bool subdomains : {false, true}) {
+      auto describe = [](const Candidate& c) {
+        return std::make_tuple(c.ascii, c.unicode, static_cast<int>(c.kind), c.kinds.ToVector());
+      };
+      std::set<std::tuple<std::string, std::string, int, std::vector<Kind>>> at_once, early;
+      for (const Candidate& c : GenerateAll(parsed, {.kinds = kinds, .subdomains = subdomains, .incremental = false})) {
+        at_once.insert(describe(c));
+      }
+      Generator g(parsed, {.kinds = kinds, .subdomains = subdomains});
+      while (std::optional<Candidate> c = g.Next()) early.insert(describe(*c));
+      EXPECT_EQ(g.late_merges(), 0u) << d;
+      EXPECT_EQ(early, at_once) << d << (subdomains ? " with subdomains" : "");
+    }
+    ++compared;
+  }
 }
 
 }  // namespace
