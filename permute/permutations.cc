@@ -1038,7 +1038,7 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
 absl::string_view Generator::NameArena::Add(absl::string_view s) {
   if (capacity_ - used_ < s.size()) {
     capacity_ = std::max<std::size_t>(64 * 1024, s.size());
-    blocks_.push_back(std::make_unique<char[]>(capacity_));
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(capacity_));
     used_ = 0;
   }
   char* at = blocks_.back().get() + used_;
@@ -1046,6 +1046,8 @@ absl::string_view Generator::NameArena::Add(absl::string_view s) {
   used_ += s.size();
   return {at, s.size()};
 }
+
+void Generator::NameArena::RemoveLast(absl::string_view added) { used_ -= added.size(); }
 
 std::optional<Candidate> Generator::Next() {
   if (generated_ >= options_.max_candidates) return std::nullopt;
@@ -1111,7 +1113,10 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
   if (name_.size() > kMaxDomainBytes) return true;
   if (Merge(kind)) return kind_accepted_ < kind_budget_;
   if (!non_ascii && !unicode_differs_) return Accept(kind, {}, &slot, variant);
-  return Accept(kind, absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode), &slot, variant);
+  unicode_.assign(slot.before_unicode);
+  for (char32_t cp : variant) AppendUtf8(cp, &unicode_);
+  unicode_.append(slot.after_unicode);
+  return Accept(kind, unicode_, &slot, variant);
 }
 
 bool Generator::OfferName(Kind kind, absl::string_view name) {
@@ -1131,8 +1136,15 @@ bool Generator::OfferName(Kind kind, absl::string_view name) {
 }
 
 bool Generator::Merge(Kind kind) {
-  auto it = index_.find(absl::string_view(name_));
-  if (it == index_.end()) return false;
+  // One probe: the name goes into the arena and the index at once, and comes out of the arena again when it
+  // was there already.
+  const absl::string_view key = names_.Add(name_);
+  const auto [it, inserted] = index_.try_emplace(key, static_cast<std::uint32_t>(stored_.size()));
+  if (inserted) {
+    recorded_ = key;
+    return false;
+  }
+  names_.RemoveLast(key);
   if (it->second != UINT32_MAX) {
     // A name an earlier kind made is still one of this kind's names: it counts against this kind's budget
     // (once), so that a budgeted kind makes the same names in any company as it does alone.
@@ -1150,10 +1162,9 @@ bool Generator::Accept(Kind kind, absl::string_view unicode, const Slot* slot, s
   Stored& c = stored_.emplace_back();
   c.kind = kind;
   c.kinds.Insert(kind);
-  c.ascii = names_.Add(name_);
+  c.ascii = recorded_;
   c.unicode = unicode.empty() ? c.ascii : names_.Add(unicode);
   const auto position = static_cast<std::uint32_t>(stored_.size() - 1);
-  index_.emplace(c.ascii, position);
   waiting_[ReleaseAfter(c.unicode, slot, variant)].push_back(position);
   return ++kind_accepted_ < kind_budget_;
 }

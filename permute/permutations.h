@@ -144,6 +144,8 @@ class Generator {
     NameArena& operator=(const NameArena&) = delete;
 
     absl::string_view Add(absl::string_view s);
+    // Takes back what the last Add returned.
+    void RemoveLast(absl::string_view added);
 
    private:
     std::vector<std::unique_ptr<char[]>> blocks_;
@@ -162,10 +164,11 @@ class Generator {
   // Validates a whole name (a name-level kind, or a label variant off the fast path) and offers it.
   bool OfferName(Kind kind, absl::string_view name);
   // If name_ was recorded already, adds `kind` to it (counting it against the kind's budget if the kind had
-  // not made it yet) and returns true.
+  // not made it yet) and returns true. Else records name_ in the index and returns false; the caller then
+  // calls Accept.
   bool Merge(Kind kind);
-  // Records name_ as a new candidate (unicode empty: same as name_), made from `variant` of the label at
-  // `slot` (nullptr: a whole name); false once the budget is spent.
+  // Completes the candidate Merge just recorded (unicode empty: same as name_), made from `variant` of the
+  // label at `slot` (nullptr: a whole name); false once the budget is spent.
   bool Accept(Kind kind, absl::string_view unicode, const Slot* slot = nullptr, std::u32string_view variant = {});
   // The position in options.kinds of the last kind after the one running that may also produce the
   // candidate `unicode` (the running one's when none may): the candidate waits until that kind has run.
@@ -182,11 +185,13 @@ class Generator {
   std::vector<std::string> input_labels_;  // the input's Unicode labels (owned: a Generator is moved)
   std::string name_;                       // the ASCII form being offered (reused)
   std::string label_ascii_;                // scratch for one label's ASCII form
+  std::string unicode_;                    // scratch for a candidate's Unicode form
+  absl::string_view recorded_;             // the name Merge recorded last (in names_)
   std::size_t next_kind_ = 0;              // options.kinds position of the next kind to run
   std::size_t kind_accepted_ = 0;          // candidates the running kind produced (its budget)
   std::size_t kind_budget_ = 0;
   NameArena names_;
-  std::vector<Stored> stored_;                                   // every candidate, in generation order
+  std::deque<Stored> stored_;  // every candidate, in generation order (a deque: grows without copying)
   absl::flat_hash_map<absl::string_view, std::uint32_t> index_;  // ASCII form -> stored_ position
   std::vector<std::vector<std::uint32_t>> waiting_;              // per kind position: released after it ran
   std::deque<std::uint32_t> ready_;                              // released, not handed out yet

@@ -150,7 +150,10 @@ bool IsAsciiLdh(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'0' && c
 
 }  // namespace
 
-void PreloadTables() { GetTables(); }
+void PreloadTables() {
+  GetTables();
+  ScriptOf(0x80);  // the script table
+}
 
 Label DecodeUtf8(absl::string_view s) {
   Label out;
@@ -193,8 +196,9 @@ std::string EncodeUtf8(std::u32string_view label) {
   return out;
 }
 
-int ScriptOf(char32_t cp) {
-  if (cp < 0x80) return (cp >= U'a' && cp <= U'z') || (cp >= U'A' && cp <= U'Z') ? USCRIPT_LATIN : kAnyScript;
+namespace {
+
+int ScriptFromIcu(char32_t cp) {
   UErrorCode err = U_ZERO_ERROR;
   const UScriptCode script = uscript_getScript(static_cast<UChar32>(cp), &err);
   if (U_FAILURE(err)) return kAnyScript;
@@ -210,6 +214,25 @@ int ScriptOf(char32_t cp) {
     default:
       return script;
   }
+}
+
+// ScriptFromIcu for the code points below kScriptTableSize (the alphabetic scripts the look-alikes come from),
+// built once: the single-script check runs on most candidates.
+constexpr char32_t kScriptTableSize = 0x3000;
+const std::vector<std::int16_t>& ScriptTable() {
+  static const std::vector<std::int16_t>* const table = [] {
+    auto* t = new std::vector<std::int16_t>(kScriptTableSize);
+    for (char32_t cp = 0; cp < kScriptTableSize; ++cp) (*t)[cp] = static_cast<std::int16_t>(ScriptFromIcu(cp));
+    return t;
+  }();
+  return *table;
+}
+
+}  // namespace
+
+int ScriptOf(char32_t cp) {
+  if (cp < 0x80) return (cp >= U'a' && cp <= U'z') || (cp >= U'A' && cp <= U'Z') ? USCRIPT_LATIN : kAnyScript;
+  return cp < kScriptTableSize ? ScriptTable()[cp] : ScriptFromIcu(cp);
 }
 
 std::optional<int> LabelScript(std::u32string_view label) {
