@@ -31,7 +31,7 @@ struct Tables {
   absl::flat_hash_map<char32_t, std::vector<Glyph>> look_alikes;
   // The ASCII letters and digits each non-ASCII member looks like.
   absl::flat_hash_map<char32_t, std::u32string> ascii_look_alikes;
-  // Members of any group, for IsFastPathCodePoint (all of them are in the BMP's scanned ranges).
+  // Usable glyphs (IsUsableGlyph) of the scanned ranges, for IsFastPathCodePoint.
   std::vector<bool> fast_path = std::vector<bool>(0x10000);
 };
 
@@ -108,7 +108,11 @@ Tables BuildTables() {
   for (char32_t c = U'a'; c <= U'z'; ++c) add(c);
   for (const auto& [first, last] : kScannedRanges) {
     for (char32_t cp = first; cp <= last; ++cp) {
-      if (IsUsableGlyph(*nfc, *nfd, cp)) add(cp);
+      if (!IsUsableGlyph(*nfc, *nfd, cp)) continue;
+      add(cp);
+      // Usable glyphs are what makes the fast path exact, look-alike group or not (the engine's own table
+      // adds a few letters Unicode pairs with nothing, such as ƈ and ꞑ).
+      t.fast_path[cp] = true;
     }
   }
   // Lower-case letters whose skeleton is a capital ASCII letter (Cyrillic н, т, к look like H, T, K) are

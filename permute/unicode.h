@@ -54,7 +54,8 @@ std::span<const Glyph> LookAlikes(char32_t cp);
 std::u32string_view AsciiLookAlikes(char32_t cp);
 
 // True when `cp` may appear in a label that is converted by the fast path of ToAsciiLabel: an ASCII
-// letter, digit or hyphen, or a look-alike from the tables above.
+// letter, digit or hyphen, or a character of the scanned blocks that the look-alike tables could hold
+// (IDNA2008 PVALID, lower-case, left to right, NFC-stable as described above), in a group or not.
 bool IsFastPathCodePoint(char32_t cp);
 
 // Converts one label to its ASCII form when every code point passes IsFastPathCodePoint: itself when it is
