@@ -1033,6 +1033,16 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
   for (std::size_t i = options_.kinds.size(); i-- > 0;) {
     if (options_.kinds[i] == Kind::kHomoglyph || options_.kinds[i] == Kind::kCyrillic) non_ascii_makers_.push_back(i);
   }
+  if (incremental_) {  // the cyrillic kind's names (one per label at most), by its own generator
+    auto collect = [&](const Slot& slot, const Label& label) {
+      PermuteLabel(Kind::kCyrillic, label, [&](const Label& v) {
+        cyrillic_names_.push_back(absl::StrCat(slot.before_unicode, EncodeUtf8(v), slot.after_unicode));
+        return true;
+      });
+    };
+    collect(registrable_, label_);
+    for (const auto& subdomain : subdomain_slots_) collect(subdomain.first, subdomain.second);
+  }
 }
 
 absl::string_view Generator::NameArena::Add(absl::string_view s) {
@@ -1173,40 +1183,49 @@ std::size_t Generator::ReleaseAfter(absl::string_view unicode, const Slot* slot,
   const std::size_t running = next_kind_ - 1;  // RunKind(next_kind_++)
   const std::size_t last = options_.kinds.size() - 1;
   if (!incremental_ || running == last) return last;
-  // The name as a variant of each permutable label whose surroundings it keeps (usually one).
-  absl::InlinedVector<Label, 2> decoded;
-  decoded.reserve(1 + subdomain_slots_.size());  // LabelDiff views these: no reallocation
-  absl::InlinedVector<LabelDiff, 2> variants;
-  auto try_slot = [&](const Slot& s, const Label& label) {
-    if (&s == slot) {
-      variants.emplace_back(label, variant);
-      return;
-    }
-    absl::string_view middle = unicode;
-    if (absl::ConsumePrefix(&middle, s.before_unicode) && absl::ConsumeSuffix(&middle, s.after_unicode)) {
-      variants.emplace_back(label, decoded.emplace_back(DecodeUtf8(middle)));
-    }
-  };
-  try_slot(registrable_, label_);
-  for (const auto& subdomain : subdomain_slots_) try_slot(subdomain.first, subdomain.second);
-  auto may_produce = [&](std::size_t i, bool ascii) {
-    const Kind kind = options_.kinds[i];
-    return IsNameLevel(kind) ? NameKindMayProduce(kind, domain_, unicode, ascii)
-                             : std::any_of(variants.begin(), variants.end(),
-                                           [&](const LabelDiff& d) { return LabelKindMayProduce(kind, d); });
-  };
-  if (std::any_of(unicode.begin(), unicode.end(), [](char c) { return (c & 0x80) != 0; })) {
-    // From an ASCII input, only the homoglyph and cyrillic kinds make a name with other characters (most
-    // of the names): only they are asked.
+  const bool ascii = std::none_of(unicode.begin(), unicode.end(), [](char c) { return (c & 0x80) != 0; });
+  if (!ascii) {
+    // From an ASCII input only the homoglyph and cyrillic kinds make a name with other characters (most of
+    // the names), and cyrillic makes one name per label, known in advance.
     for (std::size_t i : non_ascii_makers_) {
-      if (i > running && may_produce(i, false)) return i;
+      if (i <= running) break;
+      if (options_.kinds[i] == Kind::kCyrillic
+              ? std::find(cyrillic_names_.begin(), cyrillic_names_.end(), unicode) != cyrillic_names_.end()
+              : MayProduceByLabel(Kind::kHomoglyph, unicode, slot, variant)) {
+        return i;
+      }
     }
     return running;
   }
+  // The usual case, a variant of the registrable label with no subdomain labels permuted: one diff.
+  std::optional<LabelDiff> only;
+  if (slot == &registrable_ && subdomain_slots_.empty()) only.emplace(label_, variant);
   for (std::size_t i = last; i > running; --i) {
-    if (may_produce(i, true)) return i;
+    const Kind kind = options_.kinds[i];
+    if (IsNameLevel(kind)
+            ? NameKindMayProduce(kind, domain_, unicode, /*ascii=*/true)
+            : (only ? LabelKindMayProduce(kind, *only) : MayProduceByLabel(kind, unicode, slot, variant))) {
+      return i;
+    }
   }
   return running;
+}
+
+bool Generator::MayProduceByLabel(Kind kind, absl::string_view unicode, const Slot* slot, std::u32string_view variant) {
+  // The name as a variant of each permutable label whose surroundings it keeps (usually one): the one it
+  // was made from, and any other whose text around it matches.
+  auto may = [&](const Slot& s, const Label& label) {
+    if (&s == slot) return LabelKindMayProduce(kind, LabelDiff(label, variant));
+    absl::string_view middle = unicode;
+    if (!absl::ConsumePrefix(&middle, s.before_unicode) || !absl::ConsumeSuffix(&middle, s.after_unicode)) {
+      return false;
+    }
+    const Label decoded = DecodeUtf8(middle);
+    return LabelKindMayProduce(kind, LabelDiff(label, decoded));
+  };
+  if (may(registrable_, label_)) return true;
+  return std::any_of(subdomain_slots_.begin(), subdomain_slots_.end(),
+                     [&](const auto& subdomain) { return may(subdomain.first, subdomain.second); });
 }
 
 Classifier::Classifier(const ParsedDomain& target) {

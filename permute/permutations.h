@@ -173,12 +173,15 @@ class Generator {
   // The position in options.kinds of the last kind after the one running that may also produce the
   // candidate `unicode` (the running one's when none may): the candidate waits until that kind has run.
   std::size_t ReleaseAfter(absl::string_view unicode, const Slot* slot, std::u32string_view variant);
+  // Whether the label-level `kind` may make the name `unicode` from some permutable label (see ReleaseAfter).
+  bool MayProduceByLabel(Kind kind, absl::string_view unicode, const Slot* slot, std::u32string_view variant);
 
   ParsedDomain domain_;
   GeneratorOptions options_;
   bool incremental_ = false;                   // options.incremental, and the input is all ASCII
   std::u32string label_;                       // the registrable label
   std::vector<std::size_t> non_ascii_makers_;  // positions of homoglyph and cyrillic in options.kinds, last first
+  std::vector<std::string> cyrillic_names_;    // what the cyrillic kind makes (Unicode), when incremental_
   Slot registrable_;                           // around the registrable label
   std::vector<std::pair<Slot, std::u32string>> subdomain_slots_;  // each subdomain label (options.subdomains)
   bool unicode_differs_ = false;                                  // the input has an internationalized label
