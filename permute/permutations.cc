@@ -6,7 +6,6 @@
 #include <bitset>
 #include <utility>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -708,14 +707,13 @@ struct LabelDiff {
   }
   // The one position where a same-length variant differs, or npos.
   std::size_t OneChanged() const { return m == n && prefix < n && prefix + suffix == n - 1 ? prefix : npos; }
-  // Whether v is l with `from` at some position i replaced by `to`, where ok(i) holds.
-  template <typename Ok>
-  bool Replaced(std::u32string_view from, std::u32string_view to, Ok&& ok) const {
+  // Whether v is l with `from`, at some position, replaced by `to`.
+  bool Replaced(std::u32string_view from, std::u32string_view to) const {
     if (m + from.size() != n + to.size()) return false;
     // v[0, i) = l[0, i) needs i <= prefix; v[i + |to|, m) = l[i + |from|, n) needs n - i - |from| <= suffix.
     const std::size_t lo = n >= from.size() + suffix ? n - from.size() - suffix : 0;
     for (std::size_t i = lo; i <= prefix && i + from.size() <= n; ++i) {
-      if (l.substr(i, from.size()) == from && v.substr(i, to.size()) == to && ok(i)) return true;
+      if (l.substr(i, from.size()) == from && v.substr(i, to.size()) == to) return true;
     }
     return false;
   }
@@ -735,7 +733,7 @@ bool Contains(std::u32string_view set, char32_t c) { return set.find(c) != std::
 template <std::size_t N>
 bool ReplacedByAny(const LabelDiff& d, const std::pair<std::u32string_view, std::u32string_view> (&pairs)[N]) {
   for (const auto& [from, to] : pairs) {
-    if (d.Replaced(from, to, [](std::size_t) { return true; })) return true;
+    if (d.Replaced(from, to)) return true;
   }
   return false;
 }
@@ -850,7 +848,7 @@ bool LabelKindMayProduce(Kind kind, const LabelDiff& d) {
     case Kind::kPlural:
       return d.prefix >= n && (v.substr(n) == U"s" || v.substr(n) == U"es");
     case Kind::kStripDash: {  // one hyphen dropped, or all of them
-      if (d.Replaced(U"-", U"", [](std::size_t) { return true; })) return true;
+      if (d.Replaced(U"-", U"")) return true;
       std::size_t j = 0;
       for (char32_t c : l) {
         if (c == U'-') continue;
@@ -1026,7 +1024,8 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     }
   }
   unicode_differs_ = domain_.unicode != domain_.ascii;
-  // MayProduce is exact for ASCII labels only; an internationalized input runs every kind first.
+  // LabelKindMayProduce and NameKindMayProduce are exact for ASCII input only; an internationalized input
+  // runs every kind before its first candidate.
   incremental_ = options_.incremental && !unicode_differs_;
   label_ = DecodeUtf8(domain_.label);
   waiting_.resize(options_.kinds.size());
