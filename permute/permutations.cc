@@ -1070,7 +1070,10 @@ std::optional<Candidate> Generator::Next() {
 }
 
 void Generator::RunKind(std::size_t i) {
-  if (i == 0) index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
+  if (i == 0) {
+    index_.reserve(4096);  // most domains make thousands of names: fewer rehashes as the index grows
+    index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
+  }
   const Kind kind = options_.kinds[i];
   kind_accepted_ = 0;
   kind_budget_ = KindBudget(kind);

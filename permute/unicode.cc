@@ -281,10 +281,11 @@ bool FastAsciiLabel(std::u32string_view label, std::string* out) {
   }
   out->clear();
   if (ascii) {
-    for (char32_t cp : label) out->push_back(static_cast<char>(cp));
+    out->resize(label.size());
+    std::transform(label.begin(), label.end(), out->begin(), [](char32_t cp) { return static_cast<char>(cp); });
     return true;
   }
-  std::array<char, 256> buf{};
+  std::array<char, 256> buf;  // punycode_encode writes len bytes; no need to clear it first
   std::size_t len = buf.size();
   static_assert(sizeof(punycode_uint) == sizeof(char32_t));
   if (punycode_encode(label.size(), reinterpret_cast<const punycode_uint*>(label.data()), nullptr, &len, buf.data()) !=
