@@ -683,24 +683,20 @@ void PermuteName(Kind kind, const ParsedDomain& d, Emit&& emit) {
 //
 // Each check below is a superset of what the kind's generator (PermuteLabel / PermuteName) offers: true
 // whenever the kind can produce the name, ignoring budgets and validity; it may also say true when the kind
-// does not (homoglyph's is coarse). They are exact for ASCII labels only, which is where the Generator uses
-// them. Generator::late_merges() counts any way a check misses, and the tests compare against a run that
+// does not (homoglyph's is coarse). They assume an ASCII input (labels and names), the only case where the
+// Generator uses them. Generator::late_merges() counts any way a check misses, and the tests compare against a run that
 // hands nothing out early.
 
-// A permuted label `v` next to the input label `l`: their lengths and common prefix and suffix lengths
-// (each as long as it goes, so prefix + suffix may exceed either length).
+// A permuted label `v` next to the (ASCII) input label `l`: their lengths and common prefix and suffix
+// lengths (each as long as it goes, so prefix + suffix may exceed either length).
 struct LabelDiff {
   std::u32string_view l, v;
   std::size_t n, m, prefix, suffix;
-  bool l_ascii, v_ascii;
+  bool v_ascii;
 
   LabelDiff(std::u32string_view label, std::u32string_view variant)
       : l(label), v(variant), n(label.size()), m(variant.size()), prefix(0), suffix(0) {
-    auto is_ascii = [](std::u32string_view s) {
-      return std::all_of(s.begin(), s.end(), [](char32_t c) { return c < 0x80; });
-    };
-    l_ascii = is_ascii(l);
-    v_ascii = is_ascii(v);
+    v_ascii = std::all_of(v.begin(), v.end(), [](char32_t c) { return c < 0x80; });
     const std::size_t shorter = std::min(n, m);
     while (prefix < shorter && l[prefix] == v[prefix]) ++prefix;
     while (suffix < shorter && l[n - 1 - suffix] == v[m - 1 - suffix]) ++suffix;
@@ -799,7 +795,6 @@ bool HomoglyphMayProduce(const LabelDiff& d) {
 
 // Whether the label-level `kind` may turn l into v (a superset of PermuteLabel's offers).
 bool LabelKindMayProduce(Kind kind, const LabelDiff& d) {
-  if (!d.l_ascii) return true;  // the checks below hold for ASCII labels
   // From an ASCII label, only these kinds put in other characters.
   if (!d.v_ascii && kind != Kind::kHomoglyph && kind != Kind::kCyrillic) return false;
   const std::u32string_view l = d.l, v = d.v;
@@ -882,8 +877,6 @@ bool LabelKindMayProduce(Kind kind, const LabelDiff& d) {
       }
       return true;
     }
-    case Kind::kAsciiLookAlike:  // needs a non-ASCII label
-      return false;
     case Kind::kDictionary:
       for (std::u32string_view w : kDictionaryWords) {
         for (std::u32string_view sep : {std::u32string_view(), std::u32string_view(U"-")}) {
@@ -893,8 +886,9 @@ bool LabelKindMayProduce(Kind kind, const LabelDiff& d) {
         }
       }
       return false;
-    default:
-      return false;  // name-level kinds: NameKindMayProduce
+    case Kind::kAsciiLookAlike:  // needs a non-ASCII label
+    default:                     // name-level kinds: NameKindMayProduce
+      return false;
   }
 }
 
@@ -907,10 +901,9 @@ bool SuffixFolded(absl::string_view s, absl::string_view suffix, absl::string_vi
   return s.empty();
 }
 
-// Whether the name-level `kind` may make `name` (UTF-8) of `d` (a superset of PermuteName's offers).
-// `ascii`: the name is ASCII (from an ASCII input, every name-level kind makes ASCII names only).
-bool NameKindMayProduce(Kind kind, const ParsedDomain& d, absl::string_view name, bool ascii) {
-  if (!ascii) return d.unicode != d.ascii;
+// Whether the name-level `kind` may make the ASCII `name` of the ASCII domain `d` (a superset of PermuteName's
+// offers; from an ASCII input every name-level kind makes ASCII names only).
+bool NameKindMayProduce(Kind kind, const ParsedDomain& d, absl::string_view name) {
   auto take = [](absl::string_view& s, absl::string_view piece) { return absl::ConsumePrefix(&s, piece); };
   absl::string_view rest = name;  // what follows prefix + label, when the name starts with them
   const bool head = take(rest, d.prefix) && take(rest, d.label);
@@ -1070,10 +1063,7 @@ std::optional<Candidate> Generator::Next() {
 }
 
 void Generator::RunKind(std::size_t i) {
-  if (i == 0) {
-    index_.reserve(4096);  // most domains make thousands of names: fewer rehashes as the index grows
-    index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
-  }
+  if (i == 0) index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
   const Kind kind = options_.kinds[i];
   kind_accepted_ = 0;
   kind_budget_ = KindBudget(kind);
@@ -1205,7 +1195,7 @@ std::size_t Generator::ReleaseAfter(absl::string_view unicode, const Slot* slot,
   for (std::size_t i = last; i > running; --i) {
     const Kind kind = options_.kinds[i];
     if (IsNameLevel(kind)
-            ? NameKindMayProduce(kind, domain_, unicode, /*ascii=*/true)
+            ? NameKindMayProduce(kind, domain_, unicode)
             : (only ? LabelKindMayProduce(kind, *only) : MayProduceByLabel(kind, unicode, slot, variant))) {
       return i;
     }
