@@ -241,7 +241,7 @@ void RunFanIn(benchmark::State& state) {
   for (std::uint32_t w = 0; w < workers; ++w) {
     for (std::uint32_t s = 0; s < kMessagesPerWorker; ++s) want_checksum += Pair(w, s);
   }
-  workers::Executor executor(2);
+  workers::Executor executor(kExecutorThreads);
   Sink sink;
   std::vector<Msg> batch;
   std::vector<char> bytes;
@@ -264,6 +264,9 @@ void RunFanIn(benchmark::State& state) {
     std::uint64_t received = 0;
     std::uint64_t checksum = 0;
     while (variant.Receive(&batch)) {
+      if constexpr (requires { variant.bound(); }) {  // a bounded variant never holds more than its bound
+        if (batch.size() > variant.bound()) Fail("receive larger than the bound", batch.size(), variant.bound());
+      }
       bytes.resize(batch.size());
       for (std::size_t i = 0; i < batch.size(); ++i) {
         const Msg m = batch[i];
