@@ -197,7 +197,8 @@ class LaneBuffer {
         Lane& lane = lanes_[used];
         bool expected = false;
         if (lane.in_use.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
-          if (lane.slots == nullptr) lane.slots = std::make_unique<T[]>(capacity_);
+          if (lane.slots == nullptr)
+            lane.slots = std::make_unique_for_overwrite<T[]>(capacity_);  // written before read
           lanes_used_.store(used + 1, std::memory_order_release);
           hint = used;
           return &lane;
