@@ -1116,7 +1116,7 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
   if (Merge(kind)) return kind_accepted_ < kind_budget_;
   if (!non_ascii && !unicode_differs_) return Accept(kind, {}, &slot, variant);
   unicode_.assign(slot.before_unicode);
-  for (char32_t cp : variant) AppendUtf8(cp, &unicode_);
+  AppendUtf8(variant, &unicode_);
   unicode_.append(slot.after_unicode);
   return Accept(kind, unicode_, &slot, variant);
 }

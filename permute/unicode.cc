@@ -175,28 +175,51 @@ Label DecodeUtf8(absl::string_view s) {
   return out;
 }
 
-void AppendUtf8(char32_t cp, std::string* out) {
+namespace {
+
+// Writes cp's UTF-8 bytes at p (room for 4) and returns how many.
+std::size_t PutUtf8(char32_t cp, char* p) {
   if (cp < 0x80) {
-    out->push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    p[0] = static_cast<char>(cp);
+    return 1;
   }
+  if (cp < 0x800) {
+    p[0] = static_cast<char>(0xC0 | (cp >> 6));
+    p[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    p[0] = static_cast<char>(0xE0 | (cp >> 12));
+    p[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    p[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  p[0] = static_cast<char>(0xF0 | (cp >> 18));
+  p[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+  p[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+  p[3] = static_cast<char>(0x80 | (cp & 0x3F));
+  return 4;
+}
+
+}  // namespace
+
+void AppendUtf8(char32_t cp, std::string* out) {
+  char buf[4];
+  out->append(buf, PutUtf8(cp, buf));
+}
+
+void AppendUtf8(std::u32string_view text, std::string* out) {
+  // One resize for the whole text (most candidates' Unicode form is built here), then trimmed.
+  const std::size_t at = out->size();
+  out->resize(at + 4 * text.size());
+  char* p = out->data() + at;
+  for (char32_t cp : text) p += PutUtf8(cp, p);
+  out->resize(static_cast<std::size_t>(p - out->data()));
 }
 
 std::string EncodeUtf8(std::u32string_view label) {
   std::string out;
-  out.reserve(label.size());
-  for (char32_t cp : label) AppendUtf8(cp, &out);
+  AppendUtf8(label, &out);
   return out;
 }
 

@@ -28,6 +28,7 @@ void PreloadTables();
 // Decodes UTF-8 that is known to be valid (every string the engine holds passed ParseDomain).
 Label DecodeUtf8(absl::string_view s);
 void AppendUtf8(char32_t cp, std::string* out);
+void AppendUtf8(std::u32string_view text, std::string* out);
 std::string EncodeUtf8(std::u32string_view label);
 
 // A script code (ICU UScriptCode) for the single-script rule. Han, Hiragana, Katakana, Hangul and Bopomofo
