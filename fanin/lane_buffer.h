@@ -197,8 +197,9 @@ class LaneBuffer {
         Lane& lane = lanes_[used];
         bool expected = false;
         if (lane.in_use.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
-          if (lane.slots == nullptr)
-            lane.slots = std::make_unique_for_overwrite<T[]>(capacity_);  // written before read
+          if (lane.slots == nullptr) {  // not zeroed: every slot is written before it is read
+            lane.slots = std::make_unique_for_overwrite<T[]>(capacity_);
+          }
           lanes_used_.store(used + 1, std::memory_order_release);
           hint = used;
           return &lane;

@@ -27,6 +27,7 @@ void PreloadTables();
 
 // Decodes UTF-8 that is known to be valid (every string the engine holds passed ParseDomain).
 Label DecodeUtf8(absl::string_view s);
+// Appends the UTF-8 encoding of one code point, or of a whole text, to *out; EncodeUtf8 returns it.
 void AppendUtf8(char32_t cp, std::string* out);
 void AppendUtf8(std::u32string_view text, std::string* out);
 std::string EncodeUtf8(std::u32string_view label);
