@@ -9,6 +9,7 @@
 // streams (the other servers are idle then), and how many cores that kept busy. Prints a markdown table.
 //
 // usage: e2e_bench [--domain=internationalbusinessmachines.com] [--streams=30] [--batch=1024]
+//                  [--only=ceiling|service|per-record]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_format.h"
 #include "grpcpp/grpcpp.h"
 #include "service/server.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
@@ -27,6 +29,8 @@
 ABSL_FLAG(std::string, domain, "internationalbusinessmachines.com", "Domain to stream.");
 ABSL_FLAG(int, streams, 30, "Streams per configuration.");
 ABSL_FLAG(int, batch, 1024, "Largest batch (records per message) of the service and the raw ceiling.");
+ABSL_FLAG(std::string, only, "",
+          "Stream only this configuration (ceiling, service or per-record), e.g. under perf; prints its row alone.");
 
 namespace v1 = squatstream::v1;
 
@@ -169,6 +173,12 @@ int main(int argc, char** argv) {
   const std::string domain = absl::GetFlag(FLAGS_domain);
   const int streams = absl::GetFlag(FLAGS_streams);
   const auto kBatch = static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_batch)));
+  const std::string only = absl::GetFlag(FLAGS_only);
+  if (!only.empty() && only != "ceiling" && only != "service" && only != "per-record") {
+    std::fprintf(stderr, "e2e_bench: --only must be ceiling, service or per-record, not '%s'\n", only.c_str());
+    return 2;
+  }
+  auto runs = [&](const char* configuration) { return only.empty() || only == configuration; };
 
   // All three servers run at once and the configurations take turns, one stream each: on a shared
   // machine whose speed drifts from second to second, the drift then hits all three alike.
@@ -199,9 +209,9 @@ int main(int argc, char** argv) {
   ceiling_client.Stream(domain, /*warm_up=*/true);
 
   for (int i = 0; i < streams; ++i) {
-    ceiling_client.Stream(domain);
-    service.Stream(domain);
-    per_record.Stream(domain);
+    if (runs("ceiling")) ceiling_client.Stream(domain);
+    if (runs("service")) service.Stream(domain);
+    if (runs("per-record")) per_record.Stream(domain);
   }
   raw_server->Shutdown();
   const Result ceiling = ceiling_client.result();
@@ -212,16 +222,20 @@ int main(int argc, char** argv) {
       "| configuration | records/s | messages | median time to first batch | vs raw ceiling | CPU µs per record "
       "(process) | cores busy |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
-  auto row = [&](const char* name, const Result& r) {
-    std::printf("| %s | %.0f | %llu | %.2f ms | %.1f%% | %.2f | %.2f |\n", name, r.records_per_second,
-                static_cast<unsigned long long>(r.messages), r.median_ttfb_ms,
-                100.0 * r.records_per_second / ceiling.records_per_second, r.cpu_us_per_record, r.cores_busy);
+  auto row = [&](const char* configuration, const char* name, const Result& r) {
+    if (!runs(configuration)) return;
+    const std::string share =
+        runs("ceiling") ? absl::StrFormat("%.1f%%", 100.0 * r.records_per_second / ceiling.records_per_second) : "–";
+    std::printf("| %s | %.0f | %llu | %.2f ms | %s | %.2f | %.2f |\n", name, r.records_per_second,
+                static_cast<unsigned long long>(r.messages), r.median_ttfb_ms, share.c_str(), r.cpu_us_per_record,
+                r.cores_busy);
   };
   const Result batched = service.result();
   const Result single = per_record.result();
-  row("raw ceiling (pre-built batches)", ceiling);
-  row("squatstreamd (batches up to the batch size)", batched);
-  row("squatstreamd, one record per message", single);
+  row("ceiling", "raw ceiling (pre-built batches)", ceiling);
+  row("service", "squatstreamd (batches up to the batch size)", batched);
+  row("per-record", "squatstreamd, one record per message", single);
+  if (!only.empty()) return 0;
   std::printf("\nservice / per-record: %.1fx\n", batched.records_per_second / single.records_per_second);
   return 0;
 }
