@@ -955,9 +955,7 @@ bool IsValidAsciiLabel(absl::string_view label) {
 
 std::vector<Kind> KindSet::ToVector() const {
   std::vector<Kind> out;
-  for (int i = 0; i < 64; ++i) {
-    if ((bits_ >> i) & 1) out.push_back(static_cast<Kind>(i));
-  }
+  ForEach([&](Kind k) { out.push_back(k); });
   return out;
 }
 

@@ -11,6 +11,7 @@
 #ifndef SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 #define SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -66,6 +67,11 @@ class KindSet {
   void Insert(Kind k) { bits_ |= std::uint64_t{1} << static_cast<int>(k); }
   bool Contains(Kind k) const { return (bits_ >> static_cast<int>(k)) & 1; }
   std::vector<Kind> ToVector() const;  // in Kind value order
+  // Calls fn(kind) for each kind in the set, in Kind value order (no allocation, unlike ToVector).
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (std::uint64_t b = bits_; b != 0; b &= b - 1) fn(static_cast<Kind>(std::countr_zero(b)));
+  }
 
  private:
   std::uint64_t bits_ = 0;

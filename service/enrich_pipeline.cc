@@ -127,10 +127,10 @@ void EnrichPipeline::Dispatch(permute::Candidate candidate) {
   arena_.Reset();
   v1::Record* record = google::protobuf::Arena::CreateMessage<v1::Record>(&arena_);
   record->set_kind(static_cast<v1::PermutationKind>(candidate.kind));
-  for (permute::Kind k : candidate.kinds.ToVector()) record->add_kinds(static_cast<v1::PermutationKind>(k));
+  candidate.kinds.ForEach([&](permute::Kind k) { record->add_kinds(static_cast<v1::PermutationKind>(k)); });
   record->set_input(generators_[current_].domain().ascii);
-  record->set_domain_ascii(candidate.ascii);
-  record->set_domain_unicode(candidate.unicode);
+  record->set_domain_ascii(std::move(candidate.ascii));  // moved: no copy of the names per record
+  record->set_domain_unicode(std::move(candidate.unicode));
   const auto started = std::chrono::steady_clock::now();
   // Enrichers that know their answer now (zero-latency stubs) fill their slot here; the others start lookups.
   absl::InlinedVector<std::size_t, 4> waiting;  // slots whose lookup must be started

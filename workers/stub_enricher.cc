@@ -129,7 +129,7 @@ LookupResult StubEnricher::Compute(absl::string_view domain_ascii) const {
   const std::uint64_t h = StableHash(domain_ascii, salt);
   const std::uint64_t fate = StableHash(domain_ascii, salt + 0x9e3779b97f4a7c15ULL);
   LookupResult result;
-  result.latency = config_.latency * (0.5 + Unit(fate ^ 0x5555));
+  if (config_.latency > absl::ZeroDuration()) result.latency = config_.latency * (0.5 + Unit(fate ^ 0x5555));
   if (Unit(fate) < config_.failure_rate) {
     result.status = absl::UnavailableError(
         absl::StrFormat("simulated %s lookup failure for %s", EnricherName(kind_), domain_ascii));
