@@ -40,7 +40,7 @@ struct Result {
   double records_per_second = 0;
   double median_ttfb_ms = 0;
   double cpu_us_per_record = 0;  // the whole process's CPU time (servers and client) over its streams
-  double cores_busy = 0;         // that CPU time over the streams' wall time
+  double cores_busy = 0;         // that CPU time over the streams' wall time (getrusage: see BENCHMARKS.md)
   std::uint64_t records = 0;
   std::uint64_t messages = 0;
 };
