@@ -192,15 +192,20 @@ class LaneBuffer {
         }
       }
       if (used < kMaxLanes) {
-        // Open lane `used`: whoever wins its in_use flag owns it and makes it visible. Lanes past
-        // lanes_used_ are touched only here, so the flag alone arbitrates.
+        // Open lane `used`: whoever wins its in_use flag owns it and makes it visible. `used` may be stale
+        // by now (the lane opened, used and released meanwhile, later lanes opened too), so lanes_used_
+        // only ever grows: a plain store of used + 1 could hide a later lane whose producer is writing,
+        // and once its ring filled, that producer would wait forever (seen: a hung stress test).
         Lane& lane = lanes_[used];
         bool expected = false;
         if (lane.in_use.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
           if (lane.slots == nullptr) {  // not zeroed: every slot is written before it is read
             lane.slots = std::make_unique_for_overwrite<T[]>(capacity_);
           }
-          lanes_used_.store(used + 1, std::memory_order_release);
+          std::size_t visible = used;
+          while (visible <= used && !lanes_used_.compare_exchange_weak(visible, used + 1, std::memory_order_release,
+                                                                       std::memory_order_relaxed)) {
+          }
           hint = used;
           return &lane;
         }

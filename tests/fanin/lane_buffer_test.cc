@@ -59,6 +59,52 @@ TEST(LaneBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   EXPECT_LE(buffer.bound(), LaneBuffer<Item>::kMaxLanes * 256);
 }
 
+// Many fresh buffers, each opened by many threads at once with short sessions, so that lanes are opened
+// concurrently over and over: every lane a producer writes must stay visible to the consumer. (A stale
+// "lanes in use" count once hid a lane whose producer then waited forever for the consumer to drain it.)
+// Bounded: a round still running after 20 s is cancelled, so that stuck producers return, and fails.
+TEST(LaneBuffer, LanesOpenedConcurrentlyAllStayVisible) {
+  constexpr int kRounds = 300;
+  constexpr int kThreads = 12;
+  constexpr int kSessionsPerThread = 4;
+  constexpr int kPerSession = 70;  // more than a lane of 64 holds: a hidden lane's producer would wait
+  for (int round = 0; round < kRounds; ++round) {
+    LaneBuffer<Item> buffer(64);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&buffer, &ready, t] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();
+        for (int k = 0; k < kSessionsPerThread; ++k) {
+          LaneBuffer<Item>::Producer producer(buffer);
+          for (int s = 0; s < kPerSession; ++s) {
+            if (!producer.Push({static_cast<std::uint32_t>(t), static_cast<std::uint32_t>(s)})) return;
+          }
+        }
+      });
+    }
+    std::thread closer([&] {
+      for (auto& th : threads) th.join();
+      buffer.Close();
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    std::vector<Item> batch;
+    std::uint64_t received = 0;
+    bool finished = false;
+    while (!finished && std::chrono::steady_clock::now() < deadline) {
+      auto r = buffer.Drain(&batch, SIZE_MAX);
+      received += r.taken;
+      finished = r.finished;
+      if (r.taken == 0 && !finished) std::this_thread::yield();
+    }
+    if (!finished) buffer.Cancel();
+    closer.join();
+    ASSERT_TRUE(finished) << "round " << round << " stuck with " << received << " items received";
+    ASSERT_EQ(received, std::uint64_t{kThreads} * kSessionsPerThread * kPerSession);
+  }
+}
+
 TEST(LaneBuffer, AProducerWaitsAtTheBoundUntilADrain) {
   LaneBuffer<Item> buffer(64);  // one lane of 64
   std::atomic<int> pushed{0};
