@@ -400,7 +400,14 @@ class ProductionFanIn {
     buffer_.SetDataCallback([this] { waker_.Wake(); });
   }
   asio::awaitable<void> Produce(std::uint32_t worker, std::uint32_t count) {
-    for (std::uint32_t s = 0; s < count; ++s) buffer_.Push({worker, s});
+    // A producer hands its items over kStage at a time (PushAll: one lock acquisition per batch).
+    std::vector<Msg> staged;
+    staged.reserve(kStage);
+    for (std::uint32_t s = 0; s < count; ++s) {
+      staged.push_back({worker, s});
+      if (staged.size() == kStage) buffer_.PushAll(&staged);
+    }
+    buffer_.PushAll(&staged);
     co_return;
   }
   bool Receive(std::vector<Msg>* out) {
@@ -419,6 +426,7 @@ class ProductionFanIn {
   std::size_t bound() const { return kBound; }
 
  private:
+  static constexpr std::size_t kStage = 256;
   Waker waker_;  // before buffer_: the buffer's callback uses it
   fanin::FanInBuffer<Msg> buffer_;
 };

@@ -105,6 +105,7 @@ void EnrichPipeline::Pump() {
     generated_.fetch_add(dispatched, std::memory_order_relaxed);
     metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
   }
+  HandOver();
   if (exhausted_ && pending_.empty()) {
     buffer_.Close();
   } else if (!pump_posted_) {
@@ -176,7 +177,14 @@ void EnrichPipeline::Deliver(const v1::Record& record) {
   std::string serialized;
   record.SerializeToString(&serialized);
   enriched_.fetch_add(1, std::memory_order_relaxed);
-  buffer_.PushReserved(std::move(serialized));
+  staged_.push_back(std::move(serialized));
+  if (!handed_over_) HandOver();  // the stream's first record goes at once
+}
+
+void EnrichPipeline::HandOver() {
+  if (staged_.empty()) return;
+  handed_over_ = true;
+  buffer_.PushReservedAll(&staged_);  // after Cancel: drops them and gives their reservations back
 }
 
 void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result) {
@@ -205,6 +213,7 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::L
 void EnrichPipeline::CancelOnStrand() {
   if (cancelled_) return;
   cancelled_ = true;
+  HandOver();
   for (auto& [id, p] : pending_) {
     for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) p.cancel[slot].emit(asio::cancellation_type::all);
   }

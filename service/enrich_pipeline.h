@@ -6,9 +6,10 @@
 // the state free of locks. The consumer (the gRPC reactor) drains the buffer from gRPC's threads.
 // Backpressure: a candidate is dispatched only after it reserved a slot in the buffer, so records held plus
 // lookups in flight never exceed the buffer's capacity; when it is full the pipeline waits (without
-// blocking a thread) until a drain frees space. Batching: a pass that leaves nothing more to do right away
-// (it waits for lookups or for space) flushes the buffer, so the consumer, which otherwise waits for a full
-// batch, takes what is there.
+// blocking a thread) until a drain frees space. Batching: the records a Pump pass finished are handed over
+// together at its end (FanInBuffer::PushReservedAll, one lock acquisition; the stream's first record goes
+// at once), and a pass that leaves nothing more to do right away (it waits for lookups or for space)
+// flushes the buffer, so the consumer, which otherwise waits for a full batch, takes what is there.
 #ifndef SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
 #define SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
 
@@ -96,8 +97,11 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Counts a finished lookup in the metrics and writes it into its slot of a record.
   void RecordLookup(std::size_t slot, workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
                     v1::Enrichment* out);
-  // Serializes a finished record into its reserved slot of the buffer.
+  // Serializes a finished record for its reserved slot of the buffer: staged, and handed over with the
+  // rest of the pass's records at the end of the Pump pass (the stream's first record at once).
   void Deliver(const v1::Record& record);
+  // Moves the staged records into their reserved slots, under one lock acquisition of the buffer.
+  void HandOver();
   void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
   void CancelOnStrand();
 
@@ -116,7 +120,9 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   std::uint64_t next_id_ = 0;
   bool exhausted_ = false;
   bool cancelled_ = false;
-  bool pump_posted_ = false;  // a continuation pass is queued
+  bool pump_posted_ = false;         // a continuation pass is queued
+  std::vector<std::string> staged_;  // delivered records not handed over yet (each holds a reservation)
+  bool handed_over_ = false;         // the first record was handed over
 
   std::atomic<std::uint64_t> generated_{0};
   std::atomic<std::uint64_t> enriched_{0};

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,20 +25,39 @@ bool WaitFor(Pred pred) {
 
 // Many producer threads, one consumer: every item arrives exactly once, each producer's items in order,
 // and the buffer never holds more than its bound. Run with drains that take everything (a swap) and with
-// drains of 7 at most (a swap into the consumer's side vector, then slices of it).
-class FanInBufferStress : public ::testing::TestWithParam<std::size_t> {};
+// drains of 7 at most (a swap into the consumer's side vector, then slices of it); producers push one item
+// at a time (Push) or hand over batches (PushAll) of 1 to `largest_batch` items, the largest above the
+// bound so that some go in pieces.
+struct StressCase {
+  std::size_t max_items;
+  std::size_t largest_batch;  // 0: Push, one item at a time
+};
+
+class FanInBufferStress : public ::testing::TestWithParam<StressCase> {};
 
 TEST_P(FanInBufferStress, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
-  const std::size_t max_items = GetParam();
+  const auto [max_items, largest_batch] = GetParam();
   constexpr int kProducers = 16;
   constexpr int kPerProducer = 20000;
   constexpr std::size_t kCapacity = 256;
   FanInBuffer<std::uint64_t> buffer(kCapacity);
   std::vector<std::thread> producers;
   for (int p = 0; p < kProducers; ++p) {
-    producers.emplace_back([&buffer, p] {
+    producers.emplace_back([&buffer, p, largest_batch = largest_batch] {
+      std::vector<std::uint64_t> staged;
+      std::size_t batch = 1 + static_cast<std::size_t>(p);  // sizes vary by producer and by batch
       for (int s = 0; s < kPerProducer; ++s) {
-        ASSERT_TRUE(buffer.Push((static_cast<std::uint64_t>(p) << 32) | static_cast<std::uint64_t>(s)));
+        const std::uint64_t item = (static_cast<std::uint64_t>(p) << 32) | static_cast<std::uint64_t>(s);
+        if (largest_batch == 0) {
+          ASSERT_TRUE(buffer.Push(item));
+          continue;
+        }
+        staged.push_back(item);
+        if (staged.size() >= batch || s + 1 == kPerProducer) {
+          ASSERT_TRUE(buffer.PushAll(&staged));
+          ASSERT_TRUE(staged.empty());
+          batch = 1 + (batch * 7 + 3) % largest_batch;
+        }
       }
     });
   }
@@ -67,7 +87,61 @@ TEST_P(FanInBufferStress, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   for (int n : next) EXPECT_EQ(n, kPerProducer);
 }
 
-INSTANTIATE_TEST_SUITE_P(DrainSizes, FanInBufferStress, ::testing::Values(std::size_t{100000}, std::size_t{7}));
+INSTANTIATE_TEST_SUITE_P(DrainAndPushSizes, FanInBufferStress,
+                         ::testing::Values(StressCase{100000, 0}, StressCase{7, 0}, StressCase{100000, 300},
+                                           StressCase{7, 300}),
+                         [](const ::testing::TestParamInfo<StressCase>& c) {
+                           return "Drain" + std::to_string(c.param.max_items) +
+                                  (c.param.largest_batch == 0 ? std::string("Push")
+                                                              : "PushAll" + std::to_string(c.param.largest_batch));
+                         });
+
+TEST(FanInBuffer, PushAllAboveTheFreeSpaceGoesInPiecesAsDrainsFreeIt) {
+  FanInBuffer<int> buffer(3);
+  ASSERT_TRUE(buffer.Push(0));
+  std::vector<int> items = {1, 2, 3, 4, 5, 6};
+  std::atomic<bool> pushed{false};
+  std::thread producer([&] {
+    EXPECT_TRUE(buffer.PushAll(&items));
+    pushed = true;
+  });
+  std::vector<int> got, batch;
+  EXPECT_TRUE(WaitFor([&] {
+    buffer.Drain(&batch, 10);
+    EXPECT_LE(batch.size(), 3u);  // never more than the bound
+    got.insert(got.end(), batch.begin(), batch.end());
+    return got.size() == 7;
+  }));
+  producer.join();
+  EXPECT_TRUE(pushed.load());
+  EXPECT_TRUE(items.empty());
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4, 5, 6}));
+}
+
+TEST(FanInBuffer, PushAllFailsOnceClosedOrCancelled) {
+  FanInBuffer<int> buffer(4);
+  std::vector<int> items = {1, 2};
+  ASSERT_TRUE(buffer.PushAll(&items));
+  buffer.Close();
+  items = {3};
+  EXPECT_FALSE(buffer.PushAll(&items));
+  EXPECT_TRUE(items.empty());  // dropped
+  std::vector<int> batch;
+  buffer.Drain(&batch, 10);
+  EXPECT_EQ(batch, (std::vector<int>{1, 2}));
+
+  FanInBuffer<int> full(1);
+  ASSERT_TRUE(full.Push(0));
+  std::atomic<int> result{-1};
+  std::thread producer([&] {
+    std::vector<int> more = {1, 2};
+    result = full.PushAll(&more) ? 1 : 0;  // waits: the buffer is full
+  });
+  for (int i = 0; i < 1000; ++i) std::this_thread::yield();
+  full.Cancel();
+  producer.join();
+  EXPECT_EQ(result.load(), 0);
+}
 
 TEST(FanInBuffer, PushBlocksAtTheBoundUntilADrain) {
   FanInBuffer<int> buffer(2);
@@ -158,6 +232,31 @@ TEST(FanInBuffer, ReservationsCountTowardsTheBoundAndSpaceCallbackFires) {
   buffer.Drain(&batch, 10);
   EXPECT_EQ(space_calls, 1);  // owed once only
   EXPECT_TRUE(buffer.TryReserve());
+}
+
+TEST(FanInBuffer, PushReservedAllFillsReservedSlotsAtOnce) {
+  FanInBuffer<int> buffer(3);
+  int data_calls = 0;
+  buffer.SetDataCallback([&] { ++data_calls; });
+  std::vector<int> batch;
+  buffer.Drain(&batch, 10);  // empty: the data callback is owed
+  ASSERT_TRUE(buffer.TryReserve());
+  ASSERT_TRUE(buffer.TryReserve());
+  ASSERT_TRUE(buffer.TryReserve());
+  EXPECT_FALSE(buffer.TryReserve());
+  std::vector<int> items = {1, 2};
+  EXPECT_TRUE(buffer.PushReservedAll(&items));
+  EXPECT_TRUE(items.empty());
+  EXPECT_EQ(data_calls, 1);
+  EXPECT_EQ(buffer.size(), 2u);
+  EXPECT_FALSE(buffer.TryReserve());  // two held, one still reserved
+  buffer.Drain(&batch, 10);
+  EXPECT_EQ(batch, (std::vector<int>{1, 2}));
+  buffer.Cancel();
+  items = {3};
+  EXPECT_FALSE(buffer.PushReservedAll(&items));  // cancelled: dropped, the reservation given back
+  EXPECT_TRUE(items.empty());
+  EXPECT_EQ(buffer.size(), 0u);
 }
 
 TEST(FanInBuffer, DataCallbackFiresOnceAfterAnEmptyDrain) {
