@@ -3,11 +3,12 @@
 // The design from ../shared/seed/fan-in-blog.txt (a Mutex<Vec> the consumer swaps for an empty one),
 // bounded: at most `capacity` items are held or reserved, so memory stays bounded however slowly the
 // consumer drains. Producer threads may block in Push; asynchronous producers (which must not block an
-// executor thread) reserve a slot with TryReserve and are called back when space frees.
+// executor thread) reserve a slot with TryReserve and are called back when space frees. Producers with
+// many items hand them over in batches (PushAll, PushReservedAll): one lock acquisition per batch.
 //
-// Lock shape: one std::mutex guards the vector and counters; every critical section is a push_back, a swap
-// or a counter update, so producers hold it for nanoseconds. std::mutex (not absl::Mutex) keeps this target
-// free of Abseil's compiled code, so the ThreadSanitizer preset can instrument all of it. Callbacks run
+// Lock shape: one std::mutex guards the vector and counters; every critical section is a push_back, a
+// batch's insert, a swap or a counter update, so producers hold it for nanoseconds. std::mutex (not absl::Mutex) keeps
+// this target free of Abseil's compiled code, so the ThreadSanitizer preset can instrument all of it. Callbacks run
 // outside that lock, under a second lock per callback that only its setter and ClearCallbacks also take, so
 // that after ClearCallbacks returns no callback is running or will run.
 #ifndef SQUATSTREAM_FANIN_FAN_IN_BUFFER_H_
