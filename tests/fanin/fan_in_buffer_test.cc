@@ -252,6 +252,10 @@ TEST(FanInBuffer, PushReservedAllFillsReservedSlotsAtOnce) {
   EXPECT_FALSE(buffer.TryReserve());  // two held, one still reserved
   buffer.Drain(&batch, 10);
   EXPECT_EQ(batch, (std::vector<int>{1, 2}));
+  // The two filled slots are free again; the third is still reserved (never filled).
+  EXPECT_TRUE(buffer.TryReserve());
+  EXPECT_TRUE(buffer.TryReserve());
+  EXPECT_FALSE(buffer.TryReserve());
   buffer.Cancel();
   items = {3};
   EXPECT_FALSE(buffer.PushReservedAll(&items));  // cancelled: dropped, the reservation given back
