@@ -23,6 +23,17 @@
 #include <vector>
 
 namespace squatstream::fanin {
+namespace internal {
+
+// Raises `value` to at least `at_least`; never lowers it, whatever other threads stored meanwhile.
+inline void RaiseTo(std::atomic<std::size_t>& value, std::size_t at_least) {
+  std::size_t seen = value.load(std::memory_order_relaxed);
+  while (seen < at_least &&
+         !value.compare_exchange_weak(seen, at_least, std::memory_order_release, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace internal
 
 template <typename T>
 class LaneBuffer {
@@ -202,10 +213,7 @@ class LaneBuffer {
           if (lane.slots == nullptr) {  // not zeroed: every slot is written before it is read
             lane.slots = std::make_unique_for_overwrite<T[]>(capacity_);
           }
-          std::size_t visible = used;
-          while (visible <= used && !lanes_used_.compare_exchange_weak(visible, used + 1, std::memory_order_release,
-                                                                       std::memory_order_relaxed)) {
-          }
+          internal::RaiseTo(lanes_used_, used + 1);
           hint = used;
           return &lane;
         }

@@ -59,6 +59,18 @@ TEST(LaneBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   EXPECT_LE(buffer.bound(), LaneBuffer<Item>::kMaxLanes * 256);
 }
 
+// The count of lanes in use only grows: a claimer that read an old count and stores "that + 1" must not
+// hide lanes opened since (the bug the test below guards against, here without timing).
+TEST(LaneBuffer, LaneCountOnlyGrows) {
+  std::atomic<std::size_t> lanes{7};
+  internal::RaiseTo(lanes, 6);  // a claimer that read 5 before two more lanes opened
+  EXPECT_EQ(lanes.load(), 7u);
+  internal::RaiseTo(lanes, 8);
+  EXPECT_EQ(lanes.load(), 8u);
+  internal::RaiseTo(lanes, 8);
+  EXPECT_EQ(lanes.load(), 8u);
+}
+
 // Many fresh buffers, each opened by many threads at once with short sessions, so that lanes are opened
 // concurrently over and over: every lane a producer writes must stay visible to the consumer. (A stale
 // "lanes in use" count once hid a lane whose producer then waited forever for the consumer to drain it.)
