@@ -386,10 +386,10 @@ std::vector<std::string> RandomDomains(int count) {
 // are single-script, differs from the input, appears once and names the kinds that produced it; each kind
 // stays within its budget; the cap holds; the order is stable. In three interleaved shards (each runs in its
 // own ctest process: under ASan the whole set took 47-66 s of a 120 s timeout).
+constexpr int kPropertyShards = 3;
 class PropertiesOverManyDomains : public ::testing::TestWithParam<int> {};
 
 TEST_P(PropertiesOverManyDomains, HoldForEveryCandidate) {
-  constexpr std::size_t kShards = 3;
   std::vector<std::string> domains = {"example.com",
                                       "google.com",
                                       "paypal.com",
@@ -401,7 +401,7 @@ TEST_P(PropertiesOverManyDomains, HoldForEveryCandidate) {
                                       "internationalbusinessmachines.com",
                                       "xn--80ak6aa92e.com"};
   for (std::string& d : RandomDomains(40)) domains.push_back(std::move(d));
-  for (std::size_t at = static_cast<std::size_t>(GetParam()); at < domains.size(); at += kShards) {
+  for (std::size_t at = static_cast<std::size_t>(GetParam()); at < domains.size(); at += kPropertyShards) {
     const std::string& d = domains[at];
     absl::StatusOr<ParsedDomain> maybe = ParseDomain(d);
     if (!maybe.ok()) continue;  // a random label can collide with a reserved form ("ab--"); skip it
@@ -436,7 +436,7 @@ TEST_P(PropertiesOverManyDomains, HoldForEveryCandidate) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shards, PropertiesOverManyDomains, ::testing::Range(0, 3));
+INSTANTIATE_TEST_SUITE_P(Shards, PropertiesOverManyDomains, ::testing::Range(0, kPropertyShards));
 
 // The first candidates come out after the first kind ran, not after all of them.
 TEST(Generator, YieldsIncrementally) {
@@ -486,15 +486,15 @@ std::vector<std::string> RandomAsciiDomains(int count) {
 // that hands nothing out before every kind ran, for every kind order, with and without subdomain labels.
 // Incremental vs all-at-once over 108 domains, in four interleaved shards (each runs in its own ctest
 // process: under ASan the whole set took ~115 s of a 120 s timeout).
+constexpr int kEquivalenceShards = 4;
 class IncrementalHandsOutTheSameCandidatesAndKinds : public ::testing::TestWithParam<int> {};
 
 TEST_P(IncrementalHandsOutTheSameCandidatesAndKinds, AsAllAtOnce) {
-  constexpr std::size_t kShards = 4;
   std::vector<std::string> domains = {"example.com",     "google.com",       "paypal.com",
                                       "my-bank.co.uk",   "modern.com",       "login.mail.example.com",
                                       "one-2-three.net", "octocat.github.io"};
   for (std::string& d : RandomAsciiDomains(100)) domains.push_back(std::move(d));
-  for (std::size_t i = static_cast<std::size_t>(GetParam()); i < domains.size(); i += kShards) {
+  for (std::size_t i = static_cast<std::size_t>(GetParam()); i < domains.size(); i += kEquivalenceShards) {
     const std::string& d = domains[i];
     const ParsedDomain parsed = Parse(d);
     // Every third domain runs the kinds shuffled, every third a random prefix of them.
@@ -518,7 +518,7 @@ TEST_P(IncrementalHandsOutTheSameCandidatesAndKinds, AsAllAtOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shards, IncrementalHandsOutTheSameCandidatesAndKinds, ::testing::Range(0, 4));
+INSTANTIATE_TEST_SUITE_P(Shards, IncrementalHandsOutTheSameCandidatesAndKinds, ::testing::Range(0, kEquivalenceShards));
 
 }  // namespace
 }  // namespace squatstream::permute
