@@ -76,7 +76,20 @@ void BM_ClassifierLookup(benchmark::State& state, std::string domain) {
   benchmark::DoNotOptimize(twists);
 }
 
+// Inputs whose variants are nearly all refused once made (too long once punycoded; mixing scripts), where
+// the budgeted kinds stop at their work limit (KindWorkLimit): every kind, the time for the whole domain.
+const std::vector<std::string>& RefusedVariantDomains() {
+  static const std::vector<std::string> domains = {
+      "thequickbrownfoxjumpsoverthelazydogwhilesquattersregisterlookal.com",  // 63 letters
+      "aeiouaeiouaeΐ.com", "ejafΐa9aejafΐa9oeeee.ee"};
+  return domains;
+}
+
 int RegisterAll() {
+  for (const std::string& d : RefusedVariantDomains()) {
+    benchmark::RegisterBenchmark(("BM_RefusedVariants/" + d).c_str(), BM_Generate, d, std::vector<Kind>{})
+        ->Unit(benchmark::kMillisecond);
+  }
   for (const std::string& d : Domains()) {
     // github.io itself is a public suffix: benchmark a name under it, as dnstwist's users would ask.
     const std::string domain = d == "github.io" ? "octocat.github.io" : d;

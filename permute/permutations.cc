@@ -986,6 +986,11 @@ std::size_t KindBudget(Kind kind) {
   }
 }
 
+std::size_t KindWorkLimit(Kind kind) {
+  const std::size_t budget = KindBudget(kind);
+  return budget == SIZE_MAX ? SIZE_MAX : 2 * budget;
+}
+
 Generator::Generator(ParsedDomain domain, GeneratorOptions options)
     : domain_(std::move(domain)), options_(std::move(options)) {
   if (options_.kinds.empty()) options_.kinds.assign(kAllKinds.begin(), kAllKinds.end());
@@ -1070,20 +1075,30 @@ void Generator::RunKind(std::size_t i) {
   const Kind kind = options_.kinds[i];
   kind_accepted_ = 0;
   kind_budget_ = KindBudget(kind);
+  kind_tries_left_ = KindWorkLimit(kind);
   if (IsNameLevel(kind)) {
-    PermuteName(kind, domain_, [&](const std::string& name) { return OfferName(kind, name); });
+    PermuteName(kind, domain_, [&](const std::string& name) { return TakeTry() && OfferName(kind, name); });
   } else {
     bool go_on = true;
-    PermuteLabel(kind, label_, [&](const Label& variant) { return go_on = OfferLabel(kind, registrable_, variant); });
+    PermuteLabel(kind, label_,
+                 [&](const Label& variant) { return go_on = TakeTry() && OfferLabel(kind, registrable_, variant); });
     for (const auto& subdomain : subdomain_slots_) {  // (slot, label); not a structured binding: clang 14
       if (!go_on) break;                              // cannot capture those in the lambda
-      PermuteLabel(kind, subdomain.second,
-                   [&](const Label& variant) { return go_on = OfferLabel(kind, subdomain.first, variant); });
+      PermuteLabel(kind, subdomain.second, [&](const Label& variant) {
+        return go_on = TakeTry() && OfferLabel(kind, subdomain.first, variant);
+      });
     }
   }
   ready_.insert(ready_.end(), waiting_[i].begin(), waiting_[i].end());
   waiting_[i] = {};
   if (next_kind_ == options_.kinds.size()) index_ = {};  // nothing left to deduplicate against
+}
+
+bool Generator::TakeTry() {
+  if (kind_tries_left_ == 0) return false;
+  --kind_tries_left_;
+  ++offered_;
+  return true;
 }
 
 bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant) {
@@ -1097,6 +1112,16 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
     if (dot == std::u32string_view::npos) dot = variant.size();
     const std::u32string_view part = variant.substr(start, dot - start);
     if (!FastAsciiLabel(part, &label_ascii_)) {
+      // Off the fast path (the label holds a character of the input the tables do not cover). A label that
+      // mixes scripts is refused here, as OfferName would refuse it after libidn2 (~20 µs a name), so that
+      // the variants of a mixed-script input do not all go through libidn2. Its characters are each in
+      // IDNA2008's mapped form already (from the parsed input or the tables), and normalizing the label
+      // keeps each character's script (NFC composes marks, which have none, onto their base).
+      const std::string utf8 = EncodeUtf8(part);
+      if (!LabelScript(part).has_value() &&
+          std::find(input_labels_.begin(), input_labels_.end(), utf8) == input_labels_.end()) {
+        return true;
+      }
       return OfferName(kind, absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode));
     }
     if (label_ascii_.size() != part.size()) {  // punycode: an internationalized label

@@ -6,8 +6,8 @@
 // after all of them (3-10 ms for a short domain, ~40 ms for a 29-letter label; bench/permute_bench). Every
 // candidate is a valid IDNA2008 hostname whose permuted label is single-script (as registries require),
 // differs from the input, and appears once, carrying every kind that produced it. Each kind has a
-// deterministic budget (KindBudget), so long labels stay bounded; the order is stable for a given input and
-// options.
+// deterministic budget (KindBudget) and work limit (KindWorkLimit), so long labels stay bounded; the order
+// is stable for a given input and options.
 #ifndef SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 #define SQUATSTREAM_PERMUTE_PERMUTATIONS_H_
 
@@ -90,6 +90,13 @@ absl::StatusOr<Kind> ParseKindName(absl::string_view name);
 // linearly in the label's length).
 std::size_t KindBudget(Kind kind);
 
+// The most variants one kind tries for one domain: twice its budget (SIZE_MAX for the kinds without one).
+// The budget counts the names a kind makes; this counts its work, so that a label whose variants are nearly
+// all refused (too long once punycoded, as in a 55-63 letter label, or mixing scripts) cannot make the
+// homoglyph or vowel-shuffle kind try millions of them. Where it binds, the kind makes fewer names than its
+// budget, the same ones every time.
+std::size_t KindWorkLimit(Kind kind);
+
 struct Candidate {
   Kind kind;            // the first kind, in generation order, that produced it
   KindSet kinds;        // every selected kind that produced it
@@ -127,6 +134,10 @@ class Generator {
   // Kinds run so far (of options.kinds).
   std::size_t kinds_run() const { return next_kind_; }
 
+  // Variants the kinds run so far have tried (made and offered, whatever became of them): at most the sum
+  // of their KindWorkLimit.
+  std::size_t offered() const { return offered_; }
+
   // Times a kind produced a candidate that had been handed out already, so that the record missed that
   // kind. Zero unless LabelKindMayProduce or NameKindMayProduce (permutations.cc) misses a way a kind makes
   // a name; tests and the fuzzer check it.
@@ -159,6 +170,8 @@ class Generator {
   };
   // Runs options.kinds[i], then releases the candidates that waited for it.
   void RunKind(std::size_t i);
+  // Counts one variant the running kind tried; false, counting nothing, once its work limit is spent.
+  bool TakeTry();
   // The text around one permutable label (the registrable one, or a subdomain label), with its dots.
   struct Slot {
     std::string before_ascii, after_ascii;      // e.g. "www." and ".co.uk"
@@ -199,6 +212,8 @@ class Generator {
   std::size_t next_kind_ = 0;              // options.kinds position of the next kind to run
   std::size_t kind_accepted_ = 0;          // candidates the running kind produced (its budget)
   std::size_t kind_budget_ = 0;
+  std::size_t kind_tries_left_ = 0;  // of the running kind's KindWorkLimit
+  std::size_t offered_ = 0;
   NameArena names_;
   std::deque<Stored> stored_;  // every candidate, in generation order (a deque: grows without copying)
   absl::flat_hash_map<absl::string_view, std::uint32_t> index_;  // ASCII form -> stored_ position
