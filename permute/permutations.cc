@@ -1113,13 +1113,12 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
     const std::u32string_view part = variant.substr(start, dot - start);
     if (!FastAsciiLabel(part, &label_ascii_)) {
       // Off the fast path (the label holds a character of the input the tables do not cover). A label that
-      // mixes scripts is refused here, as OfferName would refuse it after libidn2 (~20 µs a name), so that
-      // the variants of a mixed-script input do not all go through libidn2. Its characters are each in
+      // mixes scripts is refused here, as OfferName would refuse it after libidn2 (tens of µs a name), so
+      // that the variants of a mixed-script input do not all go through libidn2. Its characters are each in
       // IDNA2008's mapped form already (from the parsed input or the tables), and normalizing the label
       // keeps each character's script (NFC composes marks, which have none, onto their base).
-      const std::string utf8 = EncodeUtf8(part);
       if (!LabelScript(part).has_value() &&
-          std::find(input_labels_.begin(), input_labels_.end(), utf8) == input_labels_.end()) {
+          std::find(input_labels_.begin(), input_labels_.end(), EncodeUtf8(part)) == input_labels_.end()) {
         return true;
       }
       return OfferName(kind, absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode));

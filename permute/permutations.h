@@ -92,7 +92,7 @@ std::size_t KindBudget(Kind kind);
 
 // The most variants one kind tries for one domain: twice its budget (SIZE_MAX for the kinds without one).
 // The budget counts the names a kind makes; this counts its work, so that a label whose variants are nearly
-// all refused (too long once punycoded, as in a 55-63 letter label, or mixing scripts) cannot make the
+// all refused (too long once punycoded, as in a label of 53-63 letters, or mixing scripts) cannot make the
 // homoglyph or vowel-shuffle kind try millions of them. Where it binds, the kind makes fewer names than its
 // budget, the same ones every time.
 std::size_t KindWorkLimit(Kind kind);
@@ -213,7 +213,7 @@ class Generator {
   std::size_t kind_accepted_ = 0;          // candidates the running kind produced (its budget)
   std::size_t kind_budget_ = 0;
   std::size_t kind_tries_left_ = 0;  // of the running kind's KindWorkLimit
-  std::size_t offered_ = 0;
+  std::size_t offered_ = 0;          // variants tried by every kind run so far (offered())
   NameArena names_;
   std::deque<Stored> stored_;  // every candidate, in generation order (a deque: grows without copying)
   absl::flat_hash_map<absl::string_view, std::uint32_t> index_;  // ASCII form -> stored_ position
