@@ -31,7 +31,7 @@ struct Tables {
   absl::flat_hash_map<char32_t, std::vector<Glyph>> look_alikes;
   // The ASCII letters and digits each non-ASCII member looks like.
   absl::flat_hash_map<char32_t, std::u32string> ascii_look_alikes;
-  // Usable glyphs (IsUsableGlyph) of the scanned ranges, for IsFastPathCodePoint.
+  // Code points of the scanned ranges the fast path converts (IsFastPathSafe), for IsFastPathCodePoint.
   std::vector<bool> fast_path = std::vector<bool>(0x10000);
 };
 
@@ -72,22 +72,27 @@ char32_t SmallCapitalOf(char32_t cp) {
   return static_cast<char32_t>(letter - 'A' + 'a');
 }
 
-// A code point IDNA2008 allows in a label on its own (PVALID: no contextual rule), written left to right,
-// lower-case, that never combines with what precedes it under NFC, and decomposes into at most a base and
-// one mark (characters stacked with several marks are not convincing look-alikes).
-bool IsUsableGlyph(const icu::Normalizer2& nfc, const icu::Normalizer2& nfd, char32_t cp) {
+// A code point the fast path may convert without libidn2: IDNA2008 allows it in a label on its own (PVALID:
+// no contextual rule), it is written left to right, lower-case, and never combines with what precedes it
+// under NFC (so a label of such code points is NFC and maps to itself).
+bool IsFastPathSafe(const icu::Normalizer2& nfc, char32_t cp) {
   const auto c = static_cast<UChar32>(cp);
   if (u_getCombiningClass(c) != 0 || !nfc.hasBoundaryBefore(c) || u_tolower(c) != c) return false;
   const UCharDirection dir = u_charDirection(c);
   if (dir != U_LEFT_TO_RIGHT) return false;
-  icu::UnicodeString decomposition;
-  if (nfd.getDecomposition(c, decomposition) && decomposition.countChar32() > 2) return false;
   std::string utf8;
   AppendUtf8(cp, &utf8);
   std::uint8_t* ascii = nullptr;
   const int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(utf8.c_str()), &ascii, IDN2_NO_TR46);
   idn2_free(ascii);
   return rc == IDN2_OK;
+}
+
+// A fast-path code point that may also serve as a look-alike: it decomposes into at most a base and one
+// mark (characters stacked with several marks, such as ǖ or ậ, are not convincing look-alikes).
+bool IsUsableGlyph(const icu::Normalizer2& nfd, char32_t cp) {
+  icu::UnicodeString decomposition;
+  return !nfd.getDecomposition(static_cast<UChar32>(cp), decomposition) || decomposition.countChar32() <= 2;
 }
 
 Tables BuildTables() {
@@ -108,11 +113,11 @@ Tables BuildTables() {
   for (char32_t c = U'a'; c <= U'z'; ++c) add(c);
   for (const auto& [first, last] : kScannedRanges) {
     for (char32_t cp = first; cp <= last; ++cp) {
-      if (!IsUsableGlyph(*nfc, *nfd, cp)) continue;
-      add(cp);
-      // Usable glyphs are what makes the fast path exact, look-alike group or not (the engine's own table
-      // adds a few letters Unicode pairs with nothing, such as ƈ and ꞑ).
+      if (!IsFastPathSafe(*nfc, cp)) continue;
+      // Look-alike group or not (the engine's own table adds a few letters Unicode pairs with nothing, such
+      // as ƈ and ꞑ), and look-alike or not (an input's ǖ or ậ): the fast path is exact for all of them.
       t.fast_path[cp] = true;
+      if (IsUsableGlyph(*nfd, cp)) add(cp);
     }
   }
   // Lower-case letters whose skeleton is a capital ASCII letter (Cyrillic н, т, к look like H, T, K) are

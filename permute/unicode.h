@@ -55,9 +55,10 @@ std::span<const Glyph> LookAlikes(char32_t cp);
 // ASCII input and for characters that look like no ASCII character.
 std::u32string_view AsciiLookAlikes(char32_t cp);
 
-// True when `cp` may appear in a label that is converted by the fast path of ToAsciiLabel: an ASCII
-// letter, digit or hyphen, or a character of the scanned blocks that the look-alike tables could hold
-// (IDNA2008 PVALID, lower-case, left to right, NFC-stable as described above), in a group or not.
+// True when `cp` may appear in a label that is converted by the fast path of FastAsciiLabel: an ASCII
+// letter, digit or hyphen, or a character of the scanned blocks that is IDNA2008 PVALID, lower-case, left to
+// right and NFC-stable as described above, whether or not it is a look-alike (look-alikes must also be at
+// most a base and one mark; ǖ and ậ are not, yet convert on the fast path).
 bool IsFastPathCodePoint(char32_t cp);
 
 // Converts one label to its ASCII form when every code point passes IsFastPathCodePoint: itself when it is

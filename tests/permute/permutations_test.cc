@@ -181,6 +181,23 @@ TEST(Generator, BudgetedKindsStopAtTheirWorkLimitWhereVariantsAreRefused) {
   EXPECT_EQ(g.generated(), KindBudget(Kind::kHomoglyph));
 }
 
+// Letters with two marks (ǖ, ậ, ễ: common in Vietnamese names) are not look-alikes, yet the fast path
+// converts them, exactly as libidn2 does, so an input holding them does not send every variant through
+// libidn2 (ǖ + a 50-letter label took 2.3 s before, 0.1 s after).
+TEST(Unicode, FastPathConvertsLettersWithTwoMarksAsLibidn2Does) {
+  for (char32_t cp : {U'ǖ', U'ậ', U'ễ', U'ợ', U'ṓ'}) {
+    EXPECT_TRUE(IsFastPathCodePoint(cp)) << EncodeUtf8(std::u32string(1, cp));
+    EXPECT_TRUE(LookAlikes(cp).empty()) << EncodeUtf8(std::u32string(1, cp));
+  }
+  for (const std::u32string label : {U"việtnam", U"thượnghải", U"ǖber", U"nguyễnvăn", U"ṓmega"}) {
+    std::string fast;
+    ASSERT_TRUE(FastAsciiLabel(label, &fast)) << EncodeUtf8(label);
+    const absl::StatusOr<NameForms> forms = ToNameForms(EncodeUtf8(label) + ".vn");
+    ASSERT_TRUE(forms.ok()) << forms.status();
+    EXPECT_EQ(fast + ".vn", forms->ascii);
+  }
+}
+
 // The kinds on each candidate are exactly the kinds that produce it when run alone.
 TEST(Generator, KindsAreExactlyTheKindsThatProduceTheCandidate) {
   for (const std::string d : {"example.com", "google.com", "bücher.de", "my-bank.co.uk", "modern.com", "аррӏе.com",
