@@ -85,9 +85,20 @@ const std::vector<std::string>& RefusedVariantDomains() {
   return domains;
 }
 
+// Inputs holding letters with two marks (ǖ, ợ), which are no look-alikes but take the fast path: every kind.
+const std::vector<std::string>& TwoMarkDomains() {
+  static const std::vector<std::string> domains = {"ǖthequickbrownfoxjumpsoverthelazydogwhilesquattersr.com",
+                                                   "ǖthequickbrownfoxjumpsoverthela.com", "thượnghải.vn"};
+  return domains;
+}
+
 int RegisterAll() {
   for (const std::string& d : RefusedVariantDomains()) {
     benchmark::RegisterBenchmark(("BM_RefusedVariants/" + d).c_str(), BM_Generate, d, std::vector<Kind>{})
+        ->Unit(benchmark::kMillisecond);
+  }
+  for (const std::string& d : TwoMarkDomains()) {
+    benchmark::RegisterBenchmark(("BM_TwoMarks/" + d).c_str(), BM_Generate, d, std::vector<Kind>{})
         ->Unit(benchmark::kMillisecond);
   }
   for (const std::string& d : Domains()) {

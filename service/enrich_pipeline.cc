@@ -176,14 +176,13 @@ void EnrichPipeline::RecordLookup(std::size_t slot, workers::LookupResult result
 void EnrichPipeline::Deliver(const v1::Record& record) {
   std::string serialized;
   record.SerializeToString(&serialized);
-  enriched_.fetch_add(1, std::memory_order_relaxed);
   staged_.push_back(std::move(serialized));
-  if (!handed_over_) HandOver();  // the stream's first record goes at once
+  // The stream's first record goes at once.
+  if (enriched_.fetch_add(1, std::memory_order_relaxed) == 0) HandOver();
 }
 
 void EnrichPipeline::HandOver() {
   if (staged_.empty()) return;
-  handed_over_ = true;
   buffer_.PushReservedAll(&staged_);  // after Cancel: drops them and gives their reservations back
 }
 

@@ -122,7 +122,6 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   bool cancelled_ = false;
   bool pump_posted_ = false;         // a continuation pass is queued
   std::vector<std::string> staged_;  // delivered records not handed over yet (each holds a reservation)
-  bool handed_over_ = false;         // the first record was handed over
 
   std::atomic<std::uint64_t> generated_{0};
   std::atomic<std::uint64_t> enriched_{0};
