@@ -137,7 +137,7 @@ std::u32string_view DvorakNeighbours(char32_t c) {
 // Look-alikes that Unicode's confusables data does not list: ASCII sequences and letters that typefaces and
 // small sizes confuse (rn for m, cl for d, b for d), the few digits that look like other digits, and a few
 // letters whose usual glyph resembles an ASCII one but that Unicode's data pairs with none or with another
-// rare letter (wynn ƿ for p, schwa ə for a, hooked ƈ for c, ꞑ for n, fishhook ɾ for r). The other Unicode
+// rare letter (wynn ƿ for p, schwa ə for a, hooked ƈ for c, ꞑ and eng ŋ for n, fishhook ɾ for r). The other Unicode
 // look-alikes come from ICU (LookAlikes).
 std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c) {
   static constexpr std::u32string_view a[] = {U"ə"};
@@ -151,7 +151,7 @@ std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c) {
   static constexpr std::u32string_view k[] = {U"lk", U"ik", U"lc"};
   static constexpr std::u32string_view l[] = {U"1", U"i"};
   static constexpr std::u32string_view m[] = {U"n", U"nn", U"rn", U"rr"};
-  static constexpr std::u32string_view n[] = {U"m", U"r", U"ꞑ"};
+  static constexpr std::u32string_view n[] = {U"m", U"r", U"ꞑ", U"ŋ"};
   static constexpr std::u32string_view o[] = {U"0"};
   static constexpr std::u32string_view p[] = {U"ƿ"};
   static constexpr std::u32string_view q[] = {U"g"};
@@ -334,6 +334,9 @@ bool IsLatinOrScriptless(const Label& l) {
 
 bool IsHostnameChar(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'0' && c <= U'9') || c == U'-'; }
 bool IsVowel(char32_t c) { return kVowels.find(c) != std::u32string_view::npos; }
+
+// dnstwist's rule for the inner plural: "es" after s, x or z, else "s".
+bool IsPluralEs(char32_t c) { return c == U's' || c == U'x' || c == U'z'; }
 
 // The look-alikes of `c` a label of `script` may hold: the ASCII table's (for Latin or script-less labels)
 // and Unicode's confusables of the same script.
@@ -523,6 +526,11 @@ void PermuteLabel(Kind kind, const Label& l, Emit&& emit) {
       if (n > 0 && (l.back() == U's' || l.back() == U'x' || l.back() == U'z' ||
                     (n > 1 && l[n - 1] == U'h' && (l[n - 2] == U'c' || l[n - 2] == U's')))) {
         emit(l + U"es");
+      }
+      // And dnstwist's (since 2023) plural of the first part of a compound: "s" (or "es" after s, x, z)
+      // after each character from the third to the third-last (examsple, paypals-login).
+      for (std::size_t i = 2; i + 3 <= n; ++i) {
+        emit(l.substr(0, i + 1) + (IsPluralEs(l[i]) ? U"es" : U"s") + l.substr(i + 1));
       }
       break;
     case Kind::kStripDash:  // one hyphen left out, and all of them
@@ -841,7 +849,15 @@ bool LabelKindMayProduce(Kind kind, const LabelDiff& d) {
     case Kind::kVowelSwap:
       return one != LabelDiff::npos && IsVowel(l[one]) && IsVowel(v[one]);
     case Kind::kPlural:
-      return d.prefix >= n && (v.substr(n) == U"s" || v.substr(n) == U"es");
+      if (d.prefix >= n && (v.substr(n) == U"s" || v.substr(n) == U"es")) return true;
+      for (std::size_t i = 2; i + 3 <= n; ++i) {  // the inner form: v = l[0, i] + s|es + l(i, n)
+        const std::u32string_view plural = IsPluralEs(l[i]) ? U"es" : U"s";
+        if (m == n + plural.size() && d.prefix >= i + 1 && d.suffix >= n - i - 1 &&
+            v.substr(i + 1, plural.size()) == plural) {
+          return true;
+        }
+      }
+      return false;
     case Kind::kStripDash: {  // one hyphen dropped, or all of them
       if (d.Replaced(U"-", U"")) return true;
       std::size_t j = 0;

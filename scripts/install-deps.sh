@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Installs everything squatstream needs to build, test and run, from Debian 12's archive and the npm
-# registry. Idempotent: packages already present are skipped by apt, and npm ci is re-run only when the
-# lock file changed. Run as root (or with sudo available).
-#   --build-only   skip the npm packages (only the Node end-to-end test needs them)
+# Installs everything squatstream needs to build, test and run, from Debian 12's archive, the npm registry,
+# the Go module proxy and PyPI. Idempotent: packages already present are skipped by apt, npm ci is re-run
+# only when the lock file changed, and each pinned tool is rebuilt only when its pin changed. Run as root
+# (or with sudo available).
+#   --build-only   skip the test tools (npm packages, grpcurl, ghz, upstream dnstwist)
+#
+# The client tools the tests run as users do, pinned and installed into .tools/ (found there by CMake):
+#   .tools/bin/grpcurl, .tools/bin/ghz   `go install …@VERSION` through the Go module proxy, built by the
+#                                        machine's Go or, where there is none, Debian's golang-go (1.19:
+#                                        both pins build with it)
+#   .tools/dnstwist/bin/dnstwist         upstream dnstwist from PyPI in a venv of Debian's python3, beside
+#                                        Debian's older dnstwist package
+GRPCURL_VERSION=v1.8.9
+GHZ_VERSION=v0.117.0
+DNSTWIST_VERSION=20250130
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +33,8 @@ packages=(
   clang libclang-rt-14-dev
   # the Node end-to-end client (grpc-js + reflection) and the deploy/ checks
   nodejs python3 python3-yaml prometheus
+  # the venv that holds upstream dnstwist (Debian's python3, whatever python3 is first on PATH)
+  python3-venv
 )
 
 sudo_cmd=()
@@ -35,6 +48,8 @@ done
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # kubectl (for `kubectl kustomize`): Debian's kubernetes-client unless a kubectl is already installed.
 command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+# Go, to build grpcurl and ghz: the machine's own if it has one, else Debian's.
+if [ "${1:-}" != "--build-only" ] && ! command -v go >/dev/null 2>&1; then missing+=(golang-go); fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
@@ -54,4 +69,28 @@ for node_dir in tests/e2e/node tests/deploy/node; do
     cp "$node_dir/package-lock.json" "$stamp"
   fi
 done
+
+# grpcurl and ghz, pinned (a stamp per pin: a changed pin rebuilds, an unchanged one costs nothing).
+mkdir -p .tools/bin .tools/stamps
+go_install() {  # name module version
+  local stamp=".tools/stamps/$1-$3"
+  if [ -x ".tools/bin/$1" ] && [ -f "$stamp" ]; then return; fi
+  echo "install-deps: go install $2@$3"
+  rm -f .tools/stamps/"$1"-*
+  GOBIN="$PWD/.tools/bin" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local \
+    go install -ldflags "-X main.version=$3" "$2@$3"
+  touch "$stamp"
+}
+go_install grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+go_install ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION"
+
+# Upstream dnstwist, pinned, in a venv of Debian's python3 (its --format list needs no other module).
+stamp=".tools/stamps/dnstwist-$DNSTWIST_VERSION"
+if [ ! -x .tools/dnstwist/bin/dnstwist ] || [ ! -f "$stamp" ]; then
+  echo "install-deps: dnstwist==$DNSTWIST_VERSION from PyPI into .tools/dnstwist"
+  rm -rf .tools/dnstwist .tools/stamps/dnstwist-*
+  /usr/bin/python3 -m venv .tools/dnstwist
+  .tools/dnstwist/bin/pip install --quiet --disable-pip-version-check "dnstwist==$DNSTWIST_VERSION"
+  touch "$stamp"
+fi
 echo "install-deps: ok"

@@ -1,12 +1,14 @@
-// squatstream's engine against dnstwist, the reference most people use: every candidate Debian's dnstwist
-// (installed by scripts/install-deps.sh) generates by default for example.com, google.com and paypal.com
-// must be among squatstream's, under any of its kinds.
+// squatstream's engine against dnstwist, the reference most people use: every candidate dnstwist generates
+// by default for example.com, google.com and paypal.com must be among squatstream's, under any of its kinds.
+// Two dnstwists, both installed by scripts/install-deps.sh: Debian 12's package (20221213) and upstream's
+// PyPI release (pinned there, in a venv under .tools/), which is what users run today.
 //
 // dnstwist runs with `--format list`, the one mode that only generates: every other format (csv and json
 // included) resolves each name over DNS. Its kinds map onto squatstream's one to one (addition,
 // bitsquatting, cyrillic, homoglyph, hyphenation, insertion, omission, repetition, replacement, subdomain,
-// transposition, vowel-swap, various); its dictionary and tld-swap kinds are off without a word list or TLD
-// file. Names are compared whole in ASCII form, which is stricter than comparing the permuted label.
+// transposition, vowel-swap, various, and upstream's plural); its dictionary and tld-swap kinds are off
+// without a word list or TLD file. Names are compared whole in ASCII form, which is stricter than comparing
+// the permuted label.
 //
 // Deliberate exclusions: none are needed for these three domains. Two rules would exclude dnstwist output
 // for other inputs, and this test would list such names here if they arose: squatstream keeps a permuted
@@ -30,10 +32,10 @@ struct PipeCloser {
   void operator()(FILE* f) const { pclose(f); }
 };
 
-// dnstwist's candidates of `domain`, the original excluded.
-std::set<std::string> Dnstwist(const std::string& domain) {
+// The candidates of `domain` that the dnstwist at `program` makes, the original excluded.
+std::set<std::string> Dnstwist(const std::string& program, const std::string& domain) {
   std::set<std::string> out;
-  const std::string command = "dnstwist --format list " + domain + " 2>&1 </dev/null";
+  const std::string command = program + " --format list " + domain + " 2>&1 </dev/null";
   std::unique_ptr<FILE, PipeCloser> pipe(popen(command.c_str(), "r"));
   if (pipe == nullptr) return out;
   std::string text;
@@ -45,10 +47,12 @@ std::set<std::string> Dnstwist(const std::string& domain) {
   return out;
 }
 
-TEST(DnstwistComparison, EveryDefaultCandidateIsProduced) {
+class DnstwistComparison : public testing::TestWithParam<const char*> {};
+
+TEST_P(DnstwistComparison, EveryDefaultCandidateIsProduced) {
   for (const std::string domain : {"example.com", "google.com", "paypal.com"}) {
-    const std::set<std::string> theirs = Dnstwist(domain);
-    ASSERT_GE(theirs.size(), 1000u) << "dnstwist printed too little for " << domain
+    const std::set<std::string> theirs = Dnstwist(GetParam(), domain);
+    ASSERT_GE(theirs.size(), 1000u) << GetParam() << " printed too little for " << domain
                                     << " (is it installed? scripts/install-deps.sh installs it)";
     absl::StatusOr<ParsedDomain> parsed = ParseDomain(domain);
     ASSERT_TRUE(parsed.ok());
@@ -56,12 +60,15 @@ TEST(DnstwistComparison, EveryDefaultCandidateIsProduced) {
     for (const Candidate& c : GenerateAll(*parsed, {})) ours.insert(c.ascii);
     std::size_t missing = 0;
     for (const std::string& name : theirs) {
-      if (!ours.contains(name) && ++missing <= 5) ADD_FAILURE() << domain << ": dnstwist's " << name << " is missing";
+      if (!ours.contains(name) && ++missing <= 5) ADD_FAILURE() << domain << ": " << GetParam() << "'s " << name << " is missing";
     }
     EXPECT_EQ(missing, 0u) << domain << ": " << missing << " of dnstwist's " << theirs.size() << " are missing";
     EXPECT_GT(ours.size(), theirs.size()) << domain;  // a strict superset: squatstream has more kinds
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Debian, DnstwistComparison, testing::Values(SQUATSTREAM_DNSTWIST_DEBIAN));
+INSTANTIATE_TEST_SUITE_P(Upstream, DnstwistComparison, testing::Values(SQUATSTREAM_DNSTWIST_UPSTREAM));
 
 }  // namespace
 }  // namespace squatstream::permute

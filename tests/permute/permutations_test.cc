@@ -292,6 +292,11 @@ TEST(Kinds, SubdomainLabelsOnRequest) {
 TEST(Kinds, Plural) {
   EXPECT_THAT(Names("shop.com", Kind::kPlural), ElementsAre("shops.com"));
   EXPECT_THAT(Names("box.com", Kind::kPlural), ElementsAre("boxs.com", "boxes.com"));
+  // dnstwist's inner plural (its version 20250130 makes these): after the third to the third-last character.
+  EXPECT_THAT(Names("example.com", Kind::kPlural),
+              ElementsAre("examples.com", "exasmple.com", "examsple.com", "exampsle.com"));
+  EXPECT_THAT(Names("taxicab.com", Kind::kPlural),
+              ElementsAre("taxicabs.com", "taxesicab.com", "taxiscab.com", "taxicsab.com"));
 }
 
 TEST(Kinds, VariousFoldsTheSuffixIntoTheLabel) {
