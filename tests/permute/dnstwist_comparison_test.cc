@@ -60,7 +60,8 @@ TEST_P(DnstwistComparison, EveryDefaultCandidateIsProduced) {
     for (const Candidate& c : GenerateAll(*parsed, {})) ours.insert(c.ascii);
     std::size_t missing = 0;
     for (const std::string& name : theirs) {
-      if (!ours.contains(name) && ++missing <= 5) ADD_FAILURE() << domain << ": " << GetParam() << "'s " << name << " is missing";
+      if (!ours.contains(name) && ++missing <= 5)
+        ADD_FAILURE() << domain << ": " << GetParam() << "'s " << name << " is missing";
     }
     EXPECT_EQ(missing, 0u) << domain << ": " << missing << " of dnstwist's " << theirs.size() << " are missing";
     EXPECT_GT(ours.size(), theirs.size()) << domain;  // a strict superset: squatstream has more kinds
