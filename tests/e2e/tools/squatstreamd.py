@@ -1,0 +1,72 @@
+"""Starts the built squatstreamd on free loopback ports for the end-to-end tests that drive it with outside
+tools (grpcurl, ghz), and stops it. Standard library only: runs under any Python 3.9+ (the pyenv one or
+Debian's /usr/bin/python3).
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Server:
+    """squatstreamd on 127.0.0.1 with `flags`; `address` is host:port once started. Use as a context manager:
+    on exit the server gets SIGTERM and must exit 0 within `stop_timeout` seconds."""
+
+    def __init__(self, binary, flags=(), start_timeout=20.0, stop_timeout=20.0):
+        self.binary = binary
+        self.flags = list(flags)
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self.proc = None
+        self.address = None
+        self.metrics_port = None
+        self._log = tempfile.TemporaryFile()
+
+    def __enter__(self):
+        args = [self.binary, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"] + self.flags
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            m = re.search(r"serving gRPC on port (\d+), metrics on port (\d+)", self.log())
+            if m:
+                self.address = f"127.0.0.1:{m.group(1)}"
+                self.metrics_port = int(m.group(2))
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self._kill()
+        sys.exit(f"squatstreamd did not start ({' '.join(args)}):\n{self.log()}")
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                code = self.proc.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                self._kill()
+                sys.exit(f"squatstreamd did not stop within {self.stop_timeout} s of SIGTERM:\n{self.log()}")
+            if code != 0 and exc[0] is None:
+                sys.exit(f"squatstreamd exited with {code} on SIGTERM:\n{self.log()}")
+        self._log.close()
+        return False
+
+    def _kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def log(self):
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    def rss_bytes(self):
+        """The server's resident set size now (VmRSS of /proc/PID/status)."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
