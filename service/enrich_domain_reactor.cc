@@ -50,6 +50,7 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
         absl::StrFormat("server is at its limit of %d concurrent streams; retry later", limit));
   }
   counted_active_ = true;
+  context_.streams_admitted.fetch_add(1, std::memory_order_relaxed);
   context_.metrics->pipeline.active_streams->Increment();
 
   absl::StatusOr<v1::EnrichDomainRequest> request = DecodeRequest(serialized);

@@ -9,7 +9,7 @@
 #include "service/server.h"
 
 int main(int argc, char** argv) {
-  // Block the stop signals in every thread (the server's threads inherit this mask); sigwait takes them.
+  // Block the stop signals in every thread (the server's threads inherit this mask); sigtimedwait takes them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
@@ -29,8 +29,10 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "squatstreamd: serving gRPC on port %d, metrics on port %d\n", (*server)->grpc_port(),
                (*server)->metrics_port());
 
+  // Wait for a stop signal; meanwhile, once a second, give memory back after a burst of streams.
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  const timespec tick{.tv_sec = 1, .tv_nsec = 0};
+  while ((signal = sigtimedwait(&stop_signals, nullptr, &tick)) < 0) (*server)->ReleaseMemoryIfIdle();
   std::fprintf(stderr, "squatstreamd: %s received; draining streams for up to %s\n",
                signal == SIGTERM ? "SIGTERM" : "SIGINT", absl::FormatDuration(options->shutdown_grace).c_str());
   (*server)->Shutdown(options->shutdown_grace);

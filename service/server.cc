@@ -1,5 +1,7 @@
 #include "service/server.h"
 
+#include <malloc.h>
+
 #include <chrono>
 #include <exception>
 #include <utility>
@@ -90,6 +92,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   }
   p.server->GetHealthCheckService()->SetServingStatus(true);
   return s;
+}
+
+bool Server::ReleaseMemoryIfIdle() {
+  const std::uint64_t admitted = context_.streams_admitted.load();
+  if (context_.active_streams.load() != 0 || admitted_at_last_release_.exchange(admitted) == admitted) return false;
+  malloc_trim(0);
+  return true;
 }
 
 void Server::Shutdown(absl::Duration grace) {

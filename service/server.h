@@ -4,6 +4,8 @@
 #ifndef SQUATSTREAM_SERVICE_SERVER_H_
 #define SQUATSTREAM_SERVICE_SERVER_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -42,12 +44,20 @@ class Server {
   // Streams in progress now; for tests.
   int active_streams() const { return context_.active_streams.load(); }
 
+  // Gives the heap's free memory back to the system (glibc's malloc_trim) when no stream is in progress and
+  // at least one ran since the last release; else does nothing. Returns whether it released. A burst of
+  // streams leaves glibc's arenas holding hundreds of MB that no later allocation may need (200 ghz streams
+  // of 500 candidates: 22 MB idle before, 159 MB after, 27 MB after a trim). Call it periodically (main.cc
+  // does, every second); thread-safe.
+  bool ReleaseMemoryIfIdle();
+
  private:
   struct Parts;
   Server();
 
   std::unique_ptr<Parts> parts_;
   ServiceContext context_;
+  std::atomic<std::uint64_t> admitted_at_last_release_{0};
   int grpc_port_ = 0;
   int metrics_port_ = 0;
 };

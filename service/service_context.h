@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "service/classifier_cache.h"
 #include "service/enrich_pipeline.h"
@@ -31,6 +32,7 @@ struct ServiceContext {
   Metrics* metrics = nullptr;
   ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
   std::atomic<int> active_streams{0};
+  std::atomic<std::uint64_t> streams_admitted{0};  // streams that got a slot, ever (for idle memory release)
 };
 
 }  // namespace squatstream::service
