@@ -3,10 +3,13 @@
 // side-by-side table in docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "permute/domain.h"
 #include "permute/permutations.h"
 
@@ -122,7 +125,33 @@ int RegisterAll() {
 }
 const int kRegistered = RegisterAll();
 
+// `--list=DOMAIN`: every candidate of DOMAIN, one per line as "ascii<TAB>unicode<TAB>kind,kind…", for the
+// name-set overlap that bench/run_permute_bench.py computes against twistrs and dnstwist.
+int List(const std::string& domain) {
+  absl::StatusOr<ParsedDomain> parsed = ParseDomain(domain);
+  if (!parsed.ok()) {
+    std::fprintf(stderr, "permute_bench: %s\n", std::string(parsed.status().message()).c_str());
+    return 2;
+  }
+  for (const Candidate& c : GenerateAll(*parsed, {})) {
+    std::string kinds;
+    c.kinds.ForEach([&](Kind k) { absl::StrAppend(&kinds, kinds.empty() ? "" : ",", KindName(k)); });
+    std::printf("%s\t%s\t%s\n", c.ascii.c_str(), c.unicode.c_str(), kinds.c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace squatstream::permute
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  constexpr std::string_view kList = "--list=";
+  if (argc == 2 && std::string_view(argv[1]).substr(0, kList.size()) == kList) {
+    return squatstream::permute::List(std::string(argv[1] + kList.size()));
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -84,6 +84,13 @@ go_install() {  # name module version
 go_install grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
 go_install ghz github.com/bojand/ghz/cmd/ghz "$GHZ_VERSION"
 
+# The twistrs peer of the permutation benchmark (bench/run_permute_bench.py builds it --offline): its crates,
+# pinned by Cargo.lock, fetched from crates.io where a cargo is installed (rustup's; not needed by any test).
+if command -v cargo >/dev/null 2>&1; then
+  cargo fetch --locked --quiet --manifest-path bench/peers/twistrs/Cargo.toml ||
+    echo "install-deps: cargo fetch failed; bench/run_permute_bench.py will lack the twistrs peer" >&2
+fi
+
 # Upstream dnstwist, pinned, in a venv of Debian's python3 (its --format list needs no other module).
 stamp=".tools/stamps/dnstwist-$DNSTWIST_VERSION"
 if [ ! -x .tools/dnstwist/bin/dnstwist ] || [ ! -f "$stamp" ]; then
