@@ -98,13 +98,12 @@ void EnrichPipeline::Pump() {
       exhausted_ = true;
       break;
     }
+    // Counted before its record can exist: a progress message never says more enriched than generated.
+    generated_.fetch_add(1, std::memory_order_relaxed);
     Dispatch(*std::move(candidate));
     ++dispatched;
   }
-  if (dispatched > 0) {
-    generated_.fetch_add(dispatched, std::memory_order_relaxed);
-    metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
-  }
+  if (dispatched > 0) metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
   HandOver();
   if (exhausted_ && pending_.empty()) {
     buffer_.Close();

@@ -95,8 +95,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 }
 
 bool Server::ReleaseMemoryIfIdle() {
+  absl::MutexLock lock(&release_mu_);
   const std::uint64_t admitted = context_.streams_admitted.load();
-  if (context_.active_streams.load() != 0 || admitted_at_last_release_.exchange(admitted) == admitted) return false;
+  if (context_.active_streams.load() != 0) return false;
+  if (admitted == admitted_at_last_release_) {
+    if (released_twice_) return false;
+    released_twice_ = true;
+  } else {
+    admitted_at_last_release_ = admitted;
+    released_twice_ = false;
+  }
   malloc_trim(0);
   return true;
 }

@@ -1,11 +1,13 @@
 // The real server in-process on 127.0.0.1:0, called through a real gRPC stub, its /metrics scraped over
 // HTTP. Waiting is by bounded polling of observable state, never by sleeping for a guessed time.
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "asio/connect.hpp"
 #include "asio/io_context.hpp"
@@ -310,6 +312,57 @@ TEST_F(EnrichDomainTest, SeveralDomainsInOneStreamEachRecordNamingItsInput) {
   EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(refused.status.error_message(), HasSubstr("domains[0]: domain \"localhost\" has no top-level domain"));
   EXPECT_TRUE(refused.records.empty());
+}
+
+// Every message's counters are consistent: generated >= enriched >= sent. (The stream's first record used to
+// be handed over before its generation pass was counted: a first message said generated 0, enriched 2.)
+TEST_F(EnrichDomainTest, ProgressNeverSaysMoreEnrichedThanGenerated) {
+  service::ServerOptions options;
+  options.geo = options.whois = options.banner = {absl::ZeroDuration(), 0};  // records at once, mid-pass
+  StartServer(options);
+  v1::EnrichDomainRequest request;
+  request.add_domains("example.com");
+  request.add_domains("bücher.de");
+  request.add_kinds(v1::PERMUTATION_KIND_OMISSION);
+  for (int i = 0; i < 20; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    auto reader = stub_->EnrichDomain(&context, request);
+    v1::EnrichDomainResponse response;
+    while (reader->Read(&response)) {
+      const v1::Progress& p = response.progress();
+      EXPECT_GE(p.generated(), p.enriched()) << "stream " << i << ": " << p.ShortDebugString();
+      EXPECT_GE(p.enriched(), p.sent()) << "stream " << i << ": " << p.ShortDebugString();
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+}
+
+// A client that keeps exactly the server's limit of streams open, each starting the next as soon as the
+// last one's status arrives, is never refused: a stream's slot is free before its status reaches the client.
+TEST_F(EnrichDomainTest, AClientKeepingTheLimitOfStreamsOpenIsNeverRefused) {
+  service::ServerOptions options = FastOptions();
+  options.limits.max_concurrent_streams = 4;
+  StartServer(options);
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  request.set_max_candidates(20);
+  std::atomic<int> refused{0}, ok{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < options.limits.max_concurrent_streams; ++c) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 40; ++i) {
+        const grpc::Status status = Stream(request).status;
+        (status.ok() ? ok : refused).fetch_add(1);
+        if (!status.ok() && status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ADD_FAILURE() << status.error_message();
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_EQ(ok.load(), 4 * 40);
 }
 
 TEST_F(EnrichDomainTest, BadInputIsInvalidArgumentAndTheServerKeepsServing) {

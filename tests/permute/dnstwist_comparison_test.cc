@@ -69,9 +69,9 @@ TEST_P(DnstwistComparison, EveryDefaultCandidateIsProduced) {
 }
 
 // Named by the prefix (the parameter, a path, would make an unreadable test name).
-std::string Dnstwist(const testing::TestParamInfo<const char*>&) { return "dnstwist"; }
-INSTANTIATE_TEST_SUITE_P(Debian, DnstwistComparison, testing::Values(SQUATSTREAM_DNSTWIST_DEBIAN), Dnstwist);
-INSTANTIATE_TEST_SUITE_P(Upstream, DnstwistComparison, testing::Values(SQUATSTREAM_DNSTWIST_UPSTREAM), Dnstwist);
+std::string DnstwistName(const testing::TestParamInfo<const char*>&) { return "dnstwist"; }
+INSTANTIATE_TEST_SUITE_P(Debian, DnstwistComparison, testing::Values(SQUATSTREAM_DNSTWIST_DEBIAN), DnstwistName);
+INSTANTIATE_TEST_SUITE_P(Upstream, DnstwistComparison, testing::Values(SQUATSTREAM_DNSTWIST_UPSTREAM), DnstwistName);
 
 }  // namespace
 }  // namespace squatstream::permute
