@@ -97,7 +97,10 @@ if [ ! -x .tools/dnstwist/bin/dnstwist ] || [ ! -f "$stamp" ]; then
   echo "install-deps: dnstwist==$DNSTWIST_VERSION from PyPI into .tools/dnstwist"
   rm -rf .tools/dnstwist .tools/stamps/dnstwist-*
   /usr/bin/python3 -m venv .tools/dnstwist
-  .tools/dnstwist/bin/pip install --quiet --disable-pip-version-check "dnstwist==$DNSTWIST_VERSION"
+  # pip trusts its own certifi bundle, not the system's: point it at the system's, which also holds a
+  # local CA where the registries are reached through an intercepting proxy.
+  cert=(); [ -f /etc/ssl/certs/ca-certificates.crt ] && cert=(--cert /etc/ssl/certs/ca-certificates.crt)
+  .tools/dnstwist/bin/pip install --quiet --disable-pip-version-check "${cert[@]}" "dnstwist==$DNSTWIST_VERSION"
   touch "$stamp"
 fi
 echo "install-deps: ok"
