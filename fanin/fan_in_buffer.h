@@ -57,6 +57,22 @@ class FanInBuffer {
     on_space_ = std::move(on_space);
   }
 
+  // Optional: told every change of the number of items held, as a signed delta (+n when items are pushed,
+  // -n when drained or discarded by Cancel or the destructor), so that a gauge summed over buffers reads
+  // the items held at every moment — including a consumer that stopped draining. Deltas are reported
+  // outside the lock, possibly from several threads at once and in any order: the observer must be
+  // thread-safe and order-insensitive (an atomic add). Set it before the buffer is used; it must outlive it.
+  void SetDepthObserver(std::function<void(double)> on_depth) { on_depth_ = std::move(on_depth); }
+
+  ~FanInBuffer() {
+    std::size_t held = 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      held = HeldLocked();
+    }
+    ReportDepth(-static_cast<double>(held));
+  }
+
   // After this returns, no callback is running and none will run.
   void ClearCallbacks() {
     SetDataCallback(nullptr);
@@ -74,6 +90,7 @@ class FanInBuffer {
       items_.push_back(std::move(item));
       notify = DataDueLocked();
     }
+    ReportDepth(1);
     if (notify) NotifyData();
     return true;
   }
@@ -86,6 +103,7 @@ class FanInBuffer {
     bool appended_all = true;
     for (std::size_t next = 0; next < items->size();) {
       bool notify = false;
+      std::size_t n = 0;
       {
         std::unique_lock<std::mutex> l(mu_);
         space_cv_.wait(l, [this] { return stopped_ || HeldLocked() + reserved_ < capacity_; });
@@ -93,13 +111,14 @@ class FanInBuffer {
           appended_all = false;
           break;
         }
-        const std::size_t n = std::min(items->size() - next, capacity_ - HeldLocked() - reserved_);
+        n = std::min(items->size() - next, capacity_ - HeldLocked() - reserved_);
         const auto begin = items->begin() + static_cast<std::ptrdiff_t>(next);
         items_.insert(items_.end(), std::make_move_iterator(begin),
                       std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(n)));
         next += n;
         notify = DataDueLocked();
       }
+      ReportDepth(static_cast<double>(n));
       if (notify) NotifyData();
     }
     items->clear();
@@ -131,6 +150,7 @@ class FanInBuffer {
       items_.push_back(std::move(item));
       notify = DataDueLocked();
     }
+    ReportDepth(1);
     if (notify) NotifyData();
     return true;
   }
@@ -140,9 +160,10 @@ class FanInBuffer {
   bool PushReservedAll(std::vector<T>* items) {
     bool notify = false;
     bool appended = false;
+    const std::size_t n = items->size();
     {
       std::lock_guard<std::mutex> l(mu_);
-      reserved_ -= items->size();
+      reserved_ -= n;
       if (!cancelled_) {
         items_.insert(items_.end(), std::make_move_iterator(items->begin()), std::make_move_iterator(items->end()));
         notify = DataDueLocked();
@@ -150,6 +171,7 @@ class FanInBuffer {
       }
     }
     items->clear();
+    if (appended) ReportDepth(static_cast<double>(n));
     if (notify) NotifyData();
     return appended;
   }
@@ -235,7 +257,10 @@ class FanInBuffer {
       out->insert(out->end(), std::make_move_iterator(begin),
                   std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(count)));
     }
-    if (result.taken > 0) space_cv_.notify_all();
+    if (result.taken > 0) {
+      ReportDepth(-static_cast<double>(result.taken));
+      space_cv_.notify_all();
+    }
     if (notify_space) NotifySpace();
     return result;
   }
@@ -256,14 +281,17 @@ class FanInBuffer {
   void Cancel() {
     std::vector<T> discarded;
     bool notify = false;
+    std::size_t held = 0;
     {
       std::lock_guard<std::mutex> l(mu_);
+      held = HeldLocked();
       stopped_ = true;
       cancelled_ = true;
       discarded.swap(items_);
       spill_left_ = 0;  // spill_'s elements are the consumer's: its next Drain (or the destructor) frees them
       notify = std::exchange(space_waiter_, false);
     }
+    ReportDepth(-static_cast<double>(held));
     space_cv_.notify_all();
     if (notify) NotifySpace();
   }
@@ -284,6 +312,10 @@ class FanInBuffer {
     if (!data_waiter_ || HeldLocked() < data_threshold_) return false;
     data_waiter_ = false;
     return true;
+  }
+
+  void ReportDepth(double delta) {
+    if (on_depth_ && delta != 0) on_depth_(delta);
   }
 
   void NotifyData() {
@@ -309,6 +341,8 @@ class FanInBuffer {
   std::size_t data_threshold_ ABSL_GUARDED_BY(mu_) = 1;  // items held that make on_data due
   bool flushed_ ABSL_GUARDED_BY(mu_) = false;            // Flush since the buffer was last emptied
   bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;       // a TryReserve found no space; on_space owed
+
+  std::function<void(double)> on_depth_;  // set before use, then read only
 
   std::mutex data_cb_mu_;
   std::function<void()> on_data_ ABSL_GUARDED_BY(data_cb_mu_);

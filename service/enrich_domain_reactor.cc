@@ -105,8 +105,6 @@ void EnrichDomainReactor::TryWrite() {
     // pipeline flushes (it has nothing more coming right away) or finishes.
     const std::size_t max = context_.limits.max_batch_records;
     const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1);
-    m.fanin_buffer_depth->Increment(static_cast<double>(result.depth_before) - static_cast<double>(reported_depth_));
-    reported_depth_ = result.depth_before;
     if (result.taken > 0) {
       sent_ += batch_.size();
       v1::Progress progress;
@@ -190,11 +188,9 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
 }
 
 void EnrichDomainReactor::OnDone() {
-  const PipelineMetrics& m = context_.metrics->pipeline;
   if (pipeline_ != nullptr) {
     pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
     pipeline_->Cancel();                           // no-op when the pipeline already finished
-    m.fanin_buffer_depth->Decrement(static_cast<double>(reported_depth_));
   }
   {
     absl::MutexLock lock(&mu_);

@@ -70,7 +70,6 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   std::string wire_;                // the response being written, framed by FrameResponse (reused)
   grpc::ByteBuffer serialized_;     // wire_ as handed to gRPC
   std::uint64_t sent_ = 0;
-  std::size_t reported_depth_ = 0;  // this stream's share of the buffer-depth gauge
   bool first_write_done_ = false;
 };
 

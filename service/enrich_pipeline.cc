@@ -60,6 +60,8 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, std::vector<permute::Genera
       max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / enrichers_.size())),
       metrics_(metrics),
       buffer_(options.buffer_capacity) {
+  // The gauge follows every push, drain and discard, so it shows the records a stalled reader holds too.
+  buffer_.SetDepthObserver([gauge = metrics.fanin_buffer_depth](double delta) { gauge->Increment(delta); });
   // Space freed by a drain (on a gRPC thread) resumes dispatching on the strand.
   buffer_.SetSpaceCallback([this] { asio::post(strand_, [self = shared_from_this()] { self->Pump(); }); });
 }

@@ -117,8 +117,8 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
   p.fanin_buffer_depth = &prometheus::BuildGauge()
                               .Name("squatstream_fanin_buffer_depth")
                               .Help(
-                                  "Records waiting in fan-in buffers, summed over streams, as of each stream's "
-                                  "last drain.")
+                                  "Records held in fan-in buffers now, summed over streams (a reader that stopped "
+                                  "reading included).")
                               .Register(registry)
                               .Add({});
   p.active_streams = &prometheus::BuildGauge()

@@ -96,6 +96,44 @@ INSTANTIATE_TEST_SUITE_P(DrainAndPushSizes, FanInBufferStress,
                                                               : "PushAll" + std::to_string(c.param.largest_batch));
                          });
 
+// The depth observer's deltas sum to the items held at every step (pushes of every kind, full and partial
+// drains, a cancel, and the destructor), so a gauge fed by it reads what a stalled consumer holds.
+TEST(FanInBuffer, DepthObserverSumsToTheItemsHeld) {
+  std::atomic<double> depth{0};
+  {
+    FanInBuffer<int> b(100);
+    b.SetDepthObserver([&](double d) { depth.fetch_add(d); });
+    auto held = [&] { return static_cast<double>(b.size()); };
+    ASSERT_TRUE(b.Push(1));
+    std::vector<int> batch = {2, 3, 4};
+    ASSERT_TRUE(b.PushAll(&batch));
+    ASSERT_TRUE(b.TryReserve());
+    ASSERT_TRUE(b.PushReserved(5));
+    ASSERT_TRUE(b.TryReserve() && b.TryReserve());
+    std::vector<int> reserved = {6, 7};
+    ASSERT_TRUE(b.PushReservedAll(&reserved));
+    EXPECT_EQ(depth.load(), 7);  // nobody drained: all of them count
+    EXPECT_EQ(depth.load(), held());
+    std::vector<int> out;
+    b.Drain(&out, 3);  // a partial drain: the rest stays held in the consumer-side vector
+    EXPECT_EQ(depth.load(), 4);
+    EXPECT_EQ(depth.load(), held());
+    b.Drain(&out, 1);
+    EXPECT_EQ(depth.load(), held());
+    b.Cancel();  // discards what is held
+    EXPECT_EQ(depth.load(), 0);
+    EXPECT_FALSE(b.Push(8));  // refused pushes do not count
+    EXPECT_EQ(depth.load(), 0);
+  }
+  {
+    FanInBuffer<int> b(10);
+    b.SetDepthObserver([&](double d) { depth.fetch_add(d); });
+    ASSERT_TRUE(b.Push(1) && b.Push(2));
+    EXPECT_EQ(depth.load(), 2);
+  }  // destroyed while holding two
+  EXPECT_EQ(depth.load(), 0);
+}
+
 TEST(FanInBuffer, PushAllAboveTheFreeSpaceGoesInPiecesAsDrainsFreeIt) {
   FanInBuffer<int> buffer(3);
   ASSERT_TRUE(buffer.Push(0));

@@ -338,6 +338,29 @@ TEST_F(EnrichDomainTest, ProgressNeverSaysMoreEnrichedThanGenerated) {
   }
 }
 
+// A reader that stops reading: its buffer fills to the bound, and the depth gauge shows the records it holds
+// while it holds them (it used to show the depth at the stream's last drain, which a stalled stream never
+// reaches again), then returns to 0 once the client goes.
+TEST_F(EnrichDomainTest, DepthGaugeShowsWhatAStalledReaderHolds) {
+  service::ServerOptions options;
+  options.geo = options.whois = options.banner = {absl::ZeroDuration(), 0};
+  options.limits.pipeline.buffer_capacity = 2000;
+  StartServer(options);
+  grpc::ClientContext context;
+  v1::EnrichDomainRequest request;
+  request.set_domain("internationalbusinessmachines.com");
+  request.set_max_candidates(22000);  // far more than the client's flow-control window and the buffer hold
+  auto reader = stub_->EnrichDomain(&context, request);  // never read
+  EXPECT_TRUE(Eventually([&] { return Metric(Scrape(), "squatstream_fanin_buffer_depth") >= 1900; }))
+      << Metric(Scrape(), "squatstream_fanin_buffer_depth");
+  EXPECT_LE(Metric(Scrape(), "squatstream_fanin_buffer_depth"), 2000);
+  context.TryCancel();
+  EXPECT_TRUE(Eventually([&] {
+    const std::string m = Scrape();
+    return Metric(m, "squatstream_fanin_buffer_depth") == 0 && Metric(m, "squatstream_active_streams") == 0;
+  }));
+}
+
 // A client that keeps exactly the server's limit of streams open, each starting the next as soon as the
 // last one's status arrives, is never refused: a stream's slot is free before its status reaches the client.
 TEST_F(EnrichDomainTest, AClientKeepingTheLimitOfStreamsOpenIsNeverRefused) {
