@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Server  # noqa: E402
+from squatstreamd import Server, require_tool  # noqa: E402
 
 CALL = "squatstream.v1.EnrichmentService/EnrichDomain"
 CANDIDATES = 500  # per stream; example.com has 5,902, so every stream carries exactly this many
@@ -165,6 +165,7 @@ def main():
     if len(args) != 3 or args[2] not in ("streams", "soak"):
         sys.exit(__doc__)
     sys.argv[1:] = args
+    require_tool(sys.argv[1], "ghz")
     checks = Checks(rss_asserted=not sanitizer_build)
     global SCALE
     SCALE = 2 if sanitizer_build else 1

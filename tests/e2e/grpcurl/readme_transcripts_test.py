@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Server  # noqa: E402
+from squatstreamd import Server, require_tool  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 README_ADDRESS = "localhost:50051"
@@ -133,6 +133,7 @@ def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
     grpcurl, squatstreamd = sys.argv[1], sys.argv[2]
+    require_tool(grpcurl, "grpcurl")
     readme = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "README.md")
     server_args, transcripts = parse(open(readme, encoding="utf-8").read())
     if server_args is None:

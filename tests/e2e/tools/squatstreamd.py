@@ -11,6 +11,12 @@ import tempfile
 import time
 
 
+def require_tool(path, name):
+    """Exits with a clear message when the pinned tool is not installed."""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        sys.exit(f"{name} not found at {path}: scripts/install-deps.sh installs it (pinned, into .tools/)")
+
+
 class Server:
     """squatstreamd on 127.0.0.1 with `flags`; `address` is host:port once started. Use as a context manager:
     on exit the server gets SIGTERM and must exit 0 within `stop_timeout` seconds."""
