@@ -58,8 +58,10 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, std::vector<permute::Genera
       generators_(std::move(generators)),
       enrichers_(std::move(enrichers)),
       max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / enrichers_.size())),
+      batch_window_(options.batch_window),
       metrics_(metrics),
-      buffer_(options.buffer_capacity) {
+      buffer_(options.buffer_capacity),
+      flush_timer_(strand_) {
   // The gauge follows every push, drain and discard, so it shows the records a stalled reader holds too.
   buffer_.SetDepthObserver([gauge = metrics.fanin_buffer_depth](double delta) { gauge->Increment(delta); });
   // Space freed by a drain (on a gRPC thread) resumes dispatching on the strand.
@@ -110,10 +112,24 @@ void EnrichPipeline::Pump() {
   if (exhausted_ && pending_.empty()) {
     buffer_.Close();
   } else if (!pump_posted_) {
-    // Nothing more comes until a lookup finishes or space frees: what is held goes now, however few. (A
-    // posted continuation pass means more records right away, so the consumer's batch keeps growing.)
-    buffer_.Flush();
+    // Nothing more comes until a lookup finishes or space frees: what is held goes within the batch window,
+    // however few. (A posted continuation pass means more records right away, so the batch keeps growing.)
+    FlushWithinWindow();
   }
+}
+
+void EnrichPipeline::FlushWithinWindow() {
+  if (batch_window_ <= std::chrono::steady_clock::duration::zero()) {
+    buffer_.Flush();
+    return;
+  }
+  if (flush_armed_ || buffer_.size() == 0) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(batch_window_);
+  flush_timer_.async_wait([self = shared_from_this()](const asio::error_code&) {
+    self->flush_armed_ = false;
+    if (!self->cancelled_) self->buffer_.Flush();
+  });
 }
 
 std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {
@@ -213,6 +229,7 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t slot, workers::L
 void EnrichPipeline::CancelOnStrand() {
   if (cancelled_) return;
   cancelled_ = true;
+  flush_timer_.cancel();
   HandOver();
   for (auto& [id, p] : pending_) {
     for (std::size_t slot = 0; slot < enrichers_.size(); ++slot) p.cancel[slot].emit(asio::cancellation_type::all);

@@ -9,7 +9,8 @@
 // blocking a thread) until a drain frees space. Batching: the records a Pump pass finished are handed over
 // together at its end (FanInBuffer::PushReservedAll, one lock acquisition; the stream's first record goes
 // at once), and a pass that leaves nothing more to do right away (it waits for lookups or for space)
-// flushes the buffer, so the consumer, which otherwise waits for a full batch, takes what is there.
+// arms the batch window: when it ends the buffer is flushed, so the consumer, which otherwise waits for a
+// full batch, takes what is there — records held at most about one window (plus a lookup's completion).
 #ifndef SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
 #define SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
 
@@ -24,6 +25,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "asio/cancellation_signal.hpp"
 #include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
 #include "asio/strand.hpp"
 #include "fanin/fan_in_buffer.h"
 #include "google/protobuf/arena.h"
@@ -37,6 +39,10 @@ namespace squatstream::service {
 struct PipelineOptions {
   std::size_t max_inflight_lookups = 10000;  // per stream; at least one candidate's lookups always fit
   std::size_t buffer_capacity = 16384;       // records held plus candidates in flight
+  // When a pass leaves records held and nothing more comes right away (lookups pending), they go out once
+  // this much time has passed (or a batch is full), so that records finishing one by one still travel in
+  // batches. Zero: at once (one message per record when lookups trickle in).
+  std::chrono::steady_clock::duration batch_window = std::chrono::milliseconds(20);
 };
 
 class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
@@ -104,12 +110,15 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   void HandOver();
   void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
   void CancelOnStrand();
+  // Flushes the buffer when the batch window ends (at once with a zero window); one window at a time.
+  void FlushWithinWindow();
 
   asio::strand<asio::io_context::executor_type> strand_;
   std::vector<permute::Generator> generators_;
   std::size_t current_ = 0;  // generators_[current_] is running (strand only)
   const std::vector<workers::Enricher*> enrichers_;
   const std::size_t max_inflight_candidates_;
+  const std::chrono::steady_clock::duration batch_window_;
   const PipelineMetrics& metrics_;
   fanin::FanInBuffer<std::string> buffer_;
 
@@ -120,7 +129,9 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   std::uint64_t next_id_ = 0;
   bool exhausted_ = false;
   bool cancelled_ = false;
-  bool pump_posted_ = false;         // a continuation pass is queued
+  bool pump_posted_ = false;        // a continuation pass is queued
+  asio::steady_timer flush_timer_;  // the batch window
+  bool flush_armed_ = false;
   std::vector<std::string> staged_;  // delivered records not handed over yet (each holds a reservation)
 
   std::atomic<std::uint64_t> generated_{0};

@@ -20,6 +20,9 @@ ABSL_FLAG(int, max_concurrent_streams, 64, "Streams served at once; more get RES
 ABSL_FLAG(int, max_batch_records, 1024, "Most records packed into one streamed message.");
 ABSL_FLAG(int, max_inflight_lookups, 10000, "Most enrichment lookups in flight per stream.");
 ABSL_FLAG(int, fanin_capacity, 16384, "Bound of each stream's fan-in buffer (records held plus in flight).");
+ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(20),
+          "While lookups are pending, records held go out after at most this long (or when a batch is full); 0: "
+          "at once, one message per record when lookups trickle in.");
 ABSL_FLAG(int, default_max_candidates, 10000, "Candidate cap of a request that sets none.");
 ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask for.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -39,7 +42,7 @@ constexpr const char* kEnvFlags[] = {
     "max_batch_records",      "max_inflight_lookups", "fanin_capacity", "default_max_candidates",
     "max_candidates",         "shutdown_grace",       "geo_latency",    "geo_failure_rate",
     "whois_latency",          "whois_failure_rate",   "banner_latency", "banner_failure_rate",
-    "classify_cache_targets",
+    "classify_cache_targets", "batch_window",
 };
 
 absl::Status ApplyEnvironment() {
@@ -80,6 +83,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.limits.max_batch_records = ToSize(absl::GetFlag(FLAGS_max_batch_records));
   s.limits.pipeline.max_inflight_lookups = ToSize(absl::GetFlag(FLAGS_max_inflight_lookups));
   s.limits.pipeline.buffer_capacity = ToSize(absl::GetFlag(FLAGS_fanin_capacity));
+  s.limits.pipeline.batch_window = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_batch_window));
   s.limits.request.default_max_candidates = ToSize(absl::GetFlag(FLAGS_default_max_candidates));
   s.limits.request.max_candidates = ToSize(absl::GetFlag(FLAGS_max_candidates));
   s.geo = {absl::GetFlag(FLAGS_geo_latency), absl::GetFlag(FLAGS_geo_failure_rate)};

@@ -48,6 +48,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
         "be at least 1, and the default candidate cap at most the candidate limit");
   }
+  if (l.pipeline.batch_window < std::chrono::steady_clock::duration::zero() ||
+      l.pipeline.batch_window > std::chrono::seconds(1)) {
+    return absl::InvalidArgumentError("the batch window must lie in [0, 1s]");
+  }
   for (const workers::StubConfig* c : {&options.geo, &options.whois, &options.banner}) {
     if (c->failure_rate < 0 || c->failure_rate > 1 || c->latency < absl::ZeroDuration()) {
       return absl::InvalidArgumentError("stub failure rates must lie in [0, 1] and latencies be non-negative");
