@@ -20,6 +20,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
@@ -81,6 +83,12 @@ void Worker(v1::EnrichmentService::Stub* stub, const v1::EnrichDomainRequest& re
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists the flags of client/load_main.cc (absl's default looks for a file named after the program: none
+  // matched).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "client/load_main.cc"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage("squatstream-load [flags]: drive concurrent EnrichDomain streams for a duration.");
   absl::ParseCommandLine(argc, argv);
   const int concurrency = std::max(1, absl::GetFlag(FLAGS_concurrency));

@@ -16,6 +16,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/output.h"
@@ -70,6 +72,11 @@ void DrawProgress(const v1::Progress& p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists the flags of client/main.cc (absl's default looks for a file named after the program: none matched).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "client/main.cc"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "squatstream [flags] DOMAIN [DOMAIN...]: stream the enriched look-alikes of one or more domains.");
   const std::vector<char*> args = absl::ParseCommandLine(argc, argv);

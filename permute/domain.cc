@@ -1,5 +1,6 @@
 #include "permute/domain.h"
 
+#include <arpa/inet.h>
 #include <idn2.h>
 #include <libpsl.h>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace squatstream::permute {
@@ -98,9 +100,35 @@ absl::Status CheckLabels(absl::string_view name) {
 }
 
 bool LooksLikeIpAddress(absl::string_view name) {
-  if (name.find(':') != absl::string_view::npos || (!name.empty() && name.front() == '[')) return true;
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  if (name.find(':') != absl::string_view::npos) {  // IPv6, in any of its forms (inet_pton decides)
+    in6_addr v6{};
+    return inet_pton(AF_INET6, std::string(name).c_str(), &v6) == 1;
+  }
   std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
   return parts.size() == 4 && std::all_of(parts.begin(), parts.end(), IsAllDigits);
+}
+
+// What a user pasting a URL or host:port gets told, before the character check would call the ':' or '/'
+// a character no hostname may hold. OK when `name` is neither.
+absl::Status CheckNotUrlOrPort(absl::string_view name) {
+  if (const std::size_t scheme = name.find("://"); scheme != absl::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "\"%s\" is a URL, not a domain name; give the host name alone (what follows \"%s\" up to the next '/')",
+        Shorten(name), name.substr(0, scheme + 3)));
+  }
+  if (const std::size_t colon = name.rfind(':'); colon != absl::string_view::npos && colon + 1 < name.size() &&
+                                                 IsAllDigits(name.substr(colon + 1)) && name.find(':') == colon) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("\"%s\" holds a port (\"%s\"); give the domain name alone", Shorten(name), name.substr(colon)));
+  }
+  return absl::OkStatus();
+}
+
+// UTS#46 (like IDNA2003 before it) treats the ideographic and full-width full stops as label separators:
+// 。 (U+3002), ． (U+FF0E) and ｡ (U+FF61) become '.', as a browser's address bar makes them.
+std::string MapFullStops(absl::string_view input) {
+  return absl::StrReplaceAll(input, {{"\u3002", "."}, {"\uFF0E", "."}, {"\uFF61", "."}});
 }
 
 absl::StatusOr<std::string> ToAscii(absl::string_view name) {
@@ -163,6 +191,13 @@ bool IsPlainLdhName(absl::string_view name) {
 
 }  // namespace
 
+absl::Status CheckNotAddress(absl::string_view name) {
+  if (LooksLikeIpAddress(name)) {
+    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
+  }
+  return CheckNotUrlOrPort(name);
+}
+
 absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
   if (name.size() <= kMaxDomainBytes && IsPlainLdhName(name)) {
     return NameForms{std::string(name), std::string(name)};
@@ -199,18 +234,19 @@ absl::StatusOr<NameForms> ToNameForms(absl::string_view name) {
   return NameForms{*std::move(ascii), *std::move(unicode)};
 }
 
-absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
-  if (input.empty()) return absl::InvalidArgumentError("domain is empty");
-  if (input.size() > kMaxInputBytes) {
+absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view raw_input) {
+  if (raw_input.empty()) return absl::InvalidArgumentError("domain is empty");
+  if (raw_input.size() > kMaxInputBytes) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("domain is %d bytes long; at most %d are allowed", input.size(), kMaxDomainBytes));
+        absl::StrFormat("domain is %d bytes long; at most %d are allowed", raw_input.size(), kMaxDomainBytes));
   }
+  const std::string mapped = MapFullStops(raw_input);
+  const absl::string_view input = mapped;
   absl::string_view name = input;
   if (name.back() == '.') name.remove_suffix(1);  // a fully qualified name's root dot
-  // Before the character check, so that "::1" is called an address rather than a bad character.
-  if (LooksLikeIpAddress(name)) {
-    return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is an IP address, not a domain name", Shorten(name)));
-  }
+  // Before the character check, so that "::1" is called an address and "example.com:443" a name with a
+  // port, rather than names with a bad character.
+  if (absl::Status st = CheckNotAddress(name); !st.ok()) return st;
   if (absl::Status st = CheckCharacters(input); !st.ok()) return st;
   const bool ascii_only =
       std::all_of(name.begin(), name.end(), [](char c) { return absl::ascii_isascii(static_cast<unsigned char>(c)); });
@@ -220,6 +256,12 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input) {
   }
   if (absl::Status s = CheckLabels(name); !s.ok()) return s;
   if (name.find('.') == absl::string_view::npos) {
+    const std::string lower = absl::AsciiStrToLower(name);
+    if (ascii_only && psl_is_public_suffix2(PublicSuffixList(), lower.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "domain \"%s\" is a top-level domain alone; give a name registered under it, such as example.%s",
+          Shorten(name), Shorten(lower)));
+    }
     return absl::InvalidArgumentError(
         absl::StrFormat("domain \"%s\" has no top-level domain (expected a name such as example.com)", Shorten(name)));
   }

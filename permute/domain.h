@@ -29,8 +29,10 @@ struct ParsedDomain {
 };
 
 // Validates `input` and splits it. Returns INVALID_ARGUMENT naming the fault for: an empty name, a name or
-// label too long, invalid UTF-8, characters no hostname may hold, an IP address, a single label (no TLD),
-// a name that is itself a public suffix, or a name IDNA2008 rejects. One trailing dot is accepted.
+// label too long, invalid UTF-8, characters no hostname may hold, an IP address, a URL or a port, a single
+// label (a TLD alone, or no TLD), a name that is itself a public suffix, or a name IDNA2008 rejects. One
+// trailing dot is accepted, and the ideographic and full-width full stops (。．｡) separate labels as UTS#46
+// says.
 absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input);
 
 // Converts a candidate name (UTF-8, any mix of Unicode and ASCII labels) to its ASCII and Unicode forms,
@@ -40,6 +42,11 @@ struct NameForms {
   std::string unicode;
 };
 absl::StatusOr<NameForms> ToNameForms(absl::string_view name);
+
+// INVALID_ARGUMENT when `name` is an IP address (v4 dotted quad, v6 in any form, bracketed or not), a URL
+// (`http://example.com/path`) or a name with a port (`example.com:443`), saying which; else OK. ParseDomain
+// checks this; callers that convert a name with ToNameForms check it themselves.
+absl::Status CheckNotAddress(absl::string_view name);
 
 }  // namespace squatstream::permute
 

@@ -6,8 +6,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -65,6 +67,11 @@ std::size_t ToSize(int v) { return v < 1 ? 0 : static_cast<std::size_t>(v); }
 }  // namespace
 
 absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
+  // --help lists the flags of service/flags.cc (absl's default looks for a file named after the program: none matched).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "service/flags.cc"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "squatstreamd: streams enriched typo-squatting permutations of a domain over gRPC.\n"
       "Every flag can also be set by SQUATSTREAM_<FLAG>, e.g. SQUATSTREAM_GRPC_ADDRESS=127.0.0.1:50051.");

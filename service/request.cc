@@ -80,6 +80,9 @@ absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& seri
   absl::StatusOr<permute::ParsedDomain> target = permute::ParseDomain(request.target());
   if (!target.ok()) return absl::InvalidArgumentError(absl::StrCat("target: ", target.status().message()));
   if (request.candidate().empty()) return absl::InvalidArgumentError("candidate: domain is empty");
+  if (absl::Status s = permute::CheckNotAddress(request.candidate()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("candidate: ", s.message()));
+  }
   absl::StatusOr<permute::NameForms> candidate = permute::ToNameForms(request.candidate());
   if (!candidate.ok()) return absl::InvalidArgumentError(absl::StrCat("candidate: ", candidate.status().message()));
   v1::ClassifyDomainResponse response;

@@ -476,11 +476,17 @@ TEST_F(EnrichDomainTest, ClassifyDomainSaysByWhichKinds) {
   grpc::Status bad = stub_->ClassifyDomain(&bad_context, request, &response);
   EXPECT_EQ(bad.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(bad.error_message(), HasSubstr("candidate: domain contains '_'"));
+  // An address is refused as EnrichDomain refuses it (it was classified, as no twist).
+  grpc::ClientContext address_context;
+  request.set_candidate("192.0.2.1");
+  grpc::Status address = stub_->ClassifyDomain(&address_context, request, &response);
+  EXPECT_EQ(address.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(address.error_message(), HasSubstr("candidate: \"192.0.2.1\" is an IP address"));
   const std::string scrape = Scrape();
   const std::string method =
       "grpc_method=\"ClassifyDomain\",grpc_service=\"squatstream.v1.EnrichmentService\",grpc_type=\"unary\"";
   EXPECT_EQ(Metric(scrape, "grpc_server_handled_total{grpc_code=\"OK\"," + method), 2);
-  EXPECT_EQ(Metric(scrape, "grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + method), 1);
+  EXPECT_EQ(Metric(scrape, "grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + method), 2);
   // The first call generated example.com's permutations; the second (the target in another spelling) found
   // them cached; the refused one never got that far.
   EXPECT_EQ(Metric(scrape, "squatstream_classify_cache_lookups_total{result=\"miss\"}"), 1);

@@ -1,6 +1,8 @@
 #include "permute/domain.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,6 +45,19 @@ TEST(ParseDomain, AcceptsUnicodeAndPunycodeAlike) {
   EXPECT_EQ(a->label, "bücher");
 }
 
+// UTS#46 maps the ideographic and full-width full stops to '.', as a browser does (example。com was refused).
+TEST(ParseDomain, IdeographicFullStopsSeparateLabels) {
+  for (const auto& [input, ascii] :
+       std::vector<std::pair<std::string, std::string>>{{"example\u3002com", "example.com"},
+                                                        {"example\uFF0Ecom", "example.com"},
+                                                        {"example\uFF61com", "example.com"},
+                                                        {"bücher\u3002de", "xn--bcher-kva.de"}}) {
+    absl::StatusOr<ParsedDomain> d = ParseDomain(input);
+    ASSERT_TRUE(d.ok()) << input << ": " << d.status();
+    EXPECT_EQ(d->ascii, ascii) << input;
+  }
+}
+
 TEST(ParseDomain, RejectsBadInputNamingTheFault) {
   ExpectInvalid("", "empty");
   ExpectInvalid(std::string(250, 'a') + ".com", "at most 253");
@@ -57,7 +72,16 @@ TEST(ParseDomain, RejectsBadInputNamingTheFault) {
   ExpectInvalid("exa\xc3(mple.com", "not valid UTF-8");
   ExpectInvalid("192.168.1.1", "IP address");
   ExpectInvalid("::1", "IP address");
+  ExpectInvalid("[2001:db8::1]", "IP address");
+  ExpectInvalid("2001:db8::1", "IP address");
   ExpectInvalid("localhost", "no top-level domain");
+  // What users paste: a URL, a host with its port, a TLD alone. Each named for what it is (these were
+  // called "an IP address" and "no top-level domain").
+  ExpectInvalid("http://example.com/path", "is a URL");
+  ExpectInvalid("https://example.com", "is a URL");
+  ExpectInvalid("example.com:443", "holds a port (\":443\")");
+  ExpectInvalid("com", "top-level domain alone");
+  ExpectInvalid("COM", "top-level domain alone");
   ExpectInvalid("example..com", "empty label");
   ExpectInvalid(".example.com", "empty label");
   ExpectInvalid("-example.com", "hyphen");
