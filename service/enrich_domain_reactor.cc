@@ -43,6 +43,8 @@ EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::Callback
 }
 
 absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
+  // A draining server takes no new stream: UNAVAILABLE tells the client to retry elsewhere.
+  if (context_.streams.draining()) return absl::UnavailableError("server shutting down");
   const int limit = context_.limits.max_concurrent_streams;
   if (context_.active_streams.fetch_add(1) >= limit) {
     context_.active_streams.fetch_sub(1);
@@ -66,6 +68,8 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   pipeline_ = EnrichPipeline::Create(context_.executor->context(), std::move(generators), std::move(enrichers),
                                      context_.limits.pipeline, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
+  context_.streams.Add(this);
+  registered_ = true;
   pipeline_->Start();
   return absl::OkStatus();
 }
@@ -174,6 +178,11 @@ void EnrichDomainReactor::OnCancel() {
                              : absl::CancelledError("cancelled by the client"));
 }
 
+void EnrichDomainReactor::Cut(const absl::Status& why) {
+  pipeline_->Cancel();  // registered only with a pipeline
+  FinishOnce(why);
+}
+
 void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   absl::MutexLock lock(&mu_);
   if (finished_) return;
@@ -192,6 +201,7 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
 }
 
 void EnrichDomainReactor::OnDone() {
+  if (registered_) context_.streams.Remove(this);  // a drain's CutAll no longer reaches this reactor
   if (pipeline_ != nullptr) {
     pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
     pipeline_->Cancel();                           // no-op when the pipeline already finished

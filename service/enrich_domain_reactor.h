@@ -21,6 +21,7 @@
 #include "grpcpp/grpcpp.h"
 #include "service/enrich_pipeline.h"
 #include "service/service_context.h"
+#include "service/stream_registry.h"
 #include "squatstream/v1/squatstream.pb.h"
 
 namespace squatstream::service {
@@ -29,7 +30,7 @@ namespace squatstream::service {
 // `progress` into *out: what serializing that message gives, without parsing the records back.
 void FrameResponse(const std::vector<std::string>& records, const v1::Progress& progress, std::string* out);
 
-class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public CuttableStream {
  public:
   // `context` and `call` outlive the reactor; `request` is a serialized EnrichDomainRequest.
   EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call, const grpc::ByteBuffer* request);
@@ -37,6 +38,8 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
   void OnDone() override;
+  // Cancels the pipeline and finishes the call with `why` (the server's drain, at the end of its grace).
+  void Cut(const absl::Status& why) override;
 
  private:
   // Drains the buffer and starts a write, finishes the stream, or waits for the data callback. Called from
@@ -53,6 +56,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   grpc::CallbackServerContext* const call_;
   const std::chrono::steady_clock::time_point started_;
   bool counted_active_ = false;               // set in the constructor only
+  bool registered_ = false;                   // in context_.streams; set in the constructor only
   std::shared_ptr<EnrichPipeline> pipeline_;  // null when the request was refused
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can

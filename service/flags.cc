@@ -28,7 +28,8 @@ ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(20),
 ABSL_FLAG(int, default_max_candidates, 10000, "Candidate cap of a request that sets none.");
 ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask for.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
-          "On SIGTERM/SIGINT, how long streams in progress may run before they are cancelled.");
+          "On SIGTERM/SIGINT: NOT_SERVING at once, new streams refused; how long streams in progress may run "
+          "before they end with UNAVAILABLE \"server shutting down\".");
 ABSL_FLAG(absl::Duration, geo_latency, absl::Milliseconds(3), "Mean simulated latency of the stub geo enricher.");
 ABSL_FLAG(double, geo_failure_rate, 0.01, "Fraction of candidates whose stub geo lookup fails.");
 ABSL_FLAG(absl::Duration, whois_latency, absl::Milliseconds(8), "Mean simulated latency of the stub whois enricher.");

@@ -9,6 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -36,7 +38,10 @@ struct Server::Parts {
 
 Server::Server() : parts_(std::make_unique<Parts>()) {}
 
-Server::~Server() { Shutdown(absl::ZeroDuration()); }
+Server::~Server() {
+  Shutdown(absl::ZeroDuration());
+  parts_->exposer.reset();
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   permute::PreloadTables();  // so that the first stream does not pay for them
@@ -119,12 +124,21 @@ void Server::Shutdown(absl::Duration grace) {
   if (p.shut_down) return;
   p.shut_down = true;
   if (p.server != nullptr) {
+    // The drain: NOT_SERVING first (Check answers it and Watch streams see it, while the listener still
+    // accepts health checks), new streams refused, running ones given the grace period; those still
+    // running then are cut with UNAVAILABLE "server shutting down"; then gRPC's own shutdown, with a short
+    // deadline, ends what is left (Health/Watch streams) instead of letting them hold the process.
+    const absl::Time deadline = absl::Now() + grace;
     p.server->GetHealthCheckService()->SetServingStatus(false);
-    p.server->Shutdown(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(grace));
+    context_.streams.SetDraining();
+    while (context_.active_streams.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    context_.streams.CutAll(absl::UnavailableError("server shutting down"));
+    p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     p.server->Wait();
   }
   p.executor.reset();  // every stream ended and cancelled its lookups: this joins promptly
-  p.exposer.reset();
+  // The exposer keeps serving /metrics until the Server is destroyed: its web server (civetweb) takes up to
+  // 2 s to stop (its listener polls in 2 s quanta), which squatstreamd does not wait for (main.cc).
 }
 
 }  // namespace squatstream::service

@@ -38,8 +38,10 @@ class Server {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
 
-  // Reports NOT_SERVING, stops accepting calls, lets streams in progress finish for up to `grace`, then
-  // cancels the rest and stops the executor. Idempotent; blocks until done.
+  // Drains: reports NOT_SERVING (health Check and Watch), refuses new streams with UNAVAILABLE, lets streams
+  // in progress finish for up to `grace`, cuts the rest with UNAVAILABLE "server shutting down", ends the
+  // remaining calls (Watch) within 0.2 s, and stops the executor. Idempotent; blocks until done (about
+  // `grace` at most, plus the ~0.2 s).
   void Shutdown(absl::Duration grace);
 
   // Streams in progress now; for tests.

@@ -11,6 +11,7 @@
 #include "service/enrich_pipeline.h"
 #include "service/metrics.h"
 #include "service/request.h"
+#include "service/stream_registry.h"
 #include "workers/enricher.h"
 #include "workers/executor.h"
 
@@ -32,7 +33,9 @@ struct ServiceContext {
   Metrics* metrics = nullptr;
   ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
   std::atomic<int> active_streams{0};
-  std::atomic<std::uint64_t> streams_admitted{0};  // streams that got a slot, ever (for idle memory release)
+  std::atomic<std::uint64_t> streams_admitted{0};
+  StreamRegistry streams;  // the streams in progress; draining on shutdown  // streams that got a slot, ever (for idle
+                           // memory release)
 };
 
 }  // namespace squatstream::service

@@ -574,7 +574,9 @@ TEST_F(EnrichDomainTest, ShutdownWithAStreamInProgressCancelsItAfterTheGrace) {
   v1::EnrichDomainResponse ignored;
   while (reader->Read(&ignored)) {
   }
-  EXPECT_FALSE(reader->Finish().ok());
+  const grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(status.error_message(), "server shutting down");
 }
 
 }  // namespace
