@@ -63,10 +63,25 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (workers::EnricherKind kind : spec->enrichers) {
     enrichers.push_back(context_.enrichers[static_cast<std::size_t>(kind)]);
   }
+  // The stream's share of the server's memory budget: as many buffer slots as it can use, if they are free.
+  PipelineOptions pipeline_options = context_.limits.pipeline;
+  const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
+  const std::size_t generated =
+      std::min(spec->generator.max_candidates, MemoryBudget::kMaxNamesPerDomain) * spec->domains.size();
+  const MemoryBudget::Grant grant = context_.budget->Take(MemoryBudget::GenerationSlots(generated),
+                                                          std::min(pipeline_options.buffer_capacity, candidates));
+  if (grant.buffer == 0) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the server's memory budget (%d MiB) is held by other streams; retry later, or ask for fewer candidates",
+        context_.budget->bytes() >> 20));
+  }
+  granted_slots_ = grant.total;
+  context_.metrics->pipeline.budget_slots_granted->Increment(static_cast<double>(granted_slots_));
+  pipeline_options.buffer_capacity = grant.buffer;
   std::vector<permute::Generator> generators;
   for (permute::ParsedDomain& domain : spec->domains) generators.emplace_back(std::move(domain), spec->generator);
   pipeline_ = EnrichPipeline::Create(context_.executor->context(), std::move(generators), std::move(enrichers),
-                                     context_.limits.pipeline, context_.metrics->pipeline);
+                                     pipeline_options, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
   context_.streams.Add(this);
   registered_ = true;
@@ -193,6 +208,11 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   if (counted_active_) {
     context_.active_streams.fetch_sub(1);
     context_.metrics->pipeline.active_streams->Decrement();
+  }
+  // The budget's grant too (a finished stream's buffer is empty; a cancelled one's was discarded).
+  if (granted_slots_ > 0) {
+    context_.budget->Release(granted_slots_);
+    context_.metrics->pipeline.budget_slots_granted->Decrement(static_cast<double>(granted_slots_));
   }
   const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
   m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();

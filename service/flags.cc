@@ -25,6 +25,10 @@ ABSL_FLAG(int, fanin_capacity, 16384, "Bound of each stream's fan-in buffer (rec
 ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(20),
           "While lookups are pending, records held go out after at most this long (or when a batch is full); 0: "
           "at once, one message per record when lookups trickle in.");
+ABSL_FLAG(int, memory_budget_mb, 512,
+          "What all streams together may hold (records buffered and candidates in flight), in MiB; a stream is "
+          "granted its share when it starts, and refused with RESOURCE_EXHAUSTED when none is left. Size it "
+          "at about half the container's memory limit.");
 ABSL_FLAG(int, default_max_candidates, 10000, "Candidate cap of a request that sets none.");
 ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask for.");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
@@ -41,11 +45,11 @@ namespace squatstream::service {
 namespace {
 
 constexpr const char* kEnvFlags[] = {
-    "grpc_address",           "metrics_address",      "worker_threads", "max_concurrent_streams",
-    "max_batch_records",      "max_inflight_lookups", "fanin_capacity", "default_max_candidates",
-    "max_candidates",         "shutdown_grace",       "geo_latency",    "geo_failure_rate",
-    "whois_latency",          "whois_failure_rate",   "banner_latency", "banner_failure_rate",
-    "classify_cache_targets", "batch_window",
+    "grpc_address",           "metrics_address",      "worker_threads",   "max_concurrent_streams",
+    "max_batch_records",      "max_inflight_lookups", "fanin_capacity",   "default_max_candidates",
+    "max_candidates",         "shutdown_grace",       "geo_latency",      "geo_failure_rate",
+    "whois_latency",          "whois_failure_rate",   "banner_latency",   "banner_failure_rate",
+    "classify_cache_targets", "batch_window",         "memory_budget_mb",
 };
 
 absl::Status ApplyEnvironment() {
@@ -92,6 +96,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.limits.pipeline.max_inflight_lookups = ToSize(absl::GetFlag(FLAGS_max_inflight_lookups));
   s.limits.pipeline.buffer_capacity = ToSize(absl::GetFlag(FLAGS_fanin_capacity));
   s.limits.pipeline.batch_window = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_batch_window));
+  s.memory_budget_bytes = ToSize(absl::GetFlag(FLAGS_memory_budget_mb)) << 20;
   s.limits.request.default_max_candidates = ToSize(absl::GetFlag(FLAGS_default_max_candidates));
   s.limits.request.max_candidates = ToSize(absl::GetFlag(FLAGS_max_candidates));
   s.geo = {absl::GetFlag(FLAGS_geo_latency), absl::GetFlag(FLAGS_geo_failure_rate)};

@@ -132,6 +132,20 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
            .Help("Bound of each stream's fan-in buffer (records held plus candidates in flight).")
            .Register(registry)
            .Add({});
+  p.budget_slots = &prometheus::BuildGauge()
+                        .Name("squatstream_memory_budget_slots")
+                        .Help(
+                            "The server-wide memory budget, in fan-in buffer slots (--memory_budget_mb / the "
+                            "bytes one slot may cost).")
+                        .Register(registry)
+                        .Add({});
+  p.budget_slots_granted = &prometheus::BuildGauge()
+                                .Name("squatstream_memory_budget_slots_granted")
+                                .Help(
+                                    "Slots of the memory budget granted to the streams in progress: the sum of "
+                                    "their fan-in buffers' bounds.")
+                                .Register(registry)
+                                .Add({});
   return m;
 }
 

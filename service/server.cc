@@ -30,6 +30,7 @@ struct Server::Parts {
   std::unique_ptr<workers::Executor> executor;
   std::unique_ptr<workers::StubEnricher> geo, whois, banner;
   std::unique_ptr<ClassifierCache> classifier_cache;
+  std::unique_ptr<MemoryBudget> budget;
   std::unique_ptr<EnrichmentService> service;
   std::unique_ptr<grpc::Server> server;
   absl::Mutex shutdown_mu;
@@ -52,6 +53,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     return absl::InvalidArgumentError(
         "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
         "be at least 1, and the default candidate cap at most the candidate limit");
+  }
+  if (l.max_concurrent_streams >= 1 &&
+      options.memory_budget_bytes / MemoryBudget::kBytesPerSlot / static_cast<std::size_t>(l.max_concurrent_streams) <
+          MemoryBudget::kMinGrant) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a memory budget of %d MiB is too small for %d concurrent streams: raise it to at least %d MiB or lower "
+        "the stream limit",
+        options.memory_budget_bytes >> 20, l.max_concurrent_streams,
+        (static_cast<std::size_t>(l.max_concurrent_streams) * MemoryBudget::kMinGrant * MemoryBudget::kBytesPerSlot >>
+         20) +
+            1));
   }
   if (l.pipeline.batch_window < std::chrono::steady_clock::duration::zero() ||
       l.pipeline.batch_window > std::chrono::seconds(1)) {
@@ -83,6 +95,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->context_.enrichers = {nullptr, p.geo.get(), p.whois.get(), p.banner.get()};
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
+  p.budget = std::make_unique<MemoryBudget>(options.memory_budget_bytes,
+                                            static_cast<std::size_t>(options.limits.max_concurrent_streams),
+                                            options.limits.request.default_max_candidates);
+  s->context_.budget = p.budget.get();
+  p.metrics.pipeline.budget_slots->Set(static_cast<double>(p.budget->slots()));
   p.classifier_cache = std::make_unique<ClassifierCache>(options.classify_cache_targets);
   s->context_.classifier_cache = p.classifier_cache.get();
   p.service = std::make_unique<EnrichmentService>(s->context_);
@@ -107,13 +124,12 @@ bool Server::ReleaseMemoryIfIdle() {
   absl::MutexLock lock(&release_mu_);
   const std::uint64_t admitted = context_.streams_admitted.load();
   if (context_.active_streams.load() != 0) return false;
-  if (admitted == admitted_at_last_release_) {
-    if (released_twice_) return false;
-    released_twice_ = true;
-  } else {
+  if (admitted != admitted_at_last_release_) {
     admitted_at_last_release_ = admitted;
-    released_twice_ = false;
+    releases_left_ = kReleasesAfterActivity;
   }
+  if (releases_left_ == 0) return false;
+  --releases_left_;
   malloc_trim(0);
   return true;
 }

@@ -23,6 +23,7 @@ struct ServerOptions {
   int worker_threads = 2;
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   StreamLimits limits;
+  std::size_t memory_budget_bytes = std::size_t{512} << 20;  // what all streams together may hold
   workers::StubConfig geo{absl::Milliseconds(3), 0.01};
   workers::StubConfig whois{absl::Milliseconds(8), 0.05};
   workers::StubConfig banner{absl::Milliseconds(5), 0.02};
@@ -47,9 +48,9 @@ class Server {
   // Streams in progress now; for tests.
   int active_streams() const { return context_.active_streams.load(); }
 
-  // Gives the heap's free memory back to the system (glibc's malloc_trim) when no stream is in progress and
-  // at least one ran since the last release, and once more on the next call (a stream's slot is freed
-  // before its last memory is); else does nothing. Returns whether it released. A burst of
+  // Gives the heap's free memory back to the system (glibc's malloc_trim) when no stream is in progress, on
+  // each of the first kReleasesAfterActivity calls after streams ran (a stream's slot is freed before its
+  // memory is, and freeing a GB of records takes a while); else does nothing. Returns whether it released. A burst of
   // streams leaves glibc's arenas holding hundreds of MB that no later allocation may need (200 ghz streams
   // of 500 candidates: 22 MB idle before, 159 MB after, 27 MB after a trim). Call it periodically (main.cc
   // does, every second); thread-safe.
@@ -63,7 +64,8 @@ class Server {
   ServiceContext context_;
   absl::Mutex release_mu_;
   std::uint64_t admitted_at_last_release_ ABSL_GUARDED_BY(release_mu_) = 0;
-  bool released_twice_ ABSL_GUARDED_BY(release_mu_) = true;
+  static constexpr int kReleasesAfterActivity = 10;
+  int releases_left_ ABSL_GUARDED_BY(release_mu_) = 0;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
 };

@@ -9,6 +9,7 @@
 
 #include "service/classifier_cache.h"
 #include "service/enrich_pipeline.h"
+#include "service/memory_budget.h"
 #include "service/metrics.h"
 #include "service/request.h"
 #include "service/stream_registry.h"
@@ -34,8 +35,9 @@ struct ServiceContext {
   ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
   std::atomic<int> active_streams{0};
   std::atomic<std::uint64_t> streams_admitted{0};
-  StreamRegistry streams;  // the streams in progress; draining on shutdown  // streams that got a slot, ever (for idle
-                           // memory release)
+  StreamRegistry streams;          // the streams in progress; draining on shutdown
+  MemoryBudget* budget = nullptr;  // what all streams together may hold; set by the server  // streams that got a slot,
+                                   // ever (for idle memory release)
 };
 
 }  // namespace squatstream::service

@@ -70,7 +70,10 @@ class Server:
         return self._log.read().decode("utf-8", "replace")
 
     def rss_bytes(self):
-        """The server's resident set size now (VmRSS of /proc/PID/status)."""
+        """The server's resident set size now (VmRSS of /proc/PID/status). Exits, with the server's log, if
+        the server is no longer running."""
+        if self.proc.poll() is not None:
+            sys.exit(f"squatstreamd exited with {self.proc.returncode} while the test ran:\n{self.log()[-20000:]}")
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
                 if line.startswith("VmRSS:"):

@@ -1,0 +1,102 @@
+// MemoryBudget: the server-wide bound on what streams hold — records buffered plus candidates in flight,
+// counted in slots of the streams' fan-in buffers — so that no mix of clients (many streams, slow readers,
+// stalled ones) takes the process past the budget plus a fixed overhead. A slot stands for what one
+// candidate may cost while its stream holds it (its record under construction with its pending lookups, or
+// its serialized record waiting in the buffer): kBytesPerSlot.
+//
+// A stream is granted its slots when it starts and gives them back when it ends: slots for its generation
+// state (charged per candidate it may generate) and slots for its fan-in buffer, whose bound is that part of
+// the grant — so within the grant backpressure is the buffer's (a full buffer pauses the stream's lookups
+// until its client reads). A stream takes what it can use from what is left once every stream that could
+// still arrive (up to max_streams) has a reserve kept for it, so that a typical stream always fits: the
+// total never exceeds the budget, and a stream whose generation and minimal buffer do not fit in what is
+// left is refused (RESOURCE_EXHAUSTED naming the budget) — many large streams at once, held by clients that
+// do not read, are what the budget exists to stop.
+#ifndef SQUATSTREAM_SERVICE_MEMORY_BUDGET_H_
+#define SQUATSTREAM_SERVICE_MEMORY_BUDGET_H_
+
+#include <algorithm>
+#include <cstddef>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace squatstream::service {
+
+class MemoryBudget {
+ public:
+  // What one slot may cost, in bytes of resident memory: measured at 1.04 KB (64 stalled readers of
+  // internationalbusinessmachines.com, three enrichers, 1,048,576 slots held: 1,088 MiB peak RSS; see
+  // docs/BENCHMARKS.md), with half again as margin for longer names.
+  static constexpr std::size_t kBytesPerSlot = 1536;
+  // The smallest fair share the server starts with: below it a stream's lookups would crawl.
+  static constexpr std::size_t kMinGrant = 256;
+  // What generating one candidate holds until the stream ends (the Generator's deduplication index and the
+  // names a kind made before they are handed out): measured at ~0.52 KB (the same 64 readers held 14 MB per
+  // stream with 2,730 buffer slots each), with half again as margin. A stream is charged for the candidates
+  // it may generate: its cap, at most kMaxNamesPerDomain per input domain (the budgeted kinds bound it).
+  static constexpr std::size_t kBytesPerGenerated = 768;
+  static constexpr std::size_t kMaxNamesPerDomain = 25000;
+
+  // The slots a stream generating up to `candidates` names is charged for its generation state.
+  static std::size_t GenerationSlots(std::size_t candidates) {
+    return (candidates * kBytesPerGenerated + kBytesPerSlot - 1) / kBytesPerSlot;
+  }
+
+  // `typical_candidates`: a request's default cap. Kept for each stream that could still arrive: what such
+  // a stream needs (its generation and a minimal buffer), or an equal share of the budget if that is less.
+  MemoryBudget(std::size_t bytes, std::size_t max_streams, std::size_t typical_candidates)
+      : bytes_(bytes),
+        slots_(std::max<std::size_t>(1, bytes / kBytesPerSlot)),
+        max_streams_(std::max<std::size_t>(1, max_streams)),
+        reserve_(std::min(kMinGrant + GenerationSlots(std::min(typical_candidates, kMaxNamesPerDomain)),
+                          slots_ / max_streams_)) {}
+
+  struct Grant {
+    std::size_t buffer = 0;  // the stream's fan-in buffer bound; 0: refused
+    std::size_t total = 0;   // buffer + generation: what Release gives back
+  };
+  // Grants a new stream `generation` slots (what its generation holds) and buffer slots: as many as it can
+  // use (`buffer_need`, at least 1) of what is left beyond the reserves kept for streams that could still
+  // arrive, never fewer than min(buffer_need, kMinGrant). Refuses (buffer 0) when that does not fit, or
+  // when max_streams streams already hold grants. Thread-safe.
+  Grant Take(std::size_t generation, std::size_t buffer_need) {
+    buffer_need = std::max<std::size_t>(1, buffer_need);
+    absl::MutexLock lock(&mu_);
+    if (holders_ >= max_streams_) return {};
+    const std::size_t free = slots_ - granted_;
+    const std::size_t kept_for_others = (max_streams_ - holders_ - 1) * reserve_;
+    const std::size_t allowed = free > kept_for_others ? free - kept_for_others : 0;
+    const std::size_t floor = std::min(buffer_need, kMinGrant);
+    if (generation + floor > allowed) return {};
+    const std::size_t buffer = std::min(buffer_need, allowed - generation);
+    granted_ += generation + buffer;
+    ++holders_;
+    return {buffer, generation + buffer};
+  }
+
+  // Gives back what Take granted one stream (its `total`).
+  void Release(std::size_t slots) {
+    absl::MutexLock lock(&mu_);
+    granted_ -= slots;
+    --holders_;
+  }
+
+  std::size_t bytes() const { return bytes_; }
+  std::size_t slots() const { return slots_; }
+
+ private:
+  const std::size_t bytes_;
+  const std::size_t slots_;
+  const std::size_t max_streams_;
+  const std::size_t reserve_;
+  // One lock: a grant is taken once per stream, so there is nothing to gain from lock-free accounting, and
+  // the grant reads three counters that must agree.
+  absl::Mutex mu_;
+  std::size_t granted_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t holders_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace squatstream::service
+
+#endif  // SQUATSTREAM_SERVICE_MEMORY_BUDGET_H_
