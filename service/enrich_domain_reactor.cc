@@ -68,22 +68,34 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
   const std::size_t generated =
       std::min(spec->generator.max_candidates, MemoryBudget::kMaxNamesPerDomain) * spec->domains.size();
-  const MemoryBudget::Grant grant = context_.budget->Take(MemoryBudget::GenerationSlots(generated),
-                                                          std::min(pipeline_options.buffer_capacity, candidates));
+  const std::size_t generation = MemoryBudget::GenerationSlots(generated);
+  const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity, candidates);
+  if (MemoryBudget::Least(generation, buffer_need) > context_.budget->MaxGrant()) {  // never, however idle
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "this request needs more of the server's memory budget (%d MiB) than one stream may hold; ask for fewer "
+        "candidates or domains",
+        context_.budget->bytes() >> 20));
+  }
+  const MemoryBudget::Grant grant = context_.budget->Take(generation, buffer_need);
   if (grant.buffer == 0) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the server's memory budget (%d MiB) is held by other streams; retry later, or ask for fewer candidates",
         context_.budget->bytes() >> 20));
   }
   granted_slots_ = grant.total;
+  granted_buffer_ = grant.buffer;
   context_.metrics->pipeline.budget_slots_granted->Increment(static_cast<double>(granted_slots_));
+  context_.metrics->pipeline.fanin_capacity_records->Increment(static_cast<double>(granted_buffer_));
   pipeline_options.buffer_capacity = grant.buffer;
   std::vector<permute::Generator> generators;
   for (permute::ParsedDomain& domain : spec->domains) generators.emplace_back(std::move(domain), spec->generator);
   pipeline_ = EnrichPipeline::Create(context_.executor->context(), std::move(generators), std::move(enrichers),
                                      pipeline_options, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
-  context_.streams.Add(this);
+  if (!context_.streams.Add(this)) {  // the drain began since the check above
+    pipeline_->Cancel();
+    return absl::UnavailableError("server shutting down");
+  }
   registered_ = true;
   pipeline_->Start();
   return absl::OkStatus();
@@ -205,14 +217,16 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   // The slot goes back before the status leaves: a client that starts its next stream as soon as it sees
   // this one's status must find the slot free (freed in OnDone, it was still taken then: 11% of a 64-stream
   // client's streams refused at a limit of 64). The pipeline's memory is freed by OnDone soon after.
-  if (counted_active_) {
-    context_.active_streams.fetch_sub(1);
-    context_.metrics->pipeline.active_streams->Decrement();
-  }
-  // The budget's grant too (a finished stream's buffer is empty; a cancelled one's was discarded).
+  // The budget's grant first, then the slot: a stream admitted in between must find the grant back, or
+  // it would be refused for the budget (a finished stream's buffer is empty; a cancelled one's discarded).
   if (granted_slots_ > 0) {
     context_.budget->Release(granted_slots_);
     context_.metrics->pipeline.budget_slots_granted->Decrement(static_cast<double>(granted_slots_));
+    context_.metrics->pipeline.fanin_capacity_records->Decrement(static_cast<double>(granted_buffer_));
+  }
+  if (counted_active_) {
+    context_.active_streams.fetch_sub(1);
+    context_.metrics->pipeline.active_streams->Decrement();
   }
   const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
   m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();

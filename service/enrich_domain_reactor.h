@@ -58,6 +58,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   bool counted_active_ = false;               // set in the constructor only
   bool registered_ = false;                   // in context_.streams; set in the constructor only
   std::size_t granted_slots_ = 0;             // from context_.budget; set in the constructor only
+  std::size_t granted_buffer_ = 0;            // of them, the fan-in buffer's bound
   std::shared_ptr<EnrichPipeline> pipeline_;  // null when the request was refused
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can

@@ -49,8 +49,7 @@ class MemoryBudget {
       : bytes_(bytes),
         slots_(std::max<std::size_t>(1, bytes / kBytesPerSlot)),
         max_streams_(std::max<std::size_t>(1, max_streams)),
-        reserve_(std::min(kMinGrant + GenerationSlots(std::min(typical_candidates, kMaxNamesPerDomain)),
-                          slots_ / max_streams_)) {}
+        reserve_(std::min(TypicalNeed(typical_candidates), slots_ / max_streams_)) {}
 
   struct Grant {
     std::size_t buffer = 0;  // the stream's fan-in buffer bound; 0: refused
@@ -80,6 +79,18 @@ class MemoryBudget {
     absl::MutexLock lock(&mu_);
     granted_ -= slots;
     --holders_;
+  }
+
+  // What a stream needs for `generation` and a minimal buffer — the least Take grants it.
+  static std::size_t Least(std::size_t generation, std::size_t buffer_need) {
+    return generation + std::min(std::max<std::size_t>(1, buffer_need), kMinGrant);
+  }
+  // The most one stream can be granted, on an idle server (the reserves of all others kept).
+  std::size_t MaxGrant() const { return slots_ - (max_streams_ - 1) * reserve_; }
+  // What a typical stream (the default cap) needs at least; the server refuses to start with a budget that
+  // does not hold this for every stream it admits.
+  static std::size_t TypicalNeed(std::size_t typical_candidates) {
+    return kMinGrant + GenerationSlots(std::min(typical_candidates, kMaxNamesPerDomain));
   }
 
   std::size_t bytes() const { return bytes_; }

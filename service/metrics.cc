@@ -129,7 +129,9 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
   p.fanin_capacity_records =
       &prometheus::BuildGauge()
            .Name("squatstream_fanin_capacity_records")
-           .Help("Bound of each stream's fan-in buffer (records held plus candidates in flight).")
+           .Help(
+               "Bounds of the fan-in buffers of the streams in progress, summed (records held plus candidates "
+               "in flight; each stream's bound is its grant from the memory budget).")
            .Register(registry)
            .Add({});
   p.budget_slots = &prometheus::BuildGauge()
@@ -142,8 +144,8 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
   p.budget_slots_granted = &prometheus::BuildGauge()
                                 .Name("squatstream_memory_budget_slots_granted")
                                 .Help(
-                                    "Slots of the memory budget granted to the streams in progress: the sum of "
-                                    "their fan-in buffers' bounds.")
+                                    "Slots of the memory budget granted to the streams in progress: their fan-in "
+                                    "buffers' bounds and their generation state.")
                                 .Register(registry)
                                 .Add({});
   return m;

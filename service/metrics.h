@@ -37,7 +37,7 @@ struct PipelineMetrics {
   prometheus::Gauge* inflight_lookups = nullptr;
   prometheus::Gauge* fanin_buffer_depth = nullptr;
   prometheus::Gauge* active_streams = nullptr;
-  prometheus::Gauge* fanin_capacity_records = nullptr;  // per-stream bound, set once at start-up
+  prometheus::Gauge* fanin_capacity_records = nullptr;  // sum of the active streams' buffer bounds
   prometheus::Gauge* budget_slots = nullptr;            // the server-wide memory budget, set once at start-up
   prometheus::Gauge* budget_slots_granted = nullptr;    // of it, granted to the streams in progress
 };

@@ -54,16 +54,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
         "be at least 1, and the default candidate cap at most the candidate limit");
   }
+  // Every admitted stream must be able to hold a typical (default-cap) request: the budget keeps that much
+  // for each stream that could still arrive.
+  const std::size_t typical_bytes =
+      MemoryBudget::TypicalNeed(l.request.default_max_candidates) * MemoryBudget::kBytesPerSlot;
   if (l.max_concurrent_streams >= 1 &&
-      options.memory_budget_bytes / MemoryBudget::kBytesPerSlot / static_cast<std::size_t>(l.max_concurrent_streams) <
-          MemoryBudget::kMinGrant) {
+      options.memory_budget_bytes / static_cast<std::size_t>(l.max_concurrent_streams) < typical_bytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "a memory budget of %d MiB is too small for %d concurrent streams: raise it to at least %d MiB or lower "
-        "the stream limit",
-        options.memory_budget_bytes >> 20, l.max_concurrent_streams,
-        (static_cast<std::size_t>(l.max_concurrent_streams) * MemoryBudget::kMinGrant * MemoryBudget::kBytesPerSlot >>
-         20) +
-            1));
+        "a memory budget of %d MiB is too small for %d concurrent streams of %d candidates (each needs %.1f MiB): "
+        "raise it to at least %d MiB, or lower the stream limit or the default candidate cap",
+        options.memory_budget_bytes >> 20, l.max_concurrent_streams, l.request.default_max_candidates,
+        static_cast<double>(typical_bytes) / (1 << 20),
+        (static_cast<std::size_t>(l.max_concurrent_streams) * typical_bytes >> 20) + 1));
   }
   if (l.pipeline.batch_window < std::chrono::steady_clock::duration::zero() ||
       l.pipeline.batch_window > std::chrono::seconds(1)) {
@@ -78,7 +80,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   std::unique_ptr<Server> s(new Server());
   Parts& p = *s->parts_;
   p.metrics = RegisterMetrics(*p.registry);
-  p.metrics.pipeline.fanin_capacity_records->Set(static_cast<double>(options.limits.pipeline.buffer_capacity));
   try {
     p.exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
   } catch (const std::exception& e) {

@@ -4,8 +4,6 @@
 #ifndef SQUATSTREAM_SERVICE_STREAM_REGISTRY_H_
 #define SQUATSTREAM_SERVICE_STREAM_REGISTRY_H_
 
-#include <atomic>
-
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
@@ -28,9 +26,14 @@ class CuttableStream {
 // across CutAll is what guarantees that no stream is freed while it is being cut (Remove waits).
 class StreamRegistry {
  public:
-  void Add(CuttableStream* stream) {
+  // Registers `stream`, or returns false (registering nothing) once the server drains: a stream that was
+  // admitted as the drain began learns it here, under the same lock as SetDraining, so none slips past both
+  // the drain's refusal and CutAll.
+  bool Add(CuttableStream* stream) {
     absl::MutexLock lock(&mu_);
+    if (draining_) return false;
     streams_.insert(stream);
+    return true;
   }
   // Called before the stream is freed; after it returns, CutAll no longer reaches it.
   void Remove(CuttableStream* stream) {
@@ -43,13 +46,19 @@ class StreamRegistry {
   }
 
   // Draining: the server is shutting down; new streams are refused.
-  void SetDraining() { draining_.store(true); }
-  bool draining() const { return draining_.load(); }
+  void SetDraining() {
+    absl::MutexLock lock(&mu_);
+    draining_ = true;
+  }
+  bool draining() {
+    absl::MutexLock lock(&mu_);
+    return draining_;
+  }
 
  private:
   absl::Mutex mu_;
   absl::flat_hash_set<CuttableStream*> streams_ ABSL_GUARDED_BY(mu_);
-  std::atomic<bool> draining_{false};
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace squatstream::service

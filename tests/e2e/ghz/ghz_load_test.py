@@ -2,7 +2,8 @@
 user sizing a deployment would run. ghz discovers the API by reflection, as grpcurl does.
 
   ghz_load_test.py GHZ SQUATSTREAMD streams   200 concurrent streams, twice:
-      - against --max_concurrent_streams=256: every stream ends OK;
+      - against --max_concurrent_streams=256 (with --memory_budget_mb=2048, which 256 streams of the default
+        cap need): every stream ends OK, and peak RSS stays under idle + the budget;
       - against the default limit of 64: every stream ends OK or RESOURCE_EXHAUSTED with the documented
         message ("server is at its limit of 64 concurrent streams; retry later"), and at least 64 end OK.
   ghz_load_test.py GHZ SQUATSTREAMD soak      32 concurrent streams (half the limit) for 15 s: no error at
@@ -107,11 +108,12 @@ def rss_returns(checks, server, idle, label):
 
 
 def streams(checks, ghz_bin, squatstreamd):
-    with Server(squatstreamd, ["--max_concurrent_streams=256"]) as server:
+    with Server(squatstreamd, ["--max_concurrent_streams=256", "--memory_budget_mb=2048"]) as server:
         idle = warm(ghz_bin, server)
         run_and_check(checks, ghz_bin, server, "200 streams, limit 256", {"OK"}, 256,
                       ["--concurrency", "200", "--connections", "4", "--total", str(600 // SCALE)])
-        print(f"      peak RSS {peak(server) / 2**20:.0f} MiB, idle before {idle / 2**20:.0f} MiB")
+        checks.expect_rss(peak(server) <= idle + 2048 * 2**20,
+                          f"peak RSS {peak(server) / 2**20:.0f} MiB within idle {idle / 2**20:.0f} MiB + the budget")
         rss_returns(checks, server, idle, "200 streams, limit 256")
     with Server(squatstreamd) as server:
         idle = warm(ghz_bin, server)

@@ -29,6 +29,7 @@ class Server:
         self.proc = None
         self.address = None
         self.metrics_port = None
+        self.stopped = False  # set by a test that stops the server itself
         self._log = tempfile.TemporaryFile()
 
     def __enter__(self):
@@ -48,6 +49,8 @@ class Server:
         sys.exit(f"squatstreamd did not start ({' '.join(args)}):\n{self.log()}")
 
     def __exit__(self, *exc):
+        if self.proc.poll() is not None and self.proc.returncode != 0 and exc[0] is None and not self.stopped:
+            sys.exit(f"squatstreamd died during the test (exit {self.proc.returncode}):\n{self.log()[-20000:]}")
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
