@@ -22,15 +22,13 @@ Bounded: every ghz run has a request count or a duration, and a timeout. Standar
 """
 import json
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Server, require_tool  # noqa: E402
+from squatstreamd import Checks, Server, require_tool  # noqa: E402
 
 CALL = "squatstream.v1.EnrichmentService/EnrichDomain"
 CANDIDATES = 500  # per stream; example.com has 5,902, so every stream carries exactly this many
@@ -48,36 +46,9 @@ def ghz(binary, server, *args):
     return json.loads(r.stdout)
 
 
-def metric(server, name, labels=""):
-    with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=10) as r:
-        text = r.read().decode()
-    pattern = re.compile(r"^" + re.escape(name) + r"(\{[^}]*\})? (\S+)$", re.M)
-    total = 0.0
-    for m in pattern.finditer(text):
-        if all(part in (m.group(1) or "") for part in labels.split(",") if part):
-            total += float(m.group(2))
-    return total
-
-
-class Checks:
-    def __init__(self, rss_asserted):
-        self.failures = 0
-        self.rss_asserted = rss_asserted
-
-    def expect(self, ok, what):
-        print(("ok    " if ok else "FAIL  ") + what, flush=True)
-        self.failures += 0 if ok else 1
-
-    def expect_rss(self, ok, what):
-        if self.rss_asserted:
-            self.expect(ok, what)
-        else:
-            print(f"info  {what} ({'holds' if ok else 'does not hold'}; not asserted in a sanitizer build)")
-
-
 def run_and_check(checks, ghz_bin, server, label, allowed_codes, limit, ghz_args):
-    sent_before = metric(server, "squatstream_records_streamed_total")
-    ok_before = metric(server, "grpc_server_handled_total", 'grpc_code="OK",grpc_method="EnrichDomain"')
+    sent_before = server.metric("squatstream_records_streamed_total")
+    ok_before = server.metric("grpc_server_handled_total", 'grpc_code="OK",grpc_method="EnrichDomain"')
     report = ghz(ghz_bin, server, *ghz_args)
     codes = report.get("statusCodeDistribution", {})
     errors = report.get("errorDistribution", {}) or {}
@@ -89,9 +60,9 @@ def run_and_check(checks, ghz_bin, server, label, allowed_codes, limit, ghz_args
         expected = f"rpc error: code = ResourceExhausted desc = {LIMIT_MESSAGE.format(limit)}"
         checks.expect(set(errors) == {expected}, f"{label}: every refusal is the documented one ({list(errors)[:3]})")
     ok = codes.get("OK", 0)
-    ok_server = metric(server, "grpc_server_handled_total", 'grpc_code="OK",grpc_method="EnrichDomain"') - ok_before
+    ok_server = server.metric("grpc_server_handled_total", 'grpc_code="OK",grpc_method="EnrichDomain"') - ok_before
     checks.expect(ok_server == ok, f"{label}: the server ended {ok_server:.0f} streams OK, ghz saw {ok}")
-    sent = metric(server, "squatstream_records_streamed_total") - sent_before
+    sent = server.metric("squatstream_records_streamed_total") - sent_before
     checks.expect(sent == ok * CANDIDATES, f"{label}: {sent:.0f} records streamed = {ok} OK streams x {CANDIDATES}")
     return ok
 
@@ -172,7 +143,7 @@ def main():
     global SCALE
     SCALE = 2 if sanitizer_build else 1
     {"streams": streams, "soak": soak}[sys.argv[3]](checks, sys.argv[1], sys.argv[2])
-    print(f"ghz_load_test {sys.argv[3]}: {checks.failures} failed")
+    print(f"ghz_load_test {sys.argv[3]}: {len(checks.failures)} failed")
     sys.exit(1 if checks.failures else 0)
 
 

@@ -14,10 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Server, require_tool  # noqa: E402
+from squatstreamd import Checks, Server, require_tool  # noqa: E402
 
 GRACE = 2.0
 STREAMS = 5
@@ -28,12 +27,8 @@ def main():
         sys.exit(__doc__)
     grpcurl, squatstreamd = sys.argv[1], sys.argv[2]
     require_tool(grpcurl, "grpcurl")
-    failures = []
-
-    def expect(ok, what):
-        print(("ok    " if ok else "FAIL  ") + what, flush=True)
-        if not ok:
-            failures.append(what)
+    checks = Checks()
+    expect = checks.expect
 
     flags = ["--whois_latency=30s", f"--shutdown_grace={GRACE:g}s"]
     with Server(squatstreamd, flags, stop_timeout=GRACE + 10) as server:
@@ -44,20 +39,13 @@ def main():
             return subprocess.Popen([grpcurl, "-plaintext", *args], stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
 
-        def active_streams():
-            with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5) as r:
-                for line in r.read().decode().splitlines():
-                    if line.startswith("squatstream_active_streams "):
-                        return float(line.split()[1])
-            return -1
-
         watch = start(server.address, "grpc.health.v1.Health/Watch")
         streams = [start("-d", '{"domain":"example.com","max_candidates":50}', server.address,
                          "squatstream.v1.EnrichmentService/EnrichDomain") for _ in range(STREAMS)]
         deadline = time.monotonic() + 20
-        while active_streams() < STREAMS and time.monotonic() < deadline:
+        while server.metric("squatstream_active_streams") < STREAMS and time.monotonic() < deadline:
             time.sleep(0.05)
-        expect(active_streams() == STREAMS, f"{STREAMS} streams running before the signal")
+        expect(server.metric("squatstream_active_streams") == STREAMS, f"{STREAMS} streams running before the signal")
 
         exited = {}
 
@@ -101,8 +89,8 @@ def main():
             expect("Code: Unavailable" in out and "Message: server shutting down" in out,
                    f"stream {i} ended UNAVAILABLE \"server shutting down\": "
                    f"{out.strip().splitlines()[-2:] if out.strip() else '(no output)'}")
-    print(f"drain_test: {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+    print(f"drain_test: {len(checks.failures)} failed")
+    sys.exit(1 if checks.failures else 0)
 
 
 if __name__ == "__main__":

@@ -14,15 +14,13 @@ With --sanitizer-build the RSS checks are printed, not asserted (the sanitizer's
 Standard library only; bounded.
 """
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Server, require_tool  # noqa: E402
+from squatstreamd import Checks, Server, require_tool  # noqa: E402
 
 BUDGET_MB = 512
 READERS = 64
@@ -36,23 +34,11 @@ def main():
         sys.exit(__doc__)
     stalled, grpcurl, squatstreamd = args
     require_tool(grpcurl, "grpcurl")
-    failures = []
-
-    def expect(ok, what, rss=False):
-        if rss and sanitizer_build:
-            print(f"info  {what} ({'holds' if ok else 'does not hold'}; not asserted in a sanitizer build)")
-            return
-        print(("ok    " if ok else "FAIL  ") + what, flush=True)
-        if not ok:
-            failures.append(what)
+    checks = Checks(rss_asserted=not sanitizer_build)
+    expect = checks.expect
 
     with Server(squatstreamd, [f"--memory_budget_mb={BUDGET_MB}", "--max_concurrent_streams=64"]) as server:
-        def metric(name, labels=""):
-            with urllib.request.urlopen(f"http://127.0.0.1:{server.metrics_port}/metrics", timeout=5) as r:
-                text = r.read().decode()
-            m = re.search(r"^" + re.escape(name) + (r"\{[^}]*" + re.escape(labels) + r"[^}]*\}" if labels else "")
-                          + r" (\S+)$", text, re.M)
-            return float(m.group(1)) if m else float("nan")
+        metric = server.metric
 
         subprocess.run([stalled, server.address, "1", "example.com", "10", "0"], check=True, timeout=60,
                        stdout=subprocess.DEVNULL)
@@ -96,17 +82,16 @@ def main():
         expect(granted_peak[0] > 0, "some of the big streams were admitted")
         expect("Code: ResourceExhausted" in extra.stderr and "memory budget" in extra.stderr,
                f"a reading client is told why: {extra.stderr.strip().splitlines()[-1:] if extra.stderr else extra.stdout[:80]}")
-        expect(peak[0] <= idle + BUDGET_MB * 2**20,
-               f"peak RSS {peak[0] / 2**20:.0f} MiB within idle + budget ({(idle + BUDGET_MB * 2**20) / 2**20:.0f} MiB)",
-               rss=True)
+        checks.expect_rss(peak[0] <= idle + BUDGET_MB * 2**20,
+                          f"peak RSS {peak[0] / 2**20:.0f} MiB within idle + budget "
+                          f"({(idle + BUDGET_MB * 2**20) / 2**20:.0f} MiB)")
         deadline = time.monotonic() + (5 if sanitizer_build else 30)
         while server.rss_bytes() > 2 * idle and time.monotonic() < deadline:
             time.sleep(0.25)
         rss = server.rss_bytes()
-        expect(rss <= 2 * idle, f"RSS back to {rss / 2**20:.0f} MiB (idle {idle / 2**20:.0f} MiB, at most 2x)",
-               rss=True)
-    print(f"stalled_readers_test: {len(failures)} failed")
-    sys.exit(1 if failures else 0)
+        checks.expect_rss(rss <= 2 * idle, f"RSS back to {rss / 2**20:.0f} MiB (idle {idle / 2**20:.0f} MiB, at most 2x)")
+    print(f"stalled_readers_test: {len(checks.failures)} failed")
+    sys.exit(1 if checks.failures else 0)
 
 
 if __name__ == "__main__":

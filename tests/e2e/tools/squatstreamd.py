@@ -9,6 +9,27 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+
+
+class Checks:
+    """Pass/fail lines as the e2e scripts print them. RSS checks are asserted unless the server is a
+    sanitizer build (its allocator ignores malloc_trim and its RSS is mostly shadow memory): then printed."""
+
+    def __init__(self, rss_asserted=True):
+        self.failures = []
+        self.rss_asserted = rss_asserted
+
+    def expect(self, ok, what):
+        print(("ok    " if ok else "FAIL  ") + what, flush=True)
+        if not ok:
+            self.failures.append(what)
+
+    def expect_rss(self, ok, what):
+        if self.rss_asserted:
+            self.expect(ok, what)
+        else:
+            print(f"info  {what} ({'holds' if ok else 'does not hold'}; not asserted in a sanitizer build)")
 
 
 def require_tool(path, name):
@@ -71,6 +92,17 @@ class Server:
     def log(self):
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace")
+
+    def metric(self, name, labels=""):
+        """The sum of the /metrics samples of `name` whose labels hold every comma-separated part of `labels`
+        (e.g. 'grpc_code="OK",grpc_method="EnrichDomain"'); 0 when none."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        total = 0.0
+        for m in re.finditer(r"^" + re.escape(name) + r"(\{[^}]*\})? (\S+)$", text, re.M):
+            if all(part in (m.group(1) or "") for part in labels.split(",") if part):
+                total += float(m.group(2))
+        return total
 
     def rss_bytes(self):
         """The server's resident set size now (VmRSS of /proc/PID/status). Exits, with the server's log, if
