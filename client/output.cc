@@ -1,5 +1,8 @@
 #include "client/output.h"
 
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -7,6 +10,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "permute/kind.h"
 
 namespace squatstream::client {
 namespace {
@@ -66,6 +70,9 @@ absl::StatusOr<Format> ParseFormat(absl::string_view name) {
 }
 
 std::string KindName(v1::PermutationKind kind) {
+  // The engine's names, so that the CLI prints and accepts what the server's kinds are called. A value the
+  // engine does not know (UNSPECIFIED, or a kind of a newer server) is named after the API's enum.
+  if (std::optional<permute::Kind> k = permute::KindFromNumber(kind)) return std::string(permute::KindName(*k));
   return ShortName(v1::PermutationKind_Name(kind), "PERMUTATION_KIND_");
 }
 

@@ -21,7 +21,8 @@ std::string FormatHeader(Format format);
 // One record as one line with its newline.
 std::string FormatRecord(Format format, const v1::Record& record);
 
-// Short name of a kind or enricher as the CLI prints and accepts it: "vowel-swap", "geo".
+// Short name of a kind or enricher as the CLI prints and accepts it: "vowel-swap", "geo". A kind is named
+// as the engine names it (permute::KindName); a value the engine does not know, after the API's enum.
 std::string KindName(v1::PermutationKind kind);
 std::string EnricherName(v1::Enricher enricher);
 

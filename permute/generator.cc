@@ -1,0 +1,303 @@
+#include "permute/generator.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "permute/kinds/registry.h"
+#include "permute/unicode.h"
+
+namespace squatstream::permute {
+namespace {
+
+using internal::EntryOf;
+using internal::KindEntry;
+using internal::LabelDiff;
+using internal::Level;
+using internal::NonAsciiNames;
+
+// ASCII-form checks the fast path applies to each label (those libidn2 would apply to an LDH label).
+bool IsValidAsciiLabel(absl::string_view label) {
+  if (label.empty() || label.size() > kMaxLabelBytes || label.front() == '-' || label.back() == '-') return false;
+  // Labels with "--" at positions 3-4 are reserved; only a well-formed A-label may have it, and the fast
+  // path produces those itself (from a label that does not have it).
+  return !(label.size() >= 4 && label[2] == '-' && label[3] == '-');
+}
+
+}  // namespace
+
+Generator::Generator(ParsedDomain domain, GeneratorOptions options)
+    : domain_(std::move(domain)), options_(std::move(options)) {
+  if (options_.kinds.empty()) options_.kinds.assign(AllKinds().begin(), AllKinds().end());
+  // The ASCII form has the same labels as the Unicode one, in the same places.
+  const std::size_t prefix_labels =
+      static_cast<std::size_t>(std::count(domain_.prefix.begin(), domain_.prefix.end(), '.'));
+  const std::vector<absl::string_view> ascii = absl::StrSplit(domain_.ascii, '.');
+  input_labels_ = absl::StrSplit(domain_.unicode, '.');
+  // The text around label `at`: every other label, with the dots next to `at`.
+  auto slot_at = [&](std::size_t at) {
+    Slot s;
+    for (std::size_t i = 0; i < ascii.size(); ++i) {
+      if (i < at) {
+        absl::StrAppend(&s.before_ascii, ascii[i], ".");
+        absl::StrAppend(&s.before_unicode, input_labels_[i], ".");
+      } else if (i > at) {
+        absl::StrAppend(&s.after_ascii, ".", ascii[i]);
+        absl::StrAppend(&s.after_unicode, ".", input_labels_[i]);
+      }
+    }
+    return s;
+  };
+  registrable_ = slot_at(prefix_labels);
+  if (options_.subdomains) {
+    for (std::size_t i = 0; i < prefix_labels; ++i) {
+      subdomain_slots_.emplace_back(slot_at(i), DecodeUtf8(input_labels_[i]));
+    }
+  }
+  unicode_differs_ = domain_.unicode != domain_.ascii;
+  // The kinds' may-produce checks are exact for ASCII input only; an internationalized input runs every
+  // kind before its first candidate.
+  incremental_ = options_.incremental && !unicode_differs_;
+  label_ = DecodeUtf8(domain_.label);
+  waiting_.resize(options_.kinds.size());
+  for (std::size_t i = options_.kinds.size(); i-- > 0;) {
+    const KindEntry& entry = EntryOf(options_.kinds[i]);
+    if (entry.non_ascii == NonAsciiNames::kNone) continue;
+    NonAsciiMaker& maker = non_ascii_makers_.emplace_back();
+    maker.position = i;
+    if (incremental_ && entry.non_ascii == NonAsciiNames::kListed) {  // by the kind's own generator
+      auto collect = [&](const Slot& slot, const Label& label) {
+        entry.Variants(label, [&](const Label& v) {
+          maker.names.push_back(absl::StrCat(slot.before_unicode, EncodeUtf8(v), slot.after_unicode));
+          return true;
+        });
+      };
+      collect(registrable_, label_);
+      for (const auto& subdomain : subdomain_slots_) collect(subdomain.first, subdomain.second);
+    }
+  }
+}
+
+absl::string_view Generator::NameArena::Add(absl::string_view s) {
+  if (capacity_ - used_ < s.size()) {
+    capacity_ = std::max<std::size_t>(64 * 1024, s.size());
+    blocks_.push_back(std::make_unique_for_overwrite<char[]>(capacity_));
+    used_ = 0;
+  }
+  char* at = blocks_.back().get() + used_;
+  std::copy(s.begin(), s.end(), at);
+  used_ += s.size();
+  return {at, s.size()};
+}
+
+void Generator::NameArena::RemoveLast(absl::string_view added) { used_ -= added.size(); }
+
+std::optional<Candidate> Generator::Next() {
+  if (generated_ >= options_.max_candidates) return std::nullopt;
+  while (ready_.empty() && next_kind_ < options_.kinds.size()) RunKind(next_kind_++);
+  if (ready_.empty()) return std::nullopt;
+  Stored& s = stored_[ready_.front()];
+  ready_.pop_front();
+  s.handed_out = true;
+  ++generated_;
+  return Candidate{.kind = s.kind, .kinds = s.kinds, .ascii = std::string(s.ascii), .unicode = std::string(s.unicode)};
+}
+
+void Generator::RunKind(std::size_t i) {
+  if (i == 0) {
+    // Room for a short domain's names (example.com: 5,902) from the start, rather than growing the index
+    // from empty through a dozen rehashes.
+    index_.reserve(std::min<std::size_t>(options_.max_candidates, 8192));
+    index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
+  }
+  const Kind kind = options_.kinds[i];
+  kind_accepted_ = 0;
+  const KindEntry& entry = EntryOf(kind);
+  kind_budget_ = entry.budget;
+  kind_tries_left_ = KindWorkLimit(kind);
+  if (entry.level == Level::kName) {
+    entry.Names(domain_, [&](const std::string& name) { return TakeTry() && OfferName(kind, name); });
+  } else {
+    bool go_on = true;
+    entry.Variants(label_,
+                   [&](const Label& variant) { return go_on = TakeTry() && OfferLabel(kind, registrable_, variant); });
+    for (const auto& subdomain : subdomain_slots_) {  // (slot, label); not a structured binding: clang 14
+      if (!go_on) break;                              // cannot capture those in the lambda
+      entry.Variants(subdomain.second, [&](const Label& variant) {
+        return go_on = TakeTry() && OfferLabel(kind, subdomain.first, variant);
+      });
+    }
+  }
+  ready_.insert(ready_.end(), waiting_[i].begin(), waiting_[i].end());
+  waiting_[i] = {};
+  if (next_kind_ == options_.kinds.size()) index_ = {};  // nothing left to deduplicate against
+}
+
+bool Generator::TakeTry() {
+  if (kind_tries_left_ == 0) return false;
+  --kind_tries_left_;
+  ++offered_;
+  return true;
+}
+
+bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant) {
+  if (kind_accepted_ >= kind_budget_) return false;
+  // Fast path: every code point is ASCII LDH or a vetted look-alike, so no IDNA mapping or normalization
+  // can change the label and its A-label is plain punycode. Anything else goes through libidn2.
+  name_.assign(slot.before_ascii);
+  bool non_ascii = false;
+  for (std::size_t start = 0; start <= variant.size();) {
+    std::size_t dot = variant.find(U'.', start);
+    if (dot == std::u32string_view::npos) dot = variant.size();
+    const std::u32string_view part = variant.substr(start, dot - start);
+    if (!FastAsciiLabel(part, &label_ascii_)) {
+      // Off the fast path (the label holds a character of the input the tables do not cover). A label that
+      // mixes scripts is refused here, as OfferName would refuse it after libidn2 (tens of µs a name), so
+      // that the variants of a mixed-script input do not all go through libidn2. Its characters are each in
+      // IDNA2008's mapped form already (from the parsed input or the tables), and normalizing the label
+      // keeps each character's script (NFC composes marks, which have none, onto their base).
+      if (!LabelScript(part).has_value() &&
+          std::find(input_labels_.begin(), input_labels_.end(), EncodeUtf8(part)) == input_labels_.end()) {
+        return true;
+      }
+      return OfferName(kind, absl::StrCat(slot.before_unicode, EncodeUtf8(variant), slot.after_unicode));
+    }
+    if (label_ascii_.size() != part.size()) {  // punycode: an internationalized label
+      non_ascii = true;
+      // A U-label must not start or end with a hyphen nor have "--" at positions 3-4, and must be
+      // single-script.
+      if (part.front() == U'-' || part.back() == U'-' || (part.size() >= 4 && part[2] == U'-' && part[3] == U'-') ||
+          label_ascii_.size() > kMaxLabelBytes || !LabelScript(part).has_value()) {
+        return true;
+      }
+    } else if (!IsValidAsciiLabel(label_ascii_)) {
+      return true;
+    }
+    if (start > 0) name_.push_back('.');
+    name_.append(label_ascii_);
+    start = dot + 1;
+  }
+  name_.append(slot.after_ascii);
+  if (name_.size() > kMaxDomainBytes) return true;
+  if (Merge(kind)) return kind_accepted_ < kind_budget_;
+  if (!non_ascii && !unicode_differs_) return Accept(kind, {}, &slot, variant);
+  unicode_.assign(slot.before_unicode);
+  AppendUtf8(variant, &unicode_);
+  unicode_.append(slot.after_unicode);
+  return Accept(kind, unicode_, &slot, variant);
+}
+
+bool Generator::OfferName(Kind kind, absl::string_view name) {
+  if (kind_accepted_ >= kind_budget_) return false;
+  absl::StatusOr<NameForms> forms = ToNameForms(name);
+  if (!forms.ok()) return true;
+  // Every label the kind made must be single-script; the input's own labels are taken as they are.
+  for (absl::string_view l : absl::StrSplit(forms->unicode, '.')) {
+    if (std::find(input_labels_.begin(), input_labels_.end(), l) == input_labels_.end() &&
+        !LabelScript(DecodeUtf8(l)).has_value()) {
+      return true;
+    }
+  }
+  name_ = std::move(forms->ascii);
+  if (Merge(kind)) return kind_accepted_ < kind_budget_;
+  return Accept(kind, forms->unicode);
+}
+
+bool Generator::Merge(Kind kind) {
+  // One probe: the name goes into the arena and the index at once, and comes out of the arena again when it
+  // was there already.
+  const absl::string_view key = names_.Add(name_);
+  const auto [it, inserted] = index_.try_emplace(key, static_cast<std::uint32_t>(stored_.size()));
+  if (inserted) {
+    recorded_ = key;
+    return false;
+  }
+  names_.RemoveLast(key);
+  if (it->second != UINT32_MAX) {
+    // A name an earlier kind made is still one of this kind's names: it counts against this kind's budget
+    // (once), so that a budgeted kind makes the same names in any company as it does alone.
+    Stored& c = stored_[it->second];
+    if (!c.kinds.Contains(kind)) {
+      c.kinds.Insert(kind);
+      ++kind_accepted_;
+      if (c.handed_out) ++late_merges_;
+    }
+  }
+  return true;
+}
+
+bool Generator::Accept(Kind kind, absl::string_view unicode, const Slot* slot, std::u32string_view variant) {
+  Stored& c = stored_.emplace_back();
+  c.kind = kind;
+  c.kinds.Insert(kind);
+  c.ascii = recorded_;
+  c.unicode = unicode.empty() ? c.ascii : names_.Add(unicode);
+  const auto position = static_cast<std::uint32_t>(stored_.size() - 1);
+  waiting_[ReleaseAfter(c.unicode, slot, variant)].push_back(position);
+  return ++kind_accepted_ < kind_budget_;
+}
+
+std::size_t Generator::ReleaseAfter(absl::string_view unicode, const Slot* slot, std::u32string_view variant) {
+  const std::size_t running = next_kind_ - 1;  // RunKind(next_kind_++)
+  const std::size_t last = options_.kinds.size() - 1;
+  if (!incremental_ || running == last) return last;
+  const bool ascii = std::none_of(unicode.begin(), unicode.end(), [](char c) { return (c & 0x80) != 0; });
+  if (!ascii) {
+    // From an ASCII input only a few kinds make a name with other characters (homoglyph: most of the
+    // names; cyrillic: one name per label, listed in advance).
+    for (const NonAsciiMaker& maker : non_ascii_makers_) {
+      if (maker.position <= running) break;
+      const Kind kind = options_.kinds[maker.position];
+      if (EntryOf(kind).non_ascii == NonAsciiNames::kListed
+              ? std::find(maker.names.begin(), maker.names.end(), unicode) != maker.names.end()
+              : MayProduceByLabel(kind, unicode, slot, variant)) {
+        return maker.position;
+      }
+    }
+    return running;
+  }
+  // The usual case, a variant of the registrable label with no subdomain labels permuted: one diff.
+  std::optional<LabelDiff> only;
+  if (slot == &registrable_ && subdomain_slots_.empty()) only.emplace(label_, variant);
+  for (std::size_t i = last; i > running; --i) {
+    const Kind kind = options_.kinds[i];
+    const KindEntry& entry = EntryOf(kind);
+    if (entry.level == Level::kName
+            ? entry.MayProduce(domain_, unicode)
+            : (only ? entry.MayProduce(*only) : MayProduceByLabel(kind, unicode, slot, variant))) {
+      return i;
+    }
+  }
+  return running;
+}
+
+bool Generator::MayProduceByLabel(Kind kind, absl::string_view unicode, const Slot* slot, std::u32string_view variant) {
+  // The name as a variant of each permutable label whose surroundings it keeps (usually one): the one it
+  // was made from, and any other whose text around it matches.
+  const KindEntry& entry = EntryOf(kind);
+  auto may = [&](const Slot& s, const Label& label) {
+    if (&s == slot) return entry.MayProduce(LabelDiff(label, variant));
+    absl::string_view middle = unicode;
+    if (!absl::ConsumePrefix(&middle, s.before_unicode) || !absl::ConsumeSuffix(&middle, s.after_unicode)) {
+      return false;
+    }
+    const Label decoded = DecodeUtf8(middle);
+    return entry.MayProduce(LabelDiff(label, decoded));
+  };
+  if (may(registrable_, label_)) return true;
+  return std::any_of(subdomain_slots_.begin(), subdomain_slots_.end(),
+                     [&](const auto& subdomain) { return may(subdomain.first, subdomain.second); });
+}
+
+std::vector<Candidate> GenerateAll(const ParsedDomain& domain, const GeneratorOptions& options) {
+  Generator generator(domain, options);
+  std::vector<Candidate> out;
+  while (std::optional<Candidate> c = generator.Next()) out.push_back(*std::move(c));
+  return out;
+}
+
+}  // namespace squatstream::permute
