@@ -23,7 +23,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
 #include "grpcpp/grpcpp.h"
-#include "service/server.h"
+#include "daemon/server.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
 ABSL_FLAG(std::string, domain, "internationalbusinessmachines.com", "Domain to stream.");
@@ -157,11 +157,11 @@ class RawCeilingService final : public v1::EnrichmentService::CallbackService {
   const std::vector<v1::EnrichDomainResponse> batches_;
 };
 
-squatstream::service::ServerOptions ZeroLatency(std::size_t batch) {
-  squatstream::service::ServerOptions o;
+squatstream::daemon::ServerOptions ZeroLatency(std::size_t batch) {
+  squatstream::daemon::ServerOptions o;
   o.grpc_address = "127.0.0.1:0";
   o.metrics_address = "127.0.0.1:0";
-  o.geo = o.whois = o.banner = {absl::ZeroDuration(), 0.02};
+  for (auto& [id, stub] : o.stubs) stub = {absl::ZeroDuration(), 0.02, 1.0};  // every name exists: every stage runs
   o.limits.max_batch_records = batch;
   return o;
 }
@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
 
   // All three servers run at once and the configurations take turns, one stream each: on a shared
   // machine whose speed drifts from second to second, the drift then hits all three alike.
-  auto service_server = squatstream::service::Server::Start(ZeroLatency(kBatch));
-  auto per_record_server = squatstream::service::Server::Start(ZeroLatency(1));
+  auto service_server = squatstream::daemon::Server::Start(ZeroLatency(kBatch));
+  auto per_record_server = squatstream::daemon::Server::Start(ZeroLatency(1));
   if (!service_server.ok() || !per_record_server.ok()) return 1;
   Client service((*service_server)->grpc_port());
   Client per_record((*per_record_server)->grpc_port());

@@ -59,12 +59,10 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   if (!request.ok()) return request.status();
   absl::StatusOr<StreamSpec> spec = ParseRequest(*request, context_.limits.request);
   if (!spec.ok()) return spec.status();
-  std::vector<workers::Enricher*> enrichers;
-  for (workers::EnricherKind kind : spec->enrichers) {
-    enrichers.push_back(context_.enrichers[static_cast<std::size_t>(kind)]);
-  }
+  absl::StatusOr<pipeline::StagePlan> stages = context_.enrichers->Plan(spec->enrichers);
+  if (!stages.ok()) return stages.status();
   // The stream's share of the server's memory budget: as many buffer slots as it can use, if they are free.
-  PipelineOptions pipeline_options = context_.limits.pipeline;
+  pipeline::PipelineOptions pipeline_options = context_.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
   const std::size_t generated =
       std::min(spec->generator.max_candidates, MemoryBudget::kMaxNamesPerDomain) * spec->domains.size();
@@ -87,10 +85,12 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   context_.metrics->pipeline.budget_slots_granted->Increment(static_cast<double>(granted_slots_));
   context_.metrics->pipeline.fanin_capacity_records->Increment(static_cast<double>(granted_buffer_));
   pipeline_options.buffer_capacity = grant.buffer;
-  std::vector<permute::Generator> generators;
-  for (permute::ParsedDomain& domain : spec->domains) generators.emplace_back(std::move(domain), spec->generator);
-  pipeline_ = EnrichPipeline::Create(context_.executor->context(), std::move(generators), std::move(enrichers),
-                                     pipeline_options, context_.metrics->pipeline);
+  pipeline::StreamWork work;
+  for (permute::ParsedDomain& domain : spec->domains) work.generators.emplace_back(std::move(domain), spec->generator);
+  work.stages = *std::move(stages);
+  work.registered_only = spec->registered_only;
+  pipeline_ = pipeline::EnrichPipeline::Create(context_.executor->context(), std::move(work), pipeline_options,
+                                               context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
   if (!context_.streams.Add(this)) {  // the drain began since the check above
     pipeline_->Cancel();
@@ -130,26 +130,32 @@ void EnrichDomainReactor::TryWrite() {
     consumer_busy_ = true;
     retry_ = false;
   }
-  const PipelineMetrics& m = context_.metrics->pipeline;
+  const pipeline::PipelineMetrics& m = context_.metrics->pipeline;
   for (;;) {
     // The first batch goes as soon as there is a record; later ones wait for a full batch unless the
     // pipeline flushes (it has nothing more coming right away) or finishes.
     const std::size_t max = context_.limits.max_batch_records;
     const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1);
-    if (result.taken > 0) {
+    // A finished stream whose last records were filtered out (registered_only) ends with a message of
+    // progress alone, so that the client learns how many candidates were looked up.
+    const bool final_progress = result.taken == 0 && result.finished && pipeline_->enriched() != reported_enriched_;
+    if (result.taken > 0 || final_progress) {
       sent_ += batch_.size();
       v1::Progress progress;
       progress.set_generated(pipeline_->generated());
       progress.set_enriched(pipeline_->enriched());
       progress.set_sent(sent_);
+      reported_enriched_ = progress.enriched();
       FrameResponse(batch_, progress, &wire_);
 
       const auto n = static_cast<double>(batch_.size());
-      m.records_streamed->Increment(n);
-      m.fanin_swaps->Increment();
-      m.batch_size->Observe(n);
+      if (!final_progress) {
+        m.records_streamed->Increment(n);
+        m.fanin_swaps->Increment();
+        m.batch_size->Observe(n);
+      }
       context_.metrics->enrich_domain.msg_sent->Increment();
-      if (!first_write_done_) {
+      if (!first_write_done_ && !final_progress) {
         first_write_done_ = true;
         m.time_to_first_batch_seconds->Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());

@@ -19,7 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
-#include "service/enrich_pipeline.h"
+#include "pipeline/enrich_pipeline.h"
 #include "service/service_context.h"
 #include "service/stream_registry.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -59,7 +59,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   bool registered_ = false;                   // in context_.streams; set in the constructor only
   std::size_t granted_slots_ = 0;             // from context_.budget; set in the constructor only
   std::size_t granted_buffer_ = 0;            // of them, the fan-in buffer's bound
-  std::shared_ptr<EnrichPipeline> pipeline_;  // null when the request was refused
+  std::shared_ptr<pipeline::EnrichPipeline> pipeline_;  // null when the request was refused
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can
   // run the buffer's callbacks and those must not run under our lock. `retry_` records a wake-up that came
@@ -76,6 +76,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   std::string wire_;                // the response being written, framed by FrameResponse (reused)
   grpc::ByteBuffer serialized_;     // wire_ as handed to gRPC
   std::uint64_t sent_ = 0;
+  std::uint64_t reported_enriched_ = 0;  // the enriched count of the last message sent
   bool first_write_done_ = false;
 };
 

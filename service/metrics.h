@@ -6,10 +6,13 @@
 #define SQUATSTREAM_SERVICE_METRICS_H_
 
 #include <array>
+#include <string>
 
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
+#include "pipeline/pipeline_metrics.h"
+#include "prometheus/family.h"
 #include "prometheus/registry.h"
 
 namespace squatstream::service {
@@ -25,33 +28,23 @@ struct GrpcMethodMetrics {
   prometheus::Histogram* handling_seconds = nullptr;
 };
 
-// Metrics of the enrichment pipeline.
-struct PipelineMetrics {
-  prometheus::Counter* permutations_generated = nullptr;
-  prometheus::Counter* records_streamed = nullptr;
-  prometheus::Counter* fanin_swaps = nullptr;
-  prometheus::Histogram* batch_size = nullptr;
-  prometheus::Histogram* time_to_first_batch_seconds = nullptr;
-  std::array<prometheus::Histogram*, 4> enrichment_latency_seconds{};  // by EnricherKind (1..3)
-  std::array<prometheus::Counter*, 4> enrichment_failures{};           // by EnricherKind (1..3)
-  prometheus::Gauge* inflight_lookups = nullptr;
-  prometheus::Gauge* fanin_buffer_depth = nullptr;
-  prometheus::Gauge* active_streams = nullptr;
-  prometheus::Gauge* fanin_capacity_records = nullptr;  // sum of the active streams' buffer bounds
-  prometheus::Gauge* budget_slots = nullptr;            // the server-wide memory budget, set once at start-up
-  prometheus::Gauge* budget_slots_granted = nullptr;    // of it, granted to the streams in progress
-};
-
 struct Metrics {
   GrpcMethodMetrics enrich_domain;
   GrpcMethodMetrics classify_domain;
   prometheus::Counter* classify_cache_hits = nullptr;    // ClassifyDomain calls whose target was cached
   prometheus::Counter* classify_cache_misses = nullptr;  // ... and those that generated its permutations
-  PipelineMetrics pipeline;
+  pipeline::PipelineMetrics pipeline;
+  // Per-enricher families (label enricher); AddStageMetrics adds an enricher's series.
+  prometheus::Family<prometheus::Histogram>* enrichment_latency_seconds = nullptr;
+  prometheus::Family<prometheus::Counter>* enrichment_failures = nullptr;
+  prometheus::Family<prometheus::Counter>* enrichment_skipped = nullptr;
 };
 
 // Registers every metric in `registry` and returns pointers into it; `registry` must outlive the result.
 Metrics RegisterMetrics(prometheus::Registry& registry);
+
+// The series of one enricher, labelled enricher="<name>" (start-up only).
+pipeline::StageMetrics AddStageMetrics(Metrics& metrics, const std::string& enricher_name);
 
 }  // namespace squatstream::service
 

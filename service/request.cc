@@ -17,9 +17,6 @@ static_assert(static_cast<int>(permute::Kind::kTldSwap) == v1::PERMUTATION_KIND_
 static_assert(static_cast<int>(permute::Kind::kDictionary) == v1::PERMUTATION_KIND_DICTIONARY);
 static_assert(static_cast<int>(permute::Kind::kAsciiLookAlike) == v1::PERMUTATION_KIND_ASCII_LOOKALIKE);
 static_assert(v1::PermutationKind_MAX == v1::PERMUTATION_KIND_ASCII_LOOKALIKE);
-static_assert(static_cast<int>(workers::EnricherKind::kGeo) == v1::ENRICHER_GEO);
-static_assert(static_cast<int>(workers::EnricherKind::kWhois) == v1::ENRICHER_WHOIS);
-static_assert(static_cast<int>(workers::EnricherKind::kBanner) == v1::ENRICHER_BANNER);
 
 // Longer selections can only repeat entries; refusing them keeps a huge request cheap to reject.
 constexpr int kMaxSelectionEntries = 64;
@@ -66,11 +63,12 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   request.mutable_enrichers()->Swap(wire.mutable_enrichers());
   request.set_max_candidates(wire.max_candidates());
   request.set_permute_subdomains(wire.permute_subdomains());
+  request.set_registered_only(wire.registered_only());
   for (std::string& d : *wire.mutable_domains()) request.add_domains(std::move(d));
   return request;
 }
 
-absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, ClassifierCache& cache,
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, pipeline::ClassifierCache& cache,
                                                     bool* cache_hit) {
   v1::ClassifyDomainRequest request;
   if (!ParseFrom(serialized, &request)) {
@@ -126,13 +124,13 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ParseSelection<workers::EnricherKind>(request.enrichers(), "enrichers", v1::Enricher_MAX,
+  if (absl::Status s = ParseSelection<v1::Enricher>(request.enrichers(), "enrichers", v1::Enricher_MAX,
                                                              v1::Enricher_IsValid, &spec.enrichers);
       !s.ok()) {
     return s;
   }
   if (spec.enrichers.empty()) {
-    spec.enrichers = {workers::EnricherKind::kGeo, workers::EnricherKind::kWhois, workers::EnricherKind::kBanner};
+    spec.enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
   }
 
   if (request.max_candidates() > limits.max_candidates) {
@@ -140,6 +138,11 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
                                                         request.max_candidates(), limits.max_candidates));
   }
   spec.generator.subdomains = request.permute_subdomains();
+  spec.registered_only = request.registered_only();
+  if (spec.registered_only &&
+      std::find(spec.enrichers.begin(), spec.enrichers.end(), v1::ENRICHER_DNS) == spec.enrichers.end()) {
+    spec.enrichers.insert(spec.enrichers.begin(), v1::ENRICHER_DNS);  // the verdict it filters on
+  }
   spec.generator.max_candidates =
       request.max_candidates() == 0 ? limits.default_max_candidates : request.max_candidates();
   return spec;

@@ -9,9 +9,8 @@
 #include "grpcpp/support/byte_buffer.h"
 #include "permute/domain.h"
 #include "permute/permutations.h"
-#include "service/classifier_cache.h"
+#include "pipeline/classifier_cache.h"
 #include "squatstream/v1/squatstream.pb.h"
-#include "workers/enricher.h"
 
 namespace squatstream::service {
 
@@ -26,7 +25,8 @@ inline constexpr int kMaxDomainsPerRequest = 32;
 struct StreamSpec {
   std::vector<permute::ParsedDomain> domains;  // in request order, no two with the same ASCII form, never empty
   permute::GeneratorOptions generator;
-  std::vector<workers::EnricherKind> enrichers;  // in request order, no duplicates, never empty
+  std::vector<v1::Enricher> enrichers;  // in request order, no duplicates, never empty (DNS added for registered_only)
+  bool registered_only = false;
 };
 
 // Reads a serialized EnrichDomainRequest. The domain is read as bytes (request_wire.proto), so one that is not
@@ -42,7 +42,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
 // ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which
 // kinds the candidate is a permutation of the target. INVALID_ARGUMENT naming the fault for bad input.
 // The target's classifier comes from `cache`; *cache_hit says whether it was there.
-absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, ClassifierCache& cache,
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, pipeline::ClassifierCache& cache,
                                                     bool* cache_hit);
 
 }  // namespace squatstream::service

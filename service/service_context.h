@@ -1,26 +1,25 @@
-// What every call shares: the executor, the enrichers, the limits, the metrics and ClassifyDomain's cache.
+// What every call shares: the executor, the enricher registry, the limits, the metrics and ClassifyDomain's cache.
 #ifndef SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_
 #define SQUATSTREAM_SERVICE_SERVICE_CONTEXT_H_
 
-#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 
-#include "service/classifier_cache.h"
-#include "service/enrich_pipeline.h"
+#include "pipeline/classifier_cache.h"
+#include "pipeline/enrich_pipeline.h"
+#include "pipeline/stages.h"
 #include "service/memory_budget.h"
 #include "service/metrics.h"
 #include "service/request.h"
 #include "service/stream_registry.h"
-#include "workers/enricher.h"
 #include "workers/executor.h"
 
 namespace squatstream::service {
 
 struct StreamLimits {
   RequestLimits request;
-  PipelineOptions pipeline;
+  pipeline::PipelineOptions pipeline;
   std::size_t max_batch_records = 1024;  // records per streamed message
   int max_concurrent_streams = 64;       // more get RESOURCE_EXHAUSTED
 };
@@ -29,15 +28,14 @@ struct StreamLimits {
 // thread-safe themselves.
 struct ServiceContext {
   workers::Executor* executor = nullptr;
-  std::array<workers::Enricher*, 4> enrichers{};  // by EnricherKind (1..3); all set
+  const pipeline::EnricherRegistry* enrichers = nullptr;  // every stage the server runs
   StreamLimits limits;
   Metrics* metrics = nullptr;
-  ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
+  pipeline::ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
   std::atomic<int> active_streams{0};
-  std::atomic<std::uint64_t> streams_admitted{0};
+  std::atomic<std::uint64_t> streams_admitted{0};  // streams that got a slot, ever (for idle memory release)
   StreamRegistry streams;          // the streams in progress; draining on shutdown
-  MemoryBudget* budget = nullptr;  // what all streams together may hold; set by the server  // streams that got a slot,
-                                   // ever (for idle memory release)
+  MemoryBudget* budget = nullptr;  // what all streams together may hold; set by the server
 };
 
 }  // namespace squatstream::service

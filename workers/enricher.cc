@@ -1,26 +1,69 @@
 #include "workers/enricher.h"
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace squatstream::workers {
+namespace {
 
-absl::string_view EnricherName(EnricherKind kind) {
-  switch (kind) {
-    case EnricherKind::kGeo:
-      return "geo";
-    case EnricherKind::kWhois:
-      return "whois";
-    case EnricherKind::kBanner:
-      return "banner";
+absl::string_view VerdictName(v1::DnsVerdict v) {
+  switch (v) {
+    case v1::DNS_VERDICT_REGISTERED:
+      return "registered";
+    case v1::DNS_VERDICT_UNREGISTERED:
+      return "NXDOMAIN";
+    case v1::DNS_VERDICT_UNKNOWN:
+      return "unknown";
+    case v1::DNS_VERDICT_WILDCARD:
+      return "wildcard";
+    default:
+      return "no verdict";
   }
-  return "unknown";
 }
 
-absl::StatusOr<EnricherKind> ParseEnricherName(absl::string_view name) {
-  for (EnricherKind k : {EnricherKind::kGeo, EnricherKind::kWhois, EnricherKind::kBanner}) {
-    if (EnricherName(k) == name) return k;
+LookupResult Skipped(std::string reason) {
+  LookupResult r;
+  r.status = absl::NotFoundError(std::move(reason));
+  return r;
+}
+
+}  // namespace
+
+std::string EnricherName(v1::Enricher id) {
+  return absl::AsciiStrToLower(absl::StripPrefix(v1::Enricher_Name(id), "ENRICHER_"));
+}
+
+absl::StatusOr<v1::Enricher> ParseEnricherName(absl::string_view name) {
+  v1::Enricher id;
+  if (!name.empty() && absl::AsciiStrToLower(name) == name &&
+      v1::Enricher_Parse(absl::StrCat("ENRICHER_", absl::AsciiStrToUpper(name)), &id) &&
+      id != v1::ENRICHER_UNSPECIFIED) {
+    return id;
   }
   return absl::InvalidArgumentError(absl::StrFormat("unknown enricher \"%s\"", name));
+}
+
+const v1::DnsResult* DnsResultOf(const v1::Record& record) {
+  for (const v1::Enrichment& e : record.enrichments()) {
+    if (e.has_dns() && e.status().code() == 0) return &e.dns();
+  }
+  return nullptr;
+}
+
+std::optional<LookupResult> NeedAddresses(const LookupInput& input) {
+  const v1::DnsResult* dns = DnsResultOf(input.record);
+  if (dns == nullptr) return Skipped("no address: the DNS lookup failed");
+  if (dns->addresses_size() > 0) return std::nullopt;
+  return Skipped(absl::StrFormat("no address (DNS: %s)", VerdictName(dns->verdict())));
+}
+
+std::optional<LookupResult> NeedNotUnregistered(const LookupInput& input) {
+  const v1::DnsResult* dns = DnsResultOf(input.record);
+  if (dns == nullptr || dns->verdict() != v1::DNS_VERDICT_UNREGISTERED) return std::nullopt;
+  return Skipped("not registered (DNS: NXDOMAIN)");
 }
 
 }  // namespace squatstream::workers

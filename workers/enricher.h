@@ -1,61 +1,45 @@
-// The Enricher interface: one asynchronous lookup about one candidate domain.
+// The Enricher contract: one asynchronous lookup stage about one candidate domain.
 //
-// Implementations: the stub enrichers (stub_enricher.h) now; real network enrichers (DNS via c-ares, whois,
-// banner grabs) later, on the same interface. Results are plain structs: this layer knows nothing of gRPC.
+// A stage declares the stages whose results it reads (`needs`): the pipeline runs a candidate's stages in
+// dependency order and hands each the record so far, on which those results are. Results are the API's
+// own messages (squatstream.v1.Enrichment, protobuf only): this layer knows nothing of gRPC.
+// Implementations: workers/stub (deterministic simulations, for benchmarks and offline use) and
+// workers/dns (c-ares).
 #ifndef SQUATSTREAM_WORKERS_ENRICHER_H_
 #define SQUATSTREAM_WORKERS_ENRICHER_H_
 
-#include <cstdint>
 #include <optional>
 #include <string>
-#include <variant>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "asio/any_io_executor.hpp"
 #include "asio/cancellation_signal.hpp"
+#include "squatstream/v1/squatstream.pb.h"
 
 namespace squatstream::workers {
 
-// Values match squatstream.v1.Enricher so the service can convert with a cast.
-enum class EnricherKind : std::uint8_t { kGeo = 1, kWhois = 2, kBanner = 3 };
-
-// Lower-case name: "geo", "whois", "banner".
-absl::string_view EnricherName(EnricherKind kind);
+// Lower-case name of an enricher, from its API name: ENRICHER_DNS -> "dns". Metrics label by it.
+std::string EnricherName(v1::Enricher id);
 // Parses a name as EnricherName prints it; INVALID_ARGUMENT for an unknown one.
-absl::StatusOr<EnricherKind> ParseEnricherName(absl::string_view name);
+absl::StatusOr<v1::Enricher> ParseEnricherName(absl::string_view name);
 
-struct GeoInfo {
-  std::string ip;
-  std::string country_code;
-  std::string city;
-  std::uint32_t asn = 0;
-  double latitude = 0;
-  double longitude = 0;
+// What a lookup works on: the candidate, and its record so far (the results of the stages it needs, each
+// with its status). Valid only during the Lookup / TryLookupNow call: copy what the lookup keeps.
+struct LookupInput {
+  absl::string_view domain_ascii;
+  const v1::Record& record;
 };
-
-struct WhoisInfo {
-  bool registered = false;
-  std::string registrar;
-  std::string created;  // YYYY-MM-DD
-  std::string expires;  // YYYY-MM-DD
-};
-
-struct BannerInfo {
-  std::uint32_t http_status = 0;
-  std::string server;
-  std::string title;
-};
-
-using EnrichmentValue = std::variant<GeoInfo, WhoisInfo, BannerInfo>;
 
 struct LookupResult {
-  absl::Status status;    // OK, CANCELLED when cancelled, or the lookup's failure
-  EnrichmentValue value;  // meaningful only when status is OK
-  absl::Duration latency;
+  absl::Status status;      // OK, CANCELLED when cancelled, NOT_FOUND when there was nothing to look up, or
+                            // the lookup's failure
+  v1::Enrichment value;     // the result (its oneof), meaningful only when status is OK; `simulated` set by stubs
+  absl::Duration latency;   // stubs: the simulated latency
 };
 
 class Enricher {
@@ -64,20 +48,32 @@ class Enricher {
 
   virtual ~Enricher() = default;
 
-  virtual EnricherKind kind() const = 0;
+  virtual v1::Enricher id() const = 0;
+  // The stages whose results this one reads; they run first, and are selected with it.
+  virtual absl::Span<const v1::Enricher> needs() const { return {}; }
 
-  // Starts a lookup about `domain_ascii`. Calls `done` exactly once, through `executor` and never inline
-  // from Lookup itself. If `cancel` is emitted before the lookup ends, `done` follows promptly with
-  // CANCELLED. The caller must emit `cancel` from `executor`'s context (a strand), which is also where
-  // `done` runs, so the two never race. Thread-safe: one enricher serves every stream.
-  virtual void Lookup(absl::string_view domain_ascii, asio::any_io_executor executor, asio::cancellation_slot cancel,
+  // Starts a lookup. Calls `done` exactly once, through `executor` and never inline from Lookup itself. If
+  // `cancel` is emitted before the lookup ends, `done` follows promptly with CANCELLED. The caller must emit
+  // `cancel` from `executor`'s context (a strand), which is also where `done` runs, so the two never race.
+  // Thread-safe: one enricher serves every stream.
+  virtual void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
                       Callback done) = 0;
 
-  // The result about `domain_ascii` when it is known without waiting (a zero-latency stub), else nullopt
-  // and the caller uses Lookup. Saves a lookup that has nothing to wait for its trip through the executor.
-  // Thread-safe.
-  virtual std::optional<LookupResult> TryLookupNow(absl::string_view /*domain_ascii*/) { return std::nullopt; }
+  // The result when it is known without waiting — a zero-latency stub, or a stage with nothing to look up
+  // because a stage it needs found nothing (NOT_FOUND, see NeedAddresses) — else nullopt and the caller uses
+  // Lookup. Thread-safe.
+  virtual std::optional<LookupResult> TryLookupNow(const LookupInput& /*input*/) { return std::nullopt; }
 };
+
+// The DNS stage's result on `record`, or null when it has none that succeeded.
+const v1::DnsResult* DnsResultOf(const v1::Record& record);
+
+// For a stage that needs the candidate's addresses: nullopt when the DNS result on `input.record` has some,
+// else the NOT_FOUND result to report ("no address: NXDOMAIN" ...).
+std::optional<LookupResult> NeedAddresses(const LookupInput& input);
+// For a stage that needs the name to exist: nullopt unless DNS said UNREGISTERED (or failed to run), else
+// the NOT_FOUND result to report.
+std::optional<LookupResult> NeedNotUnregistered(const LookupInput& input);
 
 }  // namespace squatstream::workers
 

@@ -68,7 +68,7 @@ def main():
     procs = []
     try:
         server = subprocess.Popen([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                                   "--geo_latency=1ms", "--whois_latency=2ms", "--banner_latency=1ms"],
+                                   "--stub_geo_latency=1ms", "--stub_whois_latency=2ms", "--stub_banner_latency=1ms"],
                                   stderr=subprocess.PIPE, text=True)
         procs.append(server)
         line = server.stderr.readline()

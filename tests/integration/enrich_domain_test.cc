@@ -19,7 +19,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "permute/permutations.h"
-#include "service/server.h"
+#include "daemon/server.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
 namespace squatstream {
@@ -72,10 +72,10 @@ bool Eventually(Pred pred) {
 
 class EnrichDomainTest : public ::testing::Test {
  protected:
-  void StartServer(service::ServerOptions options) {
+  void StartServer(daemon::ServerOptions options) {
     options.grpc_address = "127.0.0.1:0";
     options.metrics_address = "127.0.0.1:0";
-    auto server = service::Server::Start(options);
+    auto server = daemon::Server::Start(options);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     channel_ =
@@ -83,11 +83,12 @@ class EnrichDomainTest : public ::testing::Test {
     stub_ = v1::EnrichmentService::NewStub(channel_);
   }
 
-  static service::ServerOptions FastOptions() {
-    service::ServerOptions o;
-    o.geo = {absl::Microseconds(200), 0.1};
-    o.whois = {absl::Microseconds(500), 0.1};
-    o.banner = {absl::Microseconds(300), 0.1};
+  static daemon::ServerOptions FastOptions() {
+    daemon::ServerOptions o;
+    o.stubs[v1::ENRICHER_DNS] = {absl::Microseconds(100), 0, 1};  // every name exists: every stage runs
+    o.stubs[v1::ENRICHER_GEO] = {absl::Microseconds(200), 0.1};
+    o.stubs[v1::ENRICHER_WHOIS] = {absl::Microseconds(500), 0.1};
+    o.stubs[v1::ENRICHER_BANNER] = {absl::Microseconds(300), 0.1};
     return o;
   }
 
@@ -123,16 +124,16 @@ class EnrichDomainTest : public ::testing::Test {
 
   std::string Scrape() { return HttpGet(server_->metrics_port(), "/metrics"); }
 
-  std::unique_ptr<service::Server> server_;
+  std::unique_ptr<daemon::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::EnrichmentService::Stub> stub_;
 };
 
 void ExpectEveryRecordComplete(const std::vector<v1::Record>& records) {
   for (const v1::Record& r : records) {
-    ASSERT_EQ(r.enrichments_size(), 3) << r.domain_ascii();
-    const v1::Enricher expected[] = {v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
-    for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(r.enrichments_size(), 4) << r.domain_ascii();
+    const v1::Enricher expected[] = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
+    for (int i = 0; i < 4; ++i) {
       const v1::Enrichment& e = r.enrichments(i);
       EXPECT_EQ(e.enricher(), expected[i]);
       ASSERT_TRUE(e.has_status());
@@ -196,7 +197,7 @@ TEST_F(EnrichDomainTest, StreamsEveryCandidateOnceFullyEnrichedAndMetricsAgree) 
 // must be the ones the waiting path gives (the stubs are deterministic), only faster; metrics still count
 // every lookup, none stays in flight.
 TEST_F(EnrichDomainTest, ZeroLatencyStubsGiveTheSameRecordsAsWaitingOnes) {
-  auto collect = [this](const service::ServerOptions& options) {
+  auto collect = [this](const daemon::ServerOptions& options) {
     StartServer(options);
     StreamResult result = Stream("paypal.com");
     EXPECT_TRUE(result.status.ok()) << result.status.error_message();
@@ -209,8 +210,8 @@ TEST_F(EnrichDomainTest, ZeroLatencyStubsGiveTheSameRecordsAsWaitingOnes) {
     return by_name;
   };
   const auto waiting = collect(FastOptions());
-  service::ServerOptions zero = FastOptions();
-  zero.geo.latency = zero.whois.latency = zero.banner.latency = absl::ZeroDuration();
+  daemon::ServerOptions zero = FastOptions();
+  for (auto& [id, stub] : zero.stubs) stub.latency = absl::ZeroDuration();
   const auto immediate = collect(zero);
   ASSERT_GT(waiting.size(), 1000u);
   EXPECT_TRUE(waiting == immediate);
@@ -225,8 +226,8 @@ TEST_F(EnrichDomainTest, ZeroLatencyStubsGiveTheSameRecordsAsWaitingOnes) {
 // more is coming right away: records whose lookups finish one by one must still go out as they finish, not
 // all at the end of the stream.
 TEST_F(EnrichDomainTest, RecordsOfSlowLookupsGoOutAsTheyFinish) {
-  service::ServerOptions o;
-  o.banner = {absl::Milliseconds(60), 0};  // each lookup 30-90 ms, fixed per candidate
+  daemon::ServerOptions o;
+  o.stubs[v1::ENRICHER_BANNER] = {absl::Milliseconds(60), 0};  // each lookup 30-90 ms, fixed per candidate
   StartServer(o);
   v1::EnrichDomainRequest request;
   request.set_domain("example.com");
@@ -256,7 +257,7 @@ TEST_F(EnrichDomainTest, SubdomainLabelsArePermutedOnRequest) {
 }
 
 TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
-  service::ServerOptions o = FastOptions();
+  daemon::ServerOptions o = FastOptions();
   o.limits.max_batch_records = 5;
   o.limits.pipeline.buffer_capacity = 8;  // backpressure: far fewer slots than candidates
   StartServer(o);
@@ -273,8 +274,9 @@ TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
   for (const v1::Record& r : result.records) {
     unique.insert(r.domain_ascii());
     EXPECT_TRUE(r.kind() == v1::PERMUTATION_KIND_ADDITION || r.kind() == v1::PERMUTATION_KIND_OMISSION);
-    ASSERT_EQ(r.enrichments_size(), 1);
-    EXPECT_EQ(r.enrichments(0).enricher(), v1::ENRICHER_BANNER);
+    ASSERT_EQ(r.enrichments_size(), 2);  // banner needs DNS: DNS first, then banner
+    EXPECT_EQ(r.enrichments(0).enricher(), v1::ENRICHER_DNS);
+    EXPECT_EQ(r.enrichments(1).enricher(), v1::ENRICHER_BANNER);
   }
   EXPECT_EQ(unique.size(), 30u);
   EXPECT_GE(result.messages, 6);  // 30 records, at most 5 per message
@@ -283,6 +285,39 @@ TEST_F(EnrichDomainTest, SelectionCapAndBatchSizeAreHonoured) {
   const std::string scrape = Scrape();
   EXPECT_EQ(Metric(scrape, "squatstream_batch_size_records_count"), result.messages);
   EXPECT_EQ(Metric(scrape, "squatstream_batch_size_records_bucket{le=\"8\"}"), result.messages);
+}
+
+// registered_only streams the names DNS found; progress still counts every candidate, and a stream whose
+// last candidates were all filtered ends with a message of progress alone.
+TEST_F(EnrichDomainTest, RegisteredOnlyStreamsFoundNamesAndProgressCountsAll) {
+  for (double rate : {0.2, 0.0}) {
+    daemon::ServerOptions o = FastOptions();
+    o.stubs[v1::ENRICHER_DNS] = {absl::Microseconds(100), 0, rate};
+    StartServer(o);
+    v1::EnrichDomainRequest request;
+    request.set_domain("example.com");
+    request.add_enrichers(v1::ENRICHER_GEO);
+    request.set_max_candidates(1000);
+    request.set_registered_only(true);
+    StreamResult result = Stream(request);
+    ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+    for (const v1::Record& r : result.records) {
+      ASSERT_EQ(r.enrichments_size(), 2);
+      EXPECT_EQ(r.enrichments(0).dns().verdict(), v1::DNS_VERDICT_REGISTERED);
+      EXPECT_EQ(r.enrichments(1).enricher(), v1::ENRICHER_GEO);
+    }
+    if (rate > 0) {
+      EXPECT_GT(result.records.size(), 120u);  // about 200
+      EXPECT_LT(result.records.size(), 280u);
+    } else {
+      EXPECT_TRUE(result.records.empty());
+      EXPECT_EQ(result.messages, 1);  // the progress alone
+    }
+    EXPECT_EQ(result.last_progress.generated(), 1000u);
+    EXPECT_EQ(result.last_progress.enriched(), 1000u);
+    EXPECT_EQ(result.last_progress.sent(), result.records.size());
+    EXPECT_EQ(Metric(Scrape(), "squatstream_records_filtered_total"), 1000.0 - static_cast<double>(result.records.size()));
+  }
 }
 
 TEST_F(EnrichDomainTest, SeveralDomainsInOneStreamEachRecordNamingItsInput) {
@@ -324,8 +359,8 @@ TEST_F(EnrichDomainTest, SeveralDomainsInOneStreamEachRecordNamingItsInput) {
 // Every message's counters are consistent: generated >= enriched >= sent. (The stream's first record used to
 // be handed over before its generation pass was counted: a first message said generated 0, enriched 2.)
 TEST_F(EnrichDomainTest, ProgressNeverSaysMoreEnrichedThanGenerated) {
-  service::ServerOptions options;
-  options.geo = options.whois = options.banner = {absl::ZeroDuration(), 0};  // records at once, mid-pass
+  daemon::ServerOptions options;
+  for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};  // records at once, mid-pass
   StartServer(options);
   v1::EnrichDomainRequest request;
   request.add_domains("example.com");
@@ -349,8 +384,8 @@ TEST_F(EnrichDomainTest, ProgressNeverSaysMoreEnrichedThanGenerated) {
 // while it holds them (it used to show the depth at the stream's last drain, which a stalled stream never
 // reaches again), then returns to 0 once the client goes.
 TEST_F(EnrichDomainTest, DepthGaugeShowsWhatAStalledReaderHolds) {
-  service::ServerOptions options;
-  options.geo = options.whois = options.banner = {absl::ZeroDuration(), 0};
+  daemon::ServerOptions options;
+  for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
   options.limits.pipeline.buffer_capacity = 2000;
   StartServer(options);
   grpc::ClientContext context;
@@ -373,9 +408,9 @@ TEST_F(EnrichDomainTest, DepthGaugeShowsWhatAStalledReaderHolds) {
 // run, both ways.
 TEST_F(EnrichDomainTest, TricklingLookupsStillMakeBatches) {
   auto records_per_message = [&](std::chrono::milliseconds window) {
-    service::ServerOptions options;
-    options.geo = options.banner = {absl::ZeroDuration(), 0};
-    options.whois = {absl::Milliseconds(200), 0};  // each 100-300 ms: records finish spread over time
+    daemon::ServerOptions options;
+    for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
+    options.stubs[v1::ENRICHER_WHOIS] = {absl::Milliseconds(200), 0};  // each 100-300 ms: records finish spread over time
     options.limits.pipeline.batch_window = window;
     StartServer(options);
     v1::EnrichDomainRequest request;
@@ -395,7 +430,7 @@ TEST_F(EnrichDomainTest, TricklingLookupsStillMakeBatches) {
 // A client that keeps exactly the server's limit of streams open, each starting the next as soon as the
 // last one's status arrives, is never refused: a stream's slot is free before its status reaches the client.
 TEST_F(EnrichDomainTest, AClientKeepingTheLimitOfStreamsOpenIsNeverRefused) {
-  service::ServerOptions options = FastOptions();
+  daemon::ServerOptions options = FastOptions();
   options.limits.max_concurrent_streams = 4;
   StartServer(options);
   v1::EnrichDomainRequest request;
@@ -498,10 +533,10 @@ TEST_F(EnrichDomainTest, ClassifyDomainSaysByWhichKinds) {
 class SlowLookupsTest : public EnrichDomainTest {
  protected:
   void SetUp() override {
-    service::ServerOptions o;
-    o.geo = {absl::ZeroDuration(), 0};
-    o.whois = {absl::Seconds(60), 0};
-    o.banner = {absl::ZeroDuration(), 0};
+    daemon::ServerOptions o;
+    o.stubs[v1::ENRICHER_GEO] = {absl::ZeroDuration(), 0};
+    o.stubs[v1::ENRICHER_WHOIS] = {absl::Seconds(60), 0};
+    o.stubs[v1::ENRICHER_BANNER] = {absl::ZeroDuration(), 0};
     o.limits.max_concurrent_streams = 1;
     StartServer(o);
   }
@@ -561,8 +596,8 @@ TEST_F(SlowLookupsTest, ShortDeadlineStopsAllWork) {
 }
 
 TEST_F(EnrichDomainTest, ShutdownWithAStreamInProgressCancelsItAfterTheGrace) {
-  service::ServerOptions o;
-  o.whois = {absl::Seconds(60), 0};
+  daemon::ServerOptions o;
+  o.stubs[v1::ENRICHER_WHOIS] = {absl::Seconds(60), 0};
   StartServer(o);
   grpc::ClientContext context;
   v1::EnrichDomainRequest request;

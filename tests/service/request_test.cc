@@ -17,7 +17,7 @@ TEST(ParseRequest, DefaultsToAllKindsAllEnrichersAndTheDefaultCap) {
   absl::StatusOr<StreamSpec> spec = ParseRequest(r, {.default_max_candidates = 50, .max_candidates = 100});
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_TRUE(spec->generator.kinds.empty());  // the generator's "all"
-  EXPECT_EQ(spec->enrichers.size(), 3u);
+  EXPECT_EQ(spec->enrichers.size(), 4u);  // dns, geo, whois, banner
   EXPECT_EQ(spec->generator.max_candidates, 50u);
   EXPECT_FALSE(spec->generator.subdomains);
   r.set_permute_subdomains(true);
@@ -37,8 +37,20 @@ TEST(ParseRequest, KeepsTheSelectionInOrderWithoutDuplicates) {
   absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_EQ(spec->generator.kinds, (std::vector<permute::Kind>{permute::Kind::kOmission, permute::Kind::kAddition}));
-  EXPECT_EQ(spec->enrichers, std::vector<workers::EnricherKind>{workers::EnricherKind::kWhois});
+  EXPECT_EQ(spec->enrichers, std::vector<v1::Enricher>{v1::ENRICHER_WHOIS});  // the plan adds DNS, not the parser
+  EXPECT_FALSE(spec->registered_only);
   EXPECT_EQ(spec->generator.max_candidates, 7u);
+}
+
+TEST(ParseRequest, RegisteredOnlySelectsDnsFirst) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  r.add_enrichers(v1::ENRICHER_BANNER);
+  r.set_registered_only(true);
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_TRUE(spec->registered_only);
+  EXPECT_EQ(spec->enrichers, (std::vector<v1::Enricher>{v1::ENRICHER_DNS, v1::ENRICHER_BANNER}));
 }
 
 TEST(ParseRequest, RejectsUnknownAndOverlongSelections) {

@@ -30,7 +30,7 @@ def main():
     checks = Checks()
     expect = checks.expect
 
-    flags = ["--whois_latency=30s", f"--shutdown_grace={GRACE:g}s"]
+    flags = ["--stub_whois_latency=30s", "--stub_dns_registered_rate=1", f"--shutdown_grace={GRACE:g}s"]
     with Server(squatstreamd, flags, stop_timeout=GRACE + 10) as server:
         def call(*args, timeout=20):
             return subprocess.run([grpcurl, "-plaintext", *args], capture_output=True, text=True, timeout=timeout)

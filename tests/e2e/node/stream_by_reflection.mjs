@@ -16,7 +16,7 @@ assert.ok(binary, 'usage: node stream_by_reflection.mjs path/to/squatstreamd');
 
 // Start the server on free loopback ports; it prints the ports it bound.
 const server = spawn(binary, ['--grpc_address=127.0.0.1:0', '--metrics_address=127.0.0.1:0',
-                              '--geo_latency=1ms', '--whois_latency=1ms', '--banner_latency=1ms'],
+                              '--stub_geo_latency=1ms', '--stub_whois_latency=1ms', '--stub_banner_latency=1ms'],
                      { stdio: ['ignore', 'inherit', 'pipe'] });
 const port = await new Promise((resolve, reject) => {
   let log = '';
@@ -64,8 +64,9 @@ try {
   assert.equal(Number(lastProgress.sent), 200);
   for (const r of records) {
     assert.match(r.kind, /^PERMUTATION_KIND_/);
-    assert.equal(r.enrichments.length, 3);
-    assert.deepEqual(r.enrichments.map((e) => e.enricher), ['ENRICHER_GEO', 'ENRICHER_WHOIS', 'ENRICHER_BANNER']);
+    assert.equal(r.enrichments.length, 4);
+    assert.deepEqual(r.enrichments.map((e) => e.enricher),
+                     ['ENRICHER_DNS', 'ENRICHER_GEO', 'ENRICHER_WHOIS', 'ENRICHER_BANNER']);
     for (const e of r.enrichments) {
       if (e.status.code === 0) assert.ok(e.result, `${r.domain_ascii}: OK lookup without a result`);
       else assert.ok(e.status.message.length > 0);

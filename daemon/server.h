@@ -1,8 +1,8 @@
 // Server: squatstreamd's whole process in one object — gRPC server (EnrichmentService, reflection,
-// grpc.health.v1), the Prometheus exposer, the executor and the stub enrichers. main.cc only parses flags
+// grpc.health.v1), the Prometheus exposer, the executor and the enricher registry (real or stub stages). main.cc only parses flags
 // and waits for a signal; tests start the same object in-process on 127.0.0.1:0.
-#ifndef SQUATSTREAM_SERVICE_SERVER_H_
-#define SQUATSTREAM_SERVICE_SERVER_H_
+#ifndef SQUATSTREAM_DAEMON_SERVER_H_
+#define SQUATSTREAM_DAEMON_SERVER_H_
 
 #include <cstdint>
 #include <memory>
@@ -12,21 +12,31 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "service/service_context.h"
-#include "workers/stub_enricher.h"
+#include <map>
+#include <set>
 
-namespace squatstream::service {
+#include "service/service_context.h"
+#include "squatstream/v1/squatstream.pb.h"
+#include "workers/stub/stub_enricher.h"
+
+namespace squatstream::daemon {
 
 struct ServerOptions {
   std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
   std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
   int worker_threads = 2;
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
-  StreamLimits limits;
+  service::StreamLimits limits;
   std::size_t memory_budget_bytes = std::size_t{512} << 20;  // what all streams together may hold
-  workers::StubConfig geo{absl::Milliseconds(3), 0.01};
-  workers::StubConfig whois{absl::Milliseconds(8), 0.05};
-  workers::StubConfig banner{absl::Milliseconds(5), 0.02};
+  // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
+  std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS,
+                                           v1::ENRICHER_BANNER};
+  std::map<v1::Enricher, workers::StubConfig> stubs = {
+      {v1::ENRICHER_DNS, {absl::Milliseconds(2), 0.0, 1.0}},  // every name exists (squatstreamd: 0.1)
+      {v1::ENRICHER_GEO, {absl::Milliseconds(3), 0.01}},
+      {v1::ENRICHER_WHOIS, {absl::Milliseconds(8), 0.05}},
+      {v1::ENRICHER_BANNER, {absl::Milliseconds(5), 0.02}},
+  };
 };
 
 class Server {
@@ -59,9 +69,11 @@ class Server {
  private:
   struct Parts;
   Server();
+  // Builds the enricher registry from the options into p.enrichers.
+  static absl::Status RegisterEnrichers(const ServerOptions& options, Parts& p);
 
   std::unique_ptr<Parts> parts_;
-  ServiceContext context_;
+  service::ServiceContext context_;
   absl::Mutex release_mu_;
   std::uint64_t admitted_at_last_release_ ABSL_GUARDED_BY(release_mu_) = 0;
   static constexpr int kReleasesAfterActivity = 10;
@@ -70,6 +82,6 @@ class Server {
   int metrics_port_ = 0;
 };
 
-}  // namespace squatstream::service
+}  // namespace squatstream::daemon
 
-#endif  // SQUATSTREAM_SERVICE_SERVER_H_
+#endif  // SQUATSTREAM_DAEMON_SERVER_H_

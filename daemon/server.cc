@@ -1,4 +1,4 @@
-#include "service/server.h"
+#include "daemon/server.h"
 
 #include <malloc.h>
 
@@ -20,22 +20,49 @@
 #include "prometheus/registry.h"
 #include "service/enrichment_service.h"
 #include "service/metrics.h"
+#include "workers/enricher.h"
 
-namespace squatstream::service {
+namespace squatstream::daemon {
+namespace {
+
+using service::MemoryBudget;
+using service::StreamLimits;
+
+}  // namespace
+
 
 struct Server::Parts {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
-  Metrics metrics;
+  service::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<workers::Executor> executor;
-  std::unique_ptr<workers::StubEnricher> geo, whois, banner;
-  std::unique_ptr<ClassifierCache> classifier_cache;
+  pipeline::EnricherRegistry enrichers;
+  std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
-  std::unique_ptr<EnrichmentService> service;
+  std::unique_ptr<service::EnrichmentService> service;
   std::unique_ptr<grpc::Server> server;
   absl::Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 };
+
+// The registry: one line per enricher, in dependency order (a stage after those it needs).
+absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
+  for (v1::Enricher id : {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER}) {
+    std::unique_ptr<workers::Enricher> enricher;
+    if (options.stub_enrichers.count(id) == 0) {
+      return absl::UnimplementedError(
+          absl::StrFormat("no real %s enricher yet: name it in --stub_enrichers", workers::EnricherName(id)));
+    }
+    const auto config = options.stubs.find(id);
+    enricher = std::make_unique<workers::StubEnricher>(
+        id, config == options.stubs.end() ? workers::StubConfig{} : config->second);
+    if (absl::Status s = p.enrichers.Add(std::move(enricher), service::AddStageMetrics(p.metrics, workers::EnricherName(id)));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
 
 Server::Server() : parts_(std::make_unique<Parts>()) {}
 
@@ -71,15 +98,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       l.pipeline.batch_window > std::chrono::seconds(1)) {
     return absl::InvalidArgumentError("the batch window must lie in [0, 1s]");
   }
-  for (const workers::StubConfig* c : {&options.geo, &options.whois, &options.banner}) {
-    if (c->failure_rate < 0 || c->failure_rate > 1 || c->latency < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("stub failure rates must lie in [0, 1] and latencies be non-negative");
+  for (const auto& [id, c] : options.stubs) {
+    if (c.failure_rate < 0 || c.failure_rate > 1 || c.registered_rate < 0 || c.registered_rate > 1 ||
+        c.latency < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("stub rates must lie in [0, 1] and latencies be non-negative");
     }
   }
 
   std::unique_ptr<Server> s(new Server());
   Parts& p = *s->parts_;
-  p.metrics = RegisterMetrics(*p.registry);
+  p.metrics = service::RegisterMetrics(*p.registry);
   try {
     p.exposer = std::make_unique<prometheus::Exposer>(options.metrics_address);
   } catch (const std::exception& e) {
@@ -89,11 +117,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->metrics_port_ = p.exposer->GetListeningPorts().empty() ? 0 : p.exposer->GetListeningPorts().front();
 
   p.executor = std::make_unique<workers::Executor>(options.worker_threads);
-  p.geo = std::make_unique<workers::StubEnricher>(workers::EnricherKind::kGeo, options.geo);
-  p.whois = std::make_unique<workers::StubEnricher>(workers::EnricherKind::kWhois, options.whois);
-  p.banner = std::make_unique<workers::StubEnricher>(workers::EnricherKind::kBanner, options.banner);
+  if (absl::Status st = RegisterEnrichers(options, p); !st.ok()) return st;
   s->context_.executor = p.executor.get();
-  s->context_.enrichers = {nullptr, p.geo.get(), p.whois.get(), p.banner.get()};
+  s->context_.enrichers = &p.enrichers;
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
   p.budget = std::make_unique<MemoryBudget>(options.memory_budget_bytes,
@@ -101,9 +127,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
                                             options.limits.request.default_max_candidates);
   s->context_.budget = p.budget.get();
   p.metrics.pipeline.budget_slots->Set(static_cast<double>(p.budget->slots()));
-  p.classifier_cache = std::make_unique<ClassifierCache>(options.classify_cache_targets);
+  p.classifier_cache = std::make_unique<pipeline::ClassifierCache>(options.classify_cache_targets);
   s->context_.classifier_cache = p.classifier_cache.get();
-  p.service = std::make_unique<EnrichmentService>(s->context_);
+  p.service = std::make_unique<service::EnrichmentService>(s->context_);
 
   // Linking the health proto's descriptor lets reflection describe grpc.health.v1.Health, so grpcurl can
   // call Health/Check; the service itself is gRPC's default health service.
@@ -158,4 +184,4 @@ void Server::Shutdown(absl::Duration grace) {
   // 2 s to stop (its listener polls in 2 s quanta), which squatstreamd does not wait for (main.cc).
 }
 
-}  // namespace squatstream::service
+}  // namespace squatstream::daemon

@@ -1,6 +1,6 @@
-#include "service/classifier_cache.h"
+#include "pipeline/classifier_cache.h"
 
-namespace squatstream::service {
+namespace squatstream::pipeline {
 
 std::shared_ptr<const permute::Classifier> ClassifierCache::Get(const permute::ParsedDomain& target, bool* hit) {
   {
@@ -32,4 +32,4 @@ std::size_t ClassifierCache::size() const {
   return lru_.size();
 }
 
-}  // namespace squatstream::service
+}  // namespace squatstream::pipeline

@@ -1,16 +1,16 @@
 // squatstreamd's command-line flags. Each flag can also be set by an environment variable named
 // SQUATSTREAM_<FLAG IN UPPER CASE> (e.g. SQUATSTREAM_GRPC_ADDRESS); a flag on the command line wins.
-#ifndef SQUATSTREAM_SERVICE_FLAGS_H_
-#define SQUATSTREAM_SERVICE_FLAGS_H_
+#ifndef SQUATSTREAM_DAEMON_FLAGS_H_
+#define SQUATSTREAM_DAEMON_FLAGS_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "service/server.h"
+#include "daemon/server.h"
 
-namespace squatstream::service {
+namespace squatstream::daemon {
 
 struct DaemonOptions {
   ServerOptions server;
@@ -21,6 +21,6 @@ struct DaemonOptions {
 // returns the options, or INVALID_ARGUMENT for a bad environment value. Positional arguments are refused.
 absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv);
 
-}  // namespace squatstream::service
+}  // namespace squatstream::daemon
 
-#endif  // SQUATSTREAM_SERVICE_FLAGS_H_
+#endif  // SQUATSTREAM_DAEMON_FLAGS_H_

@@ -4,8 +4,8 @@
 // label); asking it about a candidate is a hash lookup. Monitoring jobs check many new names against the same
 // few brands, so the classifiers of the `capacity` most recently used targets are kept (least recently used
 // goes first). A miss builds outside the lock, so other targets' calls never wait for it. Thread-safe.
-#ifndef SQUATSTREAM_SERVICE_CLASSIFIER_CACHE_H_
-#define SQUATSTREAM_SERVICE_CLASSIFIER_CACHE_H_
+#ifndef SQUATSTREAM_PIPELINE_CLASSIFIER_CACHE_H_
+#define SQUATSTREAM_PIPELINE_CLASSIFIER_CACHE_H_
 
 #include <cstddef>
 #include <list>
@@ -19,7 +19,7 @@
 #include "permute/domain.h"
 #include "permute/permutations.h"
 
-namespace squatstream::service {
+namespace squatstream::pipeline {
 
 class ClassifierCache {
  public:
@@ -41,6 +41,6 @@ class ClassifierCache {
   absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace squatstream::service
+}  // namespace squatstream::pipeline
 
-#endif  // SQUATSTREAM_SERVICE_CLASSIFIER_CACHE_H_
+#endif  // SQUATSTREAM_PIPELINE_CLASSIFIER_CACHE_H_

@@ -1,5 +1,7 @@
-// EnrichPipeline: one stream's work — generate the candidates of each input domain in turn, look each up
-// with every selected enricher, and push each finished record into the stream's fan-in buffer.
+// EnrichPipeline: one stream's work — generate the candidates of each input domain in turn, run each
+// candidate's lookup stages in dependency order (a stage starts once the stages it needs have ended, and
+// reads their results on the record), and push each finished record into the stream's fan-in buffer — or
+// drop it, for a registered_only stream, when DNS found the name absent.
 //
 // All of the pipeline's own state lives on one asio strand: dispatch, lookup completions and cancellation
 // run there in turn, which is what lets cancellation signals be emitted safely (asio requires it) and keeps
@@ -11,8 +13,8 @@
 // at once), and a pass that leaves nothing more to do right away (it waits for lookups or for space)
 // arms the batch window: when it ends the buffer is flushed, so the consumer, which otherwise waits for a
 // full batch, takes what is there — records held at most about one window (plus a lookup's completion).
-#ifndef SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
-#define SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
+#ifndef SQUATSTREAM_PIPELINE_ENRICH_PIPELINE_H_
+#define SQUATSTREAM_PIPELINE_ENRICH_PIPELINE_H_
 
 #include <atomic>
 #include <chrono>
@@ -28,13 +30,13 @@
 #include "asio/steady_timer.hpp"
 #include "asio/strand.hpp"
 #include "fanin/fan_in_buffer.h"
-#include "google/protobuf/arena.h"
 #include "permute/permutations.h"
-#include "service/metrics.h"
+#include "pipeline/pipeline_metrics.h"
+#include "pipeline/stages.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/enricher.h"
 
-namespace squatstream::service {
+namespace squatstream::pipeline {
 
 struct PipelineOptions {
   std::size_t max_inflight_lookups = 10000;  // per stream; at least one candidate's lookups always fit
@@ -45,13 +47,18 @@ struct PipelineOptions {
   std::chrono::steady_clock::duration batch_window = std::chrono::milliseconds(20);
 };
 
+// What one stream asks for.
+struct StreamWork {
+  std::vector<permute::Generator> generators;  // one per input domain, run in order
+  StagePlan stages;                            // non-empty
+  bool registered_only = false;                // drop records whose DNS verdict is UNREGISTERED or WILDCARD
+};
+
 class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
  public:
-  // One generator per input domain, run in order. `enrichers` (non-empty) and `metrics` must outlive the
-  // pipeline and every lookup it starts.
-  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, std::vector<permute::Generator> generators,
-                                                std::vector<workers::Enricher*> enrichers,
-                                                const PipelineOptions& options, const PipelineMetrics& metrics);
+  // The stages' enrichers and metrics, and `metrics`, must outlive the pipeline and every lookup it starts.
+  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, StreamWork work, const PipelineOptions& options,
+                                                const PipelineMetrics& metrics);
   ~EnrichPipeline();
 
   // Starts generating and dispatching. Returns at once; the work runs on the executor.
@@ -68,25 +75,23 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Progress, readable from any thread.
   std::uint64_t generated() const { return generated_.load(std::memory_order_relaxed); }
   std::uint64_t enriched() const { return enriched_.load(std::memory_order_relaxed); }
+  // Of the enriched, those dropped by registered_only.
+  std::uint64_t filtered() const { return filtered_.load(std::memory_order_relaxed); }
 
  private:
-  struct Pending {
-    v1::Record record;
-    std::size_t remaining = 0;  // lookups not yet finished
+  struct Slot {
+    asio::cancellation_signal cancel;
     std::chrono::steady_clock::time_point started;
-    std::unique_ptr<asio::cancellation_signal[]> cancel;  // one per enricher; stable addresses
+  };
+  struct Pending {
+    v1::Record record;            // one enrichment per stage, in plan order, filled as they end
+    std::uint32_t started = 0;    // bit i: stage i started (or answered at once)
+    std::uint32_t done = 0;       // bit i: stage i ended
+    std::size_t running = 0;      // lookups in flight
+    std::unique_ptr<Slot[]> slots;  // one per stage; stable addresses (signals cannot move)
   };
 
-  static google::protobuf::ArenaOptions MakeArenaOptions(char* block, std::size_t size) {
-    google::protobuf::ArenaOptions o;
-    o.initial_block = block;
-    o.initial_block_size = size;
-    return o;
-  }
-
-  EnrichPipeline(asio::io_context& io, std::vector<permute::Generator> generators,
-                 std::vector<workers::Enricher*> enrichers, const PipelineOptions& options,
-                 const PipelineMetrics& metrics);
+  EnrichPipeline(asio::io_context& io, StreamWork work, const PipelineOptions& options, const PipelineMetrics& metrics);
 
   // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waited
   // for the whole generation (reactor's first write 1.1-3.2 ms after the start for example.com); 16 gave the
@@ -97,18 +102,23 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   void Pump();
   // The next candidate of the current input domain, moving on to the next domain when one is done.
   std::optional<permute::Candidate> NextCandidate();
-  // Builds the candidate's record and starts its lookups; a record whose every enricher answered at once
-  // (TryLookupNow) is delivered here.
+  // Builds the candidate's record and runs its stages (Advance); a record whose every stage answered at
+  // once is delivered here.
   void Dispatch(permute::Candidate candidate);
-  // Counts a finished lookup in the metrics and writes it into its slot of a record.
-  void RecordLookup(std::size_t slot, workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
-                    v1::Enrichment* out);
+  // Starts every stage of `id` whose needs have ended; stages that answer at once (TryLookupNow) are
+  // recorded here and may unlock more. Delivers the record when every stage has ended.
+  void Advance(std::uint64_t id);
+  // Counts a finished stage in the metrics and writes its result into the record's enrichment.
+  void RecordStage(std::size_t stage, workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
+                   v1::Enrichment* out);
+  // A record whose stages all ended: staged for the buffer, or dropped (registered_only).
+  void Finish(const v1::Record& record);
   // Serializes a finished record for its reserved slot of the buffer: staged, and handed over with the
   // rest of the pass's records at the end of the Pump pass (the stream's first record at once).
   void Deliver(const v1::Record& record);
   // Moves the staged records into their reserved slots, under one lock acquisition of the buffer.
   void HandOver();
-  void OnLookupDone(std::uint64_t id, std::size_t slot, workers::LookupResult result);
+  void OnLookupDone(std::uint64_t id, std::size_t stage, workers::LookupResult result);
   void CancelOnStrand();
   // Flushes the buffer when the batch window ends (at once with a zero window); one window at a time.
   void FlushWithinWindow();
@@ -116,15 +126,15 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   asio::strand<asio::io_context::executor_type> strand_;
   std::vector<permute::Generator> generators_;
   std::size_t current_ = 0;  // generators_[current_] is running (strand only)
-  const std::vector<workers::Enricher*> enrichers_;
+  const StagePlan stages_;
+  const std::uint32_t all_stages_;  // a bit per stage
+  const bool registered_only_;
   const std::size_t max_inflight_candidates_;
   const std::chrono::steady_clock::duration batch_window_;
   const PipelineMetrics& metrics_;
   fanin::FanInBuffer<std::string> buffer_;
 
   // Strand-only state.
-  alignas(16) char arena_block_[16384];  // the arena's first block, kept across resets: no allocation
-  google::protobuf::Arena arena_{MakeArenaOptions(arena_block_, sizeof(arena_block_))};  // Dispatch's record
   absl::flat_hash_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_id_ = 0;
   bool exhausted_ = false;
@@ -133,11 +143,13 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   asio::steady_timer flush_timer_;  // the batch window
   bool flush_armed_ = false;
   std::vector<std::string> staged_;  // delivered records not handed over yet (each holds a reservation)
+  bool delivered_any_ = false;
 
   std::atomic<std::uint64_t> generated_{0};
   std::atomic<std::uint64_t> enriched_{0};
+  std::atomic<std::uint64_t> filtered_{0};
 };
 
-}  // namespace squatstream::service
+}  // namespace squatstream::pipeline
 
-#endif  // SQUATSTREAM_SERVICE_ENRICH_PIPELINE_H_
+#endif  // SQUATSTREAM_PIPELINE_ENRICH_PIPELINE_H_

@@ -6,8 +6,8 @@
 #include <cstdlib>
 
 #include "absl/time/time.h"
-#include "service/flags.h"
-#include "service/server.h"
+#include "daemon/flags.h"
+#include "daemon/server.h"
 
 int main(int argc, char** argv) {
   // Block the stop signals in every thread (the server's threads inherit this mask); sigtimedwait takes them.
@@ -17,12 +17,12 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto options = squatstream::service::ParseDaemonFlags(argc, argv);
+  auto options = squatstream::daemon::ParseDaemonFlags(argc, argv);
   if (!options.ok()) {
     std::fprintf(stderr, "squatstreamd: %s\n", std::string(options.status().message()).c_str());
     return 2;
   }
-  auto server = squatstream::service::Server::Start(options->server);
+  auto server = squatstream::daemon::Server::Start(options->server);
   if (!server.ok()) {
     std::fprintf(stderr, "squatstreamd: %s\n", std::string(server.status().message()).c_str());
     return 1;

@@ -1,4 +1,4 @@
-#include "service/classifier_cache.h"
+#include "pipeline/classifier_cache.h"
 
 #include <atomic>
 #include <memory>
@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "permute/domain.h"
 
-namespace squatstream::service {
+namespace squatstream::pipeline {
 namespace {
 
 permute::ParsedDomain Parse(const std::string& name) {
@@ -75,4 +75,4 @@ TEST(ClassifierCache, ManyThreadsAFewTargets) {
 }
 
 }  // namespace
-}  // namespace squatstream::service
+}  // namespace squatstream::pipeline

@@ -1,0 +1,138 @@
+#include "daemon/flags.h"
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "workers/enricher.h"
+
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051", "Address the gRPC server listens on (port 0: any free port).");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464", "Address of the Prometheus /metrics endpoint.");
+ABSL_FLAG(int, worker_threads, 2, "Threads running the enrichment executor.");
+ABSL_FLAG(int, classify_cache_targets, 32,
+          "ClassifyDomain targets whose permutations are kept for later calls (roughly 0.5-2.5 MB each); 0: none.");
+ABSL_FLAG(int, max_concurrent_streams, 64, "Streams served at once; more get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_batch_records, 1024, "Most records packed into one streamed message.");
+ABSL_FLAG(int, max_inflight_lookups, 10000, "Most enrichment lookups in flight per stream.");
+ABSL_FLAG(int, fanin_capacity, 16384, "Bound of each stream's fan-in buffer (records held plus in flight).");
+ABSL_FLAG(absl::Duration, batch_window, absl::Milliseconds(20),
+          "While lookups are pending, records held go out after at most this long (or when a batch is full); 0: "
+          "at once, one message per record when lookups trickle in.");
+ABSL_FLAG(int, memory_budget_mb, 512,
+          "What all streams together may hold (records buffered and candidates in flight), in MiB; a stream is "
+          "granted its share when it starts, and refused with RESOURCE_EXHAUSTED when none is left. Size it "
+          "at about half the container's memory limit.");
+ABSL_FLAG(int, default_max_candidates, 10000, "Candidate cap of a request that sets none.");
+ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask for.");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT: NOT_SERVING at once, new streams refused; how long streams in progress may run "
+          "before they end with UNAVAILABLE \"server shutting down\".");
+ABSL_FLAG(std::vector<std::string>, stub_enrichers, std::vector<std::string>({"dns", "geo", "whois", "banner"}),
+          "Enrichers that are simulated (deterministic made-up results, each marked simulated), for benchmarks and "
+          "offline use: any of dns, geo, whois, banner; \"none\" for none. The rest are real lookups.");
+ABSL_FLAG(absl::Duration, stub_dns_latency, absl::Milliseconds(2), "Mean latency of the stub DNS stage.");
+ABSL_FLAG(double, stub_dns_failure_rate, 0.0, "Fraction of candidates whose stub DNS lookup fails.");
+ABSL_FLAG(double, stub_dns_registered_rate, 0.1, "Fraction of candidates the stub DNS stage says exist.");
+ABSL_FLAG(absl::Duration, stub_geo_latency, absl::Milliseconds(3), "Mean latency of the stub geo stage.");
+ABSL_FLAG(double, stub_geo_failure_rate, 0.01, "Fraction of candidates whose stub geo lookup fails.");
+ABSL_FLAG(absl::Duration, stub_whois_latency, absl::Milliseconds(8), "Mean latency of the stub whois stage.");
+ABSL_FLAG(double, stub_whois_failure_rate, 0.05, "Fraction of candidates whose stub whois lookup fails.");
+ABSL_FLAG(absl::Duration, stub_banner_latency, absl::Milliseconds(5), "Mean latency of the stub banner stage.");
+ABSL_FLAG(double, stub_banner_failure_rate, 0.02, "Fraction of candidates whose stub banner lookup fails.");
+
+namespace squatstream::daemon {
+namespace {
+
+// This file's flags: the ones --help lists and environment variables may set.
+bool IsDaemonFlag(const absl::CommandLineFlag& flag) { return absl::EndsWith(flag.Filename(), "daemon/flags.cc"); }
+
+absl::Status ApplyEnvironment() {
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!IsDaemonFlag(*flag)) continue;
+    const std::string var = absl::StrCat("SQUATSTREAM_", absl::AsciiStrToUpper(name));
+    const char* value = std::getenv(var.c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      return absl::InvalidArgumentError(absl::StrFormat("environment variable %s=\"%s\": %s", var, value, error));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// A count flag's value; a negative one is refused, naming the flag.
+absl::StatusOr<std::size_t> Count(const absl::Flag<int>& flag) {
+  const int v = absl::GetFlag(flag);
+  if (v < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat("--%s=%d: must not be negative", absl::GetFlagReflectionHandle(flag).Name(), v));
+  }
+  return static_cast<std::size_t>(v);
+}
+
+}  // namespace
+
+absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
+  // --help lists the flags of daemon/flags.cc (absl's default looks for a file named after the program: none matched).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "daemon/flags.cc"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "squatstreamd: streams enriched typo-squatting permutations of a domain over gRPC.\n"
+      "Every flag can also be set by SQUATSTREAM_<FLAG>, e.g. SQUATSTREAM_GRPC_ADDRESS=127.0.0.1:50051.");
+  if (absl::Status s = ApplyEnvironment(); !s.ok()) return s;
+  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrFormat("unexpected argument \"%s\" (see --help)", rest[1]));
+  }
+  DaemonOptions o;
+  ServerOptions& s = o.server;
+  s.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  s.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  s.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  s.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  s.limits.pipeline.batch_window = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_batch_window));
+  struct CountFlag {
+    const absl::Flag<int>& flag;
+    std::size_t* out;
+  };
+  std::size_t budget_mb = 0;
+  for (const CountFlag& c : {CountFlag{FLAGS_classify_cache_targets, &s.classify_cache_targets},
+                             CountFlag{FLAGS_max_batch_records, &s.limits.max_batch_records},
+                             CountFlag{FLAGS_max_inflight_lookups, &s.limits.pipeline.max_inflight_lookups},
+                             CountFlag{FLAGS_fanin_capacity, &s.limits.pipeline.buffer_capacity},
+                             CountFlag{FLAGS_memory_budget_mb, &budget_mb},
+                             CountFlag{FLAGS_default_max_candidates, &s.limits.request.default_max_candidates},
+                             CountFlag{FLAGS_max_candidates, &s.limits.request.max_candidates}}) {
+    absl::StatusOr<std::size_t> v = Count(c.flag);
+    if (!v.ok()) return v.status();
+    *c.out = *v;
+  }
+  s.memory_budget_bytes = budget_mb << 20;
+  for (const std::string& name : absl::GetFlag(FLAGS_stub_enrichers)) {
+    if (name == "none") continue;
+    absl::StatusOr<v1::Enricher> id = workers::ParseEnricherName(name);
+    if (!id.ok()) return absl::InvalidArgumentError(absl::StrFormat("--stub_enrichers: %s", id.status().message()));
+    s.stub_enrichers.insert(*id);
+  }
+  s.stubs[v1::ENRICHER_DNS] = {absl::GetFlag(FLAGS_stub_dns_latency), absl::GetFlag(FLAGS_stub_dns_failure_rate),
+                               absl::GetFlag(FLAGS_stub_dns_registered_rate)};
+  s.stubs[v1::ENRICHER_GEO] = {absl::GetFlag(FLAGS_stub_geo_latency), absl::GetFlag(FLAGS_stub_geo_failure_rate)};
+  s.stubs[v1::ENRICHER_WHOIS] = {absl::GetFlag(FLAGS_stub_whois_latency), absl::GetFlag(FLAGS_stub_whois_failure_rate)};
+  s.stubs[v1::ENRICHER_BANNER] = {absl::GetFlag(FLAGS_stub_banner_latency),
+                                  absl::GetFlag(FLAGS_stub_banner_failure_rate)};
+  o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  return o;
+}
+
+}  // namespace squatstream::daemon

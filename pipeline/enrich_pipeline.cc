@@ -1,0 +1,257 @@
+#include "pipeline/enrich_pipeline.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "asio/post.hpp"
+
+namespace squatstream::pipeline {
+namespace {
+
+std::uint32_t AllStages(std::size_t n) {
+  return n >= 32 ? ~std::uint32_t{0} : (std::uint32_t{1} << n) - 1;
+}
+
+// registered_only keeps a record unless DNS ran and found the name absent or only a wildcard's answer.
+bool KeepRegisteredOnly(const v1::Record& record) {
+  const v1::DnsResult* dns = workers::DnsResultOf(record);
+  return dns == nullptr || (dns->verdict() != v1::DNS_VERDICT_UNREGISTERED &&
+                            dns->verdict() != v1::DNS_VERDICT_WILDCARD);
+}
+
+}  // namespace
+
+std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, StreamWork work,
+                                                       const PipelineOptions& options, const PipelineMetrics& metrics) {
+  return std::shared_ptr<EnrichPipeline>(new EnrichPipeline(io, std::move(work), options, metrics));
+}
+
+EnrichPipeline::EnrichPipeline(asio::io_context& io, StreamWork work, const PipelineOptions& options,
+                               const PipelineMetrics& metrics)
+    : strand_(asio::make_strand(io)),
+      generators_(std::move(work.generators)),
+      stages_(std::move(work.stages)),
+      all_stages_(AllStages(stages_.size())),
+      registered_only_(work.registered_only),
+      max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / stages_.size())),
+      batch_window_(options.batch_window),
+      metrics_(metrics),
+      buffer_(options.buffer_capacity),
+      flush_timer_(strand_) {
+  // The gauge follows every push, drain and discard, so it shows the records a stalled reader holds too.
+  buffer_.SetDepthObserver([gauge = metrics.fanin_buffer_depth](double delta) { gauge->Increment(delta); });
+  // Space freed by a drain (on a gRPC thread) resumes dispatching on the strand.
+  buffer_.SetSpaceCallback([this] { asio::post(strand_, [self = shared_from_this()] { self->Pump(); }); });
+}
+
+EnrichPipeline::~EnrichPipeline() { buffer_.ClearCallbacks(); }
+
+void EnrichPipeline::Start() {
+  asio::post(strand_, [self = shared_from_this()] { self->Pump(); });
+}
+
+void EnrichPipeline::Cancel() {
+  buffer_.Cancel();  // at once, so the consumer's memory is freed and producers stop now
+  asio::post(strand_, [self = shared_from_this()] { self->CancelOnStrand(); });
+}
+
+void EnrichPipeline::Pump() {
+  if (cancelled_) return;
+  std::uint64_t dispatched = 0;
+  while (!exhausted_ && pending_.size() < max_inflight_candidates_) {
+    if (dispatched == kDispatchPerPump) {
+      // Let the completions queued behind us on the strand run, so the first records reach the stream
+      // before every candidate was generated; continue in a fresh pass.
+      if (!pump_posted_) {
+        pump_posted_ = true;
+        asio::post(strand_, [self = shared_from_this()] {
+          self->pump_posted_ = false;
+          self->Pump();
+        });
+      }
+      break;
+    }
+    if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
+    std::optional<permute::Candidate> candidate = NextCandidate();
+    if (!candidate) {
+      buffer_.ReleaseReservation();
+      exhausted_ = true;
+      break;
+    }
+    // Counted before its record can exist: a progress message never says more enriched than generated.
+    generated_.fetch_add(1, std::memory_order_relaxed);
+    Dispatch(*std::move(candidate));
+    ++dispatched;
+  }
+  if (dispatched > 0) metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
+  HandOver();
+  if (exhausted_ && pending_.empty()) {
+    buffer_.Close();
+  } else if (!pump_posted_) {
+    // Nothing more comes until a lookup finishes or space frees: what is held goes within the batch window,
+    // however few. (A posted continuation pass means more records right away, so the batch keeps growing.)
+    FlushWithinWindow();
+  }
+}
+
+void EnrichPipeline::FlushWithinWindow() {
+  if (batch_window_ <= std::chrono::steady_clock::duration::zero()) {
+    buffer_.Flush();
+    return;
+  }
+  if (flush_armed_ || buffer_.size() == 0) return;
+  flush_armed_ = true;
+  flush_timer_.expires_after(batch_window_);
+  flush_timer_.async_wait([self = shared_from_this()](const asio::error_code&) {
+    self->flush_armed_ = false;
+    if (!self->cancelled_) self->buffer_.Flush();
+  });
+}
+
+std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {
+  for (; current_ < generators_.size(); ++current_) {
+    if (std::optional<permute::Candidate> c = generators_[current_].Next()) return c;
+  }
+  return std::nullopt;
+}
+
+void EnrichPipeline::Dispatch(permute::Candidate candidate) {
+  const std::uint64_t id = next_id_++;
+  Pending& p = pending_[id];
+  v1::Record& record = p.record;
+  record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
+  candidate.kinds.ForEach([&](permute::Kind k) { record.add_kinds(static_cast<v1::PermutationKind>(k)); });
+  record.set_input(generators_[current_].domain().ascii);
+  record.set_domain_ascii(std::move(candidate.ascii));  // moved: no copy of the names per record
+  record.set_domain_unicode(std::move(candidate.unicode));
+  for (const PlannedStage& stage : stages_) record.add_enrichments()->set_enricher(stage.enricher->id());
+  p.slots = std::make_unique<Slot[]>(stages_.size());
+  Advance(id);
+}
+
+void EnrichPipeline::Advance(std::uint64_t id) {
+  auto it = pending_.find(id);
+  Pending& p = it->second;
+  // Lookups never complete inline, so pending_ does not change (and `p` stays put) during this loop.
+  bool progressed = true;
+  while (progressed) {
+    progressed = false;
+    for (std::size_t i = 0; i < stages_.size(); ++i) {
+      const std::uint32_t bit = std::uint32_t{1} << i;
+      if ((p.started & bit) != 0 || (stages_[i].needs & ~p.done) != 0) continue;
+      p.started |= bit;
+      const workers::LookupInput input{p.record.domain_ascii(), p.record};
+      p.slots[i].started = std::chrono::steady_clock::now();
+      if (std::optional<workers::LookupResult> now = stages_[i].enricher->TryLookupNow(input)) {
+        RecordStage(i, *std::move(now), std::chrono::steady_clock::now() - p.slots[i].started,
+                    p.record.mutable_enrichments(static_cast<int>(i)));
+        p.done |= bit;
+        progressed = true;  // may unlock the stages that need it
+        continue;
+      }
+      ++p.running;
+      metrics_.inflight_lookups->Increment();
+      stages_[i].enricher->Lookup(input, strand_, p.slots[i].cancel.slot(),
+                                  [self = shared_from_this(), id, i](workers::LookupResult result) {
+                                    self->OnLookupDone(id, i, std::move(result));
+                                  });
+    }
+  }
+  if (p.done != all_stages_) return;
+  Finish(p.record);
+  pending_.erase(it);
+}
+
+void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result,
+                                 std::chrono::steady_clock::duration elapsed, v1::Enrichment* out) {
+  const StageMetrics& m = *stages_[stage].metrics;
+  if (absl::IsNotFound(result.status)) {
+    m.skipped->Increment();
+    elapsed = {};
+  } else {
+    m.latency_seconds->Observe(std::chrono::duration<double>(elapsed).count());
+    if (!result.status.ok()) m.failures->Increment();
+  }
+  v1::Enrichment& value = result.value;
+  if (!result.status.ok()) {
+    value.Clear();
+    value.mutable_status()->set_code(static_cast<int>(result.status.code()));
+    value.mutable_status()->set_message(std::string(result.status.message()));
+  } else {
+    value.mutable_status();  // present and OK (code 0)
+  }
+  value.set_enricher(out->enricher());
+  value.set_latency_micros(static_cast<std::uint32_t>(
+      std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), UINT32_MAX)));
+  out->Swap(&value);
+}
+
+void EnrichPipeline::Finish(const v1::Record& record) {
+  if (registered_only_ && !KeepRegisteredOnly(record)) {
+    filtered_.fetch_add(1, std::memory_order_relaxed);
+    enriched_.fetch_add(1, std::memory_order_relaxed);
+    metrics_.records_filtered->Increment();
+    buffer_.ReleaseReservation();
+    return;
+  }
+  Deliver(record);
+}
+
+void EnrichPipeline::Deliver(const v1::Record& record) {
+  std::string serialized;
+  record.SerializeToString(&serialized);
+  staged_.push_back(std::move(serialized));
+  enriched_.fetch_add(1, std::memory_order_relaxed);
+  // The stream's first record goes at once.
+  if (!delivered_any_) {
+    delivered_any_ = true;
+    HandOver();
+  }
+}
+
+void EnrichPipeline::HandOver() {
+  if (staged_.empty()) return;
+  buffer_.PushReservedAll(&staged_);  // after Cancel: drops them and gives their reservations back
+}
+
+void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t stage, workers::LookupResult result) {
+  metrics_.inflight_lookups->Decrement();
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  Pending& p = it->second;
+  // The finished operation leaves its cancellation handler installed; drop it so that a later Cancel does
+  // not reach into a timer (or socket) that no longer exists.
+  p.slots[stage].cancel.slot().clear();
+  --p.running;
+  p.done |= std::uint32_t{1} << stage;
+  if (cancelled_) {
+    if (p.running == 0) {
+      pending_.erase(it);
+      buffer_.ReleaseReservation();
+    }
+    return;
+  }
+  RecordStage(stage, std::move(result), std::chrono::steady_clock::now() - p.slots[stage].started,
+              p.record.mutable_enrichments(static_cast<int>(stage)));
+  Advance(id);
+  Pump();
+}
+
+void EnrichPipeline::CancelOnStrand() {
+  if (cancelled_) return;
+  cancelled_ = true;
+  flush_timer_.cancel();
+  HandOver();
+  // Every pending candidate has a lookup in flight (Advance starts whatever can start on the strand): each
+  // ends with CANCELLED and OnLookupDone releases the candidate's reservation after its last one.
+  for (auto& [id, p] : pending_) {
+    for (std::size_t i = 0; i < stages_.size(); ++i) {
+      const std::uint32_t bit = std::uint32_t{1} << i;
+      if ((p.started & bit) != 0 && (p.done & bit) == 0) p.slots[i].cancel.emit(asio::cancellation_type::all);
+    }
+  }
+}
+
+}  // namespace squatstream::pipeline

@@ -1,0 +1,36 @@
+// The metrics the pipeline updates: pointers into a prometheus::Registry that the daemon filled at start-up
+// (service/metrics.h registers them), so no Family::Add runs on a hot path.
+#ifndef SQUATSTREAM_PIPELINE_PIPELINE_METRICS_H_
+#define SQUATSTREAM_PIPELINE_PIPELINE_METRICS_H_
+
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+
+namespace squatstream::pipeline {
+
+// One enricher's (label enricher="dns", ...).
+struct StageMetrics {
+  prometheus::Histogram* latency_seconds = nullptr;  // lookups that ran (skips and cancellations excluded)
+  prometheus::Counter* failures = nullptr;           // lookups that ended with an error (skips, cancellations excluded)
+  prometheus::Counter* skipped = nullptr;            // nothing to look up: a stage it needs found nothing
+};
+
+struct PipelineMetrics {
+  prometheus::Counter* permutations_generated = nullptr;
+  prometheus::Counter* records_streamed = nullptr;
+  prometheus::Counter* records_filtered = nullptr;  // dropped by registered_only
+  prometheus::Counter* fanin_swaps = nullptr;
+  prometheus::Histogram* batch_size = nullptr;
+  prometheus::Histogram* time_to_first_batch_seconds = nullptr;
+  prometheus::Gauge* inflight_lookups = nullptr;
+  prometheus::Gauge* fanin_buffer_depth = nullptr;
+  prometheus::Gauge* active_streams = nullptr;
+  prometheus::Gauge* fanin_capacity_records = nullptr;  // sum of the active streams' buffer bounds
+  prometheus::Gauge* budget_slots = nullptr;            // the server-wide memory budget, set once at start-up
+  prometheus::Gauge* budget_slots_granted = nullptr;    // of it, granted to the streams in progress
+};
+
+}  // namespace squatstream::pipeline
+
+#endif  // SQUATSTREAM_PIPELINE_PIPELINE_METRICS_H_

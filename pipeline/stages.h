@@ -1,0 +1,56 @@
+// The enricher registry: every lookup stage the server runs, built once at start-up (daemon/), and the
+// plan of stages for one stream's selection.
+#ifndef SQUATSTREAM_PIPELINE_STAGES_H_
+#define SQUATSTREAM_PIPELINE_STAGES_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "pipeline/pipeline_metrics.h"
+#include "squatstream/v1/squatstream.pb.h"
+#include "workers/enricher.h"
+
+namespace squatstream::pipeline {
+
+// One stage of a stream's plan.
+struct PlannedStage {
+  workers::Enricher* enricher = nullptr;
+  const StageMetrics* metrics = nullptr;
+  std::uint32_t needs = 0;  // bit i: waits for stage i of the plan
+};
+using StagePlan = std::vector<PlannedStage>;
+
+// Plans hold at most this many stages (a bit per stage).
+inline constexpr std::size_t kMaxStages = 32;
+
+class EnricherRegistry {
+ public:
+  // Registers `enricher` with its metrics. The stages it needs must be registered first (so the registry
+  // has no cycle); INVALID_ARGUMENT otherwise, or for an id registered twice. Start-up only.
+  absl::Status Add(std::unique_ptr<workers::Enricher> enricher, StageMetrics metrics);
+
+  // The registered enrichers' ids, in registration order.
+  std::vector<v1::Enricher> ids() const;
+
+  // The stages to run for `selection`: each selected enricher and, before it, what it needs (transitively),
+  // each once; otherwise in selection order. INVALID_ARGUMENT naming an enricher not registered.
+  absl::StatusOr<StagePlan> Plan(absl::Span<const v1::Enricher> selection) const;
+
+ private:
+  struct Entry {
+    std::unique_ptr<workers::Enricher> enricher;
+    StageMetrics metrics;
+  };
+  const Entry* Find(v1::Enricher id) const;
+  absl::Status AddToPlan(v1::Enricher id, StagePlan* plan, std::vector<v1::Enricher>* planned) const;
+
+  std::vector<Entry> entries_;
+};
+
+}  // namespace squatstream::pipeline
+
+#endif  // SQUATSTREAM_PIPELINE_STAGES_H_

@@ -1,0 +1,162 @@
+// The pipeline without gRPC: real stub stages on a real executor, records drained from the fan-in buffer
+// as the reactor would.
+#include "pipeline/enrich_pipeline.h"
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "permute/domain.h"
+#include "tests/pipeline/test_metrics.h"
+#include "workers/executor.h"
+#include "workers/stub/stub_enricher.h"
+
+namespace squatstream::pipeline {
+namespace {
+
+class EnrichPipelineTest : public ::testing::Test {
+ protected:
+  void Register(v1::Enricher id, workers::StubConfig config) {
+    ASSERT_TRUE(registry_.Add(std::make_unique<workers::StubEnricher>(id, config),
+                              metrics_.Stage(workers::EnricherName(id)))
+                    .ok());
+  }
+
+  std::shared_ptr<EnrichPipeline> Start(const std::string& domain, std::size_t max_candidates,
+                                        std::vector<v1::Enricher> selection, bool registered_only) {
+    absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain(domain);
+    EXPECT_TRUE(parsed.ok());
+    permute::GeneratorOptions options;
+    options.max_candidates = max_candidates;
+    StreamWork work;
+    work.generators.emplace_back(*parsed, options);
+    absl::StatusOr<StagePlan> plan = registry_.Plan(selection);
+    EXPECT_TRUE(plan.ok());
+    work.stages = *plan;
+    work.registered_only = registered_only;
+    PipelineOptions pipeline_options;
+    pipeline_options.buffer_capacity = 256;  // smaller than the candidate set: backpressure is exercised
+    auto pipeline = EnrichPipeline::Create(executor_.context(), std::move(work), pipeline_options, metrics_.pipeline);
+    pipeline->Start();
+    return pipeline;
+  }
+
+  // Drains until the buffer finishes (bounded: 20 s), parsing every record.
+  std::vector<v1::Record> DrainAll(EnrichPipeline& pipeline) {
+    std::vector<v1::Record> records;
+    std::vector<std::string> batch;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const auto result = pipeline.buffer().Drain(&batch, 1024, 1);
+      for (const std::string& s : batch) {
+        v1::Record r;
+        EXPECT_TRUE(r.ParseFromString(s));
+        records.push_back(std::move(r));
+      }
+      if (result.finished) return records;
+      if (result.taken == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "the pipeline did not finish in 20 s";
+    return records;
+  }
+
+  TestMetrics metrics_;
+  EnricherRegistry registry_;
+  workers::Executor executor_{2};
+};
+
+TEST_F(EnrichPipelineTest, StagesRunInDependencyOrderAndDependentsSkipWhatDnsDidNotFind) {
+  Register(v1::ENRICHER_DNS, {absl::Microseconds(500), 0.0, 0.3});
+  Register(v1::ENRICHER_GEO, {absl::Microseconds(500), 0.0});
+  Register(v1::ENRICHER_WHOIS, {absl::Microseconds(500), 0.1});
+  auto pipeline = Start("example.com", 1500, {v1::ENRICHER_GEO, v1::ENRICHER_WHOIS}, false);
+  const std::vector<v1::Record> records = DrainAll(*pipeline);
+  ASSERT_EQ(records.size(), 1500u);
+  EXPECT_EQ(pipeline->generated(), 1500u);
+  EXPECT_EQ(pipeline->enriched(), 1500u);
+  std::set<std::string> names;
+  int registered = 0, whois_failed = 0;
+  for (const v1::Record& r : records) {
+    EXPECT_TRUE(names.insert(r.domain_ascii()).second) << "twice: " << r.domain_ascii();
+    ASSERT_EQ(r.enrichments_size(), 3);
+    const v1::Enrichment& dns = r.enrichments(0);
+    const v1::Enrichment& geo = r.enrichments(1);
+    const v1::Enrichment& whois = r.enrichments(2);
+    EXPECT_EQ(dns.enricher(), v1::ENRICHER_DNS);
+    EXPECT_EQ(geo.enricher(), v1::ENRICHER_GEO);
+    EXPECT_EQ(whois.enricher(), v1::ENRICHER_WHOIS);
+    ASSERT_EQ(dns.status().code(), 0);
+    EXPECT_TRUE(dns.simulated());
+    if (dns.dns().verdict() == v1::DNS_VERDICT_REGISTERED) {
+      ++registered;
+      ASSERT_EQ(geo.status().code(), 0) << geo.status().message();
+      EXPECT_EQ(geo.geo().ip(), dns.dns().addresses(0));  // read from the record DNS filled first
+      if (whois.status().code() != 0) {
+        EXPECT_EQ(whois.status().code(), static_cast<int>(absl::StatusCode::kUnavailable));
+        ++whois_failed;
+      }
+    } else {
+      EXPECT_EQ(dns.dns().verdict(), v1::DNS_VERDICT_UNREGISTERED);
+      EXPECT_EQ(geo.status().code(), static_cast<int>(absl::StatusCode::kNotFound));
+      EXPECT_EQ(whois.status().code(), static_cast<int>(absl::StatusCode::kNotFound));
+      EXPECT_FALSE(geo.has_geo());
+      EXPECT_EQ(geo.latency_micros(), 0u);
+    }
+  }
+  EXPECT_GT(registered, 350);  // about 30% of 1,500
+  EXPECT_LT(registered, 550);
+  EXPECT_GT(whois_failed, 0);
+  EXPECT_EQ(metrics_.pipeline.inflight_lookups->Value(), 0);
+}
+
+TEST_F(EnrichPipelineTest, RegisteredOnlyStreamsTheNamesDnsFoundAndCountsTheRest) {
+  Register(v1::ENRICHER_DNS, {absl::Microseconds(300), 0.0, 0.2});
+  Register(v1::ENRICHER_BANNER, {absl::Microseconds(300), 0.0});
+  // The same candidates with every record kept: the registered ones are what registered_only must stream.
+  std::set<std::string> expected;
+  {
+    auto all = Start("example.com", 1000, {v1::ENRICHER_BANNER}, false);
+    for (const v1::Record& r : DrainAll(*all)) {
+      if (r.enrichments(0).dns().verdict() == v1::DNS_VERDICT_REGISTERED) expected.insert(r.domain_ascii());
+    }
+  }
+  ASSERT_GT(expected.size(), 100u);
+  auto pipeline = Start("example.com", 1000, {v1::ENRICHER_BANNER}, true);
+  std::set<std::string> got;
+  for (const v1::Record& r : DrainAll(*pipeline)) {
+    EXPECT_EQ(r.enrichments(0).dns().verdict(), v1::DNS_VERDICT_REGISTERED);
+    EXPECT_TRUE(got.insert(r.domain_ascii()).second);
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(pipeline->generated(), 1000u);
+  EXPECT_EQ(pipeline->enriched(), 1000u);
+  EXPECT_EQ(pipeline->filtered(), 1000u - expected.size());
+}
+
+TEST_F(EnrichPipelineTest, CancelEndsEveryStageInFlight) {
+  Register(v1::ENRICHER_DNS, {absl::Milliseconds(1), 0.0, 1.0});
+  Register(v1::ENRICHER_BANNER, {absl::Seconds(60), 0.0});  // would hold the executor for a minute
+  auto pipeline = Start("example.com", 500, {v1::ENRICHER_BANNER}, false);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (metrics_.pipeline.inflight_lookups->Value() < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GE(metrics_.pipeline.inflight_lookups->Value(), 200);  // banner lookups waiting, after DNS
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  pipeline->Cancel();
+  while (metrics_.pipeline.inflight_lookups->Value() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(metrics_.pipeline.inflight_lookups->Value(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(500));
+  std::vector<std::string> batch;
+  EXPECT_FALSE(pipeline->buffer().Drain(&batch, 1024, 1).finished);  // cancelled, not finished
+  EXPECT_TRUE(batch.empty());
+}
+
+}  // namespace
+}  // namespace squatstream::pipeline
