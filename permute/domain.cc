@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,6 +37,25 @@ const psl_ctx_t* PublicSuffixList() {
     return ctx != nullptr ? ctx : psl_builtin();
   }();
   return psl;
+}
+
+// For a name that is a public suffix only through the list's PRIVATE section (github.io, blogspot.com,
+// s3.amazonaws.com: suffixes their owners registered so that their users' sites count as registrable), the
+// tail of `ascii` that is registered under its ICANN suffix: "github.io" (under "io"), "amazonaws.com" (under
+// "com", with "s3." a subdomain). Such a name is someone's registered domain, so its look-alikes are
+// worth generating. nullopt for a name that is an ICANN suffix (co.uk, and ck's *.ck), which nobody owns.
+std::optional<absl::string_view> RegistrableUnderIcannSuffix(absl::string_view ascii) {
+  const std::string name(ascii);
+  if (psl_is_public_suffix2(PublicSuffixList(), name.c_str(), PSL_TYPE_ICANN)) return std::nullopt;
+  // The ICANN suffix is the longest proper tail the ICANN section makes a suffix; the registered name is it
+  // and one label more.
+  for (std::size_t start = 0, dot = name.find('.'); dot != std::string::npos;
+       start = dot + 1, dot = name.find('.', start)) {
+    if (psl_is_public_suffix2(PublicSuffixList(), name.c_str() + dot + 1, PSL_TYPE_ICANN)) {
+      return ascii.substr(start);
+    }
+  }
+  return std::nullopt;
 }
 
 // Returns the length of the UTF-8 sequence starting at s[i], or 0 if it is not valid UTF-8.
@@ -273,15 +293,20 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view raw_input) {
     return absl::InvalidArgumentError(absl::StrFormat("top-level domain \"%s\" is numeric", tld));
   }
 
-  const char* registrable = psl_registrable_domain(PublicSuffixList(), forms->ascii.c_str());
-  if (registrable == nullptr) {
+  // The registrable part: the public suffix and one label more (octocat.github.io under github.io).
+  const absl::string_view ascii_all = forms->ascii;
+  absl::string_view ascii_registrable;
+  if (const char* registrable = psl_registrable_domain(PublicSuffixList(), forms->ascii.c_str());
+      registrable != nullptr) {
+    ascii_registrable = registrable;  // points into forms->ascii
+  } else if (std::optional<absl::string_view> owned = RegistrableUnderIcannSuffix(ascii_all)) {
+    ascii_registrable = *owned;  // github.io itself: a registered name under io
+  } else {
     return absl::InvalidArgumentError(
         absl::StrFormat("domain \"%s\" is a public suffix; give a name registered under it, such as example.%s",
                         forms->unicode, forms->unicode));
   }
   // Split the Unicode form at the same label positions as the ASCII form (labels correspond one to one).
-  const absl::string_view ascii_all = forms->ascii;
-  const absl::string_view ascii_registrable = registrable;
   const std::size_t prefix_labels = static_cast<std::size_t>(
       std::count(ascii_all.begin(), ascii_all.end() - static_cast<std::ptrdiff_t>(ascii_registrable.size()), '.'));
   std::vector<absl::string_view> labels = absl::StrSplit(forms->unicode, '.');

@@ -25,14 +25,20 @@ struct ParsedDomain {
   std::string unicode;  // whole name, e.g. "www.bücher.co.uk"
   std::string prefix;   // labels left of the registrable label, with their dot: "www." (Unicode)
   std::string label;    // the registrable label, the part that is permuted: "bücher" (Unicode)
-  std::string suffix;   // the public suffix: "co.uk" (Unicode)
+  std::string suffix;   // the public suffix: "co.uk" (Unicode); for a name that is a suffix only through the
+                        // list's private section, its ICANN suffix: "io" for github.io
 };
 
 // Validates `input` and splits it. Returns INVALID_ARGUMENT naming the fault for: an empty name, a name or
 // label too long, invalid UTF-8, characters no hostname may hold, an IP address, a URL or a port, a single
-// label (a TLD alone, or no TLD), a name that is itself a public suffix, or a name IDNA2008 rejects. One
-// trailing dot is accepted, and the ideographic and full-width full stops (。．｡) separate labels as UTS#46
-// says.
+// label (a TLD alone, or no TLD), a name that is itself an ICANN public suffix (co.uk), or a name IDNA2008
+// rejects. One trailing dot is accepted, and the ideographic and full-width full stops (。．｡) separate
+// labels as UTS#46 says.
+//
+// A name that is a public suffix only through the list's PRIVATE section (github.io, blogspot.com,
+// herokuapp.com) is someone's registered domain: it is split under its ICANN suffix (label "github", suffix
+// "io"). A name under such a suffix keeps it as its suffix (octocat.github.io: label "octocat", suffix
+// "github.io").
 absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view input);
 
 // Converts a candidate name (UTF-8, any mix of Unicode and ASCII labels) to its ASCII and Unicode forms,

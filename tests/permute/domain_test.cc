@@ -1,6 +1,7 @@
 #include "permute/domain.h"
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,46 @@ TEST(ParseDomain, PrivateSuffixesAreSuffixes) {
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->label, "octocat");
   EXPECT_EQ(d->suffix, "github.io");
+}
+
+// A name that is a public suffix only through the list's PRIVATE section is a registered domain under its
+// ICANN suffix (it was refused as "a public suffix"); names under it keep it as their suffix (above).
+TEST(ParseDomain, APrivateSuffixItselfIsRegisteredUnderItsIcannSuffix) {
+  for (const auto& [input, label, suffix] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{{"github.io", "github", "io"},
+                                                                      {"blogspot.com", "blogspot", "com"},
+                                                                      {"herokuapp.com", "herokuapp", "com"},
+                                                                      {"GitHub.io.", "github", "io"}}) {
+    absl::StatusOr<ParsedDomain> d = ParseDomain(input);
+    ASSERT_TRUE(d.ok()) << input << ": " << d.status();
+    EXPECT_EQ(d->prefix, "") << input;
+    EXPECT_EQ(d->label, label) << input;
+    EXPECT_EQ(d->suffix, suffix) << input;
+    EXPECT_EQ(d->ascii, label + "." + suffix) << input;
+  }
+  // A private suffix of three labels: the label before the ICANN suffix is the registered one.
+  absl::StatusOr<ParsedDomain> s3 = ParseDomain("s3.amazonaws.com");
+  ASSERT_TRUE(s3.ok()) << s3.status();
+  EXPECT_EQ(s3->prefix, "s3.");
+  EXPECT_EQ(s3->label, "amazonaws");
+  EXPECT_EQ(s3->suffix, "com");
+  // Under the private suffix, as before.
+  absl::StatusOr<ParsedDomain> www = ParseDomain("www.octocat.github.io");
+  ASSERT_TRUE(www.ok()) << www.status();
+  EXPECT_EQ(www->prefix, "www.");
+  EXPECT_EQ(www->label, "octocat");
+  EXPECT_EQ(www->suffix, "github.io");
+}
+
+// ICANN suffixes stay refused, with the same message as before.
+TEST(ParseDomain, AnIcannSuffixIsRefused) {
+  for (const std::string input : {"co.uk", "gov.uk", "foo.ck"}) {  // foo.ck: by ICANN's wildcard rule *.ck
+    absl::StatusOr<ParsedDomain> d = ParseDomain(input);
+    ASSERT_FALSE(d.ok()) << input;
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << input;
+    EXPECT_EQ(d.status().message(),
+              "domain \"" + input + "\" is a public suffix; give a name registered under it, such as example." + input);
+  }
 }
 
 TEST(ParseDomain, AcceptsUnicodeAndPunycodeAlike) {

@@ -8,6 +8,7 @@
 #include <tuple>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -253,6 +254,20 @@ TEST(Kinds, TldSwapKeepsTheLabel) {
 TEST(Kinds, PermuteTheRegistrableLabelOnly) {
   EXPECT_THAT(Names("www.abc.co.uk", Kind::kOmission), ElementsAre("www.bc.co.uk", "www.ac.co.uk", "www.ab.co.uk"));
   EXPECT_THAT(Names("abc.github.io", Kind::kTransposition), ElementsAre("bac.github.io", "acb.github.io"));
+}
+
+// github.io, a public suffix only through the list's private section, is permuted as the name registered
+// under io: its label changes, and io stays the suffix the label-level kinds keep.
+TEST(Kinds, APrivateSuffixItselfIsPermutedUnderItsIcannSuffix) {
+  std::set<std::string> all;
+  for (const Candidate& c : GenerateAll(Parse("github.io"), {})) all.insert(c.ascii);
+  EXPECT_THAT(all, IsSupersetOf({"gihub.io", "githib.io", "githubs.io", "github.com", "gtihub.io"}));
+  EXPECT_THAT(all, Not(Contains("github.io")));
+  for (const std::string& name : all) EXPECT_FALSE(absl::EndsWith(name, ".github.io")) << name;
+  EXPECT_THAT(Names("blogspot.com", Kind::kOmission), Contains("blogspt.com"));
+  EXPECT_THAT(Names("herokuapp.com", Kind::kTransposition), Contains("herokaupp.com"));
+  // A name under github.io keeps github.io as its suffix.
+  EXPECT_THAT(Names("octocat.github.io", Kind::kOmission), Contains("octoat.github.io"));
 }
 
 // On request, the label-level kinds also permute each subdomain label (one label changed per name), after
