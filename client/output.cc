@@ -42,6 +42,7 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
     case v1::Enrichment::kBanner:
       return x->banner().http_status() == 0 ? "no answer"
                                             : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server());
+    case v1::Enrichment::kDns:  // no table or CSV column shows it yet (JSON lines carry it)
     case v1::Enrichment::RESULT_NOT_SET:
       break;
   }
