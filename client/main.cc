@@ -27,7 +27,9 @@
 ABSL_FLAG(std::string, server, "", "squatstreamd address (default $SQUATSTREAM_SERVER or 127.0.0.1:50051).");
 ABSL_FLAG(std::string, format, "table", "Output: table, json (one JSON object per line) or csv.");
 ABSL_FLAG(std::string, kinds, "", "Comma-separated permutation kinds (e.g. addition,tld-swap); default all.");
-ABSL_FLAG(std::string, enrichers, "", "Comma-separated enrichers (geo,whois,banner); default all.");
+ABSL_FLAG(std::string, enrichers, "", "Comma-separated enrichers (dns,geo,whois,banner); default all.");
+ABSL_FLAG(bool, registered, false,
+          "Only names DNS finds registered (or cannot tell: SERVFAIL, timeout); the rest are counted, not printed.");
 ABSL_FLAG(int, max_candidates, 0, "Cap on candidates; 0 uses the server's default.");
 ABSL_FLAG(bool, subdomains, false, "Also permute subdomain labels (login.example.com -> 1ogin.example.com).");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(60), "Give up after this long.");
@@ -104,6 +106,7 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_max_candidates) < 0) Fail("--max_candidates must not be negative");
   request.set_max_candidates(static_cast<std::uint32_t>(absl::GetFlag(FLAGS_max_candidates)));
   request.set_permute_subdomains(absl::GetFlag(FLAGS_subdomains));
+  request.set_registered_only(absl::GetFlag(FLAGS_registered));
 
   auto stub = v1::EnrichmentService::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -116,12 +119,18 @@ int main(int argc, char** argv) {
   std::fputs(client::FormatHeader(*format).c_str(), stdout);
   std::unique_ptr<grpc::ClientReader<v1::EnrichDomainResponse>> reader = stub->EnrichDomain(&context, request);
   v1::EnrichDomainResponse response;
+  v1::Progress last;
+  bool simulated = false;
   std::string out;
   while (reader->Read(&response)) {
+    last = response.progress();
     if (batches++ == 0) first_batch = std::chrono::steady_clock::now();
     records += static_cast<std::uint64_t>(response.records_size());
     out.clear();
-    for (const v1::Record& r : response.records()) out += client::FormatRecord(*format, r);
+    for (const v1::Record& r : response.records()) {
+      out += client::FormatRecord(*format, r);
+      for (const v1::Enrichment& e : r.enrichments()) simulated |= e.simulated();
+    }
     std::fwrite(out.data(), 1, out.size(), stdout);
     if (progress) DrawProgress(response.progress());
   }
@@ -131,9 +140,14 @@ int main(int argc, char** argv) {
   if (progress) std::fputs("\r\033[K", stderr);
   const double ttfb_ms = batches == 0 ? 0 : std::chrono::duration<double, std::milli>(first_batch - start).count();
   std::fprintf(stderr,
-               "squatstream: %s: %llu records in %llu batches, %.3f s, %.0f records/s, first batch after %.1f ms\n",
-               args[1], static_cast<unsigned long long>(records), static_cast<unsigned long long>(batches), seconds,
+               "squatstream: %s: %llu records of %llu candidates in %llu batches, %.3f s, %.0f records/s, first batch "
+               "after %.1f ms\n",
+               args[1], static_cast<unsigned long long>(records), static_cast<unsigned long long>(last.enriched()),
+               static_cast<unsigned long long>(batches), seconds,
                seconds > 0 ? static_cast<double>(records) / seconds : 0.0, ttfb_ms);
+  if (simulated && *format == client::Format::kTable) {
+    std::fputs("squatstream: values marked * are simulated (the server runs stub enrichers for them)\n", stderr);
+  }
   if (!status.ok()) {
     std::fprintf(stderr, "squatstream: error %d: %s\n", static_cast<int>(status.error_code()),
                  status.error_message().c_str());

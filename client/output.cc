@@ -28,21 +28,45 @@ const v1::Enrichment* Find(const v1::Record& r, v1::Enricher e) {
   return nullptr;
 }
 
-// One enrichment as a short cell: its value, or its error.
+std::string DnsCell(const v1::DnsResult& d) {
+  switch (d.verdict()) {
+    case v1::DNS_VERDICT_REGISTERED:
+      return d.addresses_size() > 0 ? absl::StrCat("registered ", d.addresses(0))
+             : d.name_servers_size() > 0 ? absl::StrCat("registered NS ", d.name_servers(0))
+                                         : "registered";
+    case v1::DNS_VERDICT_UNREGISTERED:
+      return "NXDOMAIN";
+    case v1::DNS_VERDICT_WILDCARD:
+      return absl::StrCat("wildcard *.", d.wildcard_zone());
+    default:
+      return absl::StrCat("unknown (", d.queries_size() > 0 ? d.queries(d.queries_size() - 1).rcode() : "", ")");
+  }
+}
+
+// One enrichment as a short cell: its value, or its error; "-" when there was nothing to look up (a stage
+// it needs found nothing); a trailing "*" marks a simulated value (a stub enricher's).
 std::string Cell(const v1::Record& r, v1::Enricher e) {
   const v1::Enrichment* x = Find(r, e);
   if (x == nullptr) return "";
+  if (x->status().code() == static_cast<int>(absl::StatusCode::kNotFound)) return "-";
   if (x->status().code() != 0) return absl::StrCat("error: ", x->status().message());
+  const char* mark = x->simulated() ? "*" : "";
   switch (x->result_case()) {
     case v1::Enrichment::kGeo:
-      return absl::StrFormat("%s %s %s AS%d", x->geo().ip(), x->geo().country_code(), x->geo().city(), x->geo().asn());
+      return absl::StrFormat("%s %s %s AS%d%s", x->geo().ip(), x->geo().country_code(), x->geo().city(),
+                             x->geo().asn(), mark);
     case v1::Enrichment::kWhois:
-      return x->whois().registered() ? absl::StrFormat("%s since %s", x->whois().registrar(), x->whois().created())
-                                     : "unregistered";
+      return absl::StrCat(x->whois().registered()
+                              ? absl::StrFormat("%s since %s", x->whois().registrar(), x->whois().created())
+                              : "unregistered",
+                          mark);
     case v1::Enrichment::kBanner:
-      return x->banner().http_status() == 0 ? "no answer"
-                                            : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server());
-    case v1::Enrichment::kDns:  // no table or CSV column shows it yet (JSON lines carry it)
+      return absl::StrCat(x->banner().http_status() == 0
+                              ? "no answer"
+                              : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server()),
+                          mark);
+    case v1::Enrichment::kDns:
+      return absl::StrCat(DnsCell(x->dns()), mark);
     case v1::Enrichment::RESULT_NOT_SET:
       break;
   }
@@ -89,9 +113,10 @@ std::string EnricherName(v1::Enricher enricher) { return ShortName(v1::Enricher_
 std::string FormatHeader(Format format) {
   switch (format) {
     case Format::kTable:
-      return absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28), Pad("GEO", 40), Pad("WHOIS", 40), "BANNER\n");
+      return absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28), Pad("DNS", 30), Pad("GEO", 40), Pad("WHOIS", 40),
+                          "BANNER\n");
     case Format::kCsv:
-      return "kind,domain_unicode,domain_ascii,geo,whois,banner,kinds,input\n";
+      return "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input\n";
     case Format::kJson:
       return "";
   }
@@ -102,11 +127,12 @@ std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
     case Format::kTable:
       return absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28),
-                          Pad(Cell(r, v1::ENRICHER_GEO), 40), Pad(Cell(r, v1::ENRICHER_WHOIS), 40),
-                          Cell(r, v1::ENRICHER_BANNER), "\n");
+                          Pad(Cell(r, v1::ENRICHER_DNS), 30), Pad(Cell(r, v1::ENRICHER_GEO), 40),
+                          Pad(Cell(r, v1::ENRICHER_WHOIS), 40), Cell(r, v1::ENRICHER_BANNER), "\n");
     case Format::kCsv:
       return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
-                          CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_GEO)), ",",
+                          CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_DNS)), ",",
+                          CsvField(Cell(r, v1::ENRICHER_GEO)), ",",
                           CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",", CsvField(Cell(r, v1::ENRICHER_BANNER)), ",",
                           CsvField(AllKinds(r)), ",", CsvField(r.input()), "\n");
     case Format::kJson: {

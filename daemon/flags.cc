@@ -37,9 +37,19 @@ ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask 
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT: NOT_SERVING at once, new streams refused; how long streams in progress may run "
           "before they end with UNAVAILABLE \"server shutting down\".");
-ABSL_FLAG(std::vector<std::string>, stub_enrichers, std::vector<std::string>({"dns", "geo", "whois", "banner"}),
+ABSL_FLAG(std::vector<std::string>, dns_servers, {},
+          "DNS servers the DNS stage asks, as host:port ([v6]:port) separated by commas; empty: /etc/resolv.conf's.");
+ABSL_FLAG(absl::Duration, dns_timeout, absl::Milliseconds(2500), "How long one DNS try waits for its answer.");
+ABSL_FLAG(int, dns_tries, 2, "Tries per DNS query before its answer is TIMEOUT (the candidate's verdict: unknown).");
+ABSL_FLAG(double, dns_rate_limit, 100,
+          "DNS queries sent per second, for the whole process (polite to a home or ISP resolver; raise it for "
+          "your own resolver); 0: no limit.");
+ABSL_FLAG(int, dns_max_inflight, 256, "DNS queries sent and not yet answered, for the whole process.");
+ABSL_FLAG(int, dns_cache_entries, 100000, "DNS responses kept for their TTL (shared by all streams); 0: none.");
+ABSL_FLAG(std::vector<std::string>, stub_enrichers, std::vector<std::string>({"geo", "whois", "banner"}),
           "Enrichers that are simulated (deterministic made-up results, each marked simulated), for benchmarks and "
-          "offline use: any of dns, geo, whois, banner; \"none\" for none. The rest are real lookups.");
+          "offline use: any of dns, geo, whois, banner, or \"all\" or \"none\". The rest are real lookups (geo, whois "
+          "and banner have no real implementation yet).");
 ABSL_FLAG(absl::Duration, stub_dns_latency, absl::Milliseconds(2), "Mean latency of the stub DNS stage.");
 ABSL_FLAG(double, stub_dns_failure_rate, 0.0, "Fraction of candidates whose stub DNS lookup fails.");
 ABSL_FLAG(double, stub_dns_registered_rate, 0.1, "Fraction of candidates the stub DNS stage says exist.");
@@ -119,12 +129,25 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
     *c.out = *v;
   }
   s.memory_budget_bytes = budget_mb << 20;
+  s.stub_enrichers.clear();
   for (const std::string& name : absl::GetFlag(FLAGS_stub_enrichers)) {
     if (name == "none") continue;
+    if (name == "all") {
+      s.stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
+      continue;
+    }
     absl::StatusOr<v1::Enricher> id = workers::ParseEnricherName(name);
     if (!id.ok()) return absl::InvalidArgumentError(absl::StrFormat("--stub_enrichers: %s", id.status().message()));
     s.stub_enrichers.insert(*id);
   }
+  s.dns.servers = absl::GetFlag(FLAGS_dns_servers);
+  s.dns.timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_dns_timeout));
+  s.dns.tries = absl::GetFlag(FLAGS_dns_tries);
+  s.dns.rate_limit_qps = absl::GetFlag(FLAGS_dns_rate_limit);
+  s.dns.max_inflight = absl::GetFlag(FLAGS_dns_max_inflight);
+  absl::StatusOr<std::size_t> cache_entries = Count(FLAGS_dns_cache_entries);
+  if (!cache_entries.ok()) return cache_entries.status();
+  s.dns.cache_entries = *cache_entries;
   s.stubs[v1::ENRICHER_DNS] = {absl::GetFlag(FLAGS_stub_dns_latency), absl::GetFlag(FLAGS_stub_dns_failure_rate),
                                absl::GetFlag(FLAGS_stub_dns_registered_rate)};
   s.stubs[v1::ENRICHER_GEO] = {absl::GetFlag(FLAGS_stub_geo_latency), absl::GetFlag(FLAGS_stub_geo_failure_rate)};

@@ -20,6 +20,8 @@
 #include "prometheus/registry.h"
 #include "service/enrichment_service.h"
 #include "service/metrics.h"
+#include "workers/dns/dns_enricher.h"
+#include "workers/dns/resolver.h"
 #include "workers/enricher.h"
 
 namespace squatstream::daemon {
@@ -36,6 +38,8 @@ struct Server::Parts {
   service::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<workers::Executor> executor;
+  std::unique_ptr<workers::dns::ResolverMetrics> dns_metrics;
+  std::unique_ptr<workers::dns::Resolver> resolver;  // the real DNS stage's; null when DNS is a stub
   pipeline::EnricherRegistry enrichers;
   std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
@@ -49,13 +53,21 @@ struct Server::Parts {
 absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
   for (v1::Enricher id : {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER}) {
     std::unique_ptr<workers::Enricher> enricher;
-    if (options.stub_enrichers.count(id) == 0) {
+    if (options.stub_enrichers.count(id) != 0) {
+      const auto config = options.stubs.find(id);
+      enricher = std::make_unique<workers::StubEnricher>(
+          id, config == options.stubs.end() ? workers::StubConfig{} : config->second);
+    } else if (id == v1::ENRICHER_DNS) {
+      p.dns_metrics = std::make_unique<workers::dns::ResolverMetrics>(*p.registry);
+      absl::StatusOr<std::unique_ptr<workers::dns::Resolver>> resolver =
+          workers::dns::Resolver::Create(p.executor->context(), options.dns, p.dns_metrics.get());
+      if (!resolver.ok()) return resolver.status();
+      p.resolver = *std::move(resolver);
+      enricher = std::make_unique<workers::dns::DnsEnricher>(p.resolver.get(), p.dns_metrics.get());
+    } else {
       return absl::UnimplementedError(
           absl::StrFormat("no real %s enricher yet: name it in --stub_enrichers", workers::EnricherName(id)));
     }
-    const auto config = options.stubs.find(id);
-    enricher = std::make_unique<workers::StubEnricher>(
-        id, config == options.stubs.end() ? workers::StubConfig{} : config->second);
     if (absl::Status s = p.enrichers.Add(std::move(enricher), service::AddStageMetrics(p.metrics, workers::EnricherName(id)));
         !s.ok()) {
       return s;
@@ -179,7 +191,12 @@ void Server::Shutdown(absl::Duration grace) {
     p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     p.server->Wait();
   }
-  p.executor.reset();  // every stream ended and cancelled its lookups: this joins promptly
+  // Every stream ended and cancelled its lookups: the resolver drops what c-ares still has, the executor
+  // then joins promptly, and the resolver's sockets and timers go before the context they were made on.
+  if (p.resolver != nullptr) p.resolver->Shutdown();
+  if (p.executor != nullptr) p.executor->Join();
+  p.resolver.reset();
+  p.executor.reset();
   // The exposer keeps serving /metrics until the Server is destroyed: its web server (civetweb) takes up to
   // 2 s to stop (its listener polls in 2 s quanta), which squatstreamd does not wait for (main.cc).
 }

@@ -17,6 +17,7 @@
 
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
+#include "workers/dns/resolver.h"
 #include "workers/stub/stub_enricher.h"
 
 namespace squatstream::daemon {
@@ -28,6 +29,7 @@ struct ServerOptions {
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   service::StreamLimits limits;
   std::size_t memory_budget_bytes = std::size_t{512} << 20;  // what all streams together may hold
+  workers::dns::ResolverOptions dns;  // the real DNS stage's resolver
   // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
   std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS,
                                            v1::ENRICHER_BANNER};

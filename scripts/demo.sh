@@ -11,7 +11,7 @@ cmake --preset dev >&2
 cmake --build --preset dev >&2
 
 log=$(mktemp)
-build/dev/service/squatstreamd --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 2>"$log" &
+build/dev/daemon/squatstreamd --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 2>"$log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 port=""

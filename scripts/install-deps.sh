@@ -3,7 +3,8 @@
 # the Go module proxy and PyPI. Idempotent: packages already present are skipped by apt, npm ci is re-run
 # only when the lock file changed, and each pinned tool is rebuilt only when its pin changed. Run as root
 # (or with sudo available).
-#   --build-only   skip the test tools (npm packages, grpcurl, ghz, upstream dnstwist)
+#   --build-only   only what building and running needs (the main job): no test or benchmark packages, no
+#                  npm packages, grpcurl, ghz or upstream dnstwist
 #
 # The client tools the tests run as users do, pinned and installed into .tools/ (found there by CMake):
 #   .tools/bin/grpcurl, .tools/bin/ghz   `go install …@VERSION` through the Go module proxy, built by the
@@ -17,14 +18,21 @@ DNSTWIST_VERSION=20250130
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(
+# What the main job needs: build and run squatstreamd and its client.
+build_packages=(
   # toolchain
-  build-essential cmake pkg-config git ca-certificates clang-format
+  build-essential cmake pkg-config git ca-certificates
   # gRPC, protobuf, Abseil, metrics, async I/O
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   prometheus-cpp-dev libasio-dev
   # domain names: IDNA2008 / UTS#46, punycode, public suffixes, Unicode confusables (UTS#39) and scripts
   libidn2-dev libidn-dev libpsl-dev publicsuffix libicu-dev
+  # DNS lookups (asynchronous resolver, driven by the asio executor)
+  libc-ares-dev
+)
+# What the test suite and the benchmarks need besides.
+test_packages=(
+  clang-format
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # benchmarks: the reference queue and the plots; dnstwist, the permutation engine squatstream is compared with
@@ -35,7 +43,16 @@ packages=(
   nodejs python3 python3-yaml prometheus
   # the venv that holds upstream dnstwist (Debian's python3, whatever python3 is first on PATH)
   python3-venv
+  # real DNS peers of the DNS tests and benchmark: an authoritative server, a scripted one for faults, the
+  # load generator that measures the server's ceiling
+  nsd python3-dnslib dnsperf
 )
+# Packages whose Debian install starts a system service the tests never use (they run their own copies on
+# loopback ports): stopped and disabled again when this script installed them.
+services=(nsd prometheus)
+
+packages=("${build_packages[@]}")
+if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
 
 sudo_cmd=()
 if [ "$(id -u)" != 0 ]; then sudo_cmd=(sudo); fi
@@ -45,9 +62,9 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 # npm: Debian's nodejs does not ship it; NodeSource's does. Install Debian's npm only when absent.
-command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${1:-}" != "--build-only" ] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 # kubectl (for `kubectl kustomize`): Debian's kubernetes-client unless a kubectl is already installed.
-command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+if [ "${1:-}" != "--build-only" ] && ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 # Go, to build grpcurl and ghz: the machine's own if it has one, else Debian's.
 if [ "${1:-}" != "--build-only" ] && ! command -v go >/dev/null 2>&1; then missing+=(golang-go); fi
 
@@ -56,6 +73,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    for svc in "${services[@]}"; do
+      if [[ " ${missing[*]} " == *" $svc "* ]]; then "${sudo_cmd[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+    done
+  fi
 fi
 
 if [ "${1:-}" = "--build-only" ]; then echo "install-deps: ok (build only)"; exit 0; fi

@@ -10,9 +10,13 @@ Executor::Executor(int threads) : work_(asio::make_work_guard(io_)) {
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
 }
 
-Executor::~Executor() {
+Executor::~Executor() { Join(); }
+
+void Executor::Join() {
   work_.reset();  // run() returns once the queued work is done
-  for (std::thread& t : threads_) t.join();
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
 }
 
 }  // namespace squatstream::workers

@@ -23,6 +23,10 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
+  // Lets queued work finish and joins the threads, keeping the context (so that I/O objects made on it can
+  // still be destroyed after their last handler ran). Idempotent; the destructor calls it.
+  void Join();
+
   // The context, for creating strands and I/O objects. Thread-safe.
   asio::io_context& context() { return io_; }
 

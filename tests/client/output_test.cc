@@ -26,6 +26,15 @@ v1::Record Sample() {
   whois->set_enricher(v1::ENRICHER_WHOIS);
   whois->mutable_status()->set_code(14);
   whois->mutable_status()->set_message("simulated whois lookup failure");
+  v1::Enrichment* banner = r.add_enrichments();
+  banner->set_enricher(v1::ENRICHER_BANNER);
+  banner->mutable_status()->set_code(5);  // NOT_FOUND: nothing to look up
+  banner->mutable_status()->set_message("no address (DNS: NXDOMAIN)");
+  v1::Enrichment* dns = r.add_enrichments();
+  dns->set_enricher(v1::ENRICHER_DNS);
+  dns->set_simulated(true);
+  dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_REGISTERED);
+  dns->mutable_dns()->add_addresses("192.0.2.7");
   return r;
 }
 
@@ -41,14 +50,16 @@ TEST(Output, TableRowShowsValuesAndErrors) {
   EXPECT_THAT(row, HasSubstr("bücher.de"));
   EXPECT_THAT(row, HasSubstr("192.0.2.7 DE Frankfurt, Main AS64500"));
   EXPECT_THAT(row, HasSubstr("error: simulated whois lookup failure"));
+  EXPECT_THAT(row, HasSubstr("registered 192.0.2.7*"));  // * : simulated
+  EXPECT_THAT(row, ::testing::EndsWith(" -\n"));        // the banner had nothing to look up
   EXPECT_EQ(row.back(), '\n');
 }
 
 TEST(Output, CsvQuotesFieldsWithCommas) {
   EXPECT_EQ(FormatRecord(Format::kCsv, Sample()),
-            "vowel-swap,bücher.de,xn--bcher-kva.de,\"192.0.2.7 DE Frankfurt, Main AS64500\","
-            "error: simulated whois lookup failure,,homoglyph vowel-swap,xn--bcher-kva.ch\n");
-  EXPECT_EQ(FormatHeader(Format::kCsv), "kind,domain_unicode,domain_ascii,geo,whois,banner,kinds,input\n");
+            "vowel-swap,bücher.de,xn--bcher-kva.de,registered 192.0.2.7*,\"192.0.2.7 DE Frankfurt, Main AS64500\","
+            "error: simulated whois lookup failure,-,homoglyph vowel-swap,xn--bcher-kva.ch\n");
+  EXPECT_EQ(FormatHeader(Format::kCsv), "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input\n");
 }
 
 TEST(Output, JsonLineUsesProtoFieldNames) {
@@ -56,6 +67,20 @@ TEST(Output, JsonLineUsesProtoFieldNames) {
   EXPECT_THAT(line, HasSubstr("\"domain_ascii\":\"xn--bcher-kva.de\""));
   EXPECT_THAT(line, HasSubstr("\"kind\":\"PERMUTATION_KIND_VOWEL_SWAP\""));
   EXPECT_EQ(line.find('\n'), line.size() - 1);
+}
+
+TEST(Output, DnsVerdicts) {
+  v1::Record r;
+  v1::Enrichment* dns = r.add_enrichments();
+  dns->set_enricher(v1::ENRICHER_DNS);
+  dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_UNREGISTERED);
+  EXPECT_THAT(FormatRecord(Format::kCsv, r), HasSubstr(",NXDOMAIN,"));
+  dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_WILDCARD);
+  dns->mutable_dns()->set_wildcard_zone("example.com");
+  EXPECT_THAT(FormatRecord(Format::kCsv, r), HasSubstr(",wildcard *.example.com,"));
+  dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_UNKNOWN);
+  dns->mutable_dns()->add_queries()->set_rcode("SERVFAIL");
+  EXPECT_THAT(FormatRecord(Format::kCsv, r), HasSubstr(",unknown (SERVFAIL),"));
 }
 
 TEST(Output, ParseFormat) {

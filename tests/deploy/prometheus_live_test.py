@@ -68,6 +68,7 @@ def main():
     procs = []
     try:
         server = subprocess.Popen([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                                   "--stub_enrichers=all",
                                    "--stub_geo_latency=1ms", "--stub_whois_latency=2ms", "--stub_banner_latency=1ms"],
                                   stderr=subprocess.PIPE, text=True)
         procs.append(server)

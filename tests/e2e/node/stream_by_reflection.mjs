@@ -15,7 +15,7 @@ const binary = process.argv[2];
 assert.ok(binary, 'usage: node stream_by_reflection.mjs path/to/squatstreamd');
 
 // Start the server on free loopback ports; it prints the ports it bound.
-const server = spawn(binary, ['--grpc_address=127.0.0.1:0', '--metrics_address=127.0.0.1:0',
+const server = spawn(binary, ['--grpc_address=127.0.0.1:0', '--metrics_address=127.0.0.1:0', '--stub_enrichers=all',
                               '--stub_geo_latency=1ms', '--stub_whois_latency=1ms', '--stub_banner_latency=1ms'],
                      { stdio: ['ignore', 'inherit', 'pipe'] });
 const port = await new Promise((resolve, reject) => {

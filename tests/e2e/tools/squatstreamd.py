@@ -54,7 +54,9 @@ class Server:
         self._log = tempfile.TemporaryFile()
 
     def __enter__(self):
-        args = [self.binary, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0"] + self.flags
+        # Simulated stages unless a test's own flags say otherwise: no test queries the machine's resolver.
+        args = [self.binary, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                "--stub_enrichers=all"] + self.flags
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -1,0 +1,212 @@
+#include "workers/dns/dns_message.h"
+
+#include <arpa/inet.h>
+#include <ares.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace squatstream::workers::dns {
+namespace {
+
+absl::Status Malformed(absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed DNS message: ", what));
+}
+
+// Reads the message's bytes in order, bounds-checked.
+class Reader {
+ public:
+  explicit Reader(absl::Span<const std::uint8_t> bytes) : bytes_(bytes) {}
+
+  std::size_t offset() const { return offset_; }
+  bool Skip(std::size_t n) {
+    if (bytes_.size() - offset_ < n) return false;
+    offset_ += n;
+    return true;
+  }
+  bool U16(std::uint16_t* v) {
+    if (bytes_.size() - offset_ < 2) return false;
+    *v = static_cast<std::uint16_t>(bytes_[offset_] << 8 | bytes_[offset_ + 1]);
+    offset_ += 2;
+    return true;
+  }
+  bool U32(std::uint32_t* v) {
+    std::uint16_t hi = 0, lo = 0;
+    if (!U16(&hi) || !U16(&lo)) return false;
+    *v = static_cast<std::uint32_t>(hi) << 16 | lo;
+    return true;
+  }
+  // A possibly compressed name at the current offset, decompressed by c-ares; lower-cased.
+  bool Name(std::string* out) { return NameAt(offset_, out, &offset_); }
+  // The name at `at` (inside rdata), without moving the reader; `*end` is where it ends.
+  bool NameAt(std::size_t at, std::string* out, std::size_t* end) const {
+    if (at >= bytes_.size()) return false;
+    char* name = nullptr;
+    long used = 0;  // NOLINT(runtime/int): c-ares's type
+    if (ares_expand_name(bytes_.data() + at, bytes_.data(), static_cast<int>(bytes_.size()), &name, &used) !=
+        ARES_SUCCESS) {
+      return false;
+    }
+    *out = absl::AsciiStrToLower(name);
+    ares_free_string(name);
+    if (used <= 0 || static_cast<std::size_t>(used) > bytes_.size() - at) return false;
+    *end = at + static_cast<std::size_t>(used);
+    return true;
+  }
+  absl::Span<const std::uint8_t> bytes() const { return bytes_; }
+
+ private:
+  absl::Span<const std::uint8_t> bytes_;
+  std::size_t offset_ = 0;
+};
+
+bool Known(std::uint16_t type) {
+  switch (static_cast<RrType>(type)) {
+    case RrType::kA:
+    case RrType::kNs:
+    case RrType::kCname:
+    case RrType::kSoa:
+    case RrType::kMx:
+    case RrType::kTxt:
+    case RrType::kAaaa:
+      return true;
+  }
+  return false;
+}
+
+// Fills rr->value (and preference / soa_minimum) from the rdata at [start, start + length).
+absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, ResourceRecord* rr) {
+  const absl::Span<const std::uint8_t> rdata = r.bytes().subspan(start, length);
+  std::size_t end = 0;
+  switch (static_cast<RrType>(rr->type)) {
+    case RrType::kA:
+    case RrType::kAaaa: {
+      const bool v4 = rr->type == static_cast<std::uint16_t>(RrType::kA);
+      if (rdata.size() != (v4 ? 4u : 16u)) return Malformed("address of the wrong length");
+      char text[INET6_ADDRSTRLEN];
+      inet_ntop(v4 ? AF_INET : AF_INET6, rdata.data(), text, sizeof(text));
+      rr->value = text;
+      return absl::OkStatus();
+    }
+    case RrType::kNs:
+    case RrType::kCname:
+      if (!r.NameAt(start, &rr->value, &end) || end > start + length) return Malformed("bad host name in rdata");
+      return absl::OkStatus();
+    case RrType::kMx:
+      if (length < 3) return Malformed("short MX");
+      rr->preference = static_cast<std::uint16_t>(rdata[0] << 8 | rdata[1]);
+      if (!r.NameAt(start + 2, &rr->value, &end) || end > start + length) return Malformed("bad MX host");
+      return absl::OkStatus();
+    case RrType::kTxt:
+      for (std::size_t i = 0; i < rdata.size();) {
+        const std::size_t n = rdata[i];
+        if (rdata.size() - i - 1 < n) return Malformed("TXT string past its record");
+        rr->value.append(reinterpret_cast<const char*>(rdata.data() + i + 1), n);
+        i += 1 + n;
+      }
+      return absl::OkStatus();
+    case RrType::kSoa: {
+      std::string rname;
+      if (!r.NameAt(start, &rr->value, &end) || !r.NameAt(end, &rname, &end) || end + 20 != start + length) {
+        return Malformed("bad SOA");
+      }
+      const std::uint8_t* m = r.bytes().data() + end + 16;
+      rr->soa_minimum = static_cast<std::uint32_t>(m[0]) << 24 | static_cast<std::uint32_t>(m[1]) << 16 |
+                        static_cast<std::uint32_t>(m[2]) << 8 | m[3];
+      return absl::OkStatus();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadRecords(Reader& r, std::uint16_t count, bool authority, std::vector<ResourceRecord>* out) {
+  for (std::uint16_t i = 0; i < count; ++i) {
+    ResourceRecord rr;
+    std::uint16_t klass = 0, length = 0;
+    if (!r.Name(&rr.owner) || !r.U16(&rr.type) || !r.U16(&klass) || !r.U32(&rr.ttl) || !r.U16(&length)) {
+      return Malformed("truncated record");
+    }
+    const std::size_t start = r.offset();
+    if (!r.Skip(length)) return Malformed("record data past the end");
+    rr.ttl = std::min<std::uint32_t>(rr.ttl, 0x7fffffff);  // RFC 2181 8: larger values mean zero; clamp
+    const bool wanted = authority ? (rr.type == static_cast<std::uint16_t>(RrType::kNs) ||
+                                     rr.type == static_cast<std::uint16_t>(RrType::kSoa))
+                                  : Known(rr.type);
+    if (!wanted) continue;
+    if (absl::Status s = ReadRdata(r, start, length, &rr); !s.ok()) return s;
+    out->push_back(std::move(rr));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string RrTypeName(std::uint16_t type) {
+  switch (static_cast<RrType>(type)) {
+    case RrType::kA:
+      return "A";
+    case RrType::kNs:
+      return "NS";
+    case RrType::kCname:
+      return "CNAME";
+    case RrType::kSoa:
+      return "SOA";
+    case RrType::kMx:
+      return "MX";
+    case RrType::kTxt:
+      return "TXT";
+    case RrType::kAaaa:
+      return "AAAA";
+  }
+  return absl::StrCat("TYPE", type);
+}
+
+std::string RcodeName(int rcode) {
+  static constexpr const char* kNames[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  if (rcode >= 0 && rcode < 6) return kNames[rcode];
+  return absl::StrCat("RCODE", rcode);
+}
+
+std::optional<std::uint32_t> DnsMessage::CacheTtl() const {
+  std::optional<std::uint32_t> ttl;
+  const auto least = [&ttl](std::uint32_t v) { ttl = ttl ? std::min(*ttl, v) : v; };
+  if (rcode == kNoError && !answers.empty()) {
+    for (const ResourceRecord& rr : answers) least(rr.ttl);
+    return ttl;
+  }
+  if (rcode != kNoError && rcode != kNxDomain) return std::nullopt;  // SERVFAIL, REFUSED ...: ask again
+  for (const ResourceRecord& rr : authority) {
+    if (rr.type == static_cast<std::uint16_t>(RrType::kSoa)) least(std::min(rr.ttl, rr.soa_minimum));
+  }
+  if (ttl) return ttl;
+  for (const ResourceRecord& rr : authority) {  // a referral
+    if (rr.type == static_cast<std::uint16_t>(RrType::kNs)) least(rr.ttl);
+  }
+  return ttl;
+}
+
+absl::StatusOr<DnsMessage> ParseDnsMessage(absl::Span<const std::uint8_t> bytes) {
+  if (bytes.size() > kMaxMessageBytes) return Malformed("longer than 65,535 bytes");
+  Reader r(bytes);
+  std::uint16_t id = 0, flags = 0, qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
+  if (!r.U16(&id) || !r.U16(&flags) || !r.U16(&qdcount) || !r.U16(&ancount) || !r.U16(&nscount) ||
+      !r.U16(&arcount)) {
+    return Malformed("shorter than its header");
+  }
+  if ((flags & 0x8000) == 0) return Malformed("a query, not a response");
+  DnsMessage m;
+  m.rcode = flags & 0xf;
+  m.truncated = (flags & 0x0200) != 0;
+  for (std::uint16_t i = 0; i < qdcount; ++i) {
+    std::string name;
+    if (!r.Name(&name) || !r.Skip(4)) return Malformed("truncated question");
+  }
+  if (absl::Status s = ReadRecords(r, ancount, false, &m.answers); !s.ok()) return s;
+  if (absl::Status s = ReadRecords(r, nscount, true, &m.authority); !s.ok()) return s;
+  return m;  // the additional section is not needed
+}
+
+}  // namespace squatstream::workers::dns

@@ -1,0 +1,61 @@
+// A DNS response as the DNS stage needs it: the rcode, the truncation flag, and the records of the answer
+// and authority sections with their TTLs. Responses come from the network (and, through a recursive
+// resolver, from whoever runs a candidate's zone): the parser accepts any bytes and refuses, with
+// INVALID_ARGUMENT, what is not a well-formed message. Names are decompressed by c-ares (ares_expand_name);
+// tests/fuzz/dns_message_fuzzer.cc runs the parser on arbitrary input.
+#ifndef SQUATSTREAM_WORKERS_DNS_DNS_MESSAGE_H_
+#define SQUATSTREAM_WORKERS_DNS_DNS_MESSAGE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+
+namespace squatstream::workers::dns {
+
+// Record types the stage asks for or reads (RFC 1035, 3596).
+enum class RrType : std::uint16_t { kA = 1, kNs = 2, kCname = 5, kSoa = 6, kMx = 15, kTxt = 16, kAaaa = 28 };
+
+// "A", "NS", ... ; "TYPE<n>" for another.
+std::string RrTypeName(std::uint16_t type);
+// "NOERROR", "NXDOMAIN", ... ; "RCODE<n>" for another.
+std::string RcodeName(int rcode);
+
+inline constexpr int kNoError = 0;
+inline constexpr int kServFail = 2;
+inline constexpr int kNxDomain = 3;
+inline constexpr int kRefused = 5;
+
+struct ResourceRecord {
+  std::string owner;           // lower case, no trailing dot
+  std::uint16_t type = 0;
+  std::uint32_t ttl = 0;
+  std::string value;           // A/AAAA: the address as text; NS/CNAME/MX: the host; TXT: the strings joined; SOA: mname
+  std::uint16_t preference = 0;      // MX
+  std::uint32_t soa_minimum = 0;     // SOA: the negative-caching TTL field (RFC 2308)
+};
+
+struct DnsMessage {
+  int rcode = 0;
+  bool truncated = false;
+  std::vector<ResourceRecord> answers;    // answer section (records of the types above; others skipped)
+  std::vector<ResourceRecord> authority;  // authority section: NS and SOA
+
+  // The TTL a cache may keep this response for: the least TTL of the answers; for a negative answer
+  // (NXDOMAIN, or NOERROR without answers) min(SOA TTL, SOA minimum) of the authority's SOA (RFC 2308),
+  // or of a referral's NS records; nullopt when the response says nothing about how long (not cached).
+  std::optional<std::uint32_t> CacheTtl() const;
+};
+
+// Largest message accepted (TCP's limit).
+inline constexpr std::size_t kMaxMessageBytes = 65535;
+
+absl::StatusOr<DnsMessage> ParseDnsMessage(absl::Span<const std::uint8_t> bytes);
+
+}  // namespace squatstream::workers::dns
+
+#endif  // SQUATSTREAM_WORKERS_DNS_DNS_MESSAGE_H_
