@@ -10,11 +10,12 @@
 #   .tools/bin/grpcurl, .tools/bin/ghz   `go install …@VERSION` through the Go module proxy, built by the
 #                                        machine's Go or, where there is none, Debian's golang-go (1.19:
 #                                        both pins build with it)
-#   .tools/dnstwist/bin/dnstwist         upstream dnstwist from PyPI in a venv of Debian's python3, beside
-#                                        Debian's older dnstwist package
+#   .tools/dnstwist/bin/dnstwist         upstream dnstwist (and dnspython, for its DNS lookups) from PyPI in
+#                                        a venv of Debian's python3, beside Debian's older dnstwist package
 GRPCURL_VERSION=v1.8.9
 GHZ_VERSION=v0.117.0
 DNSTWIST_VERSION=20250130
+DNSPYTHON_VERSION=2.7.0  # dnstwist's DNS lookups (the DNS benchmark runs dnstwist --registered)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -113,16 +114,17 @@ if command -v cargo >/dev/null 2>&1; then
     echo "install-deps: cargo fetch failed; bench/run_permute_bench.py will lack the twistrs peer" >&2
 fi
 
-# Upstream dnstwist, pinned, in a venv of Debian's python3 (its --format list needs no other module).
-stamp=".tools/stamps/dnstwist-$DNSTWIST_VERSION"
+# Upstream dnstwist, pinned, in a venv of Debian's python3, with dnspython for its DNS lookups.
+stamp=".tools/stamps/dnstwist-$DNSTWIST_VERSION-dnspython-$DNSPYTHON_VERSION"
 if [ ! -x .tools/dnstwist/bin/dnstwist ] || [ ! -f "$stamp" ]; then
-  echo "install-deps: dnstwist==$DNSTWIST_VERSION from PyPI into .tools/dnstwist"
+  echo "install-deps: dnstwist==$DNSTWIST_VERSION dnspython==$DNSPYTHON_VERSION from PyPI into .tools/dnstwist"
   rm -rf .tools/dnstwist .tools/stamps/dnstwist-*
   /usr/bin/python3 -m venv .tools/dnstwist
   # pip trusts its own certifi bundle, not the system's: point it at the system's, which also holds a
   # local CA where the registries are reached through an intercepting proxy.
   cert=(); [ -f /etc/ssl/certs/ca-certificates.crt ] && cert=(--cert /etc/ssl/certs/ca-certificates.crt)
-  .tools/dnstwist/bin/pip install --quiet --disable-pip-version-check "${cert[@]}" "dnstwist==$DNSTWIST_VERSION"
+  .tools/dnstwist/bin/pip install --quiet --disable-pip-version-check "${cert[@]}" "dnstwist==$DNSTWIST_VERSION" \
+    "dnspython==$DNSPYTHON_VERSION"
   touch "$stamp"
 fi
 echo "install-deps: ok"

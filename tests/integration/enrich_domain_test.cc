@@ -18,9 +18,11 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "permute/permutations.h"
 #include "daemon/server.h"
+#include "permute/permutations.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
+#include "tests/workers/dns/dns_peers.h"
+#include "tests/workers/dns/fixture_zones.h"
 
 namespace squatstream {
 namespace {
@@ -318,6 +320,52 @@ TEST_F(EnrichDomainTest, RegisteredOnlyStreamsFoundNamesAndProgressCountsAll) {
     EXPECT_EQ(result.last_progress.sent(), result.records.size());
     EXPECT_EQ(Metric(Scrape(), "squatstream_records_filtered_total"), 1000.0 - static_cast<double>(result.records.size()));
   }
+}
+
+// The real DNS stage end to end, against nsd serving the fixture: which look-alikes of example.com exist.
+// The kinds are those that keep the .com suffix, so that every candidate is in a zone nsd serves (the
+// others would be REFUSED, hence UNKNOWN, which registered_only keeps).
+TEST_F(EnrichDomainTest, RealDnsFindsTheRegisteredLookAlikes) {
+  auto nsd = workers::dns::testing::Nsd::Start(workers::dns::testing::FixtureZones());
+  ASSERT_NE(nsd, nullptr);
+  daemon::ServerOptions o = FastOptions();
+  o.stub_enrichers = {v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
+  o.dns.servers = {nsd->server()};
+  o.dns.rate_limit_qps = 0;
+  o.dns.timeout = std::chrono::milliseconds(500);
+  StartServer(o);
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  for (v1::PermutationKind k : {v1::PERMUTATION_KIND_OMISSION, v1::PERMUTATION_KIND_TRANSPOSITION,
+                                v1::PERMUTATION_KIND_REPLACEMENT}) {
+    request.add_kinds(k);
+  }
+  request.add_enrichers(v1::ENRICHER_GEO);
+  request.set_registered_only(true);
+  StreamResult result = Stream(request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  std::map<std::string, const v1::Record*> by_name;
+  for (const v1::Record& r : result.records) {
+    EXPECT_TRUE(by_name.emplace(r.domain_ascii(), &r).second) << "sent twice: " << r.domain_ascii();
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, r] : by_name) names.push_back(name);
+  EXPECT_THAT(names, ::testing::ElementsAre("exampel.com", "examplr.com", "exanple.com", "exmple.com", "wxample.com"));
+  const v1::Record& full = *by_name["exampel.com"];
+  ASSERT_EQ(full.enrichments_size(), 2);
+  EXPECT_FALSE(full.enrichments(0).simulated());
+  EXPECT_EQ(full.enrichments(0).dns().verdict(), v1::DNS_VERDICT_REGISTERED);
+  EXPECT_EQ(full.enrichments(1).geo().ip(), "192.0.2.10");  // the stub geo stage got DNS's real address
+  EXPECT_EQ(by_name["exmple.com"]->enrichments(1).status().code(), static_cast<int>(absl::StatusCode::kNotFound));
+  // Every candidate was looked up and counted; the metrics saw the verdicts.
+  EXPECT_GT(result.last_progress.generated(), 40u);
+  EXPECT_EQ(result.last_progress.enriched(), result.last_progress.generated());
+  const std::string scrape = Scrape();
+  EXPECT_EQ(Metric(scrape, "squatstream_dns_verdicts_total{verdict=\"registered\"}"), 5);
+  EXPECT_EQ(Metric(scrape, "squatstream_dns_verdicts_total{verdict=\"unregistered\"}"),
+            static_cast<double>(result.last_progress.generated()) - 5);
+  EXPECT_EQ(Metric(scrape, "squatstream_records_filtered_total"),
+            static_cast<double>(result.last_progress.generated()) - 5);
 }
 
 TEST_F(EnrichDomainTest, SeveralDomainsInOneStreamEachRecordNamingItsInput) {

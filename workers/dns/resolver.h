@@ -44,6 +44,10 @@ struct ResolverOptions {
   double rate_limit_qps = 100;    // queries sent per second, process-wide; 0: no limit
   int max_inflight = 256;         // queries sent and not yet answered
   std::size_t cache_entries = 100000;  // responses kept; 0: no cache
+  // Receive and send buffers of c-ares's sockets: a burst of answers to hundreds of queries in flight
+  // overflows the kernel's default (~208 KiB) and the dropped ones wait out a timeout (capped by
+  // net.core.rmem_max / wmem_max).
+  int socket_buffer_bytes = 4 << 20;
 };
 
 // The resolver's metrics, registered once (prometheus-cpp's Family::Add is too slow for a hot path).
@@ -143,7 +147,6 @@ class Resolver {
   absl::flat_hash_map<ares_socket_t, std::shared_ptr<Watch>> watches_;
   asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
-  std::chrono::steady_clock::time_point timeout_at_;
   asio::steady_timer refill_timer_;
   bool refill_armed_ = false;
   double tokens_ = 0;

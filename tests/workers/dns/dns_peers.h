@@ -107,7 +107,7 @@ class Nsd {
     conf << "server:\n  ip-address: 127.0.0.1@" << n->port_ << "\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
          << "  zonesdir: \"" << n->dir_ << "\"\n  pidfile: \"" << n->dir_ << "/nsd.pid\"\n  xfrdfile: \"" << n->dir_
          << "/xfrd.state\"\n  xfrdir: \"" << n->dir_ << "\"\n  zonelistfile: \"" << n->dir_ << "/zone.list\"\n"
-         << "  logfile: \"" << n->dir_ << "/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: 1\n"
+         << "  logfile: \"" << n->dir_ << "/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: 1\n  receive-buffer-size: 4194304\n  send-buffer-size: 4194304\n"
          << "remote-control:\n  control-enable: no\n";
     for (const auto& [name, text] : zones) {
       conf << "zone:\n  name: " << name << "\n  zonefile: " << name << ".zone\n";

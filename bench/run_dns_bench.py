@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The DNS stage's benchmark, in one run, against one authoritative nsd on 127.0.0.1:53 (Debian's nsd,
+rate limiting off, one server process, sharing the machine's cores with whatever it serves):
+
+1. the fixture: every candidate of example.com (squatstream's own list, permute_bench --list), one zone per
+   top-level label, and ~5% of the candidates registered (A, AAAA and MX records) — NXDOMAIN for the rest;
+2. the ceiling: dnsperf (Debian) against that nsd with squatstream's query mix (NS for every candidate; A,
+   AAAA, MX, CNAME and TXT for the registered ones), best of a few client settings;
+3. squatstream: squatstreamd with the real DNS stage only (cache off, no rate limit), driven by
+   squatstream-load (registered_only, enrichers=dns): candidates resolved per second and DNS queries per
+   second (from its own squatstream_dns_queries_total);
+4. dnstwist (upstream, .tools/dnstwist, with dnspython): `--registered --nameservers 127.0.0.1 --threads N`
+   for a few N; names/s = its candidate count / wall time.
+
+Writes docs/bench/dns.json and the table between the DNS markers of docs/BENCHMARKS.md. Nothing leaves the
+loopback interface: every resolver here is pointed at 127.0.0.1, and dnstwist runs with no option that
+fetches anything else. Needs root (port 53, for dnstwist, whose --nameservers takes no port) and the dev build
+(squatstreamd, squatstream-load, permute_bench).
+
+usage: bench/run_dns_bench.py [--seconds=10] [--quick]
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import benchmarks_doc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build/dev")
+DNSTWIST = os.path.join(ROOT, ".tools/dnstwist/bin/dnstwist")
+DOMAIN = "example.com"  # dnstwist's, and the fixture's ~5%
+# squatstream's load: as many streams as domains, each on its own domain (streams asking the same names at
+# once would share queries in flight), all of their candidates in the fixture.
+LOAD_DOMAINS = ["example.com", "google.com", "paypal.com", "wikipedia.org"]
+PORT = 53
+SECONDS = 10
+QUICK = "--quick" in sys.argv
+for arg in sys.argv[1:]:
+    if arg.startswith("--seconds="):
+        SECONDS = float(arg.split("=", 1)[1])
+
+
+def candidates(domain):
+    out = subprocess.run([os.path.join(BUILD, "bench/permute_bench"), f"--list={domain}"], check=True,
+                         capture_output=True, text=True).stdout
+    return [line.split("\t")[0] for line in out.splitlines() if line]
+
+
+def registered(name):  # ~5%, fixed per name
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 20 == 0
+
+
+def write_fixture(directory, names):
+    zones = {}
+    for name in names:
+        zones.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    conf = [f"server:\n  ip-address: 127.0.0.1@{PORT}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
+            f"  zonesdir: \"{directory}\"\n  pidfile: \"{directory}/nsd.pid\"\n  xfrdfile: \"{directory}/xfrd\"\n"
+            f"  xfrdir: \"{directory}\"\n  zonelistfile: \"{directory}/zone.list\"\n"
+            f"  logfile: \"{directory}/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: 1\n  receive-buffer-size: 4194304\n"
+            "  send-buffer-size: 4194304\n"
+            "remote-control:\n  control-enable: no\n"]
+    for tld, members in sorted(zones.items()):
+        lines = [f"$ORIGIN {tld}.", "$TTL 300", "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300",
+                 "@ IN NS ns.test."]
+        for i, name in enumerate(members):
+            if registered(name):
+                lines += [f"{name}. IN A 192.0.2.{1 + i % 254}", f"{name}. IN AAAA 2001:db8::{1 + i % 254:x}",
+                          f"{name}. IN MX 10 mail.{name}."]
+        with open(os.path.join(directory, f"{tld}.zone"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        conf.append(f"zone:\n  name: {tld}\n  zonefile: {tld}.zone\n")
+    with open(os.path.join(directory, "nsd.conf"), "w") as f:
+        f.write("".join(conf))
+    with open(os.path.join(directory, "queries.txt"), "w") as f:
+        for name in names:
+            f.write(f"{name} NS\n")
+            if registered(name):
+                for t in ("A", "AAAA", "MX", "CNAME", "TXT"):
+                    f.write(f"{name} {t}\n")
+
+
+def dnsperf(directory):
+    best = None
+    for clients, outstanding in ([(1, 500)] if QUICK else [(1, 200), (1, 1000), (4, 1000)]):
+        out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(PORT), "-d", f"{directory}/queries.txt",
+                              "-l", str(SECONDS), "-c", str(clients), "-q", str(outstanding), "-T", "1"],
+                             capture_output=True, text=True).stdout
+        qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))
+        lost = re.search(r"Queries lost:\s+(\d+)", out).group(1)
+        run = {"clients": clients, "max_outstanding": outstanding, "qps": qps, "lost": int(lost)}
+        print("dnsperf", run, flush=True)
+        if best is None or qps > best["qps"]:
+            best = run
+    return best
+
+
+def scrape(port):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(m.group(1)) for m in re.finditer(r"^squatstream_dns_queries_total\{[^}]*\} (\S+)$", text, re.M))
+
+
+def squatstream(inflight):
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")
+    server = subprocess.Popen([os.path.join(BUILD, "daemon/squatstreamd"), "--grpc_address=127.0.0.1:0",
+                               "--metrics_address=127.0.0.1:0", "--stub_enrichers=geo,whois,banner",
+                               f"--dns_servers=127.0.0.1:{PORT}", "--dns_rate_limit=0",
+                               f"--dns_max_inflight={inflight}", "--dns_cache_entries=0", "--dns_tries=2",
+                               "--dns_timeout=1s"], stdout=log, stderr=log)
+    try:
+        for _ in range(200):
+            log.seek(0)
+            m = re.search(r"serving gRPC on port (\d+), metrics on port (\d+)", log.read())
+            if m:
+                break
+            time.sleep(0.05)
+        grpc_port, metrics_port = m.group(1), m.group(2)
+        before, start = scrape(metrics_port), time.time()
+        out = subprocess.run([os.path.join(BUILD, "client/squatstream-load"), f"--server=127.0.0.1:{grpc_port}",
+                              f"--concurrency={len(LOAD_DOMAINS)}", f"--duration={SECONDS}s",
+                              f"--domain={','.join(LOAD_DOMAINS)}",
+                              "--enrichers=dns", "--registered"],
+                             capture_output=True, text=True).stdout
+        seconds = time.time() - start
+        queries = scrape(metrics_port) - before
+        fields = dict(line.split(None, 1) for line in out.splitlines() if line.strip())
+        run = {"max_inflight": inflight, "streams": len(LOAD_DOMAINS), "seconds": round(seconds, 2),
+               "names_per_second": round(float(fields["candidates"]) / seconds),
+               "queries_per_second": round(queries / seconds), "streams_ok": int(fields["streams_ok"]),
+               "streams_failed": int(fields["streams_failed"]),
+               "registered_records": int(fields["records"])}
+        print("squatstream", run, flush=True)
+        return run
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def dnstwist(threads):
+    start = time.time()
+    out = subprocess.run([DNSTWIST, "--registered", "--nameservers", "127.0.0.1", "--threads", str(threads),
+                          "--format", "csv", DOMAIN], capture_output=True, text=True, timeout=600).stdout
+    seconds = time.time() - start
+    total = len(subprocess.run([DNSTWIST, "--format", "list", DOMAIN], capture_output=True,
+                               text=True).stdout.split())
+    run = {"threads": threads, "seconds": round(seconds, 2), "candidates": total,
+           "registered_found": max(0, len(out.splitlines()) - 1), "names_per_second": round(total / seconds)}
+    print("dnstwist", run, flush=True)
+    return run
+
+
+def main():
+    names = sorted(set(n for d in LOAD_DOMAINS for n in candidates(d)))
+    directory = tempfile.mkdtemp(prefix="squatstream-dns-bench-")
+    write_fixture(directory, names)
+    nsd = subprocess.Popen(["nsd", "-d", "-c", f"{directory}/nsd.conf"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        if nsd.poll() is not None:
+            sys.exit(f"nsd did not start: {open(os.path.join(directory, 'nsd.log')).read()}")
+        result = {"domains": LOAD_DOMAINS, "fixture_names": len(names), "registered": sum(map(registered, names)),
+                  "seconds_per_run": SECONDS, "dnsperf": dnsperf(directory)}
+        result["squatstream"] = [squatstream(inflight) for inflight in ([1000] if QUICK else [256, 1000, 4000])]
+        result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
+    finally:
+        nsd.terminate()
+        nsd.wait()
+        shutil.rmtree(directory)
+    best = max(result["squatstream"], key=lambda r: r["queries_per_second"])
+    best_twist = max(result["dnstwist"], key=lambda r: r["names_per_second"])
+    ceiling = result["dnsperf"]["qps"]
+    os.makedirs(os.path.join(ROOT, "docs/bench"), exist_ok=True)
+    with open(os.path.join(ROOT, "docs/bench/dns.json"), "w") as f:
+        json.dump(result, f, indent=1)
+    rows = ["| who | setting | names/s | queries/s | vs the ceiling |", "|---|---|---:|---:|---:|",
+            f"| dnsperf (the ceiling: nsd's answers/s) | {result['dnsperf']['clients']} client(s), "
+            f"{result['dnsperf']['max_outstanding']} outstanding | | {ceiling:,.0f} | 100% |"]
+    for r in result["squatstream"]:
+        rows.append(f"| squatstream | {r['max_inflight']} in flight, {r['streams']} streams | "
+                    f"{r['names_per_second']:,} | {r['queries_per_second']:,} | "
+                    f"{100 * r['queries_per_second'] / ceiling:.0f}% |")
+    for r in result["dnstwist"]:
+        rows.append(f"| dnstwist {r['threads']} threads | {r['candidates']:,} names in {r['seconds']} s | "
+                    f"{r['names_per_second']:,} | | |")
+    rows.append("")
+    rows.append(f"squatstream's best: {100 * best['queries_per_second'] / ceiling:.0f}% of the ceiling's "
+                f"queries/s; {best['names_per_second'] / best_twist['names_per_second']:.0f}x dnstwist's best "
+                f"names/s (fixture: the {len(names):,} candidates of {', '.join(LOAD_DOMAINS)}, "
+                f"{result['registered']} of them registered; dnstwist: {DOMAIN}).")
+    table = "\n".join(rows)
+    print(table)
+    if not QUICK:
+        benchmarks_doc.write_section("DNS", table, "DNS stage")
+
+
+if __name__ == "__main__":
+    main()
