@@ -107,10 +107,11 @@ def scrape(port):
     return sum(float(m.group(1)) for m in re.finditer(r"^squatstream_dns_queries_total\{[^}]*\} (\S+)$", text, re.M))
 
 
-def squatstream(inflight):
+def squatstream(inflight, threads):
     log = tempfile.NamedTemporaryFile("w+", suffix=".log")
     server = subprocess.Popen([os.path.join(BUILD, "daemon/squatstreamd"), "--grpc_address=127.0.0.1:0",
                                "--metrics_address=127.0.0.1:0", "--stub_enrichers=geo,whois,banner",
+                               f"--worker_threads={threads}",
                                f"--dns_servers=127.0.0.1:{PORT}", "--dns_rate_limit=0",
                                f"--dns_max_inflight={inflight}", "--dns_cache_entries=0", "--dns_tries=2",
                                "--dns_timeout=1s"], stdout=log, stderr=log)
@@ -131,7 +132,8 @@ def squatstream(inflight):
         seconds = time.time() - start
         queries = scrape(metrics_port) - before
         fields = dict(line.split(None, 1) for line in out.splitlines() if line.strip())
-        run = {"max_inflight": inflight, "streams": len(LOAD_DOMAINS), "seconds": round(seconds, 2),
+        run = {"max_inflight": inflight, "worker_threads": threads, "streams": len(LOAD_DOMAINS),
+               "seconds": round(seconds, 2),
                "names_per_second": round(float(fields["candidates"]) / seconds),
                "queries_per_second": round(queries / seconds), "streams_ok": int(fields["streams_ok"]),
                "streams_failed": int(fields["streams_failed"]),
@@ -168,7 +170,8 @@ def main():
             sys.exit(f"nsd did not start: {open(os.path.join(directory, 'nsd.log')).read()}")
         result = {"domains": LOAD_DOMAINS, "fixture_names": len(names), "registered": sum(map(registered, names)),
                   "seconds_per_run": SECONDS, "dnsperf": dnsperf(directory)}
-        result["squatstream"] = [squatstream(inflight) for inflight in ([1000] if QUICK else [256, 1000, 4000])]
+        result["squatstream"] = [squatstream(inflight, threads) for inflight, threads in
+                                 ([(1000, 2)] if QUICK else [(256, 2), (1000, 2), (4000, 2), (1000, 1)])]
         result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
     finally:
         nsd.terminate()
@@ -184,7 +187,8 @@ def main():
             f"| dnsperf (the ceiling: nsd's answers/s) | {result['dnsperf']['clients']} client(s), "
             f"{result['dnsperf']['max_outstanding']} outstanding | | {ceiling:,.0f} | 100% |"]
     for r in result["squatstream"]:
-        rows.append(f"| squatstream | {r['max_inflight']} in flight, {r['streams']} streams | "
+        rows.append(f"| squatstream | {r['max_inflight']} in flight, {r['worker_threads']} executor thread(s), "
+                    f"{r['streams']} streams | "
                     f"{r['names_per_second']:,} | {r['queries_per_second']:,} | "
                     f"{100 * r['queries_per_second'] / ceiling:.0f}% |")
     for r in result["dnstwist"]:

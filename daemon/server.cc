@@ -24,6 +24,11 @@
 #include "workers/dns/resolver.h"
 #include "workers/enricher.h"
 
+// jemalloc's control call, present when the program links jemalloc (squatstreamd does, see
+// daemon/CMakeLists.txt; tests that start the Server in-process do not): weak, so null without it.
+extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void* newp, std::size_t newlen)
+    __attribute__((weak));
+
 namespace squatstream::daemon {
 namespace {
 
@@ -169,7 +174,11 @@ bool Server::ReleaseMemoryIfIdle() {
   }
   if (releases_left_ == 0) return false;
   --releases_left_;
-  malloc_trim(0);
+  if (mallctl != nullptr) {
+    mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // MALLCTL_ARENAS_ALL: every arena's free pages
+  } else {
+    malloc_trim(0);
+  }
   return true;
 }
 

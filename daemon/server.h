@@ -60,7 +60,8 @@ class Server {
   // Streams in progress now; for tests.
   int active_streams() const { return context_.active_streams.load(); }
 
-  // Gives the heap's free memory back to the system (glibc's malloc_trim) when no stream is in progress, on
+  // Gives the heap's free memory back to the system (jemalloc's purge of every arena, or glibc's
+  // malloc_trim in a program without jemalloc) when no stream is in progress, on
   // each of the first kReleasesAfterActivity calls after streams ran (a stream's slot is freed before its
   // memory is, and freeing a GB of records takes a while); else does nothing. Returns whether it released. A burst of
   // streams leaves glibc's arenas holding hundreds of MB that no later allocation may need (200 ghz streams

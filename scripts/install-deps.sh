@@ -28,8 +28,8 @@ build_packages=(
   prometheus-cpp-dev libasio-dev
   # domain names: IDNA2008 / UTS#46, punycode, public suffixes, Unicode confusables (UTS#39) and scripts
   libidn2-dev libidn-dev libpsl-dev publicsuffix libicu-dev
-  # DNS lookups (asynchronous resolver, driven by the asio executor)
-  libc-ares-dev
+  # DNS lookups (asynchronous resolver, driven by the asio executor); squatstreamd's allocator
+  libc-ares-dev libjemalloc-dev
 )
 # What the test suite and the benchmarks need besides.
 test_packages=(
