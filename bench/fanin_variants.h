@@ -3,7 +3,7 @@
 //   bool Receive(std::vector<Msg>* out)                 consumer: blocks until it has at least one message
 //                                                       (replacing *out), false once every message was taken
 //   void ProducersDone()                                called after the last worker finished
-// The production buffers (fanin/fan_in_buffer.h, fanin/lane_buffer.h) are wrapped, not copied.
+// The production buffers (fanin/fan_in_buffer.h; bench/lane_buffer.h, the per-thread-lanes variant) are wrapped, not copied.
 #ifndef SQUATSTREAM_BENCH_FANIN_VARIANTS_H_
 #define SQUATSTREAM_BENCH_FANIN_VARIANTS_H_
 
@@ -27,7 +27,7 @@
 #include "asio/use_awaitable.hpp"
 #include "concurrentqueue/concurrentqueue.h"
 #include "fanin/fan_in_buffer.h"
-#include "fanin/lane_buffer.h"
+#include "bench/lane_buffer.h"
 
 namespace squatstream::bench {
 

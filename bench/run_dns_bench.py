@@ -57,14 +57,14 @@ def registered(name):  # ~5%, fixed per name
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 20 == 0
 
 
-def write_fixture(directory, names):
+def write_fixture(directory, names, processes):
     zones = {}
     for name in names:
         zones.setdefault(name.rsplit(".", 1)[-1], []).append(name)
     conf = [f"server:\n  ip-address: 127.0.0.1@{PORT}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
             f"  zonesdir: \"{directory}\"\n  pidfile: \"{directory}/nsd.pid\"\n  xfrdfile: \"{directory}/xfrd\"\n"
             f"  xfrdir: \"{directory}\"\n  zonelistfile: \"{directory}/zone.list\"\n"
-            f"  logfile: \"{directory}/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: 1\n  receive-buffer-size: 4194304\n"
+            f"  logfile: \"{directory}/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: {processes}\n  receive-buffer-size: 4194304\n"
             "  send-buffer-size: 4194304\n"
             "remote-control:\n  control-enable: no\n"]
     for tld, members in sorted(zones.items()):
@@ -160,45 +160,52 @@ def dnstwist(threads):
 
 def main():
     names = sorted(set(n for d in LOAD_DOMAINS for n in candidates(d)))
-    directory = tempfile.mkdtemp(prefix="squatstream-dns-bench-")
-    write_fixture(directory, names)
-    nsd = subprocess.Popen(["nsd", "-d", "-c", f"{directory}/nsd.conf"], stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(2)
-        if nsd.poll() is not None:
-            sys.exit(f"nsd did not start: {open(os.path.join(directory, 'nsd.log')).read()}")
-        result = {"domains": LOAD_DOMAINS, "fixture_names": len(names), "registered": sum(map(registered, names)),
-                  "seconds_per_run": SECONDS, "dnsperf": dnsperf(directory)}
-        result["squatstream"] = [squatstream(inflight, threads) for inflight, threads in
-                                 ([(1000, 2)] if QUICK else [(256, 2), (1000, 2), (4000, 2), (1000, 1)])]
-        result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
-    finally:
-        nsd.terminate()
-        nsd.wait()
-        shutil.rmtree(directory)
-    best = max(result["squatstream"], key=lambda r: r["queries_per_second"])
-    best_twist = max(result["dnstwist"], key=lambda r: r["names_per_second"])
-    ceiling = result["dnsperf"]["qps"]
+    results = []
+    for processes in [1] if QUICK else [1, 2]:
+        directory = tempfile.mkdtemp(prefix="squatstream-dns-bench-")
+        write_fixture(directory, names, processes)
+        nsd = subprocess.Popen(["nsd", "-d", "-c", f"{directory}/nsd.conf"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(2)
+            if nsd.poll() is not None:
+                sys.exit(f"nsd did not start: {open(os.path.join(directory, 'nsd.log')).read()}")
+            result = {"nsd_processes": processes, "domains": LOAD_DOMAINS, "fixture_names": len(names),
+                      "registered": sum(map(registered, names)), "seconds_per_run": SECONDS,
+                      "dnsperf": dnsperf(directory)}
+            result["squatstream"] = [squatstream(inflight, threads) for inflight, threads in
+                                     ([(1000, 2)] if QUICK else [(256, 2), (1000, 2), (4000, 2), (1000, 1)])]
+            result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
+            results.append(result)
+        finally:
+            nsd.terminate()
+            nsd.wait()
+            shutil.rmtree(directory)
     os.makedirs(os.path.join(ROOT, "docs/bench"), exist_ok=True)
     with open(os.path.join(ROOT, "docs/bench/dns.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    rows = ["| who | setting | names/s | queries/s | vs the ceiling |", "|---|---|---:|---:|---:|",
-            f"| dnsperf (the ceiling: nsd's answers/s) | {result['dnsperf']['clients']} client(s), "
-            f"{result['dnsperf']['max_outstanding']} outstanding | | {ceiling:,.0f} | 100% |"]
-    for r in result["squatstream"]:
-        rows.append(f"| squatstream | {r['max_inflight']} in flight, {r['worker_threads']} executor thread(s), "
-                    f"{r['streams']} streams | "
-                    f"{r['names_per_second']:,} | {r['queries_per_second']:,} | "
-                    f"{100 * r['queries_per_second'] / ceiling:.0f}% |")
-    for r in result["dnstwist"]:
-        rows.append(f"| dnstwist {r['threads']} threads | {r['candidates']:,} names in {r['seconds']} s | "
-                    f"{r['names_per_second']:,} | | |")
+        json.dump(results, f, indent=1)
+    rows = ["| nsd processes | who | setting | names/s | queries/s | vs the ceiling |", "|---|---|---|---:|---:|---:|"]
+    summary = []
+    for result in results:
+        p = result["nsd_processes"]
+        ceiling = result["dnsperf"]["qps"]
+        rows.append(f"| {p} | dnsperf (the ceiling: nsd's answers/s) | {result['dnsperf']['clients']} client(s), "
+                    f"{result['dnsperf']['max_outstanding']} outstanding | | {ceiling:,.0f} | 100% |")
+        for r in result["squatstream"]:
+            rows.append(f"| {p} | squatstream | {r['max_inflight']} in flight, {r['worker_threads']} executor "
+                        f"thread(s), {r['streams']} streams | {r['names_per_second']:,} | "
+                        f"{r['queries_per_second']:,} | {100 * r['queries_per_second'] / ceiling:.0f}% |")
+        for r in result["dnstwist"]:
+            rows.append(f"| {p} | dnstwist {r['threads']} threads | {r['candidates']:,} names in {r['seconds']} s | "
+                        f"{r['names_per_second']:,} | | |")
+        best = max(result["squatstream"], key=lambda r: r["queries_per_second"])
+        best_twist = max(result["dnstwist"], key=lambda r: r["names_per_second"])
+        summary.append(f"with {p} nsd process(es): squatstream's best is {100 * best['queries_per_second'] / ceiling:.0f}%"
+                       f" of the ceiling's queries/s and {best['names_per_second'] / best_twist['names_per_second']:.0f}x"
+                       f" dnstwist's best names/s")
     rows.append("")
-    rows.append(f"squatstream's best: {100 * best['queries_per_second'] / ceiling:.0f}% of the ceiling's "
-                f"queries/s; {best['names_per_second'] / best_twist['names_per_second']:.0f}x dnstwist's best "
-                f"names/s (fixture: the {len(names):,} candidates of {', '.join(LOAD_DOMAINS)}, "
-                f"{result['registered']} of them registered; dnstwist: {DOMAIN}).")
+    rows.append("; ".join(summary) + f" (fixture: the {len(names):,} candidates of {', '.join(LOAD_DOMAINS)}, "
+                f"{results[0]['registered']} of them registered; dnstwist: {DOMAIN}).")
     table = "\n".join(rows)
     print(table)
     if not QUICK:

@@ -1,4 +1,4 @@
-#include "fanin/lane_buffer.h"
+#include "bench/lane_buffer.h"
 
 #include <atomic>
 #include <chrono>

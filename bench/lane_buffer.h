@@ -11,8 +11,8 @@
 // Close() says no session will start any more; the consumer sees `finished` once every session ended and
 // every item was taken. Cancel() makes producers give up and drops what is held.
 // Header-only and free of Abseil's compiled code, so the TSan preset instruments all of it.
-#ifndef SQUATSTREAM_FANIN_LANE_BUFFER_H_
-#define SQUATSTREAM_FANIN_LANE_BUFFER_H_
+#ifndef SQUATSTREAM_BENCH_LANE_BUFFER_H_
+#define SQUATSTREAM_BENCH_LANE_BUFFER_H_
 
 #include <algorithm>
 #include <atomic>
@@ -265,4 +265,4 @@ class LaneBuffer {
 
 }  // namespace squatstream::fanin
 
-#endif  // SQUATSTREAM_FANIN_LANE_BUFFER_H_
+#endif  // SQUATSTREAM_BENCH_LANE_BUFFER_H_
