@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """A real Prometheus scraping a real squatstreamd while squatstream-load streams, all on 127.0.0.1.
 
+squatstreamd runs its real DNS stage against an nsd started here (Debian's; an authoritative `com` with a few
+of example.com's look-alikes, NXDOMAIN for the rest, REFUSED for other TLDs), so that the DNS panels have
+data; geo, whois and banner are stubs. Nothing queries the machine's resolver.
+
 Checks, in order: `promtool check metrics` on a live /metrics scrape; Prometheus (1 s scrape and rule
 evaluation, the repository's rules loaded) sees the target up; then every PromQL expression in the Grafana
 dashboard and every recording rule, run through the HTTP API, returns data without error. Waiting is by
@@ -62,13 +66,31 @@ def dashboard_exprs():
     return out
 
 
+def start_nsd(tmp):
+    port = free_port()
+    with open(os.path.join(tmp, "com.zone"), "w") as f:
+        f.write("$ORIGIN com.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
+                "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n")
+    with open(os.path.join(tmp, "nsd.conf"), "w") as f:
+        f.write(f"server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
+                f"  zonesdir: \"{tmp}\"\n  pidfile: \"{tmp}/nsd.pid\"\n  xfrdfile: \"{tmp}/xfrd\"\n  xfrdir: \"{tmp}\"\n"
+                f"  zonelistfile: \"{tmp}/zone.list\"\n  logfile: \"{tmp}/nsd.log\"\n  rrl-ratelimit: 0\n"
+                f"  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: com\n  zonefile: com.zone\n")
+    proc = subprocess.Popen(["/usr/sbin/nsd", "-d", "-c", os.path.join(tmp, "nsd.conf")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, port
+
+
 def main():
     squatstreamd, load = sys.argv[1], sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="squatstream-prom-")
     procs = []
     try:
+        nsd, nsd_port = start_nsd(tmp)
+        procs.append(nsd)
         server = subprocess.Popen([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                                   "--stub_enrichers=all",
+                                   "--stub_enrichers=geo,whois,banner", f"--dns_servers=127.0.0.1:{nsd_port}",
+                                   "--dns_rate_limit=2000", "--dns_timeout=200ms",
                                    "--stub_geo_latency=1ms", "--stub_whois_latency=2ms", "--stub_banner_latency=1ms"],
                                   stderr=subprocess.PIPE, text=True)
         procs.append(server)
