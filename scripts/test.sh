@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install dependencies, check formatting, build and test with
-# warnings as errors (ci preset), again under AddressSanitizer + UBSan (asan preset), the fan-in buffers
-# alone under ThreadSanitizer (tsan preset: no gRPC or compiled Abseil, whose uninstrumented builds make
-# TSan report noise), and the parser and permutation engine under libFuzzer for two minutes (fuzz preset,
-# clang).
+# warnings as errors (ci preset), again under AddressSanitizer + UBSan (asan preset), what links no gRPC —
+# the fan-in buffers, the pipeline and the stages, DNS included — under ThreadSanitizer (tsan preset:
+# Debian's uninstrumented gRPC would drown it in reports), and the domain parser, the permutation engine
+# and the DNS response parser under libFuzzer (fuzz preset, clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "asio/post.hpp"
 #include "asio/strand.hpp"
 #include "gmock/gmock.h"
@@ -83,7 +83,7 @@ class DnsStageTest : public ::testing::Test {
 
   // Starts lookups of `names` on one strand (as a pipeline does); results arrive in `results`.
   struct Batch {
-    absl::Mutex mu;
+    std::mutex mu;
     std::vector<LookupResult> results;
     std::vector<int> calls;  // per name: how many times `done` ran
     std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
@@ -102,7 +102,7 @@ class DnsStageTest : public ::testing::Test {
       for (std::size_t i = 0; i < names.size(); ++i) {
         v1::Record record;
         stage_->Lookup({names[i], record}, strand, batch->signals[i]->slot(), [batch, i](LookupResult r) {
-          absl::MutexLock lock(&batch->mu);
+          std::lock_guard<std::mutex> lock(batch->mu);
           batch->results[i] = std::move(r);
           if (++batch->calls[i] == 1 && --batch->remaining == 0) batch->all_done.set_value();
         });
@@ -117,7 +117,7 @@ class DnsStageTest : public ::testing::Test {
     auto strand = asio::make_strand(executor_->context());
     auto batch = StartLookups(names, strand);
     EXPECT_EQ(batch->all_done.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-    absl::MutexLock lock(&batch->mu);
+    std::lock_guard<std::mutex> lock(batch->mu);
     for (int c : batch->calls) EXPECT_EQ(c, 1);
     return batch->results;
   }
@@ -244,7 +244,7 @@ TEST_F(DnsStageTest, CancelEndsLookupsWithin50msAndSendsNothingMore) {
   ASSERT_EQ(batch->all_done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(50));
   {
-    absl::MutexLock lock(&batch->mu);
+    std::lock_guard<std::mutex> lock(batch->mu);
     for (std::size_t i = 0; i < names.size(); ++i) {
       EXPECT_EQ(batch->calls[i], 1);
       EXPECT_EQ(batch->results[i].status.code(), absl::StatusCode::kCancelled);
@@ -304,7 +304,7 @@ TEST_F(DnsStageTest, AServerThatDiesMidwayLeavesEveryLookupAnswered) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   nsd->Kill();
   ASSERT_EQ(batch->all_done.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-  absl::MutexLock lock(&batch->mu);
+  std::lock_guard<std::mutex> lock(batch->mu);
   int unregistered = 0, unknown = 0;
   for (std::size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(batch->calls[i], 1);
