@@ -18,7 +18,8 @@
 
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051", "Address the gRPC server listens on (port 0: any free port).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464", "Address of the Prometheus /metrics endpoint.");
-ABSL_FLAG(int, worker_threads, 2, "Threads running the enrichment executor.");
+ABSL_FLAG(int, worker_threads, 2, "Threads running the I/O executor (lookups, timers, the streams' writes).");
+ABSL_FLAG(int, cpu_threads, 1, "Threads running the CPU executor (candidate generation, ClassifyDomain's builds).");
 ABSL_FLAG(int, classify_cache_targets, 32,
           "ClassifyDomain targets whose permutations are kept for later calls (roughly 0.5-2.5 MB each); 0: none.");
 ABSL_FLAG(int, max_concurrent_streams, 64, "Streams served at once; more get RESOURCE_EXHAUSTED.");
@@ -110,6 +111,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   s.metrics_address = absl::GetFlag(FLAGS_metrics_address);
   s.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  s.cpu_threads = absl::GetFlag(FLAGS_cpu_threads);
   s.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
   s.limits.pipeline.batch_window = absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_batch_window));
   struct CountFlag {

@@ -43,6 +43,7 @@ struct Server::Parts {
   service::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<workers::Executor> executor;
+  std::unique_ptr<workers::Executor> cpu_executor;
   std::unique_ptr<workers::dns::ResolverMetrics> dns_metrics;
   std::unique_ptr<workers::dns::Resolver> resolver;  // the real DNS stage's; null when DNS is a stub
   pipeline::EnricherRegistry enrichers;
@@ -91,7 +92,7 @@ Server::~Server() {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   permute::PreloadTables();  // so that the first stream does not pay for them
   const StreamLimits& l = options.limits;
-  if (options.worker_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
+  if (options.worker_threads < 1 || options.cpu_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
       l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||
       l.request.default_max_candidates < 1 || l.request.default_max_candidates > l.request.max_candidates) {
     return absl::InvalidArgumentError(
@@ -135,7 +136,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
 
   p.executor = std::make_unique<workers::Executor>(options.worker_threads);
   if (absl::Status st = RegisterEnrichers(options, p); !st.ok()) return st;
+  p.cpu_executor = std::make_unique<workers::Executor>(options.cpu_threads);
   s->context_.executor = p.executor.get();
+  s->context_.cpu_executor = p.cpu_executor.get();
   s->context_.enrichers = &p.enrichers;
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
@@ -202,8 +205,12 @@ void Server::Shutdown(absl::Duration grace) {
   }
   // Every stream ended and cancelled its lookups: the resolver drops what c-ares still has, the executor
   // then joins promptly, and the resolver's sockets and timers go before the context they were made on.
+  // The CPU executor first: a generation task still queued posts its chunk to its (cancelled) pipeline's
+  // strand, which the I/O executor then runs out.
   if (p.resolver != nullptr) p.resolver->Shutdown();
+  if (p.cpu_executor != nullptr) p.cpu_executor->Join();
   if (p.executor != nullptr) p.executor->Join();
+  p.cpu_executor.reset();
   p.resolver.reset();
   p.executor.reset();
   // The exposer keeps serving /metrics until the Server is destroyed: its web server (civetweb) takes up to

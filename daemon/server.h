@@ -25,7 +25,8 @@ namespace squatstream::daemon {
 struct ServerOptions {
   std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
   std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
-  int worker_threads = 2;
+  int worker_threads = 2;  // the I/O executor's
+  int cpu_threads = 1;     // the CPU executor's: generation and ClassifyDomain's classifier builds
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   service::StreamLimits limits;
   std::size_t memory_budget_bytes = std::size_t{512} << 20;  // what all streams together may hold

@@ -21,17 +21,25 @@ bool KeepRegisteredOnly(const v1::Record& record) {
                             dns->verdict() != v1::DNS_VERDICT_WILDCARD);
 }
 
-}  // namespace
-
-std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, StreamWork work,
-                                                       const PipelineOptions& options, const PipelineMetrics& metrics) {
-  return std::shared_ptr<EnrichPipeline>(new EnrichPipeline(io, std::move(work), options, metrics));
+std::vector<std::string> InputNames(const std::vector<permute::Generator>& generators) {
+  std::vector<std::string> out;
+  for (const permute::Generator& g : generators) out.push_back(g.domain().ascii);
+  return out;
 }
 
-EnrichPipeline::EnrichPipeline(asio::io_context& io, StreamWork work, const PipelineOptions& options,
-                               const PipelineMetrics& metrics)
+}  // namespace
+
+std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, asio::io_context& cpu, StreamWork work,
+                                                       const PipelineOptions& options, const PipelineMetrics& metrics) {
+  return std::shared_ptr<EnrichPipeline>(new EnrichPipeline(io, cpu, std::move(work), options, metrics));
+}
+
+EnrichPipeline::EnrichPipeline(asio::io_context& io, asio::io_context& cpu, StreamWork work,
+                               const PipelineOptions& options, const PipelineMetrics& metrics)
     : strand_(asio::make_strand(io)),
+      cpu_(cpu),
       generators_(std::move(work.generators)),
+      inputs_(InputNames(generators_)),
       stages_(std::move(work.stages)),
       all_stages_(AllStages(stages_.size())),
       registered_only_(work.registered_only),
@@ -53,6 +61,7 @@ void EnrichPipeline::Start() {
 }
 
 void EnrichPipeline::Cancel() {
+  stop_generating_.store(true, std::memory_order_relaxed);
   buffer_.Cancel();  // at once, so the consumer's memory is freed and producers stop now
   asio::post(strand_, [self = shared_from_this()] { self->CancelOnStrand(); });
 }
@@ -73,18 +82,19 @@ void EnrichPipeline::Pump() {
       }
       break;
     }
-    if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
-    std::optional<permute::Candidate> candidate = NextCandidate();
-    if (!candidate) {
-      buffer_.ReleaseReservation();
-      exhausted_ = true;
+    if (ready_.empty()) {
+      if (generation_done_) exhausted_ = true;  // else the generation task's chunk resumes us
       break;
     }
+    if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
+    Generated next = std::move(ready_.front());
+    ready_.pop_front();
     // Counted before its record can exist: a progress message never says more enriched than generated.
     generated_.fetch_add(1, std::memory_order_relaxed);
-    Dispatch(*std::move(candidate));
+    Dispatch(std::move(next));
     ++dispatched;
   }
+  if (ready_.size() < kGenerateChunk / 2) GenerateAhead();
   if (dispatched > 0) metrics_.permutations_generated->Increment(static_cast<double>(dispatched));
   HandOver();
   if (exhausted_ && pending_.empty()) {
@@ -110,20 +120,40 @@ void EnrichPipeline::FlushWithinWindow() {
   });
 }
 
-std::optional<permute::Candidate> EnrichPipeline::NextCandidate() {
-  for (; current_ < generators_.size(); ++current_) {
-    if (std::optional<permute::Candidate> c = generators_[current_].Next()) return c;
-  }
-  return std::nullopt;
+void EnrichPipeline::GenerateAhead() {
+  if (generating_ || generation_done_ || cancelled_) return;
+  generating_ = true;
+  asio::post(cpu_, [self = shared_from_this()] { self->GenerateChunk(); });
 }
 
-void EnrichPipeline::Dispatch(permute::Candidate candidate) {
+void EnrichPipeline::GenerateChunk() {
+  std::vector<Generated> chunk;
+  chunk.reserve(kGenerateChunk);
+  while (chunk.size() < kGenerateChunk && current_ < generators_.size() &&
+         !stop_generating_.load(std::memory_order_relaxed)) {
+    if (std::optional<permute::Candidate> c = generators_[current_].Next()) {
+      chunk.push_back({*std::move(c), current_});
+    } else {
+      ++current_;
+    }
+  }
+  const bool done = current_ == generators_.size();
+  asio::post(strand_, [self = shared_from_this(), chunk = std::move(chunk), done]() mutable {
+    self->generating_ = false;
+    self->generation_done_ = done;
+    for (Generated& g : chunk) self->ready_.push_back(std::move(g));
+    self->Pump();
+  });
+}
+
+void EnrichPipeline::Dispatch(Generated generated) {
+  permute::Candidate& candidate = generated.candidate;
   const std::uint64_t id = next_id_++;
   Pending& p = pending_[id];
   v1::Record& record = p.record;
   record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
   candidate.kinds.ForEach([&](permute::Kind k) { record.add_kinds(static_cast<v1::PermutationKind>(k)); });
-  record.set_input(generators_[current_].domain().ascii);
+  record.set_input(inputs_[generated.input]);
   record.set_domain_ascii(std::move(candidate.ascii));  // moved: no copy of the names per record
   record.set_domain_unicode(std::move(candidate.unicode));
   for (const PlannedStage& stage : stages_) record.add_enrichments()->set_enricher(stage.enricher->id());

@@ -3,7 +3,10 @@
 // reads their results on the record), and push each finished record into the stream's fan-in buffer — or
 // drop it, for a registered_only stream, when DNS found the name absent.
 //
-// All of the pipeline's own state lives on one asio strand: dispatch, lookup completions and cancellation
+// Generation — CPU work: an internationalized input runs every kind on its first candidate, tens of ms —
+// runs on a separate CPU executor, a chunk of candidates at a time, one chunk in flight, the next asked for
+// while the strand dispatches the last; the I/O executor that fires every stream's lookups never waits for
+// it. All of the pipeline's other state lives on one asio strand: dispatch, lookup completions and cancellation
 // run there in turn, which is what lets cancellation signals be emitted safely (asio requires it) and keeps
 // the state free of locks. The consumer (the gRPC reactor) drains the buffer from gRPC's threads.
 // Backpressure: a candidate is dispatched only after it reserved a slot in the buffer, so records held plus
@@ -20,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,9 +60,10 @@ struct StreamWork {
 
 class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
  public:
-  // The stages' enrichers and metrics, and `metrics`, must outlive the pipeline and every lookup it starts.
-  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, StreamWork work, const PipelineOptions& options,
-                                                const PipelineMetrics& metrics);
+  // Lookups run on `io`, generation on `cpu`. The stages' enrichers and metrics, and `metrics`, must outlive
+  // the pipeline and every lookup it starts.
+  static std::shared_ptr<EnrichPipeline> Create(asio::io_context& io, asio::io_context& cpu, StreamWork work,
+                                                const PipelineOptions& options, const PipelineMetrics& metrics);
   ~EnrichPipeline();
 
   // Starts generating and dispatching. Returns at once; the work runs on the executor.
@@ -91,7 +96,16 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
     std::unique_ptr<Slot[]> slots;  // one per stage; stable addresses (signals cannot move)
   };
 
-  EnrichPipeline(asio::io_context& io, StreamWork work, const PipelineOptions& options, const PipelineMetrics& metrics);
+  EnrichPipeline(asio::io_context& io, asio::io_context& cpu, StreamWork work, const PipelineOptions& options,
+                 const PipelineMetrics& metrics);
+
+  // A candidate generated ahead, with the index of its input domain.
+  struct Generated {
+    permute::Candidate candidate;
+    std::size_t input = 0;
+  };
+  // Candidates one generation task makes (or fewer, at the end).
+  static constexpr std::size_t kGenerateChunk = 256;
 
   // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waited
   // for the whole generation (reactor's first write 1.1-3.2 ms after the start for example.com); 16 gave the
@@ -100,11 +114,13 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
 
   // Strand only.
   void Pump();
-  // The next candidate of the current input domain, moving on to the next domain when one is done.
-  std::optional<permute::Candidate> NextCandidate();
+  // Posts a generation task to the CPU executor unless one is running or generation ended.
+  void GenerateAhead();
+  // On the CPU executor: up to kGenerateChunk candidates, moving on to the next input domain when one is done.
+  void GenerateChunk();
   // Builds the candidate's record and runs its stages (Advance); a record whose every stage answered at
   // once is delivered here.
-  void Dispatch(permute::Candidate candidate);
+  void Dispatch(Generated generated);
   // Starts every stage of `id` whose needs have ended; stages that answer at once (TryLookupNow) are
   // recorded here and may unlock more. Delivers the record when every stage has ended.
   void Advance(std::uint64_t id);
@@ -124,8 +140,12 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   void FlushWithinWindow();
 
   asio::strand<asio::io_context::executor_type> strand_;
+  asio::io_context& cpu_;
+  // Touched only by the generation task, one at a time (generating_ hands them over through the posts).
   std::vector<permute::Generator> generators_;
-  std::size_t current_ = 0;  // generators_[current_] is running (strand only)
+  std::size_t current_ = 0;  // generators_[current_] is running
+  const std::vector<std::string> inputs_;  // each input domain's ASCII form, for the records
+  std::atomic<bool> stop_generating_{false};  // set by Cancel, read by the generation task
   const StagePlan stages_;
   const std::uint32_t all_stages_;  // a bit per stage
   const bool registered_only_;
@@ -137,7 +157,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Strand-only state.
   absl::flat_hash_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_id_ = 0;
-  bool exhausted_ = false;
+  std::deque<Generated> ready_;  // generated, not dispatched yet
+  bool generating_ = false;      // a generation task is posted or running
+  bool generation_done_ = false; // every input domain's candidates are in ready_ (or dispatched)
+  bool exhausted_ = false;       // ... and ready_ is empty
   bool cancelled_ = false;
   bool pump_posted_ = false;        // a continuation pass is queued
   asio::steady_timer flush_timer_;  // the batch window

@@ -89,8 +89,8 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (permute::ParsedDomain& domain : spec->domains) work.generators.emplace_back(std::move(domain), spec->generator);
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
-  pipeline_ = pipeline::EnrichPipeline::Create(context_.executor->context(), std::move(work), pipeline_options,
-                                               context_.metrics->pipeline);
+  pipeline_ = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
+                                               std::move(work), pipeline_options, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
   if (!context_.streams.Add(this)) {  // the drain began since the check above
     pipeline_->Cancel();

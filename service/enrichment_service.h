@@ -4,6 +4,8 @@
 #ifndef SQUATSTREAM_SERVICE_ENRICHMENT_SERVICE_H_
 #define SQUATSTREAM_SERVICE_ENRICHMENT_SERVICE_H_
 
+#include <chrono>
+
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
@@ -19,11 +21,14 @@ class EnrichmentService final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* EnrichDomain(grpc::CallbackServerContext* call,
                                                            const grpc::ByteBuffer* request) override;
 
-  // Unary; answers inline (the work is a bounded, in-memory generation).
+  // Unary; answered on the CPU executor (a target not cached generates all of its permutations).
   grpc::ServerUnaryReactor* ClassifyDomain(grpc::CallbackServerContext* call, const grpc::ByteBuffer* request,
                                            grpc::ByteBuffer* response) override;
 
  private:
+  void Classify(const grpc::ByteBuffer* request, grpc::ByteBuffer* response, grpc::ServerUnaryReactor* reactor,
+                std::chrono::steady_clock::time_point started);
+
   ServiceContext& context_;
 };
 

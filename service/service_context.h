@@ -27,7 +27,8 @@ struct StreamLimits {
 // Owned by the server; outlives every stream. Thread-safe: all members are const or atomic, or
 // thread-safe themselves.
 struct ServiceContext {
-  workers::Executor* executor = nullptr;
+  workers::Executor* executor = nullptr;      // I/O: lookups, timers, the streams' drains
+  workers::Executor* cpu_executor = nullptr;  // CPU work: generation, ClassifyDomain's classifier builds
   const pipeline::EnricherRegistry* enrichers = nullptr;  // every stage the server runs
   StreamLimits limits;
   Metrics* metrics = nullptr;

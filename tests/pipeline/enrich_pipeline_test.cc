@@ -40,7 +40,8 @@ class EnrichPipelineTest : public ::testing::Test {
     work.registered_only = registered_only;
     PipelineOptions pipeline_options;
     pipeline_options.buffer_capacity = 256;  // smaller than the candidate set: backpressure is exercised
-    auto pipeline = EnrichPipeline::Create(executor_.context(), std::move(work), pipeline_options, metrics_.pipeline);
+    auto pipeline = EnrichPipeline::Create(executor_.context(), cpu_.context(), std::move(work), pipeline_options,
+                                           metrics_.pipeline);
     pipeline->Start();
     return pipeline;
   }
@@ -67,6 +68,7 @@ class EnrichPipelineTest : public ::testing::Test {
   TestMetrics metrics_;
   EnricherRegistry registry_;
   workers::Executor executor_{2};
+  workers::Executor cpu_{1};
 };
 
 TEST_F(EnrichPipelineTest, StagesRunInDependencyOrderAndDependentsSkipWhatDnsDidNotFind) {
