@@ -22,8 +22,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/str_format.h"
-#include "grpcpp/grpcpp.h"
 #include "daemon/server.h"
+#include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
 ABSL_FLAG(std::string, domain, "internationalbusinessmachines.com", "Domain to stream.");

@@ -3,7 +3,8 @@
 //   bool Receive(std::vector<Msg>* out)                 consumer: blocks until it has at least one message
 //                                                       (replacing *out), false once every message was taken
 //   void ProducersDone()                                called after the last worker finished
-// The production buffers (fanin/fan_in_buffer.h; bench/lane_buffer.h, the per-thread-lanes variant) are wrapped, not copied.
+// The production buffers (fanin/fan_in_buffer.h; bench/lane_buffer.h, the per-thread-lanes variant) are wrapped, not
+// copied.
 #ifndef SQUATSTREAM_BENCH_FANIN_VARIANTS_H_
 #define SQUATSTREAM_BENCH_FANIN_VARIANTS_H_
 
@@ -25,9 +26,9 @@
 #include "asio/awaitable.hpp"
 #include "asio/post.hpp"
 #include "asio/use_awaitable.hpp"
+#include "bench/lane_buffer.h"
 #include "concurrentqueue/concurrentqueue.h"
 #include "fanin/fan_in_buffer.h"
-#include "bench/lane_buffer.h"
 
 namespace squatstream::bench {
 

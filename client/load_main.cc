@@ -18,10 +18,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/marshalling.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/flags/marshalling.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
@@ -35,7 +35,8 @@ ABSL_FLAG(std::vector<std::string>, domain, {"example.com"},
           "Domain the streams ask for; with several (a,b,c), worker i asks for the i-th (modulo), so that with as "
           "many workers as domains no two streams in flight ask about the same names.");
 ABSL_FLAG(int, max_candidates, 0, "Candidate cap per stream (0: the server's default).");
-ABSL_FLAG(std::vector<std::string>, enrichers, {}, "Enrichers every stream asks for (dns,geo,whois,banner); default all.");
+ABSL_FLAG(std::vector<std::string>, enrichers, {},
+          "Enrichers every stream asks for (dns,geo,whois,banner); default all.");
 ABSL_FLAG(bool, registered, false, "Ask for registered names only (registered_only).");
 
 namespace v1 = squatstream::v1;

@@ -31,7 +31,7 @@ const v1::Enrichment* Find(const v1::Record& r, v1::Enricher e) {
 std::string DnsCell(const v1::DnsResult& d) {
   switch (d.verdict()) {
     case v1::DNS_VERDICT_REGISTERED:
-      return d.addresses_size() > 0 ? absl::StrCat("registered ", d.addresses(0))
+      return d.addresses_size() > 0      ? absl::StrCat("registered ", d.addresses(0))
              : d.name_servers_size() > 0 ? absl::StrCat("registered NS ", d.name_servers(0))
                                          : "registered";
     case v1::DNS_VERDICT_UNREGISTERED:
@@ -53,8 +53,8 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
   const char* mark = x->simulated() ? "*" : "";
   switch (x->result_case()) {
     case v1::Enrichment::kGeo:
-      return absl::StrFormat("%s %s %s AS%d%s", x->geo().ip(), x->geo().country_code(), x->geo().city(),
-                             x->geo().asn(), mark);
+      return absl::StrFormat("%s %s %s AS%d%s", x->geo().ip(), x->geo().country_code(), x->geo().city(), x->geo().asn(),
+                             mark);
     case v1::Enrichment::kWhois:
       return absl::StrCat(x->whois().registered()
                               ? absl::StrFormat("%s since %s", x->whois().registrar(), x->whois().created())
@@ -132,9 +132,9 @@ std::string FormatRecord(Format format, const v1::Record& r) {
     case Format::kCsv:
       return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_DNS)), ",",
-                          CsvField(Cell(r, v1::ENRICHER_GEO)), ",",
-                          CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",", CsvField(Cell(r, v1::ENRICHER_BANNER)), ",",
-                          CsvField(AllKinds(r)), ",", CsvField(r.input()), "\n");
+                          CsvField(Cell(r, v1::ENRICHER_GEO)), ",", CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",",
+                          CsvField(Cell(r, v1::ENRICHER_BANNER)), ",", CsvField(AllKinds(r)), ",", CsvField(r.input()),
+                          "\n");
     case Format::kJson: {
       std::string json;
       google::protobuf::util::JsonPrintOptions options;

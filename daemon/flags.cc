@@ -85,7 +85,8 @@ absl::Status ApplyEnvironment() {
 absl::StatusOr<std::size_t> Count(const absl::Flag<int>& flag) {
   const int v = absl::GetFlag(flag);
   if (v < 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("--%s=%d: must not be negative", absl::GetFlagReflectionHandle(flag).Name(), v));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--%s=%d: must not be negative", absl::GetFlagReflectionHandle(flag).Name(), v));
   }
   return static_cast<std::size_t>(v);
 }

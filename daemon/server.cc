@@ -37,7 +37,6 @@ using service::StreamLimits;
 
 }  // namespace
 
-
 struct Server::Parts {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   service::Metrics metrics;
@@ -74,7 +73,8 @@ absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
       return absl::UnimplementedError(
           absl::StrFormat("no real %s enricher yet: name it in --stub_enrichers", workers::EnricherName(id)));
     }
-    if (absl::Status s = p.enrichers.Add(std::move(enricher), service::AddStageMetrics(p.metrics, workers::EnricherName(id)));
+    if (absl::Status s =
+            p.enrichers.Add(std::move(enricher), service::AddStageMetrics(p.metrics, workers::EnricherName(id)));
         !s.ok()) {
       return s;
     }
@@ -92,9 +92,10 @@ Server::~Server() {
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   permute::PreloadTables();  // so that the first stream does not pay for them
   const StreamLimits& l = options.limits;
-  if (options.worker_threads < 1 || options.cpu_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
-      l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||
-      l.request.default_max_candidates < 1 || l.request.default_max_candidates > l.request.max_candidates) {
+  if (options.worker_threads < 1 || options.cpu_threads < 1 || l.max_batch_records < 1 ||
+      l.max_concurrent_streams < 1 || l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 ||
+      l.request.max_candidates < 1 || l.request.default_max_candidates < 1 ||
+      l.request.default_max_candidates > l.request.max_candidates) {
     return absl::InvalidArgumentError(
         "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
         "be at least 1, and the default candidate cap at most the candidate limit");

@@ -1,20 +1,19 @@
 // Server: squatstreamd's whole process in one object — gRPC server (EnrichmentService, reflection,
-// grpc.health.v1), the Prometheus exposer, the executor and the enricher registry (real or stub stages). main.cc only parses flags
-// and waits for a signal; tests start the same object in-process on 127.0.0.1:0.
+// grpc.health.v1), the Prometheus exposer, the executor and the enricher registry (real or stub stages). main.cc only
+// parses flags and waits for a signal; tests start the same object in-process on 127.0.0.1:0.
 #ifndef SQUATSTREAM_DAEMON_SERVER_H_
 #define SQUATSTREAM_DAEMON_SERVER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include <map>
-#include <set>
-
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/dns/resolver.h"
@@ -25,15 +24,14 @@ namespace squatstream::daemon {
 struct ServerOptions {
   std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
   std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
-  int worker_threads = 2;  // the I/O executor's
-  int cpu_threads = 1;     // the CPU executor's: generation and ClassifyDomain's classifier builds
+  int worker_threads = 2;                        // the I/O executor's
+  int cpu_threads = 1;                      // the CPU executor's: generation and ClassifyDomain's classifier builds
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   service::StreamLimits limits;
   std::size_t memory_budget_bytes = std::size_t{512} << 20;  // what all streams together may hold
-  workers::dns::ResolverOptions dns;  // the real DNS stage's resolver
+  workers::dns::ResolverOptions dns;                         // the real DNS stage's resolver
   // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
-  std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS,
-                                           v1::ENRICHER_BANNER};
+  std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
   std::map<v1::Enricher, workers::StubConfig> stubs = {
       {v1::ENRICHER_DNS, {absl::Milliseconds(2), 0.0, 1.0}},  // every name exists (squatstreamd: 0.1)
       {v1::ENRICHER_GEO, {absl::Milliseconds(3), 0.01}},

@@ -36,7 +36,7 @@ class ClassifierCache {
   using Entry = std::pair<std::string, std::shared_ptr<const permute::Classifier>>;  // target ASCII form
 
   const std::size_t capacity_;
-  mutable std::mutex mu_;  // std::mutex, not absl::Mutex: ThreadSanitizer sees it (the tsan preset)
+  mutable std::mutex mu_;                      // std::mutex, not absl::Mutex: ThreadSanitizer sees it (the tsan preset)
   std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
   absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
 };

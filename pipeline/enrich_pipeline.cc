@@ -10,15 +10,13 @@
 namespace squatstream::pipeline {
 namespace {
 
-std::uint32_t AllStages(std::size_t n) {
-  return n >= 32 ? ~std::uint32_t{0} : (std::uint32_t{1} << n) - 1;
-}
+std::uint32_t AllStages(std::size_t n) { return n >= 32 ? ~std::uint32_t{0} : (std::uint32_t{1} << n) - 1; }
 
 // registered_only keeps a record unless DNS ran and found the name absent or only a wildcard's answer.
 bool KeepRegisteredOnly(const v1::Record& record) {
   const v1::DnsResult* dns = workers::DnsResultOf(record);
-  return dns == nullptr || (dns->verdict() != v1::DNS_VERDICT_UNREGISTERED &&
-                            dns->verdict() != v1::DNS_VERDICT_WILDCARD);
+  return dns == nullptr ||
+         (dns->verdict() != v1::DNS_VERDICT_UNREGISTERED && dns->verdict() != v1::DNS_VERDICT_WILDCARD);
 }
 
 std::vector<std::string> InputNames(const std::vector<permute::Generator>& generators) {

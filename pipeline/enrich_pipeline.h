@@ -89,10 +89,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
     std::chrono::steady_clock::time_point started;
   };
   struct Pending {
-    v1::Record record;            // one enrichment per stage, in plan order, filled as they end
-    std::uint32_t started = 0;    // bit i: stage i started (or answered at once)
-    std::uint32_t done = 0;       // bit i: stage i ended
-    std::size_t running = 0;      // lookups in flight
+    v1::Record record;              // one enrichment per stage, in plan order, filled as they end
+    std::uint32_t started = 0;      // bit i: stage i started (or answered at once)
+    std::uint32_t done = 0;         // bit i: stage i ended
+    std::size_t running = 0;        // lookups in flight
     std::unique_ptr<Slot[]> slots;  // one per stage; stable addresses (signals cannot move)
   };
 
@@ -143,8 +143,8 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   asio::io_context& cpu_;
   // Touched only by the generation task, one at a time (generating_ hands them over through the posts).
   std::vector<permute::Generator> generators_;
-  std::size_t current_ = 0;  // generators_[current_] is running
-  const std::vector<std::string> inputs_;  // each input domain's ASCII form, for the records
+  std::size_t current_ = 0;                   // generators_[current_] is running
+  const std::vector<std::string> inputs_;     // each input domain's ASCII form, for the records
   std::atomic<bool> stop_generating_{false};  // set by Cancel, read by the generation task
   const StagePlan stages_;
   const std::uint32_t all_stages_;  // a bit per stage
@@ -157,10 +157,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Strand-only state.
   absl::flat_hash_map<std::uint64_t, Pending> pending_;
   std::uint64_t next_id_ = 0;
-  std::deque<Generated> ready_;  // generated, not dispatched yet
-  bool generating_ = false;      // a generation task is posted or running
-  bool generation_done_ = false; // every input domain's candidates are in ready_ (or dispatched)
-  bool exhausted_ = false;       // ... and ready_ is empty
+  std::deque<Generated> ready_;   // generated, not dispatched yet
+  bool generating_ = false;       // a generation task is posted or running
+  bool generation_done_ = false;  // every input domain's candidates are in ready_ (or dispatched)
+  bool exhausted_ = false;        // ... and ready_ is empty
   bool cancelled_ = false;
   bool pump_posted_ = false;        // a continuation pass is queued
   asio::steady_timer flush_timer_;  // the batch window

@@ -55,10 +55,10 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   ServiceContext& context_;
   grpc::CallbackServerContext* const call_;
   const std::chrono::steady_clock::time_point started_;
-  bool counted_active_ = false;               // set in the constructor only
-  bool registered_ = false;                   // in context_.streams; set in the constructor only
-  std::size_t granted_slots_ = 0;             // from context_.budget; set in the constructor only
-  std::size_t granted_buffer_ = 0;            // of them, the fan-in buffer's bound
+  bool counted_active_ = false;                         // set in the constructor only
+  bool registered_ = false;                             // in context_.streams; set in the constructor only
+  std::size_t granted_slots_ = 0;                       // from context_.budget; set in the constructor only
+  std::size_t granted_buffer_ = 0;                      // of them, the fan-in buffer's bound
   std::shared_ptr<pipeline::EnrichPipeline> pipeline_;  // null when the request was refused
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can

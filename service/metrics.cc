@@ -98,10 +98,11 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                                       .Name("squatstream_enrichment_latency_seconds")
                                       .Help("Time from starting a lookup stage to its result, per enricher.")
                                       .Register(registry);
-  m.enrichment_failures = &prometheus::BuildCounter()
-                               .Name("squatstream_enrichment_failures_total")
-                               .Help("Lookups that ended with an error (cancellations and skips excluded), per enricher.")
-                               .Register(registry);
+  m.enrichment_failures =
+      &prometheus::BuildCounter()
+           .Name("squatstream_enrichment_failures_total")
+           .Help("Lookups that ended with an error (cancellations and skips excluded), per enricher.")
+           .Register(registry);
   m.enrichment_skipped =
       &prometheus::BuildCounter()
            .Name("squatstream_enrichment_skipped_total")

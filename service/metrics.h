@@ -8,11 +8,11 @@
 #include <array>
 #include <string>
 
+#include "pipeline/pipeline_metrics.h"
 #include "prometheus/counter.h"
+#include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
-#include "pipeline/pipeline_metrics.h"
-#include "prometheus/family.h"
 #include "prometheus/registry.h"
 
 namespace squatstream::service {

@@ -68,8 +68,8 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   return request;
 }
 
-absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, pipeline::ClassifierCache& cache,
-                                                    bool* cache_hit) {
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized,
+                                                    pipeline::ClassifierCache& cache, bool* cache_hit) {
   v1::ClassifyDomainRequest request;
   if (!ParseFrom(serialized, &request)) {
     return absl::InvalidArgumentError(
@@ -125,7 +125,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
     return s;
   }
   if (absl::Status s = ParseSelection<v1::Enricher>(request.enrichers(), "enrichers", v1::Enricher_MAX,
-                                                             v1::Enricher_IsValid, &spec.enrichers);
+                                                    v1::Enricher_IsValid, &spec.enrichers);
       !s.ok()) {
     return s;
   }

@@ -42,8 +42,8 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
 // ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which
 // kinds the candidate is a permutation of the target. INVALID_ARGUMENT naming the fault for bad input.
 // The target's classifier comes from `cache`; *cache_hit says whether it was there.
-absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized, pipeline::ClassifierCache& cache,
-                                                    bool* cache_hit);
+absl::StatusOr<v1::ClassifyDomainResponse> Classify(const grpc::ByteBuffer& serialized,
+                                                    pipeline::ClassifierCache& cache, bool* cache_hit);
 
 }  // namespace squatstream::service
 

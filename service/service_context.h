@@ -27,16 +27,16 @@ struct StreamLimits {
 // Owned by the server; outlives every stream. Thread-safe: all members are const or atomic, or
 // thread-safe themselves.
 struct ServiceContext {
-  workers::Executor* executor = nullptr;      // I/O: lookups, timers, the streams' drains
-  workers::Executor* cpu_executor = nullptr;  // CPU work: generation, ClassifyDomain's classifier builds
+  workers::Executor* executor = nullptr;                  // I/O: lookups, timers, the streams' drains
+  workers::Executor* cpu_executor = nullptr;              // CPU work: generation, ClassifyDomain's classifier builds
   const pipeline::EnricherRegistry* enrichers = nullptr;  // every stage the server runs
   StreamLimits limits;
   Metrics* metrics = nullptr;
   pipeline::ClassifierCache* classifier_cache = nullptr;  // ClassifyDomain's classifiers of recent targets
   std::atomic<int> active_streams{0};
   std::atomic<std::uint64_t> streams_admitted{0};  // streams that got a slot, ever (for idle memory release)
-  StreamRegistry streams;          // the streams in progress; draining on shutdown
-  MemoryBudget* budget = nullptr;  // what all streams together may hold; set by the server
+  StreamRegistry streams;                          // the streams in progress; draining on shutdown
+  MemoryBudget* budget = nullptr;                  // what all streams together may hold; set by the server
 };
 
 }  // namespace squatstream::service

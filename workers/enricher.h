@@ -36,10 +36,10 @@ struct LookupInput {
 };
 
 struct LookupResult {
-  absl::Status status;      // OK, CANCELLED when cancelled, NOT_FOUND when there was nothing to look up, or
-                            // the lookup's failure
-  v1::Enrichment value;     // the result (its oneof), meaningful only when status is OK; `simulated` set by stubs
-  absl::Duration latency;   // stubs: the simulated latency
+  absl::Status status;     // OK, CANCELLED when cancelled, NOT_FOUND when there was nothing to look up, or
+                           // the lookup's failure
+  v1::Enrichment value;    // the result (its oneof), meaningful only when status is OK; `simulated` set by stubs
+  absl::Duration latency;  // stubs: the simulated latency
 };
 
 class Enricher {

@@ -51,7 +51,7 @@ TEST(Output, TableRowShowsValuesAndErrors) {
   EXPECT_THAT(row, HasSubstr("192.0.2.7 DE Frankfurt, Main AS64500"));
   EXPECT_THAT(row, HasSubstr("error: simulated whois lookup failure"));
   EXPECT_THAT(row, HasSubstr("registered 192.0.2.7*"));  // * : simulated
-  EXPECT_THAT(row, ::testing::EndsWith(" -\n"));        // the banner had nothing to look up
+  EXPECT_THAT(row, ::testing::EndsWith(" -\n"));         // the banner had nothing to look up
   EXPECT_EQ(row.back(), '\n');
 }
 

@@ -15,10 +15,10 @@
 #include "asio/ip/tcp.hpp"
 #include "asio/read.hpp"
 #include "asio/write.hpp"
+#include "daemon/server.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "daemon/server.h"
 #include "permute/permutations.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 #include "tests/workers/dns/dns_peers.h"
@@ -318,7 +318,8 @@ TEST_F(EnrichDomainTest, RegisteredOnlyStreamsFoundNamesAndProgressCountsAll) {
     EXPECT_EQ(result.last_progress.generated(), 1000u);
     EXPECT_EQ(result.last_progress.enriched(), 1000u);
     EXPECT_EQ(result.last_progress.sent(), result.records.size());
-    EXPECT_EQ(Metric(Scrape(), "squatstream_records_filtered_total"), 1000.0 - static_cast<double>(result.records.size()));
+    EXPECT_EQ(Metric(Scrape(), "squatstream_records_filtered_total"),
+              1000.0 - static_cast<double>(result.records.size()));
   }
 }
 
@@ -336,8 +337,8 @@ TEST_F(EnrichDomainTest, RealDnsFindsTheRegisteredLookAlikes) {
   StartServer(o);
   v1::EnrichDomainRequest request;
   request.set_domain("example.com");
-  for (v1::PermutationKind k : {v1::PERMUTATION_KIND_OMISSION, v1::PERMUTATION_KIND_TRANSPOSITION,
-                                v1::PERMUTATION_KIND_REPLACEMENT}) {
+  for (v1::PermutationKind k :
+       {v1::PERMUTATION_KIND_OMISSION, v1::PERMUTATION_KIND_TRANSPOSITION, v1::PERMUTATION_KIND_REPLACEMENT}) {
     request.add_kinds(k);
   }
   request.add_enrichers(v1::ENRICHER_GEO);
@@ -458,7 +459,8 @@ TEST_F(EnrichDomainTest, TricklingLookupsStillMakeBatches) {
   auto records_per_message = [&](std::chrono::milliseconds window) {
     daemon::ServerOptions options;
     for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
-    options.stubs[v1::ENRICHER_WHOIS] = {absl::Milliseconds(200), 0};  // each 100-300 ms: records finish spread over time
+    options.stubs[v1::ENRICHER_WHOIS] = {absl::Milliseconds(200),
+                                         0};  // each 100-300 ms: records finish spread over time
     options.limits.pipeline.batch_window = window;
     StartServer(options);
     v1::EnrichDomainRequest request;

@@ -21,9 +21,9 @@ namespace {
 class EnrichPipelineTest : public ::testing::Test {
  protected:
   void Register(v1::Enricher id, workers::StubConfig config) {
-    ASSERT_TRUE(registry_.Add(std::make_unique<workers::StubEnricher>(id, config),
-                              metrics_.Stage(workers::EnricherName(id)))
-                    .ok());
+    ASSERT_TRUE(
+        registry_.Add(std::make_unique<workers::StubEnricher>(id, config), metrics_.Stage(workers::EnricherName(id)))
+            .ok());
   }
 
   std::shared_ptr<EnrichPipeline> Start(const std::string& domain, std::size_t max_candidates,

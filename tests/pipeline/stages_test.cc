@@ -23,8 +23,9 @@ class StagesTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (v1::Enricher id : {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER}) {
-      ASSERT_TRUE(registry_.Add(std::make_unique<workers::StubEnricher>(id, workers::StubConfig{}),
-                                metrics_.Stage(workers::EnricherName(id)))
+      ASSERT_TRUE(registry_
+                      .Add(std::make_unique<workers::StubEnricher>(id, workers::StubConfig{}),
+                           metrics_.Stage(workers::EnricherName(id)))
                       .ok());
     }
   }
@@ -54,9 +55,10 @@ TEST(Stages, RegistrationRefusesAStageBeforeWhatItNeedsAndDuplicates) {
                                 metrics.Stage("geo"));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("geo needs dns"));
-  ASSERT_TRUE(registry.Add(std::make_unique<workers::StubEnricher>(v1::ENRICHER_DNS, workers::StubConfig{}),
-                           metrics.Stage("dns"))
-                  .ok());
+  ASSERT_TRUE(
+      registry
+          .Add(std::make_unique<workers::StubEnricher>(v1::ENRICHER_DNS, workers::StubConfig{}), metrics.Stage("dns"))
+          .ok());
   s = registry.Add(std::make_unique<workers::StubEnricher>(v1::ENRICHER_DNS, workers::StubConfig{}),
                    metrics.Stage("dns2"));
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

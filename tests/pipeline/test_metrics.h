@@ -21,7 +21,8 @@ struct TestMetrics {
     auto counter = [&](const char* name) { return &prometheus::BuildCounter().Name(name).Register(registry).Add({}); };
     auto gauge = [&](const char* name) { return &prometheus::BuildGauge().Name(name).Register(registry).Add({}); };
     auto histogram = [&](const char* name) {
-      return &prometheus::BuildHistogram().Name(name).Register(registry).Add({}, prometheus::Histogram::BucketBoundaries{1});
+      return &prometheus::BuildHistogram().Name(name).Register(registry).Add(
+          {}, prometheus::Histogram::BucketBoundaries{1});
     };
     pipeline.permutations_generated = counter("generated");
     pipeline.records_streamed = counter("streamed");
@@ -38,8 +39,10 @@ struct TestMetrics {
   }
 
   StageMetrics Stage(const std::string& name) {
-    return {&prometheus::BuildHistogram().Name(name + "_latency").Register(registry).Add(
-                {}, prometheus::Histogram::BucketBoundaries{1}),
+    return {&prometheus::BuildHistogram()
+                 .Name(name + "_latency")
+                 .Register(registry)
+                 .Add({}, prometheus::Histogram::BucketBoundaries{1}),
             &prometheus::BuildCounter().Name(name + "_failures").Register(registry).Add({}),
             &prometheus::BuildCounter().Name(name + "_skipped").Register(registry).Add({})};
   }

@@ -13,8 +13,7 @@ namespace squatstream::workers::dns {
 namespace {
 
 // Asked in parallel once NS said NOERROR; their answers go on the record in this order, after NS.
-constexpr std::array<RrType, 5> kRecordTypes = {RrType::kA, RrType::kAaaa, RrType::kMx, RrType::kCname,
-                                                RrType::kTxt};
+constexpr std::array<RrType, 5> kRecordTypes = {RrType::kA, RrType::kAaaa, RrType::kMx, RrType::kCname, RrType::kTxt};
 
 std::string RandomLabel() {
   static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -202,9 +201,8 @@ void DnsEnricher::Finish(const std::shared_ptr<Candidate>& c, absl::Status statu
     }
     *result.value.mutable_dns() = std::move(c->result);
   }
-  asio::post(c->executor, [done = std::move(c->done), result = std::move(result)]() mutable {
-    std::move(done)(std::move(result));
-  });
+  asio::post(c->executor,
+             [done = std::move(c->done), result = std::move(result)]() mutable { std::move(done)(std::move(result)); });
 }
 
 }  // namespace squatstream::workers::dns

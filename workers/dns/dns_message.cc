@@ -1,7 +1,7 @@
 #include "workers/dns/dns_message.h"
 
-#include <arpa/inet.h>
 #include <ares.h>
+#include <arpa/inet.h>
 
 #include <algorithm>
 
@@ -192,8 +192,7 @@ absl::StatusOr<DnsMessage> ParseDnsMessage(absl::Span<const std::uint8_t> bytes)
   if (bytes.size() > kMaxMessageBytes) return Malformed("longer than 65,535 bytes");
   Reader r(bytes);
   std::uint16_t id = 0, flags = 0, qdcount = 0, ancount = 0, nscount = 0, arcount = 0;
-  if (!r.U16(&id) || !r.U16(&flags) || !r.U16(&qdcount) || !r.U16(&ancount) || !r.U16(&nscount) ||
-      !r.U16(&arcount)) {
+  if (!r.U16(&id) || !r.U16(&flags) || !r.U16(&qdcount) || !r.U16(&ancount) || !r.U16(&nscount) || !r.U16(&arcount)) {
     return Malformed("shorter than its header");
   }
   if ((flags & 0x8000) == 0) return Malformed("a query, not a response");

@@ -31,12 +31,12 @@ inline constexpr int kNxDomain = 3;
 inline constexpr int kRefused = 5;
 
 struct ResourceRecord {
-  std::string owner;           // lower case, no trailing dot
+  std::string owner;  // lower case, no trailing dot
   std::uint16_t type = 0;
   std::uint32_t ttl = 0;
-  std::string value;           // A/AAAA: the address as text; NS/CNAME/MX: the host; TXT: the strings joined; SOA: mname
-  std::uint16_t preference = 0;      // MX
-  std::uint32_t soa_minimum = 0;     // SOA: the negative-caching TTL field (RFC 2308)
+  std::string value;  // A/AAAA: the address as text; NS/CNAME/MX: the host; TXT: the strings joined; SOA: mname
+  std::uint16_t preference = 0;   // MX
+  std::uint32_t soa_minimum = 0;  // SOA: the negative-caching TTL field (RFC 2308)
 };
 
 struct DnsMessage {

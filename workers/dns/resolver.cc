@@ -16,10 +16,10 @@ namespace squatstream::workers::dns {
 namespace {
 
 constexpr int kClassIn = 1;
-constexpr RrType kTypes[] = {RrType::kA, RrType::kNs, RrType::kCname, RrType::kSoa,
+constexpr RrType kTypes[] = {RrType::kA,  RrType::kNs,  RrType::kCname, RrType::kSoa,
                              RrType::kMx, RrType::kTxt, RrType::kAaaa};
-constexpr const char* kRcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",
-                                   "REFUSED", "TIMEOUT", "ERROR"};
+constexpr const char* kRcodes[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+                                   "NOTIMP",  "REFUSED", "TIMEOUT",  "ERROR"};
 
 absl::Status AresFailure(int status) {
   switch (status) {
@@ -33,9 +33,7 @@ absl::Status AresFailure(int status) {
   }
 }
 
-std::string CacheKey(const std::string& name, RrType type) {
-  return absl::StrCat(static_cast<int>(type), "/", name);
-}
+std::string CacheKey(const std::string& name, RrType type) { return absl::StrCat(static_cast<int>(type), "/", name); }
 
 }  // namespace
 
@@ -52,8 +50,9 @@ struct Resolver::Watch {
 ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
   queries_family = &prometheus::BuildCounter()
                         .Name("squatstream_dns_queries_total")
-                        .Help("DNS queries answered, by record type and rcode (TIMEOUT: no answer in time; ERROR: "
-                              "no usable answer). Cache hits excluded.")
+                        .Help(
+                            "DNS queries answered, by record type and rcode (TIMEOUT: no answer in time; ERROR: "
+                            "no usable answer). Cache hits excluded.")
                         .Register(registry);
   for (RrType type : kTypes) {
     for (const char* rcode : kRcodes) {
@@ -61,13 +60,13 @@ ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
           &queries_family->Add({{"type", RrTypeName(static_cast<std::uint16_t>(type))}, {"rcode", rcode}});
     }
   }
-  latency_seconds = &prometheus::BuildHistogram()
-                         .Name("squatstream_dns_query_duration_seconds")
-                         .Help("Time from sending a DNS query to its answer (or its last try's timeout).")
-                         .Register(registry)
-                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                                          0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                                          1, 2.5, 5, 10});
+  latency_seconds =
+      &prometheus::BuildHistogram()
+           .Name("squatstream_dns_query_duration_seconds")
+           .Help("Time from sending a DNS query to its answer (or its last try's timeout).")
+           .Register(registry)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                            0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
   auto& cache = prometheus::BuildCounter()
                     .Name("squatstream_dns_cache_lookups_total")
                     .Help("DNS queries by whether the shared cache answered them (hit) or they were sent (miss).")
@@ -77,8 +76,9 @@ ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
   cache_misses = &cache.Add({{"result", "miss"}});
   verdicts_family = &prometheus::BuildCounter()
                          .Name("squatstream_dns_verdicts_total")
-                         .Help("Candidates by what DNS says of them: registered, unregistered (NXDOMAIN), unknown "
-                               "(SERVFAIL, REFUSED, timeout), wildcard.")
+                         .Help(
+                             "Candidates by what DNS says of them: registered, unregistered (NXDOMAIN), unknown "
+                             "(SERVFAIL, REFUSED, timeout), wildcard.")
                          .Register(registry);
   verdict_registered = &verdicts_family->Add({{"verdict", "registered"}});
   verdict_unregistered = &verdicts_family->Add({{"verdict", "unregistered"}});
@@ -193,33 +193,34 @@ void Resolver::Shutdown() {
 }
 
 void Resolver::Query(std::string name, RrType type, std::shared_ptr<bool> cancelled, Callback done) {
-  asio::post(strand_, [this, name = std::move(name), type, cancelled = std::move(cancelled),
-                       done = std::move(done)]() mutable {
-    if (*cancelled || shut_down_) return;
-    std::string key = CacheKey(name, type);
-    if (const DnsMessage* hit = CacheFind(key)) {
-      metrics_->cache_hits->Increment();
-      QueryResult result{*hit, true};
-      std::move(done)(std::move(result));  // already a posted handler: not inline from Query
-      return;
-    }
-    std::vector<Waiter>& waiters = waiters_[key];
-    waiters.push_back({std::move(cancelled), std::move(done)});
-    if (waiters.size() > 1) {  // the same query is queued or in flight
-      metrics_->cache_joined->Increment();
-      return;
-    }
-    metrics_->cache_misses->Increment();
-    queue_.push_back({std::move(name), type, std::move(key)});
-    SendQueued();
-  });
+  asio::post(strand_,
+             [this, name = std::move(name), type, cancelled = std::move(cancelled), done = std::move(done)]() mutable {
+               if (*cancelled || shut_down_) return;
+               std::string key = CacheKey(name, type);
+               if (const DnsMessage* hit = CacheFind(key)) {
+                 metrics_->cache_hits->Increment();
+                 QueryResult result{*hit, true};
+                 std::move(done)(std::move(result));  // already a posted handler: not inline from Query
+                 return;
+               }
+               std::vector<Waiter>& waiters = waiters_[key];
+               waiters.push_back({std::move(cancelled), std::move(done)});
+               if (waiters.size() > 1) {  // the same query is queued or in flight
+                 metrics_->cache_joined->Increment();
+                 return;
+               }
+               metrics_->cache_misses->Increment();
+               queue_.push_back({std::move(name), type, std::move(key)});
+               SendQueued();
+             });
 }
 
 bool Resolver::TakeToken() {
   if (options_.rate_limit_qps <= 0) return true;
   const auto now = std::chrono::steady_clock::now();
   const double burst = std::max(1.0, options_.rate_limit_qps / 20);  // at most 50 ms worth at once
-  tokens_ = std::min(burst, tokens_ + std::chrono::duration<double>(now - tokens_at_).count() * options_.rate_limit_qps);
+  tokens_ =
+      std::min(burst, tokens_ + std::chrono::duration<double>(now - tokens_at_).count() * options_.rate_limit_qps);
   tokens_at_ = now;
   if (tokens_ < 1) return false;
   tokens_ -= 1;
@@ -230,8 +231,8 @@ void Resolver::ArmRefill() {
   if (refill_armed_) return;
   refill_armed_ = true;
   const double wait_s = std::max(0.0, (1 - tokens_) / options_.rate_limit_qps);
-  refill_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(wait_s)));
+  refill_timer_.expires_after(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(wait_s)));
   refill_timer_.async_wait([this](const asio::error_code& ec) {
     refill_armed_ = false;
     if (ec || shut_down_) return;
@@ -309,8 +310,8 @@ void Resolver::ArmTimeout() {
   if (shut_down_ || timeout_armed_) return;
   timeval tv{};
   if (ares_timeout(channel_, nullptr, &tv) == nullptr) return;  // nothing pending
-  const auto at = std::chrono::steady_clock::now() + std::chrono::seconds(tv.tv_sec) +
-                  std::chrono::microseconds(tv.tv_usec);
+  const auto at =
+      std::chrono::steady_clock::now() + std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
   timeout_armed_ = true;
   timeout_timer_.expires_at(at);
   timeout_timer_.async_wait([this](const asio::error_code& ec) {

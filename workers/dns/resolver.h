@@ -41,8 +41,8 @@ struct ResolverOptions {
   std::vector<std::string> servers;
   std::chrono::milliseconds timeout{2500};  // per try
   int tries = 2;
-  double rate_limit_qps = 100;    // queries sent per second, process-wide; 0: no limit
-  int max_inflight = 256;         // queries sent and not yet answered
+  double rate_limit_qps = 100;         // queries sent per second, process-wide; 0: no limit
+  int max_inflight = 256;              // queries sent and not yet answered
   std::size_t cache_entries = 100000;  // responses kept; 0: no cache
   // Receive and send buffers of c-ares's sockets: a burst of answers to hundreds of queries in flight
   // overflows the kernel's default (~208 KiB) and the dropped ones wait out a timeout (capped by
@@ -55,7 +55,7 @@ struct ResolverMetrics {
   explicit ResolverMetrics(prometheus::Registry& registry);
   prometheus::Counter* Queries(std::uint16_t type, const std::string& rcode);
 
-  prometheus::Family<prometheus::Counter>* queries_family;  // type, rcode
+  prometheus::Family<prometheus::Counter>* queries_family;         // type, rcode
   absl::flat_hash_map<std::string, prometheus::Counter*> queries;  // "A/NOERROR" -> counter
   prometheus::Histogram* latency_seconds;
   prometheus::Counter* cache_hits;

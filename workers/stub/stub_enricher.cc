@@ -61,7 +61,7 @@ constexpr std::array<Place, 12> kPlaces = {{
     {"CA", "Toronto", 43.65, -79.38},
 }};
 constexpr std::array<absl::string_view, 4> kNameServerHosts = {"parking.example", "dns.example.net",
-                                                              "hosting.example.org", "registrar.example"};
+                                                               "hosting.example.org", "registrar.example"};
 constexpr std::array<absl::string_view, 3> kDocNets = {"192.0.2", "198.51.100", "203.0.113"};
 constexpr std::array<absl::string_view, 8> kRegistrars = {"NameCheap, Inc.", "GoDaddy.com, LLC", "Tucows Domains Inc.",
                                                           "Gandi SAS",       "OVH SAS",          "Porkbun LLC",
@@ -120,8 +120,9 @@ void ComputeValue(v1::Enricher id, const LookupInput& input, std::uint64_t h, do
       const Place& place = Pick(kPlaces, h);
       v1::GeoResult* geo = out->mutable_geo();
       const v1::DnsResult* dns = DnsResultOf(input.record);
-      geo->set_ip(dns != nullptr && dns->addresses_size() > 0 ? dns->addresses(0)
-                                                               : absl::StrCat(Pick(kDocNets, h >> 8), ".", 1 + (h >> 16) % 254));
+      geo->set_ip(dns != nullptr && dns->addresses_size() > 0
+                      ? dns->addresses(0)
+                      : absl::StrCat(Pick(kDocNets, h >> 8), ".", 1 + (h >> 16) % 254));
       geo->set_country_code(std::string(place.country));
       geo->set_city(std::string(place.city));
       geo->set_asn(static_cast<std::uint32_t>(64496 + (h >> 24) % 16));

@@ -5,10 +5,10 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include <mutex>
 #include "asio/post.hpp"
 #include "asio/strand.hpp"
 #include "gmock/gmock.h"
@@ -96,7 +96,8 @@ class DnsStageTest : public ::testing::Test {
     batch->results.resize(names.size());
     batch->calls.resize(names.size());
     batch->remaining = names.size();
-    for (std::size_t i = 0; i < names.size(); ++i) batch->signals.push_back(std::make_unique<asio::cancellation_signal>());
+    for (std::size_t i = 0; i < names.size(); ++i)
+      batch->signals.push_back(std::make_unique<asio::cancellation_signal>());
     std::promise<void> started;
     asio::post(strand, [&, batch] {
       for (std::size_t i = 0; i < names.size(); ++i) {
@@ -145,8 +146,8 @@ TEST_F(DnsStageTest, VerdictsAndRecordsFromAnAuthoritativeServer) {
   EXPECT_EQ(full.verdict(), v1::DNS_VERDICT_REGISTERED);
   std::vector<std::string> types;
   for (const v1::DnsQuery& q : full.queries()) types.push_back(q.type());
-  EXPECT_THAT(types, ElementsAre("NS", "A", "AAAA", "MX", "CNAME", "TXT"));  // NS first, then in parallel
-  EXPECT_THAT(full.addresses(), ElementsAre("192.0.2.10", "2001:db8::10"));    // A, then AAAA
+  EXPECT_THAT(types, ElementsAre("NS", "A", "AAAA", "MX", "CNAME", "TXT"));                // NS first, then in parallel
+  EXPECT_THAT(full.addresses(), ElementsAre("192.0.2.10", "2001:db8::10"));                // A, then AAAA
   EXPECT_THAT(full.mail_exchangers(), ElementsAre("mx1.exampel.com", "mx2.exampel.com"));  // by preference
   EXPECT_THAT(full.name_servers(), ElementsAre("ns1.exampel.com"));
   EXPECT_THAT(Answers(full, "TXT"), ElementsAre("v=spf1 -all"));
@@ -323,8 +324,8 @@ TEST(DnsMessage, RefusesWhatIsNotAResponse) {
   const std::uint8_t query[] = {0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'c', 'o', 'm', 0, 0, 1, 0, 1};
   EXPECT_FALSE(ParseDnsMessage(query).ok());  // QR clear
   // A response whose answer's name points at itself (a compression loop).
-  const std::uint8_t loop[] = {0x12, 0x34, 0x81, 0x80, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
-                               1,    2,    3,    4};
+  const std::uint8_t loop[] = {0x12, 0x34, 0x81, 0x80, 0, 0, 0, 1,  0, 0, 0, 0, 0xc0, 12,
+                               0,    1,    0,    1,    0, 0, 0, 60, 0, 4, 1, 2, 3,    4};
   EXPECT_FALSE(ParseDnsMessage(loop).ok());
   // A well-formed NXDOMAIN with no records.
   const std::uint8_t nx[] = {0x12, 0x34, 0x81, 0x83, 0, 0, 0, 0, 0, 0, 0, 0};

@@ -79,8 +79,8 @@ inline std::string ReadFile(const std::string& path) {
 
 // Whether something answers DNS over UDP on 127.0.0.1:port (any response to a SOA query for "com").
 inline bool Answers(int port) {
-  static const unsigned char kQuery[] = {0x12, 0x34, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-                                         0x03, 'c',  'o',  'm',  0x00, 0x00, 0x06, 0x00, 0x01};
+  static const unsigned char kQuery[] = {0x12, 0x34, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                         0x00, 0x03, 'c',  'o',  'm',  0x00, 0x00, 0x06, 0x00, 0x01};
   int s = socket(AF_INET, SOCK_DGRAM, 0);
   timeval tv{0, 100000};
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -107,7 +107,9 @@ class Nsd {
     conf << "server:\n  ip-address: 127.0.0.1@" << n->port_ << "\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
          << "  zonesdir: \"" << n->dir_ << "\"\n  pidfile: \"" << n->dir_ << "/nsd.pid\"\n  xfrdfile: \"" << n->dir_
          << "/xfrd.state\"\n  xfrdir: \"" << n->dir_ << "\"\n  zonelistfile: \"" << n->dir_ << "/zone.list\"\n"
-         << "  logfile: \"" << n->dir_ << "/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: 1\n  receive-buffer-size: 4194304\n  send-buffer-size: 4194304\n"
+         << "  logfile: \"" << n->dir_
+         << "/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: 1\n  receive-buffer-size: 4194304\n  send-buffer-size: "
+            "4194304\n"
          << "remote-control:\n  control-enable: no\n";
     for (const auto& [name, text] : zones) {
       conf << "zone:\n  name: " << name << "\n  zonefile: " << name << ".zone\n";

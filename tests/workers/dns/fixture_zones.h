@@ -15,11 +15,11 @@ inline std::map<std::string, std::string> FixtureZones() {
        "$ORIGIN com.\n$TTL 300\n"
        "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n"
        "@ IN NS ns.test.\n"
-       "exmple IN MX 10 mail.exmple.com.\n"            // only MX (omission)
-       "examplr IN NS ns1.elsewhere.test.\n"          // only a delegation (replacement)
-       "exanple IN AAAA 2001:db8::1\n"                // only AAAA (replacement)
-       "wxample IN CNAME exampel.com.\n"},            // a CNAME to another look-alike (replacement)
-      {"exampel.com",                                 // transposition, fully set up
+       "exmple IN MX 10 mail.exmple.com.\n"   // only MX (omission)
+       "examplr IN NS ns1.elsewhere.test.\n"  // only a delegation (replacement)
+       "exanple IN AAAA 2001:db8::1\n"        // only AAAA (replacement)
+       "wxample IN CNAME exampel.com.\n"},    // a CNAME to another look-alike (replacement)
+      {"exampel.com",                         // transposition, fully set up
        "$ORIGIN exampel.com.\n$TTL 300\n"
        "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n"
        "@ IN NS ns1.exampel.com.\n"
@@ -33,7 +33,7 @@ inline std::map<std::string, std::string> FixtureZones() {
        "$ORIGIN net.\n$TTL 300\n"
        "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n"
        "@ IN NS ns.test.\n"
-       "* IN A 198.51.100.1\n"},                      // every name under net answers: a wildcard
+       "* IN A 198.51.100.1\n"},  // every name under net answers: a wildcard
   };
 }
 

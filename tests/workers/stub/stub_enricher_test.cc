@@ -179,11 +179,10 @@ TEST(StubEnricher, TenThousandLookupsInFlightOnTwoThreadsAndCancel) {
       for (int i = 0; i < kLookups; ++i) {
         signals[static_cast<std::size_t>(i)] = std::make_unique<asio::cancellation_signal>();
         const std::string name = "c" + std::to_string(i) + ".com";
-        banner.Lookup({name, record}, strand, signals[static_cast<std::size_t>(i)]->slot(),
-                      [&](LookupResult r) {
-                        if (r.status.code() == absl::StatusCode::kCancelled) cancelled.fetch_add(1);
-                        done.fetch_add(1);
-                      });
+        banner.Lookup({name, record}, strand, signals[static_cast<std::size_t>(i)]->slot(), [&](LookupResult r) {
+          if (r.status.code() == absl::StatusCode::kCancelled) cancelled.fetch_add(1);
+          done.fetch_add(1);
+        });
       }
       started.set_value();
     });
