@@ -74,15 +74,16 @@ constexpr bool EveryEntryIsInItsPlace() {
 }
 static_assert(EveryEntryIsInItsPlace(), "kKindTable[i] must be the entry of the kind with value i + 1");
 
-constexpr bool EveryEntryHasItsFunctionsAndAName() {
+// An entry's functions need no check here: LabelKind and NameKind take them by reference, so an entry
+// without its level's functions does not compile. (Comparing their addresses with null is not a constant
+// expression for GCC under AddressSanitizer, the asan preset.)
+constexpr bool EveryEntryHasANameAndABudget() {
   for (const KindEntry& e : kKindTable) {
-    const bool functions = e.level == Level::kLabel ? e.label_variants != nullptr && e.label_may_produce != nullptr
-                                                    : e.name_variants != nullptr && e.name_may_produce != nullptr;
-    if (!functions || e.name.empty() || e.budget == 0) return false;
+    if (e.name.empty() || e.budget == 0) return false;
   }
   return true;
 }
-static_assert(EveryEntryHasItsFunctionsAndAName(), "every entry needs a name, a budget and its level's functions");
+static_assert(EveryEntryHasANameAndABudget(), "every entry needs a name and a budget");
 
 constexpr bool NamesAreDistinct() {
   for (std::size_t i = 0; i < kKindTable.size(); ++i) {
