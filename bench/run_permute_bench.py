@@ -199,8 +199,9 @@ def main():
                 if name in mine:
                     per_kind[k][1] += 1
                     per_kind[k][2].update(mine[name])
-    lines += ["", "Per twistrs kind, over the domains twistrs accepts: its names, how many squatstream also makes, "
-              "and the squatstream kinds that make most of those:", "",
+    summary = lines
+    lines = ["Per twistrs kind, over the domains twistrs accepts: its names, how many squatstream also makes, "
+             "and the squatstream kinds that make most of those:", "",
               "| twistrs kind | names | squatstream makes | by (squatstream kinds) |", "|---|---|---|---|"]
     for k, (n, both, by) in sorted(per_kind.items(), key=lambda kv: -kv[1][0]):
         top = ", ".join(f"{kind} {c}" for kind, c in by.most_common(3))
@@ -219,9 +220,12 @@ def main():
             cells.append(f"{mine:.0f} / {dt}" if dt is not None else f"{mine:.0f} / –")
         r = ours[f"BM_Generate/example.com/{k}"]["names_per_second"]
         lines.append(f"| {k} | " + " | ".join(cells) + f" | {r / 1e6:.2f}M |")
-    table = "\n".join(lines)
-    benchmarks_doc.write_section("PERMUTE", table, "Permutation engine vs twistrs and dnstwist")
-    print(table)
+    table, detail = "\n".join(summary), "\n".join(lines)
+    benchmarks_doc.write_section("PERMUTE", table + "\n\nPer kind: docs/bench/permute-kinds.md.",
+                                 "Permutation engine vs twistrs and dnstwist")
+    benchmarks_doc.write_section("PERMUTE_KINDS", detail, "Per kind (bench/run_permute_bench.py)",
+                                 doc=benchmarks_doc.PERMUTE_KINDS_DOC)
+    print(table + "\n\n" + detail)
 
 
 def dnstwist_version(which):

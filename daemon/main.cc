@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A peer that closes a TCP connection must not kill the process: c-ares 1.18 writes its TCP queries with
+  // writev (no MSG_NOSIGNAL), and a name server may close the connection after an answer.
+  std::signal(SIGPIPE, SIG_IGN);
 
   auto options = squatstream::daemon::ParseDaemonFlags(argc, argv);
   if (!options.ok()) {

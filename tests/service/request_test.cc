@@ -2,14 +2,33 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
+#include "permute/kind.h"
 
 namespace squatstream::service {
 namespace {
 
 using ::testing::HasSubstr;
+
+// The service casts between the API's PermutationKind and the engine's Kind: every value must be the same
+// kind on both sides, by number and by name.
+static_assert(static_cast<std::size_t>(v1::PermutationKind_MAX) == permute::kKindCount,
+              "the proto and the engine must have the same kinds");
+TEST(Kinds, EveryApiValueIsTheEnginesKindOfTheSameName) {
+  for (int i = 1; i <= v1::PermutationKind_MAX; ++i) {
+    ASSERT_TRUE(v1::PermutationKind_IsValid(i)) << i;
+    std::optional<permute::Kind> k = permute::KindFromNumber(i);
+    ASSERT_TRUE(k.has_value()) << i;
+    const std::string api = absl::StrReplaceAll(
+        absl::AsciiStrToLower(absl::StripPrefix(v1::PermutationKind_Name(i), "PERMUTATION_KIND_")), {{"_", "-"}});
+    EXPECT_EQ(permute::KindName(*k), api) << i;
+  }
+}
 
 TEST(ParseRequest, DefaultsToAllKindsAllEnrichersAndTheDefaultCap) {
   v1::EnrichDomainRequest r;

@@ -101,10 +101,19 @@ absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, R
       if (!r.NameAt(start + 2, &rr->value, &end) || end > start + length) return Malformed("bad MX host");
       return absl::OkStatus();
     case RrType::kTxt:
+      // Whoever runs the zone chooses these bytes: printable ASCII is kept, anything else (and the
+      // backslash) written as \DDD, as dig does, so the value is valid UTF-8 for the API's string field.
       for (std::size_t i = 0; i < rdata.size();) {
         const std::size_t n = rdata[i];
         if (rdata.size() - i - 1 < n) return Malformed("TXT string past its record");
-        rr->value.append(reinterpret_cast<const char*>(rdata.data() + i + 1), n);
+        for (std::size_t k = i + 1; k < i + 1 + n; ++k) {
+          const std::uint8_t c = rdata[k];
+          if (c >= 0x20 && c < 0x7f && c != '\\') {
+            rr->value.push_back(static_cast<char>(c));
+          } else {
+            absl::StrAppendFormat(&rr->value, "\\%03d", c);
+          }
+        }
         i += 1 + n;
       }
       return absl::OkStatus();
@@ -131,7 +140,7 @@ absl::Status ReadRecords(Reader& r, std::uint16_t count, bool authority, std::ve
     }
     const std::size_t start = r.offset();
     if (!r.Skip(length)) return Malformed("record data past the end");
-    rr.ttl = std::min<std::uint32_t>(rr.ttl, 0x7fffffff);  // RFC 2181 8: larger values mean zero; clamp
+    if (rr.ttl > 0x7fffffff) rr.ttl = 0;  // RFC 2181 8: a TTL with the top bit set means zero
     const bool wanted = authority ? (rr.type == static_cast<std::uint16_t>(RrType::kNs) ||
                                      rr.type == static_cast<std::uint16_t>(RrType::kSoa))
                                   : Known(rr.type);
@@ -175,16 +184,17 @@ std::optional<std::uint32_t> DnsMessage::CacheTtl() const {
   const auto least = [&ttl](std::uint32_t v) { ttl = ttl ? std::min(*ttl, v) : v; };
   if (rcode == kNoError && !answers.empty()) {
     for (const ResourceRecord& rr : answers) least(rr.ttl);
-    return ttl;
+    return std::min<std::uint32_t>(*ttl, kMaxPositiveTtl);
   }
   if (rcode != kNoError && rcode != kNxDomain) return std::nullopt;  // SERVFAIL, REFUSED ...: ask again
   for (const ResourceRecord& rr : authority) {
     if (rr.type == static_cast<std::uint16_t>(RrType::kSoa)) least(std::min(rr.ttl, rr.soa_minimum));
   }
-  if (ttl) return ttl;
+  if (ttl) return std::min<std::uint32_t>(*ttl, kMaxNegativeTtl);
   for (const ResourceRecord& rr : authority) {  // a referral
     if (rr.type == static_cast<std::uint16_t>(RrType::kNs)) least(rr.ttl);
   }
+  if (ttl) return std::min<std::uint32_t>(*ttl, kMaxPositiveTtl);
   return ttl;
 }
 

@@ -34,7 +34,7 @@ struct ResourceRecord {
   std::string owner;  // lower case, no trailing dot
   std::uint16_t type = 0;
   std::uint32_t ttl = 0;
-  std::string value;  // A/AAAA: the address as text; NS/CNAME/MX: the host; TXT: the strings joined; SOA: mname
+  std::string value;  // A/AAAA: the address; NS/CNAME/MX: the host; TXT: the strings joined, \DDD-escaped; SOA: mname
   std::uint16_t preference = 0;   // MX
   std::uint32_t soa_minimum = 0;  // SOA: the negative-caching TTL field (RFC 2308)
 };
@@ -45,11 +45,16 @@ struct DnsMessage {
   std::vector<ResourceRecord> answers;    // answer section (records of the types above; others skipped)
   std::vector<ResourceRecord> authority;  // authority section: NS and SOA
 
-  // The TTL a cache may keep this response for: the least TTL of the answers; for a negative answer
-  // (NXDOMAIN, or NOERROR without answers) min(SOA TTL, SOA minimum) of the authority's SOA (RFC 2308),
-  // or of a referral's NS records; nullopt when the response says nothing about how long (not cached).
+  // The TTL a cache may keep this response for: the least TTL of the answers (at most a day); for a
+  // negative answer (NXDOMAIN, or NOERROR without answers) min(SOA TTL, SOA minimum) of the authority's SOA
+  // (RFC 2308; at most 3 hours, its section 5), or of a referral's NS records; nullopt when the response
+  // says nothing about how long (not cached).
   std::optional<std::uint32_t> CacheTtl() const;
 };
+
+// The longest a cache keeps a response, whatever its TTLs say (a zone could otherwise pin an entry).
+inline constexpr std::uint32_t kMaxPositiveTtl = 86400;
+inline constexpr std::uint32_t kMaxNegativeTtl = 10800;
 
 // Largest message accepted (TCP's limit).
 inline constexpr std::size_t kMaxMessageBytes = 65535;

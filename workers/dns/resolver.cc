@@ -39,7 +39,7 @@ std::string CacheKey(const std::string& name, RrType type) { return absl::StrCat
 
 // One c-ares socket watched by asio. The descriptor is released (never closed: c-ares closes its sockets).
 struct Resolver::Watch {
-  Watch(asio::io_context& io, ares_socket_t socket) : descriptor(io, socket), fd(socket) {}
+  Watch(asio::io_context& io, ares_socket_t socket) : descriptor(io), fd(socket) {}
   asio::posix::stream_descriptor descriptor;
   ares_socket_t fd;
   bool want_read = false, want_write = false;
@@ -128,12 +128,17 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(asio::io_context& io,
   if (init_status != ARES_SUCCESS) {
     return absl::InternalError(absl::StrCat("c-ares: ", ares_strerror(init_status)));
   }
-  if (options.tries < 1 || options.timeout.count() < 1 || options.max_inflight < 1 || options.rate_limit_qps < 0) {
-    return absl::InvalidArgumentError("DNS tries, timeout and in-flight cap must be at least 1, the rate limit >= 0");
+  if (options.tries < 1 || options.tries > 10 || options.timeout.count() < 1 ||
+      options.timeout > std::chrono::minutes(1) || options.max_inflight < 1 || !(options.rate_limit_qps >= 0)) {
+    return absl::InvalidArgumentError(
+        "DNS tries must lie in [1, 10], the timeout in [1ms, 1min], the in-flight cap be at least 1 and the rate "
+        "limit a number >= 0");
   }
   std::unique_ptr<Resolver> r(new Resolver(io, options, metrics));
   ares_options o{};
-  o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS;  // see SERVFAIL and REFUSED as they are
+  // See SERVFAIL and REFUSED as they are. (Not ARES_FLAG_STAYOPEN: c-ares 1.18 then reuses a TCP
+  // connection the server closed after its answer, and the next truncated answer's retry failed.)
+  o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS;
   o.ednspsz = 1232;
   o.timeout = static_cast<int>(options.timeout.count());
   o.tries = options.tries;
@@ -179,12 +184,14 @@ void Resolver::Shutdown() {
     queue_.clear();
     waiters_.clear();
     metrics_->queued->Set(0);
-    ares_cancel(channel_);  // in-flight queries end with ECANCELLED: dropped
+    // The descriptors first, while their sockets are open: ares_cancel closes them, and a released fd
+    // number may be reused at once by another thread.
     for (auto& [fd, w] : watches_) {
       w->closed = true;
-      w->descriptor.release();  // cancels its waits; c-ares keeps the socket
+      w->descriptor.release();  // cancels its waits; c-ares keeps (and then closes) the socket
     }
     watches_.clear();
+    ares_cancel(channel_);  // in-flight queries end with ECANCELLED: dropped
     timeout_timer_.cancel();
     refill_timer_.cancel();
     done.set_value();
@@ -262,9 +269,11 @@ void Resolver::SendQueued() {
 void Resolver::Send(Pending p) {
   ++inflight_;
   metrics_->inflight->Increment();
-  auto* q = new InFlight{this, std::move(p), std::chrono::steady_clock::now()};
+  const auto sent = std::chrono::steady_clock::now();
+  auto* q = new InFlight{this, std::move(p), sent};
+  // c-ares may answer inline (a query it cannot send fails at once), which frees q: not used after this.
   ares_query(channel_, q->query.name.c_str(), kClassIn, static_cast<int>(q->query.type), &Resolver::OnAnswer, q);
-  ArmTimeout();
+  ArmTimerAt(sent + options_.timeout);  // its first try's end
 }
 
 void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
@@ -289,7 +298,12 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
   }
   if (self->shut_down_) return;
   auto waiters = self->waiters_.extract(q->query.key);
-  if (waiters.empty()) return;
+  if (waiters.empty()) {
+    asio::post(self->strand_, [self] {
+      if (!self->shut_down_) self->SendQueued();
+    });
+    return;
+  }
   // Called from inside c-ares (ares_process_fd, ares_query): hand the result over in a fresh handler, so
   // that the callbacks may start queries of their own.
   asio::post(self->strand_, [self, waiters = std::move(waiters.mapped()), result = std::move(result)]() mutable {
@@ -303,18 +317,25 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
 }
 
 void Resolver::ArmTimeout() {
-  // An armed timer stays: every query's deadline is its send time plus the same timeout (retries get
-  // longer ones), so a query sent later never expires before the one the timer waits for; when it fires it
-  // expires what is due and is armed again for the next. (ares_timeout walks every query in flight: asking
-  // it after each event took an eighth of the resolver's time at 1,000 in flight.)
+  // Asked only when the timer is not armed (it fired, or nothing was pending): ares_timeout walks every
+  // query in flight, and asking it after each event took an eighth of the resolver's time at 1,000 in
+  // flight. While armed, Send moves the timer earlier for a query whose first try ends sooner (a retry
+  // waits longer than a first try, so a query sent later can expire first).
   if (shut_down_ || timeout_armed_) return;
   timeval tv{};
   if (ares_timeout(channel_, nullptr, &tv) == nullptr) return;  // nothing pending
-  const auto at =
-      std::chrono::steady_clock::now() + std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+  ArmTimerAt(std::chrono::steady_clock::now() + std::chrono::seconds(tv.tv_sec) +
+             std::chrono::microseconds(tv.tv_usec));
+}
+
+void Resolver::ArmTimerAt(std::chrono::steady_clock::time_point at) {
+  if (shut_down_ || (timeout_armed_ && timeout_at_ <= at)) return;
   timeout_armed_ = true;
+  timeout_at_ = at;
+  const std::uint64_t generation = ++timer_generation_;
   timeout_timer_.expires_at(at);
-  timeout_timer_.async_wait([this](const asio::error_code& ec) {
+  timeout_timer_.async_wait([this, generation](const asio::error_code& ec) {
+    if (generation != timer_generation_) return;  // moved earlier since: that wait owns the timer
     timeout_armed_ = false;
     if (ec || shut_down_) return;
     ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // expires what timed out, retries
@@ -334,7 +355,11 @@ void Resolver::OnSocketState(ares_socket_t fd, bool readable, bool writable) {
     return;
   }
   if (it == watches_.end()) {
-    it = watches_.emplace(fd, std::make_shared<Watch>(static_cast<asio::io_context&>(strand_.context()), fd)).first;
+    auto w = std::make_shared<Watch>(static_cast<asio::io_context&>(strand_.context()), fd);
+    asio::error_code ec;
+    w->descriptor.assign(fd, ec);  // no exception through c-ares's frames: unwatched, its queries time out
+    if (ec) return;
+    it = watches_.emplace(fd, std::move(w)).first;
   }
   const std::shared_ptr<Watch>& w = it->second;
   w->want_read = readable;

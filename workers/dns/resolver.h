@@ -5,7 +5,8 @@
 //
 // Around the channel: a shared cache of responses honouring their TTLs and negative TTLs (RFC 2308), a
 // process-wide rate limit in queries/s (a token bucket) and a cap on queries in flight; queries beyond
-// either wait in a queue. A query asked while the same one is queued or in flight joins it; a query
+// either wait in a queue. The program must ignore SIGPIPE (c-ares writes TCP queries with writev, and a
+// server may close the connection). A query asked while the same one is queued or in flight joins it; a query
 // still queued whose every caller was cancelled is never sent.
 #ifndef SQUATSTREAM_WORKERS_DNS_RESOLVER_H_
 #define SQUATSTREAM_WORKERS_DNS_RESOLVER_H_
@@ -101,7 +102,8 @@ class Resolver {
   // The strand every callback runs on; post here to touch state shared with callbacks.
   asio::strand<asio::io_context::executor_type>& strand() { return strand_; }
 
-  // Stops: pending queries end (ECANCELLED, dropped), sockets released. Call before the io_context stops.
+  // Stops: sockets released, pending queries cancelled and their callbacks dropped — so call it once every
+  // caller is done or cancelled (the server cancels every stream first), and before the io_context stops.
   void Shutdown();
 
  private:
@@ -134,6 +136,7 @@ class Resolver {
   bool TakeToken();
   void ArmRefill();
   void ArmTimeout();
+  void ArmTimerAt(std::chrono::steady_clock::time_point at);
   void OnSocketState(ares_socket_t fd, bool readable, bool writable);
   void WaitOn(const std::shared_ptr<Watch>& w, bool write);
   static void OnAnswer(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
@@ -147,6 +150,8 @@ class Resolver {
   absl::flat_hash_map<ares_socket_t, std::shared_ptr<Watch>> watches_;
   asio::steady_timer timeout_timer_;
   bool timeout_armed_ = false;
+  std::chrono::steady_clock::time_point timeout_at_;  // when armed
+  std::uint64_t timer_generation_ = 0;                // the wait that owns the timer
   asio::steady_timer refill_timer_;
   bool refill_armed_ = false;
   double tokens_ = 0;

@@ -3,6 +3,7 @@
 #include "workers/dns/dns_enricher.h"
 
 #include <chrono>
+#include <csignal>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -51,6 +52,9 @@ double QueriesSent(prometheus::Registry& registry) {
 
 class DnsStageTest : public ::testing::Test {
  protected:
+  // As squatstreamd does (daemon/main.cc): c-ares writes TCP queries with writev, and the scripted server
+  // closes its TCP connections after an answer.
+  static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
   void TearDown() override { Stop(); }
 
   void StartStage(ResolverOptions options) {
@@ -333,6 +337,15 @@ TEST(DnsMessage, RefusesWhatIsNotAResponse) {
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->rcode, kNxDomain);
   EXPECT_FALSE(m->CacheTtl().has_value());  // no SOA: nothing says how long
+  // A TXT record whose bytes are not UTF-8 (the zone's owner chooses them): escaped as dig does, so the
+  // value fits the API's string field; a TTL with the top bit set is zero (RFC 2181).
+  const std::uint8_t txt[] = {0x12, 0x34, 0x81, 0x80, 0,    0,    0,    1, 0, 0, 0,   0,    0,    0,
+                              16,   0,    1,    0xff, 0xff, 0xff, 0xff, 0, 5, 4, 'a', 0xff, '\\', '"'};
+  m = ParseDnsMessage(txt);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->answers.size(), 1u);
+  EXPECT_EQ(m->answers[0].value, "a\\255\\092\"");
+  EXPECT_EQ(m->answers[0].ttl, 0u);
 }
 
 }  // namespace
