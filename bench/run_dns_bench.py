@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,9 @@ import time
 import urllib.request
 
 import benchmarks_doc
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e", "tools"))
+from nsd import Nsd  # noqa: E402  (tests/e2e/tools/nsd.py: the tests' nsd, here on port 53)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build/dev")
@@ -57,40 +59,32 @@ def registered(name):  # ~5%, fixed per name
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 20 == 0
 
 
-def write_fixture(directory, names, processes):
-    zones = {}
+def fixture(names):
+    """The zones (one per top-level label; ~5% of the names registered) and squatstream's query mix."""
+    members = {}
     for name in names:
-        zones.setdefault(name.rsplit(".", 1)[-1], []).append(name)
-    conf = [f"server:\n  ip-address: 127.0.0.1@{PORT}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
-            f"  zonesdir: \"{directory}\"\n  pidfile: \"{directory}/nsd.pid\"\n  xfrdfile: \"{directory}/xfrd\"\n"
-            f"  xfrdir: \"{directory}\"\n  zonelistfile: \"{directory}/zone.list\"\n"
-            f"  logfile: \"{directory}/nsd.log\"\n  rrl-ratelimit: 0\n  server-count: {processes}\n  receive-buffer-size: 4194304\n"
-            "  send-buffer-size: 4194304\n"
-            "remote-control:\n  control-enable: no\n"]
-    for tld, members in sorted(zones.items()):
+        members.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    zones = {}
+    for tld, in_zone in sorted(members.items()):
         lines = [f"$ORIGIN {tld}.", "$TTL 300", "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300",
                  "@ IN NS ns.test."]
-        for i, name in enumerate(members):
+        for i, name in enumerate(in_zone):
             if registered(name):
                 lines += [f"{name}. IN A 192.0.2.{1 + i % 254}", f"{name}. IN AAAA 2001:db8::{1 + i % 254:x}",
                           f"{name}. IN MX 10 mail.{name}."]
-        with open(os.path.join(directory, f"{tld}.zone"), "w") as f:
-            f.write("\n".join(lines) + "\n")
-        conf.append(f"zone:\n  name: {tld}\n  zonefile: {tld}.zone\n")
-    with open(os.path.join(directory, "nsd.conf"), "w") as f:
-        f.write("".join(conf))
-    with open(os.path.join(directory, "queries.txt"), "w") as f:
-        for name in names:
-            f.write(f"{name} NS\n")
-            if registered(name):
-                for t in ("A", "AAAA", "MX", "CNAME", "TXT"):
-                    f.write(f"{name} {t}\n")
+        zones[tld] = "\n".join(lines) + "\n"
+    queries = []
+    for name in names:
+        queries.append(f"{name} NS")
+        if registered(name):
+            queries += [f"{name} {t}" for t in ("A", "AAAA", "MX", "CNAME", "TXT")]
+    return zones, "\n".join(queries) + "\n"
 
 
-def dnsperf(directory):
+def dnsperf(queries_path):
     best = None
     for clients, outstanding in ([(1, 500)] if QUICK else [(1, 200), (1, 1000), (4, 1000)]):
-        out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(PORT), "-d", f"{directory}/queries.txt",
+        out = subprocess.run(["dnsperf", "-s", "127.0.0.1", "-p", str(PORT), "-d", queries_path,
                               "-l", str(SECONDS), "-c", str(clients), "-q", str(outstanding), "-T", "1"],
                              capture_output=True, text=True).stdout
         qps = float(re.search(r"Queries per second:\s+([\d.]+)", out).group(1))
@@ -160,30 +154,24 @@ def dnstwist(threads):
 
 def main():
     names = sorted(set(n for d in LOAD_DOMAINS for n in candidates(d)))
+    zones, queries = fixture(names)
     results = []
-    for processes in [1] if QUICK else [1, 2]:
-        directory = tempfile.mkdtemp(prefix="squatstream-dns-bench-")
-        write_fixture(directory, names, processes)
-        nsd = subprocess.Popen(["nsd", "-d", "-c", f"{directory}/nsd.conf"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        try:
-            time.sleep(2)
-            if nsd.poll() is not None:
-                sys.exit(f"nsd did not start: {open(os.path.join(directory, 'nsd.log')).read()}")
-            result = {"nsd_processes": processes, "domains": LOAD_DOMAINS, "fixture_names": len(names),
-                      "registered": sum(map(registered, names)), "seconds_per_run": SECONDS,
-                      "dnsperf": dnsperf(directory)}
-            result["squatstream"] = [squatstream(inflight, threads) for inflight, threads in
-                                     ([(1000, 2)] if QUICK else [(256, 2), (1000, 2), (4000, 2), (1000, 1)])]
-            result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
-            results.append(result)
-        finally:
-            nsd.terminate()
-            nsd.wait()
-            shutil.rmtree(directory)
-    os.makedirs(os.path.join(ROOT, "docs/bench"), exist_ok=True)
-    with open(os.path.join(ROOT, "docs/bench/dns.json"), "w") as f:
-        json.dump(results, f, indent=1)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as queries_file:
+        queries_file.write(queries)
+        queries_file.flush()
+        for processes in [1] if QUICK else [1, 2]:
+            with Nsd(zones, port=PORT, processes=processes):
+                result = {"nsd_processes": processes, "domains": LOAD_DOMAINS, "fixture_names": len(names),
+                          "registered": sum(map(registered, names)), "seconds_per_run": SECONDS,
+                          "dnsperf": dnsperf(queries_file.name)}
+                result["squatstream"] = [squatstream(inflight, threads) for inflight, threads in
+                                         ([(1000, 2)] if QUICK else [(256, 2), (1000, 2), (4000, 2), (1000, 1)])]
+                result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
+                results.append(result)
+    if not QUICK:  # a quick run is a check of the script, not a result
+        os.makedirs(os.path.join(ROOT, "docs/bench"), exist_ok=True)
+        with open(os.path.join(ROOT, "docs/bench/dns.json"), "w") as f:
+            json.dump(results, f, indent=1)
     rows = ["| nsd processes | who | setting | names/s | queries/s | vs the ceiling |", "|---|---|---|---:|---:|---:|"]
     summary = []
     for result in results:

@@ -26,6 +26,10 @@ import urllib.request
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e", "tools"))
+from nsd import Nsd  # noqa: E402
+
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DASHBOARD = os.path.join(ROOT, "deploy/grafana/dashboards/squatstream-throughput.json")
 RULES = os.path.join(ROOT, "deploy/prometheus/rules/squatstream.rules.yml")
@@ -66,30 +70,19 @@ def dashboard_exprs():
     return out
 
 
-def start_nsd(tmp):
-    port = free_port()
-    with open(os.path.join(tmp, "com.zone"), "w") as f:
-        f.write("$ORIGIN com.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
-                "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n")
-    with open(os.path.join(tmp, "nsd.conf"), "w") as f:
-        f.write(f"server:\n  ip-address: 127.0.0.1@{port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
-                f"  zonesdir: \"{tmp}\"\n  pidfile: \"{tmp}/nsd.pid\"\n  xfrdfile: \"{tmp}/xfrd\"\n  xfrdir: \"{tmp}\"\n"
-                f"  zonelistfile: \"{tmp}/zone.list\"\n  logfile: \"{tmp}/nsd.log\"\n  rrl-ratelimit: 0\n"
-                f"  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: com\n  zonefile: com.zone\n")
-    proc = subprocess.Popen(["/usr/sbin/nsd", "-d", "-c", os.path.join(tmp, "nsd.conf")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return proc, port
+# A few of example.com's look-alikes in an authoritative com (the rest NXDOMAIN, other TLDs REFUSED).
+COM_ZONE = ("$ORIGIN com.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
+            "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n")
 
 
 def main():
     squatstreamd, load = sys.argv[1], sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="squatstream-prom-")
     procs = []
+    nsd = Nsd({"com": COM_ZONE}).__enter__()
     try:
-        nsd, nsd_port = start_nsd(tmp)
-        procs.append(nsd)
         server = subprocess.Popen([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                                   "--stub_enrichers=geo,whois,banner", f"--dns_servers=127.0.0.1:{nsd_port}",
+                                   "--stub_enrichers=geo,whois,banner", f"--dns_servers={nsd.server}",
                                    "--dns_rate_limit=2000", "--dns_timeout=200ms",
                                    "--stub_geo_latency=1ms", "--stub_whois_latency=2ms", "--stub_banner_latency=1ms"],
                                   stderr=subprocess.PIPE, text=True)
@@ -156,6 +149,7 @@ def main():
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+        nsd.__exit__(None, None, None)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
