@@ -27,9 +27,6 @@ class DnsEnricher final : public Enricher {
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
 
-  // The random label probed under each parent zone (one per process).
-  const std::string& probe_label() const { return probe_label_; }
-
  private:
   struct Candidate;
   void OnNs(const std::shared_ptr<Candidate>& c, QueryResult result);

@@ -48,16 +48,16 @@ struct Resolver::Watch {
 };
 
 ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
-  queries_family = &prometheus::BuildCounter()
-                        .Name("squatstream_dns_queries_total")
-                        .Help(
-                            "DNS queries answered, by record type and rcode (TIMEOUT: no answer in time; ERROR: "
-                            "no usable answer). Cache hits excluded.")
-                        .Register(registry);
+  auto& queries_family = prometheus::BuildCounter()
+                             .Name("squatstream_dns_queries_total")
+                             .Help(
+                                 "DNS queries answered, by record type and rcode (TIMEOUT: no answer in time; ERROR: "
+                                 "no usable answer). Cache hits excluded.")
+                             .Register(registry);
   for (RrType type : kTypes) {
     for (const char* rcode : kRcodes) {
       queries[absl::StrCat(RrTypeName(static_cast<std::uint16_t>(type)), "/", rcode)] =
-          &queries_family->Add({{"type", RrTypeName(static_cast<std::uint16_t>(type))}, {"rcode", rcode}});
+          &queries_family.Add({{"type", RrTypeName(static_cast<std::uint16_t>(type))}, {"rcode", rcode}});
     }
   }
   latency_seconds =
@@ -74,16 +74,16 @@ ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
   cache_hits = &cache.Add({{"result", "hit"}});
   cache_joined = &cache.Add({{"result", "joined"}});
   cache_misses = &cache.Add({{"result", "miss"}});
-  verdicts_family = &prometheus::BuildCounter()
-                         .Name("squatstream_dns_verdicts_total")
-                         .Help(
-                             "Candidates by what DNS says of them: registered, unregistered (NXDOMAIN), unknown "
-                             "(SERVFAIL, REFUSED, timeout), wildcard.")
-                         .Register(registry);
-  verdict_registered = &verdicts_family->Add({{"verdict", "registered"}});
-  verdict_unregistered = &verdicts_family->Add({{"verdict", "unregistered"}});
-  verdict_unknown = &verdicts_family->Add({{"verdict", "unknown"}});
-  verdict_wildcard = &verdicts_family->Add({{"verdict", "wildcard"}});
+  auto& verdicts_family = prometheus::BuildCounter()
+                              .Name("squatstream_dns_verdicts_total")
+                              .Help(
+                                  "Candidates by what DNS says of them: registered, unregistered (NXDOMAIN), unknown "
+                                  "(SERVFAIL, REFUSED, timeout), wildcard.")
+                              .Register(registry);
+  verdict_registered = &verdicts_family.Add({{"verdict", "registered"}});
+  verdict_unregistered = &verdicts_family.Add({{"verdict", "unregistered"}});
+  verdict_unknown = &verdicts_family.Add({{"verdict", "unknown"}});
+  verdict_wildcard = &verdicts_family.Add({{"verdict", "wildcard"}});
   wildcard_zones = &prometheus::BuildGauge()
                         .Name("squatstream_dns_wildcard_zones")
                         .Help("Distinct zones seen answering a random label (a wildcard), since start.")

@@ -56,14 +56,12 @@ struct ResolverMetrics {
   explicit ResolverMetrics(prometheus::Registry& registry);
   prometheus::Counter* Queries(std::uint16_t type, const std::string& rcode);
 
-  prometheus::Family<prometheus::Counter>* queries_family;         // type, rcode
   absl::flat_hash_map<std::string, prometheus::Counter*> queries;  // "A/NOERROR" -> counter
   prometheus::Histogram* latency_seconds;
   prometheus::Counter* cache_hits;
   prometheus::Counter* cache_joined;  // joined the same query queued or in flight
   prometheus::Counter* cache_misses;
   // The DNS stage's (dns_enricher.h):
-  prometheus::Family<prometheus::Counter>* verdicts_family;
   prometheus::Counter* verdict_registered;
   prometheus::Counter* verdict_unregistered;
   prometheus::Counter* verdict_unknown;
