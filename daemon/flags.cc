@@ -38,6 +38,13 @@ ABSL_FLAG(int, max_candidates, 100000, "Largest candidate cap a request may ask 
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT: NOT_SERVING at once, new streams refused; how long streams in progress may run "
           "before they end with UNAVAILABLE \"server shutting down\".");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "A client connection older than this is asked to reconnect (GOAWAY), so clients spread over pods the "
+          "autoscaler adds; 0: never.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(2),
+          "How long streams on such a connection may still run before it is closed; keep it at least the drain "
+          "(--shutdown_grace) so that no stream is cut sooner than a drain would cut it.");
+ABSL_FLAG(bool, reflection, true, "Serve gRPC server reflection (grpcurl needs it without the .proto files).");
 ABSL_FLAG(std::vector<std::string>, dns_servers, {},
           "DNS servers the DNS stage asks, as host:port ([v6]:port) separated by commas; empty: /etc/resolv.conf's.");
 ABSL_FLAG(absl::Duration, dns_timeout, absl::Milliseconds(2500), "How long one DNS try waits for its answer.");
@@ -157,6 +164,12 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.stubs[v1::ENRICHER_WHOIS] = {absl::GetFlag(FLAGS_stub_whois_latency), absl::GetFlag(FLAGS_stub_whois_failure_rate)};
   s.stubs[v1::ENRICHER_BANNER] = {absl::GetFlag(FLAGS_stub_banner_latency),
                                   absl::GetFlag(FLAGS_stub_banner_failure_rate)};
+  s.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  s.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  if (s.max_connection_age < absl::ZeroDuration() || s.max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--max_connection_age and --max_connection_age_grace must not be negative");
+  }
+  s.reflection = absl::GetFlag(FLAGS_reflection);
   o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   return o;
 }

@@ -2,9 +2,13 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
+#include <limits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
@@ -15,6 +19,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
 #include "permute/unicode.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
@@ -34,6 +39,28 @@ namespace {
 
 using service::MemoryBudget;
 using service::StreamLimits;
+
+// Reflection on or off for one server. Linking gRPC's reflection library registers its plugin for every
+// server the process builds (a static initializer), so this option removes it, or adds it if absent.
+class ReflectionOption : public grpc::ServerBuilderOption {
+ public:
+  explicit ReflectionOption(bool on) : on_(on) {}
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    grpc::reflection::ProtoServerReflectionPlugin reference;
+    const std::string name = reference.name();
+    auto it = std::remove_if(plugins->begin(), plugins->end(), [&](const auto& p) { return p->name() == name; });
+    plugins->erase(it, plugins->end());
+    if (on_) plugins->push_back(std::make_unique<grpc::reflection::ProtoServerReflectionPlugin>());
+  }
+
+ private:
+  bool on_;
+};
+
+int ClampedMillis(absl::Duration d) {
+  return static_cast<int>(std::min<std::int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
+}
 
 }  // namespace
 
@@ -156,8 +183,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // call Health/Check; the service itself is gRPC's default health service.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  builder.SetOption(std::make_unique<ReflectionOption>(options.reflection));
+  if (options.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ClampedMillis(options.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, ClampedMillis(options.max_connection_age_grace));
+  }
   builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port_);
   builder.RegisterService(p.service.get());
   p.server = builder.BuildAndStart();

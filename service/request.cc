@@ -134,7 +134,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
   }
 
   if (request.max_candidates() > limits.max_candidates) {
-    return absl::ResourceExhaustedError(absl::StrFormat("max_candidates %d exceeds this server's limit of %d",
+    return absl::InvalidArgumentError(absl::StrFormat("max_candidates %d exceeds this server's limit of %d",
                                                         request.max_candidates(), limits.max_candidates));
   }
   spec.generator.subdomains = request.permute_subdomains();

@@ -16,7 +16,7 @@ namespace squatstream::service {
 
 struct RequestLimits {
   std::size_t default_max_candidates = 10000;  // used when the request leaves max_candidates at 0
-  std::size_t max_candidates = 100000;         // a request asking for more gets RESOURCE_EXHAUSTED
+  std::size_t max_candidates = 100000;         // a request asking for more gets INVALID_ARGUMENT
 };
 
 // Input domains one request may list (`domain` and `domains` together).
@@ -35,8 +35,8 @@ struct StreamSpec {
 absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& serialized);
 
 // INVALID_ARGUMENT naming the fault for a bad domain (and which one: "domains[2]: ..."), no domain at all,
-// more than kMaxDomainsPerRequest, or an unknown or over-long kind/enricher list; RESOURCE_EXHAUSTED when
-// max_candidates exceeds the limit. max_candidates applies to each domain.
+// more than kMaxDomainsPerRequest, an unknown or over-long kind/enricher list, or max_candidates over the
+// server's limit (the client's fault: RESOURCE_EXHAUSTED is kept for the server's own capacity). max_candidates applies to each domain.
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits);
 
 // ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which

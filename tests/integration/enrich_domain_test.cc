@@ -17,6 +17,7 @@
 #include "asio/write.hpp"
 #include "daemon/server.h"
 #include "gmock/gmock.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "permute/permutations.h"
@@ -530,12 +531,13 @@ TEST_F(EnrichDomainTest, BadInputIsInvalidArgumentAndTheServerKeepsServing) {
   v1::EnrichDomainRequest too_many;
   too_many.set_domain("example.com");
   too_many.set_max_candidates(1000000);
-  StreamResult refused = Stream(too_many);
-  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_candidates"));
+  StreamResult refused = Stream(too_many);  // the client's fault: not counted as the server's capacity
+  EXPECT_EQ(refused.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.status.error_message(), HasSubstr("max_candidates 1000000 exceeds this server's limit"));
 
   EXPECT_TRUE(Stream("example.org").status.ok());  // still serving
-  EXPECT_EQ(Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + kMethod), 9);
+  EXPECT_EQ(Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"InvalidArgument\"," + kMethod), 10);
+  EXPECT_EQ(Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"ResourceExhausted\"," + kMethod), 0);
 }
 
 TEST_F(EnrichDomainTest, ClassifyDomainSaysByWhichKinds) {
@@ -576,6 +578,65 @@ TEST_F(EnrichDomainTest, ClassifyDomainSaysByWhichKinds) {
   // them cached; the refused one never got that far.
   EXPECT_EQ(Metric(scrape, "squatstream_classify_cache_lookups_total{result=\"miss\"}"), 1);
   EXPECT_EQ(Metric(scrape, "squatstream_classify_cache_lookups_total{result=\"hit\"}"), 1);
+}
+
+// --max_connection_age: the server sends GOAWAY to a connection older than the age, so the client's channel
+// reconnects (to whichever pod a balancer picks); a stream running then still ends OK within the grace.
+TEST_F(EnrichDomainTest, OldConnectionsAreAskedToReconnectWithoutCuttingTheirStreams) {
+  daemon::ServerOptions o;
+  o.stubs[v1::ENRICHER_DNS] = {absl::Milliseconds(1), 0, 1};
+  o.stubs[v1::ENRICHER_GEO] = {absl::Milliseconds(400), 0};  // a stream of ~1 s: longer than the age
+  o.max_connection_age = absl::Milliseconds(300);
+  o.max_connection_age_grace = absl::Seconds(10);
+  StartServer(o);
+  v1::EnrichDomainRequest request;
+  request.set_domain("example.com");
+  request.set_max_candidates(50);
+  request.add_enrichers(v1::ENRICHER_GEO);
+  StreamResult result = Stream(request);
+  ASSERT_TRUE(result.status.ok()) << result.status.error_message();
+  EXPECT_EQ(result.records.size(), 50u);
+  // After the age, the connection is gone: the channel leaves READY (IDLE until the next call).
+  EXPECT_TRUE(Eventually([&] { return channel_->GetState(false) != GRPC_CHANNEL_READY; }));
+  grpc::ClientContext context;
+  v1::ClassifyDomainRequest classify;
+  classify.set_target("example.com");
+  classify.set_candidate("examp1e.com");
+  v1::ClassifyDomainResponse response;
+  EXPECT_TRUE(stub_->ClassifyDomain(&context, classify, &response).ok());  // and reconnects
+}
+
+// --reflection=false (prod): the reflection service is not there, the API is.
+TEST_F(EnrichDomainTest, ReflectionCanBeTurnedOff) {
+  auto reflection_answers = [this] {
+    grpc::GenericStub generic(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::CompletionQueue cq;
+    auto call = generic.PrepareCall(&context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+    call->StartCall(reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    cq.Next(&tag, &ok);
+    call->WritesDone(reinterpret_cast<void*>(2));
+    cq.Next(&tag, &ok);
+    grpc::Status status;
+    call->Finish(&status, reinterpret_cast<void*>(3));
+    while (cq.Next(&tag, &ok) && tag != reinterpret_cast<void*>(3)) {
+    }
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok)) {
+    }
+    return status;
+  };
+  daemon::ServerOptions o = FastOptions();
+  StartServer(o);
+  EXPECT_TRUE(reflection_answers().ok());  // an empty request stream: answered OK
+  server_.reset();
+  o.reflection = false;
+  StartServer(o);
+  EXPECT_EQ(reflection_answers().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_TRUE(Stream("example.org").status.ok());
 }
 
 // Lookups that would take a minute keep the stream busy; cancelling or a passed deadline must end all of

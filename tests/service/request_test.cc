@@ -127,12 +127,13 @@ TEST(ParseRequest, NamesTheBadDomainOfAList) {
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("lists 33 domains; at most 32"));
 }
 
-TEST(ParseRequest, TooManyCandidatesIsResourceExhausted) {
+// The client's fault, not the server's capacity: alerts on server errors leave INVALID_ARGUMENT out.
+TEST(ParseRequest, TooManyCandidatesIsInvalidArgument) {
   v1::EnrichDomainRequest r;
   r.set_domain("example.com");
   r.set_max_candidates(1000001);
   absl::StatusOr<StreamSpec> spec = ParseRequest(r, {.default_max_candidates = 10, .max_candidates = 1000000});
-  EXPECT_EQ(spec.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(spec.status().message()), HasSubstr("limit of 1000000"));
 }
 
