@@ -28,11 +28,11 @@ struct ServerOptions {
   int cpu_threads = 1;                      // the CPU executor's: generation and ClassifyDomain's classifier builds
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   service::StreamLimits limits;
-  std::size_t memory_budget_bytes = std::size_t{512} << 20;  // what all streams together may hold
-  absl::Duration max_connection_age = absl::ZeroDuration();  // GOAWAY after this (rebalancing); 0: never
+  std::size_t memory_budget_bytes = std::size_t{512} << 20;    // what all streams together may hold
+  absl::Duration max_connection_age = absl::ZeroDuration();    // GOAWAY after this (rebalancing); 0: never
   absl::Duration max_connection_age_grace = absl::Minutes(2);  // streams may still run this long after it
-  bool reflection = true;                                     // grpc.reflection.v1alpha
-  workers::dns::ResolverOptions dns;                         // the real DNS stage's resolver
+  bool reflection = true;                                      // grpc.reflection.v1alpha
+  workers::dns::ResolverOptions dns;                           // the real DNS stage's resolver
   // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
   std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
   std::map<v1::Enricher, workers::StubConfig> stubs = {

@@ -135,7 +135,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
 
   if (request.max_candidates() > limits.max_candidates) {
     return absl::InvalidArgumentError(absl::StrFormat("max_candidates %d exceeds this server's limit of %d",
-                                                        request.max_candidates(), limits.max_candidates));
+                                                      request.max_candidates(), limits.max_candidates));
   }
   spec.generator.subdomains = request.permute_subdomains();
   spec.registered_only = request.registered_only();

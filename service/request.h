@@ -36,7 +36,8 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
 
 // INVALID_ARGUMENT naming the fault for a bad domain (and which one: "domains[2]: ..."), no domain at all,
 // more than kMaxDomainsPerRequest, an unknown or over-long kind/enricher list, or max_candidates over the
-// server's limit (the client's fault: RESOURCE_EXHAUSTED is kept for the server's own capacity). max_candidates applies to each domain.
+// server's limit (the client's fault: RESOURCE_EXHAUSTED is kept for the server's own capacity). max_candidates applies
+// to each domain.
 absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, const RequestLimits& limits);
 
 // ClassifyDomain's work: reads a serialized ClassifyDomainRequest, validates both domains, and says by which
