@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Renders every kustomize overlay with kubectl, validates the objects offline against the Kubernetes and
-# prometheus-operator schemas, checks them against squatstreamd's real flags and ports, and makes sure a
-# deliberately broken manifest is rejected.
+# prometheus-operator schemas, checks them against squatstreamd's real flags and ports and against the
+# operating rules of check_manifests.py, renders the opt-in HPA component on prod (and on dev, where its
+# target is unreachable: rejected), runs the prometheus-adapter rule's query through promtool, and makes sure
+# deliberately broken manifests are rejected.
 # usage: tests/deploy/check_k8s.sh path/to/squatstreamd
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,22 +11,108 @@ root="$(cd "$here/../.." && pwd)"
 squatstreamd="$1"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
+py=/usr/bin/python3
 for overlay in "$root"/deploy/k8s/overlays/*/; do
   name="$(basename "$overlay")"
   kubectl kustomize "$overlay" 2>"$tmp/$name.warnings" >"$tmp/$name.yaml"
   node "$here/node/validate_k8s.mjs" "$tmp/$name.yaml"
-  /usr/bin/python3 "$here/check_manifests.py" "$squatstreamd" "$tmp/$name.yaml"
+  $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$name.yaml"
 done
-# A broken manifest (a port as a string) must be rejected by the schema check ...
+grep -q -- '--reflection=false' "$tmp/prod.yaml" || { echo "check_k8s: prod serves reflection" >&2; exit 1; }
+
+# The streams-metric component needs kustomize >= v3.7 (kubectl >= 1.21 says which kustomize it embeds;
+# Debian 12's kubectl 1.20 does not, and cannot render components).
+if kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v[3-9]'; then
+  kubectl kustomize "$here/fixtures/prod-active-streams" 2>/dev/null >"$tmp/prod-active-streams.yaml"
+  grep -q 'name: squatstream_active_streams' "$tmp/prod-active-streams.yaml"
+  node "$here/node/validate_k8s.mjs" "$tmp/prod-active-streams.yaml"
+  $py "$here/check_manifests.py" "$squatstreamd" "$tmp/prod-active-streams.yaml"
+  kubectl kustomize "$here/fixtures/dev-active-streams" 2>/dev/null >"$tmp/dev-active-streams.yaml"
+  if $py "$here/check_manifests.py" "$squatstreamd" "$tmp/dev-active-streams.yaml" 2>"$tmp/dev-active-streams.err" \
+     || ! grep -q 'can never be reached' "$tmp/dev-active-streams.err"; then
+    echo "check_k8s: dev with a streams target above its stream limit was not rejected as unreachable" >&2
+    exit 1
+  fi
+else
+  echo "check_k8s: this kubectl's kustomize cannot render components: deploy/k8s/components not checked"
+fi
+# The prometheus-adapter rule serves the metric the component's HPA asks for, and its query, as the adapter
+# expands it for the pods of a namespace, gives each pod's own value.
+$py - "$root/deploy/k8s/components/hpa-active-streams" "$root/service/metrics.cc" "$tmp" <<'PY'
+import os, subprocess, sys, yaml
+component, metrics_cc, tmp = sys.argv[1:]
+rule = yaml.safe_load(open(os.path.join(component, "prometheus-adapter-rules.yaml")))["rules"][0]
+patch = yaml.safe_load(open(os.path.join(component, "hpa-patch.yaml")))
+metric = patch[0]["value"]["pods"]["metric"]["name"]
+if rule["name"]["as"] != metric or metric not in rule["seriesQuery"]:
+    sys.exit(f"check_k8s: the adapter rule serves {rule['name']['as']!r}, the HPA asks for {metric!r}")
+if f'"{metric}"' not in open(metrics_cc).read():
+    sys.exit(f"check_k8s: squatstreamd exports no {metric} (service/metrics.cc)")
+query = (rule["metricsQuery"].replace("<<.Series>>", metric)
+         .replace("<<.LabelMatchers>>", 'namespace="squatstream",pod=~"squatstream-a|squatstream-b"')
+         .replace("<<.GroupBy>>", "pod"))
+test = {"tests": [{"interval": "15s", "input_series": [
+    {"series": f'{metric}{{namespace="squatstream",job="squatstream",pod="squatstream-a",instance="10.0.0.1:9464"}}', "values": "12x10"},
+    {"series": f'{metric}{{namespace="squatstream",job="squatstream",pod="squatstream-b",instance="10.0.0.2:9464"}}', "values": "30x10"},
+    {"series": f'{metric}{{namespace="squatstream-dev",job="squatstream",pod="squatstream-a",instance="10.0.1.1:9464"}}', "values": "99x10"}],
+    "promql_expr_test": [{"expr": query, "eval_time": "1m", "exp_samples": [
+        {"labels": '{pod="squatstream-a"}', "value": 12}, {"labels": '{pod="squatstream-b"}', "value": 30}]}]}]}
+path = os.path.join(tmp, "adapter.test.yml")
+yaml.safe_dump(test, open(path, "w"))
+r = subprocess.run(["promtool", "test", "rules", path], capture_output=True, text=True)
+if r.returncode != 0:
+    sys.exit(f"check_k8s: the adapter's query {query} does not give each pod's streams:\n{r.stdout}{r.stderr}")
+print(f"check_k8s: prometheus-adapter rule serves {metric}; its query gives each pod's value")
+PY
+
+# Broken manifests must be rejected. A port as a string, by the schema check ...
 sed 's/containerPort: 50051/containerPort: "grpc-port"/' "$tmp/prod.yaml" >"$tmp/broken.yaml"
 if node "$here/node/validate_k8s.mjs" "$tmp/broken.yaml" 2>/dev/null; then
   echo "check_k8s: a containerPort given as a string was accepted" >&2
   exit 1
 fi
-# ... and a probe on the wrong port by the consistency check.
+# ... and by the consistency and operating checks: a probe on the wrong port, `replicas` beside the HPA, a
+# NetworkPolicy rule without a source, a memory limit below the budget's need, a sleep command as preStop, a
+# connection-age grace shorter than the drain, a flag set in both the args and the ConfigMap.
 sed 's/port: 50051$/port: 50052/' "$tmp/prod.yaml" >"$tmp/wrong-port.yaml"
-if /usr/bin/python3 "$here/check_manifests.py" "$squatstreamd" "$tmp/wrong-port.yaml" 2>/dev/null; then
-  echo "check_k8s: a probe on the wrong port was accepted" >&2
-  exit 1
-fi
+mutate() {  # mutate NAME PYTHON-STATEMENTS (on `objs`, the rendered prod objects by kind)
+  $py - "$tmp/prod.yaml" "$tmp/$1.yaml" "$2" <<'PY'
+import sys, yaml
+objs = {}
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    objs[d["kind"]] = d
+dep = objs["Deployment"]; pod = dep["spec"]["template"]["spec"]; ctr = pod["containers"][0]
+exec(sys.argv[3])
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
+PY
+}
+mutate replicas 'dep["spec"]["replicas"] = 3'
+mutate netpol-no-from 'del objs["NetworkPolicy"]["spec"]["ingress"][0]["from"]'
+mutate netpol-any-namespace 'objs["NetworkPolicy"]["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]'
+mutate memory-limit 'ctr["resources"]["limits"]["memory"] = "768Mi"'
+mutate budget-raised 'ctr["args"] = [a if not a.startswith("--memory_budget_mb=") else "--memory_budget_mb=1024" for a in ctr["args"]]'
+mutate prestop-command 'ctr["lifecycle"]["preStop"] = {"exec": {"command": ["sleep", "5"]}}'
+mutate short-age-grace 'ctr["args"] = [a if not a.startswith("--max_connection_age_grace=") else "--max_connection_age_grace=30s" for a in ctr["args"]]'
+mutate short-termination 'pod["terminationGracePeriodSeconds"] = 40'
+mutate flag-twice 'objs["ConfigMap"]["data"]["SQUATSTREAM_MAX_CONCURRENT_STREAMS"] = "64"'
+mutate token 'del pod["automountServiceAccountToken"]'
+mutate pdb 'del objs["PodDisruptionBudget"]["spec"]["unhealthyPodEvictionPolicy"]'
+# Each must fail for its own reason (NAME:what the message says).
+for case in "wrong-port:readinessProbe checks port" "replicas:which sets replicas" \
+            "netpol-no-from:has no \`from\`" "netpol-any-namespace:admits every namespace" \
+            "memory-limit:memory limit 768Mi is below" "budget-raised:memory_budget_mb=1024 with" \
+            "prestop-command:preStop runs a sleep command" "short-age-grace:max_connection_age_grace 30s is shorter" \
+            "short-termination:terminationGracePeriodSeconds 40" "flag-twice:set both as an argument" \
+            "token:mounts a service-account token" "pdb:lacks unhealthyPodEvictionPolicy"; do
+  broken="${case%%:*}"
+  if $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$broken.yaml" 2>"$tmp/$broken.err"; then
+    echo "check_k8s: a broken manifest ($broken) was accepted" >&2
+    exit 1
+  fi
+  if ! grep -qF -- "${case#*:}" "$tmp/$broken.err"; then
+    echo "check_k8s: $broken was rejected for another reason: $(cat "$tmp/$broken.err")" >&2
+    exit 1
+  fi
+done
 echo "check_k8s: overlays $(ls "$root/deploy/k8s/overlays" | tr '\n' ' ')valid; broken manifests rejected"

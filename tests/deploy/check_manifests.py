@@ -1,12 +1,34 @@
 #!/usr/bin/python3
-"""Checks that rendered Kubernetes manifests agree with the squatstreamd they deploy.
+"""Checks that rendered Kubernetes manifests agree with the squatstreamd they deploy, and with the operating
+rules this project keeps (issue 20). Fails, naming the object and the fault, if:
 
-- every SQUATSTREAM_* variable in the ConfigMap names a real squatstreamd flag (from `squatstreamd --helpfull`);
-- the gRPC and metrics ports in the ConfigMap's addresses (or, when unset, the flags' defaults) are the
-  container ports named grpc and metrics, the gRPC probes use the gRPC port, and every Service/ServiceMonitor
-  port refers to a named container/Service port;
-- terminationGracePeriodSeconds exceeds the preStop pause plus the server's drain period;
-- the Dockerfile exposes the same ports.
+Flags and ports
+- a SQUATSTREAM_* variable in the ConfigMap or an argument of the container is not a squatstreamd flag (from
+  `squatstreamd --helpfull`), or a flag is set twice (in args and the ConfigMap, or twice in args);
+- the gRPC and metrics ports (from the flags, or their defaults) are not the container ports named grpc and
+  metrics, the gRPC probes use another port, a Service/ServiceMonitor port names no known port, or the
+  Dockerfile exposes other ports;
+Drain
+- the preStop is a `sleep` command rather than the kubelet's `lifecycle.preStop.sleep`;
+- terminationGracePeriodSeconds does not exceed the preStop pause + --shutdown_grace + 1 s (the exit);
+- --max_connection_age is on and --max_connection_age_grace is shorter than --shutdown_grace (a stream on an
+  aged connection would be cut sooner than a drain would cut it);
+Scaling
+- a HorizontalPodAutoscaler scales the Deployment and the Deployment sets `replicas` (each apply would reset
+  what the HPA chose);
+- an HPA's squatstream_active_streams target is not below --max_concurrent_streams (never reached: pods refuse
+  streams at the limit before the average gets there), or it scales on CPU utilization without a CPU request;
+Network
+- a NetworkPolicy ingress rule has no `from` (or an egress rule no `to`), or a peer that admits everything (an
+  empty peer, or an empty namespaceSelector with no podSelector);
+Memory
+- the container's memory limit is below what the budget needs: --memory_budget_mb + 192 MiB + 2 MiB per
+  --max_concurrent_streams (README, "Sizing the pod"), or the budget cannot hold --max_concurrent_streams
+  typical streams (the server would refuse to start; constants read from service/memory_budget.h);
+Placement and access
+- the pod mounts a service-account token, the PDB lacks unhealthyPodEvictionPolicy: AlwaysAllow, or the pod
+  is not spread over zones and nodes;
+- squatstreamd does not start with the rendered args and ConfigMap (run on loopback, then stopped).
 
 usage: check_manifests.py SQUATSTREAMD rendered.yaml [...]
 """
@@ -18,6 +40,12 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MIB = 1 << 20
+# What the process holds beyond the budget (README, "Sizing the pod"): a fixed part (the idle process after
+# load, the ClassifyDomain cache at its default 32 targets, the DNS cache) and a part per stream the server may
+# admit (what a stream's generation holds beyond its charge, and its batch being written).
+OVERHEAD_FIXED_MIB = 192
+OVERHEAD_PER_STREAM_MIB = 2
 
 
 def fail(msg):
@@ -25,10 +53,24 @@ def fail(msg):
 
 
 def seconds(duration):
-    m = re.fullmatch(r"(\d+)(ms|s|m)", duration)
-    if not m:
+    """An absl duration ("60s", "2m", "1m30s", "250ms", "0") in seconds."""
+    if duration in ("0", "inf"):
+        return 0 if duration == "0" else float("inf")
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(h|ms|us|ns|m|s)", duration)
+    if not parts or "".join(n + u for n, u in parts) != duration:
         fail(f"cannot read duration {duration!r}")
-    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+def quantity_bytes(q):
+    """A Kubernetes memory quantity ("1Gi", "384Mi", "512M", "1073741824") in bytes."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?", str(q))
+    if not m:
+        fail(f"cannot read memory quantity {q!r}")
+    factor = {None: 1, "Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
+              "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}[m.group(2)]
+    return float(m.group(1)) * factor
 
 
 def flags_and_defaults(binary):
@@ -45,6 +87,92 @@ def flags_and_defaults(binary):
     return defaults
 
 
+def budget_constants():
+    """MemoryBudget's per-slot constants, from the header the server is built from."""
+    text = open(os.path.join(ROOT, "service/memory_budget.h")).read()
+    consts = {}
+    for name in ("kBytesPerSlot", "kMinGrant", "kBytesPerGenerated", "kMaxNamesPerDomain"):
+        m = re.search(rf"{name} = (\d+);", text)
+        if not m:
+            fail(f"service/memory_budget.h: no {name}")
+        consts[name] = int(m.group(1))
+    return consts
+
+
+def typical_stream_bytes(default_max_candidates):
+    """MemoryBudget::TypicalNeed, in bytes: what the server keeps for each stream it may admit."""
+    c = budget_constants()
+    candidates = min(default_max_candidates, c["kMaxNamesPerDomain"])
+    generation = (candidates * c["kBytesPerGenerated"] + c["kBytesPerSlot"] - 1) // c["kBytesPerSlot"]
+    return (c["kMinGrant"] + generation) * c["kBytesPerSlot"]
+
+
+def effective_flags(path, container, env, defaults):
+    """Each flag's value as squatstreamd will see it: its argument, else its SQUATSTREAM_ variable, else its
+    default. Fails on unknown or doubly set flags."""
+    values = dict(defaults)
+    from_env = {}
+    for key, value in env.items():
+        flag = key.removeprefix("SQUATSTREAM_").lower()
+        if not key.startswith("SQUATSTREAM_") or flag not in defaults:
+            fail(f"{path}: ConfigMap key {key} is not a squatstreamd flag")
+        from_env[flag] = str(value)
+    from_args = {}
+    for arg in container.get("args", []):
+        m = re.fullmatch(r"--(no)?(\w+)(?:=(.*))?", arg)
+        if not m or m.group(2) not in defaults:
+            fail(f"{path}: container argument {arg!r} is not a squatstreamd flag (--name=value)")
+        flag = m.group(2)
+        value = m.group(3) if m.group(3) is not None else ("false" if m.group(1) else "true")
+        if flag in from_args:
+            fail(f"{path}: --{flag} is given twice in the container's args")
+        from_args[flag] = value
+    for flag in from_args.keys() & from_env.keys():
+        fail(f"{path}: --{flag} is set both as an argument and as SQUATSTREAM_{flag.upper()} in the ConfigMap")
+    values.update(from_env)
+    values.update(from_args)
+    return values
+
+
+def check_network_policies(path, policies):
+    for np in policies:
+        name = np["metadata"]["name"]
+        for direction, peers_key in (("ingress", "from"), ("egress", "to")):
+            for i, rule in enumerate(np["spec"].get(direction) or []):
+                peers = rule.get(peers_key) or []
+                if not peers:
+                    fail(f"{path}: NetworkPolicy {name}: {direction} rule {i} has no `{peers_key}`: it admits every source")
+                for peer in peers:
+                    ns, pods = peer.get("namespaceSelector"), peer.get("podSelector")
+                    if not peer or (ns is not None and not ns and pods is None):
+                        fail(f"{path}: NetworkPolicy {name}: {direction} rule {i} has a peer that admits every "
+                             f"namespace: {peer}")
+
+
+def start_server(binary, path, container, env):
+    """squatstreamd accepts the rendered arguments and environment: it starts (on free loopback ports, every
+    stage simulated) and stops on SIGTERM."""
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
+    run_env.update({k: str(v) for k, v in env.items()})
+    cmd = [binary, *container.get("args", []), "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+           "--stub_enrichers=all"]
+    server = subprocess.Popen(cmd, env=run_env, stderr=subprocess.PIPE, text=True)
+    try:
+        line = server.stderr.readline()
+        if "serving gRPC on port" not in line:
+            server.wait(timeout=10)
+            fail(f"{path}: squatstreamd does not start with the rendered args and ConfigMap: {line.strip()} "
+                 f"{server.stderr.read().strip()}")
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                fail(f"{path}: squatstreamd did not exit within 10 s of SIGTERM while idle")
+
+
 def check(binary, path):
     defaults = flags_and_defaults(binary)
     objs = [o for o in yaml.safe_load_all(open(path)) if o]
@@ -52,19 +180,15 @@ def check(binary, path):
     for o in objs:
         by_kind.setdefault(o["kind"], []).append(o)
     env = by_kind["ConfigMap"][0]["data"]
-    for key in env:
-        flag = key.removeprefix("SQUATSTREAM_").lower()
-        if not key.startswith("SQUATSTREAM_") or flag not in defaults:
-            fail(f"{path}: ConfigMap key {key} is not a squatstreamd flag")
-
-    def port_of(flag):
-        address = env.get(f"SQUATSTREAM_{flag.upper()}", defaults[flag])
-        return int(address.rsplit(":", 1)[1])
-    grpc_port, metrics_port = port_of("grpc_address"), port_of("metrics_address")
-
     deployment = by_kind["Deployment"][0]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
+    flags = effective_flags(path, container, env, defaults)
+
+    # Ports.
+    def port_of(flag):
+        return int(flags[flag].rsplit(":", 1)[1])
+    grpc_port, metrics_port = port_of("grpc_address"), port_of("metrics_address")
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     if ports.get("grpc") != grpc_port or ports.get("metrics") != metrics_port:
         fail(f"{path}: container ports {ports} != server's grpc {grpc_port} / metrics {metrics_port}")
@@ -80,18 +204,80 @@ def check(binary, path):
         for ep in sm["spec"]["endpoints"]:
             if ep["port"] not in service_ports:
                 fail(f"{path}: ServiceMonitor scrapes unknown port {ep['port']}")
-    grace = seconds(env.get("SQUATSTREAM_SHUTDOWN_GRACE", defaults["shutdown_grace"]))
-    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
-    pause = float(pre_stop[1]) if pre_stop[0] == "sleep" else 0
-    if pod["terminationGracePeriodSeconds"] <= grace + pause:
-        fail(f"{path}: terminationGracePeriodSeconds {pod['terminationGracePeriodSeconds']} <= drain {grace} + "
-             f"preStop {pause}")
     dockerfile = open(os.path.join(ROOT, "deploy/docker/Dockerfile")).read()
     exposed = {int(p) for p in re.search(r"^EXPOSE (.*)$", dockerfile, re.M).group(1).split()}
     if exposed != {grpc_port, metrics_port}:
         fail(f"Dockerfile exposes {sorted(exposed)}, the server serves {grpc_port} and {metrics_port}")
-    print(f"check_manifests: {path}: flags, ports ({grpc_port}, {metrics_port}), probes, grace "
-          f"({pod['terminationGracePeriodSeconds']} s > {grace} + {pause}) agree with squatstreamd")
+
+    # Drain.
+    grace = seconds(flags["shutdown_grace"])
+    pre_stop = container.get("lifecycle", {}).get("preStop", {})
+    if "exec" in pre_stop and pre_stop["exec"]["command"][:1] == ["sleep"]:
+        fail(f"{path}: preStop runs a sleep command; use lifecycle.preStop.sleep (Kubernetes >= 1.30)")
+    pause = pre_stop.get("sleep", {}).get("seconds", 0)
+    tgps = pod["terminationGracePeriodSeconds"]
+    if tgps <= grace + pause + 1:
+        fail(f"{path}: terminationGracePeriodSeconds {tgps} <= preStop {pause} + drain {grace} + 1 s to exit")
+    age, age_grace = seconds(flags["max_connection_age"]), seconds(flags["max_connection_age_grace"])
+    if age > 0 and age_grace < grace:
+        fail(f"{path}: --max_connection_age_grace {flags['max_connection_age_grace']} is shorter than the drain "
+             f"--shutdown_grace {flags['shutdown_grace']}: streams on aged connections are cut sooner than a drain cuts them")
+
+    # Scaling.
+    max_streams = int(flags["max_concurrent_streams"])
+    for hpa in by_kind.get("HorizontalPodAutoscaler", []):
+        ref = hpa["spec"]["scaleTargetRef"]
+        if ref["kind"] != "Deployment" or ref["name"] != deployment["metadata"]["name"]:
+            continue
+        if "replicas" in deployment["spec"]:
+            fail(f"{path}: HorizontalPodAutoscaler {hpa['metadata']['name']} scales Deployment {ref['name']}, "
+                 f"which sets replicas: {deployment['spec']['replicas']} (every apply resets the HPA's choice)")
+        if hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
+            fail(f"{path}: HPA minReplicas > maxReplicas")
+        for metric in hpa["spec"].get("metrics", []):
+            if metric["type"] == "Pods" and metric["pods"]["metric"]["name"] == "squatstream_active_streams":
+                target = float(metric["pods"]["target"]["averageValue"])
+                if target >= max_streams:
+                    fail(f"{path}: HPA target of {metric['pods']['target']['averageValue']} active streams per pod is "
+                         f"not below --max_concurrent_streams={max_streams}: it can never be reached")
+            if metric["type"] == "Resource" and metric["resource"]["target"]["type"] == "Utilization":
+                name = metric["resource"]["name"]
+                if name not in container.get("resources", {}).get("requests", {}):
+                    fail(f"{path}: HPA scales on {name} utilization but the container requests no {name}")
+
+    # Network.
+    check_network_policies(path, by_kind.get("NetworkPolicy", []))
+
+    # Memory.
+    budget_mib = int(flags["memory_budget_mb"])
+    need_mib = budget_mib + OVERHEAD_FIXED_MIB + OVERHEAD_PER_STREAM_MIB * max_streams
+    limit = container.get("resources", {}).get("limits", {}).get("memory")
+    if limit is None:
+        fail(f"{path}: the container has no memory limit")
+    if quantity_bytes(limit) < need_mib * MIB:
+        fail(f"{path}: memory limit {limit} is below what --memory_budget_mb={budget_mib} with "
+             f"--max_concurrent_streams={max_streams} needs: {budget_mib} + {OVERHEAD_FIXED_MIB} + "
+             f"{OVERHEAD_PER_STREAM_MIB} x {max_streams} = {need_mib} MiB (README, \"Sizing the pod\")")
+    typical = typical_stream_bytes(int(flags["default_max_candidates"]))
+    if budget_mib * MIB < max_streams * typical:
+        fail(f"{path}: --memory_budget_mb={budget_mib} cannot hold --max_concurrent_streams={max_streams} typical "
+             f"streams ({typical / MIB:.1f} MiB each): squatstreamd would refuse to start")
+
+    # Placement and access.
+    if pod.get("automountServiceAccountToken") is not False:
+        fail(f"{path}: the pod mounts a service-account token (automountServiceAccountToken is not false)")
+    for pdb in by_kind.get("PodDisruptionBudget", []):
+        if pdb["spec"].get("unhealthyPodEvictionPolicy") != "AlwaysAllow":
+            fail(f"{path}: PodDisruptionBudget {pdb['metadata']['name']} lacks unhealthyPodEvictionPolicy: AlwaysAllow")
+    keys = {c["topologyKey"] for c in pod.get("topologySpreadConstraints", [])}
+    if not {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= keys:
+        fail(f"{path}: the pod is not spread over zones and nodes (topologySpreadConstraints on {sorted(keys)})")
+
+    start_server(binary, path, container, env)
+
+    print(f"check_manifests: {path}: flags, ports ({grpc_port}, {metrics_port}), probes, grace ({tgps} s > "
+          f"{pause} + {grace} + 1), connection age grace {age_grace:g} s >= drain, HPA, NetworkPolicy sources, "
+          f"memory ({limit} >= {need_mib} MiB for a {budget_mib} MiB budget and {max_streams} streams) agree")
 
 
 if __name__ == "__main__":
