@@ -7,7 +7,7 @@ Flags and ports
   `squatstreamd --helpfull`), or a flag is set twice (in args and the ConfigMap, or twice in args);
 - the gRPC and metrics ports (from the flags, or their defaults) are not the container ports named grpc and
   metrics, the gRPC probes use another port, a Service/ServiceMonitor port names no known port, or the
-  Dockerfile exposes other ports;
+  Dockerfile exposes other ports (or takes a base by a floating tag, or ships unstripped binaries);
 Drain
 - the preStop is a `sleep` command rather than the kubelet's `lifecycle.preStop.sleep`;
 - terminationGracePeriodSeconds does not exceed the preStop pause + --shutdown_grace + 1 s (the exit);
@@ -208,6 +208,12 @@ def check(binary, path):
     exposed = {int(p) for p in re.search(r"^EXPOSE (.*)$", dockerfile, re.M).group(1).split()}
     if exposed != {grpc_port, metrics_port}:
         fail(f"Dockerfile exposes {sorted(exposed)}, the server serves {grpc_port} and {metrics_port}")
+    for base in re.findall(r"^FROM (\S+)", dockerfile, re.M):
+        # A point-release tag and a digest slot (a build argument: none is committed, see the Dockerfile).
+        if not re.fullmatch(r"[\w./-]+:[\w.-]*\d+\.\d+[\w.-]*\$\{(\w+_DIGEST):\+@\$\{\1\}\}", base):
+            fail(f"Dockerfile: base {base} is not pinned (a point-release tag and a ${{…_DIGEST}} digest slot)")
+    if not re.search(r"^\s*(&&\s*)?strip\b|--strip", dockerfile, re.M):
+        fail("Dockerfile: the shipped binaries are not stripped")
 
     # Drain.
     grace = seconds(flags["shutdown_grace"])
