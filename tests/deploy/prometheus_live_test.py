@@ -10,8 +10,13 @@ evaluation, the repository's rules loaded) sees the target up; then every PromQL
 dashboard and every recording rule, run through the HTTP API, returns data without error. Waiting is by
 polling with a deadline; every process is stopped at the end.
 
+The target carries the labels per-pod scraping in Kubernetes gives it (namespace, pod), and a stand-in for
+the kubelet's cAdvisor and kube-state-metrics (a few series of theirs for the same pod, served from here)
+gives the CPU and memory panels, which join those series with squatstreamd's, something to join.
+
 usage: prometheus_live_test.py SQUATSTREAMD SQUATSTREAM_LOAD
 """
+import http.server
 import json
 import os
 import re
@@ -20,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -66,13 +72,41 @@ def dashboard_exprs():
     for panel in d["panels"]:
         for t in panel.get("targets", []):
             # Grafana's variables, as Grafana would substitute them with "All" selected.
-            out.append(t["expr"].replace("$instance", ".*").replace("$__rate_interval", "15s"))
+            expr = t["expr"].replace("$__rate_interval", "15s")
+            for var in ("$namespace", "$job", "$pod"):
+                expr = expr.replace(var, ".*")
+            out.append(expr)
     return out
 
 
 # A few of example.com's look-alikes in an authoritative com (the rest NXDOMAIN, other TLDs REFUSED).
 COM_ZONE = ("$ORIGIN com.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
             "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n")
+
+
+NAMESPACE, POD = "squatstream-test", "squatstream-test-0"
+
+
+class KubeStandIn(http.server.BaseHTTPRequestHandler):
+    """What cAdvisor and kube-state-metrics would say of squatstreamd's pod: CPU used (a counter growing at
+    0.25 cores), the working set and the container's limits."""
+    started = time.monotonic()
+
+    def do_GET(self):
+        labels = f'namespace="{NAMESPACE}",pod="{POD}",container="squatstreamd"'
+        cpu = 0.25 * (time.monotonic() - self.started)
+        body = (f'container_cpu_usage_seconds_total{{{labels},image="squatstream:test"}} {cpu}\n'
+                f'container_memory_working_set_bytes{{{labels},image="squatstream:test"}} 52428800\n'
+                f'kube_pod_container_resource_limits{{{labels},resource="cpu",unit="core"}} 2\n'
+                f'kube_pod_container_resource_limits{{{labels},resource="memory",unit="byte"}} 1073741824\n').encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 def main():
@@ -102,12 +136,17 @@ def main():
         procs.append(subprocess.Popen([load, f"--server=127.0.0.1:{grpc_port}", "--concurrency=4", "--duration=60s"],
                                       stdout=subprocess.DEVNULL))
 
+        kube = http.server.HTTPServer(("127.0.0.1", 0), KubeStandIn)
+        threading.Thread(target=kube.serve_forever, daemon=True).start()
         prom_port = free_port()
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [RULES],
             "scrape_configs": [{"job_name": "squatstream",
-                                "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]}],
+                                "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"],
+                                                    "labels": {"namespace": NAMESPACE, "pod": POD}}]},
+                               {"job_name": "kube-stand-in", "honor_labels": True,
+                                "static_configs": [{"targets": [f"127.0.0.1:{kube.server_port}"]}]}],
         }
         config_path = os.path.join(tmp, "prometheus.yml")
         with open(config_path, "w") as f:
