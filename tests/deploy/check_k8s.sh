@@ -19,6 +19,9 @@ for overlay in "$root"/deploy/k8s/overlays/*/; do
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$name.yaml"
 done
 grep -q -- '--reflection=false' "$tmp/prod.yaml" || { echo "check_k8s: prod serves reflection" >&2; exit 1; }
+# The rules are loaded once: prod carries the PrometheusRule, dev does not (its rules would run twice).
+[ "$(grep -c '^kind: PrometheusRule' "$tmp/prod.yaml")" = 1 ] && ! grep -q '^kind: PrometheusRule' "$tmp/dev.yaml" \
+  || { echo "check_k8s: the PrometheusRule must be in prod once and not in dev" >&2; exit 1; }
 
 # The streams-metric component needs kustomize >= v3.7 (kubectl >= 1.21 says which kustomize it embeds;
 # Debian 12's kubectl 1.20 does not, and cannot render components).
