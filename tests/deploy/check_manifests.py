@@ -23,7 +23,8 @@ Network
   empty peer, or an empty namespaceSelector with no podSelector);
 Memory
 - the container's memory limit is below what the budget needs: --memory_budget_mb + 192 MiB + 2 MiB per
-  --max_concurrent_streams (README, "Sizing the pod"), or the budget cannot hold --max_concurrent_streams
+  --max_concurrent_streams, + 144 MiB for the geo databases when the geo stage is real (README, "Sizing the
+  pod"), or the budget cannot hold --max_concurrent_streams
   typical streams (the server would refuse to start; constants read from service/memory_budget.h);
 Placement and access
 - the pod mounts a service-account token, the PDB lacks unhealthyPodEvictionPolicy: AlwaysAllow, or the pod
@@ -46,6 +47,10 @@ MIB = 1 << 20
 # admit (what a stream's generation holds beyond its charge, and its batch being written).
 OVERHEAD_FIXED_MIB = 192
 OVERHEAD_PER_STREAM_MIB = 2
+# With the geo stage real (not in --stub_enrichers), its MaxMind databases are mapped into the process: the
+# image's DB-IP City Lite and ASN files are 140 MB (134 MiB), and the pages lookups touch count in the working
+# set the OOM killer and SquatstreamMemoryNearLimit see.
+GEO_DB_MIB = 144
 
 
 def fail(msg):
@@ -256,14 +261,17 @@ def check(binary, path):
 
     # Memory.
     budget_mib = int(flags["memory_budget_mb"])
-    need_mib = budget_mib + OVERHEAD_FIXED_MIB + OVERHEAD_PER_STREAM_MIB * max_streams
+    stubbed = {e.strip() for e in flags["stub_enrichers"].split(",")}
+    geo_mib = 0 if stubbed & {"geo", "all"} else GEO_DB_MIB
+    need_mib = budget_mib + OVERHEAD_FIXED_MIB + OVERHEAD_PER_STREAM_MIB * max_streams + geo_mib
     limit = container.get("resources", {}).get("limits", {}).get("memory")
     if limit is None:
         fail(f"{path}: the container has no memory limit")
     if quantity_bytes(limit) < need_mib * MIB:
+        geo = f" + {geo_mib} (geo databases)" if geo_mib else ""
         fail(f"{path}: memory limit {limit} is below what --memory_budget_mb={budget_mib} with "
              f"--max_concurrent_streams={max_streams} needs: {budget_mib} + {OVERHEAD_FIXED_MIB} + "
-             f"{OVERHEAD_PER_STREAM_MIB} x {max_streams} = {need_mib} MiB (README, \"Sizing the pod\")")
+             f"{OVERHEAD_PER_STREAM_MIB} x {max_streams}{geo} = {need_mib} MiB (README, \"Sizing the pod\")")
     typical = typical_stream_bytes(int(flags["default_max_candidates"]))
     if budget_mib * MIB < max_streams * typical:
         fail(f"{path}: --memory_budget_mb={budget_mib} cannot hold --max_concurrent_streams={max_streams} typical "
