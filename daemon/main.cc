@@ -1,4 +1,5 @@
-// squatstreamd: parse flags, start the server, wait for SIGTERM/SIGINT, drain, exit 0.
+// squatstreamd: parse flags, start the server, wait for SIGTERM/SIGINT (SIGHUP: reload the geo databases),
+// drain, exit 0.
 #include <pthread.h>
 
 #include <csignal>
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);  // not a stop: reloads the geo databases
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   // A peer that closes a TCP connection must not kill the process: c-ares 1.18 writes its TCP queries with
   // writev (no MSG_NOSIGNAL), and a name server may close the connection after an answer.
@@ -36,7 +38,16 @@ int main(int argc, char** argv) {
   // Wait for a stop signal; meanwhile, once a second, give memory back after a burst of streams.
   int signal = 0;
   const timespec tick{.tv_sec = 1, .tv_nsec = 0};
-  while ((signal = sigtimedwait(&stop_signals, nullptr, &tick)) < 0) (*server)->ReleaseMemoryIfIdle();
+  for (;;) {
+    signal = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (signal == SIGTERM || signal == SIGINT) break;
+    if (signal == SIGHUP) {
+      std::fprintf(stderr, "squatstreamd: SIGHUP received; reloading the geo databases\n");
+      (*server)->ReloadGeoDatabases();
+      continue;
+    }
+    (*server)->ReleaseMemoryIfIdle();
+  }
   std::fprintf(stderr, "squatstreamd: %s received; draining streams for up to %s\n",
                signal == SIGTERM ? "SIGTERM" : "SIGINT", absl::FormatDuration(options->shutdown_grace).c_str());
   (*server)->Shutdown(options->shutdown_grace);

@@ -28,6 +28,7 @@
 #include "workers/dns/dns_enricher.h"
 #include "workers/dns/resolver.h"
 #include "workers/enricher.h"
+#include "workers/geo/geo_enricher.h"
 
 // jemalloc's control call, present when the program links jemalloc (squatstreamd does, see
 // daemon/CMakeLists.txt; tests that start the Server in-process do not): weak, so null without it.
@@ -72,6 +73,11 @@ struct Server::Parts {
   std::unique_ptr<workers::Executor> cpu_executor;
   std::unique_ptr<workers::dns::ResolverMetrics> dns_metrics;
   std::unique_ptr<workers::dns::Resolver> resolver;  // the real DNS stage's; null when DNS is a stub
+  std::unique_ptr<workers::geo::GeoMetrics> geo_metrics;
+  std::unique_ptr<workers::geo::GeoCatalog> geo_catalog;  // the real geo stage's; null when geo is a stub
+  std::unique_ptr<workers::geo::GeoWatcher> geo_watcher;
+  std::unique_ptr<workers::registration::RegistrationMetrics> registration_metrics;
+  workers::registration::RegistrationEnricher* registration = nullptr;  // the real one, owned by `enrichers`
   pipeline::EnricherRegistry enrichers;
   std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
@@ -96,6 +102,21 @@ absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
       if (!resolver.ok()) return resolver.status();
       p.resolver = *std::move(resolver);
       enricher = std::make_unique<workers::dns::DnsEnricher>(p.resolver.get(), p.dns_metrics.get());
+    } else if (id == v1::ENRICHER_GEO) {
+      p.geo_metrics = std::make_unique<workers::geo::GeoMetrics>(*p.registry);
+      p.geo_catalog = std::make_unique<workers::geo::GeoCatalog>(options.geo);
+      // Loads now (a missing file is logged and reported on each record, and picked up when it appears).
+      p.geo_watcher = std::make_unique<workers::geo::GeoWatcher>(
+          p.geo_catalog.get(), p.geo_metrics.get(), asio::make_strand(p.executor->context()), options.geo_reload_check);
+      enricher = std::make_unique<workers::geo::GeoEnricher>(p.geo_catalog.get(), p.geo_metrics.get());
+    } else if (id == v1::ENRICHER_WHOIS) {
+      p.registration_metrics = std::make_unique<workers::registration::RegistrationMetrics>(*p.registry);
+      absl::StatusOr<std::unique_ptr<workers::registration::RegistrationEnricher>> registration =
+          workers::registration::RegistrationEnricher::Create(
+              options.registration, p.executor->context().get_executor(), p.registration_metrics.get());
+      if (!registration.ok()) return registration.status();
+      p.registration = registration->get();
+      enricher = *std::move(registration);
     } else {
       return absl::UnimplementedError(
           absl::StrFormat("no real %s enricher yet: name it in --stub_enrichers", workers::EnricherName(id)));
@@ -199,6 +220,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   return s;
 }
 
+void Server::ReloadGeoDatabases() {
+  if (parts_->geo_watcher != nullptr) parts_->geo_watcher->Reload();
+}
+
 bool Server::ReleaseMemoryIfIdle() {
   absl::MutexLock lock(&release_mu_);
   const std::uint64_t admitted = context_.streams_admitted.load();
@@ -240,11 +265,14 @@ void Server::Shutdown(absl::Duration grace) {
   // The CPU executor first: a generation task still queued posts its chunk to its (cancelled) pipeline's
   // strand, which the I/O executor then runs out.
   if (p.resolver != nullptr) p.resolver->Shutdown();
+  if (p.geo_watcher != nullptr) p.geo_watcher->Stop();
+  if (p.registration != nullptr) p.registration->Shutdown();  // its HTTP thread joined; timers cancelled
   if (p.cpu_executor != nullptr) p.cpu_executor->Join();
   if (p.executor != nullptr) p.executor->Join();
   p.cpu_executor.reset();
   p.resolver.reset();
-  p.executor.reset();
+  // The I/O executor's io_context stays until the Parts go: the stages' timers and strands (geo watcher,
+  // registration) are destroyed before it, in member order.
   // The exposer keeps serving /metrics until the Server is destroyed: its web server (civetweb) takes up to
   // 2 s to stop (its listener polls in 2 s quanta), which squatstreamd does not wait for (main.cc).
 }

@@ -17,6 +17,8 @@
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/dns/resolver.h"
+#include "workers/geo/geo_database.h"
+#include "workers/registration/registration_enricher.h"
 #include "workers/stub/stub_enricher.h"
 
 namespace squatstream::daemon {
@@ -32,7 +34,11 @@ struct ServerOptions {
   absl::Duration max_connection_age = absl::ZeroDuration();    // GOAWAY after this (rebalancing); 0: never
   absl::Duration max_connection_age_grace = absl::Minutes(2);  // streams may still run this long after it
   bool reflection = true;                                      // grpc.reflection.v1alpha
-  workers::dns::ResolverOptions dns;                           // the real DNS stage's resolver
+  workers::dns::ResolverOptions dns;
+  workers::geo::GeoFiles geo;                           // the real geo stage's databases
+  absl::Duration geo_reload_check = absl::Seconds(30);  // how often their files are checked for a change
+  workers::registration::RegistrationOptions
+      registration;  // the real registration (whois) stage's                           // the real DNS stage's resolver
   // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
   std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
   std::map<v1::Enricher, workers::StubConfig> stubs = {
@@ -58,6 +64,9 @@ class Server {
   // remaining calls (Watch) within 0.2 s, and stops the executor. Idempotent; blocks until done (about
   // `grace` at most, plus the ~0.2 s).
   void Shutdown(absl::Duration grace);
+
+  // Opens the geo databases again (SIGHUP); streams keep the set they hold until their lookups end.
+  void ReloadGeoDatabases();
 
   // Streams in progress now; for tests.
   int active_streams() const { return context_.active_streams.load(); }

@@ -320,4 +320,10 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view raw_input) {
   return parsed;
 }
 
+std::optional<std::string> RegisteredDomain(absl::string_view ascii) {
+  std::optional<absl::string_view> registered = RegistrableUnderIcannSuffix(ascii);
+  if (!registered.has_value()) return std::nullopt;
+  return std::string(*registered);
+}
+
 }  // namespace squatstream::permute

@@ -8,6 +8,7 @@
 #define SQUATSTREAM_PERMUTE_DOMAIN_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -53,6 +54,11 @@ absl::StatusOr<NameForms> ToNameForms(absl::string_view name);
 // (`http://example.com/path`) or a name with a port (`example.com:443`), saying which; else OK. ParseDomain
 // checks this; callers that convert a name with ToNameForms check it themselves.
 absl::Status CheckNotAddress(absl::string_view name);
+
+// The name a registry holds for `ascii` (lower-case ASCII): its ICANN public suffix and one label more —
+// "example.co.uk" for www.example.co.uk, "github.io" for octocat.github.io (the PRIVATE section's suffixes
+// are registered names too). nullopt for a name that is itself an ICANN suffix, or has no suffix the list knows.
+std::optional<std::string> RegisteredDomain(absl::string_view ascii);
 
 }  // namespace squatstream::permute
 

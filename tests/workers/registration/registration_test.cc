@@ -1,0 +1,415 @@
+// The registration stage against real peers on loopback (registry_peers.py: RDAP per RFC 9083 over HTTP,
+// WHOIS per RFC 3912), and its parsers on their own.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "asio/io_context.hpp"
+#include "gmock/gmock.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "prometheus/registry.h"
+#include "tests/workers/dns/dns_peers.h"
+#include "workers/registration/registration_enricher.h"
+#include "workers/registration/registration_parsers.h"
+
+namespace squatstream::workers::registration {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+namespace peers = ::squatstream::workers::dns::testing;
+
+// --- Parsers -------------------------------------------------------------------------------------------
+
+TEST(RdapBootstrapTest, LongestSuffixWinsAndHttpsFirst) {
+  absl::StatusOr<RdapBootstrap> b = ParseRdapBootstrap(R"({"publication":"2026-01-30T00:00:01Z","services":[
+      [["com","net"],["http://plain.example/rdap","https://rdap.example/com/v1/"]],
+      [["uk"],["https://uk.example/"]], [["co.uk"],["https://co-uk.example/"]], [[""],["ftp://x/"]]]})");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->publication, "2026-01-30T00:00:01Z");
+  EXPECT_THAT(b->BasesFor("EXAMPLE.COM"), ElementsAre("https://rdap.example/com/v1/", "http://plain.example/rdap/"));
+  EXPECT_THAT(b->BasesFor("example.co.uk"), ElementsAre("https://co-uk.example/"));
+  EXPECT_THAT(b->BasesFor("example.org.uk"), ElementsAre("https://uk.example/"));
+  EXPECT_TRUE(b->BasesFor("example.de").empty());
+  EXPECT_FALSE(ParseRdapBootstrap("[]").ok());
+  EXPECT_FALSE(ParseRdapBootstrap(R"({"services":[]})").ok());
+}
+
+TEST(RdapBootstrapTest, TheCommittedSnapshotKnowsTheBigRegistries) {
+  absl::StatusOr<RdapBootstrap> b = ParseRdapBootstrap(BootstrapSnapshot());
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_GT(b->bases.size(), 1000u);
+  EXPECT_THAT(b->BasesFor("example.com").front(), HasSubstr("verisign"));
+  EXPECT_FALSE(b->BasesFor("example.org").empty());
+}
+
+TEST(RdapDomainTest, ErrorsAndWrongObjectsAreNamed) {
+  EXPECT_EQ(ParseRdapDomain(R"({"errorCode":404,"title":"Not Found"})").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(ParseRdapDomain("{\"objectClassName\": \"domain\", ").status().message()),
+              HasSubstr("not JSON"));
+  EXPECT_THAT(std::string(ParseRdapDomain(R"({"objectClassName":"entity","handle":"X"})").status().message()),
+              HasSubstr("not \"domain\""));
+  EXPECT_THAT(std::string(ParseRdapDomain(R"({"objectClassName":"domain"})").status().message()),
+              HasSubstr("without ldhName"));
+  EXPECT_FALSE(ParseRdapDomain("[1,2]").ok());
+  // Wrong types where lists and objects belong are skipped, not fatal.
+  absl::StatusOr<RdapDomain> odd = ParseRdapDomain(
+      R"({"ldhName":"x.example","events":{"a":1},"status":"active","entities":[1,{"roles":"registrar"}],"links":[7]})");
+  ASSERT_TRUE(odd.ok()) << odd.status();
+  EXPECT_TRUE(odd->result.registered());
+}
+
+TEST(NormalizeDateTest, CommonRegistryFormats) {
+  EXPECT_EQ(NormalizeDate("2018-05-06T07:08:09Z"), "2018-05-06T07:08:09Z");
+  EXPECT_EQ(NormalizeDate(" 2018-05-06 07:08:09 "), "2018-05-06T07:08:09");
+  EXPECT_EQ(NormalizeDate("14-Aug-2003"), "2003-08-14");
+  EXPECT_EQ(NormalizeDate("2003.08.14"), "2003-08-14");
+  EXPECT_EQ(NormalizeDate("2003/08/14"), "2003-08-14");
+  EXPECT_EQ(NormalizeDate("14.08.2003"), "2003-08-14");
+  EXPECT_EQ(NormalizeDate("20030814"), "2003-08-14");
+  EXPECT_EQ(NormalizeDate("before 1995"), "before 1995");
+}
+
+TEST(WhoisParserTest, NotFoundDropsTheFootersFields) {
+  const WhoisAnswer a = ParseWhois(
+      "No match for \"NOPE.COM\".\r\n>>> Last update of whois database: 2026 <<<\r\n"
+      "Registrar: Footer Registrar\r\n");
+  EXPECT_TRUE(a.not_found);
+  EXPECT_FALSE(a.result.registered());
+  EXPECT_TRUE(a.result.registrar().empty());
+}
+
+// --- Against the peers ---------------------------------------------------------------------------------
+
+struct Peers {
+  int http = 0, iana = 0, tld = 0, registrar = 0;
+};
+
+class RegistrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char path_template[] = "/tmp/squatstream-registry-XXXXXX";
+    const int fd = mkstemp(path_template);
+    close(fd);
+    out_ = path_template;
+    pid_ = peers::Spawn({"/usr/bin/python3", SQUATSTREAM_REGISTRY_PEERS, "--until-signal"}, out_);
+    for (int i = 0; i < 400 && peers_.http == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      google::protobuf::Struct ports;
+      const std::string line = peers::ReadFile(out_);
+      if (line.find('\n') == std::string::npos) continue;
+      if (!google::protobuf::util::JsonStringToMessage(line, &ports).ok()) continue;
+      auto port = [&](const char* k) { return static_cast<int>(ports.fields().at(k).number_value()); };
+      peers_ = {port("http_port"), port("whois_iana_port"), port("whois_tld_port"), port("whois_registrar_port")};
+    }
+    ASSERT_NE(peers_.http, 0) << "registry_peers.py did not start: " << peers::ReadFile(out_ + ".err");
+    bootstrap_ = out_ + ".bootstrap.json";
+    std::ofstream(bootstrap_) << R"({"publication":"2026-11-27T00:00:00Z","services":[[["example"],["http://127.0.0.1:)"
+                              << peers_.http << R"(/registry/"]]]})";
+  }
+  static void TearDownTestSuite() {
+    peers::Stop(pid_);
+    for (const std::string& f : {out_, out_ + ".err", bootstrap_}) std::remove(f.c_str());
+  }
+
+  void SetUp() override {
+    work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io_.get_executor());
+    runner_ = std::thread([this] { io_.run(); });
+    Post("/reset");
+  }
+  void TearDown() override {
+    if (enricher_ != nullptr) enricher_->Shutdown();
+    work_.reset();
+    runner_.join();
+    enricher_.reset();
+  }
+
+  RegistrationOptions Options() const {
+    RegistrationOptions o;
+    o.bootstrap_file = bootstrap_;
+    o.bootstrap_url = "";
+    o.whois_server = "127.0.0.1:" + std::to_string(peers_.iana);
+    o.deadline = absl::Seconds(10);
+    o.request_timeout = absl::Seconds(5);
+    o.gate.rate_per_second = 100;
+    o.gate.max_concurrent = 4;
+    o.max_rdap_bytes = std::size_t{1} << 20;
+    return o;
+  }
+  void Start(const RegistrationOptions& options) {
+    absl::StatusOr<std::unique_ptr<RegistrationEnricher>> e =
+        RegistrationEnricher::Create(options, io_.get_executor(), &metrics_);
+    ASSERT_TRUE(e.ok()) << e.status();
+    enricher_ = *std::move(e);
+  }
+
+  static v1::Record RecordFor(const std::string& name, v1::DnsVerdict verdict) {
+    v1::Record record;
+    record.set_domain_ascii(name);
+    v1::Enrichment* dns = record.add_enrichments();
+    dns->set_enricher(v1::ENRICHER_DNS);
+    dns->mutable_status();
+    dns->mutable_dns()->set_verdict(verdict);
+    if (verdict == v1::DNS_VERDICT_WILDCARD) dns->mutable_dns()->set_wildcard_zone("example");
+    return record;
+  }
+
+  // Starts a lookup; the future has its result.
+  std::future<LookupResult> Ask(const std::string& name, v1::DnsVerdict verdict = v1::DNS_VERDICT_REGISTERED) {
+    auto promise = std::make_shared<std::promise<LookupResult>>();
+    std::future<LookupResult> future = promise->get_future();
+    const v1::Record record = RecordFor(name, verdict);
+    enricher_->Lookup(LookupInput{name, record}, io_.get_executor(), asio::cancellation_slot(),
+                      [promise](LookupResult r) { promise->set_value(std::move(r)); });
+    return future;
+  }
+  LookupResult Lookup(const std::string& name, v1::DnsVerdict verdict = v1::DNS_VERDICT_REGISTERED) {
+    std::future<LookupResult> f = Ask(name, verdict);
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready) << name;
+    return f.get();
+  }
+
+  static std::string Curl(const std::string& method, const std::string& path) {
+    std::string out;
+    const std::string cmd = "curl -s -X " + method + " http://127.0.0.1:" + std::to_string(peers_.http) + path;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    char buf[4096];
+    while (pipe != nullptr && std::fgets(buf, sizeof(buf), pipe) != nullptr) out += buf;
+    if (pipe != nullptr) pclose(pipe);
+    return out;
+  }
+  static void Post(const std::string& path) { Curl("POST", path); }
+  static google::protobuf::Struct Stats() {
+    google::protobuf::Struct s;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(Curl("GET", "/stats"), &s).ok());
+    return s;
+  }
+  static int Hits(const google::protobuf::Struct& stats, const std::string& path) {
+    const auto& hits = stats.fields().at("hits").struct_value().fields();
+    auto it = hits.find(path);
+    return it == hits.end() ? 0 : static_cast<int>(it->second.number_value());
+  }
+
+  static inline std::string out_, bootstrap_;
+  static inline pid_t pid_ = -1;
+  static inline Peers peers_;
+  asio::io_context io_;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread runner_;
+  prometheus::Registry registry_;
+  RegistrationMetrics metrics_{registry_};
+  std::unique_ptr<RegistrationEnricher> enricher_;
+};
+
+TEST_F(RegistrationTest, RdapGivesEveryFieldAndTheRegistrarsLinkAddsTheAbuseContact) {
+  Start(Options());
+  const LookupResult r = Lookup("www.full.example");
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  const v1::WhoisResult& w = r.value.whois();
+  EXPECT_TRUE(w.registered());
+  EXPECT_EQ(w.registered_domain(), "full.example");
+  EXPECT_EQ(w.source(), "rdap");
+  EXPECT_EQ(w.registrar(), "Example Registrar, Inc.");
+  EXPECT_EQ(w.registrar_iana_id(), "9999");
+  EXPECT_EQ(w.created(), "2019-03-04T10:00:00Z");
+  EXPECT_EQ(w.expires(), "2027-03-04T10:00:00Z");
+  EXPECT_EQ(w.updated(), "2025-01-02T03:04:05Z");
+  EXPECT_THAT(w.statuses(), ElementsAre("client transfer prohibited", "server delete prohibited", "active"));
+  EXPECT_THAT(w.name_servers(), ElementsAre("ns1.full.example", "ns2.full.example"));
+  EXPECT_EQ(w.abuse_email(), "abuse@registrar.example");  // only in the registrar's answer
+  EXPECT_EQ(w.abuse_phone(), "+1.5555550100");
+  const std::string base = "http://127.0.0.1:" + std::to_string(peers_.http);
+  EXPECT_THAT(w.servers(),
+              ElementsAre(base + "/registry/domain/full.example", base + "/registrar/domain/full.example"));
+  EXPECT_FALSE(w.cached());
+}
+
+TEST_F(RegistrationTest, RedirectsAreFollowedAndNotFoundIsAnAnswer) {
+  Start(Options());
+  const LookupResult redirected = Lookup("redirect.example");
+  ASSERT_TRUE(redirected.status.ok()) << redirected.status;
+  EXPECT_EQ(redirected.value.whois().registrar(), "Redirected Registrar");
+  EXPECT_EQ(redirected.value.whois().created(), "2020-01-01T00:00:00Z");
+  const LookupResult missing = Lookup("missing.example");
+  ASSERT_TRUE(missing.status.ok()) << missing.status;
+  EXPECT_FALSE(missing.value.whois().registered());
+  EXPECT_EQ(missing.value.whois().source(), "rdap");
+}
+
+TEST_F(RegistrationTest, HttpTooManyRequestsWaitsForRetryAfterThenAsksAgain) {
+  Start(Options());
+  const LookupResult r = Lookup("busy.example");
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.value.whois().registrar(), "Patient Registrar");
+  const google::protobuf::Struct stats = Stats();
+  EXPECT_EQ(Hits(stats, "/registry/domain/busy.example"), 2);
+  const auto& times = stats.fields().at("times").struct_value().fields().at("/registry/domain/busy.example");
+  ASSERT_EQ(times.list_value().values_size(), 2);
+  // Retry-After: 1 — the second request came no sooner (the server's own clock).
+  EXPECT_GE(times.list_value().values(1).number_value() - times.list_value().values(0).number_value(), 0.95);
+}
+
+TEST_F(RegistrationTest, FaultsEndTheLookupWithAStatusWithinTheDeadline) {
+  RegistrationOptions o = Options();
+  o.deadline = absl::Seconds(2);
+  Start(o);
+  std::future<LookupResult> slow = Ask("slow.example");
+  std::future<LookupResult> malformed = Ask("malformed.example");
+  std::future<LookupResult> huge = Ask("huge.example");
+  std::future<LookupResult> chunked = Ask("huge-chunked.example");
+  std::future<LookupResult> hang = Ask("hang.whois");
+  std::future<LookupResult> flood = Ask("flood.whois");
+  for (auto* f : {&slow, &malformed, &huge, &chunked, &hang, &flood}) {
+    ASSERT_EQ(f->wait_for(std::chrono::seconds(6)), std::future_status::ready);  // deadline 2 s, and a margin
+  }
+  const LookupResult s = slow.get();
+  EXPECT_EQ(s.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(s.status.message(), HasSubstr("slow.example: no registration data within 2s"));
+  const LookupResult m = malformed.get();
+  EXPECT_EQ(m.status.code(), absl::StatusCode::kUnknown);
+  EXPECT_THAT(m.status.message(), HasSubstr("malformed RDAP answer"));
+  for (auto* f : {&huge, &chunked}) {
+    const LookupResult h = f->get();
+    EXPECT_EQ(h.status.code(), absl::StatusCode::kResourceExhausted) << h.status;
+    EXPECT_THAT(h.status.message(), HasSubstr("body over 1048576 bytes"));
+  }
+  EXPECT_EQ(hang.get().status.code(), absl::StatusCode::kDeadlineExceeded);
+  // A flood is cut at the byte cap; what came is parsed (nothing useful) and kept, bounded.
+  const LookupResult fl = flood.get();
+  if (fl.status.ok()) {
+    EXPECT_LE(fl.value.whois().raw_text().size(), 16u << 10);
+  } else {
+    EXPECT_EQ(fl.status.code(), absl::StatusCode::kDeadlineExceeded) << fl.status;
+  }
+}
+
+TEST_F(RegistrationTest, WhoisFollowsIanaThenTheRegistryThenTheRegistrar) {
+  Start(Options());
+  const LookupResult r = Lookup("full.whois");
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  const v1::WhoisResult& w = r.value.whois();
+  EXPECT_TRUE(w.registered());
+  EXPECT_EQ(w.source(), "whois");
+  EXPECT_EQ(w.registrar(), "Whois Registrar LLC");
+  EXPECT_EQ(w.registrar_iana_id(), "1234");
+  EXPECT_EQ(w.created(), "2018-05-06T07:08:09Z");
+  EXPECT_EQ(w.expires(), "2028-05-06T07:08:09Z");
+  EXPECT_EQ(w.updated(), "2025-02-03T04:05:06Z");
+  EXPECT_THAT(w.statuses(), ElementsAre("clientTransferProhibited"));
+  EXPECT_THAT(w.name_servers(), ElementsAre("ns1.full.whois", "ns2.full.whois"));
+  EXPECT_EQ(w.abuse_email(), "abuse@whois-registrar.example");
+  EXPECT_EQ(w.abuse_phone(), "+1.5555550199");
+  EXPECT_THAT(w.raw_text(), HasSubstr("Registry Expiry Date"));
+  EXPECT_THAT(w.servers(), ElementsAre("whois://127.0.0.1:" + std::to_string(peers_.iana),
+                                       "whois://127.0.0.1:" + std::to_string(peers_.tld),
+                                       "whois://127.0.0.1:" + std::to_string(peers_.registrar)));
+  // IANA is asked once per TLD: the next .whois name starts at the TLD's server.
+  const LookupResult ru = Lookup("ru-style.whois");
+  ASSERT_TRUE(ru.status.ok()) << ru.status;
+  EXPECT_EQ(ru.value.whois().servers_size(), 1);
+  EXPECT_EQ(ru.value.whois().registrar(), "RU-STYLE-REG");
+  EXPECT_EQ(ru.value.whois().created(), "2010-11-12T13:14:15Z");
+  EXPECT_EQ(ru.value.whois().expires(), "2026-11-12T21:00:00Z");
+  EXPECT_THAT(ru.value.whois().statuses(), ElementsAre("REGISTERED", "DELEGATED", "VERIFIED"));
+  const LookupResult nominet = Lookup("dotted-date.whois");
+  ASSERT_TRUE(nominet.status.ok()) << nominet.status;
+  EXPECT_EQ(nominet.value.whois().registrar(), "Example UK Registrar Ltd [Tag = EXAMPLE]");
+  EXPECT_EQ(nominet.value.whois().created(), "2003-08-14");
+  EXPECT_EQ(nominet.value.whois().expires(), "2027-08-14");
+  const LookupResult none = Lookup("nomatch.whois");
+  ASSERT_TRUE(none.status.ok()) << none.status;
+  EXPECT_FALSE(none.value.whois().registered());
+}
+
+TEST_F(RegistrationTest, NamesDnsSaysDoNotExistAreNotAsked) {
+  Start(Options());
+  const v1::Record unregistered = RecordFor("bulk-nx.example", v1::DNS_VERDICT_UNREGISTERED);
+  std::optional<LookupResult> skipped = enricher_->TryLookupNow(LookupInput{"bulk-nx.example", unregistered});
+  ASSERT_TRUE(skipped.has_value());
+  EXPECT_EQ(skipped->status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(skipped->status.message(), HasSubstr("not asked: not registered"));
+  const v1::Record wildcard = RecordFor("bulk-wild.example", v1::DNS_VERDICT_WILDCARD);
+  skipped = enricher_->TryLookupNow(LookupInput{"bulk-wild.example", wildcard});
+  ASSERT_TRUE(skipped.has_value());
+  EXPECT_THAT(skipped->status.message(), HasSubstr("wildcard"));
+  // UNKNOWN (DNS could not tell) is asked.
+  EXPECT_TRUE(Lookup("bulk-unknown.example", v1::DNS_VERDICT_UNKNOWN).status.ok());
+  EXPECT_EQ(Hits(Stats(), "/registry/domain/bulk-nx.example"), 0);
+}
+
+// 2,000 registered names through a registry allowing 200 requests/s and 3 at once: the server never sees
+// more than that; a second pass is answered from the cache without a request; candidates under the same
+// registered domain share one request.
+TEST_F(RegistrationTest, RateAndConcurrencyHoldAndTheSecondPassIsCached) {
+  RegistrationOptions o = Options();
+  o.gate.rate_per_second = 200;
+  o.gate.max_concurrent = 3;
+  o.deadline = absl::Seconds(30);
+  Start(o);
+  constexpr int kNames = 2000;
+  std::vector<std::future<LookupResult>> pending;
+  for (int i = 0; i < kNames; ++i) pending.push_back(Ask(absl::StrFormat("bulk%04d.example", i)));
+  for (int i = 0; i < 20; ++i) pending.push_back(Ask(absl::StrFormat("w%d.bulk0000.example", i)));  // joined
+  int ok = 0;
+  for (auto& f : pending) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
+    const LookupResult r = f.get();
+    EXPECT_TRUE(r.status.ok()) << r.status;
+    ok += r.status.ok() && r.value.whois().registrar() == "Bulk Registrar";
+  }
+  EXPECT_EQ(ok, kNames + 20);
+  const google::protobuf::Struct stats = Stats();
+  EXPECT_LE(stats.fields().at("max_concurrent").number_value(), 3);
+  std::vector<double> times;
+  for (const auto& [path, list] : stats.fields().at("times").struct_value().fields()) {
+    for (const auto& t : list.list_value().values()) times.push_back(t.number_value());
+  }
+  ASSERT_EQ(times.size(), static_cast<std::size_t>(kNames));  // one request per registered domain
+  std::sort(times.begin(), times.end());
+  // In any one second, at most a second's worth of tokens plus the bucket (200): 400, with slack for the
+  // server's clock reading arrival a little after the client sent.
+  std::size_t most = 0;
+  for (std::size_t i = 0, j = 0; i < times.size(); ++i) {
+    while (times[i] - times[j] > 1.0) ++j;
+    most = std::max(most, i - j + 1);
+  }
+  EXPECT_LE(most, 410u);
+  EXPECT_GE(times.back() - times.front(), (kNames - 200) / 200.0 - 0.5);  // the rate held overall
+  // The second pass: answered now, from the cache.
+  for (int i = 0; i < kNames; i += 97) {
+    const std::string name = absl::StrFormat("bulk%04d.example", i);
+    const v1::Record record = RecordFor(name, v1::DNS_VERDICT_REGISTERED);
+    std::optional<LookupResult> now = enricher_->TryLookupNow(LookupInput{name, record});
+    ASSERT_TRUE(now.has_value()) << name;
+    EXPECT_TRUE(now->value.whois().cached());
+  }
+  EXPECT_EQ(Hits(Stats(), "/registry/domain/bulk0000.example"), 1);
+}
+
+TEST_F(RegistrationTest, AnUnreachableRegistryIsUnavailableAndBackedOff) {
+  RegistrationOptions o = Options();
+  const int closed = peers::FreePort();
+  std::ofstream(bootstrap_ + ".closed") << R"({"services":[[["example"],["http://127.0.0.1:)" << closed << R"(/"]]]})";
+  o.bootstrap_file = bootstrap_ + ".closed";
+  Start(o);
+  const auto started = std::chrono::steady_clock::now();
+  const LookupResult first = Lookup("bulk-a.example");
+  EXPECT_EQ(first.status.code(), absl::StatusCode::kUnavailable);
+  const LookupResult second = Lookup("bulk-b.example");  // waits out the 1 s backoff after a refusal
+  EXPECT_EQ(second.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
+  std::remove((bootstrap_ + ".closed").c_str());
+}
+
+}  // namespace
+}  // namespace squatstream::workers::registration

@@ -1,0 +1,194 @@
+#include "workers/registration/http_client.h"
+
+#include <curl/curl.h>
+
+#include <mutex>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+
+namespace squatstream::workers::registration {
+
+struct HttpClient::Transfer {
+  HttpRequest request;
+  Callback done;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  HttpResponse response;
+  bool too_big = false;
+
+  ~Transfer() {
+    if (easy != nullptr) curl_easy_cleanup(easy);
+    curl_slist_free_all(headers);
+  }
+
+  static size_t OnBody(char* data, size_t size, size_t n, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    const size_t bytes = size * n;
+    if (t->response.body.size() + bytes > t->request.max_body_bytes) {
+      t->too_big = true;
+      return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+    }
+    t->response.body.append(data, bytes);
+    return bytes;
+  }
+
+  static size_t OnHeader(char* data, size_t size, size_t n, void* self) {
+    auto* t = static_cast<Transfer*>(self);
+    const absl::string_view line(data, size * n);
+    if (absl::StartsWith(line, "HTTP/")) t->response.retry_after = std::chrono::seconds(0);  // a new answer
+    if (absl::StartsWithIgnoreCase(line, "retry-after:")) {
+      const std::string value(absl::StripAsciiWhitespace(line.substr(12)));
+      long long seconds = 0;
+      if (absl::SimpleAtoi(value, &seconds)) {
+        t->response.retry_after = std::chrono::seconds(std::max(0LL, std::min(seconds, 3600LL)));
+      } else if (const time_t when = curl_getdate(value.c_str(), nullptr); when > 0) {
+        const long long delta = static_cast<long long>(when) - static_cast<long long>(time(nullptr));
+        t->response.retry_after = std::chrono::seconds(std::max(0LL, std::min(delta, 3600LL)));
+      }
+    }
+    return size * n;
+  }
+};
+
+HttpClient::HttpClient(long max_connections) {
+  static std::once_flag global;
+  std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  multi_ = curl_multi_init();
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+  thread_ = std::thread([this] { Run(); });
+}
+
+HttpClient::~HttpClient() {
+  Shutdown();
+  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+}
+
+void HttpClient::Fetch(HttpRequest request, Callback done) {
+  auto t = std::make_unique<Transfer>();
+  t->request = std::move(request);
+  t->done = std::move(done);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stop_) {
+      pending_.push_back(std::move(t));
+      curl_multi_wakeup(static_cast<CURLM*>(multi_));
+      return;
+    }
+  }
+  t->response.status = absl::CancelledError("shutting down");
+  std::move(t->done)(std::move(t->response));
+}
+
+void HttpClient::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpClient::Run() {
+  auto* multi = static_cast<CURLM*>(multi_);
+  std::vector<std::unique_ptr<Transfer>> running;
+  auto finish = [&](Transfer* t, CURLcode code) {
+    HttpResponse& r = t->response;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.code);
+    char* url = nullptr;
+    if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != nullptr) r.final_url = url;
+    const std::string what = curl_easy_strerror(code);
+    switch (code) {
+      case CURLE_OK:
+        r.status = absl::OkStatus();
+        break;
+      case CURLE_OPERATION_TIMEDOUT:
+        r.status = absl::DeadlineExceededError(
+            absl::StrFormat("%s: no complete answer within %d ms", t->request.url, t->request.timeout.count()));
+        break;
+      case CURLE_COULDNT_CONNECT:
+        r.refused = true;
+        r.status = absl::UnavailableError(absl::StrFormat("%s: %s", t->request.url, what));
+        break;
+      case CURLE_TOO_MANY_REDIRECTS:
+        r.status = absl::FailedPreconditionError(
+            absl::StrFormat("%s: more than %d redirects", t->request.url, t->request.max_redirects));
+        break;
+      default:
+        if (t->too_big) {
+          r.status = absl::ResourceExhaustedError(
+              absl::StrFormat("%s: body over %d bytes (read no further)", t->request.url, t->request.max_body_bytes));
+        } else {
+          r.status = absl::UnavailableError(absl::StrFormat("%s: %s", t->request.url, what));
+        }
+    }
+    if (!r.status.ok()) r.body.clear();
+    std::move(t->done)(std::move(r));
+  };
+  for (;;) {
+    std::vector<std::unique_ptr<Transfer>> fresh;
+    bool stop = false;
+    {
+      absl::MutexLock lock(&mu_);
+      fresh.swap(pending_);
+      stop = stop_;
+    }
+    if (stop) {
+      for (auto& t : fresh) running.push_back(std::move(t));
+      for (auto& t : running) {
+        if (t->easy != nullptr) curl_multi_remove_handle(multi, t->easy);
+        t->response = HttpResponse{};
+        t->response.status = absl::CancelledError("shutting down");
+        std::move(t->done)(std::move(t->response));
+      }
+      return;
+    }
+    for (auto& t : fresh) {
+      CURL* e = curl_easy_init();
+      t->easy = e;
+      for (const std::string& h : t->request.headers) t->headers = curl_slist_append(t->headers, h.c_str());
+      curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
+      curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+      curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+      curl_easy_setopt(e, CURLOPT_MAXREDIRS, t->request.max_redirects);
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
+      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // what libcurl can decode; the cap counts decoded bytes
+      curl_easy_setopt(e, CURLOPT_USERAGENT, "squatstream (+https://github.com/squatstream/squatstream)");
+      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
+      curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+      curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+      curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
+      curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+      curl_multi_add_handle(multi, e);
+      running.push_back(std::move(t));
+    }
+    int still = 0;
+    curl_multi_perform(multi, &still);
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Transfer* t = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
+      const CURLcode code = msg->data.result;
+      curl_multi_remove_handle(multi, msg->easy_handle);
+      finish(t, code);
+      for (auto it = running.begin(); it != running.end(); ++it) {
+        if (it->get() == t) {
+          running.erase(it);
+          break;
+        }
+      }
+    }
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+}
+
+}  // namespace squatstream::workers::registration

@@ -1,0 +1,566 @@
+#include "workers/registration/registration_enricher.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "asio/bind_executor.hpp"
+#include "asio/post.hpp"
+#include "permute/domain.h"
+#include "workers/registration/whois_client.h"
+
+namespace squatstream::workers::registration {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::size_t kMaxRawText = 16 << 10;
+
+std::string HostOf(const std::string& url) {
+  absl::string_view rest = url;
+  if (const std::size_t scheme = rest.find("://"); scheme != absl::string_view::npos) rest.remove_prefix(scheme + 3);
+  rest = rest.substr(0, rest.find('/'));
+  if (const std::size_t at = rest.rfind('@'); at != absl::string_view::npos) rest.remove_prefix(at + 1);
+  return absl::AsciiStrToLower(rest);
+}
+
+std::string OutcomeOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return "ok";
+    case absl::StatusCode::kNotFound:
+      return "not_found";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "timeout";
+    case absl::StatusCode::kUnavailable:
+      return "unavailable";
+    case absl::StatusCode::kResourceExhausted:
+      return "too_large";
+    case absl::StatusCode::kCancelled:
+      return "cancelled";
+    default:
+      return "error";
+  }
+}
+
+}  // namespace
+
+RegistrationMetrics::RegistrationMetrics(prometheus::Registry& registry) {
+  requests = &prometheus::BuildCounter()
+                  .Name("squatstream_registration_requests_total")
+                  .Help(
+                      "Requests to registry servers by protocol (rdap, whois, bootstrap), server and outcome "
+                      "(ok, not_found, rate_limited, timeout, unavailable, malformed, too_large, error)")
+                  .Register(registry);
+  auto& cache = prometheus::BuildCounter()
+                    .Name("squatstream_registration_cache_lookups_total")
+                    .Help(
+                        "Registration lookups by how the shared cache answered: hit, miss (a request), joined "
+                        "(the same registered domain already being asked)")
+                    .Register(registry);
+  cache_hits = &cache.Add({{"result", "hit"}});
+  cache_misses = &cache.Add({{"result", "miss"}});
+  cache_joined = &cache.Add({{"result", "joined"}});
+  gate_waits = &prometheus::BuildCounter()
+                    .Name("squatstream_registration_rate_limit_waits_total")
+                    .Help(
+                        "Requests that waited for a registry server's turn (its rate limit, concurrency cap "
+                        "or a pause after HTTP 429 / refusals)")
+                    .Register(registry)
+                    .Add({});
+  gate_waiting = &prometheus::BuildGauge()
+                      .Name("squatstream_registration_waiting_requests")
+                      .Help("Requests waiting for a registry server's turn now")
+                      .Register(registry)
+                      .Add({});
+  auto& bootstrap = prometheus::BuildGauge()
+                        .Name("squatstream_registration_bootstrap")
+                        .Help(
+                            "The RDAP bootstrap in use: tlds (TLDs with an RDAP service), publication (its "
+                            "publication time, Unix seconds)")
+                        .Register(registry);
+  bootstrap_tlds = &bootstrap.Add({{"value", "tlds"}});
+  bootstrap_publication = &bootstrap.Add({{"value", "publication"}});
+}
+
+prometheus::Counter* RegistrationMetrics::Request(const std::string& protocol, const std::string& server,
+                                                  const std::string& outcome) {
+  const std::string key = absl::StrCat(protocol, "/", server, "/", outcome);
+  auto it = request_counters.find(key);
+  if (it != request_counters.end()) return it->second;
+  prometheus::Counter* c = &requests->Add({{"protocol", protocol}, {"server", server}, {"outcome", outcome}});
+  request_counters.emplace(key, c);
+  return c;
+}
+
+struct RegistrationEnricher::Waiter {
+  asio::any_io_executor executor;
+  Callback done;
+  std::string domain_ascii;
+  std::string registered;
+  Clock::time_point started;
+  std::unique_ptr<asio::steady_timer> timer;
+  bool finished = false;
+};
+
+struct RegistrationEnricher::Fetch {
+  std::string name;
+  std::vector<std::shared_ptr<Waiter>> waiters;
+  v1::WhoisResult result;
+  Clock::time_point deadline;
+  std::shared_ptr<bool> abandoned = std::make_shared<bool>(false);  // the gate drops it from its queue
+  std::unique_ptr<asio::steady_timer> timer;
+  std::string doing;  // what it waits for now, for the deadline message
+  int throttled = 0;
+  bool done = false;
+};
+
+absl::string_view BootstrapSnapshotText();  // generated from data/rdap-dns-bootstrap.json
+
+absl::string_view BootstrapSnapshot() { return BootstrapSnapshotText(); }
+
+RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, asio::any_io_executor executor,
+                                           RegistrationMetrics* metrics)
+    : options_(options),
+      metrics_(metrics),
+      strand_(asio::make_strand(executor)),
+      gate_(strand_, options.gate),
+      refresh_timer_(strand_) {}
+
+absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Create(const RegistrationOptions& options,
+                                                                                   asio::any_io_executor executor,
+                                                                                   RegistrationMetrics* metrics) {
+  std::string text(BootstrapSnapshot());
+  if (!options.bootstrap_file.empty()) {
+    std::ifstream in(options.bootstrap_file);
+    if (!in) return absl::InvalidArgumentError(absl::StrFormat("cannot read %s", options.bootstrap_file));
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
+  absl::StatusOr<RdapBootstrap> bootstrap = ParseRdapBootstrap(text);
+  if (!bootstrap.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("RDAP bootstrap %s: %s", options.bootstrap_file.empty() ? "snapshot" : options.bootstrap_file,
+                        bootstrap.status().message()));
+  }
+  std::unique_ptr<RegistrationEnricher> e(new RegistrationEnricher(options, std::move(executor), metrics));
+  e->SetBootstrap(*std::move(bootstrap));
+  if (!options.bootstrap_url.empty() && options.bootstrap_refresh > absl::ZeroDuration()) {
+    asio::post(e->strand_, [raw = e.get()] { raw->RefreshBootstrap(); });
+  }
+  return e;
+}
+
+// Only joins libcurl's thread: Shutdown, which the server calls while the executor still runs, did the rest.
+RegistrationEnricher::~RegistrationEnricher() { http_.Shutdown(); }
+
+void RegistrationEnricher::Shutdown() {
+  if (shutdown_called_.exchange(true)) return;
+  http_.Shutdown();  // joins libcurl's thread; its last callbacks only post to the strand
+  asio::post(strand_, [this] {
+    shut_down_ = true;
+    refresh_timer_.cancel();
+  });
+}
+
+std::string RegistrationEnricher::bootstrap_publication() const {
+  absl::MutexLock lock(&mu_);
+  return bootstrap_ == nullptr ? "" : bootstrap_->publication;
+}
+
+void RegistrationEnricher::SetBootstrap(RdapBootstrap bootstrap) {
+  metrics_->bootstrap_tlds->Set(static_cast<double>(bootstrap.bases.size()));
+  absl::Time published;
+  std::string error;
+  if (absl::ParseTime(absl::RFC3339_full, bootstrap.publication, &published, &error)) {
+    metrics_->bootstrap_publication->Set(static_cast<double>(absl::ToUnixSeconds(published)));
+  }
+  auto shared = std::make_shared<const RdapBootstrap>(std::move(bootstrap));
+  absl::MutexLock lock(&mu_);
+  bootstrap_ = std::move(shared);
+}
+
+void RegistrationEnricher::RefreshBootstrap() {
+  if (shut_down_) return;
+  HttpRequest request;
+  request.url = options_.bootstrap_url;
+  request.headers = {"Accept: application/json"};
+  request.timeout = std::chrono::seconds(30);
+  request.max_body_bytes = std::size_t{8} << 20;
+  http_.Fetch(std::move(request), [this](HttpResponse r) {
+    asio::post(strand_, [this, r = std::move(r)]() mutable {
+      if (shut_down_) return;
+      absl::Status status = r.status;
+      if (status.ok() && r.code != 200) status = absl::UnavailableError(absl::StrFormat("HTTP %d", r.code));
+      if (status.ok()) {
+        absl::StatusOr<RdapBootstrap> fresh = ParseRdapBootstrap(r.body);
+        if (fresh.ok()) {
+          std::fprintf(stderr, "squatstreamd: RDAP bootstrap refreshed from %s (published %s, %zu TLDs)\n",
+                       options_.bootstrap_url.c_str(), fresh->publication.c_str(), fresh->bases.size());
+          SetBootstrap(*std::move(fresh));
+        } else {
+          status = fresh.status();
+        }
+      }
+      metrics_->Request("bootstrap", HostOf(options_.bootstrap_url), status.ok() ? "ok" : OutcomeOf(status))
+          ->Increment();
+      if (!status.ok()) {
+        std::fprintf(stderr, "squatstreamd: RDAP bootstrap refresh from %s failed (%s); keeping the one in use\n",
+                     options_.bootstrap_url.c_str(), std::string(status.message()).c_str());
+      }
+      refresh_timer_.expires_after(absl::ToChronoNanoseconds(options_.bootstrap_refresh));
+      refresh_timer_.async_wait([this](std::error_code ec) {
+        if (!ec) RefreshBootstrap();
+      });
+    });
+  });
+}
+
+absl::Span<const v1::Enricher> RegistrationEnricher::needs() const {
+  static constexpr v1::Enricher kNeeds[] = {v1::ENRICHER_DNS};
+  return kNeeds;
+}
+
+std::optional<LookupResult> RegistrationEnricher::Skip(const LookupInput& input, std::string* registered) {
+  auto skipped = [](std::string why) {
+    LookupResult r;
+    r.status = absl::NotFoundError(std::move(why));
+    return r;
+  };
+  if (const v1::DnsResult* dns = DnsResultOf(input.record); dns != nullptr) {
+    if (dns->verdict() == v1::DNS_VERDICT_UNREGISTERED) return skipped("not asked: not registered (DNS: NXDOMAIN)");
+    if (dns->verdict() == v1::DNS_VERDICT_WILDCARD) {
+      return skipped(absl::StrFormat("not asked: only %s's wildcard answers (DNS)", dns->wildcard_zone()));
+    }
+  }
+  std::optional<std::string> name = permute::RegisteredDomain(absl::AsciiStrToLower(input.domain_ascii));
+  if (!name.has_value()) {
+    return skipped(absl::StrFormat("not asked: %s has no registered domain (a public suffix?)", input.domain_ascii));
+  }
+  *registered = *std::move(name);
+  return std::nullopt;
+}
+
+std::optional<v1::WhoisResult> RegistrationEnricher::CacheFind(const std::string& name) {
+  if (options_.cache_entries == 0) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = cache_.find(name);
+  if (it == cache_.end()) return std::nullopt;
+  if (it->second.expires <= Clock::now()) {
+    cache_.erase(it);
+    return std::nullopt;
+  }
+  return it->second.result;
+}
+
+void RegistrationEnricher::CacheStore(const std::string& name, const v1::WhoisResult& result) {
+  if (options_.cache_entries == 0) return;
+  const absl::Duration ttl = result.registered() ? options_.cache_ttl : options_.negative_ttl;
+  absl::MutexLock lock(&mu_);
+  if (cache_.size() >= options_.cache_entries) {
+    // Full: drop what expired, else any one entry (the table's order is arbitrary enough).
+    const Clock::time_point now = Clock::now();
+    absl::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
+    if (cache_.size() >= options_.cache_entries) cache_.erase(cache_.begin());
+  }
+  cache_[name] = CacheEntry{result, Clock::now() + absl::ToChronoNanoseconds(ttl)};
+}
+
+std::optional<LookupResult> RegistrationEnricher::TryLookupNow(const LookupInput& input) {
+  std::string registered;
+  if (std::optional<LookupResult> skipped = Skip(input, &registered)) return skipped;
+  std::optional<v1::WhoisResult> cached = CacheFind(registered);
+  if (!cached.has_value()) return std::nullopt;
+  metrics_->cache_hits->Increment();
+  LookupResult r;
+  *r.value.mutable_whois() = *std::move(cached);
+  r.value.mutable_whois()->set_cached(true);
+  return r;
+}
+
+void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executor executor,
+                                  asio::cancellation_slot cancel, Callback done) {
+  auto waiter = std::make_shared<Waiter>();
+  waiter->executor = executor;
+  waiter->done = std::move(done);
+  waiter->domain_ascii = std::string(input.domain_ascii);
+  waiter->started = Clock::now();
+  if (std::optional<LookupResult> now = TryLookupNow(input)) {
+    asio::post(executor, [w = waiter, r = *std::move(now)]() mutable { std::move(w->done)(std::move(r)); });
+    return;
+  }
+  Skip(input, &waiter->registered);
+  if (cancel.is_connected()) {
+    cancel.assign([this, weak = std::weak_ptr<Waiter>(waiter)](asio::cancellation_type) {
+      asio::post(strand_, [this, weak] {
+        if (auto w = weak.lock(); w != nullptr && !w->finished) Deliver(w, absl::CancelledError("cancelled"));
+      });
+    });
+  }
+  asio::post(strand_, [this, waiter] {
+    if (waiter->finished) return;
+    if (shut_down_) {
+      Deliver(waiter, absl::CancelledError("shutting down"));
+      return;
+    }
+    waiter->timer = std::make_unique<asio::steady_timer>(strand_);
+    waiter->timer->expires_at(waiter->started + absl::ToChronoNanoseconds(options_.deadline));
+    waiter->timer->async_wait([this, weak = std::weak_ptr<Waiter>(waiter)](std::error_code ec) {
+      auto w = weak.lock();
+      if (ec || w == nullptr || w->finished) return;
+      std::string doing;
+      if (auto it = in_flight_.find(w->registered); it != in_flight_.end()) doing = it->second->doing;
+      Deliver(w, absl::DeadlineExceededError(absl::StrFormat(
+                     "%s: no registration data within %s%s%s", w->registered, absl::FormatDuration(options_.deadline),
+                     doing.empty() ? "" : " (", doing.empty() ? "" : doing + ")")));
+    });
+    // Cached meanwhile (another lookup of the same name finished)?
+    if (std::optional<v1::WhoisResult> cached = CacheFind(waiter->registered)) {
+      metrics_->cache_hits->Increment();
+      cached->set_cached(true);
+      Deliver(waiter, *std::move(cached));
+      return;
+    }
+    auto it = in_flight_.find(waiter->registered);
+    if (it != in_flight_.end()) {
+      metrics_->cache_joined->Increment();
+      it->second->waiters.push_back(waiter);
+      return;
+    }
+    metrics_->cache_misses->Increment();
+    auto fetch = std::make_shared<Fetch>();
+    fetch->name = waiter->registered;
+    fetch->result.set_registered_domain(fetch->name);
+    fetch->deadline = waiter->started + absl::ToChronoNanoseconds(options_.deadline);
+    fetch->waiters.push_back(waiter);
+    in_flight_.emplace(fetch->name, fetch);
+    fetch->timer = std::make_unique<asio::steady_timer>(strand_);
+    fetch->timer->expires_at(fetch->deadline);
+    fetch->timer->async_wait([this, weak = std::weak_ptr<Fetch>(fetch)](std::error_code ec) {
+      auto f = weak.lock();
+      if (ec || f == nullptr || f->done) return;
+      Finish(f, absl::DeadlineExceededError(absl::StrFormat("%s: no registration data within %s (%s)", f->name,
+                                                            absl::FormatDuration(options_.deadline), f->doing)));
+    });
+    Start(fetch);
+  });
+}
+
+std::chrono::milliseconds RegistrationEnricher::RequestTimeout(const Fetch& fetch) const {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(fetch.deadline - Clock::now());
+  return std::max(std::chrono::milliseconds(1),
+                  std::min(left, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     absl::ToChronoNanoseconds(options_.request_timeout))));
+}
+
+void RegistrationEnricher::Start(const std::shared_ptr<Fetch>& fetch) {
+  std::shared_ptr<const RdapBootstrap> bootstrap;
+  {
+    absl::MutexLock lock(&mu_);
+    bootstrap = bootstrap_;
+  }
+  const std::vector<std::string> bases = bootstrap->BasesFor(fetch->name);
+  if (!bases.empty()) {
+    AskRdap(fetch, absl::StrCat(bases.front(), "domain/", fetch->name), /*related=*/false);
+    return;
+  }
+  const std::string tld = fetch->name.substr(fetch->name.rfind('.') + 1);
+  if (auto it = tld_whois_.find(tld); it != tld_whois_.end()) {
+    AskWhois(fetch, it->second, WhoisStep::kRegistry);
+  } else {
+    AskWhois(fetch, options_.whois_server, WhoisStep::kIana);
+  }
+}
+
+void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related) {
+  const std::string host = HostOf(url);
+  fetch->doing = absl::StrFormat("waiting for %s's turn", host);
+  gate_.Acquire(host, fetch->abandoned, [this, fetch, url, related](bool waited) {
+    if (waited) metrics_->gate_waits->Increment();
+    metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
+    fetch->doing = absl::StrFormat("asking %s", url);
+    fetch->result.add_servers(url);
+    HttpRequest request;
+    request.url = url;
+    request.headers = {"Accept: application/rdap+json"};
+    request.timeout = RequestTimeout(*fetch);
+    request.max_body_bytes = options_.max_rdap_bytes;
+    http_.Fetch(std::move(request), [this, fetch, url, related](HttpResponse r) {
+      asio::post(strand_, [this, fetch, url, related, r = std::move(r)]() mutable {
+        OnRdap(fetch, url, related, std::move(r));
+      });
+    });
+  });
+  metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
+}
+
+void RegistrationEnricher::OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related,
+                                  HttpResponse r) {
+  const std::string host = HostOf(url);
+  GateOutcome gate_outcome = GateOutcome::kOk;
+  std::string outcome;
+  absl::Status failure;
+  absl::StatusOr<RdapDomain> parsed = absl::UnknownError("unset");
+  if (!r.status.ok()) {
+    outcome = OutcomeOf(r.status);
+    failure = r.status;
+    if (r.refused || r.status.code() == absl::StatusCode::kUnavailable) gate_outcome = GateOutcome::kFailed;
+  } else if (r.code == 429) {
+    outcome = "rate_limited";
+    gate_outcome = GateOutcome::kThrottled;
+    failure = absl::ResourceExhaustedError(
+        absl::StrFormat("%s: rate limited (HTTP 429, Retry-After %ds)", host, r.retry_after.count()));
+  } else if (r.code == 404) {
+    outcome = "not_found";
+  } else if (r.code == 200) {
+    parsed = ParseRdapDomain(r.body);
+    outcome = parsed.ok() ? "ok" : (parsed.status().code() == absl::StatusCode::kNotFound ? "not_found" : "malformed");
+    if (!parsed.ok() && parsed.status().code() != absl::StatusCode::kNotFound) {
+      failure =
+          absl::UnknownError(absl::StrFormat("malformed RDAP answer from %s: %s", host, parsed.status().message()));
+    }
+  } else {
+    outcome = "error";
+    if (r.code >= 500) gate_outcome = GateOutcome::kFailed;
+    failure = absl::UnavailableError(absl::StrFormat("%s: HTTP %d", host, r.code));
+  }
+  gate_.Release(host, gate_outcome, r.retry_after);
+  metrics_->Request("rdap", host, outcome)->Increment();
+  if (fetch->done) return;
+  if (related) {  // the registrar's answer only adds: whatever happened, the registry's answer stands
+    if (parsed.ok()) MergeRegistration(parsed->result, &fetch->result);
+    Succeed(fetch);
+    return;
+  }
+  if (outcome == "rate_limited" && fetch->throttled < options_.max_throttled_retries) {
+    ++fetch->throttled;
+    AskRdap(fetch, url, related);  // the gate holds it until the pause ends
+    return;
+  }
+  if (outcome == "not_found") {
+    fetch->result.set_registered(false);
+    fetch->result.set_source("rdap");
+    Succeed(fetch);
+    return;
+  }
+  if (!failure.ok()) {
+    Finish(fetch, failure);
+    return;
+  }
+  v1::WhoisResult merged = parsed->result;
+  merged.set_registered_domain(fetch->name);
+  *merged.mutable_servers() = fetch->result.servers();
+  fetch->result = std::move(merged);
+  if (options_.follow_related && !parsed->related_url.empty() && parsed->related_url != url &&
+      parsed->related_url != r.final_url) {
+    AskRdap(fetch, parsed->related_url, /*related=*/true);
+    return;
+  }
+  Succeed(fetch);
+}
+
+void RegistrationEnricher::AskWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step) {
+  fetch->doing = absl::StrFormat("waiting for whois %s's turn", server);
+  gate_.Acquire(server, fetch->abandoned, [this, fetch, server, step](bool waited) {
+    if (waited) metrics_->gate_waits->Increment();
+    metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
+    fetch->doing = absl::StrFormat("asking whois %s", server);
+    fetch->result.add_servers(absl::StrCat("whois://", server));
+    WhoisQuery(strand_, server, fetch->name, RequestTimeout(*fetch), options_.max_whois_bytes,
+               [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
+                 OnWhois(fetch, server, step, std::move(reply));
+               });
+  });
+  metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
+}
+
+void RegistrationEnricher::OnWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step,
+                                   absl::StatusOr<WhoisReply> reply) {
+  gate_.Release(server,
+                reply.ok() || reply.status().code() == absl::StatusCode::kDeadlineExceeded ? GateOutcome::kOk
+                                                                                           : GateOutcome::kFailed,
+                std::chrono::seconds(0));
+  if (!reply.ok()) {
+    metrics_->Request("whois", server, OutcomeOf(reply.status()))->Increment();
+    if (fetch->done) return;
+    if (step == WhoisStep::kRegistrar) {
+      Succeed(fetch);  // the registry's answer stands
+    } else {
+      Finish(fetch, reply.status());
+    }
+    return;
+  }
+  WhoisAnswer answer = ParseWhois(reply->text);
+  metrics_->Request("whois", server, answer.not_found ? "not_found" : "ok")->Increment();
+  if (fetch->done) return;
+  switch (step) {
+    case WhoisStep::kIana: {
+      if (answer.referral.empty()) {
+        Finish(fetch, absl::NotFoundError(absl::StrFormat("%s: %s names no WHOIS server for its TLD and the "
+                                                          "RDAP bootstrap no RDAP service",
+                                                          fetch->name, server)));
+        return;
+      }
+      tld_whois_[fetch->name.substr(fetch->name.rfind('.') + 1)] = answer.referral;
+      AskWhois(fetch, answer.referral, WhoisStep::kRegistry);
+      return;
+    }
+    case WhoisStep::kRegistry: {
+      v1::WhoisResult result = std::move(answer.result);
+      result.set_registered_domain(fetch->name);
+      *result.mutable_servers() = fetch->result.servers();
+      result.set_raw_text(reply->text.substr(0, kMaxRawText));
+      fetch->result = std::move(result);
+      if (!answer.not_found && !answer.referral.empty() && answer.referral != server) {
+        AskWhois(fetch, answer.referral, WhoisStep::kRegistrar);
+        return;
+      }
+      Succeed(fetch);
+      return;
+    }
+    case WhoisStep::kRegistrar:
+      if (!answer.not_found) MergeRegistration(answer.result, &fetch->result);
+      Succeed(fetch);
+      return;
+  }
+}
+
+void RegistrationEnricher::Succeed(const std::shared_ptr<Fetch>& fetch) {
+  CacheStore(fetch->name, fetch->result);
+  Finish(fetch, fetch->result);
+}
+
+void RegistrationEnricher::Finish(const std::shared_ptr<Fetch>& fetch, const absl::StatusOr<v1::WhoisResult>& result) {
+  if (fetch->done) return;
+  fetch->done = true;
+  *fetch->abandoned = true;
+  if (fetch->timer != nullptr) fetch->timer->cancel();
+  in_flight_.erase(fetch->name);
+  for (const auto& w : fetch->waiters) {
+    if (!w->finished) Deliver(w, result);
+  }
+  fetch->waiters.clear();
+  metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
+}
+
+void RegistrationEnricher::Deliver(const std::shared_ptr<Waiter>& waiter,
+                                   const absl::StatusOr<v1::WhoisResult>& result) {
+  waiter->finished = true;
+  if (waiter->timer != nullptr) waiter->timer->cancel();
+  LookupResult r;
+  if (result.ok()) {
+    *r.value.mutable_whois() = *result;
+  } else {
+    r.status = result.status();
+  }
+  r.latency = absl::FromChrono(Clock::now() - waiter->started);
+  asio::post(waiter->executor, [w = waiter, r = std::move(r)]() mutable { std::move(w->done)(std::move(r)); });
+}
+
+}  // namespace squatstream::workers::registration

@@ -1,0 +1,72 @@
+// Politeness towards each registry server (RDAP host or WHOIS server): at most `max_concurrent` requests at
+// once, at most `rate_per_second` started per second (a token bucket of one second's worth), and a pause
+// after the server pushed back — its Retry-After on HTTP 429, or an exponential backoff (1 s, 2 s, 4 s ...
+// up to `max_backoff`) after refused connections and server errors. Requests wait their turn in order.
+// Strand-only: every call from the one strand given.
+#ifndef SQUATSTREAM_WORKERS_REGISTRATION_SERVER_GATE_H_
+#define SQUATSTREAM_WORKERS_REGISTRATION_SERVER_GATE_H_
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "asio/any_io_executor.hpp"
+#include "asio/steady_timer.hpp"
+
+namespace squatstream::workers::registration {
+
+struct GateOptions {
+  double rate_per_second = 2;
+  int max_concurrent = 2;
+  std::chrono::seconds max_backoff{60};
+};
+
+enum class GateOutcome { kOk, kThrottled, kFailed };
+
+class ServerGate {
+ public:
+  using Clock = std::chrono::steady_clock;
+  ServerGate(asio::any_io_executor strand, GateOptions options);
+
+  // Runs `go` (on the strand, never inline) when `server` may be asked: a slot and a token are taken then,
+  // and Release must follow. `go(waited)` says whether it had to queue. A request whose `*abandoned` is
+  // true by its turn is dropped without taking anything.
+  void Acquire(const std::string& server, std::shared_ptr<bool> abandoned, absl::AnyInvocable<void(bool) &&> go);
+  // Gives the slot back; kThrottled pauses the server for `retry_after` (at least the backoff), kFailed
+  // backs off exponentially, kOk resets the backoff.
+  void Release(const std::string& server, GateOutcome outcome, std::chrono::seconds retry_after);
+
+  // Requests waiting, over every server (for a gauge).
+  std::size_t waiting() const { return waiting_; }
+
+ private:
+  struct Waiter {
+    std::shared_ptr<bool> abandoned;
+    absl::AnyInvocable<void(bool) &&> go;
+    bool queued;
+  };
+  struct Server {
+    explicit Server(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    double tokens = 1;
+    Clock::time_point refilled = Clock::now();
+    int in_flight = 0;
+    int failures = 0;
+    Clock::time_point paused_until{};
+    std::deque<Waiter> queue;
+    asio::steady_timer timer;
+    bool timer_armed = false;
+  };
+  void Pump(const std::string& name, Server& s);
+
+  asio::any_io_executor strand_;
+  GateOptions options_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Server>> servers_;
+  std::size_t waiting_ = 0;
+};
+
+}  // namespace squatstream::workers::registration
+
+#endif  // SQUATSTREAM_WORKERS_REGISTRATION_SERVER_GATE_H_
