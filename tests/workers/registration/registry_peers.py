@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Real RDAP and WHOIS peers on 127.0.0.1 for the registration stage's tests (Python 3 standard library only).
 
-  registry_peers.py [--verbose] [--until-signal]
+  registry_peers.py [--verbose] [--until-signal] [--com-registered NAME,NAME...]
   registry_peers.py --self-test
   registry_peers.py --write-corpus RDAP_DIR WHOIS_DIR
 
@@ -20,6 +20,11 @@ HTTP/1.1 (every answer has a Content-Length), RDAP per RFC 9083, application/rda
                                  (10 MiB, Content-Length, written in 64 KiB pieces), huge-chunked (10 MiB with
                                  Transfer-Encoding: chunked and no Content-Length), bulk* (at once); others 404
   GET /registrar/domain/<name>   the registrar (full.example only: with the abuse contact); others 404
+  GET /com/domain/<name>         a .com registry, for the names given by --com-registered (none by default; the
+                                 end-to-end test passes the DNS fixture's registered .com names): a domain object
+                                 whose values depend on the name (com_facts(name) says which) and a "related" link
+                                 to /com-registrar/domain/<name>; others 404
+  GET /com-registrar/domain/<name>  its registrar, for the same names: adds the abuse contact; others 404
   GET /registry2/domain/<name>   the redirect's target (redirect.example only); others 404
   GET /dns.json                  an RFC 9224 bootstrap file: "example" -> http://127.0.0.1:<http_port>/registry/
   GET /stats                     {"hits": {path: n}, "times": {path: [time.monotonic() at arrival]},
@@ -47,6 +52,7 @@ import socketserver
 import sys
 import threading
 import time
+import zlib
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -275,6 +281,57 @@ def generic(name, path):
                   "2023-03-03T03:03:03Z", "2026-03-03T03:03:03Z", "2025-03-03T03:03:03Z")
 
 
+COM_REGISTERED = set()  # --com-registered
+COM_REGISTRARS = (("Lookalike Names, LLC", "4242", "abuse@lookalike-names.example", "+1.5555550142"),
+                  ("Example Com Registrar SA", "4343", "abuse@example-com-registrar.example", "+33.155550143"),
+                  ("Squat Registry Services Ltd", "4444", "abuse@squat-registry.example", "+44.2055550144"))
+
+
+def com_facts(name):
+    """What the .com peers serve for `name` (one of --com-registered), as a registration stage should report
+    it: the values differ from name to name (a checksum of the name picks them), so that a mix-up shows."""
+    name = name.lower()
+    n = zlib.crc32(name.encode())
+    registrar, iana_id, abuse_email, abuse_phone = COM_REGISTRARS[(n >> 5) % len(COM_REGISTRARS)]
+    year, month, day = 2005 + n % 15, 1 + (n >> 4) % 12, 1 + (n >> 8) % 28
+    stamp = "T%02d:%02d:%02dZ" % ((n >> 12) % 24, (n >> 16) % 60, (n >> 20) % 60)
+    statuses = ["client delete prohibited", "client transfer prohibited", "client update prohibited"]
+    if n % 2:
+        statuses.append("server hold")
+    return {
+        "handle": "%d_DOMAIN_COM-VRSN" % (n % 10000000),
+        "registrar": registrar,
+        "registrar_iana_id": iana_id,
+        "created": "%04d-%02d-%02d%s" % (year, month, day, stamp),
+        "expires": "%04d-%02d-%02d%s" % (2027 + n % 3, month, day, stamp),
+        "updated": "2025-%02d-%02dT10:11:12Z" % (1 + (n >> 24) % 12, 1 + (n >> 28) % 16),
+        "statuses": statuses,
+        "name_servers": ["ns1.%s" % name, "ns2.%s" % name],  # served upper case, as Verisign does
+        "abuse_email": abuse_email,
+        "abuse_phone": abuse_phone,  # served as the tel: URI of RFC 3966
+    }
+
+
+def com_registry(name, path):
+    f = com_facts(name)
+    related = base_url() + "/com-registrar/domain/" + name
+    return domain(name, f["handle"], path, registrar_entity(f["registrar"], f["registrar_iana_id"]),
+                  f["created"], f["expires"], f["updated"], f["statuses"],
+                  [{"value": base_url() + path, "rel": "related", "href": related, "type": RDAP_TYPE}])
+
+
+def com_registrar(name, path):
+    f = com_facts(name)
+    abuse = {
+        "objectClassName": "entity",
+        "roles": ["abuse"],
+        "vcardArray": vcard(["fn", {}, "text", "Abuse Department"], ["email", {}, "text", f["abuse_email"]],
+                            ["tel", {"type": "voice"}, "uri", "tel:" + f["abuse_phone"]]),
+    }
+    return domain(name, f["handle"], path, registrar_entity(f["registrar"], f["registrar_iana_id"], nested=[abuse]),
+                  f["created"], f["expires"], f["updated"], f["statuses"])
+
+
 def huge_body(path, size=HUGE_SIZE):
     """A valid domain object of exactly `size` bytes: a remark whose description pads it out."""
     d = generic("huge.example", path)
@@ -409,6 +466,10 @@ class RdapHandler(BaseHTTPRequestHandler):
             if name == "redirect.example":
                 return self.send_body(200, redirected(path))
             return self.not_found(name)
+        if prefix in ("com", "com-registrar"):
+            if name not in COM_REGISTERED:
+                return self.not_found(name)
+            return self.send_body(200, (com_registry if prefix == "com" else com_registrar)(name, path))
         if prefix != "registry":
             return self.not_found(name)
         if name == "full.example":
@@ -848,6 +909,11 @@ def main():
     if "--write-corpus" in args:
         i = args.index("--write-corpus")
         return write_corpus(args[i + 1], args[i + 2])
+    if "--com-registered" in args:
+        i = args.index("--com-registered")
+        if i + 1 >= len(args):
+            sys.exit("--com-registered needs a comma-separated list of names")
+        COM_REGISTERED.update(n.strip().rstrip(".").lower() for n in args[i + 1].split(",") if n.strip())
     serve("--until-signal" in args)
 
 
@@ -868,7 +934,8 @@ def self_test():
 
     cmd = [sys.executable, os.path.abspath(__file__)]
     started = time.monotonic()
-    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = subprocess.Popen(cmd + ["--com-registered", "exampel.com,WXAMPLE.com."], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE)
     line = child.stdout.readline().decode()
     check(time.monotonic() - started < 5, "started in %.2f s" % (time.monotonic() - started))
     ports = json.loads(line)
@@ -968,6 +1035,27 @@ def self_test():
         d = json.loads(body)
         check(st == 200 and d["ldhName"] == "BULK0042.EXAMPLE" and fn(entity(d, "registrar")) == "Bulk Registrar"
               and event(d, "registration") == "2021-06-07T08:09:10Z", "bulk0042.example: 200 at once")
+        # .com: the names given, with the registrar through the related link; others 404.
+        for name in ("exampel.com", "wxample.com"):
+            f = com_facts(name)
+            st, h, body = get("/com/domain/" + name.upper())
+            d = json.loads(body)
+            r = entity(d, "registrar")
+            check(st == 200 and d["ldhName"] == name.upper() and fn(r) == f["registrar"]
+                  and r["publicIds"][0]["identifier"] == f["registrar_iana_id"] and entity(r, "abuse") is None
+                  and d["status"] == f["statuses"] and event(d, "registration") == f["created"]
+                  and event(d, "expiration") == f["expires"] and event(d, "last changed") == f["updated"]
+                  and [n["ldhName"].lower() for n in d["nameservers"]] == f["name_servers"],
+                  name + ": the .com registry's answer")
+            related = [l["href"] for l in d["links"] if l["rel"] == "related"]
+            check(related == [base + "/com-registrar/domain/" + name], name + ": related link " + str(related))
+            st, h, body = get(related[0][len(base):])
+            props = {p[0]: p for p in entity(entity(json.loads(body), "registrar"), "abuse")["vcardArray"][1]}
+            check(st == 200 and props["email"][3] == f["abuse_email"] and props["tel"][3] == "tel:" + f["abuse_phone"],
+                  name + ": the .com registrar's abuse contact")
+        check(com_facts("exampel.com") != com_facts("wxample.com"), ".com: the values differ by name")
+        for path in ("/com/domain/exanple.com", "/com-registrar/domain/exanple.com", "/com/domain/full.example"):
+            check(get(path)[0] == 404, path + ": 404 (not in --com-registered)")
         # Bootstrap.
         st, h, body = get("/dns.json")
         check(st == 200 and json.loads(body)["services"] == [[["example"], [base + "/registry/"]]],
