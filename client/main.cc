@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   v1::EnrichDomainResponse response;
   v1::Progress last;
   bool simulated = false;
+  std::string attribution;  // the geo databases' credit, printed once at the end
   std::string out;
   while (reader->Read(&response)) {
     last = response.progress();
@@ -129,7 +130,10 @@ int main(int argc, char** argv) {
     out.clear();
     for (const v1::Record& r : response.records()) {
       out += client::FormatRecord(*format, r);
-      for (const v1::Enrichment& e : r.enrichments()) simulated |= e.simulated();
+      for (const v1::Enrichment& e : r.enrichments()) {
+        simulated |= e.simulated();
+        if (attribution.empty() && e.has_geo() && !e.simulated()) attribution = e.geo().attribution();
+      }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
     if (progress) DrawProgress(response.progress());
@@ -148,6 +152,7 @@ int main(int argc, char** argv) {
   if (simulated && *format == client::Format::kTable) {
     std::fputs("squatstream: values marked * are simulated (the server runs stub enrichers for them)\n", stderr);
   }
+  if (!attribution.empty()) std::fprintf(stderr, "squatstream: %s\n", attribution.c_str());
   if (!status.ok()) {
     std::fprintf(stderr, "squatstream: error %d: %s\n", static_cast<int>(status.error_code()),
                  status.error_message().c_str());

@@ -52,14 +52,23 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
   if (x->status().code() != 0) return absl::StrCat("error: ", x->status().message());
   const char* mark = x->simulated() ? "*" : "";
   switch (x->result_case()) {
-    case v1::Enrichment::kGeo:
-      return absl::StrFormat("%s %s %s AS%d%s", x->geo().ip(), x->geo().country_code(), x->geo().city(), x->geo().asn(),
-                             mark);
-    case v1::Enrichment::kWhois:
-      return absl::StrCat(x->whois().registered()
-                              ? absl::StrFormat("%s since %s", x->whois().registrar(), x->whois().created())
-                              : "unregistered",
-                          mark);
+    case v1::Enrichment::kGeo: {
+      const v1::GeoResult& g = x->geo();
+      std::string cell = absl::StrFormat("%s %s %s AS%d", g.ip(), g.country_code(), g.city(), g.asn());
+      for (const v1::GeoLocation& a : g.addresses()) {  // the first located address's AS organisation
+        if (a.ip() == g.ip() && !a.as_organization().empty()) absl::StrAppend(&cell, " ", a.as_organization());
+      }
+      if (g.addresses_size() > 1) absl::StrAppend(&cell, " (+", g.addresses_size() - 1, ")");
+      return absl::StrCat(cell, mark);
+    }
+    case v1::Enrichment::kWhois: {
+      const v1::WhoisResult& w = x->whois();
+      if (!w.registered()) return absl::StrCat("not registered", mark);
+      auto day = [](const std::string& date) { return date.substr(0, 10); };
+      return absl::StrCat(w.registrar().empty() ? "registered" : w.registrar(),
+                          w.created().empty() ? "" : absl::StrCat(" ", day(w.created())),
+                          w.expires().empty() ? "" : absl::StrCat(" to ", day(w.expires())), mark);
+    }
     case v1::Enrichment::kBanner:
       return absl::StrCat(x->banner().http_status() == 0
                               ? "no answer"
@@ -83,6 +92,34 @@ std::string Pad(const std::string& s, std::size_t width) {
   std::size_t cps = 0;
   for (char c : s) cps += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
   return cps >= width ? s + " " : s + std::string(width - cps, ' ');
+}
+
+// The CSV's typed columns: country, city, asn, as_organization (the first located address), registrar,
+// created, expires — empty where the lookup failed or was not made.
+std::string TypedColumns(const v1::Record& r) {
+  std::string country, city, asn, org, registrar, created, expires;
+  if (const v1::Enrichment* g = Find(r, v1::ENRICHER_GEO); g != nullptr && g->has_geo()) {
+    for (const v1::GeoLocation& a : g->geo().addresses()) {
+      if (!a.found()) continue;
+      country = a.country_code();
+      city = a.city();
+      asn = a.asn() == 0 ? "" : absl::StrCat(a.asn());
+      org = a.as_organization();
+      break;
+    }
+    if (g->geo().addresses().empty()) {  // a stub's result: the summary fields only
+      country = g->geo().country_code();
+      city = g->geo().city();
+      asn = absl::StrCat(g->geo().asn());
+    }
+  }
+  if (const v1::Enrichment* w = Find(r, v1::ENRICHER_WHOIS); w != nullptr && w->has_whois()) {
+    registrar = w->whois().registrar();
+    created = w->whois().created();
+    expires = w->whois().expires();
+  }
+  return absl::StrCat(CsvField(country), ",", CsvField(city), ",", asn, ",", CsvField(org), ",", CsvField(registrar),
+                      ",", CsvField(created), ",", CsvField(expires));
 }
 
 }  // namespace
@@ -116,7 +153,8 @@ std::string FormatHeader(Format format) {
       return absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28), Pad("DNS", 30), Pad("GEO", 40), Pad("WHOIS", 40),
                           "BANNER\n");
     case Format::kCsv:
-      return "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input\n";
+      return "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input,country,city,asn,as_organization,"
+             "registrar,created,expires\n";
     case Format::kJson:
       return "";
   }
@@ -134,7 +172,7 @@ std::string FormatRecord(Format format, const v1::Record& r) {
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_DNS)), ",",
                           CsvField(Cell(r, v1::ENRICHER_GEO)), ",", CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",",
                           CsvField(Cell(r, v1::ENRICHER_BANNER)), ",", CsvField(AllKinds(r)), ",", CsvField(r.input()),
-                          "\n");
+                          ",", TypedColumns(r), "\n");
     case Format::kJson: {
       std::string json;
       google::protobuf::util::JsonPrintOptions options;

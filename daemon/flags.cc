@@ -61,6 +61,8 @@ ABSL_FLAG(std::vector<std::string>, geo_city_db,
           "puts it here), tried in order per address.");
 ABSL_FLAG(std::vector<std::string>, geo_asn_db, std::vector<std::string>({"/var/lib/squatstream/geo/asn.mmdb"}),
           "ASN databases (MaxMind-format, GeoLite2-ASN fields), tried in order per address.");
+ABSL_FLAG(std::string, geo_attribution, "IP geolocation by DB-IP (https://db-ip.com)",
+          "The credit the geo databases' licence asks for, on every geo result (DB-IP Lite: CC BY 4.0).");
 ABSL_FLAG(absl::Duration, geo_reload_check, absl::Seconds(30),
           "How often the geo database files are checked for a change (replaced files are loaded without dropping "
           "streams; SIGHUP reloads at once); 0: never.");
@@ -201,6 +203,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   s.reflection = absl::GetFlag(FLAGS_reflection);
   s.geo.location = absl::GetFlag(FLAGS_geo_city_db);
   s.geo.asn = absl::GetFlag(FLAGS_geo_asn_db);
+  s.geo.attribution = absl::GetFlag(FLAGS_geo_attribution);
   s.geo_reload_check = absl::GetFlag(FLAGS_geo_reload_check);
   workers::registration::RegistrationOptions& r = s.registration;
   r.bootstrap_file = absl::GetFlag(FLAGS_rdap_bootstrap_file);

@@ -3,10 +3,12 @@
 # start squatstreamd on loopback, stream DOMAIN (default example.com) through the squatstream client,
 # print the records and a summary, and stop the server. Extra arguments go to the client (e.g. --format=csv).
 #
-# DNS: two lookups through the system resolver first. Where they work, the DNS stage is real (within its
-# default rate limit of 100 queries/s) and the client asks for registered look-alikes of the first 1,000
-# candidates; where they do not (no network, or a resolver that answers nothing), every stage is simulated
-# and the demo says so. Geo, whois and banner are simulated either way (marked * in the table).
+# Two lookups through the system resolver first. Where they work, DNS, geo and registration data are real
+# — DNS within its default rate limit of 100 queries/s, geo from the DB-IP Lite databases the install script
+# put in /var/lib/squatstream/geo, registration data from the registries' RDAP servers (or WHOIS) at up to
+# 4 requests/s per registry for this one run — and the client asks for registered look-alikes of the first
+# 1,000 candidates; where they do not (no network, or a resolver that answers nothing), every stage is
+# simulated and the demo says so. The banner stage is simulated either way (marked * in the table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 domain="${1:-example.com}"
@@ -16,10 +18,11 @@ cmake --preset dev -DSQUATSTREAM_BUILD_TESTS=OFF >&2  # the test and benchmark p
 cmake --build --preset dev >&2
 
 if timeout 3 getent ahosts example.com >/dev/null 2>&1 && timeout 3 getent ahosts iana.org >/dev/null 2>&1; then
-  server_flags=()
-  client_flags=(--registered --max_candidates=1000)
-  echo "demo: the system resolver answers: DNS lookups are real (at most 100 queries/s); only registered" \
-    "look-alikes among the first 1,000 candidates are printed" >&2
+  server_flags=(--registration_rate_limit=4 --registration_max_per_server=4 --registration_deadline=60s)
+  client_flags=(--registered --max_candidates=1000 --deadline=10m)
+  echo "demo: the system resolver answers: DNS, geo and registration lookups are real (DNS at most 100" \
+    "queries/s, registries 4 requests/s each); only registered look-alikes among the first 1,000 candidates" \
+    "are printed" >&2
 else
   server_flags=(--stub_enrichers=all)
   client_flags=()

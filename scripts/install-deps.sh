@@ -34,6 +34,8 @@ build_packages=(
   libidn2-dev libidn-dev libpsl-dev publicsuffix libicu-dev
   # DNS lookups (asynchronous resolver, driven by the asio executor); squatstreamd's allocator
   libc-ares-dev libjemalloc-dev
+  # registration data: RDAP over HTTPS (libcurl with OpenSSL, the system's trust store)
+  libcurl4-openssl-dev
   # geo: MaxMind-format databases (libmaxminddb); the writer that builds the ASN database from its CSVs
   # (scripts/build-asn-mmdb.pl; the geo tests' fixture databases too)
   libmaxminddb-dev libmaxmind-db-writer-perl

@@ -56,10 +56,54 @@ TEST(Output, TableRowShowsValuesAndErrors) {
 }
 
 TEST(Output, CsvQuotesFieldsWithCommas) {
-  EXPECT_EQ(FormatRecord(Format::kCsv, Sample()),
-            "vowel-swap,bücher.de,xn--bcher-kva.de,registered 192.0.2.7*,\"192.0.2.7 DE Frankfurt, Main AS64500\","
-            "error: simulated whois lookup failure,-,homoglyph vowel-swap,xn--bcher-kva.ch\n");
-  EXPECT_EQ(FormatHeader(Format::kCsv), "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input\n");
+  EXPECT_EQ(
+      FormatRecord(Format::kCsv, Sample()),
+      "vowel-swap,bücher.de,xn--bcher-kva.de,registered 192.0.2.7*,\"192.0.2.7 DE Frankfurt, Main AS64500\","
+      "error: simulated whois lookup failure,-,homoglyph vowel-swap,xn--bcher-kva.ch,DE,\"Frankfurt, Main\",64500,,"
+      ",,\n");
+  EXPECT_EQ(FormatHeader(Format::kCsv),
+            "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input,country,city,asn,as_organization,"
+            "registrar,created,expires\n");
+}
+
+// Real geo and registration results: the AS organisation, how many more addresses, the registrar and its
+// dates (days), and the CSV's typed columns.
+TEST(Output, RealGeoAndRegistrationResults) {
+  v1::Record r;
+  r.set_kind(v1::PERMUTATION_KIND_OMISSION);
+  r.set_domain_unicode("exmple.com");
+  r.set_domain_ascii("exmple.com");
+  v1::Enrichment* geo = r.add_enrichments();
+  geo->set_enricher(v1::ENRICHER_GEO);
+  geo->mutable_status();
+  v1::GeoResult* g = geo->mutable_geo();
+  g->set_ip("192.0.2.10");
+  g->set_country_code("DE");
+  g->set_city("Berlin");
+  g->set_asn(64500);
+  v1::GeoLocation* a = g->add_addresses();
+  a->set_ip("192.0.2.10");
+  a->set_found(true);
+  a->set_country_code("DE");
+  a->set_city("Berlin");
+  a->set_asn(64500);
+  a->set_as_organization("Example Transit GmbH");
+  g->add_addresses()->set_ip("2001:db8::10");
+  v1::Enrichment* whois = r.add_enrichments();
+  whois->set_enricher(v1::ENRICHER_WHOIS);
+  whois->mutable_status();
+  whois->mutable_whois()->set_registered(true);
+  whois->mutable_whois()->set_registrar("Example Registrar, Inc.");
+  whois->mutable_whois()->set_created("2019-03-04T10:00:00Z");
+  whois->mutable_whois()->set_expires("2027-03-04T10:00:00Z");
+  const std::string row = FormatRecord(Format::kTable, r);
+  EXPECT_THAT(row, HasSubstr("192.0.2.10 DE Berlin AS64500 Example Transit GmbH (+1)"));
+  EXPECT_THAT(row, HasSubstr("Example Registrar, Inc. 2019-03-04 to 2027-03-04"));
+  EXPECT_THAT(FormatRecord(Format::kCsv, r),
+              ::testing::EndsWith(",DE,Berlin,64500,Example Transit GmbH,\"Example Registrar, Inc.\","
+                                  "2019-03-04T10:00:00Z,2027-03-04T10:00:00Z\n"));
+  whois->mutable_whois()->set_registered(false);
+  EXPECT_THAT(FormatRecord(Format::kTable, r), HasSubstr("not registered"));
 }
 
 TEST(Output, JsonLineUsesProtoFieldNames) {

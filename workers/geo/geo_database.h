@@ -29,6 +29,7 @@ namespace squatstream::workers::geo {
 struct GeoFiles {
   std::vector<std::string> location;  // City / Country databases, tried in order
   std::vector<std::string> asn;       // ASN databases, tried in order
+  std::string attribution;            // the credit their licence asks for, put on every result
 };
 
 // One open set of files. Immutable once opened; thread-safe.

@@ -73,6 +73,7 @@ std::optional<LookupResult> GeoEnricher::TryLookupNow(const LookupInput& input) 
         absl::StrFormat("%s: no address in the geo database (%s)", input.domain_ascii, dns->addresses(0)));
     return result;
   }
+  geo->set_attribution(catalog_->files().attribution);
   for (const v1::GeoLocation& first : geo->addresses()) {  // the summary: the first located address
     if (!first.found()) continue;
     geo->set_ip(first.ip());

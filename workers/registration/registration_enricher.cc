@@ -114,8 +114,8 @@ struct RegistrationEnricher::Fetch {
   v1::WhoisResult result;
   Clock::time_point deadline;
   std::shared_ptr<bool> abandoned = std::make_shared<bool>(false);  // the gate drops it from its queue
-  std::unique_ptr<asio::steady_timer> timer;
-  std::string doing;  // what it waits for now, for the deadline message
+  std::function<void()> cancel_whois;                               // the WHOIS query in progress, if any
+  std::string doing;                                                // what it waits for now, for the deadline message
   int throttled = 0;
   bool done = false;
 };
@@ -166,6 +166,10 @@ void RegistrationEnricher::Shutdown() {
   asio::post(strand_, [this] {
     shut_down_ = true;
     refresh_timer_.cancel();
+    std::vector<std::shared_ptr<Fetch>> running;
+    for (const auto& [name, fetch] : in_flight_) running.push_back(fetch);
+    for (const auto& fetch : running) Finish(fetch, absl::CancelledError("shutting down"));
+    gate_.Shutdown();
   });
 }
 
@@ -299,7 +303,10 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
   if (cancel.is_connected()) {
     cancel.assign([this, weak = std::weak_ptr<Waiter>(waiter)](asio::cancellation_type) {
       asio::post(strand_, [this, weak] {
-        if (auto w = weak.lock(); w != nullptr && !w->finished) Deliver(w, absl::CancelledError("cancelled"));
+        auto w = weak.lock();
+        if (w == nullptr || w->finished) return;
+        Deliver(w, absl::CancelledError("cancelled"));
+        AbandonIfUnwanted(w->registered);
       });
     });
   }
@@ -331,6 +338,8 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
     if (it != in_flight_.end()) {
       metrics_->cache_joined->Increment();
       it->second->waiters.push_back(waiter);
+      it->second->deadline =
+          std::max(it->second->deadline, waiter->started + absl::ToChronoNanoseconds(options_.deadline));
       return;
     }
     metrics_->cache_misses->Increment();
@@ -340,14 +349,6 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
     fetch->deadline = waiter->started + absl::ToChronoNanoseconds(options_.deadline);
     fetch->waiters.push_back(waiter);
     in_flight_.emplace(fetch->name, fetch);
-    fetch->timer = std::make_unique<asio::steady_timer>(strand_);
-    fetch->timer->expires_at(fetch->deadline);
-    fetch->timer->async_wait([this, weak = std::weak_ptr<Fetch>(fetch)](std::error_code ec) {
-      auto f = weak.lock();
-      if (ec || f == nullptr || f->done) return;
-      Finish(f, absl::DeadlineExceededError(absl::StrFormat("%s: no registration data within %s (%s)", f->name,
-                                                            absl::FormatDuration(options_.deadline), f->doing)));
-    });
     Start(fetch);
   });
 }
@@ -472,10 +473,11 @@ void RegistrationEnricher::AskWhois(const std::shared_ptr<Fetch>& fetch, const s
     metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
     fetch->doing = absl::StrFormat("asking whois %s", server);
     fetch->result.add_servers(absl::StrCat("whois://", server));
-    WhoisQuery(strand_, server, fetch->name, RequestTimeout(*fetch), options_.max_whois_bytes,
-               [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
-                 OnWhois(fetch, server, step, std::move(reply));
-               });
+    fetch->cancel_whois = WhoisQuery(strand_, server, fetch->name, RequestTimeout(*fetch), options_.max_whois_bytes,
+                                     [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
+                                       fetch->cancel_whois = nullptr;
+                                       OnWhois(fetch, server, step, std::move(reply));
+                                     });
   });
   metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
 }
@@ -515,7 +517,7 @@ void RegistrationEnricher::OnWhois(const std::shared_ptr<Fetch>& fetch, const st
       v1::WhoisResult result = std::move(answer.result);
       result.set_registered_domain(fetch->name);
       *result.mutable_servers() = fetch->result.servers();
-      result.set_raw_text(reply->text.substr(0, kMaxRawText));
+      result.set_raw_text(ToValidUtf8(absl::string_view(reply->text).substr(0, kMaxRawText)));
       fetch->result = std::move(result);
       if (!answer.not_found && !answer.referral.empty() && answer.referral != server) {
         AskWhois(fetch, answer.referral, WhoisStep::kRegistrar);
@@ -532,6 +534,7 @@ void RegistrationEnricher::OnWhois(const std::shared_ptr<Fetch>& fetch, const st
 }
 
 void RegistrationEnricher::Succeed(const std::shared_ptr<Fetch>& fetch) {
+  MakeValidUtf8(&fetch->result);  // the URLs asked came from answers too
   CacheStore(fetch->name, fetch->result);
   Finish(fetch, fetch->result);
 }
@@ -540,13 +543,24 @@ void RegistrationEnricher::Finish(const std::shared_ptr<Fetch>& fetch, const abs
   if (fetch->done) return;
   fetch->done = true;
   *fetch->abandoned = true;
-  if (fetch->timer != nullptr) fetch->timer->cancel();
+  if (fetch->cancel_whois) std::exchange(fetch->cancel_whois, nullptr)();
   in_flight_.erase(fetch->name);
   for (const auto& w : fetch->waiters) {
     if (!w->finished) Deliver(w, result);
   }
   fetch->waiters.clear();
   metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
+}
+
+void RegistrationEnricher::AbandonIfUnwanted(const std::string& name) {
+  auto it = in_flight_.find(name);
+  if (it == in_flight_.end()) return;
+  const std::shared_ptr<Fetch> fetch = it->second;
+  for (const auto& w : fetch->waiters) {
+    if (!w->finished) return;
+  }
+  // A request already sent still ends (and releases its server's slot); its answer is dropped.
+  Finish(fetch, absl::CancelledError("no lookup waits for it"));
 }
 
 void RegistrationEnricher::Deliver(const std::shared_ptr<Waiter>& waiter,

@@ -86,8 +86,9 @@ class RegistrationEnricher final : public Enricher {
   // Answers names not to be asked about, and names in the cache.
   std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;
 
-  // Stops the refresh and every request (lookups still waiting end CANCELLED). Call before the executor
-  // stops; idempotent.
+  // Stops the refresh and every request (lookups still waiting end CANCELLED; requests queued for a server's
+  // turn are dropped, WHOIS connections closed), so the executor has nothing left to wait for. Call before
+  // the executor stops; idempotent.
   void Shutdown();
 
   std::string bootstrap_publication() const;
@@ -114,6 +115,8 @@ class RegistrationEnricher final : public Enricher {
   void Succeed(const std::shared_ptr<Fetch>& fetch);
   void Finish(const std::shared_ptr<Fetch>& fetch, const absl::StatusOr<v1::WhoisResult>& result);
   void Deliver(const std::shared_ptr<Waiter>& waiter, const absl::StatusOr<v1::WhoisResult>& result);
+  // After a waiter gave up (cancelled, deadline): a fetch no one waits for any more stops asking.
+  void AbandonIfUnwanted(const std::string& name);
   std::chrono::milliseconds RequestTimeout(const Fetch& fetch) const;
 
   const RegistrationOptions options_;

@@ -45,6 +45,12 @@ struct WhoisAnswer {
 };
 WhoisAnswer ParseWhois(absl::string_view text);
 
+// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD: WHOIS servers answer in
+// Latin-1 and worse, and an API string field must hold UTF-8 (a client cannot parse the message otherwise).
+std::string ToValidUtf8(absl::string_view text);
+// Every string field of `r`, made valid UTF-8 (the parsers do this to what they return).
+void MakeValidUtf8(v1::WhoisResult* r);
+
 // A registry's date as ISO 8601: RFC 3339 kept as given; "2003-08-14 07:08:09" gets its "T"; "14-Aug-2003",
 // "2003.08.14", "14.08.2003", "2003/08/14", "20030814" become "2003-08-14"; anything else is kept trimmed.
 std::string NormalizeDate(absl::string_view date);

@@ -42,6 +42,14 @@ void ServerGate::Release(const std::string& server, GateOutcome outcome, std::ch
   Pump(server, s);
 }
 
+void ServerGate::Shutdown() {
+  for (auto& [name, server] : servers_) {
+    server->queue.clear();
+    server->timer.cancel();
+  }
+  waiting_ = 0;
+}
+
 void ServerGate::Pump(const std::string& name, Server& s) {
   for (;;) {
     while (!s.queue.empty() && *s.queue.front().abandoned) {

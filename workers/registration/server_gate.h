@@ -39,6 +39,9 @@ class ServerGate {
   // backs off exponentially, kOk resets the backoff.
   void Release(const std::string& server, GateOutcome outcome, std::chrono::seconds retry_after);
 
+  // Drops every waiting request (their `go` never runs) and cancels the timers: at shutdown.
+  void Shutdown();
+
   // Requests waiting, over every server (for a gauge).
   std::size_t waiting() const { return waiting_; }
 

@@ -89,16 +89,16 @@ bool SplitServer(const std::string& server, std::string* host, std::string* port
   return !host->empty() && absl::SimpleAtoi(*port, &p) && p > 0 && p < 65536;
 }
 
-void WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
-                std::chrono::milliseconds timeout, std::size_t max_bytes,
-                absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done) {
+std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
+                                 std::chrono::milliseconds timeout, std::size_t max_bytes,
+                                 absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done) {
   auto q = std::make_shared<Query>(executor, server, max_bytes);
   q->done = std::move(done);
   q->request = query + "\r\n";
   std::string host, port;
   if (!SplitServer(server, &host, &port)) {
     q->Finish(absl::InvalidArgumentError(absl::StrFormat("whois server \"%s\" is not host[:port]", server)));
-    return;
+    return [] {};
   }
   q->timer.expires_after(timeout);
   q->timer.async_wait([q, timeout](std::error_code ec) {
@@ -130,6 +130,9 @@ void WhoisQuery(asio::any_io_executor executor, const std::string& server, const
       });
     });
   });
+  return [weak = std::weak_ptr<Query>(q)] {
+    if (auto call = weak.lock()) call->Finish(absl::CancelledError("cancelled"));
+  };
 }
 
 }  // namespace squatstream::workers::registration

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -20,10 +21,11 @@ struct WhoisReply {
 };
 
 // `done` runs once, on `executor` (never inline). UNAVAILABLE when the server cannot be resolved or
-// reached (`refused` in the message), DEADLINE_EXCEEDED past the timeout.
-void WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
-                std::chrono::milliseconds timeout, std::size_t max_bytes,
-                absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done);
+// reached (`refused` in the message), DEADLINE_EXCEEDED past the timeout. `executor` must be a strand; the
+// function returned cancels the query (done: CANCELLED; socket and timer released) and must be called on it.
+std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
+                                 std::chrono::milliseconds timeout, std::size_t max_bytes,
+                                 absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done);
 
 // Splits "host", "host:port", "[v6]:port" (port 43 when absent). False for an empty host or a bad port.
 bool SplitServer(const std::string& server, std::string* host, std::string* port);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "asio/io_context.hpp"
 #include "asio/strand.hpp"
@@ -24,6 +25,10 @@ namespace {
 
 using ::testing::DoubleNear;
 using ::testing::HasSubstr;
+
+GeoFiles Files(std::vector<std::string> location, std::vector<std::string> asn) {
+  return GeoFiles{std::move(location), std::move(asn), "IP geolocation by the test's fixtures"};
+}
 
 std::string Output(const std::string& command) {
   std::string out;
@@ -71,7 +76,7 @@ class GeoTest : public ::testing::Test {
 std::string GeoTest::dir_;
 
 TEST_F(GeoTest, MaxMindLayoutGivesEveryFieldPerAddress) {
-  GeoCatalog catalog({{dir_ + "/city.mmdb"}, {dir_ + "/asn.mmdb"}});
+  GeoCatalog catalog(Files({dir_ + "/city.mmdb"}, {dir_ + "/asn.mmdb"}));
   ASSERT_TRUE(catalog.Reload().ok()) << catalog.error();
   const LookupResult r = Locate(catalog, RecordWith({"192.0.2.10", "2001:db8::10", "203.0.113.5", "198.51.100.1"}));
   ASSERT_TRUE(r.status.ok()) << r.status;
@@ -101,12 +106,13 @@ TEST_F(GeoTest, MaxMindLayoutGivesEveryFieldPerAddress) {
   EXPECT_EQ(geo.ip(), "192.0.2.10");
   EXPECT_EQ(geo.country_code(), "DE");
   EXPECT_EQ(geo.asn(), 64500u);
+  EXPECT_EQ(geo.attribution(), "IP geolocation by the test's fixtures");  // the licence's credit, on every result
 }
 
 // DB-IP Lite as the install script installs it: flat keys, one file per address family, float coordinates;
 // the country's name and continent come from ICU.
 TEST_F(GeoTest, FlatLayoutOneFilePerFamilyWithDerivedNameAndContinent) {
-  GeoCatalog catalog({{dir_ + "/flat-city-ipv4.mmdb", dir_ + "/flat-city-ipv6.mmdb"}, {dir_ + "/asn.mmdb"}});
+  GeoCatalog catalog(Files({dir_ + "/flat-city-ipv4.mmdb", dir_ + "/flat-city-ipv6.mmdb"}, {dir_ + "/asn.mmdb"}));
   ASSERT_TRUE(catalog.Reload().ok()) << catalog.error();
   const LookupResult r = Locate(catalog, RecordWith({"127.0.0.1", "2001:db8::1", "198.51.100.7"}));
   ASSERT_TRUE(r.status.ok()) << r.status;
@@ -127,7 +133,7 @@ TEST_F(GeoTest, FlatLayoutOneFilePerFamilyWithDerivedNameAndContinent) {
 }
 
 TEST_F(GeoTest, NothingToLocateOrNoDatabaseIsAStatusNamingWhy) {
-  GeoCatalog catalog({{dir_ + "/city.mmdb"}, {}});
+  GeoCatalog catalog(Files({dir_ + "/city.mmdb"}, {}));
   ASSERT_TRUE(catalog.Reload().ok());
   const LookupResult unknown = Locate(catalog, RecordWith({"203.0.113.9"}));
   EXPECT_EQ(unknown.status.code(), absl::StatusCode::kNotFound);
@@ -136,12 +142,12 @@ TEST_F(GeoTest, NothingToLocateOrNoDatabaseIsAStatusNamingWhy) {
   EXPECT_EQ(no_address.status.code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(no_address.status.message(), HasSubstr("no address"));
 
-  GeoCatalog missing({{dir_ + "/no-such.mmdb"}, {}});
+  GeoCatalog missing(Files({dir_ + "/no-such.mmdb"}, {}));
   EXPECT_FALSE(missing.Reload().ok());
   const LookupResult none = Locate(missing, RecordWith({"192.0.2.10"}));
   EXPECT_EQ(none.status.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(none.status.message(), HasSubstr("no-such.mmdb"));
-  GeoCatalog garbage({{SQUATSTREAM_MAKE_FIXTURE_MMDB}, {}});  // a file that is no database
+  GeoCatalog garbage(Files({SQUATSTREAM_MAKE_FIXTURE_MMDB}, {}));  // a file that is no database
   EXPECT_THAT(std::string(garbage.Reload().message()), HasSubstr("cannot open geo database"));
 }
 
@@ -150,7 +156,7 @@ TEST_F(GeoTest, ReplacedFilesAreReloadedWithoutDroppingTheSetInUse) {
   char dir_template[] = "/tmp/squatstream-geo-reload-XXXXXX";
   const std::string live = mkdtemp(dir_template);
   ASSERT_EQ(std::system(("/usr/bin/perl " SQUATSTREAM_MAKE_FIXTURE_MMDB " " + live).c_str()), 0);
-  GeoCatalog catalog({{live + "/city.mmdb"}, {live + "/asn.mmdb"}});
+  GeoCatalog catalog(Files({live + "/city.mmdb"}, {live + "/asn.mmdb"}));
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   std::thread runner([&] { io.run(); });
@@ -192,7 +198,7 @@ TEST(InstalledGeoDatabases, AgreeWithMmdblookup) {
   for (const std::string& f : {v4, v6, asn}) {
     ASSERT_TRUE(std::filesystem::exists(f)) << f << " is missing: run scripts/install-deps.sh";
   }
-  GeoCatalog catalog({{v4, v6}, {asn}});
+  GeoCatalog catalog(Files({v4, v6}, {asn}));
   ASSERT_TRUE(catalog.Reload().ok()) << catalog.error();
   auto value = [](const std::string& file, const std::string& ip, const std::string& key) {
     // mmdblookup prints `  "Sydney" <utf8_string>` or `  13335 <uint32>`.

@@ -382,6 +382,9 @@ class PeerHTTPServer(ThreadingHTTPServer):
 
 
 class RdapHandler(BaseHTTPRequestHandler):
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and the client's
+    # delayed ACK hold each answer ~40 ms, capping the peer far below the rates the tests need.
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     timeout = 120  # an idle keep-alive connection's thread ends after this
 
