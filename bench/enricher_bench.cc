@@ -180,8 +180,9 @@ struct WarmRegistration {
   }
 };
 
+WarmRegistration* warm = nullptr;  // made by the first benchmark that needs it; main() stops it
 WarmRegistration& Warm() {
-  static auto* warm = new WarmRegistration();  // lives to the end: the peers stop with the process
+  if (warm == nullptr) warm = new WarmRegistration();
   return *warm;
 }
 
@@ -210,4 +211,11 @@ BENCHMARK_CAPTURE(BM_Registration, not_asked_nxdomain, v1::DNS_VERDICT_UNREGISTE
 }  // namespace
 }  // namespace squatstream
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  delete squatstream::warm;  // stops the registry peers
+  return 0;
+}

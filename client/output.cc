@@ -83,8 +83,17 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
 }
 
 std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
+}
+
+// What strangers wrote (registrars' names, page titles) without control characters: an escape sequence in a
+// registrar's name must not drive the user's terminal.
+std::string Printable(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return s;
 }
 
 // Pads by code points, not bytes, so Unicode names line up.
@@ -165,8 +174,9 @@ std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
     case Format::kTable:
       return absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28),
-                          Pad(Cell(r, v1::ENRICHER_DNS), 30), Pad(Cell(r, v1::ENRICHER_GEO), 40),
-                          Pad(Cell(r, v1::ENRICHER_WHOIS), 40), Cell(r, v1::ENRICHER_BANNER), "\n");
+                          Pad(Printable(Cell(r, v1::ENRICHER_DNS)), 30), Pad(Printable(Cell(r, v1::ENRICHER_GEO)), 40),
+                          Pad(Printable(Cell(r, v1::ENRICHER_WHOIS)), 40), Printable(Cell(r, v1::ENRICHER_BANNER)),
+                          "\n");
     case Format::kCsv:
       return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_DNS)), ",",

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "workers/enricher.h"
+#include "workers/net/address_policy.h"
 
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051", "Address the gRPC server listens on (port 0: any free port).");
 ABSL_FLAG(std::string, metrics_address, "0.0.0.0:9464", "Address of the Prometheus /metrics endpoint.");
@@ -74,6 +75,9 @@ ABSL_FLAG(absl::Duration, rdap_bootstrap_refresh, absl::Hours(24), "How often th
 ABSL_FLAG(bool, rdap_follow_related, true, "Also ask the registrar's RDAP server (the registry's \"related\" link).");
 ABSL_FLAG(std::string, whois_server, "whois.iana.org",
           "WHOIS server asked first for a TLD with no RDAP service (it refers to the TLD's); host[:port].");
+ABSL_FLAG(std::vector<std::string>, dial_allow_cidrs, {},
+          "Address ranges the service may dial although they are private, loopback, link-local or otherwise "
+          "refused by default (registries' links and referrals name any host), e.g. 10.20.0.0/16; empty: none.");
 ABSL_FLAG(absl::Duration, registration_deadline, absl::Seconds(15),
           "Longest a registration lookup may take, waiting for a registry's turn included; then the record gets "
           "DEADLINE_EXCEEDED on that enrichment.");
@@ -82,6 +86,7 @@ ABSL_FLAG(double, registration_rate_limit, 1,
           "Requests per second started to one registry server (RDAP host or WHOIS server).");
 ABSL_FLAG(int, registration_max_per_server, 2, "Requests to one registry server at once.");
 ABSL_FLAG(int, registration_cache_entries, 100000, "Registered domains whose registration data is kept; 0: none.");
+ABSL_FLAG(int, registration_cache_mb, 64, "Most memory the registration cache may hold (MiB).");
 ABSL_FLAG(absl::Duration, registration_cache_ttl, absl::Hours(24), "How long registration data is kept.");
 ABSL_FLAG(absl::Duration, registration_negative_ttl, absl::Hours(1),
           "How long a registry's \"not registered\" answer is kept.");
@@ -211,6 +216,10 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   r.bootstrap_refresh = absl::GetFlag(FLAGS_rdap_bootstrap_refresh);
   r.follow_related = absl::GetFlag(FLAGS_rdap_follow_related);
   r.whois_server = absl::GetFlag(FLAGS_whois_server);
+  absl::StatusOr<workers::net::AddressPolicy> policy =
+      workers::net::AddressPolicy::WithAllowed(absl::GetFlag(FLAGS_dial_allow_cidrs));
+  if (!policy.ok()) return absl::InvalidArgumentError(absl::StrCat("--dial_allow_cidrs: ", policy.status().message()));
+  r.policy = *std::move(policy);
   r.deadline = absl::GetFlag(FLAGS_registration_deadline);
   r.request_timeout = absl::GetFlag(FLAGS_registration_timeout);
   r.gate.rate_per_second = absl::GetFlag(FLAGS_registration_rate_limit);
@@ -220,6 +229,9 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   absl::StatusOr<std::size_t> registration_cache = Count(FLAGS_registration_cache_entries);
   if (!registration_cache.ok()) return registration_cache.status();
   r.cache_entries = *registration_cache;
+  absl::StatusOr<std::size_t> registration_cache_mb = Count(FLAGS_registration_cache_mb);
+  if (!registration_cache_mb.ok()) return registration_cache_mb.status();
+  r.cache_bytes = *registration_cache_mb << 20;
   if (r.deadline <= absl::ZeroDuration() || r.request_timeout <= absl::ZeroDuration() || r.gate.rate_per_second <= 0 ||
       r.gate.max_concurrent < 1) {
     return absl::InvalidArgumentError(

@@ -34,11 +34,11 @@ struct ServerOptions {
   absl::Duration max_connection_age = absl::ZeroDuration();    // GOAWAY after this (rebalancing); 0: never
   absl::Duration max_connection_age_grace = absl::Minutes(2);  // streams may still run this long after it
   bool reflection = true;                                      // grpc.reflection.v1alpha
-  workers::dns::ResolverOptions dns;
-  workers::geo::GeoFiles geo;                           // the real geo stage's databases
-  absl::Duration geo_reload_check = absl::Seconds(30);  // how often their files are checked for a change
-  workers::registration::RegistrationOptions
-      registration;  // the real registration (whois) stage's                           // the real DNS stage's resolver
+  workers::dns::ResolverOptions dns;                           // the real DNS stage's resolver
+  workers::geo::GeoFiles geo;                                  // the real geo stage's databases
+  absl::Duration geo_reload_check = absl::Seconds(30);         // how often their files are checked for a change
+  // The real registration (whois) stage's, its address policy included.
+  workers::registration::RegistrationOptions registration;
   // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
   std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
   std::map<v1::Enricher, workers::StubConfig> stubs = {

@@ -16,7 +16,8 @@ constexpr std::array<const char*, kGrpcCodeCount> kCodeNames = {
     "DataLoss", "Unauthenticated"};
 
 prometheus::Histogram::BucketBoundaries LatencyBuckets() {
-  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+  // Up to half an hour: a stream whose registration lookups wait for registries runs for minutes.
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800};
 }
 
 }  // namespace

@@ -302,23 +302,25 @@ absl::Status GeoCatalog::Reload() {
   absl::MutexLock reload(&reload_mu_);
   const std::string fingerprint = Fingerprint();
   absl::StatusOr<std::shared_ptr<const GeoDatabases>> set = GeoDatabases::Open(files_);
+  std::shared_ptr<const GeoDatabases> previous;  // unmapped after the lock is released
   absl::MutexLock lock(&mu_);
   fingerprint_ = fingerprint;  // a file that fails to open is not retried until it changes again
   if (!set.ok()) {
     error_ = std::string(set.status().message());
     return set.status();
   }
-  current_ = *std::move(set);
+  previous = std::exchange(current_, *std::move(set));
   error_.clear();
   ++loads_;
   return absl::OkStatus();
 }
 
 absl::Status GeoCatalog::ReloadIfChanged() {
+  const std::string now = Fingerprint();  // stat() outside the lock lookups take
   {
     absl::MutexLock lock(&mu_);
-    if (current_ != nullptr && fingerprint_ == Fingerprint()) return absl::OkStatus();
-    if (current_ == nullptr && !fingerprint_.empty() && fingerprint_ == Fingerprint()) {
+    if (current_ != nullptr && fingerprint_ == now) return absl::OkStatus();
+    if (current_ == nullptr && !fingerprint_.empty() && fingerprint_ == now) {
       return absl::FailedPreconditionError(error_);  // still the files that failed
     }
   }

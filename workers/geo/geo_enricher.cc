@@ -54,13 +54,13 @@ std::optional<LookupResult> GeoEnricher::TryLookupNow(const LookupInput& input) 
   }
   const v1::DnsResult* dns = DnsResultOf(input.record);
   v1::GeoResult* geo = result.value.mutable_geo();
-  int located = 0;
+  int located = 0;  // addresses with a location or an ASN (a new allocation may have only the latter)
   for (const std::string& ip : dns->addresses()) {
     if (geo->addresses_size() == kMaxAddresses) break;
     absl::StatusOr<v1::GeoLocation> where = db->Locate(ip);
     if (!where.ok()) continue;  // DNS's parser only yields addresses; nothing to report for others
+    if (where->found() || where->asn() != 0) ++located;
     if (where->found()) {
-      ++located;
       metrics_->found->Increment();
     } else {
       metrics_->not_found->Increment();
@@ -74,8 +74,8 @@ std::optional<LookupResult> GeoEnricher::TryLookupNow(const LookupInput& input) 
     return result;
   }
   geo->set_attribution(catalog_->files().attribution);
-  for (const v1::GeoLocation& first : geo->addresses()) {  // the summary: the first located address
-    if (!first.found()) continue;
+  for (const v1::GeoLocation& first : geo->addresses()) {  // the summary: the first address with anything
+    if (!first.found() && first.asn() == 0) continue;
     geo->set_ip(first.ip());
     geo->set_country_code(first.country_code());
     geo->set_city(first.city());

@@ -1,6 +1,7 @@
 #include "workers/registration/http_client.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <mutex>
 #include <utility>
@@ -20,6 +21,20 @@ struct HttpClient::Transfer {
   curl_slist* headers = nullptr;
   HttpResponse response;
   bool too_big = false;
+  std::string denied;  // why the policy refused an address, if it did
+
+  // libcurl asks for each socket it would connect: the address is checked before there is one.
+  static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address) {
+    auto* t = static_cast<Transfer*>(self);
+    if (purpose == CURLSOCKTYPE_IPCXN && t->request.policy != nullptr) {
+      const absl::Status allowed = t->request.policy->Check(&address->addr);
+      if (!allowed.ok()) {
+        t->denied = std::string(allowed.message());
+        return CURL_SOCKET_BAD;
+      }
+    }
+    return socket(address->family, address->socktype, address->protocol);
+  }
 
   ~Transfer() {
     if (easy != nullptr) curl_easy_cleanup(easy);
@@ -103,6 +118,7 @@ void HttpClient::Run() {
     char* url = nullptr;
     if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != nullptr) r.final_url = url;
     const std::string what = curl_easy_strerror(code);
+    if (!t->denied.empty() && code != CURLE_OK) code = CURLE_COULDNT_CONNECT;  // said as the policy's refusal
     switch (code) {
       case CURLE_OK:
         r.status = absl::OkStatus();
@@ -112,6 +128,10 @@ void HttpClient::Run() {
             absl::StrFormat("%s: no complete answer within %d ms", t->request.url, t->request.timeout.count()));
         break;
       case CURLE_COULDNT_CONNECT:
+        if (!t->denied.empty()) {
+          r.status = absl::PermissionDeniedError(absl::StrFormat("%s: %s", t->request.url, t->denied));
+          break;
+        }
         r.refused = true;
         r.status = absl::UnavailableError(absl::StrFormat("%s: %s", t->request.url, what));
         break;
@@ -155,7 +175,11 @@ void HttpClient::Run() {
       curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
       curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+      // No downgrade: an https request follows redirects to https only.
+      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
+                       absl::StartsWith(t->request.url, "https://") ? "https" : "http,https");
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
+      curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
       curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
       curl_easy_setopt(e, CURLOPT_MAXREDIRS, t->request.max_redirects);
       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));

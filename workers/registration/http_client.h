@@ -17,6 +17,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "workers/net/address_policy.h"
 
 namespace squatstream::workers::registration {
 
@@ -26,12 +27,16 @@ struct HttpRequest {
   std::chrono::milliseconds timeout{10000};  // the whole transfer, redirects included
   std::size_t max_body_bytes = std::size_t{1} << 20;
   long max_redirects = 5;
+  // Every address dialled (redirects included) is checked here first; a refused one is never connected to.
+  // Null: none checked. Must outlive the request.
+  const net::AddressPolicy* policy = nullptr;
 };
 
 struct HttpResponse {
   // OK when an HTTP answer came (any status code); DEADLINE_EXCEEDED past the timeout; UNAVAILABLE when the
-  // server could not be resolved or reached (`refused` for a refused connection); RESOURCE_EXHAUSTED for a
-  // body over the cap; FAILED_PRECONDITION for too many redirects; CANCELLED at shutdown.
+  // server could not be resolved or reached (`refused` for a refused connection); PERMISSION_DENIED when the
+  // policy refused its address; RESOURCE_EXHAUSTED for a body over the cap; FAILED_PRECONDITION for too many
+  // redirects; CANCELLED at shutdown.
   absl::Status status;
   long code = 0;
   std::string body;

@@ -19,7 +19,9 @@ namespace squatstream::workers::registration {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr std::size_t kMaxRawText = 16 << 10;
+constexpr std::size_t kMaxRawText = 4 << 10;  // kept on every record of the domain, and in the cache
+// A request with less time than this before its lookup's deadline is not sent (it could not be answered).
+constexpr std::chrono::milliseconds kMinRequestTime{250};
 
 std::string HostOf(const std::string& url) {
   absl::string_view rest = url;
@@ -66,6 +68,13 @@ RegistrationMetrics::RegistrationMetrics(prometheus::Registry& registry) {
   cache_hits = &cache.Add({{"result", "hit"}});
   cache_misses = &cache.Add({{"result", "miss"}});
   cache_joined = &cache.Add({{"result", "joined"}});
+  cache_bytes = &prometheus::BuildGauge()
+                     .Name("squatstream_registration_cache_bytes")
+                     .Help(
+                         "What the registration cache holds, roughly (messages, keys, slots); capped by "
+                         "--registration_cache_mb")
+                     .Register(registry)
+                     .Add({});
   gate_waits = &prometheus::BuildCounter()
                     .Name("squatstream_registration_rate_limit_waits_total")
                     .Help(
@@ -197,6 +206,7 @@ void RegistrationEnricher::RefreshBootstrap() {
   request.headers = {"Accept: application/json"};
   request.timeout = std::chrono::seconds(30);
   request.max_body_bytes = std::size_t{8} << 20;
+  request.policy = &options_.policy;
   http_.Fetch(std::move(request), [this](HttpResponse r) {
     asio::post(strand_, [this, r = std::move(r)]() mutable {
       if (shut_down_) return;
@@ -257,6 +267,7 @@ std::optional<v1::WhoisResult> RegistrationEnricher::CacheFind(const std::string
   auto it = cache_.find(name);
   if (it == cache_.end()) return std::nullopt;
   if (it->second.expires <= Clock::now()) {
+    cache_bytes_ -= it->second.bytes;
     cache_.erase(it);
     return std::nullopt;
   }
@@ -266,14 +277,33 @@ std::optional<v1::WhoisResult> RegistrationEnricher::CacheFind(const std::string
 void RegistrationEnricher::CacheStore(const std::string& name, const v1::WhoisResult& result) {
   if (options_.cache_entries == 0) return;
   const absl::Duration ttl = result.registered() ? options_.cache_ttl : options_.negative_ttl;
+  // What an entry holds, roughly: the message (a WHOIS answer's text up to 16 KiB), the key, the table's slot.
+  const std::size_t bytes = result.ByteSizeLong() + 2 * name.size() + 128;
+  if (bytes > options_.cache_bytes) return;
+  const Clock::time_point now = Clock::now();
   absl::MutexLock lock(&mu_);
-  if (cache_.size() >= options_.cache_entries) {
-    // Full: drop what expired, else any one entry (the table's order is arbitrary enough).
-    const Clock::time_point now = Clock::now();
-    absl::erase_if(cache_, [&](const auto& kv) { return kv.second.expires <= now; });
-    if (cache_.size() >= options_.cache_entries) cache_.erase(cache_.begin());
+  if (auto old = cache_.find(name); old != cache_.end()) {
+    cache_bytes_ -= old->second.bytes;
+    cache_.erase(old);
   }
-  cache_[name] = CacheEntry{result, Clock::now() + absl::ToChronoNanoseconds(ttl)};
+  // Full (entries or bytes): drop what expired — a sweep at most once a minute, since it reads every entry
+  // — then any entries (the table's order is arbitrary enough) until this one fits.
+  auto full = [&] { return cache_.size() >= options_.cache_entries || cache_bytes_ + bytes > options_.cache_bytes; };
+  if (full() && now - last_sweep_ > std::chrono::minutes(1)) {
+    last_sweep_ = now;
+    absl::erase_if(cache_, [&](const auto& kv) {
+      if (kv.second.expires > now) return false;
+      cache_bytes_ -= kv.second.bytes;
+      return true;
+    });
+  }
+  while (full() && !cache_.empty()) {
+    cache_bytes_ -= cache_.begin()->second.bytes;
+    cache_.erase(cache_.begin());
+  }
+  cache_bytes_ += bytes;
+  cache_.emplace(name, CacheEntry{result, now + absl::ToChronoNanoseconds(ttl), bytes});
+  metrics_->cache_bytes->Set(static_cast<double>(cache_bytes_));
 }
 
 std::optional<LookupResult> RegistrationEnricher::TryLookupNow(const LookupInput& input) {
@@ -326,6 +356,7 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
       Deliver(w, absl::DeadlineExceededError(absl::StrFormat(
                      "%s: no registration data within %s%s%s", w->registered, absl::FormatDuration(options_.deadline),
                      doing.empty() ? "" : " (", doing.empty() ? "" : doing + ")")));
+      AbandonIfUnwanted(w->registered);  // no one else waiting: its queued requests are dropped
     });
     // Cached meanwhile (another lookup of the same name finished)?
     if (std::optional<v1::WhoisResult> cached = CacheFind(waiter->registered)) {
@@ -353,11 +384,27 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
   });
 }
 
+// A request ends a little after its lookup's deadline, so that the lookup's own DEADLINE_EXCEEDED (saying
+// what it waited for) is what the record gets.
 std::chrono::milliseconds RegistrationEnricher::RequestTimeout(const Fetch& fetch) const {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(fetch.deadline - Clock::now());
   return std::max(std::chrono::milliseconds(1),
-                  std::min(left, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     absl::ToChronoNanoseconds(options_.request_timeout))));
+                  std::min(left + kMinRequestTime, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       absl::ToChronoNanoseconds(options_.request_timeout))));
+}
+
+bool RegistrationEnricher::Worthwhile(const std::shared_ptr<Fetch>& fetch) {
+  if (fetch->done) return false;
+  if (shut_down_) {
+    Finish(fetch, absl::CancelledError("shutting down"));
+    return false;
+  }
+  if (fetch->deadline - Clock::now() < kMinRequestTime) {
+    Finish(fetch, absl::DeadlineExceededError(absl::StrFormat("%s: no registration data within %s (%s)", fetch->name,
+                                                              absl::FormatDuration(options_.deadline), fetch->doing)));
+    return false;
+  }
+  return true;
 }
 
 void RegistrationEnricher::Start(const std::shared_ptr<Fetch>& fetch) {
@@ -382,8 +429,12 @@ void RegistrationEnricher::Start(const std::shared_ptr<Fetch>& fetch) {
 void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related) {
   const std::string host = HostOf(url);
   fetch->doing = absl::StrFormat("waiting for %s's turn", host);
-  gate_.Acquire(host, fetch->abandoned, [this, fetch, url, related](bool waited) {
+  gate_.Acquire(host, fetch->abandoned, [this, fetch, url, host, related](bool waited) {
     if (waited) metrics_->gate_waits->Increment();
+    if (!Worthwhile(fetch)) {  // ended, or too late, since it queued: the turn goes back unused
+      gate_.Release(host, GateOutcome::kOk, std::chrono::seconds(0));
+      return;
+    }
     metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
     fetch->doing = absl::StrFormat("asking %s", url);
     fetch->result.add_servers(url);
@@ -392,6 +443,7 @@ void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const st
     request.headers = {"Accept: application/rdap+json"};
     request.timeout = RequestTimeout(*fetch);
     request.max_body_bytes = options_.max_rdap_bytes;
+    request.policy = &options_.policy;
     http_.Fetch(std::move(request), [this, fetch, url, related](HttpResponse r) {
       asio::post(strand_, [this, fetch, url, related, r = std::move(r)]() mutable {
         OnRdap(fetch, url, related, std::move(r));
@@ -439,7 +491,8 @@ void RegistrationEnricher::OnRdap(const std::shared_ptr<Fetch>& fetch, const std
     Succeed(fetch);
     return;
   }
-  if (outcome == "rate_limited" && fetch->throttled < options_.max_throttled_retries) {
+  if (outcome == "rate_limited" && fetch->throttled < options_.max_throttled_retries &&
+      Clock::now() + r.retry_after + kMinRequestTime < fetch->deadline) {
     ++fetch->throttled;
     AskRdap(fetch, url, related);  // the gate holds it until the pause ends
     return;
@@ -470,11 +523,15 @@ void RegistrationEnricher::AskWhois(const std::shared_ptr<Fetch>& fetch, const s
   fetch->doing = absl::StrFormat("waiting for whois %s's turn", server);
   gate_.Acquire(server, fetch->abandoned, [this, fetch, server, step](bool waited) {
     if (waited) metrics_->gate_waits->Increment();
+    if (!Worthwhile(fetch)) {
+      gate_.Release(server, GateOutcome::kOk, std::chrono::seconds(0));
+      return;
+    }
     metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
     fetch->doing = absl::StrFormat("asking whois %s", server);
     fetch->result.add_servers(absl::StrCat("whois://", server));
     fetch->cancel_whois = WhoisQuery(strand_, server, fetch->name, RequestTimeout(*fetch), options_.max_whois_bytes,
-                                     [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
+                                     &options_.policy, [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
                                        fetch->cancel_whois = nullptr;
                                        OnWhois(fetch, server, step, std::move(reply));
                                      });
@@ -484,10 +541,13 @@ void RegistrationEnricher::AskWhois(const std::shared_ptr<Fetch>& fetch, const s
 
 void RegistrationEnricher::OnWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step,
                                    absl::StatusOr<WhoisReply> reply) {
-  gate_.Release(server,
-                reply.ok() || reply.status().code() == absl::StatusCode::kDeadlineExceeded ? GateOutcome::kOk
-                                                                                           : GateOutcome::kFailed,
-                std::chrono::seconds(0));
+  // A server that did not answer in time, a query we cancelled or a server name we would not dial is no
+  // reason to back off from that server.
+  const absl::StatusCode code = reply.ok() ? absl::StatusCode::kOk : reply.status().code();
+  const bool neutral = code == absl::StatusCode::kOk || code == absl::StatusCode::kDeadlineExceeded ||
+                       code == absl::StatusCode::kCancelled || code == absl::StatusCode::kPermissionDenied ||
+                       code == absl::StatusCode::kInvalidArgument;
+  gate_.Release(server, neutral ? GateOutcome::kOk : GateOutcome::kFailed, std::chrono::seconds(0));
   if (!reply.ok()) {
     metrics_->Request("whois", server, OutcomeOf(reply.status()))->Increment();
     if (fetch->done) return;
@@ -571,7 +631,8 @@ void RegistrationEnricher::Deliver(const std::shared_ptr<Waiter>& waiter,
   if (result.ok()) {
     *r.value.mutable_whois() = *result;
   } else {
-    r.status = result.status();
+    // Messages quote what servers sent (a JSON parser's excerpt of the body): valid UTF-8 for the API.
+    r.status = absl::Status(result.status().code(), ToValidUtf8(result.status().message()));
   }
   r.latency = absl::FromChrono(Clock::now() - waiter->started);
   asio::post(waiter->executor, [w = waiter, r = std::move(r)]() mutable { std::move(w->done)(std::move(r)); });

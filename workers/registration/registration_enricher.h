@@ -45,11 +45,13 @@ struct RegistrationOptions {
   absl::Duration request_timeout = absl::Seconds(10);  // one HTTP or WHOIS request's
   GateOptions gate;                                    // per server
   std::size_t cache_entries = 100000;                  // 0: no cache
+  std::size_t cache_bytes = std::size_t{64} << 20;     // and at most this much held
   absl::Duration cache_ttl = absl::Hours(24);
   absl::Duration negative_ttl = absl::Hours(1);  // for "not registered" answers
   bool follow_related = true;                    // ask the registrar's RDAP server too
   std::size_t max_rdap_bytes = std::size_t{1} << 20;
   std::size_t max_whois_bytes = std::size_t{64} << 10;
+  net::AddressPolicy policy;      // every address dialled (RDAP, redirects, related links, WHOIS) is checked
   int max_throttled_retries = 2;  // asks again after a 429, within the deadline
 };
 
@@ -64,6 +66,7 @@ struct RegistrationMetrics {
   prometheus::Counter* cache_hits;
   prometheus::Counter* cache_misses;
   prometheus::Counter* cache_joined;
+  prometheus::Gauge* cache_bytes;
   prometheus::Counter* gate_waits;  // requests that waited for a server's turn (rate limit, cap or pause)
   prometheus::Gauge* gate_waiting;
   prometheus::Gauge* bootstrap_tlds;
@@ -118,6 +121,9 @@ class RegistrationEnricher final : public Enricher {
   // After a waiter gave up (cancelled, deadline): a fetch no one waits for any more stops asking.
   void AbandonIfUnwanted(const std::string& name);
   std::chrono::milliseconds RequestTimeout(const Fetch& fetch) const;
+  // Whether a request for `fetch` is still worth sending now; if not, ends the fetch (shut down, or too
+  // close to its deadline).
+  bool Worthwhile(const std::shared_ptr<Fetch>& fetch);
 
   const RegistrationOptions options_;
   RegistrationMetrics* const metrics_;
@@ -135,9 +141,15 @@ class RegistrationEnricher final : public Enricher {
   struct CacheEntry {
     v1::WhoisResult result;
     std::chrono::steady_clock::time_point expires;
+    std::size_t bytes;
   };
   absl::flat_hash_map<std::string, CacheEntry> cache_ ABSL_GUARDED_BY(mu_);
+  std::size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point last_sweep_ ABSL_GUARDED_BY(mu_){};
 };
+
+// Destruction: call Shutdown() first and let the executor run out (its handlers hold `this`); the server does
+// both before the stages go.
 
 // The IANA bootstrap snapshot committed in workers/registration/data/ and built into the binary.
 absl::string_view BootstrapSnapshot();

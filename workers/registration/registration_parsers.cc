@@ -174,7 +174,8 @@ absl::StatusOr<RdapDomain> ParseRdapDomain(absl::string_view json) {
   if (value->kind_case() != Value::kStructValue) return absl::InvalidArgumentError("RDAP: not a JSON object");
   const Struct& root = value->struct_value();
   if (const Value* code = Field(root, "errorCode"); code != nullptr) {
-    const int c = code->kind_case() == Value::kNumberValue ? static_cast<int>(code->number_value()) : 0;
+    const double n = code->kind_case() == Value::kNumberValue ? code->number_value() : 0;
+    const int c = n >= 0 && n < 1000 ? static_cast<int>(n) : 0;  // an HTTP status, or nonsense
     const std::string title = StringField(root, "title");
     if (c == 404) return absl::NotFoundError(absl::StrFormat("RDAP: not found%s%s", title.empty() ? "" : ": ", title));
     return absl::InvalidArgumentError(absl::StrFormat("RDAP error object %d %s", c, title));
@@ -446,8 +447,9 @@ WhoisAnswer ParseWhois(absl::string_view text) {
     empty.set_source("whois");
     r = std::move(empty);
   } else {
-    r.set_registered(!r.registrar().empty() || !r.created().empty() || !r.expires().empty() ||
-                     r.name_servers_size() > 0 || r.statuses_size() > 0);
+    // An answer that is not a "not found" says the name is held, even in a layout the parser does not know
+    // (its text stays on the record).
+    r.set_registered(!absl::StripAsciiWhitespace(text).empty());
   }
   MakeValidUtf8(&r);
   out.referral = ToValidUtf8(out.referral);

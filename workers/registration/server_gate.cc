@@ -36,8 +36,10 @@ void ServerGate::Release(const std::string& server, GateOutcome outcome, std::ch
     ++s.failures;
     const auto backoff =
         std::min<std::chrono::seconds>(options_.max_backoff, std::chrono::seconds(1LL << std::min(s.failures - 1, 16)));
+    // A server's own Retry-After is honoured as given (the HTTP client caps it at an hour); our backoff at
+    // max_backoff.
     const auto pause = outcome == GateOutcome::kThrottled ? std::max(backoff, retry_after) : backoff;
-    s.paused_until = std::max(s.paused_until, now + std::min<std::chrono::seconds>(pause, options_.max_backoff));
+    s.paused_until = std::max(s.paused_until, now + pause);
   }
   Pump(server, s);
 }

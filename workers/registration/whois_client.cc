@@ -3,6 +3,7 @@
 #include <array>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
@@ -91,6 +92,7 @@ bool SplitServer(const std::string& server, std::string* host, std::string* port
 
 std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
                                  std::chrono::milliseconds timeout, std::size_t max_bytes,
+                                 const net::AddressPolicy* policy,
                                  absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done) {
   auto q = std::make_shared<Query>(executor, server, max_bytes);
   q->done = std::move(done);
@@ -106,13 +108,28 @@ std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::stri
     q->Finish(absl::DeadlineExceededError(
         absl::StrFormat("whois %s: no complete answer within %d ms", q->server, timeout.count())));
   });
-  q->resolver.async_resolve(host, port, [q](std::error_code ec, asio::ip::tcp::resolver::results_type results) {
+  q->resolver.async_resolve(host, port, [q, policy](std::error_code ec, asio::ip::tcp::resolver::results_type found) {
     if (q->finished) return;
     if (ec) {
       q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: cannot resolve: %s", q->server, ec.message())));
       return;
     }
-    asio::async_connect(q->socket, results, [q](std::error_code connected, const asio::ip::tcp::endpoint&) {
+    // Only addresses the policy allows are dialled (a referral names any host it likes).
+    std::vector<asio::ip::tcp::endpoint> allowed;
+    absl::Status denied;
+    for (const auto& entry : found) {
+      const absl::Status ok = policy == nullptr ? absl::OkStatus() : policy->Check(entry.endpoint().data());
+      if (ok.ok()) {
+        allowed.push_back(entry.endpoint());
+      } else if (denied.ok()) {
+        denied = ok;
+      }
+    }
+    if (allowed.empty()) {
+      q->Finish(absl::PermissionDeniedError(absl::StrFormat("whois %s: %s", q->server, denied.message())));
+      return;
+    }
+    asio::async_connect(q->socket, allowed, [q](std::error_code connected, const asio::ip::tcp::endpoint&) {
       if (q->finished) return;
       if (connected) {
         q->Finish(

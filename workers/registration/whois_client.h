@@ -12,6 +12,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
+#include "workers/net/address_policy.h"
 
 namespace squatstream::workers::registration {
 
@@ -21,10 +22,12 @@ struct WhoisReply {
 };
 
 // `done` runs once, on `executor` (never inline). UNAVAILABLE when the server cannot be resolved or
-// reached (`refused` in the message), DEADLINE_EXCEEDED past the timeout. `executor` must be a strand; the
-// function returned cancels the query (done: CANCELLED; socket and timer released) and must be called on it.
+// reached (`refused` in the message), DEADLINE_EXCEEDED past the timeout, PERMISSION_DENIED when `policy`
+// refuses every address the name has (none of those is dialled). `executor` must be a strand; the function
+// returned cancels the query (done: CANCELLED; socket and timer released) and must be called on it.
 std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
                                  std::chrono::milliseconds timeout, std::size_t max_bytes,
+                                 const net::AddressPolicy* policy,
                                  absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done);
 
 // Splits "host", "host:port", "[v6]:port" (port 43 when absent). False for an empty host or a bad port.

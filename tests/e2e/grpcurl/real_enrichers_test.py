@@ -372,6 +372,7 @@ def main():
                 "--dns_timeout=500ms",
                 f"--geo_city_db={tmp}/city.mmdb", f"--geo_asn_db={tmp}/asn.mmdb",
                 f"--rdap_bootstrap_file={bootstrap}", "--rdap_bootstrap_url=",
+                "--dial_allow_cidrs=127.0.0.0/8",  # the peers are on loopback, which is refused by default
                 f"--whois_server=127.0.0.1:{ports['whois_iana_port']}",
                 "--registration_deadline=15s", "--registration_timeout=5s"]) as server:
             request = {"domain": "example.com", "kinds": KINDS, "registered_only": True,

@@ -168,8 +168,14 @@ TEST_F(GeoTest, ReplacedFilesAreReloadedWithoutDroppingTheSetInUse) {
     // The variant is written elsewhere and renamed over the live files, as the install script does.
     ASSERT_EQ(std::system(("/usr/bin/perl " SQUATSTREAM_MAKE_FIXTURE_MMDB " " + live + " --variant=2").c_str()), 0);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (catalog.current() == before && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling for the watcher's check
+    // Polling for the watcher's check until it has loaded both new files (the script renames them one at a
+    // time: a check in between loads the new city file with the old ASN file).
+    auto variant_loaded = [&] {
+      const auto db = catalog.current();
+      return db != before && db->Locate("192.0.2.10")->asn() == 64510u && db->Locate("192.0.2.10")->city() == "Paris";
+    };
+    while (!variant_loaded() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     const std::shared_ptr<const GeoDatabases> after = catalog.current();
     ASSERT_NE(after, before);

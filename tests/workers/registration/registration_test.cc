@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/workers/dns/dns_peers.h"
+#include "workers/net/address_policy.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/registration/registration_parsers.h"
 
@@ -146,6 +147,7 @@ class RegistrationTest : public ::testing::Test {
     o.gate.rate_per_second = 100;
     o.gate.max_concurrent = 4;
     o.max_rdap_bytes = std::size_t{1} << 20;
+    o.policy = *net::AddressPolicy::WithAllowed({"127.0.0.0/8"});  // the peers; refused by default
     return o;
   }
   void Start(const RegistrationOptions& options) {
@@ -177,7 +179,10 @@ class RegistrationTest : public ::testing::Test {
   }
   LookupResult Lookup(const std::string& name, v1::DnsVerdict verdict = v1::DNS_VERDICT_REGISTERED) {
     std::future<LookupResult> f = Ask(name, verdict);
-    EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready) << name;
+    if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      ADD_FAILURE() << name << ": no result within 30 s";
+      return LookupResult{absl::DeadlineExceededError("the test gave up"), {}, {}};
+    }
     return f.get();
   }
 
@@ -286,13 +291,12 @@ TEST_F(RegistrationTest, FaultsEndTheLookupWithAStatusWithinTheDeadline) {
     EXPECT_THAT(h.status.message(), HasSubstr("body over 1048576 bytes"));
   }
   EXPECT_EQ(hang.get().status.code(), absl::StatusCode::kDeadlineExceeded);
-  // A flood is cut at the byte cap; what came is parsed (nothing useful) and kept, bounded.
+  // A flood is cut at the byte cap (64 KiB, read in well under the deadline: without the cap the read would
+  // run into it); what came is kept, bounded.
   const LookupResult fl = flood.get();
-  if (fl.status.ok()) {
-    EXPECT_LE(fl.value.whois().raw_text().size(), 16u << 10);
-  } else {
-    EXPECT_EQ(fl.status.code(), absl::StatusCode::kDeadlineExceeded) << fl.status;
-  }
+  ASSERT_TRUE(fl.status.ok()) << fl.status;
+  EXPECT_FALSE(fl.value.whois().raw_text().empty());
+  EXPECT_LE(fl.value.whois().raw_text().size(), 4u << 10);
 }
 
 TEST_F(RegistrationTest, WhoisFollowsIanaThenTheRegistryThenTheRegistrar) {
@@ -404,7 +408,7 @@ TEST_F(RegistrationTest, RateAndConcurrencyHoldAndTheSecondPassIsCached) {
 // registry's turn are never sent; and at shutdown nothing is left for the executor to wait on.
 TEST_F(RegistrationTest, CancelledLookupsStopAskingAndShutdownIsPrompt) {
   RegistrationOptions o = Options();
-  o.gate.rate_per_second = 2;  // one request now, the next ones each half a second later
+  o.gate.rate_per_second = 0.2;  // one request now, the next one five seconds later
   o.gate.max_concurrent = 1;
   Start(o);
   std::vector<std::unique_ptr<asio::cancellation_signal>> signals;
@@ -418,7 +422,9 @@ TEST_F(RegistrationTest, CancelledLookupsStopAskingAndShutdownIsPrompt) {
     enricher_->Lookup(LookupInput{name, record}, io_.get_executor(), signals.back()->slot(),
                       [promise](LookupResult r) { promise->set_value(std::move(r)); });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the first request goes out at once
+  for (int i = 0; i < 200 && Hits(Stats(), "/registry/domain/bulk-cancel0.example") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling for the first request
+  }
   asio::post(io_, [&] {
     for (auto& s : signals) s->emit(asio::cancellation_type::terminal);  // from the executor, as the contract says
   });
@@ -428,7 +434,7 @@ TEST_F(RegistrationTest, CancelledLookupsStopAskingAndShutdownIsPrompt) {
     cancelled += f.get().status.code() == absl::StatusCode::kCancelled;
   }
   EXPECT_GE(cancelled, 5);                                       // the first may have been answered before the cancel
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // three more turns, were they still queued
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));  // the next turn, were they still queued
   int sent = 0;
   for (int i = 0; i < 6; ++i) sent += Hits(Stats(), absl::StrFormat("/registry/domain/bulk-cancel%d.example", i));
   EXPECT_EQ(sent, 1);
@@ -452,6 +458,40 @@ TEST_F(RegistrationTest, CancelledLookupsStopAskingAndShutdownIsPrompt) {
     }
   }
   runner_ = std::thread([] {});  // TearDown joins it
+}
+
+// The cache holds at most --registration_cache_mb: older entries make room for new ones.
+TEST_F(RegistrationTest, TheCacheStaysWithinItsByteCap) {
+  RegistrationOptions o = Options();
+  o.cache_bytes = 4096;
+  Start(o);
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(Lookup(absl::StrFormat("bulk-cap%02d.example", i)).status.ok());
+  int cached = 0;
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = absl::StrFormat("bulk-cap%02d.example", i);
+    const v1::Record record = RecordFor(name, v1::DNS_VERDICT_REGISTERED);
+    cached += enricher_->TryLookupNow(LookupInput{name, record}).has_value();
+  }
+  EXPECT_GE(cached, 1);
+  EXPECT_LT(cached, 12);
+  EXPECT_TRUE(
+      enricher_
+          ->TryLookupNow(LookupInput{"bulk-cap11.example", RecordFor("bulk-cap11.example", v1::DNS_VERDICT_REGISTERED)})
+          .has_value());  // the newest stays
+}
+
+// By default nothing private is dialled: a registry, its "related" link or a WHOIS referral naming a
+// loopback or private address gets PERMISSION_DENIED saying which range, and no connection.
+TEST_F(RegistrationTest, ThePolicyRefusesPrivateAddressesByDefault) {
+  RegistrationOptions o = Options();
+  o.policy = net::AddressPolicy();
+  Start(o);
+  const LookupResult rdap = Lookup("bulk-private.example");
+  EXPECT_EQ(rdap.status.code(), absl::StatusCode::kPermissionDenied) << rdap.status;
+  EXPECT_THAT(rdap.status.message(), HasSubstr("127.0.0.1 is loopback (127.0.0.0/8): not dialled"));
+  const LookupResult whois = Lookup("full.whois");
+  EXPECT_EQ(whois.status.code(), absl::StatusCode::kPermissionDenied) << whois.status;
+  EXPECT_EQ(Hits(Stats(), "/registry/domain/bulk-private.example"), 0);
 }
 
 TEST_F(RegistrationTest, AnUnreachableRegistryIsUnavailableAndBackedOff) {
