@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,6 +26,7 @@
 #include "squatstream/v1/squatstream.grpc.pb.h"
 #include "tests/workers/dns/dns_peers.h"
 #include "tests/workers/dns/fixture_zones.h"
+#include "workers/net/address_policy.h"
 
 namespace squatstream {
 namespace {
@@ -704,6 +707,48 @@ TEST_F(SlowLookupsTest, ShortDeadlineStopsAllWork) {
     return Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"DeadlineExceeded\"," + kMethod) == kStreams;
   }));
   EXPECT_EQ(Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"Canceled\"," + kMethod), 0);
+}
+
+// The real registration stage, its lookups waiting on a registry that accepts connections and never answers
+// (and more queued behind its rate limit): a shutdown ends them at once — the HTTP thread joined, the queue
+// dropped — instead of waiting out their 30 s timeouts.
+TEST_F(EnrichDomainTest, ShutdownEndsRegistrationLookupsWaitingOnASilentRegistry) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(a);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(listen(listener, 64), 0);  // the kernel completes the handshakes; nothing ever reads or answers
+  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  char path[] = "/tmp/squatstream-bootstrap-XXXXXX";
+  close(mkstemp(path));
+  std::ofstream(path) << R"({"services":[[["com"],["http://127.0.0.1:)" << ntohs(a.sin_port) << R"(/"]]]})";
+
+  daemon::ServerOptions o = FastOptions();
+  o.stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_BANNER};
+  o.registration.bootstrap_file = path;
+  o.registration.bootstrap_url = "";
+  o.registration.policy = *workers::net::AddressPolicy::WithAllowed({"127.0.0.0/8"});
+  o.registration.deadline = absl::Seconds(30);
+  o.registration.request_timeout = absl::Seconds(30);
+  o.registration.gate.rate_per_second = 2;  // most lookups wait their turn
+  StartServer(o);
+  std::thread client([&] {
+    v1::EnrichDomainRequest request;
+    request.set_domain("example.com");
+    request.set_max_candidates(40);
+    request.add_enrichers(v1::ENRICHER_WHOIS);
+    const StreamResult result = Stream(request);
+    EXPECT_EQ(result.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  });
+  ASSERT_TRUE(Eventually([&] { return Metric(Scrape(), "squatstream_registration_waiting_requests") > 0; }));
+  const auto started = std::chrono::steady_clock::now();
+  server_->Shutdown(absl::ZeroDuration());
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  client.join();
+  close(listener);
+  std::remove(path);
 }
 
 TEST_F(EnrichDomainTest, ShutdownWithAStreamInProgressCancelsItAfterTheGrace) {

@@ -97,8 +97,13 @@ RegistrationMetrics::RegistrationMetrics(prometheus::Registry& registry) {
   bootstrap_publication = &bootstrap.Add({{"value", "publication"}});
 }
 
-prometheus::Counter* RegistrationMetrics::Request(const std::string& protocol, const std::string& server,
+prometheus::Counter* RegistrationMetrics::Request(const std::string& protocol, const std::string& server_name,
                                                   const std::string& outcome) {
+  // Servers are named by registries' answers (related links, referrals): past kMaxServers distinct ones, the
+  // rest share the label "other", so no stranger can grow the series without bound.
+  constexpr std::size_t kMaxServers = 200;
+  if (servers_seen.size() < kMaxServers) servers_seen.insert(server_name);
+  const std::string& server = servers_seen.contains(server_name) ? server_name : kOther;
   const std::string key = absl::StrCat(protocol, "/", server, "/", outcome);
   auto it = request_counters.find(key);
   if (it != request_counters.end()) return it->second;

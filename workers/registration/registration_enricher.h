@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -63,6 +64,8 @@ struct RegistrationMetrics {
 
   prometheus::Family<prometheus::Counter>* requests;
   absl::flat_hash_map<std::string, prometheus::Counter*> request_counters;
+  absl::flat_hash_set<std::string> servers_seen;  // the server label's values
+  const std::string kOther = "other";
   prometheus::Counter* cache_hits;
   prometheus::Counter* cache_misses;
   prometheus::Counter* cache_joined;

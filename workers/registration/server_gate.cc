@@ -15,6 +15,16 @@ ServerGate::ServerGate(asio::any_io_executor strand, GateOptions options)
 
 void ServerGate::Acquire(const std::string& server, std::shared_ptr<bool> abandoned,
                          absl::AnyInvocable<void(bool) &&> go) {
+  // Servers are named by registries' answers: forget idle ones (nothing in flight or queued, no pause
+  // pending) once there are many, so the table stays bounded.
+  constexpr std::size_t kMaxServers = 1024;
+  if (servers_.size() >= kMaxServers && !servers_.contains(server)) {
+    const Clock::time_point now = Clock::now();
+    absl::erase_if(servers_, [&](const auto& kv) {
+      const Server& s = *kv.second;
+      return s.in_flight == 0 && s.queue.empty() && !s.timer_armed && s.paused_until <= now;
+    });
+  }
   auto& slot = servers_[server];
   if (slot == nullptr) slot = std::make_unique<Server>(strand_);
   Server& s = *slot;
