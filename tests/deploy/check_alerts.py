@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Checks the alerting rules of deploy/prometheus/rules/squatstream.rules.yml against the conventions they
 keep (the monitoring mixins'): every alert has severity critical or warning, a summary, a description, and a
-runbook_url whose anchor is a section of docs/RUNBOOK.md; and every alert has, in
-deploy/prometheus/tests/squatstream.rules.test.yml, a test where it fires and one where it stays silent.
+runbook_url whose anchor is a section of docs/RUNBOOK.md; and every alert has, in the promtool tests
+(deploy/prometheus/tests/*.test.yml), a test where it fires and one where it stays silent.
 
 usage: check_alerts.py
 """
+import glob
 import os
 import re
 import sys
@@ -22,7 +23,7 @@ def slug(heading):
 
 def main():
     rules = yaml.safe_load(open(os.path.join(ROOT, "deploy/prometheus/rules/squatstream.rules.yml")))
-    tests = yaml.safe_load(open(os.path.join(ROOT, "deploy/prometheus/tests/squatstream.rules.test.yml")))
+    test_files = sorted(glob.glob(os.path.join(ROOT, "deploy/prometheus/tests/*.test.yml")))
     runbook = open(os.path.join(ROOT, "docs/RUNBOOK.md")).read()
     anchors = {slug(h) for h in re.findall(r"^#+ (.*)$", runbook, re.M)}
     faults = []
@@ -42,7 +43,7 @@ def main():
         elif url.split("#", 1)[1] not in anchors:
             faults.append(f"{name}: docs/RUNBOOK.md has no section #{url.split('#', 1)[1]}")
     fires, silent = set(), set()
-    for t in tests["tests"]:
+    for t in (t for f in test_files for t in yaml.safe_load(open(f))["tests"]):
         for a in t.get("alert_rule_test", []):
             (fires if a.get("exp_alerts") else silent).add(a["alertname"])
     for name in sorted({r["alert"] for r in alerts}):

@@ -1,9 +1,22 @@
 #!/usr/bin/python3
 """A real Prometheus scraping a real squatstreamd while squatstream-load streams, all on 127.0.0.1.
 
-squatstreamd runs its real DNS stage against an nsd started here (Debian's; an authoritative `com` with a few
-of example.com's look-alikes, NXDOMAIN for the rest, REFUSED for other TLDs), so that the DNS panels have
-data; geo, whois and banner are stubs. Nothing queries the machine's resolver.
+squatstreamd runs its real DNS, geo and registration (whois) stages against peers started here, so that the
+DNS, Geo and Registration data panels have data; banner is a stub. Every peer is on 127.0.0.1 and nothing
+else is dialled (no resolver of the machine's, no registry: the RDAP bootstrap URL is empty, WHOIS starts at
+the peers' IANA-like server, and --dial_allow_cidrs admits loopback only):
+  * DNS: Debian's nsd, an authoritative `com` with a few of example.com's look-alikes (NXDOMAIN for the rest,
+    REFUSED for other TLDs);
+  * geo: the MaxMind-format fixture databases of tests/workers/geo/make_fixture_mmdb.pl (one look-alike's
+    address is in them, one is not);
+  * registration: tests/workers/registration/registry_peers.py (RDAP and WHOIS), with a bootstrap file mapping
+    `com` to its .com registry (the look-alikes registered there) and `example` to its test registry.
+The client `squatstream` first asks the registration cases once each: example.com's registered look-alikes
+(RDAP ok, twice: the second from the cache), and the omissions of busyx.example (busy.example: HTTP 429 once,
+then ok), slowx.example (slow.example: no answer within --registration_timeout) and fullx.whois (WHOIS: IANA,
+the TLD's server, the registrar); their counters stay in the scrape, so every rate has data for the rest of
+the test. Then squatstream-load streams example.com with dns, geo and banner for a minute (with whois, the
+registration stage would ask the peers about every name of the TLDs nsd refuses: thousands a stream).
 
 Checks, in order: `promtool check metrics` on a live /metrics scrape; Prometheus (1 s scrape and rule
 evaluation, the repository's rules loaded) sees the target up; then every PromQL expression in the Grafana
@@ -14,13 +27,15 @@ The target carries the labels per-pod scraping in Kubernetes gives it (namespace
 the kubelet's cAdvisor and kube-state-metrics (a few series of theirs for the same pod, served from here)
 gives the CPU and memory panels, which join those series with squatstreamd's, something to join.
 
-usage: prometheus_live_test.py SQUATSTREAMD SQUATSTREAM_LOAD
+usage: prometheus_live_test.py SQUATSTREAMD SQUATSTREAM_LOAD [SQUATSTREAM REGISTRY_PEERS_PY MAKE_FIXTURE_MMDB_PL]
+(the last three default to the client beside squatstream-load and the scripts in tests/workers/)
 """
 import http.server
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,6 +52,7 @@ from nsd import Nsd  # noqa: E402
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TESTS = os.path.join(ROOT, "tests")
 DASHBOARD = os.path.join(ROOT, "deploy/grafana/dashboards/squatstream-throughput.json")
 RULES = os.path.join(ROOT, "deploy/prometheus/rules/squatstream.rules.yml")
 
@@ -79,9 +95,21 @@ def dashboard_exprs():
     return out
 
 
-# A few of example.com's look-alikes in an authoritative com (the rest NXDOMAIN, other TLDs REFUSED).
+# A few of example.com's look-alikes in an authoritative com (the rest NXDOMAIN, other TLDs REFUSED). 192.0.2.10
+# is in the fixture geo databases (Berlin), 203.0.113.7 in none of them (a not_found lookup).
 COM_ZONE = ("$ORIGIN com.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
-            "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n")
+            "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n"
+            "exanple IN A 203.0.113.7\n")
+COM_REGISTERED = ["exampel.com", "exanple.com", "examplr.com", "exmple.com"]
+
+# What the client asks once each (see the docstring), and the request outcomes they must leave in the scrape.
+CLIENT_STREAMS = [
+    ["--kinds=omission,transposition,replacement", "--registered", "--enrichers=dns,geo,whois", "example.com"],
+    ["--kinds=omission,transposition,replacement", "--registered", "--enrichers=dns,geo,whois", "example.com"],
+    ["--kinds=omission", "--enrichers=dns,whois", "busyx.example", "slowx.example", "fullx.whois"],
+]
+WANT_REQUESTS = [("rdap", "ok"), ("rdap", "not_found"), ("rdap", "rate_limited"), ("rdap", "timeout"),
+                 ("whois", "ok"), ("whois", "not_found")]
 
 
 NAMESPACE, POD = "squatstream-test", "squatstream-test-0"
@@ -109,32 +137,117 @@ class KubeStandIn(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def start_peers(script, procs):
+    """registry_peers.py until SIGTERM; its ports, from the JSON line it prints (within 20 s)."""
+    proc = subprocess.Popen(["/usr/bin/python3", script, "--until-signal",
+                             "--com-registered", ",".join(COM_REGISTERED)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    procs.append(proc)
+    os.set_blocking(proc.stdout.fileno(), False)
+    deadline, line = time.monotonic() + 20, b""
+    while not line.endswith(b"\n"):
+        piece = proc.stdout.read()
+        if piece:
+            line += piece
+        elif proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"prometheus_live_test: registry_peers.py did not start: {line!r}")
+        else:
+            time.sleep(0.02)
+    return json.loads(line)
+
+
+def start_squatstreamd(args, procs):
+    """squatstreamd with args; (gRPC port, metrics port, its stderr lines so far — read on a thread, so that the
+    pipe never fills)."""
+    server = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+    procs.append(server)
+    lines, started = [], threading.Event()
+
+    def read():
+        for line in server.stderr:
+            lines.append(line)
+            if re.search(r"serving gRPC on port \d+, metrics on port \d+", line):
+                started.set()
+        started.set()
+    threading.Thread(target=read, daemon=True).start()
+    started.wait(30)
+    for line in lines:
+        m = re.search(r"serving gRPC on port (\d+), metrics on port (\d+)", line)
+        if m:
+            return m.group(1), m.group(2), lines
+    sys.exit("squatstreamd did not start: " + "".join(lines))
+
+
+def request_outcomes(metrics_port):
+    """{(protocol, outcome)} of the squatstream_registration_requests_total series with a count, and the
+    registration cache's hits."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    out, hits = set(), 0
+    for line in text.splitlines():
+        if line.startswith("squatstream_registration_requests_total{") and float(line.rsplit(" ", 1)[1]) > 0:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', line))
+            out.add((labels.get("protocol"), labels.get("outcome")))
+        if line.startswith('squatstream_registration_cache_lookups_total{result="hit"}'):
+            hits = float(line.rsplit(" ", 1)[1])
+    return out, hits
+
+
 def main():
+    if len(sys.argv) not in (3, 6):
+        sys.exit(__doc__)
     squatstreamd, load = sys.argv[1], sys.argv[2]
+    client, peers_script, mmdb_script = (sys.argv[3:6] if len(sys.argv) == 6 else (
+        os.path.join(os.path.dirname(load), "squatstream"),
+        os.path.join(TESTS, "workers/registration/registry_peers.py"),
+        os.path.join(TESTS, "workers/geo/make_fixture_mmdb.pl")))
+    # ctest's timeout sends SIGTERM: leave through the finally block, stopping every process started here.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("prometheus_live_test: SIGTERM"))
     tmp = tempfile.mkdtemp(prefix="squatstream-prom-")
     procs = []
     nsd = Nsd({"com": COM_ZONE}).__enter__()
     try:
-        server = subprocess.Popen([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                                   "--stub_enrichers=geo,whois,banner", f"--dns_servers={nsd.server}",
-                                   "--dns_rate_limit=2000", "--dns_timeout=200ms",
-                                   "--stub_geo_latency=1ms", "--stub_whois_latency=2ms", "--stub_banner_latency=1ms"],
-                                  stderr=subprocess.PIPE, text=True)
-        procs.append(server)
-        line = server.stderr.readline()
-        m = re.search(r"serving gRPC on port (\d+), metrics on port (\d+)", line)
-        if not m:
-            sys.exit(f"squatstreamd did not start: {line}")
-        grpc_port, metrics_port = m.group(1), m.group(2)
+        built = subprocess.run(["/usr/bin/perl", mmdb_script, tmp], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=60)
+        if built.returncode != 0:
+            sys.exit(f"prometheus_live_test: make_fixture_mmdb.pl failed: {built.stdout.decode()}")
+        ports = start_peers(peers_script, procs)
+        registry = f"http://127.0.0.1:{ports['http_port']}"
+        bootstrap = os.path.join(tmp, "dns.json")
+        with open(bootstrap, "w") as f:
+            json.dump({"description": "prometheus_live_test", "publication": "2026-01-01T00:00:00Z", "version": "1.0",
+                       "services": [[["com"], [f"{registry}/com/"]], [["example"], [f"{registry}/registry/"]]]}, f)
+        grpc_port, metrics_port, server_log = start_squatstreamd([
+            squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+            "--stub_enrichers=banner", "--stub_banner_latency=1ms",
+            f"--dns_servers={nsd.server}", "--dns_rate_limit=2000", "--dns_timeout=200ms",
+            f"--geo_city_db={tmp}/city.mmdb", f"--geo_asn_db={tmp}/asn.mmdb",
+            f"--rdap_bootstrap_file={bootstrap}", "--rdap_bootstrap_url=",
+            f"--whois_server=127.0.0.1:{ports['whois_iana_port']}", "--dial_allow_cidrs=127.0.0.0/8",
+            "--registration_rate_limit=20", "--registration_max_per_server=4",
+            "--registration_timeout=1s", "--registration_deadline=5s"], procs)
 
+        for args in CLIENT_STREAMS:
+            r = subprocess.run([client, f"--server=127.0.0.1:{grpc_port}", "--format=csv", "--deadline=30s"] + args,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                sys.exit(f"prometheus_live_test: squatstream {' '.join(args)}: exit {r.returncode}: {r.stderr}")
+        outcomes, cache_hits = request_outcomes(metrics_port)
+        missing = sorted(set(WANT_REQUESTS) - outcomes)
+        if missing or not cache_hits:
+            sys.exit(f"prometheus_live_test: no registration requests with (protocol, outcome) {missing}, or no cache "
+                     f"hit ({cache_hits}); squatstreamd said:\n" + "".join(server_log))
+        print(f"prometheus_live_test: registration requests counted: {sorted(outcomes)}; cache hits: {cache_hits:g}")
+
+        # The load after the client's streams: its four streams hold the memory budget.
+        procs.append(subprocess.Popen([load, f"--server=127.0.0.1:{grpc_port}", "--concurrency=4", "--duration=60s",
+                                       "--enrichers=dns,geo,banner"], stdout=subprocess.DEVNULL))
+        # With every series there (the registration counters are made by the first request of each kind).
         scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read()
         lint = subprocess.run(["promtool", "check", "metrics"], input=scrape, capture_output=True)
         if lint.returncode != 0:
             sys.exit(f"promtool check metrics: {lint.stdout.decode()}{lint.stderr.decode()}")
         print("promtool check metrics: clean")
-
-        procs.append(subprocess.Popen([load, f"--server=127.0.0.1:{grpc_port}", "--concurrency=4", "--duration=60s"],
-                                      stdout=subprocess.DEVNULL))
 
         kube = http.server.HTTPServer(("127.0.0.1", 0), KubeStandIn)
         threading.Thread(target=kube.serve_forever, daemon=True).start()
