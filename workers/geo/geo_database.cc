@@ -268,17 +268,17 @@ std::int64_t GeoDatabases::oldest_build_epoch() const {
 GeoCatalog::GeoCatalog(GeoFiles files) : files_(std::move(files)) {}
 
 std::shared_ptr<const GeoDatabases> GeoCatalog::current() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return current_;
 }
 
 std::string GeoCatalog::error() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return error_;
 }
 
 std::uint64_t GeoCatalog::loads() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   return loads_;
 }
 
@@ -299,11 +299,11 @@ std::string GeoCatalog::Fingerprint() const {
 }
 
 absl::Status GeoCatalog::Reload() {
-  absl::MutexLock reload(&reload_mu_);
+  std::lock_guard<std::mutex> reload(reload_mu_);
   const std::string fingerprint = Fingerprint();
   absl::StatusOr<std::shared_ptr<const GeoDatabases>> set = GeoDatabases::Open(files_);
   std::shared_ptr<const GeoDatabases> previous;  // unmapped after the lock is released
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   fingerprint_ = fingerprint;  // a file that fails to open is not retried until it changes again
   if (!set.ok()) {
     error_ = std::string(set.status().message());
@@ -318,7 +318,7 @@ absl::Status GeoCatalog::Reload() {
 absl::Status GeoCatalog::ReloadIfChanged() {
   const std::string now = Fingerprint();  // stat() outside the lock lookups take
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (current_ != nullptr && fingerprint_ == now) return absl::OkStatus();
     if (current_ == nullptr && !fingerprint_.empty() && fingerprint_ == now) {
       return absl::FailedPreconditionError(error_);  // still the files that failed

@@ -14,14 +14,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "squatstream/v1/squatstream.pb.h"
 
 namespace squatstream::workers::geo {
@@ -79,12 +78,12 @@ class GeoCatalog {
   std::string Fingerprint() const;  // size/mtime/inode of every file
 
   const GeoFiles files_;
-  mutable absl::Mutex mu_;
-  std::shared_ptr<const GeoDatabases> current_ ABSL_GUARDED_BY(mu_);
-  std::string error_ ABSL_GUARDED_BY(mu_);
-  std::string fingerprint_ ABSL_GUARDED_BY(mu_);
-  std::uint64_t loads_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Mutex reload_mu_;  // one reload at a time
+  mutable std::mutex mu_;  // std::mutex, so that ThreadSanitizer sees it (Debian's Abseil is not instrumented)
+  std::shared_ptr<const GeoDatabases> current_;
+  std::string error_;
+  std::string fingerprint_;
+  std::uint64_t loads_ = 0;
+  std::mutex reload_mu_;  // one reload at a time
 };
 
 }  // namespace squatstream::workers::geo

@@ -1,11 +1,11 @@
 #include "workers/geo/geo_enricher.h"
 
 #include <chrono>
+#include <mutex>
 #include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "asio/post.hpp"
 
@@ -100,8 +100,8 @@ struct GeoWatcher::State : std::enable_shared_from_this<State> {
   GeoMetrics* metrics;
   asio::steady_timer timer;
   std::chrono::nanoseconds interval;
-  absl::Mutex mu;
-  bool stopped ABSL_GUARDED_BY(mu) = false;
+  std::mutex mu;
+  bool stopped = false;
 
   State(GeoCatalog* c, GeoMetrics* m, asio::any_io_executor executor, absl::Duration every)
       : catalog(c), metrics(m), timer(std::move(executor)), interval(absl::ToChronoNanoseconds(every)) {}
@@ -128,7 +128,7 @@ struct GeoWatcher::State : std::enable_shared_from_this<State> {
   }
 
   void Arm() {
-    absl::MutexLock lock(&mu);
+    std::lock_guard<std::mutex> lock(mu);
     if (stopped || interval <= std::chrono::nanoseconds::zero()) return;
     timer.expires_after(interval);
     timer.async_wait([self = shared_from_this()](const std::error_code& ec) {
@@ -153,7 +153,7 @@ void GeoWatcher::Reload() {
 }
 
 void GeoWatcher::Stop() {
-  absl::MutexLock lock(&state_->mu);
+  std::lock_guard<std::mutex> lock(state_->mu);
   if (state_->stopped) return;
   state_->stopped = true;
   asio::post(state_->timer.get_executor(), [state = state_] { state->timer.cancel(); });
