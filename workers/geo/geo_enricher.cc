@@ -1,8 +1,8 @@
 #include "workers/geo/geo_enricher.h"
 
 #include <chrono>
-#include <mutex>
 #include <cstdio>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_format.h"
