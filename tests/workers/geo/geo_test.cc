@@ -17,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "tests/workers/dns_record.h"
 #include "workers/geo/geo_database.h"
 #include "workers/geo/geo_enricher.h"
 
@@ -51,14 +52,8 @@ class GeoTest : public ::testing::Test {
 
   // The record the DNS stage would have left: these addresses, REGISTERED.
   static v1::Record RecordWith(std::initializer_list<const char*> addresses) {
-    v1::Record record;
-    record.set_domain_ascii("exanple.com");
-    v1::Enrichment* dns = record.add_enrichments();
-    dns->set_enricher(v1::ENRICHER_DNS);
-    dns->mutable_status();
-    dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_REGISTERED);
-    for (const char* a : addresses) dns->mutable_dns()->add_addresses(a);
-    return record;
+    return squatstream::testing::RecordAfterDns("exanple.com", v1::DNS_VERDICT_REGISTERED,
+                                                std::vector<std::string>(addresses.begin(), addresses.end()));
   }
 
   LookupResult Locate(GeoCatalog& catalog, const v1::Record& record) {

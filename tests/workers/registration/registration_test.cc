@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/workers/dns/dns_peers.h"
+#include "tests/workers/dns_record.h"
 #include "workers/net/address_policy.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/registration/registration_parsers.h"
@@ -158,13 +159,8 @@ class RegistrationTest : public ::testing::Test {
   }
 
   static v1::Record RecordFor(const std::string& name, v1::DnsVerdict verdict) {
-    v1::Record record;
-    record.set_domain_ascii(name);
-    v1::Enrichment* dns = record.add_enrichments();
-    dns->set_enricher(v1::ENRICHER_DNS);
-    dns->mutable_status();
-    dns->mutable_dns()->set_verdict(verdict);
-    if (verdict == v1::DNS_VERDICT_WILDCARD) dns->mutable_dns()->set_wildcard_zone("example");
+    v1::Record record = squatstream::testing::RecordAfterDns(name, verdict);
+    if (verdict == v1::DNS_VERDICT_WILDCARD) record.mutable_enrichments(0)->mutable_dns()->set_wildcard_zone("example");
     return record;
   }
 

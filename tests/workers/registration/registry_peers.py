@@ -11,7 +11,7 @@ Binds an HTTP server and three WHOIS servers on 127.0.0.1, port 0 each, prints o
 
 and serves until its stdin reaches EOF (close the write end of its stdin pipe), or SIGTERM / SIGINT, then exits
 at once (requests still being answered are dropped). With --until-signal stdin is not watched (for a parent
-that cannot give it a pipe: a stdin of /dev/null is at EOF at once). Quiet unless --verbose (requests to stderr).
+that cannot give it a pipe: a stdin of /dev/null is at EOF at once); it then also exits when its parent does. Quiet unless --verbose (requests to stderr).
 
 HTTP/1.1 (every answer has a Content-Length), RDAP per RFC 9083, application/rdap+json, names case-insensitive:
   GET /registry/domain/<name>    the registry: full, redirect (302 to /registry2/...), missing (404), busy (429
@@ -846,8 +846,12 @@ def serve(until_signal):
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
     if until_signal:
-        while True:
-            time.sleep(3600)
+        # Also ends when the parent does (a test that crashed never sends its SIGTERM): it is re-parented.
+        parent = os.getppid()
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        log("parent gone: exiting")
+        os._exit(0)
     while True:
         try:
             if not os.read(0, 4096):
