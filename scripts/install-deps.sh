@@ -49,6 +49,8 @@ test_packages=(
   libconcurrentqueue-dev gnuplot-nox dnstwist
   # the libFuzzer target over the parser and the engine
   clang libclang-rt-14-dev
+  # the registration tests read their peers' counters with curl
+  curl
   # the Node end-to-end client (grpc-js + reflection) and the deploy/ checks
   nodejs python3 python3-yaml prometheus
   # the venv that holds upstream dnstwist (Debian's python3, whatever python3 is first on PATH)

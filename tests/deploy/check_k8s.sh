@@ -19,9 +19,16 @@ for overlay in "$root"/deploy/k8s/overlays/*/; do
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$name.yaml"
 done
 grep -q -- '--reflection=false' "$tmp/prod.yaml" || { echo "check_k8s: prod serves reflection" >&2; exit 1; }
-# The rules are loaded once: prod carries the PrometheusRule, dev does not (its rules would run twice).
-[ "$(grep -c '^kind: PrometheusRule' "$tmp/prod.yaml")" = 1 ] && ! grep -q '^kind: PrometheusRule' "$tmp/dev.yaml" \
-  || { echo "check_k8s: the PrometheusRule must be in prod once and not in dev" >&2; exit 1; }
+# The rules are loaded once: prod's PrometheusRule carries them, dev's none (its rules would run twice).
+$py - "$tmp/prod.yaml" "$tmp/dev.yaml" <<'PY' || exit 1
+import sys, yaml
+def groups(path):
+    rules = [d for d in yaml.safe_load_all(open(path)) if d and d.get("kind") == "PrometheusRule"]
+    return [len(r.get("spec", {}).get("groups") or []) for r in rules]
+prod, dev = groups(sys.argv[1]), groups(sys.argv[2])
+if len(prod) != 1 or prod[0] == 0 or any(dev):
+    sys.exit(f"check_k8s: prod must carry the rules in one PrometheusRule and dev none (prod: {prod} groups, dev: {dev})")
+PY
 
 # The streams-metric component needs kustomize >= v3.7 (kubectl >= 1.21 says which kustomize it embeds;
 # Debian 12's kubectl 1.20 does not, and cannot render components).
