@@ -115,7 +115,6 @@ prometheus::Counter* RegistrationMetrics::Request(const std::string& protocol, c
 struct RegistrationEnricher::Waiter {
   asio::any_io_executor executor;
   Callback done;
-  std::string domain_ascii;
   std::string registered;
   Clock::time_point started;
   std::unique_ptr<asio::steady_timer> timer;
@@ -311,10 +310,9 @@ void RegistrationEnricher::CacheStore(const std::string& name, const v1::WhoisRe
   metrics_->cache_bytes->Set(static_cast<double>(cache_bytes_));
 }
 
-std::optional<LookupResult> RegistrationEnricher::TryLookupNow(const LookupInput& input) {
-  std::string registered;
-  if (std::optional<LookupResult> skipped = Skip(input, &registered)) return skipped;
-  std::optional<v1::WhoisResult> cached = CacheFind(registered);
+std::optional<LookupResult> RegistrationEnricher::Now(const LookupInput& input, std::string* registered) {
+  if (std::optional<LookupResult> skipped = Skip(input, registered)) return skipped;
+  std::optional<v1::WhoisResult> cached = CacheFind(*registered);
   if (!cached.has_value()) return std::nullopt;
   metrics_->cache_hits->Increment();
   LookupResult r;
@@ -323,18 +321,21 @@ std::optional<LookupResult> RegistrationEnricher::TryLookupNow(const LookupInput
   return r;
 }
 
+std::optional<LookupResult> RegistrationEnricher::TryLookupNow(const LookupInput& input) {
+  std::string registered;
+  return Now(input, &registered);
+}
+
 void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executor executor,
                                   asio::cancellation_slot cancel, Callback done) {
   auto waiter = std::make_shared<Waiter>();
   waiter->executor = executor;
   waiter->done = std::move(done);
-  waiter->domain_ascii = std::string(input.domain_ascii);
   waiter->started = Clock::now();
-  if (std::optional<LookupResult> now = TryLookupNow(input)) {
+  if (std::optional<LookupResult> now = Now(input, &waiter->registered)) {
     asio::post(executor, [w = waiter, r = *std::move(now)]() mutable { std::move(w->done)(std::move(r)); });
     return;
   }
-  Skip(input, &waiter->registered);
   if (cancel.is_connected()) {
     cancel.assign([this, weak = std::weak_ptr<Waiter>(waiter)](asio::cancellation_type) {
       asio::post(strand_, [this, weak] {

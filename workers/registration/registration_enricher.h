@@ -109,6 +109,9 @@ class RegistrationEnricher final : public Enricher {
   void SetBootstrap(RdapBootstrap bootstrap);
   void RefreshBootstrap();
   std::optional<LookupResult> Skip(const LookupInput& input, std::string* registered);
+  // Skip, else the cache: the answer when there is one without asking; `registered` is set either way
+  // (unless skipped for having none).
+  std::optional<LookupResult> Now(const LookupInput& input, std::string* registered);
   std::optional<v1::WhoisResult> CacheFind(const std::string& name);
   void CacheStore(const std::string& name, const v1::WhoisResult& result);
 
