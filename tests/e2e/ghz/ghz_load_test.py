@@ -55,7 +55,8 @@ def run_and_check(checks, ghz_bin, server, label, allowed_codes, limit, ghz_args
     print(f"      {label}: {report['count']} streams, codes {codes}, {report['rps']:.0f} streams/s, "
           f"mean {report['average'] / 1e6:.1f} ms, p99 "
           f"{next((l['latency'] for l in report.get('latencyDistribution') or [] if l['percentage'] == 99), 0) / 1e6:.1f} ms")
-    checks.expect(set(codes) <= allowed_codes, f"{label}: status codes {sorted(codes)} within {sorted(allowed_codes)}")
+    checks.expect(set(codes) <= allowed_codes, f"{label}: status codes {sorted(codes)} within {sorted(allowed_codes)}"
+                  + ("" if set(codes) <= allowed_codes else f" (errors: {errors})"))
     if "ResourceExhausted" in codes:
         expected = f"rpc error: code = ResourceExhausted desc = {LIMIT_MESSAGE.format(limit)}"
         checks.expect(set(errors) == {expected}, f"{label}: every refusal is the documented one ({list(errors)[:3]})")

@@ -15,9 +15,17 @@ import time
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free for UDP and TCP both when it was picked (nsd binds both)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket(socket.AF_INET) as t:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no loopback port free for both UDP and TCP")
 
 
 def answers(port):
@@ -34,11 +42,21 @@ def answers(port):
 
 class Nsd:
     def __init__(self, zones, port=None, processes=1):
-        self.zones, self.port, self.processes = zones, port or free_port(), processes
-        self.server = f"127.0.0.1:{self.port}"
+        self.zones, self.fixed_port, self.processes = zones, port, processes
+        self.port, self.server = None, None
         self.dir, self.proc = None, None
 
     def __enter__(self):
+        # A port picked free may be taken by a test running beside before nsd binds it: nsd exits at once saying
+        # so, and a fresh port is tried (a port the caller fixed is not).
+        for _ in range(1 if self.fixed_port else 5):
+            self.port = self.fixed_port or free_port()
+            self.server = f"127.0.0.1:{self.port}"
+            if self._start():
+                return self
+        sys.exit(f"nsd did not start: every port tried was taken (last {self.port})")
+
+    def _start(self):
         d = self.dir = tempfile.mkdtemp(prefix="squatstream-nsd-")
         conf = [f"server:\n  ip-address: 127.0.0.1@{self.port}\n  username: \"\"\n  chroot: \"\"\n  database: \"\"\n"
                 f"  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  xfrdfile: \"{d}/xfrd\"\n  xfrdir: \"{d}\"\n"
@@ -58,9 +76,11 @@ class Nsd:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 log = open(os.path.join(d, "nsd.log")).read() if os.path.exists(os.path.join(d, "nsd.log")) else ""
                 self.__exit__(None, None, None)
+                if "Address already in use" in log:
+                    return False
                 sys.exit(f"nsd did not start on port {self.port}: {log}")
             time.sleep(0.05)
-        return self
+        return True
 
     def __exit__(self, *exc):
         if self.proc is not None and self.proc.poll() is None:

@@ -95,10 +95,34 @@ inline bool Answers(int port) {
   return n > 0;
 }
 
-// nsd serving `zones` (name -> zone file text) on 127.0.0.1:port(), rate limiting off.
+// nsd serving `zones` (name -> zone file text) on 127.0.0.1:port(), rate limiting off. The port is picked free,
+// but a test running beside may take it before nsd binds: nsd then exits at once, and Start tries another port.
 class Nsd {
  public:
   static std::unique_ptr<Nsd> Start(const std::map<std::string, std::string>& zones) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      std::unique_ptr<Nsd> n = StartOnce(zones);
+      if (n == nullptr || n->pid_ > 0) return n;
+    }
+    std::fprintf(stderr, "nsd did not start: every port tried was taken\n");
+    return nullptr;
+  }
+  ~Nsd() {
+    Kill();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  int port() const { return port_; }
+  std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
+  void Kill() {
+    Stop(pid_);
+    pid_ = -1;
+  }
+
+ private:
+  Nsd() = default;
+
+  // An Nsd that answers; or one with pid_ -1 when its port was taken (try again); or nullptr on another failure.
+  static std::unique_ptr<Nsd> StartOnce(const std::map<std::string, std::string>& zones) {
     auto n = std::unique_ptr<Nsd>(new Nsd());
     char dir_template[] = "/tmp/squatstream-nsd-XXXXXX";
     n->dir_ = mkdtemp(dir_template);
@@ -117,26 +141,20 @@ class Nsd {
     }
     conf.close();
     n->pid_ = Spawn({"/usr/sbin/nsd", "-d", "-c", n->dir_ + "/nsd.conf"}, n->dir_ + "/stdout");
-    for (int i = 0; i < 100 && !Answers(n->port_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 100 && !Answers(n->port_); ++i) {
+      if (waitpid(n->pid_, nullptr, WNOHANG) == n->pid_) break;  // exited: no point waiting
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     if (!Answers(n->port_)) {
-      std::fprintf(stderr, "nsd did not start: %s\n", ReadFile(n->dir_ + "/nsd.log").c_str());
+      const std::string log = ReadFile(n->dir_ + "/nsd.log");
+      n->Kill();
+      if (log.find("Address already in use") != std::string::npos) return n;  // pid_ -1: another port
+      std::fprintf(stderr, "nsd did not start: %s\n", log.c_str());
       return nullptr;
     }
     return n;
   }
-  ~Nsd() {
-    Kill();
-    std::system(("rm -rf " + dir_).c_str());
-  }
-  int port() const { return port_; }
-  std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
-  void Kill() {
-    Stop(pid_);
-    pid_ = -1;
-  }
 
- private:
-  Nsd() = default;
   std::string dir_;
   int port_ = 0;
   pid_t pid_ = -1;

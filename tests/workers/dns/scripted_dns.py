@@ -38,12 +38,20 @@ class Scripted(BaseResolver):
 
 def main():
     mode = sys.argv[1]
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
     quiet = DNSLogger("-send,-recv,-request,-reply,-truncated,-error,-data")
-    servers = [DNSServer(Scripted(mode), port=port, address="127.0.0.1", tcp=tcp, logger=quiet) for tcp in (False, True)]
+    # A UDP port picked free may be taken for TCP by a test running beside: try another.
+    for attempt in range(20):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        try:
+            servers = [DNSServer(Scripted(mode), port=port, address="127.0.0.1", tcp=tcp, logger=quiet)
+                       for tcp in (False, True)]
+            break
+        except OSError:
+            if attempt == 19:
+                raise
     for s in servers:
         s.start_thread()
     print(port, flush=True)
