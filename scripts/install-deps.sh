@@ -39,6 +39,8 @@ build_packages=(
   # geo: MaxMind-format databases (libmaxminddb); the writer that builds the ASN database from its CSVs
   # (scripts/build-asn-mmdb.pl; the geo tests' fixture databases too)
   libmaxminddb-dev libmaxmind-db-writer-perl
+  # banner: TLSH fuzzy hashes of the pages (similarity to the original domain's page)
+  libtlsh-dev
 )
 # What the test suite and the benchmarks need besides.
 test_packages=(
@@ -60,10 +62,14 @@ test_packages=(
   nsd python3-dnslib dnsperf
   # mmdblookup: the smoke test of the installed geo databases reads its expected values with it
   mmdb-bin
+  # real peers of the banner tests (tests/workers/banner/banner_peers.py): an HTTP/HTTPS server, an SSH server,
+  # an SMTP server (run by Debian's python3), and openssl for the self-signed certificate and its fingerprint
+  nginx-light openssh-server python3-aiosmtpd openssl
 )
 # Packages whose Debian install starts a system service the tests never use (they run their own copies on
-# loopback ports): stopped and disabled again when this script installed them.
-services=(nsd prometheus)
+# loopback ports): stopped and disabled again when this script installed them. "package:service" where the
+# names differ.
+services=(nsd prometheus nginx-light:nginx openssh-server:ssh)
 
 packages=("${build_packages[@]}")
 if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
@@ -89,8 +95,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -q
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    for svc in "${services[@]}"; do
-      if [[ " ${missing[*]} " == *" $svc "* ]]; then "${sudo_cmd[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+    for entry in "${services[@]}"; do
+      pkg=${entry%%:*} svc=${entry#*:}
+      if [[ " ${missing[*]} " == *" $pkg "* ]]; then "${sudo_cmd[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
     done
   fi
 fi
