@@ -90,10 +90,29 @@ ABSL_FLAG(int, registration_cache_mb, 64, "Most memory the registration cache ma
 ABSL_FLAG(absl::Duration, registration_cache_ttl, absl::Hours(24), "How long registration data is kept.");
 ABSL_FLAG(absl::Duration, registration_negative_ttl, absl::Hours(1),
           "How long a registry's \"not registered\" answer is kept.");
-ABSL_FLAG(std::vector<std::string>, stub_enrichers, std::vector<std::string>({"banner"}),
+ABSL_FLAG(std::vector<std::string>, stub_enrichers, {},
           "Enrichers that are simulated (deterministic made-up results, each marked simulated), for benchmarks and "
-          "offline use: any of dns, geo, whois, banner, or \"all\" or \"none\". The rest are real lookups (banner "
-          "has no real implementation yet).");
+          "offline use: any of dns, geo, whois, banner, or \"all\" or \"none\". The rest are real lookups.");
+ABSL_FLAG(int, banner_http_port, 80, "Port the banner stage asks HTTP on.");
+ABSL_FLAG(int, banner_https_port, 443, "Port the banner stage asks HTTPS on.");
+ABSL_FLAG(int, banner_smtp_port, 25, "Port the banner stage asks the first mail exchanger's SMTP on.");
+ABSL_FLAG(int, banner_ssh_port, 22, "Port the banner stage reads the SSH identification on.");
+ABSL_FLAG(std::vector<std::string>, banner_probes, std::vector<std::string>({"http", "smtp", "ssh", "similarity"}),
+          "What the banner stage does: http (GET / over http and https, redirects, certificates), smtp (greeting, "
+          "EHLO, MX check), ssh (identification line), similarity (compare with the input domain's page).");
+ABSL_FLAG(absl::Duration, banner_connect_timeout, absl::Seconds(3), "Banner: TCP connect and TLS handshake.");
+ABSL_FLAG(absl::Duration, banner_first_byte_timeout, absl::Seconds(5),
+          "Banner: from the request (or the connection, for SMTP/SSH replies) to the first byte of the answer.");
+ABSL_FLAG(absl::Duration, banner_request_timeout, absl::Seconds(10),
+          "Banner: one HTTP request, or one SMTP/SSH conversation, in all.");
+ABSL_FLAG(absl::Duration, banner_deadline, absl::Seconds(25),
+          "Banner: one candidate's lookup in all; probes still running then are cut (DEADLINE_EXCEEDED on them).");
+ABSL_FLAG(int, banner_max_redirects, 5, "Banner: redirects followed per probe.");
+ABSL_FLAG(int, banner_max_body_kb, 256, "Banner: bytes of a page read (KiB); the rest is not read.");
+ABSL_FLAG(int, banner_max_connections, 256, "Banner: connections open at once, in all.");
+ABSL_FLAG(int, banner_max_per_address, 4, "Banner: connections open at once to one address.");
+ABSL_FLAG(std::string, banner_ca_file, "",
+          "Banner: PEM file of the roots certificates are verified against; empty: the system trust store.");
 ABSL_FLAG(absl::Duration, stub_dns_latency, absl::Milliseconds(2), "Mean latency of the stub DNS stage.");
 ABSL_FLAG(double, stub_dns_failure_rate, 0.0, "Fraction of candidates whose stub DNS lookup fails.");
 ABSL_FLAG(double, stub_dns_registered_rate, 0.1, "Fraction of candidates the stub DNS stage says exist.");
@@ -237,6 +256,45 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
     return absl::InvalidArgumentError(
         "--registration_deadline, --registration_timeout, --registration_rate_limit and "
         "--registration_max_per_server must be positive");
+  }
+  workers::banner::BannerOptions& b = s.banner;
+  b.policy = r.policy;
+  b.http_port = absl::GetFlag(FLAGS_banner_http_port);
+  b.https_port = absl::GetFlag(FLAGS_banner_https_port);
+  b.smtp_port = absl::GetFlag(FLAGS_banner_smtp_port);
+  b.ssh_port = absl::GetFlag(FLAGS_banner_ssh_port);
+  for (int port : {b.http_port, b.https_port, b.smtp_port, b.ssh_port}) {
+    if (port < 1 || port > 65535) return absl::InvalidArgumentError("--banner_*_port: a port is 1-65535");
+  }
+  b.http = b.smtp = b.ssh = b.similarity = false;
+  for (const std::string& probe : absl::GetFlag(FLAGS_banner_probes)) {
+    bool* on = probe == "http"         ? &b.http
+               : probe == "smtp"       ? &b.smtp
+               : probe == "ssh"        ? &b.ssh
+               : probe == "similarity" ? &b.similarity
+                                       : nullptr;
+    if (on == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--banner_probes: unknown probe \"%s\" (http, smtp, ssh, similarity)", probe));
+    }
+    *on = true;
+  }
+  b.connect_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_banner_connect_timeout));
+  b.first_byte_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_banner_first_byte_timeout));
+  b.request_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_banner_request_timeout));
+  b.deadline = absl::GetFlag(FLAGS_banner_deadline);
+  b.max_redirects = absl::GetFlag(FLAGS_banner_max_redirects);
+  b.max_body_bytes = static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_banner_max_body_kb))) << 10;
+  b.max_connections = absl::GetFlag(FLAGS_banner_max_connections);
+  b.max_per_address = absl::GetFlag(FLAGS_banner_max_per_address);
+  b.ca_file = absl::GetFlag(FLAGS_banner_ca_file);
+  if (b.connect_timeout.count() <= 0 || b.first_byte_timeout.count() <= 0 || b.request_timeout.count() <= 0 ||
+      b.deadline <= absl::ZeroDuration() || b.max_redirects < 0 || b.max_connections < 1 || b.max_per_address < 1 ||
+      absl::GetFlag(FLAGS_banner_max_body_kb) < 1) {
+    return absl::InvalidArgumentError(
+        "--banner_connect_timeout, --banner_first_byte_timeout, --banner_request_timeout, --banner_deadline, "
+        "--banner_max_body_kb, --banner_max_connections and --banner_max_per_address must be positive "
+        "(--banner_max_redirects at least 0)");
   }
   o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   return o;

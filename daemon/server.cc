@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "asio/post.hpp"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -59,6 +60,39 @@ class ReflectionOption : public grpc::ServerBuilderOption {
   bool on_;
 };
 
+// The banner stage's name lookups (MX hosts, redirect targets, the input domain) through the DNS stage's
+// resolver — the servers, cache and rate limit DNS uses — A, then AAAA when there is no A. Empty: DNS is a
+// stub (the banner stage then leaves names to libcurl and skips MX hosts).
+workers::banner::HostResolver BannerHostResolver(workers::dns::Resolver* resolver) {
+  if (resolver == nullptr) return nullptr;
+  return [resolver](const std::string& host, absl::AnyInvocable<void(std::vector<std::string>) &&> done) {
+    auto finish = std::make_shared<absl::AnyInvocable<void(std::vector<std::string>) &&>>(std::move(done));
+    auto never = std::make_shared<bool>(false);
+    auto collect = [](const workers::dns::QueryResult& r, workers::dns::RrType type) {
+      std::vector<std::string> out;
+      if (!r.response.ok()) return out;
+      for (const workers::dns::ResourceRecord& rr : r.response->answers) {
+        if (rr.type == static_cast<std::uint16_t>(type)) out.push_back(rr.value);
+      }
+      return out;
+    };
+    asio::post(resolver->strand(), [resolver, host, finish, never, collect] {
+      resolver->Query(host, workers::dns::RrType::kA, never,
+                      [resolver, host, finish, never, collect](workers::dns::QueryResult a) {
+                        std::vector<std::string> v4 = collect(a, workers::dns::RrType::kA);
+                        if (!v4.empty()) {
+                          std::move (*finish)(std::move(v4));
+                          return;
+                        }
+                        resolver->Query(host, workers::dns::RrType::kAaaa, never,
+                                        [finish, collect](workers::dns::QueryResult aaaa) {
+                                          std::move (*finish)(collect(aaaa, workers::dns::RrType::kAaaa));
+                                        });
+                      });
+    });
+  };
+}
+
 int ClampedMillis(absl::Duration d) {
   return static_cast<int>(std::min<std::int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
 }
@@ -78,6 +112,8 @@ struct Server::Parts {
   std::unique_ptr<workers::geo::GeoWatcher> geo_watcher;
   std::unique_ptr<workers::registration::RegistrationMetrics> registration_metrics;
   workers::registration::RegistrationEnricher* registration = nullptr;  // the real one, owned by `enrichers`
+  std::unique_ptr<workers::banner::BannerMetrics> banner_metrics;
+  workers::banner::BannerEnricher* banner = nullptr;  // the real one, owned by `enrichers`
   pipeline::EnricherRegistry enrichers;
   std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
@@ -118,8 +154,13 @@ absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
       p.registration = registration->get();
       enricher = *std::move(registration);
     } else {
-      return absl::UnimplementedError(
-          absl::StrFormat("no real %s enricher yet: name it in --stub_enrichers", workers::EnricherName(id)));
+      p.banner_metrics = std::make_unique<workers::banner::BannerMetrics>(*p.registry);
+      absl::StatusOr<std::unique_ptr<workers::banner::BannerEnricher>> banner =
+          workers::banner::BannerEnricher::Create(options.banner, p.executor->context().get_executor(),
+                                                  BannerHostResolver(p.resolver.get()), p.banner_metrics.get());
+      if (!banner.ok()) return banner.status();
+      p.banner = banner->get();
+      enricher = *std::move(banner);
     }
     if (absl::Status s =
             p.enrichers.Add(std::move(enricher), service::AddStageMetrics(p.metrics, workers::EnricherName(id)));
@@ -267,6 +308,7 @@ void Server::Shutdown(absl::Duration grace) {
   if (p.resolver != nullptr) p.resolver->Shutdown();
   if (p.geo_watcher != nullptr) p.geo_watcher->Stop();
   if (p.registration != nullptr) p.registration->Shutdown();  // its HTTP thread joined; timers cancelled
+  if (p.banner != nullptr) p.banner->Shutdown();              // its HTTP thread joined
   if (p.cpu_executor != nullptr) p.cpu_executor->Join();
   if (p.executor != nullptr) p.executor->Join();
   p.cpu_executor.reset();

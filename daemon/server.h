@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
+#include "workers/banner/banner_enricher.h"
 #include "workers/dns/resolver.h"
 #include "workers/geo/geo_database.h"
 #include "workers/registration/registration_enricher.h"
@@ -39,6 +40,7 @@ struct ServerOptions {
   absl::Duration geo_reload_check = absl::Seconds(30);         // how often their files are checked for a change
   // The real registration (whois) stage's, its address policy included.
   workers::registration::RegistrationOptions registration;
+  workers::banner::BannerOptions banner;  // the real banner stage's (its policy: the registration's)
   // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
   std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
   std::map<v1::Enricher, workers::StubConfig> stubs = {

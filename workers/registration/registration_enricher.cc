@@ -205,13 +205,13 @@ void RegistrationEnricher::SetBootstrap(RdapBootstrap bootstrap) {
 
 void RegistrationEnricher::RefreshBootstrap() {
   if (shut_down_) return;
-  HttpRequest request;
+  net::HttpRequest request;
   request.url = options_.bootstrap_url;
   request.headers = {"Accept: application/json"};
   request.timeout = std::chrono::seconds(30);
   request.max_body_bytes = std::size_t{8} << 20;
   request.policy = &options_.policy;
-  http_.Fetch(std::move(request), [this](HttpResponse r) {
+  http_.Fetch(std::move(request), [this](net::HttpResponse r) {
     asio::post(strand_, [this, r = std::move(r)]() mutable {
       if (shut_down_) return;
       absl::Status status = r.status;
@@ -444,13 +444,13 @@ void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const st
     metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
     fetch->doing = absl::StrFormat("asking %s", url);
     fetch->result.add_servers(url);
-    HttpRequest request;
+    net::HttpRequest request;
     request.url = url;
     request.headers = {"Accept: application/rdap+json"};
     request.timeout = RequestTimeout(*fetch);
     request.max_body_bytes = options_.max_rdap_bytes;
     request.policy = &options_.policy;
-    http_.Fetch(std::move(request), [this, fetch, url, related](HttpResponse r) {
+    http_.Fetch(std::move(request), [this, fetch, url, related](net::HttpResponse r) {
       asio::post(strand_, [this, fetch, url, related, r = std::move(r)]() mutable {
         OnRdap(fetch, url, related, std::move(r));
       });
@@ -460,7 +460,7 @@ void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const st
 }
 
 void RegistrationEnricher::OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related,
-                                  HttpResponse r) {
+                                  net::HttpResponse r) {
   const std::string host = HostOf(url);
   GateOutcome gate_outcome = GateOutcome::kOk;
   std::string outcome;

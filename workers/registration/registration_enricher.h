@@ -31,7 +31,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "workers/enricher.h"
-#include "workers/registration/http_client.h"
+#include "workers/net/http_client.h"
 #include "workers/registration/registration_parsers.h"
 #include "workers/registration/server_gate.h"
 
@@ -117,7 +117,7 @@ class RegistrationEnricher final : public Enricher {
 
   void Start(const std::shared_ptr<Fetch>& fetch);
   void AskRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related);
-  void OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related, HttpResponse response);
+  void OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related, net::HttpResponse response);
   void AskWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step);
   void OnWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step,
                absl::StatusOr<struct WhoisReply> reply);
@@ -134,7 +134,7 @@ class RegistrationEnricher final : public Enricher {
   const RegistrationOptions options_;
   RegistrationMetrics* const metrics_;
   asio::strand<asio::any_io_executor> strand_;
-  HttpClient http_;
+  net::HttpClient http_;
   ServerGate gate_;                                                     // strand only
   asio::steady_timer refresh_timer_;                                    // strand only
   absl::flat_hash_map<std::string, std::shared_ptr<Fetch>> in_flight_;  // strand only

@@ -1,4 +1,4 @@
-#include "workers/registration/http_client.h"
+#include "workers/net/http_client.h"
 
 #include <curl/curl.h>
 #include <sys/socket.h>
@@ -12,15 +12,34 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 
-namespace squatstream::workers::registration {
+namespace squatstream::workers::net {
+
+std::string UrlHost(const std::string& url) {
+  CURLU* u = curl_url();
+  std::string host;
+  char* h = nullptr;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
+      curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+    host = h;
+    curl_free(h);
+  }
+  curl_url_cleanup(u);
+  return absl::AsciiStrToLower(host);
+}
 
 struct HttpClient::Transfer {
   HttpRequest request;
   Callback done;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
+  curl_slist* connect_to = nullptr;
   HttpResponse response;
   bool too_big = false;
+  bool truncated_ok() const { return too_big && request.truncate_body; }
+  bool first_byte = false;  // the answer's first byte came
+  bool cancelled = false;   // ended by its `cancelled` flag
+  std::string timed_out;    // the phase a timeout of ours ended it in
+  std::chrono::steady_clock::time_point started;
   std::string denied;  // why the policy refused an address, if it did
 
   // libcurl asks for each socket it would connect: the address is checked before there is one.
@@ -39,13 +58,34 @@ struct HttpClient::Transfer {
   ~Transfer() {
     if (easy != nullptr) curl_easy_cleanup(easy);
     curl_slist_free_all(headers);
+    curl_slist_free_all(connect_to);
+  }
+
+  // Whether the transfer must end now (cancelled, or no first byte in time); says why in `cancelled` /
+  // `timed_out`.
+  bool Expired(std::chrono::steady_clock::time_point now) {
+    if (request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed)) {
+      cancelled = true;
+      return true;
+    }
+    if (!first_byte && request.first_byte_timeout.count() > 0 && now - started >= request.first_byte_timeout) {
+      timed_out = "first byte";
+      return true;
+    }
+    return false;
   }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* self) {
     auto* t = static_cast<Transfer*>(self);
     const size_t bytes = size * n;
+    t->first_byte = true;
+    t->response.bytes_read += bytes;
     if (t->response.body.size() + bytes > t->request.max_body_bytes) {
       t->too_big = true;
+      if (t->request.truncate_body) {
+        t->response.body.append(data, t->request.max_body_bytes - t->response.body.size());
+        t->response.truncated = true;
+      }
       return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
     }
     t->response.body.append(data, bytes);
@@ -55,7 +95,18 @@ struct HttpClient::Transfer {
   static size_t OnHeader(char* data, size_t size, size_t n, void* self) {
     auto* t = static_cast<Transfer*>(self);
     const absl::string_view line(data, size * n);
-    if (absl::StartsWith(line, "HTTP/")) t->response.retry_after = std::chrono::seconds(0);  // a new answer
+    t->first_byte = true;
+    if (absl::StartsWith(line, "HTTP/")) {  // a new answer (after a redirect or a 100 Continue)
+      t->response.retry_after = std::chrono::seconds(0);
+      t->response.server.clear();
+      t->response.content_type.clear();
+    }
+    if (absl::StartsWithIgnoreCase(line, "server:")) {
+      t->response.server = std::string(absl::StripAsciiWhitespace(line.substr(7)).substr(0, 256));
+    }
+    if (absl::StartsWithIgnoreCase(line, "content-type:")) {
+      t->response.content_type = std::string(absl::StripAsciiWhitespace(line.substr(13)).substr(0, 256));
+    }
     if (absl::StartsWithIgnoreCase(line, "retry-after:")) {
       const std::string value(absl::StripAsciiWhitespace(line.substr(12)));
       long long seconds = 0;
@@ -115,17 +166,50 @@ void HttpClient::Run() {
   auto finish = [&](Transfer* t, CURLcode code) {
     HttpResponse& r = t->response;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.code);
-    char* url = nullptr;
-    if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != nullptr) r.final_url = url;
+    char* text = nullptr;
+    if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &text) == CURLE_OK && text != nullptr) r.final_url = text;
+    text = nullptr;
+    if (curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &text) == CURLE_OK && text != nullptr) r.redirect_url = text;
+    text = nullptr;
+    if (curl_easy_getinfo(t->easy, CURLINFO_PRIMARY_IP, &text) == CURLE_OK && text != nullptr) r.primary_ip = text;
+    if (t->request.want_certificates) {
+      curl_certinfo* chain = nullptr;
+      if (curl_easy_getinfo(t->easy, CURLINFO_CERTINFO, &chain) == CURLE_OK && chain != nullptr) {
+        for (int i = 0; i < chain->num_of_certs; ++i) {
+          for (curl_slist* field = chain->certinfo[i]; field != nullptr; field = field->next) {
+            if (absl::StartsWith(field->data, "Cert:")) r.certificates_pem.emplace_back(field->data + 5);
+          }
+        }
+      }
+    }
+    curl_off_t connected_us = 0, tls_us = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected_us);
+    curl_easy_getinfo(t->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
+    const bool https = absl::StartsWithIgnoreCase(r.final_url.empty() ? t->request.url : r.final_url, "https://");
+    // libcurl records the connection's time once TLS is up too: a timeout before then is said as one phase.
+    const char* phase = connected_us == 0 || (https && tls_us == 0)
+                            ? (https ? "connect phase (TCP and TLS handshake" : "connect phase (TCP")
+                        : !t->first_byte ? "first byte phase (request sent"
+                                         : "whole answer phase (first byte received";
     const std::string what = curl_easy_strerror(code);
     if (!t->denied.empty() && code != CURLE_OK) code = CURLE_COULDNT_CONNECT;  // said as the policy's refusal
+    if (t->truncated_ok()) code = CURLE_OK;
     switch (code) {
       case CURLE_OK:
         r.status = absl::OkStatus();
         break;
       case CURLE_OPERATION_TIMEDOUT:
         r.status = absl::DeadlineExceededError(
-            absl::StrFormat("%s: no complete answer within %d ms", t->request.url, t->request.timeout.count()));
+            absl::StrFormat("%s: timed out in the %s, %d ms)", t->request.url, phase,
+                            (connected_us == 0 || (https && tls_us == 0)) && t->request.connect_timeout.count() > 0
+                                ? t->request.connect_timeout.count()
+                                : t->request.timeout.count()));
+        break;
+      case CURLE_ABORTED_BY_CALLBACK:
+        r.status = t->cancelled ? absl::CancelledError("cancelled")
+                                : absl::DeadlineExceededError(absl::StrFormat(
+                                      "%s: timed out in the first byte phase (nothing %d ms after the start)",
+                                      t->request.url, t->request.first_byte_timeout.count()));
         break;
       case CURLE_COULDNT_CONNECT:
         if (!t->denied.empty()) {
@@ -180,9 +264,31 @@ void HttpClient::Run() {
                        absl::StartsWith(t->request.url, "https://") ? "https" : "http,https");
       curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
       curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
-      curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+      curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, t->request.max_redirects > 0 ? 1L : 0L);
       curl_easy_setopt(e, CURLOPT_MAXREDIRS, t->request.max_redirects);
       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
+      if (t->request.connect_timeout.count() > 0) {
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(t->request.connect_timeout.count()));
+      }
+      if (!t->request.connect_address.empty()) {
+        // "HOST::ADDRESS:": the URL's host (any port) is dialled at ADDRESS, same port. Only that host: a
+        // redirect elsewhere resolves its own.
+        const bool v6 = t->request.connect_address.find(':') != std::string::npos;
+        const std::string entry = absl::StrFormat("%s::%s%s%s:", UrlHost(t->request.url), v6 ? "[" : "",
+                                                  t->request.connect_address, v6 ? "]" : "");
+        t->connect_to = curl_slist_append(nullptr, entry.c_str());
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
+      }
+      if (!t->request.verify_tls) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+      }
+      if (t->request.want_certificates) curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+      if (t->request.fresh_connection) {
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+      }
+      t->started = std::chrono::steady_clock::now();
       curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
       curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // what libcurl can decode; the cap counts decoded bytes
       curl_easy_setopt(e, CURLOPT_USERAGENT, "squatstream (+https://github.com/squatstream/squatstream)");
@@ -211,8 +317,22 @@ void HttpClient::Run() {
         }
       }
     }
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    // Ends transfers cancelled, or waiting for a first byte too long (libcurl has no timeout for that).
+    bool watching = false;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = running.begin(); it != running.end();) {
+      Transfer* t = it->get();
+      watching = watching || t->request.cancelled != nullptr || t->request.first_byte_timeout.count() > 0;
+      if (!t->Expired(now)) {
+        ++it;
+        continue;
+      }
+      curl_multi_remove_handle(multi, t->easy);
+      finish(t, CURLE_ABORTED_BY_CALLBACK);
+      it = running.erase(it);
+    }
+    curl_multi_poll(multi, nullptr, 0, watching ? 50 : 1000, nullptr);
   }
 }
 
-}  // namespace squatstream::workers::registration
+}  // namespace squatstream::workers::net

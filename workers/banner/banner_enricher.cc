@@ -1,0 +1,687 @@
+#include "workers/banner/banner_enricher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "asio/bind_cancellation_slot.hpp"
+#include "asio/ip/address.hpp"
+#include "asio/post.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/strand.hpp"
+#include "workers/banner/line_probes.h"
+#include "workers/banner/page.h"
+
+namespace squatstream::workers::banner {
+namespace {
+
+constexpr const char* kProtocols[] = {"http", "https", "smtp", "ssh"};
+constexpr const char* kOutcomes[] = {"ok", "refused", "timeout", "denied", "error", "cancelled"};
+
+std::string Outcome(const absl::Status& s) {
+  switch (s.code()) {
+    case absl::StatusCode::kOk:
+      return "ok";
+    case absl::StatusCode::kPermissionDenied:
+      return "denied";
+    case absl::StatusCode::kDeadlineExceeded:
+      return "timeout";
+    case absl::StatusCode::kCancelled:
+      return "cancelled";
+    case absl::StatusCode::kUnavailable:
+      return absl::StrContains(s.message(), "refused") ? "refused" : "error";
+    default:
+      return "error";
+  }
+}
+
+void SetStatus(const absl::Status& s, v1::LookupStatus* out) {
+  out->set_code(static_cast<int>(s.code()));
+  out->set_message(std::string(s.message()));
+}
+
+absl::Status StatusOf(const v1::LookupStatus& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.code()), s.message());
+}
+
+// "[::1]" -> "::1".
+std::string Unbracket(std::string host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return host;
+}
+
+bool IsAddressLiteral(const std::string& host) {
+  std::error_code ec;
+  asio::ip::make_address(Unbracket(host), ec);
+  return !ec;
+}
+
+std::string UrlFor(const std::string& scheme, const std::string& host, int port, int default_port) {
+  return port == default_port ? absl::StrFormat("%s://%s/", scheme, host)
+                              : absl::StrFormat("%s://%s:%d/", scheme, host, port);
+}
+
+}  // namespace
+
+BannerMetrics::BannerMetrics(prometheus::Registry& registry) {
+  auto& connection_family = prometheus::BuildCounter()
+                                .Name("squatstream_banner_connections_total")
+                                .Help(
+                                    "Connections the banner stage made or tried, by protocol and outcome "
+                                    "(denied: refused by the SSRF guard, never dialled)")
+                                .Register(registry);
+  auto& bytes_family = prometheus::BuildCounter()
+                           .Name("squatstream_banner_bytes_read_total")
+                           .Help("Bytes the banner stage read, by protocol (HTTP: decoded body bytes)")
+                           .Register(registry);
+  auto& denied_family = prometheus::BuildCounter()
+                            .Name("squatstream_banner_ssrf_refusals_total")
+                            .Help(
+                                "Dials the SSRF guard refused (loopback, private, metadata, ... addresses), "
+                                "by protocol")
+                            .Register(registry);
+  for (const char* protocol : kProtocols) {
+    for (const char* outcome : kOutcomes) {
+      connections[absl::StrFormat("%s/%s", protocol, outcome)] =
+          &connection_family.Add({{"protocol", protocol}, {"outcome", outcome}});
+    }
+    bytes_read[protocol] = &bytes_family.Add({{"protocol", protocol}});
+    denied[protocol] = &denied_family.Add({{"protocol", protocol}});
+  }
+  open = &prometheus::BuildGauge()
+              .Name("squatstream_banner_connections_open")
+              .Help("Banner connections open now (at most --banner_max_connections)")
+              .Register(registry)
+              .Add({});
+  waits = &prometheus::BuildCounter()
+               .Name("squatstream_banner_connection_waits_total")
+               .Help("Banner connections that waited for a slot (the global or the per-address cap)")
+               .Register(registry)
+               .Add({});
+  original_pages = &prometheus::BuildCounter()
+                        .Name("squatstream_banner_original_pages_total")
+                        .Help("Input domains' pages fetched for the similarity score (once per domain and TTL)")
+                        .Register(registry)
+                        .Add({});
+}
+
+prometheus::Counter* BannerMetrics::Connection(const std::string& protocol, const std::string& outcome) {
+  return connections.at(protocol + "/" + outcome);
+}
+prometheus::Counter* BannerMetrics::BytesRead(const std::string& protocol) { return bytes_read.at(protocol); }
+prometheus::Counter* BannerMetrics::Denied(const std::string& protocol) { return denied.at(protocol); }
+
+// ---------------------------------------------------------------------------------------------------------
+// ConnectionGate
+
+ConnectionGate::ConnectionGate(int max_total, int max_per_address, BannerMetrics* metrics)
+    : max_total_(std::max(1, max_total)), max_per_address_(std::max(1, max_per_address)), metrics_(metrics) {}
+
+bool ConnectionGate::Free(const std::string& address) const {
+  if (open_ >= max_total_) return false;
+  const auto it = per_address_.find(address);
+  return it == per_address_.end() || it->second < max_per_address_;
+}
+
+void ConnectionGate::Grant(Waiter w) {
+  ++open_;
+  ++per_address_[w.address];
+  if (metrics_ != nullptr) metrics_->open->Increment();
+  const asio::any_io_executor executor = w.executor;  // not read from `w` after the capture moved it
+  asio::post(executor, [this, w = std::move(w)]() mutable {
+    if (*w.abandoned) {
+      Release(w.address);
+      return;
+    }
+    std::move(w.go)();
+  });
+}
+
+void ConnectionGate::Acquire(const std::string& address, asio::any_io_executor executor,
+                             std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go) {
+  absl::MutexLock lock(&mu_);
+  Waiter w{address, std::move(executor), std::move(abandoned), std::move(go)};
+  if (waiting_.empty() && Free(address)) {
+    Grant(std::move(w));
+    return;
+  }
+  if (metrics_ != nullptr) metrics_->waits->Increment();
+  waiting_.push_back(std::move(w));
+}
+
+void ConnectionGate::Release(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  --open_;
+  if (auto it = per_address_.find(address); it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+  if (metrics_ != nullptr) metrics_->open->Decrement();
+  // The first waiters whose address has room go (one to a busy address does not hold up the others).
+  for (auto it = waiting_.begin(); it != waiting_.end() && open_ < max_total_;) {
+    if (Free(it->address)) {
+      Grant(std::move(*it));
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared state
+
+struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Shared> {
+  Shared(const BannerOptions& o, asio::any_io_executor ex, HostResolver r, BannerMetrics* m,
+         std::shared_ptr<TrustStore> t)
+      : options(o),
+        executor(std::move(ex)),
+        resolver(std::move(r)),
+        metrics(m),
+        trust(std::move(t)),
+        http(o.max_connections),
+        gate(o.max_connections, o.max_per_address, m) {}
+
+  using PageCallback = absl::AnyInvocable<void(std::optional<std::string>) &&>;
+  // The hash of `domain`'s page, fetched once per TTL however many lookups ask; `done` runs on `executor`.
+  void OriginalPage(const std::string& domain, asio::any_io_executor executor, PageCallback done);
+
+  BannerOptions options;
+  asio::any_io_executor executor;
+  HostResolver resolver;
+  BannerMetrics* metrics;
+  std::shared_ptr<TrustStore> trust;
+  net::HttpClient http;
+  ConnectionGate gate;
+
+  struct Original {
+    bool ready = false;
+    std::optional<std::string> hash;
+    absl::Time expires;
+    std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
+  };
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, Original> originals ABSL_GUARDED_BY(mu);
+};
+
+namespace {
+
+using Shared = BannerEnricher::Shared;
+
+// One scheme on one address: GET /, then each redirect, hop by hop, each through the gate.
+class Chain : public std::enable_shared_from_this<Chain> {
+ public:
+  using Done = absl::AnyInvocable<void(v1::HttpProbe, std::string body) &&>;
+
+  Chain(std::shared_ptr<Shared> shared, asio::any_io_executor strand, std::string host, std::string scheme,
+        std::string address, Done done)
+      : shared_(std::move(shared)),
+        strand_(std::move(strand)),
+        host_(std::move(host)),
+        address_(std::move(address)),
+        done_(std::move(done)) {
+    probe_.set_scheme(scheme);
+    probe_.set_address(address_);
+  }
+
+  void Start() {
+    const BannerOptions& o = shared_->options;
+    const bool https = probe_.scheme() == "https";
+    Step(UrlFor(probe_.scheme(), host_, https ? o.https_port : o.http_port, https ? 443 : 80), address_);
+  }
+
+  // Ends the chain now with `status` on the probe (and its last hop if one is running). On the strand.
+  void Abort(absl::Status status) {
+    cancelled_->store(true);
+    *abandoned_ = true;
+    Finish(std::move(status));
+  }
+
+ private:
+  void Step(std::string url, std::string connect_address) {
+    if (finished_) return;
+    const std::string key = connect_address.empty() ? Unbracket(net::UrlHost(url)) : connect_address;
+    shared_->gate.Acquire(key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key] {
+      const BannerOptions& o = self->shared_->options;
+      net::HttpRequest r;
+      r.url = url;
+      r.timeout = o.request_timeout;
+      r.connect_timeout = o.connect_timeout;
+      r.first_byte_timeout = o.connect_timeout + o.first_byte_timeout;
+      r.max_body_bytes = o.max_body_bytes;
+      r.truncate_body = true;
+      r.max_redirects = 0;
+      r.connect_address = connect_address;
+      r.verify_tls = false;  // verified below, from the chain: a self-signed certificate is kept, not refused
+      r.want_certificates = absl::StartsWith(url, "https://");
+      r.fresh_connection = true;
+      r.cancelled = self->cancelled_;
+      r.policy = &o.policy;
+      r.headers = {"Accept: text/html,*/*;q=0.8"};
+      self->shared_->http.Fetch(std::move(r), [self, url, connect_address, key](net::HttpResponse response) {
+        asio::post(self->strand_, [self, url, connect_address, key, response = std::move(response)]() mutable {
+          self->shared_->gate.Release(key);
+          self->OnResponse(url, connect_address, std::move(response));
+        });
+      });
+    });
+  }
+
+  void OnResponse(const std::string& url, const std::string& connect_address, net::HttpResponse r) {
+    const std::string protocol = absl::StartsWith(url, "https://") ? "https" : "http";
+    BannerMetrics* m = shared_->metrics;
+    if (m != nullptr) {
+      m->Connection(protocol, Outcome(r.status))->Increment();
+      m->BytesRead(protocol)->Increment(static_cast<double>(r.bytes_read));
+      if (r.status.code() == absl::StatusCode::kPermissionDenied) m->Denied(protocol)->Increment();
+    }
+    if (finished_) return;
+    v1::HttpHop* hop = probe_.add_hops();
+    hop->set_url(url);
+    hop->set_address(!r.primary_ip.empty() ? r.primary_ip : connect_address);
+    hop->set_status(static_cast<std::uint32_t>(r.code));
+    hop->set_server(r.server);
+    if (!r.certificates_pem.empty()) {
+      shared_->trust->Describe(r.certificates_pem, Unbracket(net::UrlHost(url)), hop->mutable_tls());
+    }
+    if (!r.status.ok()) {
+      SetStatus(r.status, hop->mutable_error());
+      Finish(r.status);
+      return;
+    }
+    if (r.code >= 300 && r.code < 400 && !r.redirect_url.empty()) {
+      hop->set_location(r.redirect_url);
+      if (probe_.hops_size() > shared_->options.max_redirects) {
+        Finish(
+            absl::FailedPreconditionError(absl::StrFormat("more than %d redirects", shared_->options.max_redirects)));
+        return;
+      }
+      Follow(r.redirect_url);
+      return;
+    }
+    probe_.set_final_status(static_cast<std::uint32_t>(r.code));
+    probe_.set_final_url(url);
+    probe_.set_content_type(r.content_type);
+    probe_.set_body_bytes(r.body.size());
+    probe_.set_body_truncated(r.truncated);
+    probe_.set_title(ExtractTitle(r.body));
+    body_ = std::move(r.body);
+    Finish(absl::OkStatus());
+  }
+
+  // The next hop: the candidate's own host is dialled at the address DNS gave; an address literal as it is
+  // (the policy checks it at the dial); another name through the service's resolver.
+  void Follow(const std::string& url) {
+    const std::string host = Unbracket(net::UrlHost(url));
+    if (host.empty()) {
+      Finish(absl::InvalidArgumentError(absl::StrFormat("a redirect to \"%s\", which has no host", url)));
+      return;
+    }
+    if (host == host_) {
+      Step(url, address_);
+    } else if (IsAddressLiteral(host) || !shared_->resolver) {
+      Step(url, "");
+    } else {
+      shared_->resolver(host, [self = shared_from_this(), url, host](std::vector<std::string> addresses) {
+        asio::post(self->strand_, [self, url, host, addresses = std::move(addresses)] {
+          if (addresses.empty()) {
+            self->Finish(absl::UnavailableError(absl::StrFormat("the redirect's host %s has no address", host)));
+            return;
+          }
+          self->Step(url, addresses.front());
+        });
+      });
+    }
+  }
+
+  void Finish(absl::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    SetStatus(status, probe_.mutable_status());
+    std::move(done_)(std::move(probe_), std::move(body_));
+  }
+
+  std::shared_ptr<Shared> shared_;
+  asio::any_io_executor strand_;
+  std::string host_;
+  std::string address_;
+  Done done_;
+  v1::HttpProbe probe_;
+  std::string body_;
+  bool finished_ = false;
+  std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<bool> abandoned_ = std::make_shared<bool>(false);
+};
+
+// One candidate's probes, on the lookup's strand.
+class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
+ public:
+  BannerLookup(std::shared_ptr<Shared> shared, asio::any_io_executor strand, std::string candidate, std::string input,
+               v1::DnsResult dns, Enricher::Callback done)
+      : shared_(std::move(shared)),
+        strand_(strand),
+        candidate_(std::move(candidate)),
+        input_(std::move(input)),
+        dns_(std::move(dns)),
+        deadline_(strand),
+        done_(std::move(done)) {}
+
+  void Start(asio::cancellation_slot cancel) {
+    if (cancel.is_connected()) {
+      cancel.assign([weak = weak_from_this()](asio::cancellation_type) {
+        if (auto self = weak.lock()) self->Cancel();
+      });
+    }
+    const BannerOptions& o = shared_->options;
+    std::string v4, v6;
+    for (const std::string& a : dns_.addresses()) {
+      std::error_code ec;
+      const asio::ip::address parsed = asio::ip::make_address(a, ec);
+      if (ec) continue;
+      if (parsed.is_v4() && v4.empty()) v4 = a;
+      if (parsed.is_v6() && v6.empty()) v6 = a;
+    }
+    // Slots in the order the record lists them: http then https, IPv4 then IPv6.
+    if (o.http) {
+      for (const std::string& address : {v4, v6}) {
+        if (address.empty()) continue;
+        for (const char* scheme : {"http", "https"}) StartChain(scheme, address);
+      }
+    }
+    if (o.ssh && (!v4.empty() || !v6.empty())) StartSsh(!v4.empty() ? v4 : v6);
+    if (o.smtp && dns_.mail_exchangers_size() > 0) StartSmtp(dns_.mail_exchangers(0));
+    if (o.similarity && o.http && !input_.empty() && input_ != candidate_ && pending_ > 0) {
+      ++pending_;
+      shared_->OriginalPage(input_, strand_, [self = shared_from_this()](std::optional<std::string> hash) {
+        self->original_ = std::move(hash);
+        self->OneDone();
+      });
+    }
+    deadline_.expires_after(std::chrono::microseconds(absl::ToInt64Microseconds(o.deadline)));
+    deadline_.async_wait([self = shared_from_this()](std::error_code ec) {
+      if (!ec) self->DeadlinePassed();
+    });
+    if (pending_ == 0) Complete();
+  }
+
+ private:
+  void StartChain(const std::string& scheme, const std::string& address) {
+    const int slot = static_cast<int>(http_.size());
+    http_.emplace_back();
+    ++pending_;
+    auto chain = std::make_shared<Chain>(
+        shared_, strand_, candidate_, scheme, address,
+        [self = shared_from_this(), slot](v1::HttpProbe probe, std::string body) {
+          if (self->page_.empty() && probe.final_status() >= 200 && probe.final_status() < 300) {
+            self->page_ = std::move(body);
+          }
+          self->http_[static_cast<std::size_t>(slot)] = std::move(probe);
+          self->OneDone();
+        });
+    aborts_.push_back([chain](absl::Status s) { chain->Abort(std::move(s)); });
+    chain->Start();
+  }
+
+  // A line probe through the gate; `run` starts it and returns its cancel function.
+  template <typename Probe>
+  void Gated(const std::string& protocol, const std::string& address,
+             std::function<std::function<void()>(absl::AnyInvocable<void(Probe) &&>)> run, Probe* slot) {
+    ++pending_;
+    auto abandoned = std::make_shared<bool>(false);
+    auto cancel_probe = std::make_shared<std::function<void()>>();
+    auto ended = std::make_shared<bool>(false);
+    auto finish = [self = shared_from_this(), protocol, slot, ended](Probe p) {
+      if (*ended) return;
+      *ended = true;
+      BannerMetrics* m = self->shared_->metrics;
+      const absl::Status s = StatusOf(p.status());
+      if (m != nullptr) {
+        m->Connection(protocol, Outcome(s))->Increment();
+        if (s.code() == absl::StatusCode::kPermissionDenied) m->Denied(protocol)->Increment();
+      }
+      *slot = std::move(p);
+      self->OneDone();
+    };
+    // Aborted: said at once (what the probe had read is lost); its own CANCELLED callback, later, only
+    // releases the gate.
+    aborts_.push_back([abandoned, cancel_probe, ended, finish](absl::Status s) mutable {
+      *abandoned = true;
+      if (*cancel_probe) (*cancel_probe)();
+      if (!*ended) {
+        Probe p;
+        SetStatus(s, p.mutable_status());
+        finish(std::move(p));
+      }
+    });
+    shared_->gate.Acquire(address, strand_, abandoned,
+                          [self = shared_from_this(), address, run, cancel_probe, finish]() mutable {
+                            *cancel_probe = run([self, address, finish](Probe p) mutable {
+                              self->shared_->gate.Release(address);
+                              finish(std::move(p));
+                            });
+                          });
+  }
+
+  LineProbeOptions LineOptions() const {
+    const BannerOptions& o = shared_->options;
+    LineProbeOptions l;
+    l.connect_timeout = o.connect_timeout;
+    l.reply_timeout = o.first_byte_timeout;
+    l.whole_timeout = o.request_timeout;
+    l.max_bytes = o.max_line_bytes;
+    l.policy = &o.policy;
+    return l;
+  }
+
+  void StartSsh(const std::string& address) {
+    const asio::ip::address a = asio::ip::make_address(address);
+    Gated<v1::SshProbe>(
+        "ssh", address,
+        [self = shared_from_this(), a](absl::AnyInvocable<void(v1::SshProbe) &&> done) {
+          return ProbeSsh(self->strand_, a, self->shared_->options.ssh_port, self->LineOptions(), std::move(done));
+        },
+        &ssh_);
+    has_ssh_ = true;
+  }
+
+  void StartSmtp(const std::string& mx) {
+    has_smtp_ = true;
+    smtp_.set_mx(mx);
+    if (mx.empty() || mx == ".") {
+      SetStatus(absl::NotFoundError("a null MX (RFC 7505): the domain takes no mail"), smtp_.mutable_status());
+      return;
+    }
+    if (!shared_->resolver) {
+      SetStatus(absl::FailedPreconditionError("the MX host is not resolved: DNS is a stub"), smtp_.mutable_status());
+      return;
+    }
+    ++pending_;  // the resolution
+    resolving_mx_ = true;
+    shared_->resolver(mx, [self = shared_from_this(), mx](std::vector<std::string> addresses) {
+      asio::post(self->strand_, [self, mx, addresses = std::move(addresses)] {
+        if (self->finished_) return;
+        self->resolving_mx_ = false;
+        std::error_code ec;
+        const asio::ip::address a = addresses.empty() ? asio::ip::address() : asio::ip::make_address(addresses[0], ec);
+        if (addresses.empty() || ec) {
+          SetStatus(absl::UnavailableError(absl::StrFormat("the MX host %s has no address", mx)),
+                    self->smtp_.mutable_status());
+        } else {
+          const std::string candidate = self->candidate_;
+          self->Gated<v1::SmtpProbe>(
+              "smtp", addresses[0],
+              [self, a, mx, candidate](absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
+                return ProbeSmtp(self->strand_, a, self->shared_->options.smtp_port, mx, candidate, self->LineOptions(),
+                                 std::move(done));
+              },
+              &self->smtp_);
+        }
+        self->OneDone();
+      });
+    });
+  }
+
+  absl::Status DeadlineStatus() const {
+    return absl::DeadlineExceededError(absl::StrFormat("the banner lookup's deadline (%s) passed first",
+                                                       absl::FormatDuration(shared_->options.deadline)));
+  }
+
+  void DeadlinePassed() {
+    if (finished_) return;
+    if (resolving_mx_) SetStatus(DeadlineStatus(), smtp_.mutable_status());
+    for (auto& abort : aborts_) abort(DeadlineStatus());
+    aborts_.clear();
+    if (!finished_) Complete();  // the original page, or an MX resolution, may still be out
+  }
+
+  void Cancel() {
+    if (finished_) return;
+    finished_ = true;
+    deadline_.cancel();
+    for (auto& abort : aborts_) abort(absl::CancelledError("cancelled"));
+    aborts_.clear();
+    std::move(done_)(LookupResult{absl::CancelledError("cancelled"), {}, {}});
+  }
+
+  void OneDone() {
+    if (--pending_ == 0 && !finished_) Complete();
+  }
+
+  void Complete() {
+    finished_ = true;
+    deadline_.cancel();
+    aborts_.clear();  // they hold the probes, which hold this
+    v1::Enrichment e;
+    e.set_enricher(v1::ENRICHER_BANNER);
+    v1::BannerResult* b = e.mutable_banner();
+    for (v1::HttpProbe& p : http_) {
+      if (p.scheme().empty()) SetStatus(DeadlineStatus(), p.mutable_status());
+      *b->add_http() = std::move(p);
+    }
+    for (const v1::HttpProbe& p : b->http()) {
+      if (b->http_status() == 0 && p.final_status() != 0) {
+        b->set_http_status(p.final_status());
+        b->set_server(p.hops().empty() ? "" : p.hops(p.hops_size() - 1).server());
+        b->set_title(p.title());
+      }
+      if (!b->has_tls() && p.scheme() == "https" && !p.hops().empty() && p.hops(p.hops_size() - 1).has_tls()) {
+        *b->mutable_tls() = p.hops(p.hops_size() - 1).tls();
+      }
+    }
+    if (has_smtp_) *b->mutable_smtp() = std::move(smtp_);
+    if (has_ssh_) *b->mutable_ssh() = std::move(ssh_);
+    if (!page_.empty()) {
+      if (original_.has_value()) {
+        if (const std::optional<std::string> mine = PageHash(page_)) {
+          if (const std::optional<int> score = Similarity(*mine, *original_)) {
+            b->set_similarity(static_cast<std::uint32_t>(*score));
+            b->set_similarity_known(true);
+          }
+        }
+      }
+    }
+    for (std::string& s : ParkedSignals(page_, dns_.name_servers())) b->add_parked_signals(std::move(s));
+    b->set_parked(b->parked_signals_size() > 0);
+    std::move(done_)(LookupResult{absl::OkStatus(), std::move(e), {}});
+  }
+
+  std::shared_ptr<Shared> shared_;
+  asio::any_io_executor strand_;
+  std::string candidate_;
+  std::string input_;
+  v1::DnsResult dns_;
+  asio::steady_timer deadline_;
+  Enricher::Callback done_;
+  int pending_ = 0;
+  bool finished_ = false;
+  bool resolving_mx_ = false;
+  std::vector<v1::HttpProbe> http_;
+  v1::SmtpProbe smtp_;
+  v1::SshProbe ssh_;
+  bool has_smtp_ = false;
+  bool has_ssh_ = false;
+  std::string page_;  // the first final 2xx page
+  std::optional<std::string> original_;
+  std::vector<std::function<void(absl::Status)>> aborts_;
+};
+
+}  // namespace
+
+void Shared::OriginalPage(const std::string& domain, asio::any_io_executor caller, PageCallback done) {
+  {
+    absl::MutexLock lock(&mu);
+    Original& o = originals[domain];
+    if (o.ready && absl::Now() < o.expires) {
+      asio::post(caller, [done = std::move(done), hash = o.hash]() mutable { std::move(done)(hash); });
+      return;
+    }
+    o.waiters.emplace_back(caller, std::move(done));
+    if (o.waiters.size() > 1) return;  // a fetch is out already
+    o.ready = false;
+  }
+  if (metrics != nullptr) metrics->original_pages->Increment();
+  auto strand = asio::make_strand(executor);
+  auto fetch = [self = shared_from_this(), domain, strand](std::string address) {
+    auto chain = std::make_shared<Chain>(
+        self, strand, domain, "http", address, [shared = self.get(), domain](v1::HttpProbe probe, std::string body) {
+          std::optional<std::string> hash;
+          if (probe.final_status() >= 200 && probe.final_status() < 300) hash = PageHash(body);
+          std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
+          {
+            absl::MutexLock lock(&shared->mu);
+            Original& o = shared->originals[domain];
+            o.ready = true;
+            o.hash = hash;
+            o.expires = absl::Now() + shared->options.original_ttl;
+            waiters.swap(o.waiters);
+          }
+          for (auto& [ex, cb] : waiters) {
+            asio::post(ex, [cb = std::move(cb), hash]() mutable { std::move(cb)(hash); });
+          }
+        });
+    chain->Start();
+  };
+  if (!resolver) {
+    asio::post(strand, [fetch] { fetch(""); });
+    return;
+  }
+  resolver(domain, [fetch, strand](std::vector<std::string> addresses) {
+    asio::post(strand, [fetch, addresses = std::move(addresses)] { fetch(addresses.empty() ? "" : addresses[0]); });
+  });
+}
+
+absl::StatusOr<std::unique_ptr<BannerEnricher>> BannerEnricher::Create(const BannerOptions& options,
+                                                                       asio::any_io_executor executor,
+                                                                       HostResolver resolver, BannerMetrics* metrics) {
+  absl::StatusOr<std::shared_ptr<TrustStore>> trust = TrustStore::Load(options.ca_file);
+  if (!trust.ok()) return trust.status();
+  return std::unique_ptr<BannerEnricher>(new BannerEnricher(
+      std::make_shared<Shared>(options, std::move(executor), std::move(resolver), metrics, *std::move(trust))));
+}
+
+BannerEnricher::~BannerEnricher() { Shutdown(); }
+
+void BannerEnricher::Shutdown() { shared_->http.Shutdown(); }
+
+absl::Span<const v1::Enricher> BannerEnricher::needs() const {
+  static constexpr v1::Enricher kNeeds[] = {v1::ENRICHER_DNS};
+  return kNeeds;
+}
+
+std::optional<LookupResult> BannerEnricher::TryLookupNow(const LookupInput& input) {
+  const v1::DnsResult* dns = DnsResultOf(input.record);
+  if (dns != nullptr && dns->addresses_size() == 0 && dns->mail_exchangers_size() > 0) return std::nullopt;
+  return NeedAddresses(input);
+}
+
+void BannerEnricher::Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
+                            Callback done) {
+  const v1::DnsResult* dns = DnsResultOf(input.record);
+  auto lookup = std::make_shared<BannerLookup>(shared_, executor, std::string(input.domain_ascii), input.record.input(),
+                                               dns == nullptr ? v1::DnsResult() : *dns, std::move(done));
+  // Started from the strand, so that `done` never runs inline.
+  asio::post(executor, [lookup, cancel]() mutable { lookup->Start(cancel); });
+}
+
+}  // namespace squatstream::workers::banner

@@ -1,0 +1,146 @@
+// The banner stage (ENRICHER_BANNER): what the candidate's servers say when asked.
+//
+// Needs DNS. On the first IPv4 and the first IPv6 address DNS returned: GET / over http and https, each
+// following redirects hop by hop (each hop's URL, status, Server, Location and, over TLS, the certificate
+// chain as presented with its verification for the name against the system trust store), the final page's
+// title; the SSH identification line; on the first mail exchanger (by preference) the SMTP greeting, EHLO
+// and an MX check (MAIL FROM:<>, RCPT TO a random mailbox, QUIT). The final page is compared with the input
+// domain's own page (fetched once per input domain and shared: TLSH, 0-100) and checked for parking signs.
+//
+// This stage dials addresses that strangers choose through DNS: every address is checked against the
+// AddressPolicy before a socket exists (loopback, private, link-local, metadata ... refused by default;
+// `--dial_allow_cidrs` opens ranges), and it is the address DNS returned that is dialled — the name stays
+// the Host header and the TLS SNI, nothing is resolved twice. A redirect to another host is resolved
+// through the service's own DNS resolver (or libcurl's when DNS is a stub) and checked again. Connections
+// are capped in all and per address; every phase (connect and TLS, first byte, whole request) has a
+// timeout and every read a byte cap.
+#ifndef SQUATSTREAM_WORKERS_BANNER_BANNER_ENRICHER_H_
+#define SQUATSTREAM_WORKERS_BANNER_BANNER_ENRICHER_H_
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "asio/any_io_executor.hpp"
+#include "prometheus/counter.h"
+#include "prometheus/gauge.h"
+#include "prometheus/registry.h"
+#include "workers/banner/certificate.h"
+#include "workers/enricher.h"
+#include "workers/net/address_policy.h"
+#include "workers/net/http_client.h"
+
+namespace squatstream::workers::banner {
+
+struct BannerOptions {
+  int http_port = 80;
+  int https_port = 443;
+  int smtp_port = 25;
+  int ssh_port = 22;
+  bool http = true;  // probe http and https
+  bool smtp = true;
+  bool ssh = true;
+  bool similarity = true;                              // compare with the input domain's page
+  std::chrono::milliseconds connect_timeout{3000};     // TCP connect, and TLS handshake with it
+  std::chrono::milliseconds first_byte_timeout{5000};  // request sent to first byte; SMTP/SSH: each reply
+  std::chrono::milliseconds request_timeout{10000};    // one HTTP request, one SMTP/SSH conversation
+  absl::Duration deadline = absl::Seconds(25);         // the whole lookup; probes still running are cut
+  long max_redirects = 5;
+  std::size_t max_body_bytes = std::size_t{256} << 10;  // of a page (read no further)
+  std::size_t max_line_bytes = 16384;                   // of an SMTP / SSH conversation
+  int max_connections = 256;                            // open at once, all probes
+  int max_per_address = 4;                              // open at once to one address
+  absl::Duration original_ttl = absl::Minutes(10);      // how long an input domain's page hash is kept
+  std::string ca_file;                                  // "": the system trust store
+  net::AddressPolicy policy;
+};
+
+struct BannerMetrics {
+  explicit BannerMetrics(prometheus::Registry& registry);
+  // protocol: http, https, smtp, ssh; outcome: ok, refused, timeout, denied (the SSRF guard), error,
+  // cancelled. Thread-safe (made at start).
+  prometheus::Counter* Connection(const std::string& protocol, const std::string& outcome);
+  prometheus::Counter* BytesRead(const std::string& protocol);
+  prometheus::Counter* Denied(const std::string& protocol);
+
+  absl::flat_hash_map<std::string, prometheus::Counter*> connections;
+  absl::flat_hash_map<std::string, prometheus::Counter*> bytes_read;
+  absl::flat_hash_map<std::string, prometheus::Counter*> denied;
+  prometheus::Gauge* open;
+  prometheus::Counter* waits;           // connections that waited for a free slot (global or per-address cap)
+  prometheus::Counter* original_pages;  // input domains' pages fetched
+};
+
+// Resolves a host name to addresses (A then AAAA); an empty list when it has none or the lookup failed.
+// `done` runs on any thread. Wired to the DNS stage's resolver.
+using HostResolver =
+    std::function<void(const std::string& host, absl::AnyInvocable<void(std::vector<std::string>) &&> done)>;
+
+// How many connections may be open: in all, and to one address. Waiters queue in order.
+class ConnectionGate {
+ public:
+  ConnectionGate(int max_total, int max_per_address, BannerMetrics* metrics);
+  // Runs `go` (on `executor`) when a slot for `address` is free; `go` must end with Release(address).
+  // `abandoned` set on the executor's strand before then: the slot is handed on, `go` not run.
+  void Acquire(const std::string& address, asio::any_io_executor executor, std::shared_ptr<bool> abandoned,
+               absl::AnyInvocable<void() &&> go);
+  void Release(const std::string& address);
+
+ private:
+  struct Waiter {
+    std::string address;
+    asio::any_io_executor executor;
+    std::shared_ptr<bool> abandoned;
+    absl::AnyInvocable<void() &&> go;
+  };
+  bool Free(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Grant(Waiter w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const int max_total_;
+  const int max_per_address_;
+  BannerMetrics* metrics_;
+  absl::Mutex mu_;
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);
+  std::deque<Waiter> waiting_ ABSL_GUARDED_BY(mu_);
+};
+
+class BannerEnricher final : public Enricher {
+ public:
+  // `resolver` may be empty (DNS is a stub): MX hosts are then not probed and redirects resolve through
+  // libcurl. Fails when the trust store cannot load.
+  static absl::StatusOr<std::unique_ptr<BannerEnricher>> Create(const BannerOptions& options,
+                                                                asio::any_io_executor executor, HostResolver resolver,
+                                                                BannerMetrics* metrics);
+  ~BannerEnricher() override;
+
+  v1::Enricher id() const override { return v1::ENRICHER_BANNER; }
+  absl::Span<const v1::Enricher> needs() const override;
+  void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
+              Callback done) override;
+  std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;
+
+  // Ends every transfer (HTTP callbacks run CANCELLED) and joins libcurl's thread. Call before the executor
+  // stops; idempotent.
+  void Shutdown();
+
+  struct Shared;  // what lookups share: options, clients, gate, the input domains' pages
+
+ private:
+  explicit BannerEnricher(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace squatstream::workers::banner
+
+#endif  // SQUATSTREAM_WORKERS_BANNER_BANNER_ENRICHER_H_

@@ -1,0 +1,387 @@
+#include "workers/banner/line_probes.h"
+
+#include <array>
+#include <memory>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "asio/ip/tcp.hpp"
+#include "asio/post.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/write.hpp"
+
+namespace squatstream::workers::banner {
+namespace {
+
+constexpr std::size_t kMaxSmtpLine = 2048;
+constexpr int kMaxSmtpLines = 64;
+constexpr std::size_t kMaxSshLine = 255;
+constexpr int kMaxSshLines = 20;
+
+void SetStatus(const absl::Status& s, v1::LookupStatus* out) {
+  out->set_code(static_cast<int>(s.code()));
+  out->set_message(std::string(s.message()));
+}
+
+// One TCP conversation on a strand: connect (policy first), reads parsed as they come, writes, a timeout
+// per phase and one for the whole, a byte cap. Ends once (End), closing everything.
+class Conversation : public std::enable_shared_from_this<Conversation> {
+ public:
+  using Next = std::function<void()>;
+  // Returns true when what it waits for is complete (it consumes it from `buffer`); an error ends the talk.
+  using Parser = std::function<absl::StatusOr<bool>(std::string& buffer)>;
+
+  Conversation(asio::any_io_executor strand, asio::ip::tcp::endpoint endpoint, const LineProbeOptions& options,
+               std::string label, absl::AnyInvocable<void(absl::Status) &&> on_end)
+      : strand_(strand),
+        endpoint_(endpoint),
+        options_(options),
+        label_(std::move(label)),
+        socket_(strand),
+        phase_timer_(strand),
+        whole_timer_(strand),
+        on_end_(std::move(on_end)) {}
+
+  void Start(Next connected) {
+    if (options_.policy != nullptr) {
+      if (absl::Status allowed = options_.policy->Check(endpoint_.data()); !allowed.ok()) {
+        End(absl::PermissionDeniedError(absl::StrFormat("%s: %s", label_, allowed.message())));
+        return;
+      }
+    }
+    auto self = shared_from_this();
+    whole_timer_.expires_after(options_.whole_timeout);
+    whole_timer_.async_wait([self](std::error_code ec) {
+      if (!ec) self->End(self->Timeout("whole conversation", self->options_.whole_timeout));
+    });
+    Phase("connect", options_.connect_timeout);
+    socket_.async_connect(endpoint_, [self, connected = std::move(connected)](std::error_code ec) {
+      if (self->finished_) return;
+      if (ec) {
+        self->End(absl::UnavailableError(absl::StrFormat("%s: %s%s", self->label_, ec.message(),
+                                                         ec == asio::error::connection_refused ? " (refused)" : "")));
+        return;
+      }
+      connected();
+    });
+  }
+
+  // Reads until `parse` says complete, within the reply timeout.
+  void Read(const char* phase, Parser parse, Next next) {
+    Phase(phase, options_.reply_timeout);
+    ReadMore(std::move(parse), std::move(next));
+  }
+
+  void Write(std::string text, Next next) {
+    auto self = shared_from_this();
+    auto data = std::make_shared<std::string>(std::move(text));
+    asio::async_write(socket_, asio::buffer(*data),
+                      [self, data, next = std::move(next)](std::error_code ec, std::size_t) {
+                        if (self->finished_) return;
+                        if (ec) {
+                          self->End(absl::UnavailableError(absl::StrFormat("%s: %s", self->label_, ec.message())));
+                          return;
+                        }
+                        next();
+                      });
+  }
+
+  void End(absl::Status status) {
+    if (finished_) return;
+    finished_ = true;
+    phase_timer_.cancel();
+    whole_timer_.cancel();
+    std::error_code ignored;
+    socket_.close(ignored);
+    asio::post(strand_, [done = std::move(on_end_), status = std::move(status)]() mutable {
+      std::move(done)(std::move(status));
+    });
+  }
+
+  std::size_t bytes_read() const { return bytes_read_; }
+  // From now on the server closing the connection ends the talk OK (after QUIT, the 221 is a courtesy).
+  void CloseIsFine() { close_is_fine_ = true; }
+
+ private:
+  absl::Status Timeout(const char* phase, std::chrono::milliseconds limit) const {
+    return absl::DeadlineExceededError(
+        absl::StrFormat("%s: timed out in the %s phase (%d ms)", label_, phase, limit.count()));
+  }
+
+  void Phase(const char* phase, std::chrono::milliseconds limit) {
+    phase_timer_.expires_after(limit);
+    phase_timer_.async_wait([self = shared_from_this(), phase, limit](std::error_code ec) {
+      if (!ec) self->End(self->Timeout(phase, limit));
+    });
+  }
+
+  void ReadMore(Parser parse, Next next) {
+    absl::StatusOr<bool> complete = parse(buffer_);
+    if (!complete.ok()) {
+      End(absl::InvalidArgumentError(absl::StrFormat("%s: %s", label_, complete.status().message())));
+      return;
+    }
+    if (*complete) {
+      phase_timer_.cancel();
+      next();
+      return;
+    }
+    if (bytes_read_ >= options_.max_bytes) {
+      End(absl::ResourceExhaustedError(
+          absl::StrFormat("%s: more than %d bytes without a complete reply", label_, options_.max_bytes)));
+      return;
+    }
+    auto self = shared_from_this();
+    const std::size_t room = std::min(chunk_.size(), options_.max_bytes - bytes_read_);
+    socket_.async_read_some(asio::buffer(chunk_.data(), room), [self, parse = std::move(parse), next = std::move(next)](
+                                                                   std::error_code ec, std::size_t n) mutable {
+      if (self->finished_) return;
+      self->bytes_read_ += n;
+      self->buffer_.append(self->chunk_.data(), n);
+      if (ec == asio::error::eof && self->close_is_fine_) {
+        self->End(absl::OkStatus());
+        return;
+      }
+      if (ec) {
+        self->End(absl::UnavailableError(absl::StrFormat(
+            "%s: %s", self->label_, ec == asio::error::eof ? "the server closed the connection" : ec.message())));
+        return;
+      }
+      self->ReadMore(std::move(parse), std::move(next));
+    });
+  }
+
+  asio::any_io_executor strand_;
+  asio::ip::tcp::endpoint endpoint_;
+  LineProbeOptions options_;
+  std::string label_;
+  asio::ip::tcp::socket socket_;
+  asio::steady_timer phase_timer_;
+  asio::steady_timer whole_timer_;
+  absl::AnyInvocable<void(absl::Status) &&> on_end_;
+  std::string buffer_;
+  std::array<char, 4096> chunk_{};
+  std::size_t bytes_read_ = 0;
+  bool finished_ = false;
+  bool close_is_fine_ = false;
+};
+
+std::string RandomMailbox() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::string box = "squatstream-check-";
+  for (int i = 0; i < 12; ++i) box.push_back(kAlphabet[rng() % (sizeof(kAlphabet) - 1)]);
+  return box;
+}
+
+// A parser that reads one SMTP reply into `*out`.
+Conversation::Parser SmtpReplyInto(std::shared_ptr<SmtpReply> out) {
+  return [out](std::string& buffer) -> absl::StatusOr<bool> {
+    auto parsed = ParseSmtpReply(buffer);
+    if (!parsed.ok()) return parsed.status();
+    if (!parsed->has_value()) return false;
+    *out = std::move((*parsed)->first);
+    buffer.erase(0, (*parsed)->second);
+    return true;
+  };
+}
+
+// Sends `command` ("": none) and reads one reply into `*reply`, then runs `next`; nothing once the talk ended.
+void Exchange(const std::weak_ptr<Conversation>& weak, std::string command, const char* phase,
+              const std::shared_ptr<SmtpReply>& reply, std::function<void()> next) {
+  auto talk = weak.lock();
+  if (!talk) return;
+  auto read = [weak, phase, reply, next = std::move(next)] {
+    if (auto t = weak.lock()) t->Read(phase, SmtpReplyInto(reply), next);
+  };
+  if (command.empty()) {
+    read();
+  } else {
+    talk->Write(std::move(command), std::move(read));
+  }
+}
+
+std::string FirstLine(const SmtpReply& r) {
+  return absl::StrFormat("%d %s", r.code, r.lines.empty() ? "" : r.lines.front());
+}
+
+std::string Joined(const SmtpReply& r) {
+  std::string text;
+  for (const std::string& l : r.lines) {
+    if (!text.empty()) text += " / ";
+    text += l;
+  }
+  return text.substr(0, 1024);
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::pair<SmtpReply, std::size_t>>> ParseSmtpReply(absl::string_view buffer) {
+  SmtpReply reply;
+  std::size_t pos = 0;
+  for (;;) {
+    const std::size_t eol = buffer.find('\n', pos);
+    if (eol == absl::string_view::npos) {
+      if (buffer.size() - pos > kMaxSmtpLine) return absl::InvalidArgumentError("an SMTP reply line over 2048 bytes");
+      return std::nullopt;
+    }
+    absl::string_view line = buffer.substr(pos, eol - pos);
+    if (line.size() > kMaxSmtpLine) return absl::InvalidArgumentError("an SMTP reply line over 2048 bytes");
+    if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+    int code = 0;
+    if (line.size() < 3 || !absl::ascii_isdigit(line[0]) || !absl::ascii_isdigit(line[1]) ||
+        !absl::ascii_isdigit(line[2]) || !absl::SimpleAtoi(line.substr(0, 3), &code) ||
+        (line.size() > 3 && line[3] != ' ' && line[3] != '-')) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("not an SMTP reply: \"%s\"", absl::CHexEscape(line.substr(0, 64))));
+    }
+    if (reply.code != 0 && code != reply.code) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("an SMTP reply whose lines disagree (%d, %d)", reply.code, code));
+    }
+    reply.code = code;
+    reply.lines.emplace_back(line.size() > 4 ? line.substr(4) : absl::string_view());
+    pos = eol + 1;
+    if (line.size() <= 3 || line[3] == ' ') return std::make_optional(std::make_pair(std::move(reply), pos));
+    if (static_cast<int>(reply.lines.size()) >= kMaxSmtpLines) {
+      return absl::InvalidArgumentError("an SMTP reply of more than 64 lines");
+    }
+  }
+}
+
+absl::StatusOr<std::optional<std::string>> ParseSshIdentification(absl::string_view buffer) {
+  std::size_t pos = 0;
+  for (int lines = 0;; ++lines) {
+    if (lines >= kMaxSshLines) return absl::InvalidArgumentError("no SSH identification in the first 20 lines");
+    const std::size_t eol = buffer.find('\n', pos);
+    if (eol == absl::string_view::npos) {
+      if (buffer.size() - pos > kMaxSshLine) return absl::InvalidArgumentError("a line over 255 bytes");
+      return std::nullopt;
+    }
+    absl::string_view line = buffer.substr(pos, eol - pos);
+    if (line.size() > kMaxSshLine) return absl::InvalidArgumentError("a line over 255 bytes");
+    if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+    if (absl::StartsWith(line, "SSH-")) {
+      for (char c : line) {
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) {
+          return absl::InvalidArgumentError("an SSH identification with a non-printable character");
+        }
+      }
+      return std::make_optional(std::string(line));
+    }
+    pos = eol + 1;
+  }
+}
+
+std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::address& address, int port,
+                                const std::string& mx, const std::string& candidate, const LineProbeOptions& options,
+                                absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
+  auto result = std::make_shared<v1::SmtpProbe>();
+  result->set_mx(mx);
+  result->set_address(address.to_string());
+  result->set_rcpt_to(RandomMailbox() + "@" + candidate);
+  auto talk =
+      std::make_shared<Conversation>(strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)),
+                                     options, absl::StrFormat("smtp %s (%s)", mx, address.to_string()),
+                                     [result, done = std::move(done)](absl::Status status) mutable {
+                                       SetStatus(status, result->mutable_status());
+                                       std::move(done)(std::move(*result));
+                                     });
+  auto reply = std::make_shared<SmtpReply>();
+  // 220 greeting -> EHLO -> MAIL FROM:<> -> RCPT TO -> QUIT. A weak pointer in the steps: the conversation's
+  // own callbacks hold it.
+  std::weak_ptr<Conversation> weak = talk;
+  auto quit = [weak, reply] {
+    if (auto t = weak.lock()) t->CloseIsFine();  // the 221 is a courtesy: the answers are in
+    Exchange(weak, "QUIT\r\n", "QUIT reply", reply, [weak] {
+      if (auto t = weak.lock()) t->End(absl::OkStatus());
+    });
+  };
+  auto rcpt = [weak, reply, result, quit] {
+    Exchange(weak, "RCPT TO:<" + result->rcpt_to() + ">\r\n", "RCPT reply", reply, [reply, result, quit] {
+      result->set_rcpt_code(static_cast<std::uint32_t>(reply->code));
+      result->set_rcpt_reply(Joined(*reply));
+      result->set_accepts_any_recipient(reply->code / 100 == 2);
+      quit();
+    });
+  };
+  auto mail = [weak, reply, result, rcpt, quit] {
+    Exchange(weak, "MAIL FROM:<>\r\n", "MAIL reply", reply, [reply, result, rcpt, quit] {
+      result->set_mail_code(static_cast<std::uint32_t>(reply->code));
+      if (reply->code / 100 == 2) {
+        rcpt();
+      } else {
+        result->set_rcpt_reply("not asked: MAIL FROM:<> refused (" + Joined(*reply) + ")");
+        quit();
+      }
+    });
+  };
+  auto ehlo = [weak, reply, result, mail, quit] {
+    Exchange(weak, "EHLO squatstream.invalid\r\n", "EHLO reply", reply, [reply, result, mail, quit] {
+      if (reply->code / 100 != 2) {
+        result->add_ehlo(FirstLine(*reply));
+        quit();
+        return;
+      }
+      for (std::size_t i = 1; i < reply->lines.size(); ++i) {
+        result->add_ehlo(reply->lines[i]);
+        if (absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(reply->lines[i]), "STARTTLS")) result->set_starttls(true);
+      }
+      mail();
+    });
+  };
+  talk->Start([weak, reply, result, ehlo] {
+    Exchange(weak, "", "greeting", reply, [weak, reply, result, ehlo] {
+      result->set_banner(FirstLine(*reply).substr(0, 512));
+      if (reply->code != 220) {
+        if (auto t = weak.lock()) {
+          t->End(absl::FailedPreconditionError(
+              absl::StrFormat("the server greets with %d, not 220: it takes no mail now", reply->code)));
+        }
+        return;
+      }
+      ehlo();
+    });
+  });
+  return [weak] {
+    if (auto t = weak.lock()) t->End(absl::CancelledError("cancelled"));
+  };
+}
+
+std::function<void()> ProbeSsh(asio::any_io_executor strand, const asio::ip::address& address, int port,
+                               const LineProbeOptions& options, absl::AnyInvocable<void(v1::SshProbe) &&> done) {
+  auto result = std::make_shared<v1::SshProbe>();
+  result->set_address(address.to_string());
+  auto talk = std::make_shared<Conversation>(
+      strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)), options,
+      absl::StrFormat("ssh %s", address.to_string()), [result, done = std::move(done)](absl::Status status) mutable {
+        SetStatus(status, result->mutable_status());
+        std::move(done)(std::move(*result));
+      });
+  std::weak_ptr<Conversation> weak = talk;
+  talk->Start([weak, result] {
+    auto conversation = weak.lock();
+    if (!conversation) return;
+    conversation->Read(
+        "identification",
+        [result](std::string& buffer) -> absl::StatusOr<bool> {
+          auto line = ParseSshIdentification(buffer);
+          if (!line.ok()) return line.status();
+          if (!line->has_value()) return false;
+          result->set_identification(**line);
+          return true;
+        },
+        [weak] {
+          if (auto t = weak.lock()) t->End(absl::OkStatus());
+        });
+  });
+  return [weak] {
+    if (auto t = weak.lock()) t->End(absl::CancelledError("cancelled"));
+  };
+}
+
+}  // namespace squatstream::workers::banner

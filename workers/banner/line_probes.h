@@ -1,0 +1,62 @@
+// The banner stage's line-protocol probes over asio, each on one address DNS returned (checked against the
+// AddressPolicy before a socket exists; never resolved again): SMTP (RFC 5321: the 220 greeting, EHLO, an MX
+// check that reads every reply: MAIL FROM:<>, RCPT TO a random mailbox, QUIT — never DATA) and SSH (RFC
+// 4253 4.2: the identification line). Every phase has a timeout, every read a byte cap. The reply parsers
+// read a stranger's bytes: fuzzed (tests/fuzz/line_probes_fuzzer.cc).
+#ifndef SQUATSTREAM_WORKERS_BANNER_LINE_PROBES_H_
+#define SQUATSTREAM_WORKERS_BANNER_LINE_PROBES_H_
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "asio/any_io_executor.hpp"
+#include "asio/ip/address.hpp"
+#include "squatstream/v1/squatstream.pb.h"
+#include "workers/net/address_policy.h"
+
+namespace squatstream::workers::banner {
+
+struct SmtpReply {
+  int code = 0;
+  std::vector<std::string> lines;  // each line's text after "NNN-" / "NNN "
+};
+
+// The complete reply at the start of `buffer` and the bytes it took; nullopt when more must be read;
+// INVALID_ARGUMENT when it is not an SMTP reply (a line without a 3-digit code, codes that differ, a line
+// over 2,048 bytes, more than 64 lines).
+absl::StatusOr<std::optional<std::pair<SmtpReply, std::size_t>>> ParseSmtpReply(absl::string_view buffer);
+
+// The identification line ("SSH-2.0-...", without CR LF) among the lines a server sends first (RFC 4253
+// allows others before it); nullopt when more must be read; INVALID_ARGUMENT past 20 lines or a line over
+// 255 bytes.
+absl::StatusOr<std::optional<std::string>> ParseSshIdentification(absl::string_view buffer);
+
+struct LineProbeOptions {
+  std::chrono::milliseconds connect_timeout{3000};
+  std::chrono::milliseconds reply_timeout{5000};  // each reply (the greeting: its first byte included)
+  std::chrono::milliseconds whole_timeout{15000};
+  std::size_t max_bytes = 16384;  // read in all
+  const net::AddressPolicy* policy = nullptr;
+};
+
+// Both run on `strand` and call `done` once, there (never inline); the probe's `status` says how it ended
+// (PERMISSION_DENIED: the policy refused the address, nothing dialled; DEADLINE_EXCEEDED naming the phase;
+// UNAVAILABLE: refused / reset; INVALID_ARGUMENT: not the protocol). The function returned cancels (done
+// runs with CANCELLED) and must be called on the strand.
+std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::address& address, int port,
+                                const std::string& mx, const std::string& candidate, const LineProbeOptions& options,
+                                absl::AnyInvocable<void(v1::SmtpProbe) &&> done);
+std::function<void()> ProbeSsh(asio::any_io_executor strand, const asio::ip::address& address, int port,
+                               const LineProbeOptions& options, absl::AnyInvocable<void(v1::SshProbe) &&> done);
+
+}  // namespace squatstream::workers::banner
+
+#endif  // SQUATSTREAM_WORKERS_BANNER_LINE_PROBES_H_
