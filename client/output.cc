@@ -1,12 +1,15 @@
 #include "client/output.h"
 
+#include <cstddef>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
@@ -43,6 +46,83 @@ std::string DnsCell(const v1::DnsResult& d) {
   }
 }
 
+// The HTTP probe the banner's summary (http_status, server, title) came from: the first that answered, as
+// the server picks it; null when none did, or for a stub's result (the summary only, no probes).
+const v1::HttpProbe* AnsweringProbe(const v1::BannerResult& b) {
+  for (const v1::HttpProbe& p : b.http()) {
+    if (p.final_status() != 0) return &p;
+  }
+  return nullptr;
+}
+
+// What the https probe's certificate says about who runs the name: "ok" (chains to a trusted root and names
+// the host), "self-signed", "expired", "mismatch" (valid, for another name) or "invalid" (anything else).
+// OpenSSL 1.1 says "self signed", 3.x "self-signed".
+std::string TlsVerdict(const v1::TlsInfo& tls) {
+  if (tls.verified()) return "ok";
+  const std::string error = absl::AsciiStrToLower(tls.verify_error());
+  if ((tls.chain_size() > 0 && tls.chain(0).self_signed()) || absl::StrContains(error, "self-signed") ||
+      absl::StrContains(error, "self signed")) {
+    return "self-signed";
+  }
+  if (absl::StrContains(error, "expired")) return "expired";
+  if (absl::StrContains(error, "hostname mismatch")) return "mismatch";
+  return "invalid";
+}
+
+// The host of an absolute URL ("https://www.example.com:8443/x" -> "www.example.com"), lower case.
+std::string UrlHost(absl::string_view url) {
+  if (const std::size_t scheme = url.find("://"); scheme != absl::string_view::npos) url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (const std::size_t at = url.rfind('@'); at != absl::string_view::npos) url.remove_prefix(at + 1);
+  if (absl::ConsumePrefix(&url, "[")) return absl::AsciiStrToLower(url.substr(0, url.find(']')));
+  return absl::AsciiStrToLower(url.substr(0, url.find(':')));
+}
+
+// At most `max` code points of `s`, cut at a code point boundary, "…" marking a cut.
+std::string Clip(const std::string& s, std::size_t max) {
+  std::size_t cps = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+    if (cps++ == max) return absl::StrCat(s.substr(0, i), "…");
+  }
+  return s;
+}
+
+// The banner stage as one cell: the first answer's status, Server and title (`200 nginx "Parked"`), then what
+// a squatting hunter looks at first: "-> host" when the web page ends on another name (the original's owner
+// redirecting a defensive registration, or a squatter sending visitors on), "parked", "sim N" (how like the
+// original's page, 0-100), the certificate ("tls:ok", "tls:self-signed", ...), "mx" (a mail exchanger
+// answers) or "mx:accepts-any" (it takes mail for any mailbox), "ssh". "no answer" when nothing did.
+std::string BannerCell(const v1::Record& r, const v1::BannerResult& b) {
+  std::string cell;
+  if (b.http_status() != 0) {
+    cell = absl::StrCat(b.http_status());
+    if (!b.server().empty()) absl::StrAppend(&cell, " ", b.server());
+    if (!b.title().empty()) absl::StrAppend(&cell, " \"", Clip(b.title(), 40), "\"");
+  }
+  std::string flags;
+  auto flag = [&flags](absl::string_view f) { absl::StrAppend(&flags, " ", f); };
+  if (const v1::HttpProbe* p = AnsweringProbe(b); p != nullptr && !p->final_url().empty()) {
+    const std::string host = UrlHost(p->final_url());
+    const std::string domain = absl::AsciiStrToLower(r.domain_ascii());
+    if (!host.empty() && !domain.empty() && host != domain && host != absl::StrCat("www.", domain)) {
+      flag(absl::StrCat("-> ", host));
+    }
+  }
+  if (b.parked()) flag("parked");
+  if (b.similarity_known()) flag(absl::StrCat("sim ", b.similarity()));
+  if (b.has_tls()) flag(absl::StrCat("tls:", TlsVerdict(b.tls())));
+  if (b.has_smtp() && b.smtp().accepts_any_recipient()) {
+    flag("mx:accepts-any");
+  } else if (b.has_smtp() && !b.smtp().banner().empty()) {
+    flag("mx");
+  }
+  if (b.has_ssh() && !b.ssh().identification().empty()) flag("ssh");
+  if (cell.empty()) return flags.empty() ? "no answer" : absl::StrCat("no http", flags);
+  return cell + flags;
+}
+
 // One enrichment as a short cell: its value, or its error; "-" when there was nothing to look up (a stage
 // it needs found nothing); a trailing "*" marks a simulated value (a stub enricher's).
 std::string Cell(const v1::Record& r, v1::Enricher e) {
@@ -70,10 +150,7 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
                           w.expires().empty() ? "" : absl::StrCat(" to ", day(w.expires())), mark);
     }
     case v1::Enrichment::kBanner:
-      return absl::StrCat(x->banner().http_status() == 0
-                              ? "no answer"
-                              : absl::StrFormat("%d %s", x->banner().http_status(), x->banner().server()),
-                          mark);
+      return absl::StrCat(BannerCell(r, x->banner()), mark);
     case v1::Enrichment::kDns:
       return absl::StrCat(DnsCell(x->dns()), mark);
     case v1::Enrichment::RESULT_NOT_SET:
@@ -131,6 +208,45 @@ std::string TypedColumns(const v1::Record& r) {
                       ",", CsvField(created), ",", CsvField(expires));
 }
 
+// The CSV's banner columns, after the typed columns above: http_status, http_server, title, final_url and
+// redirects (of the first HTTP answer, as the summary picks it), tls_sha256, tls_verified, tls_issuer and
+// tls_not_after (the https answer's leaf certificate), mx_banner, mx_accepts_any_recipient, ssh_banner,
+// similarity, parked, parked_signals (";"-separated). Empty where the lookup failed or was not made, and where
+// a value is unknown: no similarity when either page was missing, no mx_accepts_any_recipient when the
+// dialogue did not reach RCPT.
+std::string BannerColumns(const v1::Record& r) {
+  constexpr int kColumns = 15;
+  const v1::Enrichment* e = Find(r, v1::ENRICHER_BANNER);
+  if (e == nullptr || !e->has_banner()) return std::string(kColumns - 1, ',');
+  const v1::BannerResult& b = e->banner();
+  auto boolean = [](bool v) -> std::string { return v ? "true" : "false"; };
+  std::string final_url, redirects;
+  if (const v1::HttpProbe* p = AnsweringProbe(b)) {
+    final_url = p->final_url();
+    redirects = absl::StrCat(p->hops_size() > 0 ? p->hops_size() - 1 : 0);
+  }
+  std::string sha256, verified, issuer, not_after;
+  if (b.has_tls()) {
+    verified = boolean(b.tls().verified());
+    if (b.tls().chain_size() > 0) {
+      sha256 = b.tls().chain(0).sha256();
+      issuer = b.tls().chain(0).issuer();
+      not_after = b.tls().chain(0).not_after();
+    }
+  }
+  std::string mx_banner, accepts_any;
+  if (b.has_smtp()) {
+    mx_banner = b.smtp().banner();
+    if (b.smtp().rcpt_code() != 0) accepts_any = boolean(b.smtp().accepts_any_recipient());
+  }
+  return absl::StrCat(b.http_status() == 0 ? "" : absl::StrCat(b.http_status()), ",", CsvField(b.server()), ",",
+                      CsvField(b.title()), ",", CsvField(final_url), ",", redirects, ",", CsvField(sha256), ",",
+                      verified, ",", CsvField(issuer), ",", CsvField(not_after), ",", CsvField(mx_banner), ",",
+                      accepts_any, ",", CsvField(b.has_ssh() ? b.ssh().identification() : ""), ",",
+                      b.similarity_known() ? absl::StrCat(b.similarity()) : "", ",", boolean(b.parked()), ",",
+                      CsvField(absl::StrJoin(b.parked_signals(), ";")));
+}
+
 }  // namespace
 
 absl::StatusOr<Format> ParseFormat(absl::string_view name) {
@@ -163,7 +279,9 @@ std::string FormatHeader(Format format) {
                           "BANNER\n");
     case Format::kCsv:
       return "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input,country,city,asn,as_organization,"
-             "registrar,created,expires\n";
+             "registrar,created,expires,http_status,http_server,title,final_url,redirects,tls_sha256,tls_verified,"
+             "tls_issuer,tls_not_after,mx_banner,mx_accepts_any_recipient,ssh_banner,similarity,parked,"
+             "parked_signals\n";
     case Format::kJson:
       return "";
   }
@@ -182,7 +300,7 @@ std::string FormatRecord(Format format, const v1::Record& r) {
                           CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_DNS)), ",",
                           CsvField(Cell(r, v1::ENRICHER_GEO)), ",", CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",",
                           CsvField(Cell(r, v1::ENRICHER_BANNER)), ",", CsvField(AllKinds(r)), ",", CsvField(r.input()),
-                          ",", TypedColumns(r), "\n");
+                          ",", TypedColumns(r), ",", BannerColumns(r), "\n");
     case Format::kJson: {
       std::string json;
       google::protobuf::util::JsonPrintOptions options;

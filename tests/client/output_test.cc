@@ -1,5 +1,9 @@
 #include "client/output.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -56,14 +60,17 @@ TEST(Output, TableRowShowsValuesAndErrors) {
 }
 
 TEST(Output, CsvQuotesFieldsWithCommas) {
-  EXPECT_EQ(
-      FormatRecord(Format::kCsv, Sample()),
-      "vowel-swap,bücher.de,xn--bcher-kva.de,registered 192.0.2.7*,\"192.0.2.7 DE Frankfurt, Main AS64500\","
-      "error: simulated whois lookup failure,-,homoglyph vowel-swap,xn--bcher-kva.ch,DE,\"Frankfurt, Main\",64500,,"
-      ",,\n");
+  const std::string no_banner(15, ',');  // the banner had nothing to look up: its 15 typed columns empty
+  EXPECT_EQ(FormatRecord(Format::kCsv, Sample()),
+            "vowel-swap,bücher.de,xn--bcher-kva.de,registered 192.0.2.7*,\"192.0.2.7 DE Frankfurt, Main AS64500\","
+            "error: simulated whois lookup failure,-,homoglyph vowel-swap,xn--bcher-kva.ch,DE,\"Frankfurt, Main\","
+            "64500,,,," +
+                no_banner + "\n");
   EXPECT_EQ(FormatHeader(Format::kCsv),
             "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input,country,city,asn,as_organization,"
-            "registrar,created,expires\n");
+            "registrar,created,expires,http_status,http_server,title,final_url,redirects,tls_sha256,tls_verified,"
+            "tls_issuer,tls_not_after,mx_banner,mx_accepts_any_recipient,ssh_banner,similarity,parked,"
+            "parked_signals\n");
 }
 
 // Real geo and registration results: the AS organisation, how many more addresses, the registrar and its
@@ -101,9 +108,195 @@ TEST(Output, RealGeoAndRegistrationResults) {
   EXPECT_THAT(row, HasSubstr("Example Registrar, Inc. 2019-03-04 to 2027-03-04"));
   EXPECT_THAT(FormatRecord(Format::kCsv, r),
               ::testing::EndsWith(",DE,Berlin,64500,Example Transit GmbH,\"Example Registrar, Inc.\","
-                                  "2019-03-04T10:00:00Z,2027-03-04T10:00:00Z\n"));
+                                  "2019-03-04T10:00:00Z,2027-03-04T10:00:00Z,,,,,,,,,,,,,,,\n"));
   whois->mutable_whois()->set_registered(false);
   EXPECT_THAT(FormatRecord(Format::kTable, r), HasSubstr("not registered"));
+}
+
+// The number of fields of one CSV line (commas outside quotes, plus one).
+int CsvFields(const std::string& line) {
+  int fields = 1;
+  bool quoted = false;
+  for (char c : line) {
+    if (c == '"') quoted = !quoted;
+    if (c == ',' && !quoted) ++fields;
+  }
+  return fields;
+}
+
+// A real banner result as the server builds it: http answered with a redirect to the https page, whose title
+// and Server the summary repeats; a self-signed leaf; an exchanger that takes mail for anyone; sshd; a page
+// like the original's and parking signs.
+v1::Record BannerRecord() {
+  v1::Record r;
+  r.set_kind(v1::PERMUTATION_KIND_OMISSION);
+  r.set_domain_unicode("exmple.com");
+  r.set_domain_ascii("exmple.com");
+  v1::Enrichment* e = r.add_enrichments();
+  e->set_enricher(v1::ENRICHER_BANNER);
+  e->mutable_status();
+  v1::BannerResult* b = e->mutable_banner();
+  b->set_http_status(200);
+  b->set_server("nginx/1.22.1");
+  b->set_title("Buy exmple.com, \"the\" domain");
+  v1::HttpProbe* http = b->add_http();
+  http->set_scheme("http");
+  http->set_address("192.0.2.10");
+  v1::HttpHop* hop = http->add_hops();
+  hop->set_url("http://exmple.com/");
+  hop->set_status(301);
+  hop->set_location("https://www.exmple.com/");
+  hop = http->add_hops();
+  hop->set_url("https://www.exmple.com/");
+  hop->set_status(302);
+  hop->set_location("https://www.exmple.com/lander");
+  hop = http->add_hops();
+  hop->set_url("https://www.exmple.com/lander");
+  hop->set_status(200);
+  hop->set_server("nginx/1.22.1");
+  http->set_final_status(200);
+  http->set_final_url("https://www.exmple.com/lander");
+  http->set_title(b->title());
+  http->mutable_status();
+  v1::HttpProbe* https = b->add_http();
+  https->set_scheme("https");
+  https->set_address("192.0.2.10");
+  https->set_final_status(200);
+  https->set_final_url("https://exmple.com/");
+  v1::Certificate* leaf = b->mutable_tls()->add_chain();
+  leaf->set_subject("CN=exmple.com");
+  leaf->add_sans("exmple.com");
+  leaf->set_issuer("CN=exmple.com");
+  leaf->set_not_before("2025-01-01T00:00:00Z");
+  leaf->set_not_after("2026-01-01T00:00:00Z");
+  leaf->set_sha256("AB:CD:EF:01");
+  leaf->set_key_algorithm("EC");
+  leaf->set_key_bits(256);
+  leaf->set_self_signed(true);
+  b->mutable_tls()->set_verified(false);
+  b->mutable_tls()->set_verify_error("self-signed certificate");
+  v1::SmtpProbe* smtp = b->mutable_smtp();
+  smtp->set_mx("mail.exmple.com");
+  smtp->set_banner("220 mail.exmple.com ESMTP Postfix");
+  smtp->add_ehlo("STARTTLS");
+  smtp->set_starttls(true);
+  smtp->set_mail_code(250);
+  smtp->set_rcpt_code(250);
+  smtp->set_rcpt_reply("2.1.5 Ok");
+  smtp->set_accepts_any_recipient(true);
+  b->mutable_ssh()->set_identification("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
+  b->set_similarity(87);
+  b->set_similarity_known(true);
+  b->set_parked(true);
+  b->add_parked_signals("ns:sedoparking.com");
+  b->add_parked_signals("page:buy this domain");
+  return r;
+}
+
+TEST(Output, BannerTableCell) {
+  v1::Record r = BannerRecord();
+  EXPECT_THAT(FormatRecord(Format::kTable, r),
+              ::testing::EndsWith(" 200 nginx/1.22.1 \"Buy exmple.com, \"the\" domain\" parked sim 87 tls:self-signed "
+                                  "mx:accepts-any ssh\n"));
+  // The cell goes on the CSV's banner column too.
+  EXPECT_THAT(FormatRecord(Format::kCsv, r),
+              HasSubstr(",\"200 nginx/1.22.1 \"\"Buy exmple.com, \"\"the\"\" domain\"\" parked sim 87 "
+                        "tls:self-signed mx:accepts-any ssh\","));
+
+  // The page ends on another name; a trusted certificate; an exchanger that refuses unknown mailboxes; no
+  // page to compare, not parked, no sshd.
+  v1::BannerResult* b = r.mutable_enrichments(0)->mutable_banner();
+  b->mutable_http(0)->set_final_url("https://Example.COM:443/welcome");
+  b->mutable_tls()->set_verified(true);
+  b->mutable_tls()->clear_verify_error();
+  b->mutable_tls()->mutable_chain(0)->set_self_signed(false);
+  b->mutable_smtp()->set_accepts_any_recipient(false);
+  b->mutable_smtp()->set_rcpt_code(550);
+  b->clear_similarity_known();
+  b->clear_parked();
+  b->clear_ssh();
+  b->set_title(std::string(50, 'x'));
+  EXPECT_THAT(FormatRecord(Format::kTable, r),
+              ::testing::EndsWith(" 200 nginx/1.22.1 \"" + std::string(40, 'x') + "…\" -> example.com tls:ok mx\n"));
+
+  // Certificates that do not verify, as OpenSSL 1.1 and 3 say why.
+  b->clear_title();
+  b->clear_smtp();
+  b->mutable_http(0)->set_final_url("http://www.exmple.com/");  // the name's own www: no "->"
+  b->mutable_tls()->set_verified(false);
+  for (const auto& [error, flag] : std::vector<std::pair<std::string, std::string>>{
+           {"self signed certificate in certificate chain", "tls:self-signed"},
+           {"certificate has expired", "tls:expired"},
+           {"Hostname mismatch", "tls:mismatch"},
+           {"unable to get local issuer certificate", "tls:invalid"}}) {
+    b->mutable_tls()->set_verify_error(error);
+    EXPECT_THAT(FormatRecord(Format::kTable, r), ::testing::EndsWith(" 200 nginx/1.22.1 " + flag + "\n")) << error;
+  }
+
+  // Nothing on the web: the other services still show; nothing at all: "no answer".
+  b->clear_http_status();
+  b->clear_server();
+  b->clear_http();
+  b->clear_tls();
+  b->mutable_ssh()->set_identification("SSH-2.0-dropbear");
+  EXPECT_THAT(FormatRecord(Format::kTable, r), ::testing::EndsWith(" no http ssh\n"));
+  b->clear_ssh();
+  EXPECT_THAT(FormatRecord(Format::kTable, r), ::testing::EndsWith(" no answer\n"));
+}
+
+TEST(Output, BannerCsvColumns) {
+  v1::Record r = BannerRecord();
+  const std::string row = FormatRecord(Format::kCsv, r);
+  EXPECT_EQ(CsvFields(row), CsvFields(FormatHeader(Format::kCsv)));
+  EXPECT_THAT(row, ::testing::EndsWith(
+                       ",200,nginx/1.22.1,\"Buy exmple.com, \"\"the\"\" domain\",https://www.exmple.com/lander,2,"
+                       "AB:CD:EF:01,false,CN=exmple.com,2026-01-01T00:00:00Z,220 mail.exmple.com ESMTP Postfix,true,"
+                       "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3,87,true,ns:sedoparking.com;page:buy this domain\n"));
+
+  // Unknowns stay empty: no similarity score, RCPT never reached, no https answer, no sshd; false is false.
+  v1::BannerResult* b = r.mutable_enrichments(0)->mutable_banner();
+  b->clear_similarity_known();
+  b->set_similarity(0);
+  b->mutable_smtp()->set_rcpt_code(0);
+  b->mutable_smtp()->set_accepts_any_recipient(false);
+  b->clear_tls();
+  b->clear_ssh();
+  b->clear_parked();
+  b->clear_parked_signals();
+  EXPECT_THAT(
+      FormatRecord(Format::kCsv, r),
+      ::testing::EndsWith(",https://www.exmple.com/lander,2,,,,,220 mail.exmple.com ESMTP Postfix,,,,false,\n"));
+
+  // A stub's result: the summary only, no probes.
+  b->Clear();
+  b->set_http_status(403);
+  b->set_server("LiteSpeed");
+  r.mutable_enrichments(0)->set_simulated(true);
+  EXPECT_THAT(FormatRecord(Format::kTable, r), ::testing::EndsWith(" 403 LiteSpeed*\n"));
+  EXPECT_THAT(FormatRecord(Format::kCsv, r), ::testing::EndsWith(",403,LiteSpeed,,,,,,,,,,,,false,\n"));
+
+  // A failed lookup: the error in the banner column, the typed columns empty.
+  r.mutable_enrichments(0)->clear_banner();
+  r.mutable_enrichments(0)->mutable_status()->set_code(4);
+  r.mutable_enrichments(0)->mutable_status()->set_message("deadline");
+  const std::string failed = FormatRecord(Format::kCsv, r);
+  EXPECT_THAT(failed, HasSubstr(",error: deadline,"));
+  EXPECT_THAT(failed, ::testing::EndsWith(",,,,,,,,,,,,,,,,\n"));
+  EXPECT_EQ(CsvFields(failed), CsvFields(FormatHeader(Format::kCsv)));
+}
+
+TEST(Output, JsonLineCarriesTheBannerProbes) {
+  const std::string line = FormatRecord(Format::kJson, BannerRecord());
+  for (const char* field :
+       {"\"final_url\":\"https://www.exmple.com/lander\"", "\"location\":\"https://www.exmple.com/\"",
+        "\"sha256\":\"AB:CD:EF:01\"", "\"self_signed\":true", "\"verify_error\":\"self-signed certificate\"",
+        "\"accepts_any_recipient\":true", "\"rcpt_code\":250",
+        "\"identification\":\"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\"", "\"similarity\":87",
+        "\"similarity_known\":true", "\"parked\":true",
+        "\"parked_signals\":[\"ns:sedoparking.com\",\"page:buy this domain\"]"}) {
+    EXPECT_THAT(line, HasSubstr(field));
+  }
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
 }
 
 TEST(Output, JsonLineUsesProtoFieldNames) {
