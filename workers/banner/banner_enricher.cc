@@ -583,6 +583,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     }
     for (std::string& s : ParkedSignals(page_, dns_.name_servers())) b->add_parked_signals(std::move(s));
     b->set_parked(b->parked_signals_size() > 0);
+    MakeValidUtf8(b);
     std::move(done_)(LookupResult{absl::OkStatus(), std::move(e), {}});
   }
 

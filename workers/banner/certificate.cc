@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "workers/banner/page.h"
 
 namespace squatstream::workers::banner {
 namespace {
@@ -104,6 +105,7 @@ absl::StatusOr<v1::Certificate> ParseCertificatePem(absl::string_view pem) {
   if (x == nullptr) return absl::InvalidArgumentError("not a PEM certificate");
   v1::Certificate c;
   Fill(x.get(), &c);
+  MakeValidUtf8(&c);
   return c;
 }
 
@@ -130,7 +132,9 @@ void TrustStore::Describe(const std::vector<std::string>& chain_pem, const std::
       unreadable.push_back(absl::StrFormat("certificate %d does not parse", chain.size() + unreadable.size()));
       continue;
     }
-    Fill(x.get(), tls->add_chain());
+    v1::Certificate* c = tls->add_chain();
+    Fill(x.get(), c);
+    MakeValidUtf8(c);
     chain.push_back(std::move(x));
   }
   tls->set_verified(false);

@@ -1,8 +1,8 @@
 // The banner stage's line-protocol probes over asio, each on one address DNS returned (checked against the
 // AddressPolicy before a socket exists; never resolved again): SMTP (RFC 5321: the 220 greeting, EHLO, an MX
 // check that reads every reply: MAIL FROM:<>, RCPT TO a random mailbox, QUIT — never DATA) and SSH (RFC
-// 4253 4.2: the identification line). Every phase has a timeout, every read a byte cap. The reply parsers
-// read a stranger's bytes: fuzzed (tests/fuzz/line_probes_fuzzer.cc).
+// 4253 4.2: the identification line). Every phase has a timeout, every read a byte cap; replies are read
+// by replies.h's parsers.
 #ifndef SQUATSTREAM_WORKERS_BANNER_LINE_PROBES_H_
 #define SQUATSTREAM_WORKERS_BANNER_LINE_PROBES_H_
 
@@ -20,24 +20,10 @@
 #include "asio/any_io_executor.hpp"
 #include "asio/ip/address.hpp"
 #include "squatstream/v1/squatstream.pb.h"
+#include "workers/banner/replies.h"
 #include "workers/net/address_policy.h"
 
 namespace squatstream::workers::banner {
-
-struct SmtpReply {
-  int code = 0;
-  std::vector<std::string> lines;  // each line's text after "NNN-" / "NNN "
-};
-
-// The complete reply at the start of `buffer` and the bytes it took; nullopt when more must be read;
-// INVALID_ARGUMENT when it is not an SMTP reply (a line without a 3-digit code, codes that differ, a line
-// over 2,048 bytes, more than 64 lines).
-absl::StatusOr<std::optional<std::pair<SmtpReply, std::size_t>>> ParseSmtpReply(absl::string_view buffer);
-
-// The identification line ("SSH-2.0-...", without CR LF) among the lines a server sends first (RFC 4253
-// allows others before it); nullopt when more must be read; INVALID_ARGUMENT past 20 lines or a line over
-// 255 bytes.
-absl::StatusOr<std::optional<std::string>> ParseSshIdentification(absl::string_view buffer);
 
 struct LineProbeOptions {
   std::chrono::milliseconds connect_timeout{3000};

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/repeated_field.h"
 
 namespace squatstream::workers::banner {
@@ -35,6 +36,13 @@ std::optional<int> Similarity(const std::string& a, const std::string& b);
 // or the page carries a parking service's marker or a for-sale phrase ("page:buy this domain"). Empty: no sign.
 std::vector<std::string> ParkedSignals(absl::string_view html,
                                        const google::protobuf::RepeatedPtrField<std::string>& name_servers);
+
+// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD.
+std::string ToValidUtf8(absl::string_view text);
+// Every string field of `message`, nested messages included, made valid UTF-8 (proto3 strings must be: a
+// client's parser refuses the whole response otherwise). Servers send Latin-1 titles, raw bytes in headers
+// and certificate names.
+void MakeValidUtf8(google::protobuf::Message* message);
 
 }  // namespace squatstream::workers::banner
 
