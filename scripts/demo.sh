@@ -8,7 +8,8 @@
 # put in /var/lib/squatstream/geo, registration data from the registries' RDAP servers (or WHOIS) at up to
 # 4 requests/s per registry for this one run — and the client asks for registered look-alikes of the first
 # 1,000 candidates; where they do not (no network, or a resolver that answers nothing), every stage is
-# simulated and the demo says so. The banner stage is simulated either way (marked * in the table).
+# simulated and the demo says so. With working DNS the banner stage is real too: it dials the look-alikes'
+# own web, mail and SSH servers (ports 80, 443, 25, 22; public addresses only, the SSRF guard's default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 domain="${1:-example.com}"
@@ -20,7 +21,7 @@ cmake --build --preset dev >&2
 if timeout 3 getent ahosts example.com >/dev/null 2>&1 && timeout 3 getent ahosts iana.org >/dev/null 2>&1; then
   server_flags=(--registration_rate_limit=4 --registration_max_per_server=4 --registration_deadline=60s)
   client_flags=(--registered --max_candidates=1000 --deadline=10m)
-  echo "demo: the system resolver answers: DNS, geo and registration lookups are real (DNS at most 100" \
+  echo "demo: the system resolver answers: DNS, geo, registration and banner lookups are real (DNS at most 100" \
     "queries/s, registries 4 requests/s each); only registered look-alikes among the first 1,000 candidates" \
     "are printed" >&2
 else

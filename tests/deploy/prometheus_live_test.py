@@ -1,22 +1,32 @@
 #!/usr/bin/python3
-"""A real Prometheus scraping a real squatstreamd while squatstream-load streams, all on 127.0.0.1.
+"""A real Prometheus scraping a real squatstreamd while squatstream-load streams, all on loopback.
 
-squatstreamd runs its real DNS, geo and registration (whois) stages against peers started here, so that the
-DNS, Geo and Registration data panels have data; banner is a stub. Every peer is on 127.0.0.1 and nothing
+squatstreamd runs its real DNS, geo, registration (whois) and banner stages against peers started here, so
+that the DNS, Geo, Registration data and Banners panels have data. Every peer is on 127.0.0.0/8 and nothing
 else is dialled (no resolver of the machine's, no registry: the RDAP bootstrap URL is empty, WHOIS starts at
 the peers' IANA-like server, and --dial_allow_cidrs admits loopback only):
   * DNS: Debian's nsd, an authoritative `com` with a few of example.com's look-alikes (NXDOMAIN for the rest,
-    REFUSED for other TLDs);
+    REFUSED for other TLDs), some of them pointing at the banner peers;
   * geo: the MaxMind-format fixture databases of tests/workers/geo/make_fixture_mmdb.pl (one look-alike's
     address is in them, one is not);
   * registration: tests/workers/registration/registry_peers.py (RDAP and WHOIS), with a bootstrap file mapping
-    `com` to its .com registry (the look-alikes registered there) and `example` to its test registry.
+    `com` to its .com registry (the look-alikes registered there) and `example` to its test registry;
+  * banner: tests/workers/banner/banner_peers.py (nginx, sshd, aiosmtpd and a silent server, one scenario per
+    127.0.0.x address on four shared ports, which the --banner_*_port flags name): example.com itself serves
+    the "original" page (the similarity score's reference), exaple.com the plain page (http, https, ssh and
+    SMTP answer), examle.com the redirect chain, exampe.com the silent server (every probe times out),
+    eample.com a redirect to 169.254.169.254 (refused by the SSRF guard, never dialled) and xample.com a
+    parking page; the peers' closed ports refuse, and the guard also refuses the look-alikes on documentation
+    addresses (192.0.2.10, 203.0.113.7). Small caps (8 connections, 2 per address) make probes wait for a slot.
 The client `squatstream` first asks the registration cases once each: example.com's registered look-alikes
 (RDAP ok, twice: the second from the cache), and the omissions of busyx.example (busy.example: HTTP 429 once,
 then ok), slowx.example (slow.example: no answer within --registration_timeout) and fullx.whois (WHOIS: IANA,
 the TLD's server, the registrar); their counters stay in the scrape, so every rate has data for the rest of
 the test. Then squatstream-load streams example.com with dns, geo and banner for a minute (with whois, the
-registration stage would ask the peers about every name of the TLDs nsd refuses: thousands a stream).
+registration stage would ask the peers about every name of the TLDs nsd refuses: thousands a stream); before
+the dashboard is queried, the banner stage must have counted connections that succeed and that time out (each
+protocol), refused and denied ones, SSRF refusals, waits for a slot, bytes read and the input domain's page
+(WANT_BANNER_*), so that the Banners panels show what happened, not zeros.
 
 Checks, in order: `promtool check metrics` on a live /metrics scrape; Prometheus (1 s scrape and rule
 evaluation, the repository's rules loaded) sees the target up; then every PromQL expression in the Grafana
@@ -28,7 +38,8 @@ the kubelet's cAdvisor and kube-state-metrics (a few series of theirs for the sa
 gives the CPU and memory panels, which join those series with squatstreamd's, something to join.
 
 usage: prometheus_live_test.py SQUATSTREAMD SQUATSTREAM_LOAD [SQUATSTREAM REGISTRY_PEERS_PY MAKE_FIXTURE_MMDB_PL]
-(the last three default to the client beside squatstream-load and the scripts in tests/workers/)
+(the last three default to the client beside squatstream-load and the scripts in tests/workers/; banner_peers.py
+is always tests/workers/banner/'s)
 """
 import http.server
 import json
@@ -96,10 +107,18 @@ def dashboard_exprs():
 
 
 # A few of example.com's look-alikes in an authoritative com (the rest NXDOMAIN, other TLDs REFUSED). 192.0.2.10
-# is in the fixture geo databases (Berlin), 203.0.113.7 in none of them (a not_found lookup).
+# is in the fixture geo databases (Berlin), 203.0.113.7 in none of them (a not_found lookup); both are
+# documentation addresses, which the banner stage's SSRF guard refuses. The rest point at banner_peers.py's
+# scenarios (its ADDRESSES, see its docstring), mail exchangers at the same address.
 COM_ZONE = ("$ORIGIN com.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 60\n@ IN NS ns.test.\n"
             "exampel IN A 192.0.2.10\nexmple IN MX 10 mail.exmple.com.\nexamplr IN NS ns1.elsewhere.test.\n"
-            "exanple IN A 203.0.113.7\n")
+            "exanple IN A 203.0.113.7\n"
+            "example IN A 127.0.0.17\n"  # original: the input domain's own page
+            "exaple IN A 127.0.0.11\nexaple IN MX 10 mx.exaple.com.\nmx.exaple IN A 127.0.0.11\n"  # plain
+            "examle IN A 127.0.0.12\nexamle IN MX 10 mx.examle.com.\nmx.examle IN A 127.0.0.12\n"  # chain
+            "exampe IN A 127.0.0.13\nexampe IN MX 10 mx.exampe.com.\nmx.exampe IN A 127.0.0.13\n"  # slow
+            "eample IN A 127.0.0.15\n"  # metadata: a redirect to 169.254.169.254
+            "xample IN A 127.0.0.20\n")  # parked
 COM_REGISTERED = ["exampel.com", "exanple.com", "examplr.com", "exmple.com"]
 
 # What the client asks once each (see the docstring), and the request outcomes they must leave in the scrape.
@@ -137,20 +156,20 @@ class KubeStandIn(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def start_peers(script, procs):
-    """registry_peers.py until SIGTERM; its ports, from the JSON line it prints (within 20 s)."""
-    proc = subprocess.Popen(["/usr/bin/python3", script, "--until-signal",
-                             "--com-registered", ",".join(COM_REGISTERED)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+def start_peers(args, procs, timeout=20):
+    """A peers script (registry_peers.py, banner_peers.py) with args, until SIGTERM; its ports, from the JSON
+    line it prints (within `timeout` s)."""
+    proc = subprocess.Popen(["/usr/bin/python3"] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
     procs.append(proc)
     os.set_blocking(proc.stdout.fileno(), False)
-    deadline, line = time.monotonic() + 20, b""
+    deadline, line = time.monotonic() + timeout, b""
     while not line.endswith(b"\n"):
         piece = proc.stdout.read()
         if piece:
             line += piece
         elif proc.poll() is not None or time.monotonic() > deadline:
-            sys.exit(f"prometheus_live_test: registry_peers.py did not start: {line!r}")
+            sys.exit(f"prometheus_live_test: {os.path.basename(args[0])} did not start: {line!r}")
         else:
             time.sleep(0.02)
     return json.loads(line)
@@ -177,6 +196,45 @@ def start_squatstreamd(args, procs):
         if m:
             return m.group(1), m.group(2), lines
     sys.exit("squatstreamd did not start: " + "".join(lines))
+
+
+def scrape_samples(metrics_port):
+    """[(name, {label: value}, value)] of squatstreamd's /metrics now."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if m and not line.startswith("#"):
+            out.append((m.group(1), dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or "")), float(m.group(3))))
+    return out
+
+
+# What the banner peers must make the banner stage count (see the docstring) before the dashboard is queried:
+# connections by (protocol, outcome), and the other counters by protocol or alone. The chain's and the plain
+# page's nginx answer http and https (ok), sshd and aiosmtpd their protocols (ok); the silent server times every
+# protocol out; the closed ports refuse; the SSRF guard denies the metadata redirect and the documentation
+# addresses. bytes_read counts HTTP bodies (what the server counts for http and https).
+WANT_BANNER_CONNECTIONS = [(p, "ok") for p in ("http", "https", "smtp", "ssh")] + \
+    [(p, "timeout") for p in ("http", "https", "smtp", "ssh")] + [("ssh", "refused"), ("http", "denied")]
+WANT_BANNER_COUNTERS = [("squatstream_banner_ssrf_refusals_total", "http"),
+                        ("squatstream_banner_bytes_read_total", "http"),
+                        ("squatstream_banner_bytes_read_total", "https"),
+                        ("squatstream_banner_connection_waits_total", None),
+                        ("squatstream_banner_original_pages_total", None)]
+
+
+def banner_missing(metrics_port):
+    """What of WANT_BANNER_* is still 0, and the (protocol, outcome) pairs counted."""
+    counted, counters = set(), set()
+    for name, labels, value in scrape_samples(metrics_port):
+        if value <= 0:
+            continue
+        if name == "squatstream_banner_connections_total":
+            counted.add((labels.get("protocol"), labels.get("outcome")))
+        counters.add((name, labels.get("protocol")))
+    missing = [f"connections {p}/{o}" for p, o in WANT_BANNER_CONNECTIONS if (p, o) not in counted]
+    missing += [f"{n}{{protocol={p}}}" if p else n for n, p in WANT_BANNER_COUNTERS if (n, p) not in counters]
+    return missing, counted
 
 
 def request_outcomes(metrics_port):
@@ -211,7 +269,9 @@ def main():
                                timeout=60)
         if built.returncode != 0:
             sys.exit(f"prometheus_live_test: make_fixture_mmdb.pl failed: {built.stdout.decode()}")
-        ports = start_peers(peers_script, procs)
+        ports = start_peers([peers_script, "--until-signal", "--com-registered", ",".join(COM_REGISTERED)], procs)
+        # nginx, sshd, aiosmtpd and an openssl key: up to 15 s an attempt, retried on a port taken meanwhile.
+        banner = start_peers([os.path.join(TESTS, "workers/banner/banner_peers.py"), "--until-signal"], procs, 60)
         registry = f"http://127.0.0.1:{ports['http_port']}"
         bootstrap = os.path.join(tmp, "dns.json")
         with open(bootstrap, "w") as f:
@@ -219,13 +279,17 @@ def main():
                        "services": [[["com"], [f"{registry}/com/"]], [["example"], [f"{registry}/registry/"]]]}, f)
         grpc_port, metrics_port, server_log = start_squatstreamd([
             squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-            "--stub_enrichers=banner", "--stub_banner_latency=1ms",
+            "--stub_enrichers=none",
             f"--dns_servers={nsd.server}", "--dns_rate_limit=2000", "--dns_timeout=200ms",
             f"--geo_city_db={tmp}/city.mmdb", f"--geo_asn_db={tmp}/asn.mmdb",
             f"--rdap_bootstrap_file={bootstrap}", "--rdap_bootstrap_url=",
             f"--whois_server=127.0.0.1:{ports['whois_iana_port']}", "--dial_allow_cidrs=127.0.0.0/8",
             "--registration_rate_limit=20", "--registration_max_per_server=4",
-            "--registration_timeout=1s", "--registration_deadline=5s"], procs)
+            "--registration_timeout=1s", "--registration_deadline=5s",
+            f"--banner_http_port={banner['http_port']}", f"--banner_https_port={banner['https_port']}",
+            f"--banner_smtp_port={banner['smtp_port']}", f"--banner_ssh_port={banner['ssh_port']}",
+            "--banner_connect_timeout=1s", "--banner_first_byte_timeout=1s", "--banner_request_timeout=3s",
+            "--banner_deadline=5s", "--banner_max_connections=8", "--banner_max_per_address=2"], procs)
 
         for args in CLIENT_STREAMS:
             r = subprocess.run([client, f"--server=127.0.0.1:{grpc_port}", "--format=csv", "--deadline=30s"] + args,
@@ -242,6 +306,15 @@ def main():
         # The load after the client's streams: its four streams hold the memory budget.
         procs.append(subprocess.Popen([load, f"--server=127.0.0.1:{grpc_port}", "--concurrency=4", "--duration=60s",
                                        "--enrichers=dns,geo,banner"], stdout=subprocess.DEVNULL))
+        # The banner stage's outcomes, from the load's first streams (the silent peer's timeouts take 1-2 s).
+        deadline = time.monotonic() + 60
+        while (seen := banner_missing(metrics_port))[0]:
+            if time.monotonic() > deadline:
+                sys.exit(f"prometheus_live_test: the banner stage counted none of {seen[0]} (it counted "
+                         f"{sorted(seen[1])}); squatstreamd said:\n" + "".join(server_log))
+            time.sleep(0.5)
+        print(f"prometheus_live_test: banner connections counted: {sorted(seen[1])}; and SSRF refusals, waits "
+              "for a slot, bytes read, the input domain's page")
         # With every series there (the registration counters are made by the first request of each kind).
         scrape = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read()
         lint = subprocess.run(["promtool", "check", "metrics"], input=scrape, capture_output=True)
