@@ -97,6 +97,11 @@ BannerMetrics::BannerMetrics(prometheus::Registry& registry) {
               .Help("Banner connections open now (at most --banner_max_connections)")
               .Register(registry)
               .Add({});
+  max_connections = &prometheus::BuildGauge()
+                         .Name("squatstream_banner_max_connections")
+                         .Help("--banner_max_connections: the most banner connections open at once")
+                         .Register(registry)
+                         .Add({});
   waits = &prometheus::BuildCounter()
                .Name("squatstream_banner_connection_waits_total")
                .Help("Banner connections that waited for a slot (the global or the per-address cap)")
@@ -119,7 +124,9 @@ prometheus::Counter* BannerMetrics::Denied(const std::string& protocol) { return
 // ConnectionGate
 
 ConnectionGate::ConnectionGate(int max_total, int max_per_address, BannerMetrics* metrics)
-    : max_total_(std::max(1, max_total)), max_per_address_(std::max(1, max_per_address)), metrics_(metrics) {}
+    : max_total_(std::max(1, max_total)), max_per_address_(std::max(1, max_per_address)), metrics_(metrics) {
+  if (metrics_ != nullptr) metrics_->max_connections->Set(max_total_);
+}
 
 bool ConnectionGate::Free(const std::string& address) const {
   if (open_ >= max_total_) return false;
@@ -235,6 +242,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
   void Abort(absl::Status status) {
     cancelled_->store(true);
     *abandoned_ = true;
+    aborted_ = status;
     Finish(std::move(status));
   }
 
@@ -272,7 +280,9 @@ class Chain : public std::enable_shared_from_this<Chain> {
     const std::string protocol = absl::StartsWith(url, "https://") ? "https" : "http";
     BannerMetrics* m = shared_->metrics;
     if (m != nullptr) {
-      m->Connection(protocol, Outcome(r.status))->Increment();
+      // A request this chain's abort cut is counted as what cut it (the lookup's deadline: a timeout).
+      const bool cut = r.status.code() == absl::StatusCode::kCancelled && !aborted_.ok();
+      m->Connection(protocol, Outcome(cut ? aborted_ : r.status))->Increment();
       m->BytesRead(protocol)->Increment(static_cast<double>(r.bytes_read));
       if (r.status.code() == absl::StatusCode::kPermissionDenied) m->Denied(protocol)->Increment();
     }
@@ -350,6 +360,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
   v1::HttpProbe probe_;
   std::string body_;
   bool finished_ = false;
+  absl::Status aborted_;  // what Abort said, if it was called
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<bool> abandoned_ = std::make_shared<bool>(false);
 };
@@ -431,12 +442,14 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     auto abandoned = std::make_shared<bool>(false);
     auto cancel_probe = std::make_shared<std::function<void()>>();
     auto ended = std::make_shared<bool>(false);
-    auto finish = [self = shared_from_this(), protocol, slot, ended](Probe p) {
+    // `dialled`: the probe ran (a connection was made or tried); one cut while waiting for a slot is not
+    // counted as a connection.
+    auto finish = [self = shared_from_this(), protocol, slot, ended](Probe p, bool dialled) {
       if (*ended) return;
       *ended = true;
       BannerMetrics* m = self->shared_->metrics;
       const absl::Status s = StatusOf(p.status());
-      if (m != nullptr) {
+      if (m != nullptr && dialled) {
         m->Connection(protocol, Outcome(s))->Increment();
         if (s.code() == absl::StatusCode::kPermissionDenied) m->Denied(protocol)->Increment();
       }
@@ -447,18 +460,19 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     // releases the gate.
     aborts_.push_back([abandoned, cancel_probe, ended, finish](absl::Status s) mutable {
       *abandoned = true;
-      if (*cancel_probe) (*cancel_probe)();
+      const bool dialled = static_cast<bool>(*cancel_probe);
+      if (dialled) (*cancel_probe)();
       if (!*ended) {
         Probe p;
         SetStatus(s, p.mutable_status());
-        finish(std::move(p));
+        finish(std::move(p), dialled);
       }
     });
     shared_->gate.Acquire(address, strand_, abandoned,
                           [self = shared_from_this(), address, run, cancel_probe, finish]() mutable {
                             *cancel_probe = run([self, address, finish](Probe p) mutable {
                               self->shared_->gate.Release(address);
-                              finish(std::move(p));
+                              finish(std::move(p), true);
                             });
                           });
   }
@@ -471,6 +485,11 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     l.whole_timeout = o.request_timeout;
     l.max_bytes = o.max_line_bytes;
     l.policy = &o.policy;
+    if (BannerMetrics* m = shared_->metrics) {
+      l.bytes_read = [m](const std::string& protocol, std::size_t n) {
+        m->BytesRead(protocol)->Increment(static_cast<double>(n));
+      };
+    }
     return l;
   }
 
@@ -530,8 +549,10 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
   void DeadlinePassed() {
     if (finished_) return;
     if (resolving_mx_) SetStatus(DeadlineStatus(), smtp_.mutable_status());
-    for (auto& abort : aborts_) abort(DeadlineStatus());
+    // Taken out first: an abort may end the last probe, and Complete clears the list.
+    std::vector<std::function<void(absl::Status)>> aborts = std::move(aborts_);
     aborts_.clear();
+    for (auto& abort : aborts) abort(DeadlineStatus());
     if (!finished_) Complete();  // the original page, or an MX resolution, may still be out
   }
 
@@ -539,8 +560,9 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     if (finished_) return;
     finished_ = true;
     deadline_.cancel();
-    for (auto& abort : aborts_) abort(absl::CancelledError("cancelled"));
+    std::vector<std::function<void(absl::Status)>> aborts = std::move(aborts_);
     aborts_.clear();
+    for (auto& abort : aborts) abort(absl::CancelledError("cancelled"));
     std::move(done_)(LookupResult{absl::CancelledError("cancelled"), {}, {}});
   }
 

@@ -77,6 +77,7 @@ struct BannerMetrics {
   absl::flat_hash_map<std::string, prometheus::Counter*> bytes_read;
   absl::flat_hash_map<std::string, prometheus::Counter*> denied;
   prometheus::Gauge* open;
+  prometheus::Gauge* max_connections;   // the cap
   prometheus::Counter* waits;           // connections that waited for a free slot (global or per-address cap)
   prometheus::Counter* original_pages;  // input domains' pages fetched
 };

@@ -29,8 +29,9 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
   using Parser = std::function<absl::StatusOr<bool>(std::string& buffer)>;
 
   Conversation(asio::any_io_executor strand, asio::ip::tcp::endpoint endpoint, const LineProbeOptions& options,
-               std::string label, absl::AnyInvocable<void(absl::Status) &&> on_end)
-      : strand_(strand),
+               std::string protocol, std::string label, absl::AnyInvocable<void(absl::Status) &&> on_end)
+      : protocol_(std::move(protocol)),
+        strand_(strand),
         endpoint_(endpoint),
         options_(options),
         label_(std::move(label)),
@@ -86,6 +87,7 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
   void End(absl::Status status) {
     if (finished_) return;
     finished_ = true;
+    if (options_.bytes_read) options_.bytes_read(protocol_, bytes_read_);
     phase_timer_.cancel();
     whole_timer_.cancel();
     std::error_code ignored;
@@ -148,6 +150,7 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
     });
   }
 
+  std::string protocol_;
   asio::any_io_executor strand_;
   asio::ip::tcp::endpoint endpoint_;
   LineProbeOptions options_;
@@ -222,7 +225,7 @@ std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::ad
   result->set_rcpt_to(RandomMailbox() + "@" + candidate);
   auto talk =
       std::make_shared<Conversation>(strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)),
-                                     options, absl::StrFormat("smtp %s (%s)", mx, address.to_string()),
+                                     options, "smtp", absl::StrFormat("smtp %s (%s)", mx, address.to_string()),
                                      [result, done = std::move(done)](absl::Status status) mutable {
                                        SetStatus(status, result->mutable_status());
                                        std::move(done)(std::move(*result));
@@ -293,7 +296,7 @@ std::function<void()> ProbeSsh(asio::any_io_executor strand, const asio::ip::add
   auto result = std::make_shared<v1::SshProbe>();
   result->set_address(address.to_string());
   auto talk = std::make_shared<Conversation>(
-      strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)), options,
+      strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)), options, "ssh",
       absl::StrFormat("ssh %s", address.to_string()), [result, done = std::move(done)](absl::Status status) mutable {
         SetStatus(status, result->mutable_status());
         std::move(done)(std::move(*result));

@@ -31,6 +31,8 @@ struct LineProbeOptions {
   std::chrono::milliseconds whole_timeout{15000};
   std::size_t max_bytes = 16384;  // read in all
   const net::AddressPolicy* policy = nullptr;
+  // Told, when a conversation ends, how many bytes it read ("smtp" or "ssh"). May be empty.
+  std::function<void(const std::string& protocol, std::size_t bytes)> bytes_read;
 };
 
 // Both run on `strand` and call `done` once, there (never inline); the probe's `status` says how it ended

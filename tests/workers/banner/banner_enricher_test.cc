@@ -278,6 +278,9 @@ TEST_F(BannerTest, PlainServersAsTheyAnswer) {
   EXPECT_THAT(log, HasSubstr("RCPT"));
   EXPECT_THAT(log, ::testing::Not(HasSubstr("DATA")));
   EXPECT_EQ(Counter("squatstream_banner_connections_total", "ssh", "ok"), 1);
+  EXPECT_EQ(Counter("squatstream_banner_bytes_read_total", "ssh"),
+            static_cast<double>(Field(json_, "ssh_banner").size() + 2));  // the line and its CR LF
+  EXPECT_GT(Counter("squatstream_banner_bytes_read_total", "smtp"), 50);
   EXPECT_GT(Counter("squatstream_banner_bytes_read_total", "http"), 100);
 }
 
@@ -415,6 +418,45 @@ TEST_F(BannerTest, SimilarityToTheInputDomainsPageAndParking) {
     if (f.name == "squatstream_banner_original_pages_total") fetched = f.metric[0].counter.value;
   }
   EXPECT_EQ(fetched, 1);
+}
+
+// The lookup's deadline cuts probes still running or waiting for a slot; every lookup ends, and a probe that
+// never got a slot is not counted as a connection.
+TEST_F(BannerTest, TheLookupDeadlineCutsProbesRunningAndWaiting) {
+  BannerOptions o = Options();
+  o.deadline = absl::Milliseconds(600);
+  o.max_per_address = 1;
+  o.first_byte_timeout = std::chrono::milliseconds(5000);
+  o.request_timeout = std::chrono::milliseconds(10000);
+  o.similarity = false;
+  Start(o);
+  std::vector<v1::Record> records;
+  for (int i = 0; i < 4; ++i) records.push_back(RecordFor("slow.banner.test", Addr("slow"), "mx-silent.banner.test"));
+  std::vector<std::future<LookupResult>> futures;
+  for (const v1::Record& r : records) futures.push_back(Ask(r));
+  for (auto& f : futures) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+    const LookupResult r = f.get();
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    const v1::BannerResult& b = r.value.banner();
+    for (const v1::HttpProbe& p : b.http()) {
+      EXPECT_EQ(p.status().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+      EXPECT_THAT(p.status().message(), HasSubstr("deadline"));
+    }
+    EXPECT_EQ(b.ssh().status().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+    EXPECT_EQ(b.smtp().status().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded));
+  }
+  // One address, one connection at a time: at most a handful were dialled, not 4 x 4. (A cut HTTP request is
+  // counted when libcurl's thread hands it back: polled.)
+  double dialled = 0;
+  for (int i = 0; i < 100 && dialled == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (const char* protocol : {"http", "https", "smtp", "ssh"}) {
+      dialled += Counter("squatstream_banner_connections_total", protocol, "timeout");
+    }
+  }
+  EXPECT_LE(dialled, 6);
+  EXPECT_GE(dialled, 1);
 }
 
 TEST_F(BannerTest, CancellingEndsTheLookupAtOnce) {
