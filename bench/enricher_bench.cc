@@ -6,6 +6,9 @@
 //     with libpsl, a mutex, the cache probe, the result copied), beside the two paths that ask nothing
 //     (DNS said NXDOMAIN; a cache miss, which the stage then sends to its strand).
 // The cache is warmed by real RDAP lookups of 2,000 names against registry_peers.py on loopback.
+//   - banner: the page work per candidate (TLSH of a page, the similarity of two hashes), and whole banner
+//     lookups (GET / over http and https, fresh connections, a self-signed certificate parsed and verified)
+//     against Debian's nginx on loopback (banner_peers.py), at two per-address caps.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -24,6 +27,8 @@
 #include "prometheus/registry.h"
 #include "tests/workers/dns/dns_peers.h"
 #include "tests/workers/dns_record.h"
+#include "workers/banner/banner_enricher.h"
+#include "workers/banner/page.h"
 #include "workers/geo/geo_database.h"
 #include "workers/geo/geo_enricher.h"
 #include "workers/registration/registration_enricher.h"
@@ -197,6 +202,105 @@ BENCHMARK_CAPTURE(BM_Registration, cache_hit, v1::DNS_VERDICT_REGISTERED, true);
 BENCHMARK_CAPTURE(BM_Registration, cache_miss, v1::DNS_VERDICT_REGISTERED, false);
 BENCHMARK_CAPTURE(BM_Registration, not_asked_nxdomain, v1::DNS_VERDICT_UNREGISTERED, true);
 
+// --- Banner -------------------------------------------------------------------------------------------------
+
+std::string Page(const char* name) { return peers::ReadFile(std::string(SQUATSTREAM_BANNER_PAGES) + "/" + name); }
+
+// TLSH of the normalised page: the fixture bank page (~4 KB), and that page repeated to the 256 KiB read cap.
+void BM_PageHash(benchmark::State& state, bool at_cap) {
+  std::string page = Page("original.html");
+  if (at_cap) {
+    const std::string one = page;
+    while (page.size() < (std::size_t{256} << 10)) page += one;
+    page.resize(std::size_t{256} << 10);
+  }
+  for (auto _ : state) benchmark::DoNotOptimize(workers::banner::PageHash(page));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * page.size()));
+}
+BENCHMARK_CAPTURE(BM_PageHash, page_4k, false);
+BENCHMARK_CAPTURE(BM_PageHash, page_256k, true);
+
+void BM_Similarity(benchmark::State& state) {
+  const std::string a = *workers::banner::PageHash(Page("original.html"));
+  const std::string b = *workers::banner::PageHash(Page("copy.html"));
+  for (auto _ : state) benchmark::DoNotOptimize(workers::banner::Similarity(a, b));
+}
+BENCHMARK(BM_Similarity);
+
+// banner_peers.py, started once.
+struct BannerPeers {
+  pid_t pid = -1;
+  std::string out, json;
+  BannerPeers() {
+    char path_template[] = "/tmp/squatstream-bench-banner-XXXXXX";
+    close(mkstemp(path_template));
+    out = path_template;
+    pid = peers::Spawn({"/usr/bin/python3", SQUATSTREAM_BANNER_PEERS, "--until-signal"}, out);
+    for (int i = 0; i < 1200 && json.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      const std::string text = peers::ReadFile(out);
+      if (text.find('\n') != std::string::npos) json = text;
+    }
+    if (json.empty()) {
+      std::fprintf(stderr, "enricher_bench: banner_peers.py did not start: %s\n",
+                   peers::ReadFile(out + ".err").c_str());
+      std::exit(1);
+    }
+  }
+  ~BannerPeers() {
+    peers::Stop(pid);
+    for (const std::string& f : {out, out + ".err"}) std::remove(f.c_str());
+  }
+  int Port(const char* key) const {
+    google::protobuf::Struct s;
+    if (!google::protobuf::util::JsonStringToMessage(json, &s).ok()) return 0;
+    return static_cast<int>(s.fields().at(key).number_value());
+  }
+};
+BannerPeers* banner_peers = nullptr;
+
+// Batches of 200 banner lookups of the plain page (http and https; no SMTP, SSH or similarity) at a
+// per-address cap: lookups/s, bounded by nginx and the TLS handshakes on 2 cores.
+void BM_BannerLookups(benchmark::State& state) {
+  if (banner_peers == nullptr) banner_peers = new BannerPeers();
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&io] { io.run(); });
+  prometheus::Registry registry;
+  workers::banner::BannerMetrics metrics(registry);
+  workers::banner::BannerOptions o;
+  o.http_port = banner_peers->Port("http_port");
+  o.https_port = banner_peers->Port("https_port");
+  o.smtp = o.ssh = o.similarity = false;
+  o.max_per_address = static_cast<int>(state.range(0));
+  o.policy = *workers::net::AddressPolicy::WithAllowed({"127.0.0.0/8"});
+  auto stage = *workers::banner::BannerEnricher::Create(o, io.get_executor(), nullptr, &metrics);
+  const v1::Record record = testing::RecordAfterDns("plain.banner.test", v1::DNS_VERDICT_REGISTERED, {"127.0.0.11"});
+  auto strand = asio::make_strand(io);
+  std::size_t ok = 0, total = 0;
+  for (auto _ : state) {
+    std::vector<std::future<bool>> done;
+    for (int i = 0; i < 200; ++i) {
+      auto promise = std::make_shared<std::promise<bool>>();
+      done.push_back(promise->get_future());
+      stage->Lookup(workers::LookupInput{record.domain_ascii(), record}, strand, asio::cancellation_slot(),
+                    [promise](workers::LookupResult r) {
+                      promise->set_value(r.status.ok() && r.value.banner().http_size() == 2 &&
+                                         r.value.banner().http(0).final_status() == 200 &&
+                                         r.value.banner().http(1).final_status() == 200);
+                    });
+    }
+    for (auto& f : done) ok += f.get() ? 1 : 0;
+    total += done.size();
+  }
+  stage->Shutdown();
+  work.reset();
+  runner.join();
+  state.SetItemsProcessed(static_cast<std::int64_t>(total));
+  if (ok != total) state.SkipWithError("a lookup did not get both pages (did nginx answer?)");
+}
+BENCHMARK(BM_BannerLookups)->Arg(4)->Arg(64)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace squatstream
 
@@ -205,6 +309,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
-  delete squatstream::warm;  // stops the registry peers
+  delete squatstream::warm;          // stops the registry peers
+  delete squatstream::banner_peers;  // and the banner peers
   return 0;
 }

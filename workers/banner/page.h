@@ -3,7 +3,8 @@
 //
 // Similarity: TLSH (Trend Micro's locality-sensitive hash, Debian libtlsh) over normalised HTML — lower case,
 // comments, scripts and styles dropped, whitespace runs as one space — so that a re-served copy with other
-// tracking scripts still scores as the same page. TLSH needs at least 256 bytes with some variety (a
+// tracking scripts still scores as the same page; the first 64 KiB of it (of the page's first 96 KiB). TLSH
+// needs at least 256 bytes with some variety (a
 // smaller page has no hash: similarity unknown). Score = 100 - min(distance, 300) / 3: 100 identical, a
 // near copy ~80-95, unrelated pages ~0-40.
 #ifndef SQUATSTREAM_WORKERS_BANNER_PAGE_H_
