@@ -2,6 +2,7 @@
 // drain, exit 0.
 #include <pthread.h>
 
+#include <clocale>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,9 @@
 #include "daemon/server.h"
 
 int main(int argc, char** argv) {
+  // UTF-8 character handling (LC_CTYPE only: numbers and messages stay "C"): libcurl's IDN conversion of a
+  // redirect's host (libidn2) depends on it; in the "C" locale an internationalised host does not convert.
+  std::setlocale(LC_CTYPE, "C.UTF-8");
   // Block the stop signals in every thread (the server's threads inherit this mask); sigtimedwait takes them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

@@ -32,8 +32,8 @@ std::string Outcome(const absl::Status& s) {
       return "timeout";
     case absl::StatusCode::kCancelled:
       return "cancelled";
-    case absl::StatusCode::kUnavailable:
-      return absl::StrContains(s.message(), "refused") ? "refused" : "error";
+    case absl::StatusCode::kUnavailable:  // line probes end their message so; HTTP says it in `refused`
+      return absl::EndsWith(s.message(), "(refused)") ? "refused" : "error";
     default:
       return "error";
   }
@@ -43,6 +43,76 @@ void SetStatus(const absl::Status& s, v1::LookupStatus* out) {
   out->set_code(static_cast<int>(s.code()));
   out->set_message(std::string(s.message()));
 }
+
+// A banner record's size is a stranger's choice (100 KB Location headers, certificates with hundreds of
+// names, six hops of each): strings are cut, and past kMaxBannerBytes the least useful parts go (the chains
+// beyond each leaf, then every hop's certificate but the first, then the EHLO lines), so that one hostile
+// name cannot make a message over a client's 4 MiB limit or a stream's memory balloon.
+constexpr std::size_t kMaxUrl = 2048;
+constexpr std::size_t kMaxMessage = 1024;
+constexpr std::size_t kMaxBannerBytes = 64 << 10;
+
+void Cut(std::string* s, std::size_t max) {
+  if (s->size() <= max) return;
+  s->resize(max);
+  s->append("...");  // a UTF-8 sequence cut here is repaired by MakeValidUtf8 after
+}
+
+}  // namespace
+
+void BoundBannerResult(v1::BannerResult* b) {
+  for (v1::HttpProbe& p : *b->mutable_http()) {
+    Cut(p.mutable_final_url(), kMaxUrl);
+    if (p.has_status()) Cut(p.mutable_status()->mutable_message(), kMaxMessage);
+    for (v1::HttpHop& h : *p.mutable_hops()) {
+      Cut(h.mutable_url(), kMaxUrl);
+      Cut(h.mutable_location(), kMaxUrl);
+      if (h.has_error()) Cut(h.mutable_error()->mutable_message(), kMaxMessage);
+    }
+  }
+  if (b->has_smtp()) {  // (mutable_ would make one)
+    Cut(b->mutable_smtp()->mutable_rcpt_reply(), kMaxMessage);
+    if (b->smtp().has_status()) Cut(b->mutable_smtp()->mutable_status()->mutable_message(), kMaxMessage);
+    for (std::string& line : *b->mutable_smtp()->mutable_ehlo()) Cut(&line, 512);
+  }
+  if (b->ssh().has_status()) Cut(b->mutable_ssh()->mutable_status()->mutable_message(), kMaxMessage);
+  if (b->ByteSizeLong() > kMaxBannerBytes) {
+    for (v1::HttpProbe& p : *b->mutable_http()) {
+      for (v1::HttpHop& h : *p.mutable_hops()) {
+        if (h.tls().chain_size() > 1) h.mutable_tls()->mutable_chain()->DeleteSubrange(1, h.tls().chain_size() - 1);
+      }
+    }
+  }
+  if (b->ByteSizeLong() > kMaxBannerBytes) {
+    for (v1::HttpProbe& p : *b->mutable_http()) {
+      for (int i = 1; i < p.hops_size(); ++i) p.mutable_hops(i)->clear_tls();
+    }
+  }
+  if (b->ByteSizeLong() > kMaxBannerBytes && b->has_smtp()) b->mutable_smtp()->clear_ehlo();
+  if (b->ByteSizeLong() > kMaxBannerBytes) {  // long URLs on every hop: 256 bytes each
+    for (v1::HttpProbe& p : *b->mutable_http()) {
+      for (v1::HttpHop& h : *p.mutable_hops()) {
+        Cut(h.mutable_url(), 256);
+        Cut(h.mutable_location(), 256);
+      }
+    }
+  }
+  if (b->ByteSizeLong() > kMaxBannerBytes) {  // certificates with thousands of names: keep the first 16
+    auto trim = [](v1::TlsInfo* t) {
+      for (v1::Certificate& c : *t->mutable_chain()) {
+        if (c.sans_size() > 16) c.mutable_sans()->DeleteSubrange(16, c.sans_size() - 16);
+      }
+    };
+    if (b->has_tls()) trim(b->mutable_tls());
+    for (v1::HttpProbe& p : *b->mutable_http()) {
+      for (v1::HttpHop& h : *p.mutable_hops()) {
+        if (h.has_tls()) trim(h.mutable_tls());
+      }
+    }
+  }
+}
+
+namespace {
 
 absl::Status StatusOf(const v1::LookupStatus& s) {
   return absl::Status(static_cast<absl::StatusCode>(s.code()), s.message());
@@ -128,8 +198,7 @@ ConnectionGate::ConnectionGate(int max_total, int max_per_address, BannerMetrics
   if (metrics_ != nullptr) metrics_->max_connections->Set(max_total_);
 }
 
-bool ConnectionGate::Free(const std::string& address) const {
-  if (open_ >= max_total_) return false;
+bool ConnectionGate::RoomAt(const std::string& address) const {
   const auto it = per_address_.find(address);
   return it == per_address_.end() || it->second < max_per_address_;
 }
@@ -152,12 +221,20 @@ void ConnectionGate::Acquire(const std::string& address, asio::any_io_executor e
                              std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go) {
   absl::MutexLock lock(&mu_);
   Waiter w{address, std::move(executor), std::move(abandoned), std::move(go)};
-  if (waiting_.empty() && Free(address)) {
+  // Straight through when there is room in all and at the address, and no one is queued for the address: a
+  // busy address never holds up the others. (Below the global cap, whoever waits waits for its address:
+  // Release grants every waiter it can.)
+  auto queued = waiting_.find(address);
+  if (open_ < max_total_ && RoomAt(address) && queued == waiting_.end()) {
     Grant(std::move(w));
     return;
   }
   if (metrics_ != nullptr) metrics_->waits->Increment();
-  waiting_.push_back(std::move(w));
+  if (queued == waiting_.end()) {
+    queued = waiting_.emplace(address, std::deque<Waiter>()).first;
+    addresses_waiting_.push_back(address);
+  }
+  queued->second.push_back(std::move(w));
 }
 
 void ConnectionGate::Release(const std::string& address) {
@@ -165,13 +242,21 @@ void ConnectionGate::Release(const std::string& address) {
   --open_;
   if (auto it = per_address_.find(address); it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (metrics_ != nullptr) metrics_->open->Decrement();
-  // The first waiters whose address has room go (one to a busy address does not hold up the others).
-  for (auto it = waiting_.begin(); it != waiting_.end() && open_ < max_total_;) {
-    if (Free(it->address)) {
-      Grant(std::move(*it));
-      it = waiting_.erase(it);
+  // Addresses with waiters take turns, in the order they began waiting: one pass grants the head waiter of
+  // each address that has room, while there is room in all (an address without room keeps its place).
+  const std::size_t n = addresses_waiting_.size();
+  for (std::size_t i = 0; i < n && open_ < max_total_; ++i) {
+    std::string next = std::move(addresses_waiting_.front());
+    addresses_waiting_.pop_front();
+    auto queued = waiting_.find(next);
+    if (RoomAt(next)) {
+      Grant(std::move(queued->second.front()));
+      queued->second.pop_front();
+    }
+    if (queued->second.empty()) {
+      waiting_.erase(queued);
     } else {
-      ++it;
+      addresses_waiting_.push_back(std::move(next));
     }
   }
 }
@@ -191,8 +276,11 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
         gate(o.max_connections, o.max_per_address, m) {}
 
   using PageCallback = absl::AnyInvocable<void(std::optional<std::string>) &&>;
-  // The hash of `domain`'s page, fetched once per TTL however many lookups ask; `done` runs on `executor`.
-  void OriginalPage(const std::string& domain, asio::any_io_executor executor, PageCallback done);
+  // The hash of `domain`'s page, fetched once per TTL however many lookups ask; `done` runs on `caller`.
+  void OriginalPage(const std::string& domain, asio::any_io_executor caller, PageCallback done);
+  // The fetch of `domain`'s page ended: kept for the TTL, and every waiter told.
+  void PageKnown(const std::string& domain, std::optional<std::string> hash);
+  static constexpr std::size_t kMaxOriginals = 16384;
 
   BannerOptions options;
   asio::any_io_executor executor;
@@ -201,6 +289,7 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
   std::shared_ptr<TrustStore> trust;
   net::HttpClient http;
   ConnectionGate gate;
+  std::atomic<bool> stopped{false};  // Shutdown: no new connection
 
   struct Original {
     bool ready = false;
@@ -208,6 +297,7 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
     absl::Time expires;
     std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
   };
+  // One lock for the input domains' pages: taken once per lookup that compares, for a map probe.
   absl::Mutex mu;
   absl::flat_hash_map<std::string, Original> originals ABSL_GUARDED_BY(mu);
 };
@@ -238,17 +328,27 @@ class Chain : public std::enable_shared_from_this<Chain> {
     Step(UrlFor(probe_.scheme(), host_, https ? o.https_port : o.http_port, https ? 443 : 80), address_);
   }
 
-  // Ends the chain now with `status` on the probe (and its last hop if one is running). On the strand.
+  // Ends the chain now with `status` on the probe, and on a hop for the request still out if there is one
+  // (waiting for a slot or running). On the strand.
   void Abort(absl::Status status) {
+    if (finished_) return;
     cancelled_->store(true);
     *abandoned_ = true;
     aborted_ = status;
+    if (!current_url_.empty()) {
+      v1::HttpHop* hop = probe_.add_hops();
+      hop->set_url(current_url_);
+      hop->set_address(current_address_);
+      SetStatus(status, hop->mutable_error());
+    }
     Finish(std::move(status));
   }
 
  private:
   void Step(std::string url, std::string connect_address) {
     if (finished_) return;
+    current_url_ = url;
+    current_address_ = connect_address;
     const std::string key = connect_address.empty() ? Unbracket(net::UrlHost(url)) : connect_address;
     shared_->gate.Acquire(key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key] {
       const BannerOptions& o = self->shared_->options;
@@ -277,12 +377,13 @@ class Chain : public std::enable_shared_from_this<Chain> {
   }
 
   void OnResponse(const std::string& url, const std::string& connect_address, net::HttpResponse r) {
+    current_url_.clear();
     const std::string protocol = absl::StartsWith(url, "https://") ? "https" : "http";
     BannerMetrics* m = shared_->metrics;
     if (m != nullptr) {
       // A request this chain's abort cut is counted as what cut it (the lookup's deadline: a timeout).
       const bool cut = r.status.code() == absl::StatusCode::kCancelled && !aborted_.ok();
-      m->Connection(protocol, Outcome(cut ? aborted_ : r.status))->Increment();
+      m->Connection(protocol, r.refused ? "refused" : Outcome(cut ? aborted_ : r.status))->Increment();
       m->BytesRead(protocol)->Increment(static_cast<double>(r.bytes_read));
       if (r.status.code() == absl::StatusCode::kPermissionDenied) m->Denied(protocol)->Increment();
     }
@@ -323,9 +424,16 @@ class Chain : public std::enable_shared_from_this<Chain> {
   // The next hop: the candidate's own host is dialled at the address DNS gave; an address literal as it is
   // (the policy checks it at the dial); another name through the service's resolver.
   void Follow(const std::string& url) {
-    const std::string host = Unbracket(net::UrlHost(url));
+    if (!absl::StartsWithIgnoreCase(url, "http://") && !absl::StartsWithIgnoreCase(url, "https://")) {
+      Finish(absl::FailedPreconditionError(
+          absl::StrFormat("a redirect to \"%s\": only http and https are followed", url.substr(0, 256))));
+      return;
+    }
+    std::string host = Unbracket(net::UrlHost(url));
+    if (!host.empty() && host.back() == '.') host.pop_back();
     if (host.empty()) {
-      Finish(absl::InvalidArgumentError(absl::StrFormat("a redirect to \"%s\", which has no host", url)));
+      Finish(absl::InvalidArgumentError(
+          absl::StrFormat("a redirect to \"%s\", whose host is missing or not a valid name", url.substr(0, 256))));
       return;
     }
     if (host == host_) {
@@ -360,7 +468,9 @@ class Chain : public std::enable_shared_from_this<Chain> {
   v1::HttpProbe probe_;
   std::string body_;
   bool finished_ = false;
-  absl::Status aborted_;  // what Abort said, if it was called
+  std::string current_url_;      // the request out now (waiting for a slot or running); "" between them
+  std::string current_address_;  // and the address it dials
+  absl::Status aborted_;         // what Abort said, if it was called
   std::shared_ptr<std::atomic<bool>> cancelled_ = std::make_shared<std::atomic<bool>>(false);
   std::shared_ptr<bool> abandoned_ = std::make_shared<bool>(false);
 };
@@ -378,12 +488,19 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
         deadline_(strand),
         done_(std::move(done)) {}
 
-  void Start(asio::cancellation_slot cancel) {
-    if (cancel.is_connected()) {
-      cancel.assign([weak = weak_from_this()](asio::cancellation_type) {
+  // Called in Lookup (on the strand), before Start is posted: a cancel that comes first is not lost. The
+  // handler posts: `done` must never run inside the caller's emit (it may erase what emit walks).
+  void Watch(asio::cancellation_slot cancel) {
+    if (!cancel.is_connected()) return;
+    cancel.assign([weak = weak_from_this(), strand = strand_](asio::cancellation_type) {
+      asio::post(strand, [weak] {
         if (auto self = weak.lock()) self->Cancel();
       });
-    }
+    });
+  }
+
+  void Start() {
+    if (finished_) return;  // cancelled already
     const BannerOptions& o = shared_->options;
     std::string v4, v6;
     for (const std::string& a : dns_.addresses()) {
@@ -424,8 +541,11 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     auto chain = std::make_shared<Chain>(
         shared_, strand_, candidate_, scheme, address,
         [self = shared_from_this(), slot](v1::HttpProbe probe, std::string body) {
-          if (self->page_.empty() && probe.final_status() >= 200 && probe.final_status() < 300) {
-            self->page_ = std::move(body);
+          // The first 2xx page is read at once and let go: its hash and parking signs are all that is kept.
+          if (!self->have_page_ && probe.final_status() >= 200 && probe.final_status() < 300 && !body.empty()) {
+            self->have_page_ = true;
+            self->page_hash_ = PageHash(body);
+            self->page_signals_ = ParkedSignals(body, self->dns_.name_servers());
           }
           self->http_[static_cast<std::size_t>(slot)] = std::move(probe);
           self->OneDone();
@@ -456,20 +576,32 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
       *slot = std::move(p);
       self->OneDone();
     };
-    // Aborted: said at once (what the probe had read is lost); its own CANCELLED callback, later, only
-    // releases the gate.
-    aborts_.push_back([abandoned, cancel_probe, ended, finish](absl::Status s) mutable {
+    // Aborted: said at once on what the slot held (the MX, the address; what the probe had read is lost); its
+    // own CANCELLED callback, later, only releases the gate.
+    aborts_.push_back([abandoned, cancel_probe, ended, finish, slot](absl::Status s) mutable {
       *abandoned = true;
       const bool dialled = static_cast<bool>(*cancel_probe);
       if (dialled) (*cancel_probe)();
       if (!*ended) {
-        Probe p;
+        Probe p = *slot;
+        if (!dialled && s.code() == absl::StatusCode::kDeadlineExceeded) {
+          s = absl::DeadlineExceededError(absl::StrCat(
+              s.message(),
+              " while waiting for a connection slot (--banner_max_per_address, --banner_max_connections)"));
+        }
         SetStatus(s, p.mutable_status());
         finish(std::move(p), dialled);
       }
     });
     shared_->gate.Acquire(address, strand_, abandoned,
                           [self = shared_from_this(), address, run, cancel_probe, finish]() mutable {
+                            if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
+                              self->shared_->gate.Release(address);
+                              Probe p;
+                              SetStatus(absl::CancelledError("the server is shutting down"), p.mutable_status());
+                              finish(std::move(p), false);
+                              return;
+                            }
                             *cancel_probe = run([self, address, finish](Probe p) mutable {
                               self->shared_->gate.Release(address);
                               finish(std::move(p), true);
@@ -495,6 +627,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
 
   void StartSsh(const std::string& address) {
     const asio::ip::address a = asio::ip::make_address(address);
+    ssh_.set_address(address);
     Gated<v1::SshProbe>(
         "ssh", address,
         [self = shared_from_this(), a](absl::AnyInvocable<void(v1::SshProbe) &&> done) {
@@ -528,6 +661,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
                     self->smtp_.mutable_status());
         } else {
           const std::string candidate = self->candidate_;
+          self->smtp_.set_address(addresses[0]);
           self->Gated<v1::SmtpProbe>(
               "smtp", addresses[0],
               [self, a, mx, candidate](absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
@@ -587,24 +721,27 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
         b->set_server(p.hops().empty() ? "" : p.hops(p.hops_size() - 1).server());
         b->set_title(p.title());
       }
-      if (!b->has_tls() && p.scheme() == "https" && !p.hops().empty() && p.hops(p.hops_size() - 1).has_tls()) {
-        *b->mutable_tls() = p.hops(p.hops_size() - 1).tls();
+      // The origin's certificate: the first hop's, the candidate's own (after a redirect the last hop may be
+      // someone else's, the brand's own site for instance).
+      if (!b->has_tls() && p.scheme() == "https" && !p.hops().empty() && p.hops(0).has_tls()) {
+        *b->mutable_tls() = p.hops(0).tls();
+        // The leaf only: the whole chain is on the hop.
+        if (b->tls().chain_size() > 1) b->mutable_tls()->mutable_chain()->DeleteSubrange(1, b->tls().chain_size() - 1);
       }
     }
     if (has_smtp_) *b->mutable_smtp() = std::move(smtp_);
     if (has_ssh_) *b->mutable_ssh() = std::move(ssh_);
-    if (!page_.empty()) {
-      if (original_.has_value()) {
-        if (const std::optional<std::string> mine = PageHash(page_)) {
-          if (const std::optional<int> score = Similarity(*mine, *original_)) {
-            b->set_similarity(static_cast<std::uint32_t>(*score));
-            b->set_similarity_known(true);
-          }
-        }
+    if (page_hash_.has_value() && original_.has_value()) {
+      if (const std::optional<int> score = Similarity(*page_hash_, *original_)) {
+        b->set_similarity(static_cast<std::uint32_t>(*score));
+        b->set_similarity_known(true);
       }
     }
-    for (std::string& s : ParkedSignals(page_, dns_.name_servers())) b->add_parked_signals(std::move(s));
+    for (std::string& s : have_page_ ? page_signals_ : ParkedSignals("", dns_.name_servers())) {
+      b->add_parked_signals(std::move(s));
+    }
     b->set_parked(b->parked_signals_size() > 0);
+    BoundBannerResult(b);
     MakeValidUtf8(b);
     std::move(done_)(LookupResult{absl::OkStatus(), std::move(e), {}});
   }
@@ -624,7 +761,9 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
   v1::SshProbe ssh_;
   bool has_smtp_ = false;
   bool has_ssh_ = false;
-  std::string page_;  // the first final 2xx page
+  bool have_page_ = false;                // the first final 2xx page came: its hash and signs
+  std::optional<std::string> page_hash_;  // nullopt: too small to hash
+  std::vector<std::string> page_signals_;
   std::optional<std::string> original_;
   std::vector<std::function<void(absl::Status)>> aborts_;
 };
@@ -634,6 +773,14 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
 void Shared::OriginalPage(const std::string& domain, asio::any_io_executor caller, PageCallback done) {
   {
     absl::MutexLock lock(&mu);
+    // Clients choose the input domains: the map is swept of expired pages as it grows, and of every page
+    // held (not those being fetched) past a hard bound.
+    if (originals.size() >= kMaxOriginals / 4) {
+      const absl::Time now = absl::Now();
+      absl::erase_if(originals, [&](const auto& kv) {
+        return kv.second.ready && (now >= kv.second.expires || originals.size() >= kMaxOriginals);
+      });
+    }
     Original& o = originals[domain];
     if (o.ready && absl::Now() < o.expires) {
       asio::post(caller, [done = std::move(done), hash = o.hash]() mutable { std::move(done)(hash); });
@@ -646,32 +793,43 @@ void Shared::OriginalPage(const std::string& domain, asio::any_io_executor calle
   if (metrics != nullptr) metrics->original_pages->Increment();
   auto strand = asio::make_strand(executor);
   auto fetch = [self = shared_from_this(), domain, strand](std::string address) {
-    auto chain = std::make_shared<Chain>(
-        self, strand, domain, "http", address, [shared = self.get(), domain](v1::HttpProbe probe, std::string body) {
-          std::optional<std::string> hash;
-          if (probe.final_status() >= 200 && probe.final_status() < 300) hash = PageHash(body);
-          std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
-          {
-            absl::MutexLock lock(&shared->mu);
-            Original& o = shared->originals[domain];
-            o.ready = true;
-            o.hash = hash;
-            o.expires = absl::Now() + shared->options.original_ttl;
-            waiters.swap(o.waiters);
-          }
-          for (auto& [ex, cb] : waiters) {
-            asio::post(ex, [cb = std::move(cb), hash]() mutable { std::move(cb)(hash); });
-          }
-        });
+    auto chain = std::make_shared<Chain>(self, strand, domain, "http", address,
+                                         [shared = self.get(), domain](v1::HttpProbe probe, std::string body) {
+                                           std::optional<std::string> hash;
+                                           if (probe.final_status() >= 200 && probe.final_status() < 300)
+                                             hash = PageHash(body);
+                                           shared->PageKnown(domain, std::move(hash));
+                                         });
     chain->Start();
   };
-  if (!resolver) {
+  if (!resolver) {  // DNS is a stub: libcurl resolves the user's own domain
     asio::post(strand, [fetch] { fetch(""); });
     return;
   }
-  resolver(domain, [fetch, strand](std::vector<std::string> addresses) {
-    asio::post(strand, [fetch, addresses = std::move(addresses)] { fetch(addresses.empty() ? "" : addresses[0]); });
+  resolver(domain, [self = shared_from_this(), domain, fetch, strand](std::vector<std::string> addresses) {
+    asio::post(strand, [self, domain, fetch, addresses = std::move(addresses)] {
+      if (!addresses.empty()) {
+        fetch(addresses[0]);
+        return;
+      }
+      self->PageKnown(domain, std::nullopt);  // no address: no page (and nothing resolved a second time)
+    });
   });
+}
+
+void Shared::PageKnown(const std::string& domain, std::optional<std::string> hash) {
+  std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
+  {
+    absl::MutexLock lock(&mu);
+    Original& o = originals[domain];
+    o.ready = true;
+    o.hash = hash;
+    o.expires = absl::Now() + options.original_ttl;
+    waiters.swap(o.waiters);
+  }
+  for (auto& [ex, cb] : waiters) {
+    asio::post(ex, [cb = std::move(cb), hash]() mutable { std::move(cb)(hash); });
+  }
 }
 
 absl::StatusOr<std::unique_ptr<BannerEnricher>> BannerEnricher::Create(const BannerOptions& options,
@@ -685,7 +843,10 @@ absl::StatusOr<std::unique_ptr<BannerEnricher>> BannerEnricher::Create(const Ban
 
 BannerEnricher::~BannerEnricher() { Shutdown(); }
 
-void BannerEnricher::Shutdown() { shared_->http.Shutdown(); }
+void BannerEnricher::Shutdown() {
+  shared_->stopped.store(true);
+  shared_->http.Shutdown();
+}
 
 absl::Span<const v1::Enricher> BannerEnricher::needs() const {
   static constexpr v1::Enricher kNeeds[] = {v1::ENRICHER_DNS};
@@ -694,7 +855,10 @@ absl::Span<const v1::Enricher> BannerEnricher::needs() const {
 
 std::optional<LookupResult> BannerEnricher::TryLookupNow(const LookupInput& input) {
   const v1::DnsResult* dns = DnsResultOf(input.record);
-  if (dns != nullptr && dns->addresses_size() == 0 && dns->mail_exchangers_size() > 0) return std::nullopt;
+  // Mail exchangers and no address: only the SMTP probe has anything to ask.
+  if (dns != nullptr && dns->addresses_size() == 0 && dns->mail_exchangers_size() > 0 && shared_->options.smtp) {
+    return std::nullopt;
+  }
   return NeedAddresses(input);
 }
 
@@ -703,8 +867,9 @@ void BannerEnricher::Lookup(const LookupInput& input, asio::any_io_executor exec
   const v1::DnsResult* dns = DnsResultOf(input.record);
   auto lookup = std::make_shared<BannerLookup>(shared_, executor, std::string(input.domain_ascii), input.record.input(),
                                                dns == nullptr ? v1::DnsResult() : *dns, std::move(done));
+  lookup->Watch(cancel);
   // Started from the strand, so that `done` never runs inline.
-  asio::post(executor, [lookup, cancel]() mutable { lookup->Start(cancel); });
+  asio::post(executor, [lookup] { lookup->Start(); });
 }
 
 }  // namespace squatstream::workers::banner

@@ -87,7 +87,10 @@ struct BannerMetrics {
 using HostResolver =
     std::function<void(const std::string& host, absl::AnyInvocable<void(std::vector<std::string>) &&> done)>;
 
-// How many connections may be open: in all, and to one address. Waiters queue in order.
+// How many connections may be open: in all, and to one address. Waiters queue per address, in order; the
+// addresses with waiters take turns as slots free up, so thousands of look-alikes parked on one address wait
+// for that address only. Thread-safe: one mutex (a grant or a release is a few map operations; lookups take
+// it once per connection, far from contended next to the connection itself).
 class ConnectionGate {
  public:
   ConnectionGate(int max_total, int max_per_address, BannerMetrics* metrics);
@@ -104,7 +107,7 @@ class ConnectionGate {
     std::shared_ptr<bool> abandoned;
     absl::AnyInvocable<void() &&> go;
   };
-  bool Free(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool RoomAt(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Grant(Waiter w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_total_;
@@ -112,9 +115,15 @@ class ConnectionGate {
   BannerMetrics* metrics_;
   absl::Mutex mu_;
   int open_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::flat_hash_map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);
-  std::deque<Waiter> waiting_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);             // open, by address
+  absl::flat_hash_map<std::string, std::deque<Waiter>> waiting_ ABSL_GUARDED_BY(mu_);  // by address
+  std::deque<std::string> addresses_waiting_ ABSL_GUARDED_BY(mu_);  // the keys of waiting_, in turn order
 };
+
+// Cuts a banner record a stranger inflated: URLs at 2 KiB, messages at 1 KiB; past 64 KiB, chains beyond
+// their leaf, then later hops' certificates, then EHLO lines, then hops' URLs past 256 bytes, then
+// certificate names past 16. The stage does this to every record.
+void BoundBannerResult(v1::BannerResult* b);
 
 class BannerEnricher final : public Enricher {
  public:

@@ -126,9 +126,11 @@ TrustStore::~TrustStore() { X509_STORE_free(static_cast<X509_STORE*>(store_)); }
 void TrustStore::Describe(const std::vector<std::string>& chain_pem, const std::string& host, v1::TlsInfo* tls) const {
   std::vector<X509Ptr> chain;
   std::vector<std::string> unreadable;
+  bool leaf_unreadable = false;
   for (const std::string& pem : chain_pem) {
     X509Ptr x = ReadPem(pem);
     if (x == nullptr) {
+      leaf_unreadable = leaf_unreadable || (chain.empty() && unreadable.empty());
       unreadable.push_back(absl::StrFormat("certificate %d does not parse", chain.size() + unreadable.size()));
       continue;
     }
@@ -138,7 +140,7 @@ void TrustStore::Describe(const std::vector<std::string>& chain_pem, const std::
     chain.push_back(std::move(x));
   }
   tls->set_verified(false);
-  if (chain.empty()) {
+  if (chain.empty() || leaf_unreadable) {  // never verify an intermediate as though it were the leaf
     tls->set_verify_error(unreadable.empty() ? "no certificate" : absl::StrJoin(unreadable, "; "));
     return;
   }
@@ -149,7 +151,10 @@ void TrustStore::Describe(const std::vector<std::string>& chain_pem, const std::
     X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    // An address literal is checked against the certificate's IP addresses, a name against its DNS names.
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1) {
+      X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    }
     if (X509_verify_cert(ctx) == 1) {
       tls->set_verified(true);
     } else {

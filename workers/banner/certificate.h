@@ -20,7 +20,8 @@ absl::StatusOr<v1::Certificate> ParseCertificatePem(absl::string_view pem);
 // The system's trusted roots (OpenSSL's default paths: /etc/ssl/certs), loaded once; thread-safe.
 class TrustStore {
  public:
-  // `ca_file` "": OpenSSL's default paths; else only the certificates in that PEM file (tests).
+  // `ca_file` "": OpenSSL's default paths (read as needed: an empty store is not seen here, every chain then
+  // fails to verify saying so); else only the certificates in that PEM file, which must load.
   static absl::StatusOr<std::shared_ptr<TrustStore>> Load(const std::string& ca_file = "");
   ~TrustStore();
   TrustStore(const TrustStore&) = delete;

@@ -64,9 +64,9 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
     });
   }
 
-  // Reads until `parse` says complete, within the reply timeout.
-  void Read(const char* phase, Parser parse, Next next) {
-    Phase(phase, options_.reply_timeout);
+  // Reads until `parse` says complete, within the reply timeout (or `limit`, when shorter and not zero).
+  void Read(const char* phase, Parser parse, Next next, std::chrono::milliseconds limit = {}) {
+    Phase(phase, limit.count() > 0 ? std::min(limit, options_.reply_timeout) : options_.reply_timeout);
     ReadMore(std::move(parse), std::move(next));
   }
 
@@ -76,6 +76,10 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
     asio::async_write(socket_, asio::buffer(*data),
                       [self, data, next = std::move(next)](std::error_code ec, std::size_t) {
                         if (self->finished_) return;
+                        if (ec && self->close_is_fine_) {  // after QUIT: the answers are in
+                          self->End(absl::OkStatus());
+                          return;
+                        }
                         if (ec) {
                           self->End(absl::UnavailableError(absl::StrFormat("%s: %s", self->label_, ec.message())));
                           return;
@@ -110,7 +114,9 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
   void Phase(const char* phase, std::chrono::milliseconds limit) {
     phase_timer_.expires_after(limit);
     phase_timer_.async_wait([self = shared_from_this(), phase, limit](std::error_code ec) {
-      if (!ec) self->End(self->Timeout(phase, limit));
+      if (ec) return;
+      // After QUIT, silence ends the talk as well as a reply would: the answers are in.
+      self->End(self->close_is_fine_ ? absl::OkStatus() : self->Timeout(phase, limit));
     });
   }
 
@@ -137,7 +143,7 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
       if (self->finished_) return;
       self->bytes_read_ += n;
       self->buffer_.append(self->chunk_.data(), n);
-      if (ec == asio::error::eof && self->close_is_fine_) {
+      if (ec && self->close_is_fine_) {  // closed or reset after QUIT: fine
         self->End(absl::OkStatus());
         return;
       }
@@ -188,11 +194,12 @@ Conversation::Parser SmtpReplyInto(std::shared_ptr<SmtpReply> out) {
 
 // Sends `command` ("": none) and reads one reply into `*reply`, then runs `next`; nothing once the talk ended.
 void Exchange(const std::weak_ptr<Conversation>& weak, std::string command, const char* phase,
-              const std::shared_ptr<SmtpReply>& reply, std::function<void()> next) {
+              const std::shared_ptr<SmtpReply>& reply, std::function<void()> next,
+              std::chrono::milliseconds limit = {}) {
   auto talk = weak.lock();
   if (!talk) return;
-  auto read = [weak, phase, reply, next = std::move(next)] {
-    if (auto t = weak.lock()) t->Read(phase, SmtpReplyInto(reply), next);
+  auto read = [weak, phase, reply, next = std::move(next), limit] {
+    if (auto t = weak.lock()) t->Read(phase, SmtpReplyInto(reply), next, limit);
   };
   if (command.empty()) {
     read();
@@ -236,9 +243,12 @@ std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::ad
   std::weak_ptr<Conversation> weak = talk;
   auto quit = [weak, reply] {
     if (auto t = weak.lock()) t->CloseIsFine();  // the 221 is a courtesy: the answers are in
-    Exchange(weak, "QUIT\r\n", "QUIT reply", reply, [weak] {
-      if (auto t = weak.lock()) t->End(absl::OkStatus());
-    });
+    Exchange(
+        weak, "QUIT\r\n", "QUIT reply", reply,
+        [weak] {
+          if (auto t = weak.lock()) t->End(absl::OkStatus());
+        },
+        std::chrono::milliseconds(1000));  // a courtesy: not worth a slot for long
   };
   auto rcpt = [weak, reply, result, quit] {
     Exchange(weak, "RCPT TO:<" + result->rcpt_to() + ">\r\n", "RCPT reply", reply, [reply, result, quit] {
@@ -260,10 +270,17 @@ std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::ad
     });
   };
   auto ehlo = [weak, reply, result, mail, quit] {
-    Exchange(weak, "EHLO squatstream.invalid\r\n", "EHLO reply", reply, [reply, result, mail, quit] {
-      if (reply->code / 100 != 2) {
+    Exchange(weak, "EHLO squatstream.invalid\r\n", "EHLO reply", reply, [weak, reply, result, mail, quit] {
+      if (reply->code / 100 != 2) {  // an old server: HELO instead (RFC 5321 3.2)
         result->add_ehlo(FirstLine(*reply));
-        quit();
+        Exchange(weak, "HELO squatstream.invalid\r\n", "HELO reply", reply, [reply, result, mail, quit] {
+          result->add_ehlo(FirstLine(*reply));
+          if (reply->code / 100 == 2) {
+            mail();
+          } else {
+            quit();
+          }
+        });
         return;
       }
       for (std::size_t i = 1; i < reply->lines.size(); ++i) {

@@ -35,8 +35,7 @@ constexpr absl::string_view kParkedPhrases[] = {"this domain may be for sale",
                                                 "bodis.com",
                                                 "afternic.com/forsale",
                                                 "dan.com/buy-domain",
-                                                "hugedomains.com",
-                                                "related searches"};
+                                                "hugedomains.com"};
 
 void AppendCodePoint(std::string* out, std::uint32_t cp) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return;

@@ -60,6 +60,7 @@ constexpr Refused kV4[] = {
 constexpr Refused kV6[] = {
     {"::/128", "unspecified"},
     {"::1/128", "loopback"},
+    {"::/96", "IPv4-compatible (deprecated, RFC 4291)"},  // ::127.0.0.1 dials 127.0.0.1 on some stacks
     {"64:ff9b:1::/48", "local-use NAT64"},
     {"100::/64", "discard-only"},
     {"2001:db8::/32", "documentation"},

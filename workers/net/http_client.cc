@@ -1,8 +1,12 @@
 #include "workers/net/http_client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <utility>
 
@@ -19,7 +23,7 @@ std::string UrlHost(const std::string& url) {
   std::string host;
   char* h = nullptr;
   if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+      curl_url_get(u, CURLUPART_HOST, &h, CURLU_PUNYCODE) == CURLUE_OK) {
     host = h;
     curl_free(h);
   }
@@ -38,17 +42,39 @@ struct HttpClient::Transfer {
   bool truncated_ok() const { return too_big && request.truncate_body; }
   bool first_byte = false;  // the answer's first byte came
   bool cancelled = false;   // ended by its `cancelled` flag
-  std::string timed_out;    // the phase a timeout of ours ended it in
   std::chrono::steady_clock::time_point started;
-  std::string denied;  // why the policy refused an address, if it did
+  std::string denied;                // why the policy refused an address, if it did
+  char error[CURL_ERROR_SIZE] = {};  // libcurl's own words for a failure ("Failed to connect to ...: ...")
 
-  // libcurl asks for each socket it would connect: the address is checked before there is one.
+  // libcurl asks for each socket it would connect: the address is checked before there is one. With a
+  // connect_address and no redirects followed by libcurl, only that address is dialled: were the CONNECT_TO
+  // entry not to match (an unforeseen spelling of the host), libcurl would resolve the name itself.
   static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address) {
     auto* t = static_cast<Transfer*>(self);
     if (purpose == CURLSOCKTYPE_IPCXN && t->request.policy != nullptr) {
       const absl::Status allowed = t->request.policy->Check(&address->addr);
       if (!allowed.ok()) {
         t->denied = std::string(allowed.message());
+        return CURL_SOCKET_BAD;
+      }
+    }
+    if (purpose == CURLSOCKTYPE_IPCXN && !t->request.connect_address.empty() && t->request.max_redirects == 0) {
+      char text[INET6_ADDRSTRLEN] = {};
+      const void* raw =
+          address->family == AF_INET6
+              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr)
+              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr);
+      in6_addr want6{};
+      in_addr want4{};
+      const bool same =
+          inet_ntop(address->family, raw, text, sizeof(text)) != nullptr &&
+          (address->family == AF_INET6 ? inet_pton(AF_INET6, t->request.connect_address.c_str(), &want6) == 1 &&
+                                             std::memcmp(&want6, raw, sizeof(want6)) == 0
+                                       : inet_pton(AF_INET, t->request.connect_address.c_str(), &want4) == 1 &&
+                                             std::memcmp(&want4, raw, sizeof(want4)) == 0);
+      if (!same) {
+        t->denied =
+            absl::StrFormat("%s is not the address DNS gave (%s): not dialled", text, t->request.connect_address);
         return CURL_SOCKET_BAD;
       }
     }
@@ -61,18 +87,13 @@ struct HttpClient::Transfer {
     curl_slist_free_all(connect_to);
   }
 
-  // Whether the transfer must end now (cancelled, or no first byte in time); says why in `cancelled` /
-  // `timed_out`.
+  // Whether the transfer must end now: cancelled (`cancelled` says so), or no first byte in time.
   bool Expired(std::chrono::steady_clock::time_point now) {
     if (request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed)) {
       cancelled = true;
       return true;
     }
-    if (!first_byte && request.first_byte_timeout.count() > 0 && now - started >= request.first_byte_timeout) {
-      timed_out = "first byte";
-      return true;
-    }
-    return false;
+    return !first_byte && request.first_byte_timeout.count() > 0 && now - started >= request.first_byte_timeout;
   }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* self) {
@@ -191,7 +212,9 @@ void HttpClient::Run() {
                             ? (https ? "connect phase (TCP and TLS handshake" : "connect phase (TCP")
                         : !t->first_byte ? "first byte phase (request sent"
                                          : "whole answer phase (first byte received";
-    const std::string what = curl_easy_strerror(code);
+    const std::string what = t->error[0] != '\0' ? std::string(t->error) : curl_easy_strerror(code);
+    long os_errno = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
     if (!t->denied.empty() && code != CURLE_OK) code = CURLE_COULDNT_CONNECT;  // said as the policy's refusal
     if (t->truncated_ok()) code = CURLE_OK;
     switch (code) {
@@ -216,8 +239,12 @@ void HttpClient::Run() {
           r.status = absl::PermissionDeniedError(absl::StrFormat("%s: %s", t->request.url, t->denied));
           break;
         }
-        r.refused = true;
+        r.refused = os_errno == ECONNREFUSED;
         r.status = absl::UnavailableError(absl::StrFormat("%s: %s", t->request.url, what));
+        break;
+      case CURLE_OUT_OF_MEMORY:  // what libcurl says of a header line over its 100 KiB limit, too
+        r.status = absl::ResourceExhaustedError(absl::StrFormat(
+            "%s: an answer libcurl would not hold (a header line over 100 KiB, or out of memory)", t->request.url));
         break;
       case CURLE_TOO_MANY_REDIRECTS:
         r.status = absl::FailedPreconditionError(
@@ -259,6 +286,10 @@ void HttpClient::Run() {
       curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
       curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+      curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+      // No proxy from the environment when addresses are checked: the policy would see the proxy's address,
+      // and the proxy would dial the target unchecked.
+      if (t->request.policy != nullptr) curl_easy_setopt(e, CURLOPT_PROXY, "");
       // No downgrade: an https request follows redirects to https only.
       curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
                        absl::StartsWith(t->request.url, "https://") ? "https" : "http,https");

@@ -43,7 +43,8 @@ struct HttpRequest {
   // Set to true from any thread: the transfer ends CANCELLED within a poll interval. May be null.
   std::shared_ptr<std::atomic<bool>> cancelled;
   // Every address dialled (redirects included) is checked here first; a refused one is never connected to.
-  // Null: none checked. Must outlive the request.
+  // With a policy, proxies from the environment are not used (the proxy would dial unchecked). Null: none
+  // checked. Must outlive the request.
   const AddressPolicy* policy = nullptr;
 };
 
@@ -63,9 +64,8 @@ struct HttpResponse {
   std::string primary_ip;                     // the address the answer came from
   std::chrono::seconds retry_after{0};        // Retry-After of the final answer (seconds or an HTTP date)
   std::vector<std::string> certificates_pem;  // want_certificates: leaf first, as presented
-  std::string tls_version;                    // "TLSv1.3" when TLS was used
   std::size_t bytes_read = 0;                 // body bytes received (decoded)
-  bool refused = false;
+  bool refused = false;                       // the connection was refused (ECONNREFUSED)
 };
 
 // The host of an absolute URL (lower case; an IPv6 literal in brackets), or "" when it has none.
@@ -79,7 +79,8 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Starts a GET; `done` runs once, on the client's thread (CANCELLED after Shutdown).
+  // Starts a GET; `done` runs once, on the client's thread — or, after Shutdown, at once on the caller's
+  // (CANCELLED).
   void Fetch(HttpRequest request, Callback done);
   // Ends every transfer (their callbacks run with CANCELLED) and joins the thread. Idempotent.
   void Shutdown();

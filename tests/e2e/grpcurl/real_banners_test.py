@@ -251,12 +251,22 @@ def main():
             fast = [banner_of(registered[n]).get("banner", {}).get("http_status")
                     for i, n in enumerate(names) if i % 2 == 0 and n in registered]
             c.expect(slow and all(x == DEADLINE_EXCEEDED for x in slow), "load: the silent half DEADLINE_EXCEEDED")
-            c.expect(fast and all(x == 200 for x in fast), "load: the plain half 200")
+            odd = [(n, banner_of(registered[n]).get("banner", {}).get("http", [{}])[0].get("status"))
+                   for i, n in enumerate(names) if i % 2 == 0 and n in registered
+                   and banner_of(registered[n]).get("banner", {}).get("http_status") != 200]
+            c.expect(fast and not odd, f"load: the plain half 200 ({len(odd)} not: {odd[:3]})")
             # 1,000 silent names x 3 connections (http, https, ssh), each held ~0.5-1 s, 64 at a time to one address.
             c.expect(took < 150, f"load: within the bound the phases and the caps give ({took:.1f} s < 150 s)")
             c.expect_rss(peak[0] < BUDGET_MB << 20, f"load: peak RSS {peak[0] >> 20} MiB under the {BUDGET_MB} MiB "
                          f"budget (idle {idle >> 20} MiB)")
-            c.expect(s.metric("squatstream_banner_connections_open") == 0, "load: no banner connection left open")
+            # Probes the deadline cut give their slots back as their sockets close: within a moment.
+            left = s.metric("squatstream_banner_connections_open")
+            for _ in range(50):
+                if left == 0:
+                    break
+                time.sleep(0.1)
+                left = s.metric("squatstream_banner_connections_open")
+            c.expect(left == 0, f"load: no banner connection left open ({left:.0f})")
     finally:
         stop(peers)
     print(f"real_banners_test: {len(c.failures)} failed, {time.monotonic() - began:.1f} s", flush=True)

@@ -96,6 +96,37 @@ TEST(PageTest, ParkingSignsFromNameServersAndPage) {
   EXPECT_TRUE(ParkedSignals(ReadAll(std::string(SQUATSTREAM_BANNER_PAGES) + "/original.html"), {}).empty());
 }
 
+TEST(BoundTest, AHostileRecordStaysSmall) {
+  v1::BannerResult b;
+  for (int p = 0; p < 4; ++p) {
+    v1::HttpProbe* probe = b.add_http();
+    probe->set_scheme(p % 2 == 0 ? "http" : "https");
+    for (int h = 0; h < 6; ++h) {
+      v1::HttpHop* hop = probe->add_hops();
+      hop->set_url("http://x.example/" + std::string(100000, 'a'));
+      hop->set_location("http://x.example/" + std::string(100000, 'b'));
+      for (int c = 0; c < 4; ++c) {
+        v1::Certificate* cert = hop->mutable_tls()->add_chain();
+        for (int s = 0; s < 256; ++s) cert->add_sans(std::string(200, 'n'));
+      }
+    }
+  }
+  v1::SmtpProbe* smtp = b.mutable_smtp();
+  for (int i = 0; i < 64; ++i) smtp->add_ehlo(std::string(2000, 'e'));
+  BoundBannerResult(&b);
+  EXPECT_LE(b.ByteSizeLong(), std::size_t{64} << 10);
+  EXPECT_EQ(b.http(0).hops(0).url().size(), 256u + 3);  // cut to 2 KiB, then, the record still too big, 256
+  EXPECT_EQ(b.http(1).hops(0).tls().chain_size(), 1);   // the leaf kept
+  EXPECT_FALSE(b.http(1).hops(1).has_tls());
+  // A record within bounds is left as it is.
+  v1::BannerResult small;
+  small.add_http()->add_hops()->set_url("http://x.example/");
+  small.mutable_ssh()->set_identification("SSH-2.0-x");
+  const std::string before = small.SerializeAsString();
+  BoundBannerResult(&small);
+  EXPECT_EQ(small.SerializeAsString(), before);
+}
+
 // --- Against the peers ---------------------------------------------------------------------------------
 
 // A field of the peers' JSON line: a string or number, at the top or in the flat object `section`.
@@ -220,7 +251,7 @@ class BannerTest : public ::testing::Test {
             match = false;
           }
         }
-        if (match) return m.counter.value;
+        if (match) return family.type == prometheus::MetricType::Gauge ? m.gauge.value : m.counter.value;
       }
     }
     return -1;
@@ -381,6 +412,7 @@ TEST_F(BannerTest, TheDefaultPolicyDialsNoPrivateOrSpecialAddress) {
                               "2001:db8::1",
                               "::ffff:10.0.0.1",
                               "::ffff:127.0.0.1",
+                              "::127.0.0.1",
                               "64:ff9b::a00:1",
                               "64:ff9b::7f00:1",
                               "2002:a00:1::1",
@@ -459,17 +491,61 @@ TEST_F(BannerTest, TheLookupDeadlineCutsProbesRunningAndWaiting) {
   EXPECT_GE(dialled, 1);
 }
 
-TEST_F(BannerTest, CancellingEndsTheLookupAtOnce) {
+TEST_F(BannerTest, CancellingEndsTheLookupAtOnceAndNeverInsideEmit) {
   Start(Options());
   asio::cancellation_signal signal;
   const v1::Record record = RecordFor("slow.banner.test", Addr("slow"), "mx-silent.banner.test");
-  std::future<LookupResult> f = Ask(record, signal.slot());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto emitting = std::make_shared<std::atomic<bool>>(false);
+  auto inside = std::make_shared<std::atomic<bool>>(false);
+  auto promise = std::make_shared<std::promise<LookupResult>>();
+  std::future<LookupResult> f = promise->get_future();
+  auto running = std::make_shared<std::promise<void>>();
+  asio::post(strand_, [&, emitting, inside, promise] {
+    enricher_->Lookup(LookupInput{record.domain_ascii(), record}, strand_, signal.slot(),
+                      [emitting, inside, promise](LookupResult r) {
+                        inside->store(emitting->load());
+                        promise->set_value(std::move(r));
+                      });
+  });
+  // Probes out (the silent server accepts and says nothing): cancel from the strand, as the pipeline does.
+  for (int i = 0; i < 200 && Counter("squatstream_banner_connections_open", "", "") <= 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   const auto cancelled_at = std::chrono::steady_clock::now();
-  asio::post(strand_, [&signal] { signal.emit(asio::cancellation_type::all); });
+  asio::post(strand_, [&signal, emitting] {
+    emitting->store(true);
+    signal.emit(asio::cancellation_type::all);
+    emitting->store(false);
+  });
   ASSERT_EQ(f.wait_for(std::chrono::seconds(2)), std::future_status::ready);
   EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, std::chrono::milliseconds(500));
   EXPECT_EQ(f.get().status.code(), absl::StatusCode::kCancelled);
+  EXPECT_FALSE(inside->load()) << "done ran inside emit()";
+}
+
+// A cancel emitted before the lookup's start has run is not lost: the lookup ends CANCELLED at once and dials
+// nothing.
+TEST_F(BannerTest, ACancelBeforeTheStartIsKept) {
+  Start(Options());
+  asio::cancellation_signal signal;
+  const v1::Record record = RecordFor("slow.banner.test", Addr("slow"), "mx-silent.banner.test");
+  auto promise = std::make_shared<std::promise<LookupResult>>();
+  std::future<LookupResult> f = promise->get_future();
+  asio::post(strand_, [&, promise] {
+    enricher_->Lookup(LookupInput{record.domain_ascii(), record}, strand_, signal.slot(),
+                      [promise](LookupResult r) { promise->set_value(std::move(r)); });
+    signal.emit(asio::cancellation_type::all);  // before the posted start
+  });
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_EQ(f.get().status.code(), absl::StatusCode::kCancelled);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  double dialled = 0;
+  for (const char* protocol : {"http", "https", "smtp", "ssh"}) {
+    for (const char* outcome : {"ok", "refused", "timeout", "denied", "error", "cancelled"}) {
+      dialled += Counter("squatstream_banner_connections_total", protocol, outcome);
+    }
+  }
+  EXPECT_EQ(dialled, 0);
 }
 
 TEST_F(BannerTest, TheConnectionCapsHoldAndEveryLookupEnds) {

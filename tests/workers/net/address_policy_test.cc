@@ -42,6 +42,8 @@ TEST(AddressPolicyTest, EveryRefusedRangeInEveryForm) {
       {"255.255.255.255", "reserved"},
       {"::", "unspecified"},
       {"::1", "loopback"},
+      {"::127.0.0.1", "IPv4-compatible"},  // the deprecated compatible form (RFC 4291)
+      {"::10.0.0.1", "IPv4-compatible"},
       {"::ffff:10.0.0.1", "private"},            // IPv4-mapped
       {"::ffff:169.254.169.254", "link-local"},  // the metadata address, mapped
       {"64:ff9b::7f00:1", "loopback"},           // NAT64 of 127.0.0.1
