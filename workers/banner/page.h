@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
-#include "google/protobuf/message.h"
 #include "google/protobuf/repeated_field.h"
+#include "workers/utf8.h"
 
 namespace squatstream::workers::banner {
 
@@ -38,12 +38,10 @@ std::optional<int> Similarity(const std::string& a, const std::string& b);
 std::vector<std::string> ParkedSignals(absl::string_view html,
                                        const google::protobuf::RepeatedPtrField<std::string>& name_servers);
 
-// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD.
-std::string ToValidUtf8(absl::string_view text);
-// Every string field of `message`, nested messages included, made valid UTF-8 (proto3 strings must be: a
-// client's parser refuses the whole response otherwise). Servers send Latin-1 titles, raw bytes in headers
-// and certificate names.
-void MakeValidUtf8(google::protobuf::Message* message);
+// Servers send Latin-1 titles, raw bytes in headers and certificate names: every string the stage keeps is
+// made valid UTF-8 (workers/utf8.h).
+using workers::MakeValidUtf8;
+using workers::ToValidUtf8;
 
 }  // namespace squatstream::workers::banner
 

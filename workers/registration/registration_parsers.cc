@@ -236,60 +236,6 @@ absl::StatusOr<RdapDomain> ParseRdapDomain(absl::string_view json) {
   return out;
 }
 
-std::string ToValidUtf8(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t n = text.size();
-  for (std::size_t i = 0; i < n;) {
-    const unsigned char b = p[i];
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    if (b < 0x80) {
-      len = 1;
-      cp = b;
-    } else if (b >= 0xC2 && b <= 0xDF) {
-      len = 2;
-      cp = b & 0x1Fu;
-    } else if ((b & 0xF0) == 0xE0) {
-      len = 3;
-      cp = b & 0x0Fu;
-    } else if (b >= 0xF0 && b <= 0xF4) {
-      len = 4;
-      cp = b & 0x07u;
-    }
-    bool valid = len > 0 && i + len <= n;
-    for (std::size_t k = 1; valid && k < len; ++k) {
-      valid = (p[i + k] & 0xC0) == 0x80;
-      cp = (cp << 6) | (p[i + k] & 0x3Fu);
-    }
-    // No overlong forms, no surrogates, nothing past U+10FFFF.
-    if (valid && ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-                  (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))) {
-      valid = false;
-    }
-    if (valid) {
-      out.append(text.data() + i, len);
-      i += len;
-    } else {
-      out.append("\xEF\xBF\xBD");
-      ++i;
-    }
-  }
-  return out;
-}
-
-void MakeValidUtf8(v1::WhoisResult* r) {
-  for (std::string* s : {r->mutable_registrar(), r->mutable_created(), r->mutable_expires(), r->mutable_updated(),
-                         r->mutable_registrar_iana_id(), r->mutable_abuse_email(), r->mutable_abuse_phone(),
-                         r->mutable_source(), r->mutable_registered_domain(), r->mutable_raw_text()}) {
-    *s = ToValidUtf8(*s);
-  }
-  for (auto* list : {r->mutable_statuses(), r->mutable_name_servers(), r->mutable_servers()}) {
-    for (std::string& s : *list) s = ToValidUtf8(s);
-  }
-}
-
 void MergeRegistration(const v1::WhoisResult& more, v1::WhoisResult* into) {
   auto fill = [](const std::string& from, std::string* to) {
     if (to->empty()) *to = from;

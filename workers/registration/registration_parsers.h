@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "squatstream/v1/squatstream.pb.h"
+#include "workers/utf8.h"
 
 namespace squatstream::workers::registration {
 
@@ -45,11 +46,9 @@ struct WhoisAnswer {
 };
 WhoisAnswer ParseWhois(absl::string_view text);
 
-// `text` with every byte that is not part of valid UTF-8 replaced by U+FFFD: WHOIS servers answer in
-// Latin-1 and worse, and an API string field must hold UTF-8 (a client cannot parse the message otherwise).
-std::string ToValidUtf8(absl::string_view text);
-// Every string field of `r`, made valid UTF-8 (the parsers do this to what they return).
-void MakeValidUtf8(v1::WhoisResult* r);
+// WHOIS servers answer in Latin-1 and worse: what the parsers return is made valid UTF-8 (workers/utf8.h).
+using workers::MakeValidUtf8;
+using workers::ToValidUtf8;
 
 // A registry's date as ISO 8601: RFC 3339 kept as given; "2003-08-14 07:08:09" gets its "T"; "14-Aug-2003",
 // "2003.08.14", "14.08.2003", "2003/08/14", "20030814" become "2003-08-14"; anything else is kept trimmed.
