@@ -53,7 +53,8 @@ class Enricher {
   virtual absl::Span<const v1::Enricher> needs() const { return {}; }
 
   // Starts a lookup. Calls `done` exactly once, through `executor` and never inline from Lookup itself. If
-  // `cancel` is emitted before the lookup ends, `done` follows promptly with CANCELLED. The caller must emit
+  // `cancel` is emitted before the lookup ends, `done` follows promptly with CANCELLED — posted, never from
+  // inside the handler (the caller's emit may be walking what `done` changes). The caller must emit
   // `cancel` from `executor`'s context (a strand), which is also where `done` runs, so the two never race.
   // Thread-safe: one enricher serves every stream.
   virtual void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
