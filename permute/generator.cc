@@ -21,6 +21,22 @@ using internal::Level;
 using internal::NonAsciiNames;
 
 // ASCII-form checks the fast path applies to each label (those libidn2 would apply to an LDH label).
+// What the deduplication index holds per slot of its table (value and control byte), and per candidate what
+// the Generator keeps besides its names: its Stored entry, and its position in waiting_ (vectors: up to
+// twice their size) or ready_.
+constexpr std::size_t kIndexSlotBytes = sizeof(std::pair<absl::string_view, std::uint32_t>) + 1;
+constexpr std::size_t kPerCandidateBytes = 64 + 3 * sizeof(std::uint32_t);  // Stored: at most 64 bytes
+// Scratch strings, the slots around the permutable labels and the containers' own headers.
+constexpr std::size_t kSmallStateBytes = 4096;
+
+// The bytes of an index table of `capacity` slots; and its capacity after inserting into one holding `size`.
+std::size_t IndexBytes(std::size_t capacity) { return capacity * kIndexSlotBytes; }
+std::size_t CapacityAfterInsert(std::size_t capacity, std::size_t size) {
+  // absl's SwissTable grows (doubling, 2^k - 1 slots) when an insert would fill it past 7/8.
+  if (capacity == 0) return 1;
+  return size + 1 > capacity - capacity / 8 ? capacity * 2 + 1 : capacity;
+}
+
 bool IsValidAsciiLabel(absl::string_view label) {
   if (label.empty() || label.size() > kMaxLabelBytes || label.front() == '-' || label.back() == '-') return false;
   // Labels with "--" at positions 3-4 are reserved; only a well-formed A-label may have it, and the fast
@@ -78,14 +94,48 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
       };
       collect(registrable_, label_);
       for (const auto& subdomain : subdomain_slots_) collect(subdomain.first, subdomain.second);
+      for (const std::string& name : maker.names) fixed_bytes_ += sizeof(std::string) + name.capacity();
     }
   }
 }
 
+std::size_t Generator::HeldBytes() const {
+  static_assert(sizeof(Stored) <= 64, "kPerCandidateBytes counts 64 bytes for a Stored");
+  return kSmallStateBytes + fixed_bytes_ + names_.allocated() + stored_.size() * kPerCandidateBytes +
+         IndexBytes(index_.capacity());
+}
+
+bool Generator::HasRoom() {
+  if (held_bytes_bound_) return false;
+  // The worst one more candidate does: a new arena block for its two forms, its entry, and an index rehash
+  // (during which the old and the new table are both allocated).
+  const std::size_t capacity = index_.capacity();
+  const std::size_t grown = CapacityAfterInsert(capacity, index_.size());
+  const std::size_t index_peak = grown == capacity ? IndexBytes(capacity) : IndexBytes(capacity) + IndexBytes(grown);
+  const std::size_t after = kSmallStateBytes + fixed_bytes_ + names_.allocated() +
+                            names_.NextAllocation(2 * kMaxDomainBytes) + (stored_.size() + 1) * kPerCandidateBytes +
+                            index_peak;
+  if (after <= options_.max_held_bytes) return true;
+  held_bytes_bound_ = true;
+  return false;
+}
+
+void Generator::Drop() {
+  dropped_ = true;
+  names_ = NameArena();
+  std::deque<Stored>().swap(stored_);
+  index_ = {};
+  std::vector<std::vector<std::uint32_t>>().swap(waiting_);
+  std::deque<std::uint32_t>().swap(ready_);
+  std::vector<NonAsciiMaker>().swap(non_ascii_makers_);
+  fixed_bytes_ = 0;
+}
+
 absl::string_view Generator::NameArena::Add(absl::string_view s) {
   if (capacity_ - used_ < s.size()) {
-    capacity_ = std::max<std::size_t>(64 * 1024, s.size());
+    capacity_ = std::max<std::size_t>(kBlockBytes, s.size());
     blocks_.push_back(std::make_unique_for_overwrite<char[]>(capacity_));
+    allocated_ += capacity_ + sizeof(blocks_.front());
     used_ = 0;
   }
   char* at = blocks_.back().get() + used_;
@@ -96,10 +146,22 @@ absl::string_view Generator::NameArena::Add(absl::string_view s) {
 
 void Generator::NameArena::RemoveLast(absl::string_view added) { used_ -= added.size(); }
 
+std::size_t Generator::NameArena::NextAllocation(std::size_t size) const {
+  // A new block, and the block list's own growth (doubling) when it is full.
+  return capacity_ - used_ >= size ? 0 : std::max(kBlockBytes, size) + (blocks_.size() + 1) * sizeof(blocks_.front());
+}
+
 std::optional<Candidate> Generator::Next() {
-  if (generated_ >= options_.max_candidates) return std::nullopt;
+  if (dropped_) return std::nullopt;
+  if (generated_ >= options_.max_candidates) {
+    Drop();
+    return std::nullopt;
+  }
   while (ready_.empty() && next_kind_ < options_.kinds.size()) RunKind(next_kind_++);
-  if (ready_.empty()) return std::nullopt;
+  if (ready_.empty()) {
+    Drop();
+    return std::nullopt;
+  }
   Stored& s = stored_[ready_.front()];
   ready_.pop_front();
   s.handed_out = true;
@@ -145,7 +207,7 @@ bool Generator::TakeTry() {
 }
 
 bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view variant) {
-  if (kind_accepted_ >= kind_budget_) return false;
+  if (kind_accepted_ >= kind_budget_ || !HasRoom()) return false;
   // Fast path: every code point is ASCII LDH or a vetted look-alike, so no IDNA mapping or normalization
   // can change the label and its A-label is plain punycode. Anything else goes through libidn2.
   name_.assign(slot.before_ascii);
@@ -192,7 +254,7 @@ bool Generator::OfferLabel(Kind kind, const Slot& slot, std::u32string_view vari
 }
 
 bool Generator::OfferName(Kind kind, absl::string_view name) {
-  if (kind_accepted_ >= kind_budget_) return false;
+  if (kind_accepted_ >= kind_budget_ || !HasRoom()) return false;
   absl::StatusOr<NameForms> forms = ToNameForms(name);
   if (!forms.ok()) return true;
   // Every label the kind made must be single-script; the input's own labels are taken as they are.

@@ -9,6 +9,12 @@
 // differs from the input, and appears once, carrying every kind that produced it. Each kind has a
 // deterministic budget (KindBudget) and work limit (KindWorkLimit), so long labels stay bounded; the order
 // is stable for a given input and options.
+//
+// Memory: what a Generator holds (its names, its deduplication index, the candidates waiting for a later
+// kind) is counted as it grows (HeldBytes) and bounded by options.max_held_bytes: a kind offering a name
+// that could take it past the bound stops, and so do the kinds after it — the names made so far are the
+// output, the same every time. Once Next() has returned nullopt (every kind ran, or the cap was reached) the
+// Generator holds almost nothing: a capped run does not keep the names its kinds made beyond the cap.
 #ifndef SQUATSTREAM_PERMUTE_GENERATOR_H_
 #define SQUATSTREAM_PERMUTE_GENERATOR_H_
 
@@ -35,6 +41,13 @@ struct Candidate {
   std::string unicode;  // Unicode form (equal to ascii when no label is internationalized)
 };
 
+// The default bound on what one Generator holds (GeneratorOptions::max_held_bytes): above every domain
+// of the test corpus without permute_subdomains (the largest, a 50-letter .co.uk label: 22,774 names,
+// ~5 MB), so that it binds only where subdomain labels multiply the names (four 50-letter labels: 28,857
+// names, ~13 MB unbounded). tests/permute/generator_memory_test.cc checks that the count is what the
+// allocator sees.
+inline constexpr std::size_t kDefaultMaxHeldBytes = std::size_t{6} << 20;
+
 struct GeneratorOptions {
   std::vector<Kind> kinds;  // kinds to generate, in this order; empty means AllKinds()
   std::size_t max_candidates = SIZE_MAX;
@@ -46,6 +59,8 @@ struct GeneratorOptions {
   // candidate and the order is plain generation order; the candidates and their kinds are the same. For a
   // domain with an internationalized label the generator always works as if it were off.
   bool incremental = true;
+  // What the Generator may hold (HeldBytes) before its kinds stop offering names; see above.
+  std::size_t max_held_bytes = kDefaultMaxHeldBytes;
 };
 
 // Yields the candidates of one domain. Not thread-safe: one owner drives it; the accessors may be read
@@ -79,6 +94,14 @@ class Generator {
   // life.
   std::size_t late_merges() const { return late_merges_; }
 
+  // What the Generator holds now, in bytes of heap: its names, the candidates it keeps and their index, as
+  // allocated (block and table capacities, not sizes). At most options.max_held_bytes (plus the input's
+  // own small state); after the last Next() only that small state.
+  std::size_t HeldBytes() const;
+
+  // Whether a kind stopped early because the names would have taken HeldBytes past options.max_held_bytes.
+  bool held_bytes_bound() const { return held_bytes_bound_; }
+
  private:
   // A candidate as the generator keeps it; the names live in names_.
   struct Stored {
@@ -90,6 +113,8 @@ class Generator {
   // Append-only storage for names: what Add returns stays valid as long as the arena (moves included).
   class NameArena {
    public:
+    static constexpr std::size_t kBlockBytes = 64 * 1024;
+
     NameArena() = default;
     NameArena(NameArena&&) noexcept = default;
     NameArena& operator=(NameArena&&) noexcept = default;
@@ -99,10 +124,13 @@ class Generator {
     absl::string_view Add(absl::string_view s);
     // Takes back what the last Add returned.
     void RemoveLast(absl::string_view added);
+    // Bytes allocated (whole blocks), and what the next Add of up to `size` bytes may allocate.
+    std::size_t allocated() const { return allocated_; }
+    std::size_t NextAllocation(std::size_t size) const;
 
    private:
     std::vector<std::unique_ptr<char[]>> blocks_;
-    std::size_t used_ = 0, capacity_ = 0;
+    std::size_t used_ = 0, capacity_ = 0, allocated_ = 0;
   };
   // The text around one permutable label (the registrable one, or a subdomain label), with its dots.
   struct Slot {
@@ -117,6 +145,11 @@ class Generator {
 
   // Runs options.kinds[i], then releases the candidates that waited for it.
   void RunKind(std::size_t i);
+  // Whether one more candidate (its names, its record and index entry, a rehash of the index it may
+  // cause) keeps HeldBytes within options.max_held_bytes; false sets held_bytes_bound_, for good.
+  bool HasRoom();
+  // Frees what the Generator holds once it has nothing more to hand out.
+  void Drop();
   // Counts one variant the running kind tried; false, counting nothing, once its work limit is spent.
   bool TakeTry();
   // Validates a variant of the label at `slot` and offers the whole name; false once the kind's budget is
@@ -162,6 +195,9 @@ class Generator {
   std::deque<std::uint32_t> ready_;                              // released, not handed out yet
   std::size_t generated_ = 0;
   std::size_t late_merges_ = 0;
+  std::size_t fixed_bytes_ = 0;    // the non-ASCII makers' listed names
+  bool held_bytes_bound_ = false;  // HasRoom said no: no kind offers more
+  bool dropped_ = false;           // Drop ran: Next() returns nullopt
 };
 
 // Convenience for tests and tools: every candidate of `domain` with `options`, in order.

@@ -37,6 +37,7 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, asio::io_context& cpu, Stre
     : strand_(asio::make_strand(io)),
       cpu_(cpu),
       generators_(std::move(work.generators)),
+      generation_done_callback_(std::move(work.generation_done)),
       inputs_(InputNames(generators_)),
       stages_(std::move(work.stages)),
       all_stages_(AllStages(stages_.size())),
@@ -136,6 +137,7 @@ void EnrichPipeline::GenerateChunk() {
     }
   }
   const bool done = current_ == generators_.size();
+  if (done && generation_done_callback_) std::exchange(generation_done_callback_, nullptr)();
   asio::post(strand_, [self = shared_from_this(), chunk = std::move(chunk), done]() mutable {
     self->generating_ = false;
     self->generation_done_ = done;

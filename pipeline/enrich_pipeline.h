@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,9 @@ struct StreamWork {
   std::vector<permute::Generator> generators;  // one per input domain, run in order
   StagePlan stages;                            // non-empty
   bool registered_only = false;                // drop records whose DNS verdict is UNREGISTERED or WILDCARD
+  // Called once, on the CPU executor, when the last generator ended (each then freed its names: what a
+  // memory budget charged for them can go back); not called when the stream is cancelled first. Optional.
+  std::function<void()> generation_done;
 };
 
 class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
@@ -143,7 +147,8 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   asio::io_context& cpu_;
   // Touched only by the generation task, one at a time (generating_ hands them over through the posts).
   std::vector<permute::Generator> generators_;
-  std::size_t current_ = 0;                   // generators_[current_] is running
+  std::size_t current_ = 0;  // generators_[current_] is running
+  std::function<void()> generation_done_callback_;
   const std::vector<std::string> inputs_;     // each input domain's ASCII form, for the records
   std::atomic<bool> stop_generating_{false};  // set by Cancel, read by the generation task
   const StagePlan stages_;

@@ -64,17 +64,16 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   // The stream's share of the server's memory budget: as many buffer slots as it can use, if they are free.
   pipeline::PipelineOptions pipeline_options = context_.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
-  const std::size_t generated =
-      std::min(spec->generator.max_candidates, MemoryBudget::kMaxNamesPerDomain) * spec->domains.size();
-  const std::size_t generation = MemoryBudget::GenerationSlots(generated);
+  const MemoryBudget::Generation generation =
+      MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, spec->domains.size());
   const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity, candidates);
-  if (MemoryBudget::Least(generation, buffer_need) > context_.budget->MaxGrant()) {  // never, however idle
+  if (MemoryBudget::Least(generation.total(), buffer_need) > context_.budget->MaxGrant()) {  // never, however idle
     return absl::ResourceExhaustedError(absl::StrFormat(
         "this request needs more of the server's memory budget (%d MiB) than one stream may hold; ask for fewer "
         "candidates or domains",
         context_.budget->bytes() >> 20));
   }
-  const MemoryBudget::Grant grant = context_.budget->Take(generation, buffer_need);
+  const MemoryBudget::Grant grant = context_.budget->Take(generation.total(), buffer_need);
   if (grant.buffer == 0) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "the server's memory budget (%d MiB) is held by other streams; retry later, or ask for fewer candidates",
@@ -82,6 +81,8 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   }
   granted_slots_ = grant.total;
   granted_buffer_ = grant.buffer;
+  granted_running_ = generation.running;
+  running_left_ = std::make_shared<std::atomic<std::size_t>>(generation.running);
   context_.metrics->pipeline.budget_slots_granted->Increment(static_cast<double>(granted_slots_));
   context_.metrics->pipeline.fanin_capacity_records->Increment(static_cast<double>(granted_buffer_));
   pipeline_options.buffer_capacity = grant.buffer;
@@ -89,6 +90,15 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (permute::ParsedDomain& domain : spec->domains) work.generators.emplace_back(std::move(domain), spec->generator);
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
+  // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
+  // comes first (the pipeline may call this after the stream finished).
+  work.generation_done = [budget = context_.budget, gauge = context_.metrics->pipeline.budget_slots_granted,
+                          left = running_left_] {
+    if (const std::size_t slots = left->exchange(0); slots > 0) {
+      budget->Return(slots);
+      gauge->Decrement(static_cast<double>(slots));
+    }
+  };
   pipeline_ = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
                                                std::move(work), pipeline_options, context_.metrics->pipeline);
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
@@ -226,8 +236,9 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   // The budget's grant first, then the slot: a stream admitted in between must find the grant back, or
   // it would be refused for the budget (a finished stream's buffer is empty; a cancelled one's discarded).
   if (granted_slots_ > 0) {
-    context_.budget->Release(granted_slots_);
-    context_.metrics->pipeline.budget_slots_granted->Decrement(static_cast<double>(granted_slots_));
+    const std::size_t returned = granted_running_ - running_left_->exchange(0);
+    context_.budget->Release(granted_slots_ - returned);
+    context_.metrics->pipeline.budget_slots_granted->Decrement(static_cast<double>(granted_slots_ - returned));
     context_.metrics->pipeline.fanin_capacity_records->Decrement(static_cast<double>(granted_buffer_));
   }
   if (counted_active_) {

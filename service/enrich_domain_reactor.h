@@ -10,6 +10,7 @@
 #ifndef SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
 #define SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -55,10 +56,13 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   ServiceContext& context_;
   grpc::CallbackServerContext* const call_;
   const std::chrono::steady_clock::time_point started_;
-  bool counted_active_ = false;                         // set in the constructor only
-  bool registered_ = false;                             // in context_.streams; set in the constructor only
-  std::size_t granted_slots_ = 0;                       // from context_.budget; set in the constructor only
-  std::size_t granted_buffer_ = 0;                      // of them, the fan-in buffer's bound
+  bool counted_active_ = false;      // set in the constructor only
+  bool registered_ = false;          // in context_.streams; set in the constructor only
+  std::size_t granted_slots_ = 0;    // from context_.budget; set in the constructor only
+  std::size_t granted_buffer_ = 0;   // of them, the fan-in buffer's bound
+  std::size_t granted_running_ = 0;  // of them, the running Generator's bound
+  // What of granted_running_ the stream still holds: the pipeline's generation_done returns it early.
+  std::shared_ptr<std::atomic<std::size_t>> running_left_;
   std::shared_ptr<pipeline::EnrichPipeline> pipeline_;  // null when the request was refused
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can

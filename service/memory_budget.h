@@ -5,9 +5,10 @@
 // its serialized record waiting in the buffer): kBytesPerSlot.
 //
 // A stream is granted its slots when it starts and gives them back when it ends: slots for its generation
-// state (charged per candidate it may generate) and slots for its fan-in buffer, whose bound is that part of
-// the grant — so within the grant backpressure is the buffer's (a full buffer pauses the stream's lookups
-// until its client reads). A stream takes what it can use from what is left once every stream that could
+// (the permutation engine's bound on what a Generator holds, given back as soon as its last Generator ended,
+// and a little kept to the end) and slots for its fan-in buffer, whose bound is that part of the grant — so
+// within the grant backpressure is the buffer's (a full buffer pauses the stream's lookups until its client
+// reads). A stream takes what it can use from what is left once every stream that could
 // still arrive (up to max_streams) has a reserve kept for it, so that a typical stream always fits: the
 // total never exceeds the budget, and a stream whose generation and minimal buffer do not fit in what is
 // left is refused (RESOURCE_EXHAUSTED naming the budget) — many large streams at once, held by clients that
@@ -20,6 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "permute/generator.h"
 
 namespace squatstream::service {
 
@@ -31,20 +33,26 @@ class MemoryBudget {
   static constexpr std::size_t kBytesPerSlot = 1536;
   // The smallest fair share the server starts with: below it a stream's lookups would crawl.
   static constexpr std::size_t kMinGrant = 256;
-  // What generating one candidate holds until the stream ends (the Generator's deduplication index and the
-  // names a kind made before they are handed out): measured at ~0.52 KB (the same 64 readers held 14 MB per
-  // stream with 2,730 buffer slots each), with half again as margin. A stream is charged for the candidates
-  // it may generate: its cap, at most kMaxNamesPerDomain per input domain (the budgeted kinds bound it).
-  static constexpr std::size_t kBytesPerGenerated = 768;
-  static constexpr std::size_t kMaxNamesPerDomain = 25000;
-
-  // The slots a stream generating up to `candidates` names is charged for its generation state.
-  static std::size_t GenerationSlots(std::size_t candidates) {
-    return (candidates * kBytesPerGenerated + kBytesPerSlot - 1) / kBytesPerSlot;
+  // Generation: a stream's Generators run one at a time, each holding at most its max_held_bytes
+  // (permute/generator.h: counted as it grows, checked against the allocator by
+  // tests/permute/generator_memory_test.cc) whatever the stream's cap — a capped run's kinds make their
+  // names before the cap cuts them — and almost nothing once it ended. Besides the running one: each input
+  // domain's Generator before it runs, and the candidates generated ahead of dispatch (at most 384, names of
+  // up to 253 bytes in two forms).
+  static constexpr std::size_t kBytesPerDomain = 4096;
+  static constexpr std::size_t kGeneratedAheadBytes = 256 * 1024;
+  struct Generation {
+    std::size_t running = 0;  // the running Generator's bound: given back when the last one ended
+    std::size_t kept = 0;     // the rest, held to the stream's end
+    std::size_t total() const { return running + kept; }
+  };
+  static Generation GenerationSlots(std::size_t max_held_bytes, std::size_t domains) {
+    return {.running = SlotsFor(max_held_bytes), .kept = SlotsFor(domains * kBytesPerDomain + kGeneratedAheadBytes)};
   }
 
   // `typical_candidates`: a request's default cap. Kept for each stream that could still arrive: what such
-  // a stream needs (its generation and a minimal buffer), or an equal share of the budget if that is less.
+  // a stream (one domain) needs (its generation and a minimal buffer), or an equal share of the budget if
+  // that is less.
   MemoryBudget(std::size_t bytes, std::size_t max_streams, std::size_t typical_candidates)
       : bytes_(bytes),
         slots_(std::max<std::size_t>(1, bytes / kBytesPerSlot)),
@@ -74,11 +82,16 @@ class MemoryBudget {
     return {buffer, generation + buffer};
   }
 
-  // Gives back what Take granted one stream (its `total`).
+  // Gives back what Take granted one stream (its `total`), less what it returned already.
   void Release(std::size_t slots) {
     absl::MutexLock lock(&mu_);
     granted_ -= slots;
     --holders_;
+  }
+  // Gives back part of a stream's grant while the stream goes on (its running Generator's, once ended).
+  void Return(std::size_t slots) {
+    absl::MutexLock lock(&mu_);
+    granted_ -= slots;
   }
 
   // What a stream needs for `generation` and a minimal buffer — the least Take grants it.
@@ -90,10 +103,11 @@ class MemoryBudget {
   // What a typical stream (the default cap) needs at least; the server refuses to start with a budget that
   // does not hold this for every stream it admits.
   static std::size_t TypicalNeed(std::size_t typical_candidates) {
-    return kMinGrant + GenerationSlots(std::min(typical_candidates, kMaxNamesPerDomain));
+    return std::min(typical_candidates, kMinGrant) + GenerationSlots(permute::kDefaultMaxHeldBytes, 1).total();
   }
 
   std::size_t bytes() const { return bytes_; }
+  static std::size_t SlotsFor(std::size_t bytes) { return (bytes + kBytesPerSlot - 1) / kBytesPerSlot; }
   std::size_t slots() const { return slots_; }
 
  private:

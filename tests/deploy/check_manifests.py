@@ -96,20 +96,28 @@ def budget_constants():
     """MemoryBudget's per-slot constants, from the header the server is built from."""
     text = open(os.path.join(ROOT, "service/memory_budget.h")).read()
     consts = {}
-    for name in ("kBytesPerSlot", "kMinGrant", "kBytesPerGenerated", "kMaxNamesPerDomain"):
-        m = re.search(rf"{name} = (\d+);", text)
+    for name in ("kBytesPerSlot", "kMinGrant", "kBytesPerDomain", "kGeneratedAheadBytes"):
+        m = re.search(rf"{name} = (\d+)(?: \* (\d+))?;", text)
         if not m:
             fail(f"service/memory_budget.h: no {name}")
-        consts[name] = int(m.group(1))
+        consts[name] = int(m.group(1)) * int(m.group(2) or 1)
+    generator = open(os.path.join(ROOT, "permute/generator.h")).read()
+    m = re.search(r"kDefaultMaxHeldBytes = std::size_t\{(\d+)\} << (\d+);", generator)
+    if not m:
+        fail("permute/generator.h: no kDefaultMaxHeldBytes")
+    consts["kDefaultMaxHeldBytes"] = int(m.group(1)) << int(m.group(2))
     return consts
 
 
 def typical_stream_bytes(default_max_candidates):
     """MemoryBudget::TypicalNeed, in bytes: what the server keeps for each stream it may admit."""
     c = budget_constants()
-    candidates = min(default_max_candidates, c["kMaxNamesPerDomain"])
-    generation = (candidates * c["kBytesPerGenerated"] + c["kBytesPerSlot"] - 1) // c["kBytesPerSlot"]
-    return (c["kMinGrant"] + generation) * c["kBytesPerSlot"]
+
+    def slots(n):
+        return (n + c["kBytesPerSlot"] - 1) // c["kBytesPerSlot"]
+
+    generation = slots(c["kDefaultMaxHeldBytes"]) + slots(c["kBytesPerDomain"] + c["kGeneratedAheadBytes"])
+    return (min(default_max_candidates, c["kMinGrant"]) + generation) * c["kBytesPerSlot"]
 
 
 def effective_flags(path, container, env, defaults):

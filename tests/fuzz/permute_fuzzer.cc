@@ -58,7 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     absl::StatusOr<squatstream::permute::NameForms> forms = squatstream::permute::ToNameForms(c->unicode);
     if (!forms.ok()) Broken("not a valid IDNA2008 name", c->unicode + " " + std::string(forms.status().message()));
     if (forms->ascii != c->ascii) Broken("ASCII form differs from libidn2's", c->ascii + " vs " + forms->ascii);
+    if (generator.HeldBytes() > squatstream::permute::kDefaultMaxHeldBytes) Broken("held past its bound", input);
   }
+  if (generator.HeldBytes() > 4096) Broken("the names were kept after the last one", input);
   if (generator.generated() > 3000) Broken("the cap was exceeded", input);
   // A candidate handed out before a kind that also makes it ran would lack that kind.
   if (generator.late_merges() != 0) Broken("a candidate was handed out before a kind that makes it ran", input);

@@ -23,6 +23,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "permute/permutations.h"
+#include "service/memory_budget.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 #include "tests/workers/dns/dns_peers.h"
 #include "tests/workers/dns/fixture_zones.h"
@@ -479,6 +480,46 @@ TEST_F(EnrichDomainTest, TricklingLookupsStillMakeBatches) {
   const double batched = records_per_message(std::chrono::milliseconds(20));
   EXPECT_GE(batched, 20) << "unbatched: " << unbatched;
   EXPECT_GE(batched, 5 * unbatched) << "unbatched: " << unbatched;
+}
+
+// The memory budget charges a stream one Generator (they run one at a time, each bounded), whatever its cap
+// and number of domains, and takes that share back once generation ended while the stream goes on. (A
+// 32-domain stream was charged 32 domains' generation — more than one stream may hold, so refused — and a
+// capped stream's share stayed charged, while its kinds' names were held, until its client had read all.)
+TEST_F(EnrichDomainTest, BudgetChargesOneGeneratorAndTakesItBackWhenGenerationEnds) {
+  daemon::ServerOptions options;
+  for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
+  options.stubs[v1::ENRICHER_WHOIS] = {absl::Seconds(10), 0};  // 5-15 s: the streams stay open meanwhile
+  StartServer(options);
+  using service::MemoryBudget;
+  const MemoryBudget::Generation one = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 1);
+  auto granted = [&] { return Metric(Scrape(), "squatstream_memory_budget_slots_granted"); };
+
+  // 500 candidates: all fit the buffer, so generation ends and its share goes back while the stream waits
+  // for its lookups.
+  grpc::ClientContext small_context;
+  v1::EnrichDomainRequest small;
+  small.set_domain("internationalbusinessmachines.com");
+  small.set_max_candidates(500);
+  auto small_reader = stub_->EnrichDomain(&small_context, small);
+  EXPECT_TRUE(Eventually([&] { return granted() == static_cast<double>(one.kept + 500); }))
+      << granted() << " slots granted; charged at the start: " << one.total() + 500;
+  EXPECT_EQ(Metric(Scrape(), "squatstream_active_streams"), 1);
+
+  // Two streams of 32 domains each, never read: each charged one Generator, both admitted.
+  v1::EnrichDomainRequest many;
+  for (int i = 0; i < 32; ++i) many.add_domains("internationalbusinessmachines" + std::to_string(i) + ".com");
+  many.set_max_candidates(100000);
+  grpc::ClientContext first_context, second_context;
+  auto first = stub_->EnrichDomain(&first_context, many);
+  auto second = stub_->EnrichDomain(&second_context, many);
+  EXPECT_TRUE(Eventually([&] { return Metric(Scrape(), "squatstream_active_streams") == 3; }));
+  const MemoryBudget::Generation thirty_two = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 32);
+  EXPECT_LE(granted(), static_cast<double>(one.kept + 500 + 2 * (thirty_two.total() + 16384)));
+  EXPECT_EQ(Metric(Scrape(), "grpc_server_handled_total{grpc_code=\"ResourceExhausted\"," + kMethod), 0);
+
+  for (grpc::ClientContext* c : {&small_context, &first_context, &second_context}) c->TryCancel();
+  EXPECT_TRUE(Eventually([&] { return granted() == 0 && Metric(Scrape(), "squatstream_active_streams") == 0; }));
 }
 
 // A client that keeps exactly the server's limit of streams open, each starting the next as soon as the

@@ -14,8 +14,8 @@ constexpr std::size_t kMiB = std::size_t{1} << 20;
 // again once others gave theirs back.
 TEST(MemoryBudget, TypicalStreamsAlwaysFitAndTheTotalNeverExceedsTheBudget) {
   MemoryBudget budget(512 * kMiB, 64, 10000);
-  const std::size_t typical_generation = MemoryBudget::GenerationSlots(10000);
-  const std::size_t big_generation = MemoryBudget::GenerationSlots(25000);
+  const std::size_t typical_generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 1).total();
+  const std::size_t big_generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 32).total();
   std::vector<std::size_t> granted;
   std::size_t total = 0;
   int big_admitted = 0;
@@ -38,6 +38,29 @@ TEST(MemoryBudget, TypicalStreamsAlwaysFitAndTheTotalNeverExceedsTheBudget) {
   EXPECT_EQ(budget.Take(1, 1).buffer, 0u);  // the stream limit
   for (std::size_t g : granted) budget.Release(g);
   EXPECT_GT(budget.Take(big_generation, 16384).buffer, 0u);
+}
+
+// A stream whose generation ended gives back its running Generator's share while it goes on (its client may
+// read slowly for minutes): another stream that did not fit before fits then.
+TEST(MemoryBudget, AGenerationThatEndedGivesItsShareBackWhileTheStreamGoesOn) {
+  const MemoryBudget::Generation generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 1);
+  // Room for exactly two streams' generation and minimal buffers, one stream held back for the reserve.
+  const std::size_t need = MemoryBudget::Least(generation.total(), 16384);
+  MemoryBudget budget(3 * need * MemoryBudget::kBytesPerSlot, 3, 10000);
+  const MemoryBudget::Grant first = budget.Take(generation.total(), 16384);
+  ASSERT_GT(first.buffer, 0u);
+  const MemoryBudget::Grant second = budget.Take(generation.total(), 16384);
+  ASSERT_GT(second.buffer, 0u);
+  EXPECT_EQ(budget.Take(generation.total() + 1, 16384).buffer, 0u);  // more than the reserve kept for the last
+  budget.Return(generation.running);                                 // the first one's generation ended
+  const MemoryBudget::Grant third = budget.Take(generation.total() + 1, 16384);
+  EXPECT_GT(third.buffer, 0u);
+  budget.Release(first.total - generation.running);
+  budget.Release(second.total);
+  budget.Release(third.total);
+  // Everything back: an idle budget grants the most it can again.
+  const MemoryBudget::Grant again = budget.Take(generation.total(), SIZE_MAX / 2);
+  EXPECT_EQ(again.total, budget.MaxGrant());
 }
 
 }  // namespace

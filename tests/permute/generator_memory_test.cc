@@ -1,0 +1,134 @@
+// What a Generator holds: HeldBytes counts what the allocator sees, stays within max_held_bytes, and drops to
+// the small state once Next() has returned nullopt — so that a capped run keeps none of the names its kinds
+// made beyond the cap, and the server's memory budget can charge a stream's generation a fixed amount.
+#include <malloc.h>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "permute/domain.h"
+#include "permute/generator.h"
+
+namespace squatstream::permute {
+namespace {
+
+// mallinfo2 counts the glibc allocator's bytes in use; under a sanitizer (its own allocator) it reads 0.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kMallocCounts = false;
+#else
+constexpr bool kMallocCounts = true;
+#endif
+
+std::size_t HeapInUse() { return mallinfo2().uordblks; }
+
+struct Input {
+  std::string domain;
+  bool subdomains = false;
+};
+
+std::string Repeat(const std::string& letters, std::size_t n) {
+  std::string out;
+  while (out.size() < n) out += letters;
+  return out.substr(0, n);
+}
+
+// Short and long labels, internationalized ones, many subdomain labels, and the largest inputs a request can
+// name (four 50-letter labels with their subdomains permuted).
+std::vector<Input> Corpus() {
+  const std::string l50 = Repeat("qwertyuiopasdfghjklzxcvbnm", 50);
+  const std::string l63 = Repeat("abcdefghijklmnopqrstuvwxyz", 63);
+  return {{"example.com"},
+          {"internationalbusinessmachines.com"},
+          {l63 + ".com"},
+          {l50 + ".co.uk"},
+          {"login.secure.accounts.internationalbusinessmachines.co.uk", true},
+          {"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.example.com", true},
+          {l50 + "." + l50 + "." + l50 + "." + l50 + ".com", true},
+          {"bücherbücherbücherbücherbücherbücher.de"},
+          {"www.bücherbücherbücher.bücherbücherbücher.de", true},
+          {"παράδειγμαπαράδειγμαπαράδειγμα.gr"}};
+}
+
+ParsedDomain Parse(const std::string& domain) {
+  absl::StatusOr<ParsedDomain> parsed = ParseDomain(domain);
+  EXPECT_TRUE(parsed.ok()) << domain << ": " << parsed.status();
+  return *parsed;
+}
+
+TEST(GeneratorMemoryTest, HeldBytesCountsWhatTheAllocatorSeesAndStaysWithinTheBound) {
+  bool bound_reached = false;
+  for (const Input& input : Corpus()) {
+    for (std::size_t cap : {std::size_t{500}, std::size_t{100000}}) {
+      SCOPED_TRACE(input.domain + (input.subdomains ? " +subdomains" : "") + " cap " + std::to_string(cap));
+      const ParsedDomain parsed = Parse(input.domain);
+      const GeneratorOptions options{.kinds = {}, .max_candidates = cap, .subdomains = input.subdomains};
+      // Once first, so that what the libraries cache on first use (ICU, libidn2) is not counted.
+      GenerateAll(parsed, options);
+      const std::size_t before = HeapInUse();
+      Generator generator(parsed, options);
+      std::size_t handed = 0;
+      std::size_t most_held = 0;
+      while (std::optional<Candidate> c = generator.Next()) {
+        ++handed;
+        const std::size_t held = generator.HeldBytes();
+        most_held = std::max(most_held, held);
+        ASSERT_LE(held, kDefaultMaxHeldBytes);
+        if (kMallocCounts) {
+          // The candidate handed out and the generator's own object are the caller's, not counted.
+          const std::size_t in_use = HeapInUse() - before;
+          ASSERT_LE(in_use, held + 1024) << "after " << handed << " names";
+        }
+      }
+      bound_reached = bound_reached || generator.held_bytes_bound();
+      // Once it returned nullopt it keeps only its small state, however much its kinds made.
+      EXPECT_LE(generator.HeldBytes(), std::size_t{4096});
+      if (kMallocCounts) {  // (glibc's per-thread cache keeps some small freed blocks counted in use)
+        EXPECT_LE(HeapInUse() - before, std::size_t{32768});
+      }
+      EXPECT_GT(most_held, std::size_t{4096});
+    }
+  }
+  // The four 50-letter labels with subdomains would hold ~13 MB: the bound is what stops them.
+  EXPECT_TRUE(bound_reached);
+}
+
+TEST(GeneratorMemoryTest, TheBoundStopsTheKindsTheSameWayEveryTime) {
+  const ParsedDomain parsed = Parse("internationalbusinessmachines.com");
+  const std::size_t all = GenerateAll(parsed, {}).size();
+  const GeneratorOptions small{.kinds = {}, .max_held_bytes = 512 * 1024};
+  Generator generator(parsed, small);
+  std::vector<std::string> names;
+  while (std::optional<Candidate> c = generator.Next()) {
+    names.push_back(c->ascii);
+    ASSERT_LE(generator.HeldBytes(), small.max_held_bytes);
+  }
+  EXPECT_TRUE(generator.held_bytes_bound());
+  EXPECT_GT(names.size(), std::size_t{100});
+  EXPECT_LT(names.size(), all);  // 22,026 unbounded
+  std::vector<std::string> again;
+  for (const Candidate& c : GenerateAll(parsed, small)) again.push_back(c.ascii);
+  EXPECT_EQ(again, names);
+}
+
+TEST(GeneratorMemoryTest, ACappedRunHoldsNothingOnceTheCapIsReached) {
+  // internationalbusinessmachines.com's first kinds make thousands of names before 100 are handed out; the
+  // generator held them until it was destroyed (3.0 MB for 100 names).
+  const ParsedDomain parsed = Parse("internationalbusinessmachines.com");
+  Generator generator(parsed, {.kinds = {}, .max_candidates = 100});
+  std::size_t most_held = 0;
+  std::size_t handed = 0;
+  while (std::optional<Candidate> c = generator.Next()) {
+    ++handed;
+    most_held = std::max(most_held, generator.HeldBytes());
+  }
+  EXPECT_EQ(handed, std::size_t{100});
+  EXPECT_GT(most_held, std::size_t{1} << 20);
+  EXPECT_LE(generator.HeldBytes(), std::size_t{4096});
+  EXPECT_FALSE(generator.Next().has_value());  // and stays done
+}
+
+}  // namespace
+}  // namespace squatstream::permute
