@@ -11,7 +11,31 @@
 #include "service/request.h"
 #include "service/status.h"
 
+// gRPC hands a reactor from thread to thread — the handler that made it, then each reaction — through its
+// own synchronization, which ThreadSanitizer cannot see in Debian's uninstrumented libgrpc. These say what
+// gRPC guarantees: whatever the reactor did before handing itself to gRPC (returning from the constructor,
+// starting a write, finishing) happens before the reactions that follow. No-ops outside TSan builds.
+#if defined(__SANITIZE_THREAD__)
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+#endif
+
 namespace squatstream::service {
+namespace {
+
+void HandToGrpc([[maybe_unused]] void* reactor) {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_release(reactor);
+#endif
+}
+
+void TakeBackFromGrpc([[maybe_unused]] void* reactor) {
+#if defined(__SANITIZE_THREAD__)
+  __tsan_acquire(reactor);
+#endif
+}
+
+}  // namespace
 
 void FrameResponse(const std::vector<std::string>& records, const v1::Progress& progress, std::string* out) {
   using google::protobuf::internal::WireFormatLite;
@@ -40,6 +64,7 @@ EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::Callback
     return;
   }
   TryWrite();  // arms the data callback if nothing is there yet
+  HandToGrpc(this);
 }
 
 absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
@@ -93,9 +118,9 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
   // comes first (the pipeline may call this after the stream finished).
   work.generation_done = [budget = context_.budget, gauge = context_.metrics->pipeline.budget_slots_granted,
-                          left = running_left_] {
+                          left = running_left_, held = grant.total] {
     if (const std::size_t slots = left->exchange(0); slots > 0) {
-      budget->Return(slots);
+      budget->Return(held, slots);
       gauge->Decrement(static_cast<double>(slots));
     }
   };
@@ -113,7 +138,7 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
 
 void EnrichDomainReactor::ScheduleTryWrite() {
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
     ++posted_;
   }
@@ -121,7 +146,7 @@ void EnrichDomainReactor::ScheduleTryWrite() {
     TryWrite();
     bool last = false;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard<std::mutex> lock(mu_);
       last = --posted_ == 0 && done_;
     }
     if (last) delete this;
@@ -131,7 +156,7 @@ void EnrichDomainReactor::ScheduleTryWrite() {
 void EnrichDomainReactor::TryWrite() {
   if (pipeline_ == nullptr) return;  // refused in the constructor
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
     if (consumer_busy_) {
       retry_ = true;
@@ -175,19 +200,22 @@ void EnrichDomainReactor::TryWrite() {
       // write starts after Finish (StartWrite and Finish return at once; reactions never run inline).
       grpc::Slice slice(wire_.data(), wire_.size());  // a copy: wire_ is reused for the next batch
       serialized_ = grpc::ByteBuffer(&slice, 1);
-      absl::MutexLock lock(&mu_);
-      if (!finished_) StartWrite(&serialized_);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!finished_) {
+        HandToGrpc(this);
+        StartWrite(&serialized_);
+      }
       return;
     }
     if (result.finished) {
       {
-        absl::MutexLock lock(&mu_);
+        std::lock_guard<std::mutex> lock(mu_);
         consumer_busy_ = false;
       }
       FinishOnce(absl::OkStatus());
       return;
     }
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!retry_) {
       consumer_busy_ = false;
       return;
@@ -197,6 +225,7 @@ void EnrichDomainReactor::TryWrite() {
 }
 
 void EnrichDomainReactor::OnWriteDone(bool ok) {
+  TakeBackFromGrpc(this);
   if (!ok) {
     // The stream broke (client gone); OnCancel normally follows, but stop the work now.
     pipeline_->Cancel();
@@ -204,13 +233,14 @@ void EnrichDomainReactor::OnWriteDone(bool ok) {
     return;
   }
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     consumer_busy_ = false;
   }
   TryWrite();
 }
 
 void EnrichDomainReactor::OnCancel() {
+  TakeBackFromGrpc(this);
   if (pipeline_ != nullptr) pipeline_->Cancel();
   // The client's own deadline timer usually fires (and resets the stream) a little before the server's copy
   // of the deadline passes — the server's copy starts when the request arrives — so a cancellation that
@@ -227,7 +257,7 @@ void EnrichDomainReactor::Cut(const absl::Status& why) {
 }
 
 void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   finished_ = true;
   // The slot goes back before the status leaves: a client that starts its next stream as soon as it sees
@@ -248,17 +278,19 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
   m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
   m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+  HandToGrpc(this);
   Finish(ToGrpcStatus(status));
 }
 
 void EnrichDomainReactor::OnDone() {
+  TakeBackFromGrpc(this);
   if (registered_) context_.streams.Remove(this);  // a drain's CutAll no longer reaches this reactor
   if (pipeline_ != nullptr) {
     pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
     pipeline_->Cancel();                           // no-op when the pipeline already finished
   }
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     done_ = true;
     if (posted_ > 0) return;  // the last posted TryWrite frees the reactor
   }

@@ -18,9 +18,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <mutex>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "permute/generator.h"
 
 namespace squatstream::service {
@@ -61,7 +61,7 @@ class MemoryBudget {
 
   struct Grant {
     std::size_t buffer = 0;  // the stream's fan-in buffer bound; 0: refused
-    std::size_t total = 0;   // buffer + generation: what Release gives back
+    std::size_t total = 0;   // buffer + generation: what the stream holds until it Returns part or Releases it
   };
   // Grants a new stream `generation` slots (what its generation holds) and buffer slots: as many as it can
   // use (`buffer_need`, at least 1) of what is left beyond the reserves kept for streams that could still
@@ -69,29 +69,31 @@ class MemoryBudget {
   // when max_streams streams already hold grants. Thread-safe.
   Grant Take(std::size_t generation, std::size_t buffer_need) {
     buffer_need = std::max<std::size_t>(1, buffer_need);
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (holders_ >= max_streams_) return {};
-    const std::size_t free = slots_ - granted_;
+    const std::size_t free = slots_ - charged_;
     const std::size_t kept_for_others = (max_streams_ - holders_ - 1) * reserve_;
     const std::size_t allowed = free > kept_for_others ? free - kept_for_others : 0;
     const std::size_t floor = std::min(buffer_need, kMinGrant);
     if (generation + floor > allowed) return {};
     const std::size_t buffer = std::min(buffer_need, allowed - generation);
-    granted_ += generation + buffer;
+    charged_ += Charge(generation + buffer);  // at most `allowed`: the reserve is, by the invariant below
     ++holders_;
     return {buffer, generation + buffer};
   }
 
-  // Gives back what Take granted one stream (its `total`), less what it returned already.
-  void Release(std::size_t slots) {
-    absl::MutexLock lock(&mu_);
-    granted_ -= slots;
+  // A stream that holds `held` slots ends and gives them all back.
+  void Release(std::size_t held) {
+    std::lock_guard<std::mutex> lock(mu_);
+    charged_ -= Charge(held);
     --holders_;
   }
-  // Gives back part of a stream's grant while the stream goes on (its running Generator's, once ended).
-  void Return(std::size_t slots) {
-    absl::MutexLock lock(&mu_);
-    granted_ -= slots;
+  // A stream that holds `held` slots gives `slots` of them back and goes on (its running Generator's share,
+  // once generation ended). It stays charged at least the reserve: when it ends, its place is again one a
+  // typical stream must find room in, and that room must not have gone to others meanwhile.
+  void Return(std::size_t held, std::size_t slots) {
+    std::lock_guard<std::mutex> lock(mu_);
+    charged_ -= Charge(held) - Charge(held - slots);
   }
 
   // What a stream needs for `generation` and a minimal buffer — the least Take grants it.
@@ -115,10 +117,15 @@ class MemoryBudget {
   const std::size_t slots_;
   const std::size_t max_streams_;
   const std::size_t reserve_;
+  // What a stream holding `held` slots is charged: at least the reserve (see Return).
+  std::size_t Charge(std::size_t held) const { return std::max(held, reserve_); }
+
   // One lock: a grant is taken once per stream, so there is nothing to gain from lock-free accounting, and
-  // the grant reads three counters that must agree.
-  absl::Mutex mu_;
-  std::size_t granted_ ABSL_GUARDED_BY(mu_) = 0;
+  // the grant reads three counters that must agree. std::mutex: ThreadSanitizer sees it.
+  // Invariant: charged_ + (max_streams_ - holders_) * reserve_ <= slots_ — every stream that could still
+  // arrive finds its reserve, and the slots held (each at most its charge) never exceed the budget.
+  std::mutex mu_;
+  std::size_t charged_ ABSL_GUARDED_BY(mu_) = 0;  // the sum of the holders' Charge
   std::size_t holders_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
