@@ -2,7 +2,9 @@
 // until the first candidate is available. bench/run_permute_bench.py runs it next to dnstwist and writes the
 // side-by-side table in docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -79,6 +81,27 @@ void BM_ClassifierLookup(benchmark::State& state, std::string domain) {
   benchmark::DoNotOptimize(twists);
 }
 
+// What a Generator holds, as glibc's allocator counts it (mallinfo2; meaningless under a sanitizer): the most
+// at any Next(), and what it still holds after its last candidate, before it is destroyed — what a stream
+// holds while its client reads the candidates out. A capped run's kinds make their names before the cap cuts
+// them. Written against the public API only, so the same file measures an older engine.
+void BM_GeneratorMemory(benchmark::State& state, std::string domain, std::size_t cap) {
+  const ParsedDomain parsed = MustParse(domain);
+  GenerateAll(parsed, {.kinds = {}, .max_candidates = cap});  // tables and library caches built first
+  std::size_t most = 0, after_last = 0;
+  for (auto _ : state) {
+    const std::size_t before = mallinfo2().uordblks;
+    Generator g(parsed, {.kinds = {}, .max_candidates = cap});
+    while (std::optional<Candidate> c = g.Next()) {
+      most = std::max(most, mallinfo2().uordblks - before);
+      benchmark::DoNotOptimize(c->ascii.data());
+    }
+    after_last = mallinfo2().uordblks - before;
+  }
+  state.counters["most_held_KiB"] = static_cast<double>(most) / 1024;
+  state.counters["held_after_last_KiB"] = static_cast<double>(after_last) / 1024;
+}
+
 // Inputs whose variants are nearly all refused once made (too long once punycoded; mixing scripts), where
 // the budgeted kinds stop at their work limit (KindWorkLimit): every kind, the time for the whole domain.
 const std::vector<std::string>& RefusedVariantDomains() {
@@ -96,6 +119,13 @@ const std::vector<std::string>& TwoMarkDomains() {
 }
 
 int RegisterAll() {
+  for (const std::string domain : {"example.com", "internationalbusinessmachines.com"}) {
+    for (const std::size_t cap : {std::size_t{100}, std::size_t{500}, std::size_t{100000}}) {
+      benchmark::RegisterBenchmark(("BM_GeneratorMemory/" + domain + "/cap:" + std::to_string(cap)).c_str(),
+                                   BM_GeneratorMemory, domain, cap)
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
   for (const std::string& d : RefusedVariantDomains()) {
     benchmark::RegisterBenchmark(("BM_RefusedVariants/" + d).c_str(), BM_Generate, d, std::vector<Kind>{})
         ->Unit(benchmark::kMillisecond);

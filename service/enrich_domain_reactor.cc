@@ -11,31 +11,7 @@
 #include "service/request.h"
 #include "service/status.h"
 
-// gRPC hands a reactor from thread to thread — the handler that made it, then each reaction — through its
-// own synchronization, which ThreadSanitizer cannot see in Debian's uninstrumented libgrpc. These say what
-// gRPC guarantees: whatever the reactor did before handing itself to gRPC (returning from the constructor,
-// starting a write, finishing) happens before the reactions that follow. No-ops outside TSan builds.
-#if defined(__SANITIZE_THREAD__)
-extern "C" void __tsan_acquire(void* addr);
-extern "C" void __tsan_release(void* addr);
-#endif
-
 namespace squatstream::service {
-namespace {
-
-void HandToGrpc([[maybe_unused]] void* reactor) {
-#if defined(__SANITIZE_THREAD__)
-  __tsan_release(reactor);
-#endif
-}
-
-void TakeBackFromGrpc([[maybe_unused]] void* reactor) {
-#if defined(__SANITIZE_THREAD__)
-  __tsan_acquire(reactor);
-#endif
-}
-
-}  // namespace
 
 void FrameResponse(const std::vector<std::string>& records, const v1::Progress& progress, std::string* out) {
   using google::protobuf::internal::WireFormatLite;
@@ -64,7 +40,6 @@ EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::Callback
     return;
   }
   TryWrite();  // arms the data callback if nothing is there yet
-  HandToGrpc(this);
 }
 
 absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
@@ -201,10 +176,7 @@ void EnrichDomainReactor::TryWrite() {
       grpc::Slice slice(wire_.data(), wire_.size());  // a copy: wire_ is reused for the next batch
       serialized_ = grpc::ByteBuffer(&slice, 1);
       std::lock_guard<std::mutex> lock(mu_);
-      if (!finished_) {
-        HandToGrpc(this);
-        StartWrite(&serialized_);
-      }
+      if (!finished_) StartWrite(&serialized_);
       return;
     }
     if (result.finished) {
@@ -225,7 +197,6 @@ void EnrichDomainReactor::TryWrite() {
 }
 
 void EnrichDomainReactor::OnWriteDone(bool ok) {
-  TakeBackFromGrpc(this);
   if (!ok) {
     // The stream broke (client gone); OnCancel normally follows, but stop the work now.
     pipeline_->Cancel();
@@ -240,7 +211,6 @@ void EnrichDomainReactor::OnWriteDone(bool ok) {
 }
 
 void EnrichDomainReactor::OnCancel() {
-  TakeBackFromGrpc(this);
   if (pipeline_ != nullptr) pipeline_->Cancel();
   // The client's own deadline timer usually fires (and resets the stream) a little before the server's copy
   // of the deadline passes — the server's copy starts when the request arrives — so a cancellation that
@@ -278,12 +248,10 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
   m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
   m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  HandToGrpc(this);
   Finish(ToGrpcStatus(status));
 }
 
 void EnrichDomainReactor::OnDone() {
-  TakeBackFromGrpc(this);
   if (registered_) context_.streams.Remove(this);  // a drain's CutAll no longer reaches this reactor
   if (pipeline_ != nullptr) {
     pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
