@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "asio/post.hpp"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
@@ -36,10 +35,10 @@ EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::Callback
   context_.metrics->enrich_domain.started->Increment();
   context_.metrics->enrich_domain.msg_received->Increment();
   if (absl::Status s = Begin(*request); !s.ok()) {
-    FinishOnce(s);
+    Finish(s);  // refused: no drain, nothing else finishes the call
     return;
   }
-  TryWrite();  // arms the data callback if nothing is there yet
+  drain_->Start();
 }
 
 absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
@@ -99,137 +98,51 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
       gauge->Decrement(static_cast<double>(slots));
     }
   };
-  pipeline_ = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
-                                               std::move(work), pipeline_options, context_.metrics->pipeline);
-  pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
+  auto pipeline = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
+                                                   std::move(work), pipeline_options, context_.metrics->pipeline);
+  // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
+  drain_.emplace(pipeline, context_.executor->context(), context_.limits.max_batch_records, context_.metrics->pipeline,
+                 *this);
   if (!context_.streams.Add(this)) {  // the drain began since the check above
-    pipeline_->Cancel();
+    pipeline->Cancel();
+    drain_.reset();
     return absl::UnavailableError("server shutting down");
   }
   registered_ = true;
-  pipeline_->Start();
+  pipeline->Start();
   return absl::OkStatus();
 }
 
-void EnrichDomainReactor::ScheduleTryWrite() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    ++posted_;
-  }
-  asio::post(context_.executor->context(), [this] {
-    TryWrite();
-    bool last = false;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last = --posted_ == 0 && done_;
-    }
-    if (last) delete this;
-  });
+void EnrichDomainReactor::Frame(const std::vector<std::string>& records, const v1::Progress& progress) {
+  FrameResponse(records, progress, &wire_);
+  grpc::Slice slice(wire_.data(), wire_.size());  // a copy: wire_ is reused for the next message
+  serialized_ = grpc::ByteBuffer(&slice, 1);
 }
 
-void EnrichDomainReactor::TryWrite() {
-  if (pipeline_ == nullptr) return;  // refused in the constructor
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return;
-    if (consumer_busy_) {
-      retry_ = true;
-      return;
-    }
-    consumer_busy_ = true;
-    retry_ = false;
-  }
-  const pipeline::PipelineMetrics& m = context_.metrics->pipeline;
-  for (;;) {
-    // The first batch goes as soon as there is a record; later ones wait for a full batch unless the
-    // pipeline flushes (it has nothing more coming right away) or finishes.
-    const std::size_t max = context_.limits.max_batch_records;
-    const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1);
-    // A finished stream whose last records were filtered out (registered_only) ends with a message of
-    // progress alone, so that the client learns how many candidates were looked up.
-    const bool final_progress = result.taken == 0 && result.finished && pipeline_->enriched() != reported_enriched_;
-    if (result.taken > 0 || final_progress) {
-      sent_ += batch_.size();
-      v1::Progress progress;
-      progress.set_generated(pipeline_->generated());
-      progress.set_enriched(pipeline_->enriched());
-      progress.set_sent(sent_);
-      reported_enriched_ = progress.enriched();
-      FrameResponse(batch_, progress, &wire_);
-
-      const auto n = static_cast<double>(batch_.size());
-      if (!final_progress) {
-        m.records_streamed->Increment(n);
-        m.fanin_swaps->Increment();
-        m.batch_size->Observe(n);
-      }
-      context_.metrics->enrich_domain.msg_sent->Increment();
-      if (!first_write_done_ && !final_progress) {
-        first_write_done_ = true;
-        m.time_to_first_batch_seconds->Observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-      }
-      // Not buffer-hinted: a hinted first write never completes with gRPC 1.51, and each batch should leave
-      // as soon as it is written anyway. The role stays claimed until OnWriteDone. Under mu_ so that no
-      // write starts after Finish (StartWrite and Finish return at once; reactions never run inline).
-      grpc::Slice slice(wire_.data(), wire_.size());  // a copy: wire_ is reused for the next batch
-      serialized_ = grpc::ByteBuffer(&slice, 1);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!finished_) StartWrite(&serialized_);
-      return;
-    }
-    if (result.finished) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        consumer_busy_ = false;
-      }
-      FinishOnce(absl::OkStatus());
-      return;
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!retry_) {
-      consumer_busy_ = false;
-      return;
-    }
-    retry_ = false;
-  }
+void EnrichDomainReactor::StartWrite() {
+  context_.metrics->enrich_domain.msg_sent->Increment();
+  // Not buffer-hinted: a hinted first write never completes with gRPC 1.51, and each batch should leave as
+  // soon as it is written anyway.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>::StartWrite(&serialized_);
 }
 
-void EnrichDomainReactor::OnWriteDone(bool ok) {
-  if (!ok) {
-    // The stream broke (client gone); OnCancel normally follows, but stop the work now.
-    pipeline_->Cancel();
-    FinishOnce(absl::CancelledError("the stream broke before every record was sent"));
-    return;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    consumer_busy_ = false;
-  }
-  TryWrite();
-}
+void EnrichDomainReactor::OnWriteDone(bool ok) { drain_->WriteDone(ok); }  // a write needs a drain
 
 void EnrichDomainReactor::OnCancel() {
-  if (pipeline_ != nullptr) pipeline_->Cancel();
+  if (!drain_) return;  // refused: finished already
   // The client's own deadline timer usually fires (and resets the stream) a little before the server's copy
   // of the deadline passes — the server's copy starts when the request arrives — so a cancellation that
   // close to the deadline is the deadline's (19 of 25 expired streams were counted as Canceled).
   constexpr auto kDeadlineSlack = std::chrono::milliseconds(250);
   const bool deadline_passed = call_->deadline() - std::chrono::system_clock::now() <= kDeadlineSlack;
-  FinishOnce(deadline_passed ? absl::DeadlineExceededError("deadline exceeded")
-                             : absl::CancelledError("cancelled by the client"));
+  drain_->Cancel(deadline_passed ? absl::DeadlineExceededError("deadline exceeded")
+                                 : absl::CancelledError("cancelled by the client"));
 }
 
-void EnrichDomainReactor::Cut(const absl::Status& why) {
-  pipeline_->Cancel();  // registered only with a pipeline
-  FinishOnce(why);
-}
+void EnrichDomainReactor::Cut(const absl::Status& why) { drain_->Cancel(why); }  // registered only with a drain
 
-void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (finished_) return;
-  finished_ = true;
+void EnrichDomainReactor::Finish(const absl::Status& status) {
+  // Once: from the drain (under its lock), or from the constructor for a refused stream.
   // The slot goes back before the status leaves: a client that starts its next stream as soon as it sees
   // this one's status must find the slot free (freed in OnDone, it was still taken then: 11% of a 64-stream
   // client's streams refused at a limit of 64). The pipeline's memory is freed by OnDone soon after.
@@ -248,21 +161,18 @@ void EnrichDomainReactor::FinishOnce(const absl::Status& status) {
   const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
   m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
   m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
-  Finish(ToGrpcStatus(status));
+  grpc::ServerWriteReactor<grpc::ByteBuffer>::Finish(ToGrpcStatus(status));
 }
 
 void EnrichDomainReactor::OnDone() {
   if (registered_) context_.streams.Remove(this);  // a drain's CutAll no longer reaches this reactor
-  if (pipeline_ != nullptr) {
-    pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
-    pipeline_->Cancel();                           // no-op when the pipeline already finished
+  if (!drain_) {
+    delete this;
+    return;
   }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    done_ = true;
-    if (posted_ > 0) return;  // the last posted TryWrite frees the reactor
-  }
-  delete this;
+  drain_->Done();  // Free follows, now or after the last posted drain
 }
+
+void EnrichDomainReactor::Free() { delete this; }
 
 }  // namespace squatstream::service

@@ -1,26 +1,25 @@
 // EnrichDomainReactor: the server side of one EnrichDomain stream.
 //
-// It validates the request, starts an EnrichPipeline, and drains the pipeline's fan-in buffer into the
-// stream, one write in flight at a time: the first write takes whatever is there, later ones a full batch
-// (max_batch_records) unless the pipeline flushed because nothing more is coming right away, or finished.
-// Reactions never block: when there is nothing to take the reactor returns, and the buffer's data callback
-// resumes it — through the executor, so that framing and starting a write never run on (and stall) the
-// pipeline's strand that pushed the record. OnWriteDone(false) and OnCancel (client gone, deadline passed,
-// server shutting down) cancel the pipeline. It frees itself in OnDone, or after the last posted resumption.
+// It validates the request, takes the stream's slot and memory grant, starts an EnrichPipeline, and is the
+// transport of the stream's StreamDrain (pipeline/stream_drain.h), which drains the pipeline's fan-in buffer
+// into messages, one write in flight at a time, and ends the stream: the reactor frames and writes the
+// messages, forwards its reactions (OnWriteDone, OnCancel, OnDone) and the server drain's Cut to it, and
+// gives the slot and grant back when the drain finishes the stream. It frees itself when the drain says
+// (Free), or in OnDone for a refused request.
 #ifndef SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
 #define SQUATSTREAM_SERVICE_ENRICH_DOMAIN_REACTOR_H_
 
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 #include "pipeline/enrich_pipeline.h"
+#include "pipeline/stream_drain.h"
 #include "service/service_context.h"
 #include "service/stream_registry.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -31,7 +30,9 @@ namespace squatstream::service {
 // `progress` into *out: what serializing that message gives, without parsing the records back.
 void FrameResponse(const std::vector<std::string>& records, const v1::Progress& progress, std::string* out);
 
-class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>, public CuttableStream {
+class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+                                  public CuttableStream,
+                                  public pipeline::StreamTransport {
  public:
   // `context` and `call` outlive the reactor; `request` is a serialized EnrichDomainRequest.
   EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call, const grpc::ByteBuffer* request);
@@ -42,16 +43,16 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   // Cancels the pipeline and finishes the call with `why` (the server's drain, at the end of its grace).
   void Cut(const absl::Status& why) override;
 
+  // StreamTransport.
+  void Frame(const std::vector<std::string>& records, const v1::Progress& progress) override;
+  void StartWrite() override;
+  // Gives the stream's slot and grant back, counts it, and finishes the call.
+  void Finish(const absl::Status& status) override;
+  void Free() override;
+
  private:
-  // Drains the buffer and starts a write, finishes the stream, or waits for the data callback. Called from
-  // the constructor, OnWriteDone and ScheduleTryWrite's posted call, on any thread.
-  void TryWrite();
-  // The buffer's data callback: posts TryWrite to the executor. OnDone waits for posted calls to run.
-  void ScheduleTryWrite();
   // Starts the pipeline for a valid request, or returns why the request is refused.
   absl::Status Begin(const grpc::ByteBuffer& request);
-  // Finishes the call once; later calls do nothing.
-  void FinishOnce(const absl::Status& status);
 
   ServiceContext& context_;
   grpc::CallbackServerContext* const call_;
@@ -63,25 +64,11 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   std::size_t granted_running_ = 0;  // of them, the running Generator's bound
   // What of granted_running_ the stream still holds: the pipeline's generation_done returns it early.
   std::shared_ptr<std::atomic<std::size_t>> running_left_;
-  std::shared_ptr<pipeline::EnrichPipeline> pipeline_;  // null when the request was refused
+  std::optional<pipeline::StreamDrain> drain_;  // set in the constructor only; empty when refused
 
-  // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can
-  // run the buffer's callbacks and those must not run under our lock. `retry_` records a wake-up that came
-  // while another thread held the role, so that it is not lost.
-  std::mutex mu_;  // std::mutex: ThreadSanitizer sees it (Debian's Abseil is not instrumented)
-  bool consumer_busy_ ABSL_GUARDED_BY(mu_) = false;  // a thread is draining, or a write is in flight
-  bool retry_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  int posted_ ABSL_GUARDED_BY(mu_) = 0;     // ScheduleTryWrite calls not run yet
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran: the last posted call frees the reactor
-
-  // Touched only by the thread holding the consumer role.
-  std::vector<std::string> batch_;  // serialized records
-  std::string wire_;                // the response being written, framed by FrameResponse (reused)
-  grpc::ByteBuffer serialized_;     // wire_ as handed to gRPC
-  std::uint64_t sent_ = 0;
-  std::uint64_t reported_enriched_ = 0;  // the enriched count of the last message sent
-  bool first_write_done_ = false;
+  // Touched only by the thread holding the drain's consumer role (Frame, StartWrite).
+  std::string wire_;             // the response being written, framed by FrameResponse (reused)
+  grpc::ByteBuffer serialized_;  // wire_ as handed to gRPC
 };
 
 }  // namespace squatstream::service

@@ -1,0 +1,143 @@
+#include "pipeline/stream_drain.h"
+
+#include <utility>
+
+#include "asio/post.hpp"
+
+namespace squatstream::pipeline {
+
+StreamDrain::StreamDrain(std::shared_ptr<EnrichPipeline> pipeline, asio::io_context& io, std::size_t max_batch_records,
+                         const PipelineMetrics& metrics, StreamTransport& transport)
+    : pipeline_(std::move(pipeline)),
+      io_(io),
+      max_batch_records_(max_batch_records),
+      metrics_(metrics),
+      transport_(transport),
+      started_(std::chrono::steady_clock::now()) {}
+
+void StreamDrain::Start() {
+  pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
+  TryWrite();  // arms the data callback if nothing is there yet
+}
+
+bool StreamDrain::finished() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return finished_;
+}
+
+void StreamDrain::ScheduleTryWrite() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    ++posted_;
+  }
+  asio::post(io_, [this] {
+    TryWrite();
+    bool last = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last = --posted_ == 0 && done_;
+    }
+    if (last) transport_.Free();
+  });
+}
+
+void StreamDrain::TryWrite() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    if (consumer_busy_) {
+      retry_ = true;
+      return;
+    }
+    consumer_busy_ = true;
+    retry_ = false;
+  }
+  for (;;) {
+    // The first batch goes as soon as there is a record; later ones wait for a full batch unless the
+    // pipeline flushes (it has nothing more coming right away) or finishes.
+    const std::size_t max = max_batch_records_;
+    const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1);
+    // A finished stream whose last records were filtered out (registered_only) ends with a message of
+    // progress alone, so that the client learns how many candidates were looked up.
+    const bool final_progress = result.taken == 0 && result.finished && pipeline_->enriched() != reported_enriched_;
+    if (result.taken > 0 || final_progress) {
+      sent_ += batch_.size();
+      v1::Progress progress;
+      progress.set_generated(pipeline_->generated());
+      progress.set_enriched(pipeline_->enriched());
+      progress.set_sent(sent_);
+      reported_enriched_ = progress.enriched();
+      transport_.Frame(batch_, progress);
+
+      const auto n = static_cast<double>(batch_.size());
+      if (!final_progress) {
+        metrics_.records_streamed->Increment(n);
+        metrics_.fanin_swaps->Increment();
+        metrics_.batch_size->Observe(n);
+      }
+      if (!first_write_done_ && !final_progress) {
+        first_write_done_ = true;
+        metrics_.time_to_first_batch_seconds->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
+      }
+      // The role stays claimed until WriteDone. Under mu_ so that no write starts after Finish (StartWrite
+      // and Finish return at once; reactions never run inline).
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!finished_) transport_.StartWrite();
+      return;
+    }
+    if (result.finished) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        consumer_busy_ = false;
+      }
+      FinishOnce(absl::OkStatus());
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!retry_) {
+      consumer_busy_ = false;
+      return;
+    }
+    retry_ = false;
+  }
+}
+
+void StreamDrain::WriteDone(bool ok) {
+  if (!ok) {
+    // The stream broke (client gone); a cancellation normally follows, but stop the work now.
+    Cancel(absl::CancelledError("the stream broke before every record was sent"));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    consumer_busy_ = false;
+  }
+  TryWrite();
+}
+
+void StreamDrain::Cancel(const absl::Status& why) {
+  pipeline_->Cancel();
+  FinishOnce(why);
+}
+
+void StreamDrain::FinishOnce(const absl::Status& status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return;
+  finished_ = true;
+  transport_.Finish(status);
+}
+
+void StreamDrain::Done() {
+  pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
+  pipeline_->Cancel();                           // no-op when the pipeline already finished
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    if (posted_ > 0) return;  // the last posted TryWrite frees the owner
+  }
+  transport_.Free();
+}
+
+}  // namespace squatstream::pipeline

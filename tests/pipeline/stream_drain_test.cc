@@ -1,0 +1,262 @@
+// The consumer side of a stream (StreamDrain) over a real pipeline (stub stages on real executors), with a
+// fake transport that behaves as gRPC's callback API does: a write completes later on another thread, a
+// finished stream's write in flight completes not ok, and the end (OnDone) comes once the stream finished and
+// no write is in flight. The cases are the ones where a stream's threads meet — the whole stream, a client
+// that cancels mid-stream, a client that stops reading, a server drain cutting a stream at full speed — and
+// the ThreadSanitizer preset runs them.
+#include "pipeline/stream_drain.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "permute/domain.h"
+#include "tests/pipeline/test_metrics.h"
+#include "workers/executor.h"
+#include "workers/stub/stub_enricher.h"
+
+namespace squatstream::pipeline {
+namespace {
+
+// Plays gRPC's part on its own "network" thread: completes writes (after `write_delay`, or not at all while
+// `stalled`), and delivers the end once the stream finished and no write is in flight. It checks the
+// drain's promises: one write in flight at most, none started after Finish, Finish once, Free once.
+class FakeTransport final : public StreamTransport {
+ public:
+  explicit FakeTransport(std::chrono::microseconds write_delay, bool stalled = false)
+      : write_delay_(write_delay), stalled_(stalled) {}
+  ~FakeTransport() { Stop(); }
+
+  void Attach(std::unique_ptr<StreamDrain> drain) {
+    drain_ = std::move(drain);
+    network_ = std::thread([this] { Run(); });
+  }
+
+  void Frame(const std::vector<std::string>& records, const v1::Progress& progress) override {
+    // The records are counted here; the drain reuses the vector after the call.
+    framed_records_ += records.size();
+    last_progress_ = progress;
+  }
+  void StartWrite() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) violations_.push_back("a write started after Finish");
+    if (in_flight_) violations_.push_back("two writes in flight");
+    in_flight_ = true;
+    ++writes_;
+    cv_.notify_all();
+  }
+  void Finish(const absl::Status& status) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) violations_.push_back("Finish twice");
+    finished_ = true;
+    status_ = status;
+    cv_.notify_all();
+  }
+  void Free() override {
+    // As the reactor's `delete this`: the drain is destroyed inside its own call.
+    if (freed_.exchange(true)) violations_.push_back("Free twice");
+    drain_.reset();
+    std::lock_guard<std::mutex> lock(mu_);
+    cv_.notify_all();
+  }
+
+  // The client goes away: the write in flight (a stalled one too) completes not ok.
+  void ClientGone() {
+    std::lock_guard<std::mutex> lock(mu_);
+    gone_ = true;
+    cv_.notify_all();
+  }
+  // What gRPC's OnCancel or the server drain's CutAll does: reaches the drain while the stream is registered
+  // (the end unregisters it first, as the reactor's OnDone does), so never after it was freed.
+  void Cut(const absl::Status& why) {
+    std::lock_guard<std::mutex> lock(registry_mu_);
+    if (registered_) drain_->Cancel(why);
+  }
+  // Waits (bounded) until the drain freed its owner.
+  bool WaitFreed(std::chrono::seconds limit = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return freed_.load(); });
+  }
+  bool WaitWrites(int n, std::chrono::seconds limit = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, limit, [&] { return writes_ >= n || finished_; });
+  }
+
+  std::vector<std::string> violations() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return violations_;
+  }
+  absl::Status status() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return status_;
+  }
+  int writes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writes_;
+  }
+  // Read after Free (the network thread joined or idle): the consumer role's last writes happened before.
+  std::size_t framed_records() const { return framed_records_; }
+  const v1::Progress& last_progress() const { return last_progress_; }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      const auto write_ends = [&] { return in_flight_ && (!stalled_ || finished_ || gone_); };
+      cv_.wait(lock, [&] { return stop_ || write_ends() || (finished_ && !done_sent_); });
+      if (stop_) return;
+      if (write_ends()) {
+        in_flight_ = false;
+        const bool ok = !finished_ && !gone_;  // a finished or abandoned stream's write completes not ok
+        lock.unlock();
+        if (ok) std::this_thread::sleep_for(write_delay_);
+        drain_->WriteDone(ok);
+        lock.lock();
+        continue;
+      }
+      // Finished, nothing in flight: the end.
+      done_sent_ = true;
+      lock.unlock();
+      {
+        std::lock_guard<std::mutex> registry(registry_mu_);
+        registered_ = false;
+      }
+      drain_->Done();
+      lock.lock();
+    }
+  }
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      cv_.notify_all();
+    }
+    if (network_.joinable()) network_.join();
+  }
+
+  const std::chrono::microseconds write_delay_;
+  std::unique_ptr<StreamDrain> drain_;
+  std::thread network_;
+  std::size_t framed_records_ = 0;  // consumer role only
+  v1::Progress last_progress_;      // consumer role only
+  std::atomic<bool> freed_{false};
+  std::mutex registry_mu_;  // Cut against the end, as the server's stream registry
+  bool registered_ = true;  // guarded by registry_mu_
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stalled_;
+  bool gone_ = false;
+  bool in_flight_ = false;
+  bool finished_ = false;
+  bool done_sent_ = false;
+  bool stop_ = false;
+  int writes_ = 0;
+  absl::Status status_;
+  std::vector<std::string> violations_;
+};
+
+class StreamDrainTest : public ::testing::Test {
+ protected:
+  StreamDrainTest() {
+    for (v1::Enricher id : {v1::ENRICHER_DNS, v1::ENRICHER_GEO}) {
+      EXPECT_TRUE(
+          registry_
+              .Add(std::make_unique<workers::StubEnricher>(id, workers::StubConfig{absl::Microseconds(200), 0, 1}),
+                   metrics_.Stage(workers::EnricherName(id)))
+              .ok());
+    }
+  }
+
+  // Starts a stream of `candidates` of internationalbusinessmachines.com through `transport`.
+  void Start(FakeTransport& transport, std::size_t candidates, std::size_t buffer = 512) {
+    absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain("internationalbusinessmachines.com");
+    ASSERT_TRUE(parsed.ok());
+    permute::GeneratorOptions options;
+    options.max_candidates = candidates;
+    StreamWork work;
+    work.generators.emplace_back(*parsed, options);
+    absl::StatusOr<StagePlan> plan = registry_.Plan({v1::ENRICHER_DNS, v1::ENRICHER_GEO});
+    ASSERT_TRUE(plan.ok());
+    work.stages = *plan;
+    PipelineOptions pipeline_options;
+    pipeline_options.buffer_capacity = buffer;
+    pipeline_options.batch_window = std::chrono::milliseconds(1);
+    auto pipeline =
+        EnrichPipeline::Create(io_.context(), cpu_.context(), std::move(work), pipeline_options, metrics_.pipeline);
+    auto drain = std::make_unique<StreamDrain>(pipeline, io_.context(), 64, metrics_.pipeline, transport);
+    StreamDrain* raw = drain.get();
+    transport.Attach(std::move(drain));
+    pipeline->Start();
+    raw->Start();
+  }
+
+  TestMetrics metrics_;
+  EnricherRegistry registry_;
+  workers::Executor io_{2};
+  workers::Executor cpu_{1};
+};
+
+TEST_F(StreamDrainTest, AWholeStreamGoesOutOnceAndEndsOk) {
+  FakeTransport transport(std::chrono::microseconds(50));
+  Start(transport, 3000);
+  ASSERT_TRUE(transport.WaitFreed());
+  EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+  EXPECT_TRUE(transport.status().ok()) << transport.status();
+  EXPECT_EQ(transport.framed_records(), 3000u);
+  EXPECT_EQ(transport.last_progress().sent(), 3000u);
+  EXPECT_EQ(transport.last_progress().generated(), 3000u);
+}
+
+TEST_F(StreamDrainTest, AClientThatCancelsMidStreamEndsItOnce) {
+  FakeTransport transport(std::chrono::microseconds(200));
+  Start(transport, 20000);
+  ASSERT_TRUE(transport.WaitWrites(5));
+  std::thread client([&] { transport.Cut(absl::CancelledError("cancelled by the client")); });
+  client.join();
+  ASSERT_TRUE(transport.WaitFreed());
+  EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+  EXPECT_EQ(transport.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(transport.framed_records(), 20000u);
+}
+
+TEST_F(StreamDrainTest, AStalledReaderHoldsTheBufferUntilItGoes) {
+  FakeTransport transport(std::chrono::microseconds(0), /*stalled=*/true);
+  Start(transport, 20000, /*buffer=*/256);
+  ASSERT_TRUE(transport.WaitWrites(1));
+  // The pipeline fills the buffer and waits; nothing more is written while the first write is stuck.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (metrics_.pipeline.fanin_buffer_depth->Value() < 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling, bounded
+  }
+  EXPECT_GE(metrics_.pipeline.fanin_buffer_depth->Value(), 200);
+  EXPECT_EQ(transport.writes(), 1);
+  transport.ClientGone();  // its write fails
+  ASSERT_TRUE(transport.WaitFreed());
+  EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+  EXPECT_EQ(transport.status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(StreamDrainTest, AServerDrainCutsStreamsAtFullSpeed) {
+  for (int round = 0; round < 10; ++round) {
+    FakeTransport transport(std::chrono::microseconds(0));
+    Start(transport, 5000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(round));  // cut at different points
+    std::thread drain([&] { transport.Cut(absl::UnavailableError("server shutting down")); });
+    drain.join();
+    ASSERT_TRUE(transport.WaitFreed()) << "round " << round;
+    EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+    // Cut before its end, or finished first (a 5,000-name stream can end within a few ms).
+    EXPECT_TRUE(transport.status().code() == absl::StatusCode::kUnavailable || transport.status().ok())
+        << transport.status();
+  }
+}
+
+}  // namespace
+}  // namespace squatstream::pipeline
