@@ -232,9 +232,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->context_.enrichers = &p.enrichers;
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
-  p.budget = std::make_unique<MemoryBudget>(options.memory_budget_bytes,
-                                            static_cast<std::size_t>(options.limits.max_concurrent_streams),
-                                            options.limits.request.default_max_candidates);
+  p.budget = std::make_unique<MemoryBudget>(
+      options.memory_budget_bytes, static_cast<std::size_t>(options.limits.max_concurrent_streams),
+      options.limits.request.default_max_candidates, p.metrics.pipeline.budget_slots_granted);
   s->context_.budget = p.budget.get();
   p.metrics.pipeline.budget_slots->Set(static_cast<double>(p.budget->slots()));
   p.classifier_cache = std::make_unique<pipeline::ClassifierCache>(options.classify_cache_targets);

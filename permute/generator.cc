@@ -97,11 +97,23 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
       for (const std::string& name : maker.names) fixed_bytes_ += sizeof(std::string) + name.capacity();
     }
   }
+  // The input's own state, kept to the end: the text around each permutable label, each label.
+  auto slot_bytes = [](const Slot& s) {
+    return sizeof(Slot) + s.before_ascii.capacity() + s.after_ascii.capacity() + s.before_unicode.capacity() +
+           s.after_unicode.capacity();
+  };
+  input_bytes_ = slot_bytes(registrable_) + label_.capacity() * sizeof(char32_t) +
+                 waiting_.capacity() * sizeof(waiting_.front()) + non_ascii_makers_.capacity() * sizeof(NonAsciiMaker);
+  for (const auto& subdomain : subdomain_slots_) {
+    input_bytes_ +=
+        slot_bytes(subdomain.first) + sizeof(subdomain.second) + subdomain.second.capacity() * sizeof(char32_t);
+  }
+  for (const std::string& l : input_labels_) input_bytes_ += sizeof(std::string) + l.capacity();
 }
 
 std::size_t Generator::HeldBytes() const {
   static_assert(sizeof(Stored) <= 64, "kPerCandidateBytes counts 64 bytes for a Stored");
-  return kSmallStateBytes + fixed_bytes_ + names_.allocated() + stored_.size() * kPerCandidateBytes +
+  return kSmallStateBytes + input_bytes_ + fixed_bytes_ + names_.allocated() + stored_.size() * kPerCandidateBytes +
          IndexBytes(index_.capacity());
 }
 
@@ -112,8 +124,10 @@ bool Generator::HasRoom() {
   const std::size_t capacity = index_.capacity();
   const std::size_t grown = CapacityAfterInsert(capacity, index_.size());
   const std::size_t index_peak = grown == capacity ? IndexBytes(capacity) : IndexBytes(capacity) + IndexBytes(grown);
-  const std::size_t after = kSmallStateBytes + fixed_bytes_ + names_.allocated() +
-                            names_.NextAllocation(2 * kMaxDomainBytes) + (stored_.size() + 1) * kPerCandidateBytes +
+  // A name's Unicode form may take up to 4 bytes for each byte of its ASCII form (a code point per punycode
+  // digit at most, 4 bytes of UTF-8 each).
+  const std::size_t after = kSmallStateBytes + input_bytes_ + fixed_bytes_ + names_.allocated() +
+                            names_.NextAllocation(5 * kMaxDomainBytes) + (stored_.size() + 1) * kPerCandidateBytes +
                             index_peak;
   if (after <= options_.max_held_bytes) return true;
   held_bytes_bound_ = true;
@@ -166,14 +180,18 @@ std::optional<Candidate> Generator::Next() {
   ready_.pop_front();
   s.handed_out = true;
   ++generated_;
-  return Candidate{.kind = s.kind, .kinds = s.kinds, .ascii = std::string(s.ascii), .unicode = std::string(s.unicode)};
+  Candidate c{.kind = s.kind, .kinds = s.kinds, .ascii = std::string(s.ascii), .unicode = std::string(s.unicode)};
+  if (generated_ == options_.max_candidates) Drop();  // the last one: free the names now, not on the next call
+  return c;
 }
 
 void Generator::RunKind(std::size_t i) {
   if (i == 0) {
     // Room for a short domain's names (example.com: 5,902) from the start, rather than growing the index
     // from empty through a dozen rehashes.
-    index_.reserve(std::min<std::size_t>(options_.max_candidates, 8192));
+    // Within the bound (a quarter of it at most), so that a small max_held_bytes holds too.
+    index_.reserve(
+        std::min({options_.max_candidates, std::size_t{8192}, options_.max_held_bytes / (4 * kIndexSlotBytes)}));
     index_.emplace(names_.Add(domain_.ascii), UINT32_MAX);  // the input is never a candidate
   }
   const Kind kind = options_.kinds[i];

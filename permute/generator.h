@@ -94,13 +94,18 @@ class Generator {
   // life.
   std::size_t late_merges() const { return late_merges_; }
 
-  // What the Generator holds now, in bytes of heap: its names, the candidates it keeps and their index, as
-  // allocated (block and table capacities, not sizes). At most options.max_held_bytes (plus the input's
-  // own small state); after the last Next() only that small state.
+  // What the Generator holds now, in bytes of heap: the input's own state (the text around each permutable
+  // label), its names, the candidates it keeps and their index, as allocated (block and table capacities,
+  // not sizes). At most options.max_held_bytes; after the last candidate only the input's state, as before
+  // the first.
   std::size_t HeldBytes() const;
 
   // Whether a kind stopped early because the names would have taken HeldBytes past options.max_held_bytes.
   bool held_bytes_bound() const { return held_bytes_bound_; }
+
+  // Whether Next() will return nothing more (every kind ran and every candidate went, or the cap was
+  // reached): the names are freed then.
+  bool exhausted() const { return dropped_; }
 
  private:
   // A candidate as the generator keeps it; the names live in names_.
@@ -195,6 +200,7 @@ class Generator {
   std::deque<std::uint32_t> ready_;                              // released, not handed out yet
   std::size_t generated_ = 0;
   std::size_t late_merges_ = 0;
+  std::size_t input_bytes_ = 0;    // the input's slots and labels (kept to the end)
   std::size_t fixed_bytes_ = 0;    // the non-ASCII makers' listed names
   bool held_bytes_bound_ = false;  // HasRoom said no: no kind offers more
   bool dropped_ = false;           // Drop ran: Next() returns nullopt

@@ -132,6 +132,7 @@ void EnrichPipeline::GenerateChunk() {
          !stop_generating_.load(std::memory_order_relaxed)) {
     if (std::optional<permute::Candidate> c = generators_[current_].Next()) {
       chunk.push_back({*std::move(c), current_});
+      if (generators_[current_].exhausted()) ++current_;  // its cap reached: it holds nothing more
     } else {
       ++current_;
     }

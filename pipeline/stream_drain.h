@@ -28,8 +28,9 @@
 
 namespace squatstream::pipeline {
 
-// What carries a stream's messages to its client. Calls come from any thread, never two at once for one
-// stream, and never inline from within each other.
+// What carries a stream's messages to its client. Calls come from any thread and never inline from within
+// each other; Frame and StartWrite come from the one thread holding the consumer role (Finish may run
+// meanwhile, from a cancellation), one message at a time: never while a write is in flight.
 class StreamTransport {
  public:
   // Makes the next message of `records` (serialized v1::Record) and `progress`; the transport keeps neither

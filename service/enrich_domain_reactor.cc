@@ -63,8 +63,13 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   // The stream's share of the server's memory budget: as many buffer slots as it can use, if they are free.
   pipeline::PipelineOptions pipeline_options = context_.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
+  pipeline::StreamWork work;
+  std::size_t generators_bytes = 0;  // what they hold before they run: each label's surroundings, for one
+  for (permute::ParsedDomain& domain : spec->domains) {
+    generators_bytes += work.generators.emplace_back(std::move(domain), spec->generator).HeldBytes();
+  }
   const MemoryBudget::Generation generation =
-      MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, spec->domains.size());
+      MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes);
   const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity, candidates);
   if (MemoryBudget::Least(generation.total(), buffer_need) > context_.budget->MaxGrant()) {  // never, however idle
     return absl::ResourceExhaustedError(absl::StrFormat(
@@ -82,21 +87,14 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   granted_buffer_ = grant.buffer;
   granted_running_ = generation.running;
   running_left_ = std::make_shared<std::atomic<std::size_t>>(generation.running);
-  context_.metrics->pipeline.budget_slots_granted->Increment(static_cast<double>(granted_slots_));
   context_.metrics->pipeline.fanin_capacity_records->Increment(static_cast<double>(granted_buffer_));
   pipeline_options.buffer_capacity = grant.buffer;
-  pipeline::StreamWork work;
-  for (permute::ParsedDomain& domain : spec->domains) work.generators.emplace_back(std::move(domain), spec->generator);
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
   // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
   // comes first (the pipeline may call this after the stream finished).
-  work.generation_done = [budget = context_.budget, gauge = context_.metrics->pipeline.budget_slots_granted,
-                          left = running_left_, held = grant.total] {
-    if (const std::size_t slots = left->exchange(0); slots > 0) {
-      budget->Return(held, slots);
-      gauge->Decrement(static_cast<double>(slots));
-    }
+  work.generation_done = [budget = context_.budget, left = running_left_, held = grant.total] {
+    if (const std::size_t slots = left->exchange(0); slots > 0) budget->Return(held, slots);
   };
   auto pipeline = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
                                                    std::move(work), pipeline_options, context_.metrics->pipeline);
@@ -151,7 +149,6 @@ void EnrichDomainReactor::Finish(const absl::Status& status) {
   if (granted_slots_ > 0) {
     const std::size_t returned = granted_running_ - running_left_->exchange(0);
     context_.budget->Release(granted_slots_ - returned);
-    context_.metrics->pipeline.budget_slots_granted->Decrement(static_cast<double>(granted_slots_ - returned));
     context_.metrics->pipeline.fanin_capacity_records->Decrement(static_cast<double>(granted_buffer_));
   }
   if (counted_active_) {

@@ -5,14 +5,14 @@
 // its serialized record waiting in the buffer): kBytesPerSlot.
 //
 // A stream is granted its slots when it starts and gives them back when it ends: slots for its generation
-// (the permutation engine's bound on what a Generator holds, given back as soon as its last Generator ended,
-// and a little kept to the end) and slots for its fan-in buffer, whose bound is that part of the grant — so
-// within the grant backpressure is the buffer's (a full buffer pauses the stream's lookups until its client
-// reads). A stream takes what it can use from what is left once every stream that could
-// still arrive (up to max_streams) has a reserve kept for it, so that a typical stream always fits: the
-// total never exceeds the budget, and a stream whose generation and minimal buffer do not fit in what is
-// left is refused (RESOURCE_EXHAUSTED naming the budget) — many large streams at once, held by clients that
-// do not read, are what the budget exists to stop.
+// (the permutation engine's bound on what a Generator holds, given back once its last Generator ended —
+// though a stream stays charged at least the reserve below — and a little kept to the end) and slots for its fan-in
+// buffer, whose bound is that part of the grant — so within the grant backpressure is the buffer's (a full buffer
+// pauses the stream's lookups until its client reads). A stream takes what it can use from what is left once every
+// stream that could still arrive (up to max_streams) has a reserve kept for it, so that a typical stream always fits:
+// the total never exceeds the budget, and a stream whose generation and minimal buffer do not fit in what is left is
+// refused (RESOURCE_EXHAUSTED naming the budget) — many large streams at once, held by clients that do not read, are
+// what the budget exists to stop.
 #ifndef SQUATSTREAM_SERVICE_MEMORY_BUDGET_H_
 #define SQUATSTREAM_SERVICE_MEMORY_BUDGET_H_
 
@@ -22,6 +22,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "permute/generator.h"
+#include "prometheus/gauge.h"
 
 namespace squatstream::service {
 
@@ -37,27 +38,33 @@ class MemoryBudget {
   // (permute/generator.h: counted as it grows, checked against the allocator by
   // tests/permute/generator_memory_test.cc) whatever the stream's cap — a capped run's kinds make their
   // names before the cap cuts them — and almost nothing once it ended. Besides the running one: each input
-  // domain's Generator before it runs, and the candidates generated ahead of dispatch (at most 384, names of
-  // up to 253 bytes in two forms).
-  static constexpr std::size_t kBytesPerDomain = 4096;
+  // domain's Generator before it runs (what its HeldBytes says: 4 KiB of scratch, the text around each label,
+  // each label; at most kBytesPerDomain for a name of a few labels — a typical stream's, which the reserve
+  // below is made of, so that such a stream never needs more than the reserve) and the candidates generated
+  // ahead of dispatch (at most 384, names of up to 253 bytes in two forms).
+  static constexpr std::size_t kBytesPerDomain = 8192;
   static constexpr std::size_t kGeneratedAheadBytes = 256 * 1024;
   struct Generation {
     std::size_t running = 0;  // the running Generator's bound: given back when the last one ended
     std::size_t kept = 0;     // the rest, held to the stream's end
     std::size_t total() const { return running + kept; }
   };
-  static Generation GenerationSlots(std::size_t max_held_bytes, std::size_t domains) {
-    return {.running = SlotsFor(max_held_bytes), .kept = SlotsFor(domains * kBytesPerDomain + kGeneratedAheadBytes)};
+  // `generators_bytes`: what the stream's Generators hold before they run (the sum of their HeldBytes).
+  static Generation GenerationSlots(std::size_t max_held_bytes, std::size_t generators_bytes) {
+    return {.running = SlotsFor(max_held_bytes), .kept = SlotsFor(generators_bytes + kGeneratedAheadBytes)};
   }
 
   // `typical_candidates`: a request's default cap. Kept for each stream that could still arrive: what such
   // a stream (one domain) needs (its generation and a minimal buffer), or an equal share of the budget if
   // that is less.
-  MemoryBudget(std::size_t bytes, std::size_t max_streams, std::size_t typical_candidates)
+  // `charged_gauge` (optional) follows what the budget charges the streams, set under its lock.
+  MemoryBudget(std::size_t bytes, std::size_t max_streams, std::size_t typical_candidates,
+               prometheus::Gauge* charged_gauge = nullptr)
       : bytes_(bytes),
         slots_(std::max<std::size_t>(1, bytes / kBytesPerSlot)),
         max_streams_(std::max<std::size_t>(1, max_streams)),
-        reserve_(std::min(TypicalNeed(typical_candidates), slots_ / max_streams_)) {}
+        reserve_(std::min(TypicalNeed(typical_candidates), slots_ / max_streams_)),
+        charged_gauge_(charged_gauge) {}
 
   struct Grant {
     std::size_t buffer = 0;  // the stream's fan-in buffer bound; 0: refused
@@ -79,6 +86,7 @@ class MemoryBudget {
     const std::size_t buffer = std::min(buffer_need, allowed - generation);
     charged_ += Charge(generation + buffer);  // at most `allowed`: the reserve is, by the invariant below
     ++holders_;
+    Publish();
     return {buffer, generation + buffer};
   }
 
@@ -87,6 +95,7 @@ class MemoryBudget {
     std::lock_guard<std::mutex> lock(mu_);
     charged_ -= Charge(held);
     --holders_;
+    Publish();
   }
   // A stream that holds `held` slots gives `slots` of them back and goes on (its running Generator's share,
   // once generation ended). It stays charged at least the reserve: when it ends, its place is again one a
@@ -94,6 +103,7 @@ class MemoryBudget {
   void Return(std::size_t held, std::size_t slots) {
     std::lock_guard<std::mutex> lock(mu_);
     charged_ -= Charge(held) - Charge(held - slots);
+    Publish();
   }
 
   // What a stream needs for `generation` and a minimal buffer — the least Take grants it.
@@ -105,7 +115,8 @@ class MemoryBudget {
   // What a typical stream (the default cap) needs at least; the server refuses to start with a budget that
   // does not hold this for every stream it admits.
   static std::size_t TypicalNeed(std::size_t typical_candidates) {
-    return std::min(typical_candidates, kMinGrant) + GenerationSlots(permute::kDefaultMaxHeldBytes, 1).total();
+    return std::min(typical_candidates, kMinGrant) +
+           GenerationSlots(permute::kDefaultMaxHeldBytes, kBytesPerDomain).total();
   }
 
   std::size_t bytes() const { return bytes_; }
@@ -117,8 +128,13 @@ class MemoryBudget {
   const std::size_t slots_;
   const std::size_t max_streams_;
   const std::size_t reserve_;
+  prometheus::Gauge* const charged_gauge_;
   // What a stream holding `held` slots is charged: at least the reserve (see Return).
   std::size_t Charge(std::size_t held) const { return std::max(held, reserve_); }
+  void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (charged_gauge_ != nullptr) charged_gauge_->Set(static_cast<double>(charged_));
+  }
+
 
   // One lock: a grant is taken once per stream, so there is nothing to gain from lock-free accounting, and
   // the grant reads three counters that must agree. std::mutex: ThreadSanitizer sees it.

@@ -149,8 +149,9 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
   p.budget_slots_granted = &prometheus::BuildGauge()
                                 .Name("squatstream_memory_budget_slots_granted")
                                 .Help(
-                                    "Slots of the memory budget granted to the streams in progress: their fan-in "
-                                    "buffers' bounds and their generation state.")
+                                    "Slots of the memory budget charged to the streams in progress: their fan-in "
+                                    "buffers' bounds and their generation, each stream at least a typical stream's "
+                                    "share (what admission compares against the budget).")
                                 .Register(registry)
                                 .Add({});
   return m;

@@ -39,6 +39,10 @@ class FakeTransport final : public StreamTransport {
   }
 
   void Frame(const std::vector<std::string>& records, const v1::Progress& progress) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);  // the reactor reuses its message: none may be in flight
+      if (in_flight_) violations_.push_back("a message framed while a write was in flight");
+    }
     // The records are counted here; the drain reuses the vector after the call.
     framed_records_ += records.size();
     last_progress_ = progress;
@@ -59,10 +63,13 @@ class FakeTransport final : public StreamTransport {
     cv_.notify_all();
   }
   void Free() override {
-    // As the reactor's `delete this`: the drain is destroyed inside its own call.
-    if (freed_.exchange(true)) violations_.push_back("Free twice");
-    drain_.reset();
+    // As the reactor's `delete this`: the drain is destroyed inside its own call. Published (under mu_) only
+    // once that is over, so that the test cannot end while it runs.
+    const bool twice = free_calls_.fetch_add(1) > 0;
+    if (!twice) drain_.reset();
     std::lock_guard<std::mutex> lock(mu_);
+    if (twice) violations_.push_back("Free twice");
+    freed_ = true;
     cv_.notify_all();
   }
 
@@ -81,7 +88,7 @@ class FakeTransport final : public StreamTransport {
   // Waits (bounded) until the drain freed its owner.
   bool WaitFreed(std::chrono::seconds limit = std::chrono::seconds(30)) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, limit, [&] { return freed_.load(); });
+    return cv_.wait_for(lock, limit, [&] { return freed_; });
   }
   bool WaitWrites(int n, std::chrono::seconds limit = std::chrono::seconds(30)) {
     std::unique_lock<std::mutex> lock(mu_);
@@ -145,7 +152,7 @@ class FakeTransport final : public StreamTransport {
   std::thread network_;
   std::size_t framed_records_ = 0;  // consumer role only
   v1::Progress last_progress_;      // consumer role only
-  std::atomic<bool> freed_{false};
+  std::atomic<int> free_calls_{0};
   std::mutex registry_mu_;  // Cut against the end, as the server's stream registry
   bool registered_ = true;  // guarded by registry_mu_
 
@@ -156,6 +163,7 @@ class FakeTransport final : public StreamTransport {
   bool in_flight_ = false;
   bool finished_ = false;
   bool done_sent_ = false;
+  bool freed_ = false;
   bool stop_ = false;
   int writes_ = 0;
   absl::Status status_;
@@ -176,6 +184,13 @@ class StreamDrainTest : public ::testing::Test {
 
   // Starts a stream of `candidates` of internationalbusinessmachines.com through `transport`.
   void Start(FakeTransport& transport, std::size_t candidates, std::size_t buffer = 512) {
+    Begin(transport, candidates, buffer, /*cut_first=*/false);
+  }
+  // The same, cut by a server drain before the drain's Start.
+  void StartCutFirst(FakeTransport& transport, std::size_t candidates) {
+    Begin(transport, candidates, 512, /*cut_first=*/true);
+  }
+  void Begin(FakeTransport& transport, std::size_t candidates, std::size_t buffer, bool cut_first) {
     absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain("internationalbusinessmachines.com");
     ASSERT_TRUE(parsed.ok());
     permute::GeneratorOptions options;
@@ -193,6 +208,7 @@ class StreamDrainTest : public ::testing::Test {
     auto drain = std::make_unique<StreamDrain>(pipeline, io_.context(), 64, metrics_.pipeline, transport);
     StreamDrain* raw = drain.get();
     transport.Attach(std::move(drain));
+    if (cut_first) transport.Cut(absl::UnavailableError("server shutting down"));
     pipeline->Start();
     raw->Start();
   }
@@ -244,6 +260,7 @@ TEST_F(StreamDrainTest, AStalledReaderHoldsTheBufferUntilItGoes) {
 }
 
 TEST_F(StreamDrainTest, AServerDrainCutsStreamsAtFullSpeed) {
+  int cut = 0;
   for (int round = 0; round < 10; ++round) {
     FakeTransport transport(std::chrono::microseconds(0));
     Start(transport, 5000);
@@ -255,7 +272,20 @@ TEST_F(StreamDrainTest, AServerDrainCutsStreamsAtFullSpeed) {
     // Cut before its end, or finished first (a 5,000-name stream can end within a few ms).
     EXPECT_TRUE(transport.status().code() == absl::StatusCode::kUnavailable || transport.status().ok())
         << transport.status();
+    if (transport.status().code() == absl::StatusCode::kUnavailable) ++cut;
   }
+  EXPECT_GE(cut, 5);  // the early rounds cut streams that had thousands of names to go
+}
+
+// The server's drain can reach a stream between its registration and the drain's Start (the reactor's
+// constructor): it ends at once, writes nothing, and is freed once.
+TEST_F(StreamDrainTest, ACutBeforeTheStartEndsTheStreamWithoutAWrite) {
+  FakeTransport transport(std::chrono::microseconds(0));
+  StartCutFirst(transport, 5000);
+  ASSERT_TRUE(transport.WaitFreed());
+  EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+  EXPECT_EQ(transport.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(transport.writes(), 0);
 }
 
 }  // namespace

@@ -14,8 +14,10 @@ constexpr std::size_t kMiB = std::size_t{1} << 20;
 // again once others gave theirs back.
 TEST(MemoryBudget, TypicalStreamsAlwaysFitAndTheTotalNeverExceedsTheBudget) {
   MemoryBudget budget(512 * kMiB, 64, 10000);
-  const std::size_t typical_generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 1).total();
-  const std::size_t big_generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 32).total();
+  const std::size_t typical_generation =
+      MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, MemoryBudget::kBytesPerDomain).total();
+  const std::size_t big_generation =
+      MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 32 * MemoryBudget::kBytesPerDomain).total();
   std::vector<std::size_t> granted;
   std::size_t total = 0;
   int big_admitted = 0;
@@ -43,7 +45,8 @@ TEST(MemoryBudget, TypicalStreamsAlwaysFitAndTheTotalNeverExceedsTheBudget) {
 // A stream whose generation ended gives back its running Generator's share while it goes on (its client may
 // read slowly for minutes): another stream that did not fit before fits then.
 TEST(MemoryBudget, AGenerationThatEndedGivesItsShareBackWhileTheStreamGoesOn) {
-  const MemoryBudget::Generation generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 1);
+  const MemoryBudget::Generation generation =
+      MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, MemoryBudget::kBytesPerDomain);
   // Room for three typical streams' reserves, and a big buffer's worth more.
   const std::size_t reserve = MemoryBudget::TypicalNeed(10000);
   MemoryBudget budget((3 * reserve + 8192) * MemoryBudget::kBytesPerSlot, 3, 10000);
@@ -65,7 +68,8 @@ TEST(MemoryBudget, AGenerationThatEndedGivesItsShareBackWhileTheStreamGoesOn) {
 // streams' buffers, and once it ended the next typical stream was refused below the stream limit: 360 of 600
 // ghz streams at 200 of 256.)
 TEST(MemoryBudget, AStreamThatGaveItsGenerationBackStillLeavesItsReserveWhenItEnds) {
-  const MemoryBudget::Generation generation = MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, 1);
+  const MemoryBudget::Generation generation =
+      MemoryBudget::GenerationSlots(permute::kDefaultMaxHeldBytes, MemoryBudget::kBytesPerDomain);
   const std::size_t reserve = MemoryBudget::TypicalNeed(10000);
   MemoryBudget budget(3 * reserve * MemoryBudget::kBytesPerSlot, 3, 10000);
   const MemoryBudget::Grant first = budget.Take(generation.total(), 500);

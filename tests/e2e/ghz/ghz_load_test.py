@@ -35,7 +35,7 @@ CALL = "squatstream.v1.EnrichmentService/EnrichDomain"
 CANDIDATES = 500  # per stream; example.com has 5,902, so every stream carries exactly this many
 REQUEST = json.dumps({"domain": "example.com", "max_candidates": CANDIDATES})
 SCALE = 1  # 2 in a sanitizer build
-BUDGET_256_MB = 1700  # squatstreamd refuses to start with less for 256 streams (6.63 MiB each)
+BUDGET_256_MB = 1700  # squatstreamd refuses to start with less for 256 streams (6.64 MiB each)
 SLOT_BYTES = 1536  # MemoryBudget::kBytesPerSlot
 LIMIT_MESSAGE = "server is at its limit of {} concurrent streams; retry later"
 
