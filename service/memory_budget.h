@@ -135,7 +135,6 @@ class MemoryBudget {
     if (charged_gauge_ != nullptr) charged_gauge_->Set(static_cast<double>(charged_));
   }
 
-
   // One lock: a grant is taken once per stream, so there is nothing to gain from lock-free accounting, and
   // the grant reads three counters that must agree. std::mutex: ThreadSanitizer sees it.
   // Invariant: charged_ + (max_streams_ - holders_) * reserve_ <= slots_ — every stream that could still
