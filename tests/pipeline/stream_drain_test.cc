@@ -33,8 +33,9 @@ class FakeTransport final : public StreamTransport {
       : write_delay_(write_delay), stalled_(stalled) {}
   ~FakeTransport() { Stop(); }
 
-  void Attach(std::unique_ptr<StreamDrain> drain) {
-    drain_ = std::move(drain);
+  void Attach(std::unique_ptr<StreamDrain> drain) { drain_ = std::move(drain); }
+  // The reactor's constructor returned: gRPC delivers reactions from now on (what came before waits).
+  void Bind() {
     network_ = std::thread([this] { Run(); });
   }
 
@@ -211,6 +212,7 @@ class StreamDrainTest : public ::testing::Test {
     if (cut_first) transport.Cut(absl::UnavailableError("server shutting down"));
     pipeline->Start();
     raw->Start();
+    transport.Bind();
   }
 
   TestMetrics metrics_;
