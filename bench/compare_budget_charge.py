@@ -11,12 +11,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e", "tools"))
-from squatstreamd import Server  # noqa: E402
+from squatstreamd import MetricPeak, Server  # noqa: E402
 
 GHZ = os.path.join(ROOT, ".tools", "bin", "ghz")
 CALL = "squatstream.v1.EnrichmentService/EnrichDomain"
@@ -40,24 +39,12 @@ def measure(binary, domain, cap=500):
         ghz(server, request, "--concurrency", "1", "--total", "1")
         time.sleep(1.5)  # the server's idle release
         idle = server.rss_bytes()
-        granted = [0.0]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.wait(0.05):
-                granted[0] = max(granted[0], server.metric("squatstream_memory_budget_slots_granted"))
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
+        with MetricPeak(server, "squatstream_memory_budget_slots_granted") as granted:
             report = ghz(server, request, "--concurrency", "200", "--connections", "4", "--total", "600")
-        finally:
-            stop.set()
-            sampler.join()
         peak = peak_rss(server)
         print(f"{binary}: {domain} cap {cap}: codes {report.get('statusCodeDistribution')}, "
               f"{report['rps']:.0f} streams/s, idle {idle / 2**20:.0f} MiB, peak {peak / 2**20:.0f} MiB "
-              f"(+{(peak - idle) / 2**20:.0f}), most granted {granted[0] * SLOT_BYTES / 2**20:.0f} MiB", flush=True)
+              f"(+{(peak - idle) / 2**20:.0f}), most charged {granted.peak * SLOT_BYTES / 2**20:.0f} MiB", flush=True)
 
 
 def main():

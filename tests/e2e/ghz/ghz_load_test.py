@@ -29,7 +29,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Checks, Server, require_tool  # noqa: E402
+from squatstreamd import Checks, MetricPeak, Server, require_tool  # noqa: E402
 
 CALL = "squatstream.v1.EnrichmentService/EnrichDomain"
 CANDIDATES = 500  # per stream; example.com has 5,902, so every stream carries exactly this many
@@ -85,22 +85,10 @@ def rss_returns(checks, server, idle, label):
 def streams(checks, ghz_bin, squatstreamd):
     with Server(squatstreamd, ["--max_concurrent_streams=256", f"--memory_budget_mb={BUDGET_256_MB}"]) as server:
         idle = warm(ghz_bin, server)
-        granted = [0.0]
-        stop = threading.Event()
-
-        def sample():
-            while not stop.wait(0.05):
-                granted[0] = max(granted[0], server.metric("squatstream_memory_budget_slots_granted"))
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
+        with MetricPeak(server, "squatstream_memory_budget_slots_granted") as granted:
             run_and_check(checks, ghz_bin, server, "200 streams, limit 256", {"OK"}, 256,
                           ["--concurrency", "200", "--connections", "4", "--total", str(600 // SCALE)])
-        finally:
-            stop.set()
-            sampler.join()
-        charged = granted[0] * SLOT_BYTES
+        charged = granted.peak * SLOT_BYTES
         checks.expect_rss(peak(server) <= idle + charged,
                           f"peak RSS {peak(server) / 2**20:.0f} MiB within idle {idle / 2**20:.0f} MiB + the most "
                           f"granted at once ({charged / 2**20:.0f} MiB of the {BUDGET_256_MB} MiB budget)")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -116,3 +117,26 @@ class Server:
                 if line.startswith("VmRSS:"):
                     return int(line.split()[1]) * 1024
         raise RuntimeError("no VmRSS")
+
+
+class MetricPeak:
+    """The most a metric of `server` reads while the `with` block runs, sampled every `every` seconds in a
+    thread: `with MetricPeak(server, name) as p: ...; p.peak`."""
+
+    def __init__(self, server, name, every=0.05):
+        self.server, self.name, self.every = server, name, every
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+
+    def _sample(self):
+        while not self._stop.wait(self.every):
+            self.peak = max(self.peak, self.server.metric(self.name))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
