@@ -20,7 +20,6 @@ using internal::LabelDiff;
 using internal::Level;
 using internal::NonAsciiNames;
 
-// ASCII-form checks the fast path applies to each label (those libidn2 would apply to an LDH label).
 // What the deduplication index holds per slot of its table (value and control byte), and per candidate what
 // the Generator keeps besides its names: its Stored entry, and its position in waiting_ (vectors: up to
 // twice their size) or ready_.
@@ -37,6 +36,7 @@ std::size_t CapacityAfterInsert(std::size_t capacity, std::size_t size) {
   return size + 1 > capacity - capacity / 8 ? capacity * 2 + 1 : capacity;
 }
 
+// ASCII-form checks the fast path applies to each label (those libidn2 would apply to an LDH label).
 bool IsValidAsciiLabel(absl::string_view label) {
   if (label.empty() || label.size() > kMaxLabelBytes || label.front() == '-' || label.back() == '-') return false;
   // Labels with "--" at positions 3-4 are reserved; only a well-formed A-label may have it, and the fast

@@ -147,10 +147,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   asio::io_context& cpu_;
   // Touched only by the generation task, one at a time (generating_ hands them over through the posts).
   std::vector<permute::Generator> generators_;
-  std::size_t current_ = 0;  // generators_[current_] is running
-  std::function<void()> generation_done_callback_;
-  const std::vector<std::string> inputs_;     // each input domain's ASCII form, for the records
-  std::atomic<bool> stop_generating_{false};  // set by Cancel, read by the generation task
+  std::size_t current_ = 0;                         // generators_[current_] is running
+  std::function<void()> generation_done_callback_;  // StreamWork::generation_done; emptied when called
+  const std::vector<std::string> inputs_;           // each input domain's ASCII form, for the records
+  std::atomic<bool> stop_generating_{false};        // set by Cancel, read by the generation task
   const StagePlan stages_;
   const std::uint32_t all_stages_;  // a bit per stage
   const bool registered_only_;
