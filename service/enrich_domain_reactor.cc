@@ -64,7 +64,7 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   pipeline::PipelineOptions pipeline_options = context_.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
   pipeline::StreamWork work;
-  std::size_t generators_bytes = 0;  // what they hold before they run: each label's surroundings, for one
+  std::size_t generators_bytes = 0;  // what the Generators hold before they run (each input's own state)
   for (permute::ParsedDomain& domain : spec->domains) {
     generators_bytes += work.generators.emplace_back(std::move(domain), spec->generator).HeldBytes();
   }
