@@ -85,19 +85,22 @@ void BM_ClassifierLookup(benchmark::State& state, std::string domain) {
 // at any Next(), and what it still holds after its last candidate, before it is destroyed — what a stream
 // holds while its client reads the candidates out. A capped run's kinds make their names before the cap cuts
 // them. Written against the public API only, so the same file measures an older engine.
-void BM_GeneratorMemory(benchmark::State& state, std::string domain, std::size_t cap) {
+void BM_GeneratorMemory(benchmark::State& state, std::string domain, std::size_t cap, bool subdomains) {
   const ParsedDomain parsed = MustParse(domain);
-  GenerateAll(parsed, {.kinds = {}, .max_candidates = cap});  // tables and library caches built first
-  std::size_t most = 0, after_last = 0;
+  const GeneratorOptions options{.kinds = {}, .max_candidates = cap, .subdomains = subdomains};
+  GenerateAll(parsed, options);  // tables and library caches built first
+  std::size_t most = 0, after_last = 0, names = 0;
   for (auto _ : state) {
     const std::size_t before = mallinfo2().uordblks;
-    Generator g(parsed, {.kinds = {}, .max_candidates = cap});
+    Generator g(parsed, options);
     while (std::optional<Candidate> c = g.Next()) {
       most = std::max(most, mallinfo2().uordblks - before);
       benchmark::DoNotOptimize(c->ascii.data());
     }
     after_last = mallinfo2().uordblks - before;
+    names = g.generated();
   }
+  state.counters["names"] = static_cast<double>(names);
   state.counters["most_held_KiB"] = static_cast<double>(most) / 1024;
   state.counters["held_after_last_KiB"] = static_cast<double>(after_last) / 1024;
 }
@@ -122,10 +125,15 @@ int RegisterAll() {
   for (const std::string domain : {"example.com", "internationalbusinessmachines.com"}) {
     for (const std::size_t cap : {std::size_t{100}, std::size_t{500}, std::size_t{100000}}) {
       benchmark::RegisterBenchmark(("BM_GeneratorMemory/" + domain + "/cap:" + std::to_string(cap)).c_str(),
-                                   BM_GeneratorMemory, domain, cap)
+                                   BM_GeneratorMemory, domain, cap, false)
           ->Unit(benchmark::kMillisecond);
     }
   }
+  // Four 50-letter labels with their subdomains permuted: the most names one domain can make.
+  const std::string l50 = "qwertyuiopasdfghjklzxcvbnmqwertyuiopasdfghjklzxcvb";
+  benchmark::RegisterBenchmark("BM_GeneratorMemory/four-50-letter-labels/subdomains", BM_GeneratorMemory,
+                               l50 + "." + l50 + "." + l50 + "." + l50 + ".com", std::size_t{100000}, true)
+      ->Unit(benchmark::kMillisecond);
   for (const std::string& d : RefusedVariantDomains()) {
     benchmark::RegisterBenchmark(("BM_RefusedVariants/" + d).c_str(), BM_Generate, d, std::vector<Kind>{})
         ->Unit(benchmark::kMillisecond);
