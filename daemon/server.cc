@@ -280,6 +280,7 @@ bool Server::ReleaseMemoryIfIdle() {
   } else {
     malloc_trim(0);
   }
+  parts_->metrics.memory_releases->Increment();
   return true;
 }
 

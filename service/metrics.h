@@ -34,6 +34,7 @@ struct Metrics {
   prometheus::Counter* classify_cache_hits = nullptr;    // ClassifyDomain calls whose target was cached
   prometheus::Counter* classify_cache_misses = nullptr;  // ... and those that generated its permutations
   pipeline::PipelineMetrics pipeline;
+  prometheus::Counter* memory_releases = nullptr;  // the idle releases of free heap memory to the system
   // Per-enricher families (label enricher); AddStageMetrics adds an enricher's series.
   prometheus::Family<prometheus::Histogram>* enrichment_latency_seconds = nullptr;
   prometheus::Family<prometheus::Counter>* enrichment_failures = nullptr;

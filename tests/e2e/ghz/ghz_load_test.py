@@ -130,7 +130,7 @@ def soak(checks, ghz_bin, squatstreamd):
 
 def warm(ghz_bin, server):
     ghz(ghz_bin, server, "--concurrency", "1", "--total", "1")
-    time.sleep(1.5)  # the server releases memory once a second when idle
+    server.wait_idle_release()
     return server.rss_bytes()
 
 

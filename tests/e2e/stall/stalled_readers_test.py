@@ -11,6 +11,10 @@ domains (more than a typical stream's share), is refused with RESOURCE_EXHAUSTED
 returns to at most 2x its idle value within 30 s. (Without the budget the same 64 readers took the server to
 ~1.1 GB, and the memory stayed taken.)
 
+The probes run once every stalled stream reached the server and the grants are settled (waited for on
+the server's metrics, never a fixed time), and the test checks the stalled streams' charge did not change
+around them, so the outcome is the budget's on any machine.
+
 usage: stalled_readers_test.py STALLED_READERS GRPCURL SQUATSTREAMD [--sanitizer-build]
 With --sanitizer-build the RSS checks are printed, not asserted (the sanitizer's allocator and shadow memory).
 Standard library only; bounded.
@@ -22,11 +26,19 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from squatstreamd import Checks, Server, require_tool  # noqa: E402
+from squatstreamd import Checks, Server, require_tool, wait_for  # noqa: E402
 
 BUDGET_MB = 512
 READERS = 64
-HOLD = 6
+# Each stalled stream asks for internationalbusinessmachines.com (22,026 candidates): more than its largest
+# possible grant (--fanin_capacity, 16,384, counting its lookups in flight), one batch in flight (1,024
+# records) and what the client's transport takes before flow control stops it (its 64 KiB window, BDP
+# probing off in stalled_readers), so no stalled stream's generation can end while it is held — on a fast
+# machine or a slow one — and what the probes meet is decided by the budget alone. (With BDP probing the
+# client's window grew, a fast machine finished generating the first, large-buffered streams before the
+# probe, their charges shrank, and the 65th stream was admitted.)
+STALLED_DOMAIN = "internationalbusinessmachines.com"
+MAX_HOLD = 150  # a bound for a test that dies; the test lets go as soon as it has checked
 
 
 def main():
@@ -43,8 +55,8 @@ def main():
         metric = server.metric
 
         subprocess.run([stalled, server.address, "1", "example.com", "10", "0"], check=True, timeout=60,
-                       stdout=subprocess.DEVNULL)
-        time.sleep(2)  # the server's once-a-second idle release
+                       stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        server.wait_idle_release()
         idle = server.rss_bytes()
         slots = metric("squatstream_memory_budget_slots")
 
@@ -63,22 +75,37 @@ def main():
 
         sampler = threading.Thread(target=sample)
         sampler.start()
-        clients = subprocess.Popen([stalled, server.address, str(READERS), "internationalbusinessmachines.com",
-                                    "100000", str(HOLD)], stdout=subprocess.DEVNULL)
+        clients = subprocess.Popen([stalled, server.address, str(READERS), STALLED_DOMAIN, "100000", str(MAX_HOLD)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         try:
-            time.sleep(HOLD / 2)  # mid-stall
-            refused = metric("grpc_server_handled_total", 'grpc_code="ResourceExhausted",grpc_method="EnrichDomain"')
+            # The state the probes are about: every stalled stream admitted (or refused), and the grants at
+            # the budget — the last stream takes what is left beside one reserve, so the charge passes 98% of
+            # the budget only once every grant is taken.
+            refusals = lambda: metric("grpc_server_handled_total",  # noqa: E731
+                                      'grpc_code="ResourceExhausted",grpc_method="EnrichDomain"')
+            wait_for(lambda: metric("squatstream_active_streams") + refusals() >= READERS and
+                     (refusals() > 0 or metric("squatstream_memory_budget_slots_granted") >= slots * 0.98),
+                     120, f"the {READERS} stalled streams to be admitted and granted their share")
+            refused = refusals()
+            charged_before = metric("squatstream_memory_budget_slots_granted")
             domains = ", ".join(f'"internationalbusinessmachines{i}.com"' for i in range(32))
             extra = subprocess.run([grpcurl, "-plaintext", "-d", f'{{"domains":[{domains}],"max_candidates":100000}}',
                                     server.address, "squatstream.v1.EnrichmentService/EnrichDomain"],
-                                   capture_output=True, text=True, timeout=30)
+                                   capture_output=True, text=True, timeout=60)
             typical = subprocess.run([grpcurl, "-plaintext", "-d", '{"domain":"example.com","max_candidates":10}',
                                       server.address, "squatstream.v1.EnrichmentService/EnrichDomain"],
-                                     capture_output=True, text=True, timeout=30)
-            clients.wait(timeout=HOLD + 60)
+                                     capture_output=True, text=True, timeout=60)
+            # grpcurl has the typical probe's status, so its grant is back (it is released before the status
+            # leaves): what is charged now is the stalled streams' alone.
+            charged_after = metric("squatstream_memory_budget_slots_granted")
         finally:
+            clients.stdin.close()
+            clients.wait(timeout=60)
             stop.set()
             sampler.join()
+        expect(charged_after == charged_before,
+               f"the stalled streams held their charge through the probes ({charged_before:.0f} then "
+               f"{charged_after:.0f} slots): the probes met the budget, not a generation that had ended")
         print(f"      idle {idle / 2**20:.0f} MiB, peak {peak[0] / 2**20:.0f} MiB; budget {BUDGET_MB} MiB = "
               f"{slots:.0f} slots, peak granted {granted_peak[0]:.0f}; {refused:.0f} of {READERS} refused")
         expect(not sample_errors, f"sampled RSS and metrics throughout ({sample_errors[:1]})")

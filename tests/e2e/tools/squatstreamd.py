@@ -39,6 +39,19 @@ def require_tool(path, name):
         sys.exit(f"{name} not found at {path}: scripts/install-deps.sh installs it (pinned, into .tools/)")
 
 
+def wait_for(condition, timeout, what, every=0.05):
+    """Polls `condition()` until it is true; exits naming `what` when `timeout` seconds pass first. The way a
+    test waits for a state (never a fixed sleep standing in for it). Returns the condition's last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
 class Server:
     """squatstreamd on 127.0.0.1 with `flags`; `address` is host:port once started. Use as a context manager:
     on exit the server gets SIGTERM and must exit 0 within `stop_timeout` seconds."""
@@ -106,6 +119,14 @@ class Server:
             if all(part in (m.group(1) or "") for part in labels.split(",") if part):
                 total += float(m.group(2))
         return total
+
+    def wait_idle_release(self, timeout=30):
+        """Waits until no stream is in progress and the server has since given its free memory back to the
+        system (its once-a-second idle release, counted in squatstream_memory_releases_total)."""
+        wait_for(lambda: self.metric("squatstream_active_streams") == 0, timeout, "the streams to end")
+        released = self.metric("squatstream_memory_releases_total")
+        wait_for(lambda: self.metric("squatstream_memory_releases_total") > released, timeout,
+                 "the server's idle memory release")
 
     def rss_bytes(self):
         """The server's resident set size now (VmRSS of /proc/PID/status). Exits, with the server's log, if
