@@ -1,8 +1,9 @@
-"""The README's grpcurl transcripts, run: every `$ grpcurl …` command in a ```console block of README.md runs
-against a real squatstreamd, and what grpcurl prints (stdout and stderr, as a terminal shows them) must equal
-the lines under the command in the README, up to the next `$ ` line or the end of the block.
+"""The documented grpcurl transcripts, run: every `$ grpcurl …` command in a ```console block of the document
+(docs/examples.md; it was the README's until the README got short) runs against a real squatstreamd, and what
+grpcurl prints (stdout and stderr, as a terminal shows them) must equal the lines under the command in the
+document, up to the next `$ ` line or the end of the block.
 
-The server is started with the flags of the README's own `$ …squatstreamd …` line (its addresses replaced by
+The server is started with the flags of the document's own `$ …squatstreamd …` line (its addresses replaced by
 free loopback ports); `localhost:50051` in each command becomes that server's address.
 
 Masking rules (the only ones), for what differs from run to run by design:
@@ -13,11 +14,11 @@ Masking rules (the only ones), for what differs from run to run by design:
    first depend on timing; which records come, with which fields and values, and the final counts do not.
 Everything else must match exactly: every field name and value, the final progress; and output that is not
 JSON (list, describe, errors) line by line.
-The test also checks that the README covers the calls users make (list, describe of the service and of the
+The test also checks that the document covers the calls users make (list, describe of the service and of the
 request, a small EnrichDomain stream, the batch call, ClassifyDomain, Health/Check and an INVALID_ARGUMENT),
 and that its own comparison notices a changed field name.
 
-usage: readme_transcripts_test.py GRPCURL SQUATSTREAMD [README.md]
+usage: readme_transcripts_test.py GRPCURL SQUATSTREAMD [DOCUMENT (default: docs/examples.md)]
 Standard library only: runs under any Python 3.9+.
 """
 import difflib
@@ -32,9 +33,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from squatstreamd import Server, require_tool  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-README_ADDRESS = "localhost:50051"
+DOC_ADDRESS = "localhost:50051"
 
-# What the README must show, each as (what, a test on the command, a test on the expected output).
+# What the document must show, each as (what, a test on the command, a test on the expected output).
 REQUIRED = [
     ("list", lambda c: re.search(r"\blist$", c), None),
     ("describe of the service", lambda c: "describe squatstream.v1.EnrichmentService" in c, None),
@@ -49,11 +50,11 @@ REQUIRED = [
 ]
 
 
-def parse(readme_text):
-    """Returns (server_args, [(command, expected_lines)]) from the README's console blocks."""
+def parse(doc_text):
+    """Returns (server_args, [(command, expected_lines)]) from the document's console blocks."""
     server_args, transcripts = None, []
     in_block = False
-    lines = readme_text.splitlines()
+    lines = doc_text.splitlines()
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -76,7 +77,7 @@ def parse(readme_text):
         words = shlex.split(command)
         if words and words[0].endswith("squatstreamd"):
             if server_args is not None:
-                sys.exit("readme_transcripts_test: the README starts squatstreamd twice in its console blocks")
+                sys.exit("readme_transcripts_test: the document starts squatstreamd twice in its console blocks")
             server_args = [w for w in words[1:] if w != "&" and not w.startswith(("--grpc_address=",
                                                                                 "--metrics_address="))]
         elif words and words[0] == "grpcurl":
@@ -122,7 +123,7 @@ def drop_latency(value):
 
 
 def run(grpcurl, command, address):
-    words = shlex.split(command.replace(README_ADDRESS, address))
+    words = shlex.split(command.replace(DOC_ADDRESS, address))
     assert words[0] == "grpcurl"
     r = subprocess.run([grpcurl] + words[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=60)
@@ -134,16 +135,17 @@ def main():
         sys.exit(__doc__)
     grpcurl, squatstreamd = sys.argv[1], sys.argv[2]
     require_tool(grpcurl, "grpcurl")
-    readme = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "README.md")
-    server_args, transcripts = parse(open(readme, encoding="utf-8").read())
+    doc = sys.argv[3] if len(sys.argv) > 3 else os.path.join(ROOT, "docs", "examples.md")
+    doc_name = os.path.relpath(doc, ROOT) if os.path.abspath(doc).startswith(ROOT + os.sep) else doc
+    server_args, transcripts = parse(open(doc, encoding="utf-8").read())
     if server_args is None:
-        sys.exit("readme_transcripts_test: no `$ …squatstreamd …` line in the README's console blocks")
+        sys.exit(f"readme_transcripts_test: no `$ …squatstreamd …` line in {doc_name}'s console blocks")
     if not transcripts:
-        sys.exit("readme_transcripts_test: no `$ grpcurl …` commands in the README's console blocks")
+        sys.exit(f"readme_transcripts_test: no `$ grpcurl …` commands in {doc_name}'s console blocks")
     missing = [what for what, on_cmd, on_out in REQUIRED
                if not any(on_cmd(c) and (on_out is None or on_out("\n".join(e))) for c, e in transcripts)]
     if missing:
-        sys.exit("readme_transcripts_test: the README shows no grpcurl transcript of: " + "; ".join(missing))
+        sys.exit(f"readme_transcripts_test: {doc_name} shows no grpcurl transcript of: " + "; ".join(missing))
 
     failures = 0
     with Server(squatstreamd, server_args) as server:
@@ -154,15 +156,15 @@ def main():
                 continue
             failures += 1
             print(f"FAIL  $ {command}")
-            sys.stdout.writelines(l + "\n" for l in difflib.unified_diff(want, got, "README.md", "grpcurl",
+            sys.stdout.writelines(l + "\n" for l in difflib.unified_diff(want, got, doc_name, "grpcurl",
                                                                        lineterm=""))
-        # The comparison notices a changed field name (a README in camelCase, as it once was, must fail).
+        # The comparison notices a changed field name (a document in camelCase, as the README once was, must fail).
         command, expected = next((c, e) for c, e in transcripts if '"domain_ascii"' in "\n".join(e))
         mutated = [l.replace('"domain_ascii"', '"domainAscii"') for l in expected]
         if normalise(mutated) == normalise(run(grpcurl, command, server.address)):
             failures += 1
             print("FAIL  the comparison did not notice domain_ascii written as domainAscii")
-    print(f"readme_transcripts_test: {len(transcripts)} transcripts, {failures} failed")
+    print(f"readme_transcripts_test: {doc_name}: {len(transcripts)} transcripts, {failures} failed")
     sys.exit(1 if failures else 0)
 
 
