@@ -182,8 +182,8 @@ void BM_Registration(benchmark::State& state, v1::DnsVerdict verdict, bool in_ca
   std::vector<v1::Record> records;
   for (int i = 0; i < kWarm; ++i) {
     // Candidates under the cached registered domains (a subdomain label: the same registered domain).
-    records.push_back(
-        testing::RecordAfterDns(absl::StrFormat(in_cache ? "www.bulk%05d.example" : "bulk%05d.other", i), verdict));
+    records.push_back(testing::RecordAfterDns(
+        in_cache ? absl::StrFormat("www.bulk%05d.example", i) : absl::StrFormat("bulk%05d.other", i), verdict));
   }
   std::size_t i = 0, hits = 0;
   for (auto _ : state) {
@@ -215,7 +215,7 @@ void BM_PageHash(benchmark::State& state, bool at_cap) {
     page.resize(std::size_t{256} << 10);
   }
   for (auto _ : state) benchmark::DoNotOptimize(workers::banner::PageHash(page));
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * page.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(page.size()));
 }
 BENCHMARK_CAPTURE(BM_PageHash, page_4k, false);
 BENCHMARK_CAPTURE(BM_PageHash, page_256k, true);

@@ -285,7 +285,7 @@ void RunFanIn(benchmark::State& state) {
     if (checksum != want_checksum) Fail("checksum", checksum, want_checksum);
     state.SetIterationTime(std::chrono::duration<double>(end - start).count());
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * total));
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(total));
   state.counters["peak_rss_mb"] = PeakRssMb();
 }
 

@@ -53,6 +53,10 @@ class LaneBuffer {
   LaneBuffer(const LaneBuffer&) = delete;
   LaneBuffer& operator=(const LaneBuffer&) = delete;
 
+ private:
+  struct Lane;  // declared before Producer, which points at one (clang resolves the name at the point of use)
+
+ public:
   // A producer session: claims a lane on construction, publishes and releases it on destruction. Use it
   // from one thread; do not hold two at once on one thread for long (each holds a lane).
   class Producer {

@@ -25,6 +25,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
@@ -44,7 +45,7 @@ namespace v1 = squatstream::v1;
 namespace {
 
 struct Totals {
-  std::mutex mu;
+  squatstream::Mutex mu;
   std::vector<double> ttfb_ms;
   std::vector<double> stream_ms;
   std::map<int, int> failures;  // by grpc status code
@@ -77,7 +78,7 @@ void Worker(v1::EnrichmentService::Stub* stub, const v1::EnrichDomainRequest& re
     }
     const grpc::Status status = reader->Finish();
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    std::lock_guard<std::mutex> l(totals->mu);
+    squatstream::MutexLock l(totals->mu);
     totals->records += records;
     totals->messages += messages;
     if (!status.ok()) {

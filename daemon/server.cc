@@ -119,7 +119,7 @@ struct Server::Parts {
   std::unique_ptr<MemoryBudget> budget;
   std::unique_ptr<service::EnrichmentService> service;
   std::unique_ptr<grpc::Server> server;
-  absl::Mutex shutdown_mu;
+  Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 };
 
@@ -266,7 +266,7 @@ void Server::ReloadGeoDatabases() {
 }
 
 bool Server::ReleaseMemoryIfIdle() {
-  absl::MutexLock lock(&release_mu_);
+  MutexLock lock(release_mu_);
   const std::uint64_t admitted = context_.streams_admitted.load();
   if (context_.active_streams.load() != 0) return false;
   if (admitted != admitted_at_last_release_) {
@@ -286,7 +286,7 @@ bool Server::ReleaseMemoryIfIdle() {
 
 void Server::Shutdown(absl::Duration grace) {
   Parts& p = *parts_;
-  absl::MutexLock lock(&p.shutdown_mu);
+  MutexLock lock(p.shutdown_mu);
   if (p.shut_down) return;
   p.shut_down = true;
   if (p.server != nullptr) {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/mutex.h"
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/banner/banner_enricher.h"
@@ -76,11 +77,10 @@ class Server {
   // Gives the heap's free memory back to the system (jemalloc's purge of every arena, or glibc's
   // malloc_trim in a program without jemalloc) when no stream is in progress, on
   // each of the first kReleasesAfterActivity calls after streams ran (a stream's slot is freed before its
-  // memory is, and freeing a GB of records takes a while); else does nothing. Returns whether it released (each release counts in
-  // squatstream_memory_releases_total, which tests wait on). A burst of
-  // streams leaves glibc's arenas holding hundreds of MB that no later allocation may need (200 ghz streams
-  // of 500 candidates: 22 MB idle before, 159 MB after, 27 MB after a trim). Call it periodically (main.cc
-  // does, every second); thread-safe.
+  // memory is, and freeing a GB of records takes a while); else does nothing. Returns whether it released (each release
+  // counts in squatstream_memory_releases_total, which tests wait on). A burst of streams leaves glibc's arenas holding
+  // hundreds of MB that no later allocation may need (200 ghz streams of 500 candidates: 22 MB idle before, 159 MB
+  // after, 27 MB after a trim). Call it periodically (main.cc does, every second); thread-safe.
   bool ReleaseMemoryIfIdle();
 
  private:
@@ -91,7 +91,7 @@ class Server {
 
   std::unique_ptr<Parts> parts_;
   service::ServiceContext context_;
-  absl::Mutex release_mu_;
+  Mutex release_mu_;
   std::uint64_t admitted_at_last_release_ ABSL_GUARDED_BY(release_mu_) = 0;
   static constexpr int kReleasesAfterActivity = 10;
   int releases_left_ ABSL_GUARDED_BY(release_mu_) = 0;

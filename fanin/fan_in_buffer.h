@@ -6,16 +6,15 @@
 // executor thread) reserve a slot with TryReserve and are called back when space frees. Producers with
 // many items hand them over in batches (PushAll, PushReservedAll): one lock acquisition per batch.
 //
-// Lock shape: one std::mutex guards the vector and counters; every critical section is a push_back, a
-// batch's insert, a swap or a counter update, so producers hold it for nanoseconds. std::mutex (not absl::Mutex) keeps
-// this target free of Abseil's compiled code, so the ThreadSanitizer preset can instrument all of it. Callbacks run
+// Lock shape: one Mutex guards the vector and counters; every critical section is a push_back, a
+// batch's insert, a swap or a counter update, so producers hold it for nanoseconds. The Mutex is base/mutex.h's,
+// a std::mutex underneath, so the ThreadSanitizer preset instruments all of this target. Callbacks run
 // outside that lock, under a second lock per callback that only its setter and ClearCallbacks also take, so
 // that after ClearCallbacks returns no callback is running or will run.
 #ifndef SQUATSTREAM_FANIN_FAN_IN_BUFFER_H_
 #define SQUATSTREAM_FANIN_FAN_IN_BUFFER_H_
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <iterator>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "base/mutex.h"
 
 namespace squatstream::fanin {
 
@@ -49,11 +49,11 @@ class FanInBuffer {
   // inside Push, PushReserved, Close, Drain, ReleaseReservation or Cancel, so they must not block. The space
   // callback must not call back into the buffer; the data callback may (it usually drains).
   void SetDataCallback(std::function<void()> on_data) {
-    std::lock_guard<std::mutex> l(data_cb_mu_);
+    MutexLock l(data_cb_mu_);
     on_data_ = std::move(on_data);
   }
   void SetSpaceCallback(std::function<void()> on_space) {
-    std::lock_guard<std::mutex> l(space_cb_mu_);
+    MutexLock l(space_cb_mu_);
     on_space_ = std::move(on_space);
   }
 
@@ -67,7 +67,7 @@ class FanInBuffer {
   ~FanInBuffer() {
     std::size_t held = 0;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       held = HeldLocked();
     }
     ReportDepth(-static_cast<double>(held));
@@ -84,8 +84,8 @@ class FanInBuffer {
   bool Push(T item) {
     bool notify = false;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      space_cv_.wait(l, [this] { return stopped_ || HeldLocked() + reserved_ < capacity_; });
+      MutexLock l(mu_);
+      while (!stopped_ && HeldLocked() + reserved_ >= capacity_) space_cv_.Wait(mu_);
       if (stopped_) return false;
       items_.push_back(std::move(item));
       notify = DataDueLocked();
@@ -105,8 +105,8 @@ class FanInBuffer {
       bool notify = false;
       std::size_t n = 0;
       {
-        std::unique_lock<std::mutex> l(mu_);
-        space_cv_.wait(l, [this] { return stopped_ || HeldLocked() + reserved_ < capacity_; });
+        MutexLock l(mu_);
+        while (!stopped_ && HeldLocked() + reserved_ >= capacity_) space_cv_.Wait(mu_);
         if (stopped_) {
           appended_all = false;
           break;
@@ -129,7 +129,7 @@ class FanInBuffer {
   // space frees) or stopped. A reserved slot must be filled by PushReserved or released by
   // ReleaseReservation.
   bool TryReserve() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (stopped_) return false;
     if (HeldLocked() + reserved_ >= capacity_) {
       space_waiter_ = true;
@@ -144,7 +144,7 @@ class FanInBuffer {
   bool PushReserved(T item) {
     bool notify = false;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       --reserved_;
       if (cancelled_) return false;
       items_.push_back(std::move(item));
@@ -162,7 +162,7 @@ class FanInBuffer {
     bool appended = false;
     const std::size_t n = items->size();
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       reserved_ -= n;
       if (!cancelled_) {
         items_.insert(items_.end(), std::make_move_iterator(items->begin()), std::make_move_iterator(items->end()));
@@ -181,7 +181,7 @@ class FanInBuffer {
   void Flush() {
     bool notify = false;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       if (HeldLocked() == 0) return;
       flushed_ = true;
       notify = std::exchange(data_waiter_, false);
@@ -193,11 +193,11 @@ class FanInBuffer {
   void ReleaseReservation() {
     bool notify = false;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       --reserved_;
       notify = std::exchange(space_waiter_, false);
     }
-    space_cv_.notify_one();
+    space_cv_.NotifyOne();
     if (notify) NotifySpace();
   }
 
@@ -217,7 +217,7 @@ class FanInBuffer {
     std::size_t from = 0;  // the slice of spill_ this call takes
     std::size_t count = 0;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       result.depth_before = HeldLocked();
       if (cancelled_) {
         spill_.clear();  // only the consumer touches spill_'s elements; Cancel only zeroed the count
@@ -259,7 +259,7 @@ class FanInBuffer {
     }
     if (result.taken > 0) {
       ReportDepth(-static_cast<double>(result.taken));
-      space_cv_.notify_all();
+      space_cv_.NotifyAll();
     }
     if (notify_space) NotifySpace();
     return result;
@@ -269,11 +269,11 @@ class FanInBuffer {
   void Close() {
     bool notify = false;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       stopped_ = true;
       notify = std::exchange(data_waiter_, false);
     }
-    space_cv_.notify_all();
+    space_cv_.NotifyAll();
     if (notify) NotifyData();
   }
 
@@ -283,7 +283,7 @@ class FanInBuffer {
     bool notify = false;
     std::size_t held = 0;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(mu_);
       held = HeldLocked();
       stopped_ = true;
       cancelled_ = true;
@@ -292,13 +292,13 @@ class FanInBuffer {
       notify = std::exchange(space_waiter_, false);
     }
     ReportDepth(-static_cast<double>(held));
-    space_cv_.notify_all();
+    space_cv_.NotifyAll();
     if (notify) NotifySpace();
   }
 
   // Items held now. Thread-safe; for metrics and tests.
   std::size_t size() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     return HeldLocked();
   }
 
@@ -319,17 +319,17 @@ class FanInBuffer {
   }
 
   void NotifyData() {
-    std::lock_guard<std::mutex> l(data_cb_mu_);
+    MutexLock l(data_cb_mu_);
     if (on_data_) on_data_();
   }
   void NotifySpace() {
-    std::lock_guard<std::mutex> l(space_cb_mu_);
+    MutexLock l(space_cb_mu_);
     if (on_space_) on_space_();
   }
 
   const std::size_t capacity_;
-  mutable std::mutex mu_;
-  std::condition_variable space_cv_;
+  mutable Mutex mu_;
+  CondVar space_cv_;
   std::vector<T> items_ ABSL_GUARDED_BY(mu_);
   std::vector<T> spill_;  // swapped out by a Drain that could not take everything; elements: consumer only
   std::size_t spill_pos_ ABSL_GUARDED_BY(mu_) = 0;   // spill_'s next item to take
@@ -344,9 +344,9 @@ class FanInBuffer {
 
   std::function<void(double)> on_depth_;  // set before use, then read only
 
-  std::mutex data_cb_mu_;
+  Mutex data_cb_mu_;
   std::function<void()> on_data_ ABSL_GUARDED_BY(data_cb_mu_);
-  std::mutex space_cb_mu_;
+  Mutex space_cb_mu_;
   std::function<void()> on_space_ ABSL_GUARDED_BY(space_cb_mu_);
 };
 

@@ -4,7 +4,7 @@ namespace squatstream::pipeline {
 
 std::shared_ptr<const permute::Classifier> ClassifierCache::Get(const permute::ParsedDomain& target, bool* hit) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (auto it = index_.find(target.ascii); it != index_.end()) {
       lru_.splice(lru_.begin(), lru_, it->second);  // now the most recently used
       *hit = true;
@@ -14,7 +14,7 @@ std::shared_ptr<const permute::Classifier> ClassifierCache::Get(const permute::P
   *hit = false;
   auto built = std::make_shared<const permute::Classifier>(target);
   if (capacity_ == 0) return built;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = index_.find(target.ascii); it != index_.end()) {
     return it->second->second;  // another call built it meanwhile: keep one
   }
@@ -28,7 +28,7 @@ std::shared_ptr<const permute::Classifier> ClassifierCache::Get(const permute::P
 }
 
 std::size_t ClassifierCache::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return lru_.size();
 }
 

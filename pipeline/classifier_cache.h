@@ -16,6 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "base/mutex.h"
 #include "permute/domain.h"
 #include "permute/permutations.h"
 
@@ -36,7 +37,7 @@ class ClassifierCache {
   using Entry = std::pair<std::string, std::shared_ptr<const permute::Classifier>>;  // target ASCII form
 
   const std::size_t capacity_;
-  mutable std::mutex mu_;                      // std::mutex, not absl::Mutex: ThreadSanitizer sees it (the tsan preset)
+  mutable Mutex mu_;
   std::list<Entry> lru_ ABSL_GUARDED_BY(mu_);  // most recently used first
   absl::flat_hash_map<std::string, std::list<Entry>::iterator> index_ ABSL_GUARDED_BY(mu_);
 };

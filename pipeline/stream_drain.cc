@@ -21,13 +21,13 @@ void StreamDrain::Start() {
 }
 
 bool StreamDrain::finished() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return finished_;
 }
 
 void StreamDrain::ScheduleTryWrite() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (finished_) return;
     ++posted_;
   }
@@ -35,7 +35,7 @@ void StreamDrain::ScheduleTryWrite() {
     TryWrite();
     bool last = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       last = --posted_ == 0 && done_;
     }
     if (last) transport_.Free();
@@ -44,7 +44,7 @@ void StreamDrain::ScheduleTryWrite() {
 
 void StreamDrain::TryWrite() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (finished_) return;
     if (consumer_busy_) {
       retry_ = true;
@@ -83,19 +83,19 @@ void StreamDrain::TryWrite() {
       }
       // The role stays claimed until WriteDone. Under mu_ so that no write starts after Finish (StartWrite
       // and Finish return at once; reactions never run inline).
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (!finished_) transport_.StartWrite();
       return;
     }
     if (result.finished) {
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         consumer_busy_ = false;
       }
       FinishOnce(absl::OkStatus());
       return;
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!retry_) {
       consumer_busy_ = false;
       return;
@@ -111,7 +111,7 @@ void StreamDrain::WriteDone(bool ok) {
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     consumer_busy_ = false;
   }
   TryWrite();
@@ -123,7 +123,7 @@ void StreamDrain::Cancel(const absl::Status& why) {
 }
 
 void StreamDrain::FinishOnce(const absl::Status& status) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (finished_) return;
   finished_ = true;
   transport_.Finish(status);
@@ -133,7 +133,7 @@ void StreamDrain::Done() {
   pipeline_->buffer().SetDataCallback(nullptr);  // waits out a callback in progress; none after
   pipeline_->Cancel();                           // no-op when the pipeline already finished
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     done_ = true;
     if (posted_ > 0) return;  // the last posted TryWrite frees the owner
   }

@@ -22,6 +22,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
+#include "base/mutex.h"
 #include "pipeline/enrich_pipeline.h"
 #include "pipeline/pipeline_metrics.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -85,8 +86,8 @@ class StreamDrain {
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can
   // run the buffer's callbacks and those must not run under our lock. `retry_` records a wake-up that came
-  // while another thread held the role, so that it is not lost. std::mutex: ThreadSanitizer sees it.
-  std::mutex mu_;
+  // while another thread held the role, so that it is not lost.
+  Mutex mu_;
   bool consumer_busy_ ABSL_GUARDED_BY(mu_) = false;  // a thread is draining, or a write is in flight
   bool retry_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -21,6 +21,7 @@
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "base/mutex.h"
 #include "permute/generator.h"
 #include "prometheus/gauge.h"
 
@@ -76,7 +77,7 @@ class MemoryBudget {
   // when max_streams streams already hold grants. Thread-safe.
   Grant Take(std::size_t generation, std::size_t buffer_need) {
     buffer_need = std::max<std::size_t>(1, buffer_need);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (holders_ >= max_streams_) return {};
     const std::size_t free = slots_ - charged_;
     const std::size_t kept_for_others = (max_streams_ - holders_ - 1) * reserve_;
@@ -92,7 +93,7 @@ class MemoryBudget {
 
   // A stream that holds `held` slots ends and gives them all back.
   void Release(std::size_t held) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     charged_ -= Charge(held);
     --holders_;
     Publish();
@@ -101,7 +102,7 @@ class MemoryBudget {
   // once generation ended). It stays charged at least the reserve: when it ends, its place is again one a
   // typical stream must find room in, and that room must not have gone to others meanwhile.
   void Return(std::size_t held, std::size_t slots) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     charged_ -= Charge(held) - Charge(held - slots);
     Publish();
   }
@@ -136,10 +137,10 @@ class MemoryBudget {
   }
 
   // One lock: a grant is taken once per stream, so there is nothing to gain from lock-free accounting, and
-  // the grant reads three counters that must agree. std::mutex: ThreadSanitizer sees it.
+  // the grant reads three counters that must agree.
   // Invariant: charged_ + (max_streams_ - holders_) * reserve_ <= slots_ — every stream that could still
   // arrive finds its reserve, and the slots held (each at most its charge) never exceed the budget.
-  std::mutex mu_;
+  Mutex mu_;
   std::size_t charged_ ABSL_GUARDED_BY(mu_) = 0;  // the sum of the holders' Charge
   std::size_t holders_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -106,7 +106,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
   }
   if (request.domains_size() + static_cast<int>(spec.domains.size()) > kMaxDomainsPerRequest) {
     return absl::InvalidArgumentError(absl::StrFormat("the request lists %d domains; at most %d are allowed",
-                                                      request.domains_size() + spec.domains.size(),
+                                                      request.domains_size() + static_cast<int>(spec.domains.size()),
                                                       kMaxDomainsPerRequest));
   }
   for (int i = 0; i < request.domains_size(); ++i) {

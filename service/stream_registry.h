@@ -9,6 +9,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "base/mutex.h"
 
 namespace squatstream::service {
 
@@ -31,33 +32,33 @@ class StreamRegistry {
   // admitted as the drain began learns it here, under the same lock as SetDraining, so none slips past both
   // the drain's refusal and CutAll.
   bool Add(CuttableStream* stream) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (draining_) return false;
     streams_.insert(stream);
     return true;
   }
   // Called before the stream is freed; after it returns, CutAll no longer reaches it.
   void Remove(CuttableStream* stream) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     streams_.erase(stream);
   }
   void CutAll(const absl::Status& why) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (CuttableStream* s : streams_) s->Cut(why);
   }
 
   // Draining: the server is shutting down; new streams are refused.
   void SetDraining() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     draining_ = true;
   }
   bool draining() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return draining_;
   }
 
  private:
-  std::mutex mu_;  // std::mutex: ThreadSanitizer sees it (Debian's Abseil is not instrumented)
+  Mutex mu_;
   absl::flat_hash_set<CuttableStream*> streams_ ABSL_GUARDED_BY(mu_);
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -13,6 +13,7 @@
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
 #include "asio/strand.hpp"
+#include "base/mutex.h"
 #include "workers/banner/line_probes.h"
 #include "workers/banner/page.h"
 
@@ -219,7 +220,7 @@ void ConnectionGate::Grant(Waiter w) {
 
 void ConnectionGate::Acquire(const std::string& address, asio::any_io_executor executor,
                              std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   Waiter w{address, std::move(executor), std::move(abandoned), std::move(go)};
   // Straight through when there is room in all and at the address, and no one is queued for the address: a
   // busy address never holds up the others. (Below the global cap, whoever waits waits for its address:
@@ -238,7 +239,7 @@ void ConnectionGate::Acquire(const std::string& address, asio::any_io_executor e
 }
 
 void ConnectionGate::Release(const std::string& address) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   --open_;
   if (auto it = per_address_.find(address); it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (metrics_ != nullptr) metrics_->open->Decrement();
@@ -298,7 +299,7 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
     std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
   };
   // One lock for the input domains' pages: taken once per lookup that compares, for a map probe.
-  std::mutex mu;  // std::mutex: ThreadSanitizer sees it (Debian's Abseil is not instrumented). Guards:
+  Mutex mu;  // Guards:
   absl::flat_hash_map<std::string, Original> originals;
 };
 
@@ -772,7 +773,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
 
 void Shared::OriginalPage(const std::string& domain, asio::any_io_executor caller, PageCallback done) {
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     // Clients choose the input domains: the map is swept of expired pages as it grows, and of every page
     // held (not those being fetched) past a hard bound.
     if (originals.size() >= kMaxOriginals / 4) {
@@ -820,7 +821,7 @@ void Shared::OriginalPage(const std::string& domain, asio::any_io_executor calle
 void Shared::PageKnown(const std::string& domain, std::optional<std::string> hash) {
   std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     Original& o = originals[domain];
     o.ready = true;
     o.hash = hash;

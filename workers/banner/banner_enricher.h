@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "asio/any_io_executor.hpp"
+#include "base/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
@@ -112,7 +113,7 @@ class ConnectionGate {
   const int max_total_;
   const int max_per_address_;
   BannerMetrics* metrics_;
-  std::mutex mu_;  // std::mutex: ThreadSanitizer sees it (Debian's Abseil is not instrumented). Guards:
+  Mutex mu_;  // Guards:
   int open_ = 0;
   absl::flat_hash_map<std::string, int> per_address_;             // open, by address
   absl::flat_hash_map<std::string, std::deque<Waiter>> waiting_;  // by address

@@ -54,7 +54,7 @@ const CountryFacts& FactsOf(absl::string_view country_code) {
     for (char a = 'A'; a <= 'Z'; ++a) {
       for (char b = 'A'; b <= 'Z'; ++b) {
         const char code[3] = {a, b, 0};
-        CountryFacts& f = (*t)[(a - 'A') * 26 + (b - 'A')];
+        CountryFacts& f = (*t)[static_cast<std::size_t>((a - 'A') * 26 + (b - 'A'))];
         icu::UnicodeString name;
         icu::Locale("", code).getDisplayCountry(icu::Locale::getEnglish(), name);
         name.toUTF8String(f.name);
@@ -69,7 +69,7 @@ const CountryFacts& FactsOf(absl::string_view country_code) {
       country_code[1] > 'Z') {
     return kNone;
   }
-  return (*table)[(country_code[0] - 'A') * 26 + (country_code[1] - 'A')];
+  return (*table)[static_cast<std::size_t>((country_code[0] - 'A') * 26 + (country_code[1] - 'A'))];
 }
 
 // An address as libmaxminddb takes it.
@@ -268,17 +268,17 @@ std::int64_t GeoDatabases::oldest_build_epoch() const {
 GeoCatalog::GeoCatalog(GeoFiles files) : files_(std::move(files)) {}
 
 std::shared_ptr<const GeoDatabases> GeoCatalog::current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return current_;
 }
 
 std::string GeoCatalog::error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return error_;
 }
 
 std::uint64_t GeoCatalog::loads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return loads_;
 }
 
@@ -299,11 +299,11 @@ std::string GeoCatalog::Fingerprint() const {
 }
 
 absl::Status GeoCatalog::Reload() {
-  std::lock_guard<std::mutex> reload(reload_mu_);
+  MutexLock reload(reload_mu_);
   const std::string fingerprint = Fingerprint();
   absl::StatusOr<std::shared_ptr<const GeoDatabases>> set = GeoDatabases::Open(files_);
   std::shared_ptr<const GeoDatabases> previous;  // unmapped after the lock is released
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   fingerprint_ = fingerprint;  // a file that fails to open is not retried until it changes again
   if (!set.ok()) {
     error_ = std::string(set.status().message());
@@ -318,7 +318,7 @@ absl::Status GeoCatalog::Reload() {
 absl::Status GeoCatalog::ReloadIfChanged() {
   const std::string now = Fingerprint();  // stat() outside the lock lookups take
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (current_ != nullptr && fingerprint_ == now) return absl::OkStatus();
     if (current_ == nullptr && !fingerprint_.empty() && fingerprint_ == now) {
       return absl::FailedPreconditionError(error_);  // still the files that failed

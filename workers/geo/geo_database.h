@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/mutex.h"
 #include "squatstream/v1/squatstream.pb.h"
 
 namespace squatstream::workers::geo {
@@ -78,12 +79,12 @@ class GeoCatalog {
   std::string Fingerprint() const;  // size/mtime/inode of every file
 
   const GeoFiles files_;
-  mutable std::mutex mu_;  // std::mutex, so that ThreadSanitizer sees it (Debian's Abseil is not instrumented)
+  mutable Mutex mu_;
   std::shared_ptr<const GeoDatabases> current_;
   std::string error_;
   std::string fingerprint_;
   std::uint64_t loads_ = 0;
-  std::mutex reload_mu_;  // one reload at a time
+  Mutex reload_mu_;  // one reload at a time
 };
 
 }  // namespace squatstream::workers::geo

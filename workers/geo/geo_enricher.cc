@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "asio/post.hpp"
+#include "base/mutex.h"
 
 namespace squatstream::workers::geo {
 
@@ -100,7 +101,7 @@ struct GeoWatcher::State : std::enable_shared_from_this<State> {
   GeoMetrics* metrics;
   asio::steady_timer timer;
   std::chrono::nanoseconds interval;
-  std::mutex mu;
+  Mutex mu;
   bool stopped = false;
 
   State(GeoCatalog* c, GeoMetrics* m, asio::any_io_executor executor, absl::Duration every)
@@ -128,7 +129,7 @@ struct GeoWatcher::State : std::enable_shared_from_this<State> {
   }
 
   void Arm() {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     if (stopped || interval <= std::chrono::nanoseconds::zero()) return;
     timer.expires_after(interval);
     timer.async_wait([self = shared_from_this()](const std::error_code& ec) {
@@ -153,7 +154,7 @@ void GeoWatcher::Reload() {
 }
 
 void GeoWatcher::Stop() {
-  std::lock_guard<std::mutex> lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (state_->stopped) return;
   state_->stopped = true;
   asio::post(state_->timer.get_executor(), [state = state_] { state->timer.cancel(); });

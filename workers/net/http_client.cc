@@ -160,7 +160,7 @@ void HttpClient::Fetch(HttpRequest request, Callback done) {
   t->request = std::move(request);
   t->done = std::move(done);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!stop_) {
       pending_.push_back(std::move(t));
       curl_multi_wakeup(static_cast<CURLM*>(multi_));
@@ -173,7 +173,7 @@ void HttpClient::Fetch(HttpRequest request, Callback done) {
 
 void HttpClient::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stop_) return;
     stop_ = true;
   }
@@ -265,7 +265,7 @@ void HttpClient::Run() {
     std::vector<std::unique_ptr<Transfer>> fresh;
     bool stop = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       fresh.swap(pending_);
       stop = stop_;
     }

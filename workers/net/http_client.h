@@ -18,6 +18,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "base/mutex.h"
 #include "workers/net/address_policy.h"
 
 namespace squatstream::workers::net {
@@ -89,7 +90,7 @@ class HttpClient {
   void Run();
 
   void* multi_ = nullptr;  // CURLM*
-  std::mutex mu_;          // std::mutex: ThreadSanitizer sees it (Debian's Abseil is not instrumented). Guards:
+  Mutex mu_;               // Guards:
   std::vector<std::unique_ptr<Transfer>> pending_;
   bool stop_ = false;
   std::thread thread_;

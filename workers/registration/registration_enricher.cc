@@ -187,7 +187,7 @@ void RegistrationEnricher::Shutdown() {
 }
 
 std::string RegistrationEnricher::bootstrap_publication() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(mu_);
   return bootstrap_ == nullptr ? "" : bootstrap_->publication;
 }
 
@@ -199,7 +199,7 @@ void RegistrationEnricher::SetBootstrap(RdapBootstrap bootstrap) {
     metrics_->bootstrap_publication->Set(static_cast<double>(absl::ToUnixSeconds(published)));
   }
   auto shared = std::make_shared<const RdapBootstrap>(std::move(bootstrap));
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(mu_);
   bootstrap_ = std::move(shared);
 }
 
@@ -267,7 +267,7 @@ std::optional<LookupResult> RegistrationEnricher::Skip(const LookupInput& input,
 
 std::optional<v1::WhoisResult> RegistrationEnricher::CacheFind(const std::string& name) {
   if (options_.cache_entries == 0) return std::nullopt;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(mu_);
   auto it = cache_.find(name);
   if (it == cache_.end()) return std::nullopt;
   if (it->second.expires <= Clock::now()) {
@@ -285,17 +285,19 @@ void RegistrationEnricher::CacheStore(const std::string& name, const v1::WhoisRe
   const std::size_t bytes = result.ByteSizeLong() + 2 * name.size() + 128;
   if (bytes > options_.cache_bytes) return;
   const Clock::time_point now = Clock::now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(mu_);
   if (auto old = cache_.find(name); old != cache_.end()) {
     cache_bytes_ -= old->second.bytes;
     cache_.erase(old);
   }
   // Full (entries or bytes): drop what expired — a sweep at most once a minute, since it reads every entry
   // — then any entries (the table's order is arbitrary enough) until this one fits.
-  auto full = [&] { return cache_.size() >= options_.cache_entries || cache_bytes_ + bytes > options_.cache_bytes; };
+  auto full = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return cache_.size() >= options_.cache_entries || cache_bytes_ + bytes > options_.cache_bytes;
+  };
   if (full() && now - last_sweep_ > std::chrono::minutes(1)) {
     last_sweep_ = now;
-    absl::erase_if(cache_, [&](const auto& kv) {
+    absl::erase_if(cache_, [&](const auto& kv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (kv.second.expires > now) return false;
       cache_bytes_ -= kv.second.bytes;
       return true;
@@ -416,7 +418,7 @@ bool RegistrationEnricher::Worthwhile(const std::shared_ptr<Fetch>& fetch) {
 void RegistrationEnricher::Start(const std::shared_ptr<Fetch>& fetch) {
   std::shared_ptr<const RdapBootstrap> bootstrap;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(mu_);
     bootstrap = bootstrap_;
   }
   const std::vector<std::string> bases = bootstrap->BasesFor(fetch->name);

@@ -26,6 +26,7 @@
 #include "asio/any_io_executor.hpp"
 #include "asio/steady_timer.hpp"
 #include "asio/strand.hpp"
+#include "base/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -142,7 +143,7 @@ class RegistrationEnricher final : public Enricher {
   bool shut_down_ = false;                                              // strand only
   std::atomic<bool> shutdown_called_{false};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::shared_ptr<const RdapBootstrap> bootstrap_ ABSL_GUARDED_BY(mu_);
   struct CacheEntry {
     v1::WhoisResult result;
