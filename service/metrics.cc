@@ -154,11 +154,12 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                                     "share (what admission compares against the budget).")
                                 .Register(registry)
                                 .Add({});
-  m.memory_releases = &prometheus::BuildCounter()
-                           .Name("squatstream_memory_releases_total")
-                           .Help("Times the server gave its free heap memory back to the system, once idle after streams.")
-                           .Register(registry)
-                           .Add({});
+  m.memory_releases =
+      &prometheus::BuildCounter()
+           .Name("squatstream_memory_releases_total")
+           .Help("Times the server gave its free heap memory back to the system, once idle after streams.")
+           .Register(registry)
+           .Add({});
   return m;
 }
 
