@@ -158,10 +158,12 @@ class RawCeilingService final : public v1::EnrichmentService::CallbackService {
 };
 
 squatstream::daemon::ServerOptions ZeroLatency(std::size_t batch) {
-  squatstream::daemon::ServerOptions o;
+  squatstream::daemon::ServerOptions o = squatstream::daemon::SimulatedServerOptions();
   o.grpc_address = "127.0.0.1:0";
   o.metrics_address = "127.0.0.1:0";
-  for (auto& [id, stub] : o.stubs) stub = {absl::ZeroDuration(), 0.02, 1.0};  // every name exists: every stage runs
+  for (squatstream::v1::Enricher id : o.stub_enrichers) {
+    o.stubs[id] = {absl::ZeroDuration(), 0.02, 1.0};  // every name exists: every stage runs
+  }
   o.limits.max_batch_records = batch;
   return o;
 }

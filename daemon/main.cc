@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
     signal = sigtimedwait(&stop_signals, nullptr, &tick);
     if (signal == SIGTERM || signal == SIGINT) break;
     if (signal == SIGHUP) {
-      std::fprintf(stderr, "squatstreamd: SIGHUP received; reloading the geo databases\n");
-      (*server)->ReloadGeoDatabases();
+      std::fprintf(stderr, "squatstreamd: SIGHUP received; the stages read their files again (geo databases)\n");
+      (*server)->Reload();
       continue;
     }
     (*server)->ReleaseMemoryIfIdle();

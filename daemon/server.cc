@@ -26,10 +26,9 @@
 #include "prometheus/registry.h"
 #include "service/enrichment_service.h"
 #include "service/metrics.h"
-#include "workers/dns/dns_enricher.h"
-#include "workers/dns/resolver.h"
 #include "workers/enricher.h"
-#include "workers/geo/geo_enricher.h"
+#include "workers/stage_table.h"
+#include "workers/stub/stub_enricher.h"
 
 // jemalloc's control call, present when the program links jemalloc (squatstreamd does, see
 // daemon/CMakeLists.txt; tests that start the Server in-process do not): weak, so null without it.
@@ -60,39 +59,6 @@ class ReflectionOption : public grpc::ServerBuilderOption {
   bool on_;
 };
 
-// The banner stage's name lookups (MX hosts, redirect targets, the input domain) through the DNS stage's
-// resolver — the servers, cache and rate limit DNS uses — A, then AAAA when there is no A. Empty: DNS is a
-// stub (the banner stage then leaves names to libcurl and skips MX hosts).
-workers::banner::HostResolver BannerHostResolver(workers::dns::Resolver* resolver) {
-  if (resolver == nullptr) return nullptr;
-  return [resolver](const std::string& host, absl::AnyInvocable<void(std::vector<std::string>) &&> done) {
-    auto finish = std::make_shared<absl::AnyInvocable<void(std::vector<std::string>) &&>>(std::move(done));
-    auto never = std::make_shared<bool>(false);
-    auto collect = [](const workers::dns::QueryResult& r, workers::dns::RrType type) {
-      std::vector<std::string> out;
-      if (!r.response.ok()) return out;
-      for (const workers::dns::ResourceRecord& rr : r.response->answers) {
-        if (rr.type == static_cast<std::uint16_t>(type)) out.push_back(rr.value);
-      }
-      return out;
-    };
-    asio::post(resolver->strand(), [resolver, host, finish, never, collect] {
-      resolver->Query(host, workers::dns::RrType::kA, never,
-                      [resolver, host, finish, never, collect](workers::dns::QueryResult a) {
-                        std::vector<std::string> v4 = collect(a, workers::dns::RrType::kA);
-                        if (!v4.empty()) {
-                          std::move (*finish)(std::move(v4));
-                          return;
-                        }
-                        resolver->Query(host, workers::dns::RrType::kAaaa, never,
-                                        [finish, collect](workers::dns::QueryResult aaaa) {
-                                          std::move (*finish)(collect(aaaa, workers::dns::RrType::kAaaa));
-                                        });
-                      });
-    });
-  };
-}
-
 int ClampedMillis(absl::Duration d) {
   return static_cast<int>(std::min<std::int64_t>(absl::ToInt64Milliseconds(d), std::numeric_limits<int>::max()));
 }
@@ -105,15 +71,7 @@ struct Server::Parts {
   std::unique_ptr<prometheus::Exposer> exposer;
   std::unique_ptr<workers::Executor> executor;
   std::unique_ptr<workers::Executor> cpu_executor;
-  std::unique_ptr<workers::dns::ResolverMetrics> dns_metrics;
-  std::unique_ptr<workers::dns::Resolver> resolver;  // the real DNS stage's; null when DNS is a stub
-  std::unique_ptr<workers::geo::GeoMetrics> geo_metrics;
-  std::unique_ptr<workers::geo::GeoCatalog> geo_catalog;  // the real geo stage's; null when geo is a stub
-  std::unique_ptr<workers::geo::GeoWatcher> geo_watcher;
-  std::unique_ptr<workers::registration::RegistrationMetrics> registration_metrics;
-  workers::registration::RegistrationEnricher* registration = nullptr;  // the real one, owned by `enrichers`
-  std::unique_ptr<workers::banner::BannerMetrics> banner_metrics;
-  workers::banner::BannerEnricher* banner = nullptr;  // the real one, owned by `enrichers`
+  // Every stage (destroyed before the executor: their timers, strands and sockets live on its io_context).
   pipeline::EnricherRegistry enrichers;
   std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
@@ -123,49 +81,76 @@ struct Server::Parts {
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 };
 
-// The registry: one line per enricher, in dependency order (a stage after those it needs).
+// Every stage of the table, in its order (a stage after those it needs, which may provide it services
+// through the environment): its simulated twin when the options say so, else the real stage.
 absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
-  for (v1::Enricher id : {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER}) {
+  workers::StageEnvironment env{p.executor->context(), *p.registry, options.stages};
+  for (const workers::StageDef* stage : workers::StageTable()) {
     std::unique_ptr<workers::Enricher> enricher;
-    if (options.stub_enrichers.count(id) != 0) {
-      const auto config = options.stubs.find(id);
+    if (options.stub_enrichers.count(stage->id) != 0) {
+      const auto config = options.stubs.find(stage->id);
       enricher = std::make_unique<workers::StubEnricher>(
-          id, config == options.stubs.end() ? workers::StubConfig{} : config->second);
-    } else if (id == v1::ENRICHER_DNS) {
-      p.dns_metrics = std::make_unique<workers::dns::ResolverMetrics>(*p.registry);
-      absl::StatusOr<std::unique_ptr<workers::dns::Resolver>> resolver =
-          workers::dns::Resolver::Create(p.executor->context(), options.dns, p.dns_metrics.get());
-      if (!resolver.ok()) return resolver.status();
-      p.resolver = *std::move(resolver);
-      enricher = std::make_unique<workers::dns::DnsEnricher>(p.resolver.get(), p.dns_metrics.get());
-    } else if (id == v1::ENRICHER_GEO) {
-      p.geo_metrics = std::make_unique<workers::geo::GeoMetrics>(*p.registry);
-      p.geo_catalog = std::make_unique<workers::geo::GeoCatalog>(options.geo);
-      // Loads now (a missing file is logged and reported on each record, and picked up when it appears).
-      p.geo_watcher = std::make_unique<workers::geo::GeoWatcher>(
-          p.geo_catalog.get(), p.geo_metrics.get(), asio::make_strand(p.executor->context()), options.geo_reload_check);
-      enricher = std::make_unique<workers::geo::GeoEnricher>(p.geo_catalog.get(), p.geo_metrics.get());
-    } else if (id == v1::ENRICHER_WHOIS) {
-      p.registration_metrics = std::make_unique<workers::registration::RegistrationMetrics>(*p.registry);
-      absl::StatusOr<std::unique_ptr<workers::registration::RegistrationEnricher>> registration =
-          workers::registration::RegistrationEnricher::Create(
-              options.registration, p.executor->context().get_executor(), p.registration_metrics.get());
-      if (!registration.ok()) return registration.status();
-      p.registration = registration->get();
-      enricher = *std::move(registration);
+          *stage, config == options.stubs.end() ? stage->stub_defaults : config->second);
     } else {
-      p.banner_metrics = std::make_unique<workers::banner::BannerMetrics>(*p.registry);
-      absl::StatusOr<std::unique_ptr<workers::banner::BannerEnricher>> banner =
-          workers::banner::BannerEnricher::Create(options.banner, p.executor->context().get_executor(),
-                                                  BannerHostResolver(p.resolver.get()), p.banner_metrics.get());
-      if (!banner.ok()) return banner.status();
-      p.banner = banner->get();
-      enricher = *std::move(banner);
+      absl::StatusOr<std::unique_ptr<workers::Enricher>> real = stage->create(env);
+      if (!real.ok()) {
+        return absl::Status(real.status().code(), absl::StrFormat("the %s stage: %s", workers::EnricherName(stage->id),
+                                                                  real.status().message()));
+      }
+      enricher = *std::move(real);
     }
-    if (absl::Status s =
-            p.enrichers.Add(std::move(enricher), service::AddStageMetrics(p.metrics, workers::EnricherName(id)));
+    if (absl::Status s = p.enrichers.Add(*stage, std::move(enricher),
+                                         service::AddStageMetrics(p.metrics, workers::EnricherName(stage->id)));
         !s.ok()) {
       return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+ServerOptions SimulatedServerOptions() {
+  ServerOptions o;
+  for (const workers::StageDef* stage : workers::StageTable()) o.stub_enrichers.insert(stage->id);
+  return o;
+}
+
+absl::Status ServerOptions::Validate() const {
+  const StreamLimits& l = limits;
+  if (worker_threads < 1 || cpu_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
+      l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||
+      l.request.default_max_candidates < 1 || l.request.default_max_candidates > l.request.max_candidates) {
+    return absl::InvalidArgumentError(
+        "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
+        "be at least 1, and the default candidate cap at most the candidate limit");
+  }
+  // Every admitted stream must be able to hold a typical (default-cap) request: the budget keeps that much
+  // for each stream that could still arrive.
+  const std::size_t typical_bytes =
+      MemoryBudget::TypicalNeed(l.request.default_max_candidates) * MemoryBudget::kBytesPerSlot;
+  if (memory_budget_bytes / static_cast<std::size_t>(l.max_concurrent_streams) < typical_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a memory budget of %d MiB is too small for %d concurrent streams of %d candidates (each needs %.1f MiB): "
+        "raise it to at least %d MiB, or lower the stream limit or the default candidate cap",
+        memory_budget_bytes >> 20, l.max_concurrent_streams, l.request.default_max_candidates,
+        static_cast<double>(typical_bytes) / (1 << 20),
+        (static_cast<std::size_t>(l.max_concurrent_streams) * typical_bytes >> 20) + 1));
+  }
+  if (l.pipeline.batch_window < std::chrono::steady_clock::duration::zero() ||
+      l.pipeline.batch_window > std::chrono::seconds(1)) {
+    return absl::InvalidArgumentError("the batch window must lie in [0, 1s]");
+  }
+  if (max_connection_age < absl::ZeroDuration() || max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("the connection age and its grace must not be negative");
+  }
+  for (const auto& [id, c] : stubs) {
+    if (c.failure_rate < 0 || c.failure_rate > 1 || c.registered_rate < 0 || c.registered_rate > 1 ||
+        c.latency < absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("stub rates must lie in [0, 1] and latencies be non-negative");
+    }
+  }
+  for (v1::Enricher id : stub_enrichers) {
+    if (!workers::FindStage(id).ok()) {
+      return absl::InvalidArgumentError(absl::StrFormat("no stage %s to simulate", workers::EnricherName(id)));
     }
   }
   return absl::OkStatus();
@@ -179,39 +164,8 @@ Server::~Server() {
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
+  if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
   permute::PreloadTables();  // so that the first stream does not pay for them
-  const StreamLimits& l = options.limits;
-  if (options.worker_threads < 1 || options.cpu_threads < 1 || l.max_batch_records < 1 ||
-      l.max_concurrent_streams < 1 || l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 ||
-      l.request.max_candidates < 1 || l.request.default_max_candidates < 1 ||
-      l.request.default_max_candidates > l.request.max_candidates) {
-    return absl::InvalidArgumentError(
-        "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
-        "be at least 1, and the default candidate cap at most the candidate limit");
-  }
-  // Every admitted stream must be able to hold a typical (default-cap) request: the budget keeps that much
-  // for each stream that could still arrive.
-  const std::size_t typical_bytes =
-      MemoryBudget::TypicalNeed(l.request.default_max_candidates) * MemoryBudget::kBytesPerSlot;
-  if (l.max_concurrent_streams >= 1 &&
-      options.memory_budget_bytes / static_cast<std::size_t>(l.max_concurrent_streams) < typical_bytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "a memory budget of %d MiB is too small for %d concurrent streams of %d candidates (each needs %.1f MiB): "
-        "raise it to at least %d MiB, or lower the stream limit or the default candidate cap",
-        options.memory_budget_bytes >> 20, l.max_concurrent_streams, l.request.default_max_candidates,
-        static_cast<double>(typical_bytes) / (1 << 20),
-        (static_cast<std::size_t>(l.max_concurrent_streams) * typical_bytes >> 20) + 1));
-  }
-  if (l.pipeline.batch_window < std::chrono::steady_clock::duration::zero() ||
-      l.pipeline.batch_window > std::chrono::seconds(1)) {
-    return absl::InvalidArgumentError("the batch window must lie in [0, 1s]");
-  }
-  for (const auto& [id, c] : options.stubs) {
-    if (c.failure_rate < 0 || c.failure_rate > 1 || c.registered_rate < 0 || c.registered_rate > 1 ||
-        c.latency < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("stub rates must lie in [0, 1] and latencies be non-negative");
-    }
-  }
 
   std::unique_ptr<Server> s(new Server());
   Parts& p = *s->parts_;
@@ -261,9 +215,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   return s;
 }
 
-void Server::ReloadGeoDatabases() {
-  if (parts_->geo_watcher != nullptr) parts_->geo_watcher->Reload();
-}
+void Server::Reload() { parts_->enrichers.Reload(); }
 
 bool Server::ReleaseMemoryIfIdle() {
   MutexLock lock(release_mu_);
@@ -302,20 +254,16 @@ void Server::Shutdown(absl::Duration grace) {
     p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     p.server->Wait();
   }
-  // Every stream ended and cancelled its lookups: the resolver drops what c-ares still has, the executor
-  // then joins promptly, and the resolver's sockets and timers go before the context they were made on.
-  // The CPU executor first: a generation task still queued posts its chunk to its (cancelled) pipeline's
-  // strand, which the I/O executor then runs out.
-  if (p.resolver != nullptr) p.resolver->Shutdown();
-  if (p.geo_watcher != nullptr) p.geo_watcher->Stop();
-  if (p.registration != nullptr) p.registration->Shutdown();  // its HTTP thread joined; timers cancelled
-  if (p.banner != nullptr) p.banner->Shutdown();              // its HTTP thread joined
+  // Every stream ended and cancelled its lookups: each stage ends what it runs beside them (the resolver
+  // drops what c-ares still has, clients join their threads, timers are cancelled), so the executor then
+  // joins promptly. The CPU executor first: a generation task still queued posts its chunk to its
+  // (cancelled) pipeline's strand, which the I/O executor then runs out.
+  p.enrichers.Shutdown();
   if (p.cpu_executor != nullptr) p.cpu_executor->Join();
   if (p.executor != nullptr) p.executor->Join();
   p.cpu_executor.reset();
-  p.resolver.reset();
-  // The I/O executor's io_context stays until the Parts go: the stages' timers and strands (geo watcher,
-  // registration) are destroyed before it, in member order.
+  // The I/O executor's io_context stays until the Parts go: the stages' sockets, timers and strands are
+  // destroyed before it, in member order.
   // The exposer keeps serving /metrics until the Server is destroyed: its web server (civetweb) takes up to
   // 2 s to stop (its listener polls in 2 s quanta), which squatstreamd does not wait for (main.cc).
 }

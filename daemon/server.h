@@ -1,5 +1,6 @@
 // Server: squatstreamd's whole process in one object — gRPC server (EnrichmentService, reflection,
-// grpc.health.v1), the Prometheus exposer, the executor and the enricher registry (real or stub stages). main.cc only
+// grpc.health.v1), the Prometheus exposer, the executors and the enricher registry (every stage of the stage
+// table, real or simulated). main.cc only
 // parses flags and waits for a signal; tests start the same object in-process on 127.0.0.1:0.
 #ifndef SQUATSTREAM_DAEMON_SERVER_H_
 #define SQUATSTREAM_DAEMON_SERVER_H_
@@ -17,14 +18,13 @@
 #include "base/mutex.h"
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
-#include "workers/banner/banner_enricher.h"
-#include "workers/dns/resolver.h"
-#include "workers/geo/geo_database.h"
-#include "workers/registration/registration_enricher.h"
-#include "workers/stub/stub_enricher.h"
+#include "workers/stage.h"
 
 namespace squatstream::daemon {
 
+// Everything a Server is started with. The defaults are squatstreamd's: its flags take their defaults from
+// here (daemon/flags.cc), so a test or benchmark that changes nothing runs what the daemon runs — every stage
+// real — and says which stages it simulates (stub_enrichers).
 struct ServerOptions {
   std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
   std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
@@ -33,24 +33,25 @@ struct ServerOptions {
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   service::StreamLimits limits;
   std::size_t memory_budget_bytes = std::size_t{512} << 20;    // what all streams together may hold
-  absl::Duration max_connection_age = absl::ZeroDuration();    // GOAWAY after this (rebalancing); 0: never
+  absl::Duration max_connection_age = absl::Minutes(5);        // GOAWAY after this (rebalancing); 0: never
   absl::Duration max_connection_age_grace = absl::Minutes(2);  // streams may still run this long after it
   bool reflection = true;                                      // grpc.reflection.v1alpha
-  workers::dns::ResolverOptions dns;                           // the real DNS stage's resolver
-  workers::geo::GeoFiles geo;                                  // the real geo stage's databases
-  absl::Duration geo_reload_check = absl::Seconds(30);         // how often their files are checked for a change
-  // The real registration (whois) stage's, its address policy included.
-  workers::registration::RegistrationOptions registration;
-  workers::banner::BannerOptions banner;  // the real banner stage's (its policy: the registration's)
-  // The enrichers that are simulated, and their stubs' settings (the others are real lookups).
-  std::set<v1::Enricher> stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
-  std::map<v1::Enricher, workers::StubConfig> stubs = {
-      {v1::ENRICHER_DNS, {absl::Milliseconds(2), 0.0, 1.0}},  // every name exists (squatstreamd: 0.1)
-      {v1::ENRICHER_GEO, {absl::Milliseconds(3), 0.01}},
-      {v1::ENRICHER_WHOIS, {absl::Milliseconds(8), 0.05}},
-      {v1::ENRICHER_BANNER, {absl::Milliseconds(5), 0.02}},
-  };
+  // Every stage's own settings, each of its own type (workers::dns::ResolverOptions, ...), and the
+  // addresses stages may dial (workers::net::AddressPolicy).
+  workers::StageOptions stages;
+  // The stages that are simulated (their twins, workers/stub), and their twins' settings; a stage absent
+  // from `stubs` gets its table entry's defaults.
+  std::set<v1::Enricher> stub_enrichers;
+  std::map<v1::Enricher, workers::StubConfig> stubs;
+
+  // Checks the settings that are the server's (threads, limits, the budget against the streams it must
+  // hold, stub rates); INVALID_ARGUMENT naming the fault. Start calls it; so do the flags.
+  absl::Status Validate() const;
 };
+
+// Every stage simulated, with the twins' default settings: what tests and benchmarks that need no real peer
+// start.
+ServerOptions SimulatedServerOptions();
 
 class Server {
  public:
@@ -68,8 +69,9 @@ class Server {
   // `grace` at most, plus the ~0.2 s).
   void Shutdown(absl::Duration grace);
 
-  // Opens the geo databases again (SIGHUP); streams keep the set they hold until their lookups end.
-  void ReloadGeoDatabases();
+  // SIGHUP: each stage reads its files again (the geo databases); streams keep what they hold until their
+  // lookups end.
+  void Reload();
 
   // Streams in progress now; for tests.
   int active_streams() const { return context_.active_streams.load(); }
@@ -86,7 +88,7 @@ class Server {
  private:
   struct Parts;
   Server();
-  // Builds the enricher registry from the options into p.enrichers.
+  // Builds every stage of the table, real or simulated, into p.enrichers.
   static absl::Status RegisterEnrichers(const ServerOptions& options, Parts& p);
 
   std::unique_ptr<Parts> parts_;

@@ -175,7 +175,10 @@ void EnrichPipeline::Advance(std::uint64_t id) {
       p.started |= bit;
       const workers::LookupInput input{p.record.domain_ascii(), p.record};
       p.slots[i].started = std::chrono::steady_clock::now();
-      if (std::optional<workers::LookupResult> now = stages_[i].enricher->TryLookupNow(input)) {
+      std::optional<workers::LookupResult> now;
+      if (stages_[i].skip != nullptr) now = stages_[i].skip(input);  // the stage's rule, real or simulated
+      if (!now.has_value()) now = stages_[i].enricher->TryLookupNow(input);
+      if (now.has_value()) {
         RecordStage(i, *std::move(now), std::chrono::steady_clock::now() - p.slots[i].started,
                     p.record.mutable_enrichments(static_cast<int>(i)));
         p.done |= bit;
@@ -198,12 +201,19 @@ void EnrichPipeline::Advance(std::uint64_t id) {
 void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result,
                                  std::chrono::steady_clock::duration elapsed, v1::Enrichment* out) {
   const StageMetrics& m = *stages_[stage].metrics;
-  if (absl::IsNotFound(result.status)) {
-    m.skipped->Increment();
-    elapsed = {};
-  } else {
-    m.latency_seconds->Observe(std::chrono::duration<double>(elapsed).count());
-    if (!result.status.ok()) m.failures->Increment();
+  switch (result.outcome()) {
+    case workers::LookupOutcome::kSkipped:
+      m.skipped->Increment();
+      elapsed = {};
+      break;
+    case workers::LookupOutcome::kFailed:
+      // A cancelled lookup is the stream's end, not the stage's failure (and its record is never sent).
+      if (!absl::IsCancelled(result.status)) m.failures->Increment();
+      m.latency_seconds->Observe(std::chrono::duration<double>(elapsed).count());
+      break;
+    case workers::LookupOutcome::kDone:
+      m.latency_seconds->Observe(std::chrono::duration<double>(elapsed).count());
+      break;
   }
   v1::Enrichment& value = result.value;
   if (!result.status.ok()) {

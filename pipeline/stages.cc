@@ -7,20 +7,33 @@
 
 namespace squatstream::pipeline {
 
-absl::Status EnricherRegistry::Add(std::unique_ptr<workers::Enricher> enricher, StageMetrics metrics) {
-  const v1::Enricher id = enricher->id();
+absl::Status EnricherRegistry::Add(const workers::StageDef& stage, std::unique_ptr<workers::Enricher> enricher,
+                                   StageMetrics metrics) {
+  const v1::Enricher id = stage.id;
+  if (enricher->id() != id) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "enricher %s registered as stage %s", workers::EnricherName(enricher->id()), workers::EnricherName(id)));
+  }
   if (Find(id) != nullptr) {
     return absl::InvalidArgumentError(absl::StrFormat("enricher %s registered twice", workers::EnricherName(id)));
   }
-  for (v1::Enricher need : enricher->needs()) {
+  for (v1::Enricher need : stage.needs) {
     if (Find(need) == nullptr) {
       return absl::InvalidArgumentError(absl::StrFormat("enricher %s needs %s, which is not registered before it",
                                                         workers::EnricherName(id), workers::EnricherName(need)));
     }
   }
   if (entries_.size() == kMaxStages) return absl::InvalidArgumentError("too many enrichers");
-  entries_.push_back({std::move(enricher), metrics});
+  entries_.push_back({&stage, std::move(enricher), metrics});
   return absl::OkStatus();
+}
+
+void EnricherRegistry::Shutdown() {
+  for (Entry& e : entries_) e.enricher->Shutdown();
+}
+
+void EnricherRegistry::Reload() {
+  for (Entry& e : entries_) e.enricher->Reload();
 }
 
 std::vector<v1::Enricher> EnricherRegistry::ids() const {
@@ -43,8 +56,8 @@ absl::Status EnricherRegistry::AddToPlan(v1::Enricher id, StagePlan* plan, std::
     return absl::InvalidArgumentError(
         absl::StrFormat("enricher %s is not available on this server", workers::EnricherName(id)));
   }
-  PlannedStage stage{entry->enricher.get(), &entry->metrics, 0};
-  for (v1::Enricher need : entry->enricher->needs()) {
+  PlannedStage stage{entry->enricher.get(), &entry->metrics, entry->stage->skip, 0};
+  for (v1::Enricher need : entry->stage->needs) {
     // Registration order guarantees the needs are acyclic, so this recursion ends.
     if (absl::Status s = AddToPlan(need, plan, planned); !s.ok()) return s;
     const auto at = std::find(planned->begin(), planned->end(), need) - planned->begin();
@@ -58,7 +71,8 @@ absl::Status EnricherRegistry::AddToPlan(v1::Enricher id, StagePlan* plan, std::
 absl::StatusOr<StagePlan> EnricherRegistry::Plan(absl::Span<const v1::Enricher> selection) const {
   StagePlan plan;
   std::vector<v1::Enricher> planned;
-  for (v1::Enricher id : selection) {
+  const std::vector<v1::Enricher> all = selection.empty() ? ids() : std::vector<v1::Enricher>();
+  for (v1::Enricher id : selection.empty() ? absl::MakeConstSpan(all) : selection) {
     if (absl::Status s = AddToPlan(id, &plan, &planned); !s.ok()) return s;
   }
   return plan;

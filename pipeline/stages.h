@@ -13,6 +13,7 @@
 #include "pipeline/pipeline_metrics.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/enricher.h"
+#include "workers/stage.h"
 
 namespace squatstream::pipeline {
 
@@ -20,7 +21,8 @@ namespace squatstream::pipeline {
 struct PlannedStage {
   workers::Enricher* enricher = nullptr;
   const StageMetrics* metrics = nullptr;
-  std::uint32_t needs = 0;  // bit i: waits for stage i of the plan
+  workers::SkipRule skip = nullptr;  // the stage's (its table entry's); null: never skipped
+  std::uint32_t needs = 0;           // bit i: waits for stage i of the plan
 };
 using StagePlan = std::vector<PlannedStage>;
 
@@ -29,19 +31,29 @@ inline constexpr std::size_t kMaxStages = 32;
 
 class EnricherRegistry {
  public:
-  // Registers `enricher` with its metrics. The stages it needs must be registered first (so the registry
-  // has no cycle); INVALID_ARGUMENT otherwise, or for an id registered twice. Start-up only.
-  absl::Status Add(std::unique_ptr<workers::Enricher> enricher, StageMetrics metrics);
+  // Registers `enricher` — the real stage or its simulated twin — as `stage` (its table entry, static: needs,
+  // skip rule) with its metrics. The stages it needs must be registered first (so the registry has no cycle);
+  // INVALID_ARGUMENT otherwise, for an id registered twice, or for an enricher that is not `stage`'s.
+  // Start-up only.
+  absl::Status Add(const workers::StageDef& stage, std::unique_ptr<workers::Enricher> enricher, StageMetrics metrics);
 
   // The registered enrichers' ids, in registration order.
   std::vector<v1::Enricher> ids() const;
 
-  // The stages to run for `selection`: each selected enricher and, before it, what it needs (transitively),
-  // each once; otherwise in selection order. INVALID_ARGUMENT naming an enricher not registered.
+  // The stages to run for `selection` (empty: every registered stage): each selected enricher and, before
+  // it, what it needs (transitively), each once; otherwise in selection order. INVALID_ARGUMENT naming an
+  // enricher not registered.
   absl::StatusOr<StagePlan> Plan(absl::Span<const v1::Enricher> selection) const;
+
+  // Every stage's Shutdown, in registration order (a stage before those that use it through the
+  // environment's services ends first: they then see CANCELLED, never a dangling client). Idempotent.
+  void Shutdown();
+  // Every stage's Reload (SIGHUP). Thread-safe as the stages' are.
+  void Reload();
 
  private:
   struct Entry {
+    const workers::StageDef* stage;
     std::unique_ptr<workers::Enricher> enricher;
     StageMetrics metrics;
   };

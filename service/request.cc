@@ -129,9 +129,6 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
       !s.ok()) {
     return s;
   }
-  if (spec.enrichers.empty()) {
-    spec.enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
-  }
 
   if (request.max_candidates() > limits.max_candidates) {
     return absl::InvalidArgumentError(absl::StrFormat("max_candidates %d exceeds this server's limit of %d",
@@ -139,7 +136,8 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
   }
   spec.generator.subdomains = request.permute_subdomains();
   spec.registered_only = request.registered_only();
-  if (spec.registered_only &&
+  // No selection: every stage the server runs (the registry plans them), DNS among them.
+  if (spec.registered_only && !spec.enrichers.empty() &&
       std::find(spec.enrichers.begin(), spec.enrichers.end(), v1::ENRICHER_DNS) == spec.enrichers.end()) {
     spec.enrichers.insert(spec.enrichers.begin(), v1::ENRICHER_DNS);  // the verdict it filters on
   }

@@ -25,7 +25,8 @@ inline constexpr int kMaxDomainsPerRequest = 32;
 struct StreamSpec {
   std::vector<permute::ParsedDomain> domains;  // in request order, no two with the same ASCII form, never empty
   permute::GeneratorOptions generator;
-  std::vector<v1::Enricher> enrichers;  // in request order, no duplicates, never empty (DNS added for registered_only)
+  // In request order, no duplicates (DNS added for registered_only); empty: every stage the server runs.
+  std::vector<v1::Enricher> enrichers;
   bool registered_only = false;
 };
 

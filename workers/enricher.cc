@@ -24,13 +24,14 @@ absl::string_view VerdictName(v1::DnsVerdict v) {
   }
 }
 
+}  // namespace
+
 LookupResult Skipped(std::string reason) {
   LookupResult r;
   r.status = absl::NotFoundError(std::move(reason));
+  r.skipped = true;
   return r;
 }
-
-}  // namespace
 
 std::string EnricherName(v1::Enricher id) {
   return absl::AsciiStrToLower(absl::StripPrefix(v1::Enricher_Name(id), "ENRICHER_"));
@@ -60,10 +61,14 @@ std::optional<LookupResult> NeedAddresses(const LookupInput& input) {
   return Skipped(absl::StrFormat("no address (DNS: %s)", VerdictName(dns->verdict())));
 }
 
-std::optional<LookupResult> NeedNotUnregistered(const LookupInput& input) {
+std::optional<LookupResult> NeedMayBeRegistered(const LookupInput& input) {
   const v1::DnsResult* dns = DnsResultOf(input.record);
-  if (dns == nullptr || dns->verdict() != v1::DNS_VERDICT_UNREGISTERED) return std::nullopt;
-  return Skipped("not registered (DNS: NXDOMAIN)");
+  if (dns == nullptr) return std::nullopt;
+  if (dns->verdict() == v1::DNS_VERDICT_UNREGISTERED) return Skipped("not asked: not registered (DNS: NXDOMAIN)");
+  if (dns->verdict() == v1::DNS_VERDICT_WILDCARD) {
+    return Skipped(absl::StrFormat("not asked: only %s's wildcard answers (DNS)", dns->wildcard_zone()));
+  }
+  return std::nullopt;
 }
 
 }  // namespace squatstream::workers

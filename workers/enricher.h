@@ -1,10 +1,9 @@
 // The Enricher contract: one asynchronous lookup stage about one candidate domain.
 //
-// A stage declares the stages whose results it reads (`needs`): the pipeline runs a candidate's stages in
-// dependency order and hands each the record so far, on which those results are. Results are the API's
-// own messages (squatstream.v1.Enrichment, protobuf only): this layer knows nothing of gRPC.
-// Implementations: workers/stub (deterministic simulations, for benchmarks and offline use) and
-// workers/dns (c-ares).
+// A stage's table entry (workers/stage.h) declares the stages whose results it reads: the pipeline runs a
+// candidate's stages in dependency order and hands each the record so far, on which those results are. Results are the
+// API's own messages (squatstream.v1.Enrichment, protobuf only): this layer knows nothing of gRPC. Implementations:
+// workers/stub (deterministic simulations, for benchmarks and offline use) and workers/dns (c-ares).
 #ifndef SQUATSTREAM_WORKERS_ENRICHER_H_
 #define SQUATSTREAM_WORKERS_ENRICHER_H_
 
@@ -35,12 +34,26 @@ struct LookupInput {
   const v1::Record& record;
 };
 
+// How a lookup ended. Skipped: there was nothing to look up (a stage it needs found nothing: NXDOMAIN, no
+// address) — no latency, counted as skipped. Failed: the lookup could not answer (timeout, refused,
+// malformed answer ...). Done: it answered — NOT_FOUND after a real lookup (the registry or the database
+// has no such entry) is an answer too. The status on the record says which answer.
+enum class LookupOutcome { kDone, kSkipped, kFailed };
+
 struct LookupResult {
-  absl::Status status;     // OK, CANCELLED when cancelled, NOT_FOUND when there was nothing to look up, or
-                           // the lookup's failure
-  v1::Enrichment value;    // the result (its oneof), meaningful only when status is OK; `simulated` set by stubs
-  absl::Duration latency;  // stubs: the simulated latency
+  absl::Status status;   // OK, CANCELLED when cancelled, NOT_FOUND when there was nothing (to look up), or
+                         // the lookup's failure
+  v1::Enrichment value;  // the result (its oneof), meaningful only when status is OK; `simulated` set by stubs
+  bool skipped = false;  // set by Skipped() only
+
+  LookupOutcome outcome() const {
+    if (skipped) return LookupOutcome::kSkipped;
+    return status.ok() || absl::IsNotFound(status) ? LookupOutcome::kDone : LookupOutcome::kFailed;
+  }
 };
+
+// The result of a lookup with nothing to look up: NOT_FOUND with `reason`, outcome skipped.
+LookupResult Skipped(std::string reason);
 
 class Enricher {
  public:
@@ -49,8 +62,6 @@ class Enricher {
   virtual ~Enricher() = default;
 
   virtual v1::Enricher id() const = 0;
-  // The stages whose results this one reads; they run first, and are selected with it.
-  virtual absl::Span<const v1::Enricher> needs() const { return {}; }
 
   // Starts a lookup. Calls `done` exactly once, through `executor` and never inline from Lookup itself. If
   // `cancel` is emitted before the lookup ends, `done` follows promptly with CANCELLED — posted, never from
@@ -64,6 +75,13 @@ class Enricher {
   // because a stage it needs found nothing (NOT_FOUND, see NeedAddresses) — else nullopt and the caller uses
   // Lookup. Thread-safe.
   virtual std::optional<LookupResult> TryLookupNow(const LookupInput& /*input*/) { return std::nullopt; }
+
+  // Ends what the stage runs beside its lookups (refreshes, connections, its client threads) so that the
+  // executor has nothing left to wait for; lookups still running end CANCELLED. Called once, by the server,
+  // before its executor stops; idempotent.
+  virtual void Shutdown() {}
+  // Reads again the files the stage serves from (SIGHUP), if it has any. Thread-safe.
+  virtual void Reload() {}
 };
 
 // The DNS stage's result on `record`, or null when it has none that succeeded.
@@ -72,9 +90,10 @@ const v1::DnsResult* DnsResultOf(const v1::Record& record);
 // For a stage that needs the candidate's addresses: nullopt when the DNS result on `input.record` has some,
 // else the NOT_FOUND result to report ("no address: NXDOMAIN" ...).
 std::optional<LookupResult> NeedAddresses(const LookupInput& input);
-// For a stage that needs the name to exist: nullopt unless DNS said UNREGISTERED (or failed to run), else
-// the NOT_FOUND result to report.
-std::optional<LookupResult> NeedNotUnregistered(const LookupInput& input);
+// For a stage that asks about the registered name (registration data): the skipped result when DNS said
+// the name does not exist (UNREGISTERED) or only a parent's wildcard answers for it (WILDCARD), else nullopt
+// (DNS found it, could not say, or did not run).
+std::optional<LookupResult> NeedMayBeRegistered(const LookupInput& input);
 
 }  // namespace squatstream::workers
 

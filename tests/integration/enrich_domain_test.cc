@@ -27,7 +27,9 @@
 #include "squatstream/v1/squatstream.grpc.pb.h"
 #include "tests/workers/dns/dns_peers.h"
 #include "tests/workers/dns/fixture_zones.h"
+#include "workers/dns/resolver.h"
 #include "workers/net/address_policy.h"
+#include "workers/registration/registration_enricher.h"
 
 namespace squatstream {
 namespace {
@@ -90,8 +92,19 @@ class EnrichDomainTest : public ::testing::Test {
     stub_ = v1::EnrichmentService::NewStub(channel_);
   }
 
+  // Every stage simulated, as the tests' own defaults: every name exists (so every stage runs), the twins'
+  // latencies of a few milliseconds.
+  static daemon::ServerOptions Simulated() {
+    daemon::ServerOptions o = daemon::SimulatedServerOptions();
+    o.stubs[v1::ENRICHER_DNS] = {absl::Milliseconds(2), 0.0, 1.0};
+    o.stubs[v1::ENRICHER_GEO] = {absl::Milliseconds(3), 0.01};
+    o.stubs[v1::ENRICHER_WHOIS] = {absl::Milliseconds(8), 0.05};
+    o.stubs[v1::ENRICHER_BANNER] = {absl::Milliseconds(5), 0.02};
+    return o;
+  }
+
   static daemon::ServerOptions FastOptions() {
-    daemon::ServerOptions o;
+    daemon::ServerOptions o = Simulated();
     o.stubs[v1::ENRICHER_DNS] = {absl::Microseconds(100), 0, 1};  // every name exists: every stage runs
     o.stubs[v1::ENRICHER_GEO] = {absl::Microseconds(200), 0.1};
     o.stubs[v1::ENRICHER_WHOIS] = {absl::Microseconds(500), 0.1};
@@ -233,7 +246,7 @@ TEST_F(EnrichDomainTest, ZeroLatencyStubsGiveTheSameRecordsAsWaitingOnes) {
 // more is coming right away: records whose lookups finish one by one must still go out as they finish, not
 // all at the end of the stream.
 TEST_F(EnrichDomainTest, RecordsOfSlowLookupsGoOutAsTheyFinish) {
-  daemon::ServerOptions o;
+  daemon::ServerOptions o = Simulated();
   o.stubs[v1::ENRICHER_BANNER] = {absl::Milliseconds(60), 0};  // each lookup 30-90 ms, fixed per candidate
   StartServer(o);
   v1::EnrichDomainRequest request;
@@ -336,9 +349,10 @@ TEST_F(EnrichDomainTest, RealDnsFindsTheRegisteredLookAlikes) {
   ASSERT_NE(nsd, nullptr);
   daemon::ServerOptions o = FastOptions();
   o.stub_enrichers = {v1::ENRICHER_GEO, v1::ENRICHER_WHOIS, v1::ENRICHER_BANNER};
-  o.dns.servers = {nsd->server()};
-  o.dns.rate_limit_qps = 0;
-  o.dns.timeout = std::chrono::milliseconds(500);
+  auto& dns = o.stages.Get<workers::dns::ResolverOptions>();
+  dns.servers = {nsd->server()};
+  dns.rate_limit_qps = 0;
+  dns.timeout = std::chrono::milliseconds(500);
   StartServer(o);
   v1::EnrichDomainRequest request;
   request.set_domain("example.com");
@@ -413,7 +427,7 @@ TEST_F(EnrichDomainTest, SeveralDomainsInOneStreamEachRecordNamingItsInput) {
 // Every message's counters are consistent: generated >= enriched >= sent. (The stream's first record used to
 // be handed over before its generation pass was counted: a first message said generated 0, enriched 2.)
 TEST_F(EnrichDomainTest, ProgressNeverSaysMoreEnrichedThanGenerated) {
-  daemon::ServerOptions options;
+  daemon::ServerOptions options = Simulated();
   for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};  // records at once, mid-pass
   StartServer(options);
   v1::EnrichDomainRequest request;
@@ -438,7 +452,7 @@ TEST_F(EnrichDomainTest, ProgressNeverSaysMoreEnrichedThanGenerated) {
 // while it holds them (it used to show the depth at the stream's last drain, which a stalled stream never
 // reaches again), then returns to 0 once the client goes.
 TEST_F(EnrichDomainTest, DepthGaugeShowsWhatAStalledReaderHolds) {
-  daemon::ServerOptions options;
+  daemon::ServerOptions options = Simulated();
   for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
   options.limits.pipeline.buffer_capacity = 2000;
   StartServer(options);
@@ -462,7 +476,7 @@ TEST_F(EnrichDomainTest, DepthGaugeShowsWhatAStalledReaderHolds) {
 // run, both ways.
 TEST_F(EnrichDomainTest, TricklingLookupsStillMakeBatches) {
   auto records_per_message = [&](std::chrono::milliseconds window) {
-    daemon::ServerOptions options;
+    daemon::ServerOptions options = Simulated();
     for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
     options.stubs[v1::ENRICHER_WHOIS] = {absl::Milliseconds(200),
                                          0};  // each 100-300 ms: records finish spread over time
@@ -487,7 +501,7 @@ TEST_F(EnrichDomainTest, TricklingLookupsStillMakeBatches) {
 // 32-domain stream was charged 32 domains' generation — more than one stream may hold, so refused — and a
 // stream's generation stayed charged, while its kinds' names were held, until its client had read all.)
 TEST_F(EnrichDomainTest, BudgetChargesOneGeneratorAndTakesItBackWhenGenerationEnds) {
-  daemon::ServerOptions options;
+  daemon::ServerOptions options = Simulated();
   for (auto& [id, stub] : options.stubs) stub = {absl::ZeroDuration(), 0, 1};
   options.stubs[v1::ENRICHER_WHOIS] = {absl::Seconds(10), 0};  // 5-15 s: the streams stay open meanwhile
   options.limits.pipeline.max_inflight_lookups = 100000;       // every candidate in flight: generation ends
@@ -630,7 +644,7 @@ TEST_F(EnrichDomainTest, ClassifyDomainSaysByWhichKinds) {
 // --max_connection_age: the server sends GOAWAY to a connection older than the age, so the client's channel
 // reconnects (to whichever pod a balancer picks); a stream running then still ends OK within the grace.
 TEST_F(EnrichDomainTest, OldConnectionsAreAskedToReconnectWithoutCuttingTheirStreams) {
-  daemon::ServerOptions o;
+  daemon::ServerOptions o = Simulated();
   o.stubs[v1::ENRICHER_DNS] = {absl::Milliseconds(1), 0, 1};
   o.stubs[v1::ENRICHER_GEO] = {absl::Milliseconds(400), 0};  // a stream of ~1 s: longer than the age
   o.max_connection_age = absl::Milliseconds(300);
@@ -691,7 +705,7 @@ TEST_F(EnrichDomainTest, ReflectionCanBeTurnedOff) {
 class SlowLookupsTest : public EnrichDomainTest {
  protected:
   void SetUp() override {
-    daemon::ServerOptions o;
+    daemon::ServerOptions o = Simulated();
     o.stubs[v1::ENRICHER_GEO] = {absl::ZeroDuration(), 0};
     o.stubs[v1::ENRICHER_WHOIS] = {absl::Seconds(60), 0};
     o.stubs[v1::ENRICHER_BANNER] = {absl::ZeroDuration(), 0};
@@ -771,12 +785,13 @@ TEST_F(EnrichDomainTest, ShutdownEndsRegistrationLookupsWaitingOnASilentRegistry
 
   daemon::ServerOptions o = FastOptions();
   o.stub_enrichers = {v1::ENRICHER_DNS, v1::ENRICHER_GEO, v1::ENRICHER_BANNER};
-  o.registration.bootstrap_file = path;
-  o.registration.bootstrap_url = "";
-  o.registration.policy = *workers::net::AddressPolicy::WithAllowed({"127.0.0.0/8"});
-  o.registration.deadline = absl::Seconds(30);
-  o.registration.request_timeout = absl::Seconds(30);
-  o.registration.gate.rate_per_second = 2;  // most lookups wait their turn
+  auto& registration = o.stages.Get<workers::registration::RegistrationOptions>();
+  registration.bootstrap_file = path;
+  registration.bootstrap_url = "";
+  registration.deadline = absl::Seconds(30);
+  registration.request_timeout = absl::Seconds(30);
+  registration.gate.rate_per_second = 2;  // most lookups wait their turn
+  o.stages.Get<workers::net::AddressPolicy>() = *workers::net::AddressPolicy::WithAllowed({"127.0.0.0/8"});
   StartServer(o);
   std::thread client([&] {
     v1::EnrichDomainRequest request;
@@ -796,7 +811,7 @@ TEST_F(EnrichDomainTest, ShutdownEndsRegistrationLookupsWaitingOnASilentRegistry
 }
 
 TEST_F(EnrichDomainTest, ShutdownWithAStreamInProgressCancelsItAfterTheGrace) {
-  daemon::ServerOptions o;
+  daemon::ServerOptions o = Simulated();
   o.stubs[v1::ENRICHER_WHOIS] = {absl::Seconds(60), 0};
   StartServer(o);
   grpc::ClientContext context;

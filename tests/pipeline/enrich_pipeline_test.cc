@@ -13,6 +13,7 @@
 #include "permute/domain.h"
 #include "tests/pipeline/test_metrics.h"
 #include "workers/executor.h"
+#include "workers/stage_table.h"
 #include "workers/stub/stub_enricher.h"
 
 namespace squatstream::pipeline {
@@ -21,9 +22,11 @@ namespace {
 class EnrichPipelineTest : public ::testing::Test {
  protected:
   void Register(v1::Enricher id, workers::StubConfig config) {
-    ASSERT_TRUE(
-        registry_.Add(std::make_unique<workers::StubEnricher>(id, config), metrics_.Stage(workers::EnricherName(id)))
-            .ok());
+    const workers::StageDef& stage = **workers::FindStage(id);
+    ASSERT_TRUE(registry_
+                    .Add(stage, std::make_unique<workers::StubEnricher>(stage, config),
+                         metrics_.Stage(workers::EnricherName(id)))
+                    .ok());
   }
 
   std::shared_ptr<EnrichPipeline> Start(const std::string& domain, std::size_t max_candidates,

@@ -19,6 +19,7 @@
 #include "permute/domain.h"
 #include "tests/pipeline/test_metrics.h"
 #include "workers/executor.h"
+#include "workers/stage_table.h"
 #include "workers/stub/stub_enricher.h"
 
 namespace squatstream::pipeline {
@@ -175,9 +176,11 @@ class StreamDrainTest : public ::testing::Test {
  protected:
   StreamDrainTest() {
     for (v1::Enricher id : {v1::ENRICHER_DNS, v1::ENRICHER_GEO}) {
+      const workers::StageDef& stage = **workers::FindStage(id);
       EXPECT_TRUE(
           registry_
-              .Add(std::make_unique<workers::StubEnricher>(id, workers::StubConfig{absl::Microseconds(200), 0, 1}),
+              .Add(stage,
+                   std::make_unique<workers::StubEnricher>(stage, workers::StubConfig{absl::Microseconds(200), 0, 1}),
                    metrics_.Stage(workers::EnricherName(id)))
               .ok());
     }

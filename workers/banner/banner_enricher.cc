@@ -849,11 +849,6 @@ void BannerEnricher::Shutdown() {
   shared_->http.Shutdown();
 }
 
-absl::Span<const v1::Enricher> BannerEnricher::needs() const {
-  static constexpr v1::Enricher kNeeds[] = {v1::ENRICHER_DNS};
-  return kNeeds;
-}
-
 std::optional<LookupResult> BannerEnricher::TryLookupNow(const LookupInput& input) {
   const v1::DnsResult* dns = DnsResultOf(input.record);
   // Mail exchangers and no address: only the SMTP probe has anything to ask.

@@ -39,6 +39,7 @@
 #include "workers/enricher.h"
 #include "workers/net/address_policy.h"
 #include "workers/net/http_client.h"
+#include "workers/stage.h"
 
 namespace squatstream::workers::banner {
 
@@ -82,10 +83,8 @@ struct BannerMetrics {
   prometheus::Counter* original_pages;  // input domains' pages fetched
 };
 
-// Resolves a host name to addresses (A then AAAA); an empty list when it has none or the lookup failed.
-// `done` runs on any thread. Wired to the DNS stage's resolver.
-using HostResolver =
-    std::function<void(const std::string& host, absl::AnyInvocable<void(std::vector<std::string>) &&> done)>;
+// Resolves a host name to addresses: the DNS stage's lookups (workers/stage.h).
+using HostResolver = HostLookup;
 
 // How many connections may be open: in all, and to one address. Waiters queue per address, in order; the
 // addresses with waiters take turns as slots free up, so thousands of look-alikes parked on one address wait
@@ -135,14 +134,13 @@ class BannerEnricher final : public Enricher {
   ~BannerEnricher() override;
 
   v1::Enricher id() const override { return v1::ENRICHER_BANNER; }
-  absl::Span<const v1::Enricher> needs() const override;
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;
 
   // Ends every transfer (HTTP callbacks run CANCELLED) and joins libcurl's thread. Call before the executor
   // stops; idempotent.
-  void Shutdown();
+  void Shutdown() override;
 
   struct Shared;  // what lookups share: options, clients, gate, the input domains' pages
 

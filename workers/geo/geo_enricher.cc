@@ -37,14 +37,8 @@ GeoMetrics::GeoMetrics(prometheus::Registry& registry) {
 
 GeoEnricher::GeoEnricher(GeoCatalog* catalog, GeoMetrics* metrics) : catalog_(catalog), metrics_(metrics) {}
 
-absl::Span<const v1::Enricher> GeoEnricher::needs() const {
-  static constexpr v1::Enricher kNeeds[] = {v1::ENRICHER_DNS};
-  return kNeeds;
-}
-
 std::optional<LookupResult> GeoEnricher::TryLookupNow(const LookupInput& input) {
   if (std::optional<LookupResult> nothing = NeedAddresses(input)) return nothing;
-  const auto started = std::chrono::steady_clock::now();
   LookupResult result;
   const std::shared_ptr<const GeoDatabases> db = catalog_->current();
   if (db == nullptr) {
@@ -85,7 +79,6 @@ std::optional<LookupResult> GeoEnricher::TryLookupNow(const LookupInput& input) 
     geo->set_longitude(first.longitude());
     break;
   }
-  result.latency = absl::FromChrono(std::chrono::steady_clock::now() - started);
   return result;
 }
 

@@ -38,7 +38,6 @@ class GeoEnricher final : public Enricher {
   GeoEnricher(GeoCatalog* catalog, GeoMetrics* metrics);
 
   v1::Enricher id() const override { return v1::ENRICHER_GEO; }
-  absl::Span<const v1::Enricher> needs() const override;
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;

@@ -240,26 +240,11 @@ void RegistrationEnricher::RefreshBootstrap() {
   });
 }
 
-absl::Span<const v1::Enricher> RegistrationEnricher::needs() const {
-  static constexpr v1::Enricher kNeeds[] = {v1::ENRICHER_DNS};
-  return kNeeds;
-}
-
 std::optional<LookupResult> RegistrationEnricher::Skip(const LookupInput& input, std::string* registered) {
-  auto skipped = [](std::string why) {
-    LookupResult r;
-    r.status = absl::NotFoundError(std::move(why));
-    return r;
-  };
-  if (const v1::DnsResult* dns = DnsResultOf(input.record); dns != nullptr) {
-    if (dns->verdict() == v1::DNS_VERDICT_UNREGISTERED) return skipped("not asked: not registered (DNS: NXDOMAIN)");
-    if (dns->verdict() == v1::DNS_VERDICT_WILDCARD) {
-      return skipped(absl::StrFormat("not asked: only %s's wildcard answers (DNS)", dns->wildcard_zone()));
-    }
-  }
+  if (std::optional<LookupResult> skipped = NeedMayBeRegistered(input)) return skipped;  // the stage's rule
   std::optional<std::string> name = permute::RegisteredDomain(absl::AsciiStrToLower(input.domain_ascii));
   if (!name.has_value()) {
-    return skipped(absl::StrFormat("not asked: %s has no registered domain (a public suffix?)", input.domain_ascii));
+    return Skipped(absl::StrFormat("not asked: %s has no registered domain (a public suffix?)", input.domain_ascii));
   }
   *registered = *std::move(name);
   return std::nullopt;
@@ -642,7 +627,6 @@ void RegistrationEnricher::Deliver(const std::shared_ptr<Waiter>& waiter,
     // Messages quote what servers sent (a JSON parser's excerpt of the body): valid UTF-8 for the API.
     r.status = absl::Status(result.status().code(), ToValidUtf8(result.status().message()));
   }
-  r.latency = absl::FromChrono(Clock::now() - waiter->started);
   asio::post(waiter->executor, [w = waiter, r = std::move(r)]() mutable { std::move(w->done)(std::move(r)); });
 }
 

@@ -39,15 +39,15 @@
 namespace squatstream::workers::registration {
 
 struct RegistrationOptions {
-  std::string bootstrap_file;                          // "": the snapshot built into the binary
-  std::string bootstrap_url;                           // refreshed from here; "": never
-  absl::Duration bootstrap_refresh = absl::Hours(24);  // and this often (0: never)
-  std::string whois_server = "whois.iana.org";         // where WHOIS starts (it refers to the TLD's)
-  absl::Duration deadline = absl::Seconds(15);         // one lookup's, waiting for a server's turn included
-  absl::Duration request_timeout = absl::Seconds(10);  // one HTTP or WHOIS request's
-  GateOptions gate;                                    // per server
-  std::size_t cache_entries = 100000;                  // 0: no cache
-  std::size_t cache_bytes = std::size_t{64} << 20;     // and at most this much held
+  std::string bootstrap_file;                                         // "": the snapshot built into the binary
+  std::string bootstrap_url = "https://data.iana.org/rdap/dns.json";  // refreshed from here; "": never
+  absl::Duration bootstrap_refresh = absl::Hours(24);                 // and this often (0: never)
+  std::string whois_server = "whois.iana.org";                        // where WHOIS starts (it refers to the TLD's)
+  absl::Duration deadline = absl::Seconds(15);                     // one lookup's, waiting for a server's turn included
+  absl::Duration request_timeout = absl::Seconds(10);              // one HTTP or WHOIS request's
+  GateOptions gate = {.rate_per_second = 1, .max_concurrent = 2};  // per server
+  std::size_t cache_entries = 100000;                              // 0: no cache
+  std::size_t cache_bytes = std::size_t{64} << 20;                 // and at most this much held
   absl::Duration cache_ttl = absl::Hours(24);
   absl::Duration negative_ttl = absl::Hours(1);  // for "not registered" answers
   bool follow_related = true;                    // ask the registrar's RDAP server too
@@ -87,7 +87,6 @@ class RegistrationEnricher final : public Enricher {
   ~RegistrationEnricher() override;
 
   v1::Enricher id() const override { return v1::ENRICHER_WHOIS; }
-  absl::Span<const v1::Enricher> needs() const override;
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   // Answers names not to be asked about, and names in the cache.
@@ -96,7 +95,7 @@ class RegistrationEnricher final : public Enricher {
   // Stops the refresh and every request (lookups still waiting end CANCELLED; requests queued for a server's
   // turn are dropped, WHOIS connections closed), so the executor has nothing left to wait for. Call before
   // the executor stops; idempotent.
-  void Shutdown();
+  void Shutdown() override;
 
   std::string bootstrap_publication() const;
 

@@ -1,12 +1,11 @@
-// Stub enrichers: deterministic simulated lookups with configurable latency and failure rate — for
-// benchmarks and for offline use, selected explicitly (squatstreamd --stub_enrichers).
+// The stub enricher: any stage's simulated twin — deterministic made-up lookups with configurable latency
+// and failure rate, for benchmarks and offline use, selected explicitly (squatstreamd --stub_enrichers).
 //
-// The result is a pure function of (enricher, candidate): the same candidate always gets the same
-// verdict, address, registrar, banner — and the same simulated failure. Values are plausible but never real
-// (every result says `simulated`): IPv4 addresses from the documentation ranges (RFC 5737), ASNs from the
-// documentation range (RFC 5398), name servers under .example. Like the real stages, geo and banner need
-// DNS's addresses and whois a name DNS did not find absent. The latency is a timer on the caller's
-// executor, so lookups occupy no thread while they wait.
+// The value is the stage's own simulation (its StageDef::simulate, in its folder), a pure function of the
+// candidate: the same candidate always gets the same verdict, address, registrar, banner — and the same
+// simulated failure. Every result says `simulated`. Which names it skips is the stage's rule, applied by the
+// pipeline as for the real stage. The latency is a timer on the caller's executor, so lookups occupy no
+// thread while they wait.
 #ifndef SQUATSTREAM_WORKERS_STUB_STUB_ENRICHER_H_
 #define SQUATSTREAM_WORKERS_STUB_STUB_ENRICHER_H_
 
@@ -14,37 +13,28 @@
 
 #include "absl/time/time.h"
 #include "workers/enricher.h"
+#include "workers/stage.h"
 
 namespace squatstream::workers {
 
-struct StubConfig {
-  // Mean simulated latency; each lookup takes between 0.5x and 1.5x of it, fixed per candidate.
-  absl::Duration latency = absl::ZeroDuration();
-  // Fraction of candidates, in [0, 1], whose lookup fails with UNAVAILABLE.
-  double failure_rate = 0;
-  // DNS only: fraction of candidates, in [0, 1], that exist (the rest get NXDOMAIN).
-  double registered_rate = 1;
-};
-
 class StubEnricher final : public Enricher {
  public:
-  StubEnricher(v1::Enricher id, StubConfig config);
+  // `stage` (a table entry, static) must outlive the enricher.
+  StubEnricher(const StageDef& stage, StubConfig config);
 
-  v1::Enricher id() const override { return id_; }
-  absl::Span<const v1::Enricher> needs() const override;  // DNS for every stage but DNS
+  v1::Enricher id() const override { return stage_.id; }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
-  // Answers at once when there is nothing to look up, or the result's latency is zero.
+  // Answers at once when the configured latency is zero.
   std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;
 
-  // The result and latency this stub gives the input, without waiting (and without the skip check).
-  // Thread-safe.
+  // The result this stub gives the input, without waiting. Thread-safe.
   LookupResult Compute(const LookupInput& input) const;
+  // How long this stub makes the input's lookup take: 0.5x-1.5x the configured latency, fixed per candidate.
+  absl::Duration LatencyOf(const LookupInput& input) const;
 
  private:
-  std::optional<LookupResult> Skip(const LookupInput& input) const;
-
-  const v1::Enricher id_;
+  const StageDef& stage_;
   const StubConfig config_;
 };
 

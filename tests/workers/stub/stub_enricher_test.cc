@@ -17,6 +17,7 @@
 #include "asio/strand.hpp"
 #include "gtest/gtest.h"
 #include "workers/executor.h"
+#include "workers/stage_table.h"
 
 namespace squatstream::workers {
 namespace {
@@ -33,13 +34,16 @@ v1::Record RecordWithDns(const std::string& domain, const std::string& address) 
   return record;
 }
 
+// The table entry of stage `id` (every stage is linked: squatstream::stages).
+const StageDef& Stage(v1::Enricher id) { return **FindStage(id); }
+
 LookupResult ComputeFor(const StubEnricher& e, const std::string& domain, const std::string& address = "192.0.2.7") {
   const v1::Record record = RecordWithDns(domain, address);
   return e.Compute({domain, record});
 }
 
 TEST(StubEnricher, IsDeterministicAndPlausible) {
-  StubEnricher geo(v1::ENRICHER_GEO, {});
+  StubEnricher geo(Stage(v1::ENRICHER_GEO), {});
   LookupResult a = ComputeFor(geo, "example.net");
   LookupResult b = ComputeFor(geo, "example.net");
   ASSERT_TRUE(a.status.ok());
@@ -53,7 +57,7 @@ TEST(StubEnricher, IsDeterministicAndPlausible) {
   EXPECT_LE(ga.asn(), 64511u);
   EXPECT_EQ(ga.country_code().size(), 2u);
 
-  StubEnricher whois(v1::ENRICHER_WHOIS, {});
+  StubEnricher whois(Stage(v1::ENRICHER_WHOIS), {});
   int registered = 0;
   std::set<std::string> registrars;
   for (int i = 0; i < 400; ++i) {
@@ -85,10 +89,10 @@ TEST(StubEnricher, IsDeterministicAndPlausible) {
 }
 
 TEST(StubEnricher, AnswersAtOnceOnlyWithZeroLatency) {
-  StubEnricher slow(v1::ENRICHER_WHOIS, {absl::Milliseconds(1), 0.5});
+  StubEnricher slow(Stage(v1::ENRICHER_WHOIS), {absl::Milliseconds(1), 0.5});
   const v1::Record example = RecordWithDns("example.net", "192.0.2.1");
   EXPECT_FALSE(slow.TryLookupNow({"example.net", example}).has_value());  // must wait: the caller uses Lookup
-  StubEnricher zero(v1::ENRICHER_WHOIS, {absl::ZeroDuration(), 0.5});
+  StubEnricher zero(Stage(v1::ENRICHER_WHOIS), {absl::ZeroDuration(), 0.5});
   int failed = 0;
   for (int i = 0; i < 100; ++i) {
     const std::string name = "name" + std::to_string(i) + ".org";
@@ -107,21 +111,32 @@ TEST(StubEnricher, AnswersAtOnceOnlyWithZeroLatency) {
   EXPECT_LT(failed, 80);
 }
 
-// Geo and banner need an address, whois a name DNS did not find absent: with none, they answer NOT_FOUND
-// at once, saying why, even when their own lookups would wait.
+// Geo and banner need an address, whois a name DNS did not find absent or only a wildcard answers for: the
+// stage's rule (its table entry's, which the pipeline applies to the real stage and its twin alike) skips
+// those, saying why.
 TEST(StubEnricher, StagesThatNeedDnsSkipWhatItDidNotFind) {
   for (v1::Enricher id : {v1::ENRICHER_GEO, v1::ENRICHER_BANNER, v1::ENRICHER_WHOIS}) {
-    StubEnricher stage(id, {absl::Seconds(10), 0.0});
-    ASSERT_EQ(stage.needs().size(), 1u);
-    EXPECT_EQ(stage.needs()[0], v1::ENRICHER_DNS);
+    const StageDef& stage = Stage(id);
+    ASSERT_EQ(stage.needs.size(), 1u);
+    EXPECT_EQ(stage.needs[0], v1::ENRICHER_DNS);
+    ASSERT_NE(stage.skip, nullptr);
     const v1::Record absent = RecordWithDns("absent.com", "");
-    std::optional<LookupResult> now = stage.TryLookupNow({"absent.com", absent});
+    std::optional<LookupResult> now = stage.skip({"absent.com", absent});
     ASSERT_TRUE(now.has_value()) << EnricherName(id);
+    EXPECT_EQ(now->outcome(), LookupOutcome::kSkipped);
     EXPECT_EQ(now->status.code(), absl::StatusCode::kNotFound);
     EXPECT_NE(now->status.message().find("NXDOMAIN"), absl::string_view::npos) << now->status;
+    const v1::Record found = RecordWithDns("found.com", "192.0.2.9");
+    EXPECT_FALSE(stage.skip({"found.com", found}).has_value()) << EnricherName(id);
   }
-  StubEnricher dns(v1::ENRICHER_DNS, {absl::ZeroDuration(), 0.0, 0.3});
-  EXPECT_TRUE(dns.needs().empty());
+  v1::Record wildcard = RecordWithDns("w.example.com", "192.0.2.9");
+  wildcard.mutable_enrichments(0)->mutable_dns()->set_verdict(v1::DNS_VERDICT_WILDCARD);
+  wildcard.mutable_enrichments(0)->mutable_dns()->set_wildcard_zone("example.com");
+  std::optional<LookupResult> whois = Stage(v1::ENRICHER_WHOIS).skip({"w.example.com", wildcard});
+  ASSERT_TRUE(whois.has_value());  // the real stage's rule too: the twin no longer asks about wildcards
+  EXPECT_NE(whois->status.message().find("wildcard"), absl::string_view::npos) << whois->status;
+  EXPECT_TRUE(Stage(v1::ENRICHER_DNS).needs.empty());
+  StubEnricher dns(Stage(v1::ENRICHER_DNS), {absl::ZeroDuration(), 0.0, 0.3});
   int registered = 0;
   const v1::Record empty;
   for (int i = 0; i < 1000; ++i) {
@@ -144,9 +159,9 @@ TEST(StubEnricher, StagesThatNeedDnsSkipWhatItDidNotFind) {
 }
 
 TEST(StubEnricher, FailureRateAndLatencyFollowTheConfig) {
-  StubEnricher never(v1::ENRICHER_BANNER, {absl::Milliseconds(10), 0.0});
-  StubEnricher always(v1::ENRICHER_BANNER, {absl::Milliseconds(10), 1.0});
-  StubEnricher some(v1::ENRICHER_BANNER, {absl::Milliseconds(10), 0.25});
+  StubEnricher never(Stage(v1::ENRICHER_BANNER), {absl::Milliseconds(10), 0.0});
+  StubEnricher always(Stage(v1::ENRICHER_BANNER), {absl::Milliseconds(10), 1.0});
+  StubEnricher some(Stage(v1::ENRICHER_BANNER), {absl::Milliseconds(10), 0.25});
   int failures = 0;
   for (int i = 0; i < 1000; ++i) {
     const std::string d = "d" + std::to_string(i) + ".com";
@@ -154,8 +169,9 @@ TEST(StubEnricher, FailureRateAndLatencyFollowTheConfig) {
     EXPECT_EQ(ComputeFor(always, d).status.code(), absl::StatusCode::kUnavailable);
     LookupResult r = ComputeFor(some, d);
     failures += r.status.ok() ? 0 : 1;
-    EXPECT_GE(r.latency, absl::Milliseconds(5));
-    EXPECT_LT(r.latency, absl::Milliseconds(15));
+    const v1::Record record = RecordWithDns(d, "192.0.2.7");
+    EXPECT_GE(some.LatencyOf({d, record}), absl::Milliseconds(5));
+    EXPECT_LT(some.LatencyOf({d, record}), absl::Milliseconds(15));
     EXPECT_EQ(ComputeFor(some, d).status.ok(), r.status.ok());  // the same candidate fails the same way
   }
   EXPECT_GT(failures, 180);
@@ -166,7 +182,7 @@ TEST(StubEnricher, FailureRateAndLatencyFollowTheConfig) {
 // complete promptly with CANCELLED once cancelled. No thread per lookup could do this.
 TEST(StubEnricher, TenThousandLookupsInFlightOnTwoThreadsAndCancel) {
   constexpr int kLookups = 10000;
-  StubEnricher banner(v1::ENRICHER_BANNER, {absl::Seconds(60), 0.0});
+  StubEnricher banner(Stage(v1::ENRICHER_BANNER), {absl::Seconds(60), 0.0});
   const v1::Record record = RecordWithDns("c.com", "192.0.2.9");
   std::atomic<int> done{0};
   std::atomic<int> cancelled{0};
@@ -200,7 +216,7 @@ TEST(StubEnricher, TenThousandLookupsInFlightOnTwoThreadsAndCancel) {
 }
 
 TEST(StubEnricher, CompletesThroughTheExecutorNeverInline) {
-  StubEnricher geo(v1::ENRICHER_GEO, {absl::ZeroDuration(), 0.0});
+  StubEnricher geo(Stage(v1::ENRICHER_GEO), {absl::ZeroDuration(), 0.0});
   const v1::Record record = RecordWithDns("example.org", "192.0.2.3");
   Executor executor(1);
   bool returned = false;
