@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -12,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "permute/kind.h"
 
@@ -155,9 +157,34 @@ std::string Cell(const v1::Record& r, v1::Enricher e) {
       return absl::StrCat(DnsCell(x->dns()), mark);
     case v1::Enrichment::RESULT_NOT_SET:
       break;
+    default: {
+      // A stage this client has no cell of its own for: its result in protobuf's short text form.
+      const google::protobuf::FieldDescriptor* field =
+          x->GetDescriptor()->FindFieldByNumber(static_cast<int>(x->result_case()));
+      if (field == nullptr) break;
+      return absl::StrCat(x->GetReflection()->GetMessage(*x, field).ShortDebugString(), mark);
+    }
   }
   return "";
 }
+
+// The stages, one column each: every value of squatstream.v1.Enricher, DNS first (the stage the others read,
+// as the server runs it), then in the API's order — the columns follow the API, never a list of their own.
+const std::vector<v1::Enricher>& StageColumns() {
+  static const auto* columns = [] {
+    auto* out = new std::vector<v1::Enricher>{v1::ENRICHER_DNS};
+    const google::protobuf::EnumDescriptor* e = v1::Enricher_descriptor();
+    for (int i = 0; i < e->value_count(); ++i) {
+      const int id = e->value(i)->number();
+      if (id != v1::ENRICHER_UNSPECIFIED && id != v1::ENRICHER_DNS) out->push_back(static_cast<v1::Enricher>(id));
+    }
+    return out;
+  }();
+  return *columns;
+}
+
+// The table's width of a stage's column (the last one is not padded).
+std::size_t StageWidth(std::size_t column) { return column == 0 ? 30 : 40; }
 
 std::string CsvField(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -274,14 +301,24 @@ std::string EnricherName(v1::Enricher enricher) { return ShortName(v1::Enricher_
 
 std::string FormatHeader(Format format) {
   switch (format) {
-    case Format::kTable:
-      return absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28), Pad("DNS", 30), Pad("GEO", 40), Pad("WHOIS", 40),
-                          "BANNER\n");
-    case Format::kCsv:
-      return "kind,domain_unicode,domain_ascii,dns,geo,whois,banner,kinds,input,country,city,asn,as_organization,"
+    case Format::kTable: {
+      std::string header = absl::StrCat(Pad("KIND", 14), Pad("DOMAIN", 28));
+      const std::vector<v1::Enricher>& stages = StageColumns();
+      for (std::size_t i = 0; i < stages.size(); ++i) {
+        const std::string title = absl::AsciiStrToUpper(EnricherName(stages[i]));
+        absl::StrAppend(&header, i + 1 == stages.size() ? title : Pad(title, StageWidth(i)));
+      }
+      return header + "\n";
+    }
+    case Format::kCsv: {
+      std::string header = "kind,domain_unicode,domain_ascii,";
+      for (v1::Enricher e : StageColumns()) absl::StrAppend(&header, EnricherName(e), ",");
+      return header +
+             "kinds,input,country,city,asn,as_organization,"
              "registrar,created,expires,http_status,http_server,title,final_url,redirects,tls_sha256,tls_verified,"
              "tls_issuer,tls_not_after,mx_banner,mx_accepts_any_recipient,ssh_banner,similarity,parked,"
              "parked_signals\n";
+    }
     case Format::kJson:
       return "";
   }
@@ -290,17 +327,23 @@ std::string FormatHeader(Format format) {
 
 std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
-    case Format::kTable:
-      return absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28),
-                          Pad(Printable(Cell(r, v1::ENRICHER_DNS)), 30), Pad(Printable(Cell(r, v1::ENRICHER_GEO)), 40),
-                          Pad(Printable(Cell(r, v1::ENRICHER_WHOIS)), 40), Printable(Cell(r, v1::ENRICHER_BANNER)),
-                          "\n");
-    case Format::kCsv:
-      return absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
-                          CsvField(r.domain_ascii()), ",", CsvField(Cell(r, v1::ENRICHER_DNS)), ",",
-                          CsvField(Cell(r, v1::ENRICHER_GEO)), ",", CsvField(Cell(r, v1::ENRICHER_WHOIS)), ",",
-                          CsvField(Cell(r, v1::ENRICHER_BANNER)), ",", CsvField(AllKinds(r)), ",", CsvField(r.input()),
-                          ",", TypedColumns(r), ",", BannerColumns(r), "\n");
+    case Format::kTable: {
+      std::string row =
+          absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28));
+      const std::vector<v1::Enricher>& stages = StageColumns();
+      for (std::size_t i = 0; i < stages.size(); ++i) {
+        const std::string cell = Printable(Cell(r, stages[i]));
+        absl::StrAppend(&row, i + 1 == stages.size() ? cell : Pad(cell, StageWidth(i)));
+      }
+      return row + "\n";
+    }
+    case Format::kCsv: {
+      std::string row = absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
+                                     CsvField(r.domain_ascii()), ",");
+      for (v1::Enricher e : StageColumns()) absl::StrAppend(&row, CsvField(Cell(r, e)), ",");
+      return absl::StrCat(row, CsvField(AllKinds(r)), ",", CsvField(r.input()), ",", TypedColumns(r), ",",
+                          BannerColumns(r), "\n");
+    }
     case Format::kJson: {
       std::string json;
       google::protobuf::util::JsonPrintOptions options;
