@@ -31,7 +31,7 @@ void FrameResponse(const std::vector<std::string>& records, const v1::Progress& 
 
 EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::CallbackServerContext* call,
                                          const grpc::ByteBuffer* request)
-    : context_(context), call_(call), started_(std::chrono::steady_clock::now()) {
+    : context_(context), call_(call), started_(std::chrono::steady_clock::now()), admission_(context) {
   context_.metrics->enrich_domain.started->Increment();
   context_.metrics->enrich_domain.msg_received->Increment();
   if (absl::Status s = Begin(*request); !s.ok()) {
@@ -42,25 +42,15 @@ EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::Callback
 }
 
 absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
-  // A draining server takes no new stream: UNAVAILABLE tells the client to retry elsewhere.
-  if (context_.streams.draining()) return absl::UnavailableError("server shutting down");
-  const int limit = context_.limits.max_concurrent_streams;
-  if (context_.active_streams.fetch_add(1) >= limit) {
-    context_.active_streams.fetch_sub(1);
-    return absl::ResourceExhaustedError(
-        absl::StrFormat("server is at its limit of %d concurrent streams; retry later", limit));
-  }
-  counted_active_ = true;
-  context_.streams_admitted.fetch_add(1, std::memory_order_relaxed);
-  context_.metrics->pipeline.active_streams->Increment();
-
+  if (absl::Status s = admission_.TakeSlot(); !s.ok()) return s;
   absl::StatusOr<v1::EnrichDomainRequest> request = DecodeRequest(serialized);
   if (!request.ok()) return request.status();
   absl::StatusOr<StreamSpec> spec = ParseRequest(*request, context_.limits.request);
   if (!spec.ok()) return spec.status();
   absl::StatusOr<pipeline::StagePlan> stages = context_.enrichers->Plan(spec->enrichers);
   if (!stages.ok()) return stages.status();
-  // The stream's share of the server's memory budget: as many buffer slots as it can use, if they are free.
+  // The stream's share of the server's memory budget: its Generators' state (built first, so that the
+  // grant charges what they hold) and as many buffer slots as it can use, if they are free.
   pipeline::PipelineOptions pipeline_options = context_.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
   pipeline::StreamWork work;
@@ -68,45 +58,28 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (permute::ParsedDomain& domain : spec->domains) {
     generators_bytes += work.generators.emplace_back(std::move(domain), spec->generator).HeldBytes();
   }
-  const MemoryBudget::Generation generation =
-      MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes);
-  const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity, candidates);
-  if (MemoryBudget::Least(generation.total(), buffer_need) > context_.budget->MaxGrant()) {  // never, however idle
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "this request needs more of the server's memory budget (%d MiB) than one stream may hold; ask for fewer "
-        "candidates or domains",
-        context_.budget->bytes() >> 20));
+  if (absl::Status s =
+          admission_.TakeGrant(MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes),
+                               std::min(pipeline_options.buffer_capacity, candidates));
+      !s.ok()) {
+    return s;
   }
-  const MemoryBudget::Grant grant = context_.budget->Take(generation.total(), buffer_need);
-  if (grant.buffer == 0) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "the server's memory budget (%d MiB) is held by other streams; retry later, or ask for fewer candidates",
-        context_.budget->bytes() >> 20));
-  }
-  granted_slots_ = grant.total;
-  granted_buffer_ = grant.buffer;
-  granted_running_ = generation.running;
-  running_left_ = std::make_shared<std::atomic<std::size_t>>(generation.running);
-  context_.metrics->pipeline.fanin_capacity_records->Increment(static_cast<double>(granted_buffer_));
-  pipeline_options.buffer_capacity = grant.buffer;
+  pipeline_options.buffer_capacity = admission_.buffer();
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
   // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
-  // comes first (the pipeline may call this after the stream finished).
-  work.generation_done = [budget = context_.budget, left = running_left_, held = grant.total] {
-    if (const std::size_t slots = left->exchange(0); slots > 0) budget->Return(held, slots);
-  };
+  // comes first.
+  work.generation_done = admission_.GenerationDone();
   auto pipeline = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
                                                    std::move(work), pipeline_options, context_.metrics->pipeline);
   // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
   drain_.emplace(pipeline, context_.executor->context(), context_.limits.max_batch_records, context_.metrics->pipeline,
                  *this);
-  if (!context_.streams.Add(this)) {  // the drain began since the check above
+  if (absl::Status s = admission_.Register(this); !s.ok()) {  // the drain began since the slot was taken
     pipeline->Cancel();
     drain_.reset();
-    return absl::UnavailableError("server shutting down");
+    return s;
   }
-  registered_ = true;
   pipeline->Start();
   return absl::OkStatus();
 }
@@ -140,21 +113,10 @@ void EnrichDomainReactor::OnCancel() {
 void EnrichDomainReactor::Cut(const absl::Status& why) { drain_->Cancel(why); }  // registered only with a drain
 
 void EnrichDomainReactor::Finish(const absl::Status& status) {
-  // Once: from the drain (under its lock), or from the constructor for a refused stream.
-  // The slot goes back before the status leaves: a client that starts its next stream as soon as it sees
-  // this one's status must find the slot free (freed in OnDone, it was still taken then: 11% of a 64-stream
-  // client's streams refused at a limit of 64). The pipeline's memory is freed by OnDone soon after.
-  // The budget's grant first, then the slot: a stream admitted in between must find the grant back, or
-  // it would be refused for the budget (a finished stream's buffer is empty; a cancelled one's discarded).
-  if (granted_slots_ > 0) {
-    const std::size_t returned = granted_running_ - running_left_->exchange(0);
-    context_.budget->Release(granted_slots_ - returned);
-    context_.metrics->pipeline.fanin_capacity_records->Decrement(static_cast<double>(granted_buffer_));
-  }
-  if (counted_active_) {
-    context_.active_streams.fetch_sub(1);
-    context_.metrics->pipeline.active_streams->Decrement();
-  }
+  // Once: from the drain (under its lock), or from the constructor for a refused stream. The grant and the
+  // slot go back before the status leaves (Admission::Release); the pipeline's memory is freed by OnDone
+  // soon after.
+  admission_.Release();
   const GrpcMethodMetrics& m = context_.metrics->enrich_domain;
   m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
   m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
@@ -162,7 +124,7 @@ void EnrichDomainReactor::Finish(const absl::Status& status) {
 }
 
 void EnrichDomainReactor::OnDone() {
-  if (registered_) context_.streams.Remove(this);  // a drain's CutAll no longer reaches this reactor
+  admission_.Unregister();  // a drain's CutAll no longer reaches this reactor
   if (!drain_) {
     delete this;
     return;

@@ -1,6 +1,6 @@
 // EnrichDomainReactor: the server side of one EnrichDomain stream.
 //
-// It validates the request, takes the stream's slot and memory grant, starts an EnrichPipeline, and is the
+// It validates the request, is admitted (service/admission.h), starts an EnrichPipeline, and is the
 // transport of the stream's StreamDrain (pipeline/stream_drain.h), which drains the pipeline's fan-in buffer
 // into messages, one write in flight at a time, and ends the stream: the reactor frames and writes the
 // messages, forwards its reactions (OnWriteDone, OnCancel, OnDone) and the server drain's Cut to it, and
@@ -20,6 +20,7 @@
 #include "grpcpp/grpcpp.h"
 #include "pipeline/enrich_pipeline.h"
 #include "pipeline/stream_drain.h"
+#include "service/admission.h"
 #include "service/service_context.h"
 #include "service/stream_registry.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -57,13 +58,7 @@ class EnrichDomainReactor final : public grpc::ServerWriteReactor<grpc::ByteBuff
   ServiceContext& context_;
   grpc::CallbackServerContext* const call_;
   const std::chrono::steady_clock::time_point started_;
-  bool counted_active_ = false;      // set in the constructor only
-  bool registered_ = false;          // in context_.streams; set in the constructor only
-  std::size_t granted_slots_ = 0;    // from context_.budget; set in the constructor only
-  std::size_t granted_buffer_ = 0;   // of them, the fan-in buffer's bound
-  std::size_t granted_running_ = 0;  // of them, the running Generator's bound
-  // What of granted_running_ the stream still holds: the pipeline's generation_done returns it early.
-  std::shared_ptr<std::atomic<std::size_t>> running_left_;
+  Admission admission_;  // the slot, grant and registry entry: taken in Begin, given back in Finish and OnDone
   std::optional<pipeline::StreamDrain> drain_;  // set in the constructor only; empty when refused
 
   // Touched only by the thread holding the drain's consumer role (Frame, StartWrite).
