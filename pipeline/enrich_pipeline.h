@@ -121,6 +121,8 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Posts a generation task to the CPU executor unless one is running or generation ended.
   void GenerateAhead();
   // On the CPU executor: up to kGenerateChunk candidates, moving on to the next input domain when one is done.
+  // Moves on to the next input's Generator (CPU executor), counting the one that ended's late merges.
+  void FinishGenerator();
   void GenerateChunk();
   // Builds the candidate's record and runs its stages (Advance); a record whose every stage answered at
   // once is delivered here.

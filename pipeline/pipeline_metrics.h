@@ -20,7 +20,8 @@ struct PipelineMetrics {
   prometheus::Counter* permutations_generated = nullptr;
   prometheus::Counter* records_streamed = nullptr;
   prometheus::Counter* records_filtered = nullptr;  // dropped by registered_only
-  prometheus::Counter* fanin_swaps = nullptr;
+  prometheus::Counter* batches_drained = nullptr;   // fan-in drains that took at least one record
+  prometheus::Counter* late_merges = nullptr;       // Generator::late_merges of every ended generator
   prometheus::Histogram* batch_size = nullptr;
   prometheus::Histogram* time_to_first_batch_seconds = nullptr;
   prometheus::Gauge* inflight_lookups = nullptr;

@@ -73,7 +73,7 @@ void StreamDrain::TryWrite() {
       const auto n = static_cast<double>(batch_.size());
       if (!final_progress) {
         metrics_.records_streamed->Increment(n);
-        metrics_.fanin_swaps->Increment();
+        metrics_.batches_drained->Increment();
         metrics_.batch_size->Observe(n);
       }
       if (!first_write_done_ && !final_progress) {

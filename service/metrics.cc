@@ -79,9 +79,16 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                             .Help("Enriched records written to client streams.")
                             .Register(registry)
                             .Add({});
-  p.fanin_swaps = &prometheus::BuildCounter()
-                       .Name("squatstream_fanin_swaps_total")
-                       .Help("Fan-in buffer drains that took at least one record (one per batch written).")
+  p.batches_drained = &prometheus::BuildCounter()
+                           .Name("squatstream_fanin_batches_drained_total")
+                           .Help("Batches of records drained from the fan-in buffers (one per message with records).")
+                           .Register(registry)
+                           .Add({});
+  p.late_merges = &prometheus::BuildCounter()
+                       .Name("squatstream_permutations_late_merges_total")
+                       .Help(
+                           "Candidates a kind produced after they had been streamed without it among their kinds (a "
+                           "kind's may-produce check that missed a way its generator makes a name); stays 0.")
                        .Register(registry)
                        .Add({});
   p.batch_size =

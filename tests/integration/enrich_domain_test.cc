@@ -202,7 +202,8 @@ TEST_F(EnrichDomainTest, StreamsEveryCandidateOnceFullyEnrichedAndMetricsAgree) 
   EXPECT_EQ(Metric(scrape, "grpc_server_handling_seconds_count{" + kMethod), 1);
   EXPECT_EQ(Metric(scrape, "squatstream_records_streamed_total"), static_cast<double>(expected.size()));
   EXPECT_EQ(Metric(scrape, "squatstream_permutations_generated_total"), static_cast<double>(expected.size()));
-  EXPECT_EQ(Metric(scrape, "squatstream_fanin_swaps_total"), result.messages);
+  EXPECT_EQ(Metric(scrape, "squatstream_fanin_batches_drained_total"), result.messages);
+  EXPECT_EQ(Metric(scrape, "squatstream_permutations_late_merges_total"), 0);  // exported, and no kind missed one
   EXPECT_EQ(Metric(scrape, "squatstream_batch_size_records_count"), result.messages);
   EXPECT_EQ(Metric(scrape, "squatstream_batch_size_records_sum"), static_cast<double>(expected.size()));
   EXPECT_EQ(Metric(scrape, "squatstream_enrichment_latency_seconds_count{enricher=\"geo\"}"),

@@ -27,7 +27,8 @@ struct TestMetrics {
     pipeline.permutations_generated = counter("generated");
     pipeline.records_streamed = counter("streamed");
     pipeline.records_filtered = counter("filtered");
-    pipeline.fanin_swaps = counter("swaps");
+    pipeline.batches_drained = counter("batches_drained");
+    pipeline.late_merges = counter("late_merges");
     pipeline.batch_size = histogram("batch");
     pipeline.time_to_first_batch_seconds = histogram("first");
     pipeline.inflight_lookups = gauge("inflight");
