@@ -80,9 +80,9 @@ class Server {
   // malloc_trim in a program without jemalloc) when no stream is in progress, on
   // each of the first kReleasesAfterActivity calls after streams ran (a stream's slot is freed before its
   // memory is, and freeing a GB of records takes a while); else does nothing. Returns whether it released (each release
-  // counts in squatstream_memory_releases_total, which tests wait on). A burst of streams leaves glibc's arenas holding
-  // hundreds of MB that no later allocation may need (200 ghz streams of 500 candidates: 22 MB idle before, 159 MB
-  // after, 27 MB after a trim). Call it periodically (main.cc does, every second); thread-safe.
+  // counts in squatstream_memory_releases_total, which tests wait on). A burst of streams leaves the allocator holding
+  // memory that no later allocation may need (docs/BENCHMARKS.md). Call it periodically (main.cc does, every second);
+  // thread-safe.
   bool ReleaseMemoryIfIdle();
 
  private:

@@ -4,7 +4,7 @@
 // registry, permute/kinds/), as Next() needs candidates, and hands a candidate out as soon as every kind
 // that could also produce it has run (each kind's may-produce check says which), so that its kinds are
 // complete: for an ASCII domain the first candidates come out after the first kind ran (microseconds), not
-// after all of them (3-10 ms for a short domain, ~40 ms for a 29-letter label; bench/permute_bench). Every
+// after all of them (milliseconds; docs/BENCHMARKS.md, bench/permute_bench). Every
 // candidate is a valid IDNA2008 hostname whose permuted label is single-script (as registries require),
 // differs from the input, and appears once, carrying every kind that produced it. Each kind has a
 // deterministic budget (KindBudget) and work limit (KindWorkLimit), so long labels stay bounded; the order
@@ -42,10 +42,9 @@ struct Candidate {
 };
 
 // The default bound on what one Generator holds (GeneratorOptions::max_held_bytes): above every domain
-// of the test corpus without permute_subdomains (the largest, a 50-letter .co.uk label: 22,774 names,
-// ~5 MB), so that it binds only where subdomain labels multiply the names (four 50-letter labels: 28,857
-// names, 13.4 MiB unbounded; bench/permute_bench GeneratorMemory). tests/permute/generator_memory_test.cc checks that
-// the count is what the allocator sees.
+// of the test corpus without permute_subdomains, so that it binds only where subdomain labels multiply the
+// names (the figures: docs/BENCHMARKS.md, bench/permute_bench GeneratorMemory).
+// tests/permute/generator_memory_test.cc checks that the count is what the allocator sees.
 inline constexpr std::size_t kDefaultMaxHeldBytes = std::size_t{6} << 20;
 
 struct GeneratorOptions {

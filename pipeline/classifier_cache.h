@@ -1,9 +1,9 @@
 // ClassifierCache: the permute::Classifiers of the targets ClassifyDomain was asked about most recently.
 //
-// Building a target's classifier generates all of its permutations (milliseconds, up to ~50 ms for a long
-// label); asking it about a candidate is a hash lookup. Monitoring jobs check many new names against the same
-// few brands, so the classifiers of the `capacity` most recently used targets are kept (least recently used
-// goes first). A miss builds outside the lock, so other targets' calls never wait for it. Thread-safe.
+// Building a target's classifier generates all of its permutations (milliseconds; tens for a long label); asking it
+// about a candidate is a hash lookup. Monitoring jobs check many new names against the same few brands, so the
+// classifiers of the `capacity` most recently used targets are kept (least recently used goes first). A miss builds
+// outside the lock, so other targets' calls never wait for it. Thread-safe.
 #ifndef SQUATSTREAM_PIPELINE_CLASSIFIER_CACHE_H_
 #define SQUATSTREAM_PIPELINE_CLASSIFIER_CACHE_H_
 

@@ -111,9 +111,9 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Candidates one generation task makes (or fewer, at the end).
   static constexpr std::size_t kGenerateChunk = 256;
 
-  // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waited
-  // for the whole generation (reactor's first write 1.1-3.2 ms after the start for example.com); 16 gave the
-  // first write in 0.25-0.7 ms but smaller batches; 64 balances the two (bench/e2e_bench, docs/BENCHMARKS.md).
+  // Candidates one Pump pass dispatches before it yields the strand. Without a limit the first record waits
+  // for the whole generation; a small one makes small batches; 64 balances the two (bench/e2e_bench, the
+  // measurements in docs/BENCHMARKS.md).
   static constexpr std::uint64_t kDispatchPerPump = 64;
 
   // Strand only.

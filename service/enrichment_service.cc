@@ -23,7 +23,7 @@ grpc::ServerUnaryReactor* EnrichmentService::ClassifyDomain(grpc::CallbackServer
   m.started->Increment();
   m.msg_received->Increment();
   grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
-  // A target not in the cache generates all of its permutations (4-33 ms): on the CPU executor, not on one
+  // A target not in the cache generates all of its permutations (milliseconds): on the CPU executor, not on one
   // of gRPC's threads. `request` and `response` stay valid until the reactor finishes.
   asio::post(context_.cpu_executor->context(),
              [this, request, response, reactor, started] { Classify(request, response, reactor, started); });

@@ -29,9 +29,8 @@ namespace squatstream::service {
 
 class MemoryBudget {
  public:
-  // What one slot may cost, in bytes of resident memory: measured at 1.04 KB (64 stalled readers of
-  // internationalbusinessmachines.com, three enrichers, 1,048,576 slots held: 1,088 MiB peak RSS; see
-  // docs/BENCHMARKS.md), with half again as margin for longer names.
+  // What one slot may cost, in bytes of resident memory: what docs/BENCHMARKS.md measured (stalled readers
+  // holding a million slots without a budget, "Under load and faults"), with half again as margin for longer names.
   static constexpr std::size_t kBytesPerSlot = 1536;
   // The smallest fair share the server starts with: below it a stream's lookups would crawl.
   static constexpr std::size_t kMinGrant = 256;
