@@ -30,6 +30,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from grpcurl_output import decode_messages  # noqa: E402
 from squatstreamd import Server, require_tool  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -87,18 +88,8 @@ def parse(doc_text):
 
 def normalise(lines):
     """The lines to compare: JSON output canonicalised by the masking rules, any other output as it is."""
-    text = "\n".join(lines)
-    messages, decoder, i = [], json.JSONDecoder(), 0
     try:
-        while True:
-            while i < len(text) and text[i].isspace():
-                i += 1
-            if i == len(text):
-                break
-            message, i = decoder.raw_decode(text, i)
-            if not isinstance(message, dict):
-                raise ValueError("not an object")
-            messages.append(message)
+        messages = decode_messages("\n".join(lines))
     except ValueError:
         messages = []
     if not messages:  # not JSON: compare the text

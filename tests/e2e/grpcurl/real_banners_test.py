@@ -38,7 +38,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from nsd import Nsd  # noqa: E402
-from squatstreamd import Checks, Server, require_tool  # noqa: E402
+from grpcurl_output import enrich_stream as grpcurl_stream  # noqa: E402
+from squatstreamd import Checks, Server, require_tool, stop  # noqa: E402
 
 INPUT = "examplebank.com"
 DEADLINE_EXCEEDED, PERMISSION_DENIED = 4, 7  # google.rpc.Code
@@ -59,29 +60,6 @@ def com_zone(records):
     return "\n".join(lines + records) + "\n"
 
 
-def grpcurl_stream(grpcurl, address, request, max_time=300):
-    """(records by domain_ascii, the last progress, exit code, stderr, names sent twice)."""
-    r = subprocess.run([grpcurl, "-plaintext", "-max-time", str(max_time), "-d", json.dumps(request), address,
-                        "squatstream.v1.EnrichmentService/EnrichDomain"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=max_time + 30)
-    text, decoder, i, messages = r.stdout.decode("utf-8", "replace"), json.JSONDecoder(), 0, []
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i == len(text):
-            break
-        message, i = decoder.raw_decode(text, i)
-        messages.append(message)
-    records, twice = {}, []
-    for m in messages:
-        for record in m.get("records", []):
-            if record["domain_ascii"] in records:
-                twice.append(record["domain_ascii"])
-            records[record["domain_ascii"]] = record
-    progress = messages[-1].get("progress", {}) if messages else {}
-    return records, progress, r.returncode, r.stderr.decode("utf-8", "replace"), twice
-
-
 def banner_of(record):
     found = [e for e in record.get("enrichments", []) if e.get("enricher") == "ENRICHER_BANNER"]
     return found[0] if len(found) == 1 else {}
@@ -94,15 +72,6 @@ def start_peers(script, names):
     if not line:
         sys.exit(f"real_banners_test: banner_peers.py did not start: {proc.stderr.read().decode()[-4000:]}")
     return proc, json.loads(line)
-
-
-def stop(proc):
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def check_one(c, name, record, scenario, smtp, peers):

@@ -48,7 +48,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from nsd import Nsd  # noqa: E402
-from squatstreamd import Checks, Server, require_tool  # noqa: E402
+from grpcurl_output import enrich_stream  # noqa: E402
+from squatstreamd import Checks, Server, require_tool, stop  # noqa: E402
 
 KINDS = ["PERMUTATION_KIND_OMISSION", "PERMUTATION_KIND_TRANSPOSITION", "PERMUTATION_KIND_REPLACEMENT"]
 NOT_FOUND = 5  # google.rpc.Code
@@ -185,30 +186,13 @@ def load_module(path, name):
 # ---------------------------------------------------------------------------------------------------------------
 def enrich(c, grpcurl, address, request):
     """(records by domain_ascii, last progress, grpcurl's exit code, its stderr) of one EnrichDomain stream."""
-    r = subprocess.run([grpcurl, "-plaintext", "-max-time", "60", "-d", json.dumps(request), address,
-                        "squatstream.v1.EnrichmentService/EnrichDomain"],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
-    text, messages, decoder, i = r.stdout.decode(), [], json.JSONDecoder(), 0
-    while True:
-        while i < len(text) and text[i].isspace():
-            i += 1
-        if i == len(text):
-            break
-        try:
-            message, i = decoder.raw_decode(text, i)
-        except ValueError as e:
-            c.expect(False, f"grpcurl's output is JSON messages ({e}: {text[i:i + 200]!r})")
-            break
-        messages.append(message)
-    records, twice = {}, []
-    for m in messages:
-        for record in m.get("records", []):
-            if record["domain_ascii"] in records:
-                twice.append(record["domain_ascii"])
-            records[record["domain_ascii"]] = record
+    try:
+        records, progress, code, stderr, twice = enrich_stream(grpcurl, address, request, max_time=60)
+    except ValueError as e:
+        c.expect(False, f"grpcurl's output is JSON messages ({e})")
+        return {}, {}, 1, ""
     c.expect(not twice, f"each name streamed once ({twice or 'none twice'})")
-    progress = messages[-1].get("progress", {}) if messages else {}
-    return records, progress, r.returncode, r.stderr.decode("utf-8", "replace")
+    return records, progress, code, stderr
 
 
 def peers_stats(http_port):
@@ -238,16 +222,6 @@ def start_peers(script, names):
         else:
             time.sleep(0.02)
     return proc, json.loads(line)
-
-
-def stop(proc):
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # ---------------------------------------------------------------------------------------------------------------

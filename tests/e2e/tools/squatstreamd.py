@@ -33,6 +33,17 @@ class Checks:
             print(f"info  {what} ({'holds' if ok else 'does not hold'}; not asserted in a sanitizer build)")
 
 
+def stop(proc, timeout=20):
+    """Ends a peer process the test started: SIGTERM, then SIGKILL if it is still there after `timeout`."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def require_tool(path, name):
     """Exits with a clear message when the pinned tool is not installed."""
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
