@@ -23,7 +23,7 @@ Network
   empty peer, or an empty namespaceSelector with no podSelector);
 Memory
 - the container's memory limit is below what the budget needs: --memory_budget_mb + 192 MiB + 2 MiB per
-  --max_concurrent_streams, + 144 MiB for the geo databases when the geo stage is real (README, "Sizing the
+  --max_concurrent_streams, + 144 MiB for the geo databases when the geo stage is real (docs/DEPLOY.md, "Sizing the
   pod"), or the budget cannot hold --max_concurrent_streams
   typical streams (the server would refuse to start; constants read from service/memory_budget.h);
 Placement and access
@@ -42,7 +42,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MIB = 1 << 20
-# What the process holds beyond the budget (README, "Sizing the pod"): a fixed part (the idle process after
+# What the process holds beyond the budget (docs/DEPLOY.md, "Sizing the pod"): a fixed part (the idle process after
 # load, the ClassifyDomain cache at its default 32 targets, the DNS cache) and a part per stream the server may
 # admit (what a stream's generation holds beyond its charge, and its batch being written).
 OVERHEAD_FIXED_MIB = 192
@@ -279,7 +279,7 @@ def check(binary, path):
         geo = f" + {geo_mib} (geo databases)" if geo_mib else ""
         fail(f"{path}: memory limit {limit} is below what --memory_budget_mb={budget_mib} with "
              f"--max_concurrent_streams={max_streams} needs: {budget_mib} + {OVERHEAD_FIXED_MIB} + "
-             f"{OVERHEAD_PER_STREAM_MIB} x {max_streams}{geo} = {need_mib} MiB (README, \"Sizing the pod\")")
+             f"{OVERHEAD_PER_STREAM_MIB} x {max_streams}{geo} = {need_mib} MiB (docs/DEPLOY.md, \"Sizing the pod\")")
     typical = typical_stream_bytes(int(flags["default_max_candidates"]))
     if budget_mib * MIB < max_streams * typical:
         fail(f"{path}: --memory_budget_mb={budget_mib} cannot hold --max_concurrent_streams={max_streams} typical "
