@@ -44,7 +44,7 @@ build_packages=(
 )
 # What the test suite and the benchmarks need besides.
 test_packages=(
-  clang-format
+  clang-format clang-tidy
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # benchmarks: the reference queue and the plots; dnstwist, the permutation engine squatstream is compared with
