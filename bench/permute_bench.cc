@@ -32,7 +32,7 @@ ParsedDomain MustParse(const std::string& d) {
 }
 
 // Every candidate of one domain (all kinds, or one), drained through Next() as the service does.
-void BM_Generate(benchmark::State& state, std::string domain, std::vector<Kind> kinds) {
+void BM_Generate(benchmark::State& state, const std::string& domain, const std::vector<Kind>& kinds) {
   const ParsedDomain parsed = MustParse(domain);
   GenerateAll(parsed, {.kinds = kinds});  // look-alike tables built before the clock runs
   std::size_t names = 0;
@@ -47,7 +47,7 @@ void BM_Generate(benchmark::State& state, std::string domain, std::vector<Kind> 
 }
 
 // From the request's parsed domain to the first candidate in hand.
-void BM_FirstCandidate(benchmark::State& state, std::string domain) {
+void BM_FirstCandidate(benchmark::State& state, const std::string& domain) {
   const ParsedDomain parsed = MustParse(domain);
   GenerateAll(parsed, {});
   for (auto _ : state) {
@@ -58,13 +58,13 @@ void BM_FirstCandidate(benchmark::State& state, std::string domain) {
 
 // ClassifyDomain's two costs: building a target's Classifier (a cache miss: the whole generation plus the
 // map) and asking it about one name (a hit). The names asked alternate between permutations and not.
-void BM_ClassifierBuild(benchmark::State& state, std::string domain) {
+void BM_ClassifierBuild(benchmark::State& state, const std::string& domain) {
   const ParsedDomain parsed = MustParse(domain);
   GenerateAll(parsed, {});
   for (auto _ : state) benchmark::DoNotOptimize(Classifier(parsed).size());
 }
 
-void BM_ClassifierLookup(benchmark::State& state, std::string domain) {
+void BM_ClassifierLookup(benchmark::State& state, const std::string& domain) {
   const ParsedDomain parsed = MustParse(domain);
   const Classifier classifier(parsed);
   std::vector<std::string> names;
@@ -85,7 +85,7 @@ void BM_ClassifierLookup(benchmark::State& state, std::string domain) {
 // at any Next(), and what it still holds after its last candidate, before it is destroyed — what a stream
 // holds while its client reads the candidates out. A capped run's kinds make their names before the cap cuts
 // them. Written against the public API only, so the same file measures an older engine.
-void BM_GeneratorMemory(benchmark::State& state, std::string domain, std::size_t cap, bool subdomains) {
+void BM_GeneratorMemory(benchmark::State& state, const std::string& domain, std::size_t cap, bool subdomains) {
   const ParsedDomain parsed = MustParse(domain);
   const GeneratorOptions options{.kinds = {}, .max_candidates = cap, .subdomains = subdomains};
   GenerateAll(parsed, options);  // tables and library caches built first

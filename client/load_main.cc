@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
   }
   std::vector<v1::EnrichDomainRequest> requests(static_cast<std::size_t>(concurrency), request);
   for (std::size_t i = 0; i < requests.size(); ++i) requests[i].set_domain(domains[i % domains.size()]);
+  workers.reserve(requests.size());
   for (int i = 0; i < concurrency; ++i) {
     workers.emplace_back(Worker, stub.get(), std::cref(requests[static_cast<std::size_t>(i)]), end, &totals);
   }

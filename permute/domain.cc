@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -121,7 +122,7 @@ absl::Status CheckLabels(absl::string_view name) {
 
 bool LooksLikeIpAddress(absl::string_view name) {
   if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
-  if (name.find(':') != absl::string_view::npos) {  // IPv6, in any of its forms (inet_pton decides)
+  if (absl::StrContains(name, ':')) {  // IPv6, in any of its forms (inet_pton decides)
     in6_addr v6{};
     return inet_pton(AF_INET6, std::string(name).c_str(), &v6) == 1;
   }
@@ -165,7 +166,7 @@ absl::StatusOr<std::string> ToAscii(absl::string_view name) {
 }
 
 absl::StatusOr<std::string> ToUnicode(const std::string& ascii) {
-  if (ascii.find("xn--") == std::string::npos) return ascii;
+  if (!absl::StrContains(ascii, "xn--")) return ascii;
   char* out = nullptr;
   const int rc = idn2_to_unicode_8z8z(ascii.c_str(), &out, 0);
   std::unique_ptr<char, FreeDeleter> owned(out);
@@ -275,7 +276,7 @@ absl::StatusOr<ParsedDomain> ParseDomain(absl::string_view raw_input) {
         absl::StrFormat("domain is %d bytes long; at most %d are allowed", name.size(), kMaxDomainBytes));
   }
   if (absl::Status s = CheckLabels(name); !s.ok()) return s;
-  if (name.find('.') == absl::string_view::npos) {
+  if (!absl::StrContains(name, '.')) {
     const std::string lower = absl::AsciiStrToLower(name);
     if (ascii_only && psl_is_public_suffix2(PublicSuffixList(), lower.c_str(), PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE)) {
       return absl::InvalidArgumentError(absl::StrFormat(

@@ -86,7 +86,7 @@ void ReplacementVariants(const Label& l, LabelEmit emit) {
     for (char32_t k : TypoNeighbours(l[i])) {
       Label v = l;
       v[i] = k;
-      emit(std::move(v));
+      emit(v);
     }
   }
 }
@@ -101,7 +101,7 @@ void DvorakVariants(const Label& l, LabelEmit emit) {
     for (char32_t k : DvorakNeighbours(l[i])) {
       Label v = l;
       v[i] = k;
-      emit(std::move(v));
+      emit(v);
       emit(Label(l).insert(i, 1, k));
       emit(Label(l).insert(i + 1, 1, k));
     }
@@ -122,7 +122,7 @@ void DoubleReplacementVariants(const Label& l, LabelEmit emit) {
     for (char32_t k : TypoNeighbours(l[i])) {
       Label v = l;
       v[i] = v[i + 1] = k;
-      emit(std::move(v));
+      emit(v);
     }
   }
 }

@@ -84,7 +84,7 @@ void CyrillicVariants(const Label& l, LabelEmit emit) {
       any_letter = true;
     }
   }
-  if (any_letter) emit(std::move(v));
+  if (any_letter) emit(v);
 }
 bool CyrillicMayProduce(const LabelDiff& d) {
   if (d.m != d.n) return false;
@@ -126,7 +126,7 @@ void AsciiLookAlikeVariants(const Label& l, LabelEmit emit) {
     for (std::size_t k = 1; k < options[i].size(); ++k) {
       Label v = all;
       v[i] = options[i][k];
-      emit(std::move(v));
+      emit(v);
     }
   }
 }

@@ -42,7 +42,7 @@ void BitsquattingVariants(const Label& l, LabelEmit emit) {
       if (!IsHostnameChar(flipped)) continue;
       Label v = l;
       v[i] = flipped;
-      emit(std::move(v));
+      emit(v);
     }
   }
 }
@@ -91,7 +91,7 @@ void TranspositionVariants(const Label& l, LabelEmit emit) {
     if (l[i] == l[i + 1]) continue;
     Label v = l;
     std::swap(v[i], v[i + 1]);
-    emit(std::move(v));
+    emit(v);
   }
 }
 bool TranspositionMayProduce(const LabelDiff& d) {
@@ -106,7 +106,7 @@ void VowelSwapVariants(const Label& l, LabelEmit emit) {
       if (v == l[i]) continue;
       Label w = l;
       w[i] = v;
-      emit(std::move(w));
+      emit(w);
     }
   }
 }
@@ -150,7 +150,7 @@ void StripDashVariants(const Label& l, LabelEmit emit) {
   for (char32_t c : l) {
     if (c != U'-') all.push_back(c);
   }
-  emit(std::move(all));
+  emit(all);
 }
 bool StripDashMayProduce(const LabelDiff& d) {
   if (d.Replaced(U"-", U"")) return true;
@@ -177,7 +177,7 @@ void VowelShuffleVariants(const Label& l, LabelEmit emit) {
   do {
     Label v = l;
     for (std::size_t k = 0; k < at.size(); ++k) v[at[k]] = vowels[k];
-    if (v != l && !emit(std::move(v))) break;
+    if (v != l && !emit(v)) break;
   } while (std::next_permutation(vowels.begin(), vowels.end()));
 }
 bool VowelShuffleMayProduce(const LabelDiff& d) {  // only vowels changed, the same vowels

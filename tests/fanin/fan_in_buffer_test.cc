@@ -42,6 +42,7 @@ TEST_P(FanInBufferStress, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   constexpr std::size_t kCapacity = 256;
   FanInBuffer<std::uint64_t> buffer(kCapacity);
   std::vector<std::thread> producers;
+  producers.reserve(kProducers);
   for (int p = 0; p < kProducers; ++p) {
     producers.emplace_back([&buffer, p, largest_batch = largest_batch] {
       std::vector<std::uint64_t> staged;

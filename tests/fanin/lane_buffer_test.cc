@@ -25,6 +25,7 @@ TEST(LaneBuffer, ManyProducersEveryItemExactlyOnceInOrderWithinBound) {
   constexpr int kProducers = kThreads * kSessionsPerThread;
   LaneBuffer<Item> buffer(256);
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&buffer, t] {
       for (int k = 0; k < kSessionsPerThread; ++k) {
@@ -84,6 +85,7 @@ TEST(LaneBuffer, LanesOpenedConcurrentlyAllStayVisible) {
     LaneBuffer<Item> buffer(64);
     std::atomic<int> ready{0};
     std::vector<std::thread> threads;
+    threads.reserve(kThreads);
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&buffer, &ready, t] {
         ready.fetch_add(1);

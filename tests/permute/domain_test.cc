@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -49,7 +50,7 @@ TEST(ParseDomain, APrivateSuffixItselfIsRegisteredUnderItsIcannSuffix) {
     EXPECT_EQ(d->prefix, "") << input;
     EXPECT_EQ(d->label, label) << input;
     EXPECT_EQ(d->suffix, suffix) << input;
-    EXPECT_EQ(d->ascii, label + "." + suffix) << input;
+    EXPECT_EQ(d->ascii, absl::StrCat(label, ".", suffix)) << input;
   }
   // A private suffix of three labels: the label before the ICANN suffix is the registered one.
   absl::StatusOr<ParsedDomain> s3 = ParseDomain("s3.amazonaws.com");
@@ -72,7 +73,8 @@ TEST(ParseDomain, AnIcannSuffixIsRefused) {
     ASSERT_FALSE(d.ok()) << input;
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << input;
     EXPECT_EQ(d.status().message(),
-              "domain \"" + input + "\" is a public suffix; give a name registered under it, such as example." + input);
+              absl::StrCat("domain \"", input,
+                           "\" is a public suffix; give a name registered under it, such as example.", input));
   }
 }
 

@@ -115,7 +115,7 @@ TEST(GeneratorMemoryTest, HeldBytesCountsWhatTheAllocatorSeesAndStaysWithinTheBo
 TEST(GeneratorMemoryTest, TheBoundStopsTheKindsTheSameWayEveryTime) {
   const ParsedDomain parsed = Parse("internationalbusinessmachines.com");
   const std::size_t all = GenerateAll(parsed, {}).size();
-  const GeneratorOptions small{.kinds = {}, .max_held_bytes = 512 * 1024};
+  const GeneratorOptions small{.kinds = {}, .max_held_bytes = std::size_t{512} * 1024};
   Generator generator(parsed, small);
   std::vector<std::string> names;
   while (std::optional<Candidate> c = generator.Next()) {
