@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "asio/io_context.hpp"
 #include "google/protobuf/struct.pb.h"
@@ -132,7 +133,7 @@ struct WarmRegistration {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       google::protobuf::Struct ports;
       const std::string line = peers::ReadFile(out);
-      if (line.find('\n') != std::string::npos && google::protobuf::util::JsonStringToMessage(line, &ports).ok()) {
+      if (absl::StrContains(line, '\n') && google::protobuf::util::JsonStringToMessage(line, &ports).ok()) {
         port = static_cast<int>(ports.fields().at("http_port").number_value());
       }
     }
@@ -158,7 +159,7 @@ struct WarmRegistration {
       const std::string name = absl::StrFormat("bulk%05d.example", i);
       const v1::Record record = testing::RecordAfterDns(name, v1::DNS_VERDICT_REGISTERED);
       stage->Lookup(workers::LookupInput{name, record}, io.get_executor(), asio::cancellation_slot(),
-                    [promise](workers::LookupResult) { promise->set_value(); });
+                    [promise](const workers::LookupResult&) { promise->set_value(); });
     }
     for (auto& f : done) f.wait();
   }
@@ -180,6 +181,7 @@ WarmRegistration& Warm() {
 void BM_Registration(benchmark::State& state, v1::DnsVerdict verdict, bool in_cache) {
   WarmRegistration& w = Warm();
   std::vector<v1::Record> records;
+  records.reserve(static_cast<std::size_t>(kWarm));
   for (int i = 0; i < kWarm; ++i) {
     // Candidates under the cached registered domains (a subdomain label: the same registered domain).
     records.push_back(testing::RecordAfterDns(
@@ -239,7 +241,7 @@ struct BannerPeers {
     for (int i = 0; i < 1200 && json.empty(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       const std::string text = peers::ReadFile(out);
-      if (text.find('\n') != std::string::npos) json = text;
+      if (absl::StrContains(text, '\n')) json = text;
     }
     if (json.empty()) {
       std::fprintf(stderr, "enricher_bench: banner_peers.py did not start: %s\n",
@@ -284,7 +286,7 @@ void BM_BannerLookups(benchmark::State& state) {
       auto promise = std::make_shared<std::promise<bool>>();
       done.push_back(promise->get_future());
       stage->Lookup(workers::LookupInput{record.domain_ascii(), record}, strand, asio::cancellation_slot(),
-                    [promise](workers::LookupResult r) {
+                    [promise](const workers::LookupResult& r) {
                       promise->set_value(r.status.ok() && r.value.banner().http_size() == 2 &&
                                          r.value.banner().http(0).final_status() == 200 &&
                                          r.value.banner().http(1).final_status() == 200);

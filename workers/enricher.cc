@@ -26,9 +26,9 @@ absl::string_view VerdictName(v1::DnsVerdict v) {
 
 }  // namespace
 
-LookupResult Skipped(std::string reason) {
+LookupResult Skipped(absl::string_view reason) {
   LookupResult r;
-  r.status = absl::NotFoundError(std::move(reason));
+  r.status = absl::NotFoundError(reason);
   r.skipped = true;
   return r;
 }

@@ -53,7 +53,7 @@ struct LookupResult {
 };
 
 // The result of a lookup with nothing to look up: NOT_FOUND with `reason`, outcome skipped.
-LookupResult Skipped(std::string reason);
+LookupResult Skipped(absl::string_view reason);
 
 class Enricher {
  public:

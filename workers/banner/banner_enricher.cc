@@ -278,9 +278,9 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
 
   using PageCallback = absl::AnyInvocable<void(std::optional<std::string>) &&>;
   // The hash of `domain`'s page, fetched once per TTL however many lookups ask; `done` runs on `caller`.
-  void OriginalPage(const std::string& domain, asio::any_io_executor caller, PageCallback done);
+  void OriginalPage(const std::string& domain, const asio::any_io_executor& caller, PageCallback done);
   // The fetch of `domain`'s page ended: kept for the TTL, and every waiter told.
-  void PageKnown(const std::string& domain, std::optional<std::string> hash);
+  void PageKnown(const std::string& domain, const std::optional<std::string>& hash);
   static constexpr std::size_t kMaxOriginals = 16384;
 
   BannerOptions options;
@@ -331,7 +331,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
 
   // Ends the chain now with `status` on the probe, and on a hop for the request still out if there is one
   // (waiting for a slot or running). On the strand.
-  void Abort(absl::Status status) {
+  void Abort(const absl::Status& status) {
     if (finished_) return;
     cancelled_->store(true);
     *abandoned_ = true;
@@ -342,11 +342,11 @@ class Chain : public std::enable_shared_from_this<Chain> {
       hop->set_address(current_address_);
       SetStatus(status, hop->mutable_error());
     }
-    Finish(std::move(status));
+    Finish(status);
   }
 
  private:
-  void Step(std::string url, std::string connect_address) {
+  void Step(const std::string& url, const std::string& connect_address) {
     if (finished_) return;
     current_url_ = url;
     current_address_ = connect_address;
@@ -454,7 +454,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
     }
   }
 
-  void Finish(absl::Status status) {
+  void Finish(const absl::Status& status) {
     if (finished_) return;
     finished_ = true;
     SetStatus(status, probe_.mutable_status());
@@ -479,8 +479,8 @@ class Chain : public std::enable_shared_from_this<Chain> {
 // One candidate's probes, on the lookup's strand.
 class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
  public:
-  BannerLookup(std::shared_ptr<Shared> shared, asio::any_io_executor strand, std::string candidate, std::string input,
-               v1::DnsResult dns, Enricher::Callback done)
+  BannerLookup(std::shared_ptr<Shared> shared, const asio::any_io_executor& strand, std::string candidate,
+               std::string input, v1::DnsResult dns, Enricher::Callback done)
       : shared_(std::move(shared)),
         strand_(strand),
         candidate_(std::move(candidate)),
@@ -541,7 +541,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     ++pending_;
     auto chain = std::make_shared<Chain>(
         shared_, strand_, candidate_, scheme, address,
-        [self = shared_from_this(), slot](v1::HttpProbe probe, std::string body) {
+        [self = shared_from_this(), slot](v1::HttpProbe probe, const std::string& body) {
           // The first 2xx page is read at once and let go: its hash and parking signs are all that is kept.
           if (!self->have_page_ && probe.final_status() >= 200 && probe.final_status() < 300 && !body.empty()) {
             self->have_page_ = true;
@@ -551,7 +551,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
           self->http_[static_cast<std::size_t>(slot)] = std::move(probe);
           self->OneDone();
         });
-    aborts_.push_back([chain](absl::Status s) { chain->Abort(std::move(s)); });
+    aborts_.emplace_back([chain](const absl::Status& s) { chain->Abort(s); });
     chain->Start();
   }
 
@@ -771,7 +771,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
 
 }  // namespace
 
-void Shared::OriginalPage(const std::string& domain, asio::any_io_executor caller, PageCallback done) {
+void Shared::OriginalPage(const std::string& domain, const asio::any_io_executor& caller, PageCallback done) {
   {
     MutexLock lock(mu);
     // Clients choose the input domains: the map is swept of expired pages as it grows, and of every page
@@ -793,14 +793,14 @@ void Shared::OriginalPage(const std::string& domain, asio::any_io_executor calle
   }
   if (metrics != nullptr) metrics->original_pages->Increment();
   auto strand = asio::make_strand(executor);
-  auto fetch = [self = shared_from_this(), domain, strand](std::string address) {
-    auto chain = std::make_shared<Chain>(self, strand, domain, "http", address,
-                                         [shared = self.get(), domain](v1::HttpProbe probe, std::string body) {
-                                           std::optional<std::string> hash;
-                                           if (probe.final_status() >= 200 && probe.final_status() < 300)
-                                             hash = PageHash(body);
-                                           shared->PageKnown(domain, std::move(hash));
-                                         });
+  auto fetch = [self = shared_from_this(), domain, strand](const std::string& address) {
+    auto chain =
+        std::make_shared<Chain>(self, strand, domain, "http", address,
+                                [shared = self.get(), domain](const v1::HttpProbe& probe, const std::string& body) {
+                                  std::optional<std::string> hash;
+                                  if (probe.final_status() >= 200 && probe.final_status() < 300) hash = PageHash(body);
+                                  shared->PageKnown(domain, hash);
+                                });
     chain->Start();
   };
   if (!resolver) {  // DNS is a stub: libcurl resolves the user's own domain
@@ -818,7 +818,7 @@ void Shared::OriginalPage(const std::string& domain, asio::any_io_executor calle
   });
 }
 
-void Shared::PageKnown(const std::string& domain, std::optional<std::string> hash) {
+void Shared::PageKnown(const std::string& domain, const std::optional<std::string>& hash) {
   std::vector<std::pair<asio::any_io_executor, PageCallback>> waiters;
   {
     MutexLock lock(mu);

@@ -56,7 +56,7 @@ struct BannerOptions {
   std::chrono::milliseconds first_byte_timeout{5000};  // request sent to first byte; SMTP/SSH: each reply
   std::chrono::milliseconds request_timeout{10000};    // one HTTP request, one SMTP/SSH conversation
   absl::Duration deadline = absl::Seconds(25);         // the whole lookup; probes still running are cut
-  long max_redirects = 5;
+  int max_redirects = 5;
   std::size_t max_body_bytes = std::size_t{256} << 10;  // of a page (read no further)
   std::size_t max_line_bytes = 16384;                   // of an SMTP / SSH conversation
   int max_connections = 256;                            // open at once, all probes

@@ -33,8 +33,7 @@ ABSL_FLAG(absl::Duration, banner_request_timeout, absl::FromChrono(kDefaults.req
           "Banner: one HTTP request, or one SMTP/SSH conversation, in all.");
 ABSL_FLAG(absl::Duration, banner_deadline, kDefaults.deadline,
           "Banner: one candidate's lookup in all; probes still running then are cut (DEADLINE_EXCEEDED on them).");
-ABSL_FLAG(int, banner_max_redirects, static_cast<int>(kDefaults.max_redirects),
-          "Banner: redirects followed per probe.");
+ABSL_FLAG(int, banner_max_redirects, kDefaults.max_redirects, "Banner: redirects followed per probe.");
 ABSL_FLAG(int, banner_max_body_kb, static_cast<int>(kDefaults.max_body_bytes >> 10),
           "Banner: bytes of a page read (KiB); the rest is not read.");
 ABSL_FLAG(int, banner_max_connections, kDefaults.max_connections, "Banner: connections open at once, in all.");

@@ -10,6 +10,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <ctime>
 
 #include "absl/strings/str_format.h"
@@ -38,8 +40,8 @@ std::string NameText(const X509_NAME* name) {
   BIO* bio = BIO_new(BIO_s_mem());
   X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
   char* data = nullptr;
-  const long n = BIO_get_mem_data(bio, &data);
-  std::string text(data, static_cast<std::size_t>(std::max(0L, std::min(n, 4096L))));
+  const std::int64_t n = BIO_get_mem_data(bio, &data);
+  std::string text(data, static_cast<std::size_t>(std::clamp<std::int64_t>(n, 0, 4096)));
   BIO_free(bio);
   return text;
 }

@@ -1,6 +1,7 @@
 #include "workers/banner/line_probes.h"
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <random>
 
@@ -28,11 +29,11 @@ class Conversation : public std::enable_shared_from_this<Conversation> {
   // Returns true when what it waits for is complete (it consumes it from `buffer`); an error ends the talk.
   using Parser = std::function<absl::StatusOr<bool>(std::string& buffer)>;
 
-  Conversation(asio::any_io_executor strand, asio::ip::tcp::endpoint endpoint, const LineProbeOptions& options,
+  Conversation(const asio::any_io_executor& strand, asio::ip::tcp::endpoint endpoint, const LineProbeOptions& options,
                std::string protocol, std::string label, absl::AnyInvocable<void(absl::Status) &&> on_end)
       : protocol_(std::move(protocol)),
         strand_(strand),
-        endpoint_(endpoint),
+        endpoint_(std::move(endpoint)),
         options_(options),
         label_(std::move(label)),
         socket_(strand),
@@ -181,7 +182,7 @@ std::string RandomMailbox() {
 }
 
 // A parser that reads one SMTP reply into `*out`.
-Conversation::Parser SmtpReplyInto(std::shared_ptr<SmtpReply> out) {
+Conversation::Parser SmtpReplyInto(const std::shared_ptr<SmtpReply>& out) {
   return [out](std::string& buffer) -> absl::StatusOr<bool> {
     auto parsed = ParseSmtpReply(buffer);
     if (!parsed.ok()) return parsed.status();
@@ -223,20 +224,19 @@ std::string Joined(const SmtpReply& r) {
 
 }  // namespace
 
-std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::address& address, int port,
+std::function<void()> ProbeSmtp(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
                                 const std::string& mx, const std::string& candidate, const LineProbeOptions& options,
                                 absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
   auto result = std::make_shared<v1::SmtpProbe>();
   result->set_mx(mx);
   result->set_address(address.to_string());
   result->set_rcpt_to(RandomMailbox() + "@" + candidate);
-  auto talk =
-      std::make_shared<Conversation>(strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)),
-                                     options, "smtp", absl::StrFormat("smtp %s (%s)", mx, address.to_string()),
-                                     [result, done = std::move(done)](absl::Status status) mutable {
-                                       SetStatus(status, result->mutable_status());
-                                       std::move(done)(std::move(*result));
-                                     });
+  auto talk = std::make_shared<Conversation>(strand, asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(port)),
+                                             options, "smtp", absl::StrFormat("smtp %s (%s)", mx, address.to_string()),
+                                             [result, done = std::move(done)](const absl::Status& status) mutable {
+                                               SetStatus(status, result->mutable_status());
+                                               std::move(done)(std::move(*result));
+                                             });
   auto reply = std::make_shared<SmtpReply>();
   // 220 greeting -> EHLO -> MAIL FROM:<> -> RCPT TO -> QUIT. A weak pointer in the steps: the conversation's
   // own callbacks hold it.
@@ -308,16 +308,16 @@ std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::ad
   };
 }
 
-std::function<void()> ProbeSsh(asio::any_io_executor strand, const asio::ip::address& address, int port,
+std::function<void()> ProbeSsh(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
                                const LineProbeOptions& options, absl::AnyInvocable<void(v1::SshProbe) &&> done) {
   auto result = std::make_shared<v1::SshProbe>();
   result->set_address(address.to_string());
-  auto talk = std::make_shared<Conversation>(
-      strand, asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port)), options, "ssh",
-      absl::StrFormat("ssh %s", address.to_string()), [result, done = std::move(done)](absl::Status status) mutable {
-        SetStatus(status, result->mutable_status());
-        std::move(done)(std::move(*result));
-      });
+  auto talk = std::make_shared<Conversation>(strand, asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(port)),
+                                             options, "ssh", absl::StrFormat("ssh %s", address.to_string()),
+                                             [result, done = std::move(done)](const absl::Status& status) mutable {
+                                               SetStatus(status, result->mutable_status());
+                                               std::move(done)(std::move(*result));
+                                             });
   std::weak_ptr<Conversation> weak = talk;
   talk->Start([weak, result] {
     auto conversation = weak.lock();

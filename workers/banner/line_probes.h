@@ -39,10 +39,10 @@ struct LineProbeOptions {
 // (PERMISSION_DENIED: the policy refused the address, nothing dialled; DEADLINE_EXCEEDED naming the phase;
 // UNAVAILABLE: refused / reset; INVALID_ARGUMENT: not the protocol). The function returned cancels (done
 // runs with CANCELLED) and must be called on the strand.
-std::function<void()> ProbeSmtp(asio::any_io_executor strand, const asio::ip::address& address, int port,
+std::function<void()> ProbeSmtp(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
                                 const std::string& mx, const std::string& candidate, const LineProbeOptions& options,
                                 absl::AnyInvocable<void(v1::SmtpProbe) &&> done);
-std::function<void()> ProbeSsh(asio::any_io_executor strand, const asio::ip::address& address, int port,
+std::function<void()> ProbeSsh(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
                                const LineProbeOptions& options, absl::AnyInvocable<void(v1::SshProbe) &&> done);
 
 }  // namespace squatstream::workers::banner

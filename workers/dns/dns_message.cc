@@ -45,7 +45,7 @@ class Reader {
   bool NameAt(std::size_t at, std::string* out, std::size_t* end) const {
     if (at >= bytes_.size()) return false;
     char* name = nullptr;
-    long used = 0;  // NOLINT(runtime/int): c-ares's type
+    long used = 0;  // NOLINT(google-runtime-int): c-ares's API takes long*
     if (ares_expand_name(bytes_.data() + at, bytes_.data(), static_cast<int>(bytes_.size()), &name, &used) !=
         ARES_SUCCESS) {
       return false;

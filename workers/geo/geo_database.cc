@@ -47,14 +47,20 @@ std::string ContinentOf(const char* code) {
   return "";
 }
 
+// A two-letter code's place in FactsOf's table (both letters in A-Z).
+constexpr std::size_t kLetters = 26;
+std::size_t CodeIndex(char a, char b) {
+  return static_cast<std::size_t>(a - 'A') * kLetters + static_cast<std::size_t>(b - 'A');
+}
+
 const CountryFacts& FactsOf(absl::string_view country_code) {
   // Every two-letter code, computed once (676 ICU look-ups, about a millisecond).
   static const auto* table = [] {
-    auto* t = new std::array<CountryFacts, 26 * 26>();
+    auto* t = new std::array<CountryFacts, kLetters * kLetters>();
     for (char a = 'A'; a <= 'Z'; ++a) {
       for (char b = 'A'; b <= 'Z'; ++b) {
         const char code[3] = {a, b, 0};
-        CountryFacts& f = (*t)[static_cast<std::size_t>((a - 'A') * 26 + (b - 'A'))];
+        CountryFacts& f = (*t)[CodeIndex(a, b)];
         icu::UnicodeString name;
         icu::Locale("", code).getDisplayCountry(icu::Locale::getEnglish(), name);
         name.toUTF8String(f.name);
@@ -69,7 +75,7 @@ const CountryFacts& FactsOf(absl::string_view country_code) {
       country_code[1] > 'Z') {
     return kNone;
   }
-  return (*table)[static_cast<std::size_t>((country_code[0] - 'A') * 26 + (country_code[1] - 'A'))];
+  return (*table)[CodeIndex(country_code[0], country_code[1])];
 }
 
 // An address as libmaxminddb takes it.
@@ -170,7 +176,7 @@ absl::StatusOr<std::shared_ptr<const GeoDatabases>> GeoDatabases::Open(const Geo
     const int status = MMDB_open(path.c_str(), MMDB_MODE_MMAP, &file->mmdb);
     if (status != MMDB_SUCCESS) {
       std::string reason = MMDB_strerror(status);
-      if (status == MMDB_IO_ERROR) reason = absl::StrCat(reason, ": ", std::strerror(errno));
+      if (status == MMDB_IO_ERROR) absl::StrAppend(&reason, ": ", std::strerror(errno));
       file->mmdb = MMDB_s{};  // nothing to close
       return absl::FailedPreconditionError(absl::StrFormat("cannot open geo database %s: %s", path, reason));
     }

@@ -97,8 +97,8 @@ struct GeoWatcher::State : std::enable_shared_from_this<State> {
   Mutex mu;
   bool stopped = false;
 
-  State(GeoCatalog* c, GeoMetrics* m, asio::any_io_executor executor, absl::Duration every)
-      : catalog(c), metrics(m), timer(std::move(executor)), interval(absl::ToChronoNanoseconds(every)) {}
+  State(GeoCatalog* c, GeoMetrics* m, const asio::any_io_executor& executor, absl::Duration every)
+      : catalog(c), metrics(m), timer(executor), interval(absl::ToChronoNanoseconds(every)) {}
 
   void Report(const absl::Status& status, bool changed) {
     if (status.ok() && !changed) return;
@@ -133,9 +133,9 @@ struct GeoWatcher::State : std::enable_shared_from_this<State> {
   }
 };
 
-GeoWatcher::GeoWatcher(GeoCatalog* catalog, GeoMetrics* metrics, asio::any_io_executor executor,
+GeoWatcher::GeoWatcher(GeoCatalog* catalog, GeoMetrics* metrics, const asio::any_io_executor& executor,
                        absl::Duration interval)
-    : state_(std::make_shared<State>(catalog, metrics, std::move(executor), interval)) {
+    : state_(std::make_shared<State>(catalog, metrics, executor, interval)) {
   state_->Check(true);
   state_->Arm();
 }

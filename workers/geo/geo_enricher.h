@@ -51,7 +51,7 @@ class GeoEnricher final : public Enricher {
 // `executor` and reloads a changed set; Reload() also on request (SIGHUP). Stop() before the executor ends.
 class GeoWatcher {
  public:
-  GeoWatcher(GeoCatalog* catalog, GeoMetrics* metrics, asio::any_io_executor executor, absl::Duration interval);
+  GeoWatcher(GeoCatalog* catalog, GeoMetrics* metrics, const asio::any_io_executor& executor, absl::Duration interval);
   ~GeoWatcher();
   void Reload();  // thread-safe
   void Stop();    // thread-safe; idempotent

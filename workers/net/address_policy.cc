@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 
@@ -109,7 +110,7 @@ absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
   if (!Parse(text.substr(0, slash), &c.address)) {
     return absl::InvalidArgumentError(absl::StrFormat("\"%s\" is not an address or CIDR", text));
   }
-  const bool v4 = text.substr(0, slash).find(':') == absl::string_view::npos;
+  const bool v4 = !absl::StrContains(text.substr(0, slash), ':');
   c.prefix = 128;
   if (slash != absl::string_view::npos) {
     int bits = 0;

@@ -5,7 +5,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -130,23 +132,23 @@ struct HttpClient::Transfer {
     }
     if (absl::StartsWithIgnoreCase(line, "retry-after:")) {
       const std::string value(absl::StripAsciiWhitespace(line.substr(12)));
-      long long seconds = 0;
+      std::int64_t seconds = 0;
       if (absl::SimpleAtoi(value, &seconds)) {
-        t->response.retry_after = std::chrono::seconds(std::max(0LL, std::min(seconds, 3600LL)));
+        t->response.retry_after = std::chrono::seconds(std::clamp<std::int64_t>(seconds, 0, 3600));
       } else if (const time_t when = curl_getdate(value.c_str(), nullptr); when > 0) {
-        const long long delta = static_cast<long long>(when) - static_cast<long long>(time(nullptr));
-        t->response.retry_after = std::chrono::seconds(std::max(0LL, std::min(delta, 3600LL)));
+        const std::int64_t delta = static_cast<std::int64_t>(when) - static_cast<std::int64_t>(time(nullptr));
+        t->response.retry_after = std::chrono::seconds(std::clamp<std::int64_t>(delta, 0, 3600));
       }
     }
     return size * n;
   }
 };
 
-HttpClient::HttpClient(long max_connections) {
+HttpClient::HttpClient(int max_connections) {
   static std::once_flag global;
   std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   multi_ = curl_multi_init();
-  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAX_TOTAL_CONNECTIONS, max_connections);
+  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_connections));
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -213,7 +215,7 @@ void HttpClient::Run() {
                         : !t->first_byte ? "first byte phase (request sent"
                                          : "whole answer phase (first byte received";
     const std::string what = t->error[0] != '\0' ? std::string(t->error) : curl_easy_strerror(code);
-    long os_errno = 0;
+    long os_errno = 0;  // NOLINT(google-runtime-int): libcurl's API takes long (CURLINFO_OS_ERRNO)
     curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
     if (!t->denied.empty() && code != CURLE_OK) code = CURLE_COULDNT_CONNECT;  // said as the policy's refusal
     if (t->truncated_ok()) code = CURLE_OK;
@@ -296,7 +298,7 @@ void HttpClient::Run() {
       curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
       curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
       curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, t->request.max_redirects > 0 ? 1L : 0L);
-      curl_easy_setopt(e, CURLOPT_MAXREDIRS, t->request.max_redirects);
+      curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(t->request.max_redirects));
       curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
       if (t->request.connect_timeout.count() > 0) {
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(t->request.connect_timeout.count()));
@@ -304,7 +306,7 @@ void HttpClient::Run() {
       if (!t->request.connect_address.empty()) {
         // "HOST::ADDRESS:": the URL's host (any port) is dialled at ADDRESS, same port. Only that host: a
         // redirect elsewhere resolves its own.
-        const bool v6 = t->request.connect_address.find(':') != std::string::npos;
+        const bool v6 = absl::StrContains(t->request.connect_address, ':');
         const std::string entry = absl::StrFormat("%s::%s%s%s:", UrlHost(t->request.url), v6 ? "[" : "",
                                                   t->request.connect_address, v6 ? "]" : "");
         t->connect_to = curl_slist_append(nullptr, entry.c_str());

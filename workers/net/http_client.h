@@ -33,7 +33,7 @@ struct HttpRequest {
   // Over the cap: false ends the transfer RESOURCE_EXHAUSTED with no body; true ends it OK with the first
   // max_body_bytes kept and `truncated` set (a banner reads a page's start; an endless body is not an error).
   bool truncate_body = false;
-  long max_redirects = 5;  // 0: none followed (a 3xx is the answer; its target in `redirect_url`)
+  int max_redirects = 5;  // 0: none followed (a 3xx is the answer; its target in `redirect_url`)
   // Dial this address instead of resolving the URL's host (which stays the Host header and TLS SNI): the
   // address DNS returned, so that nothing is resolved twice (no DNS rebinding). "" resolves as usual.
   std::string connect_address;
@@ -54,7 +54,7 @@ struct HttpResponse {
   // PERMISSION_DENIED when the policy refused its address; RESOURCE_EXHAUSTED for a body over the cap;
   // FAILED_PRECONDITION for too many redirects; CANCELLED when cancelled or at shutdown.
   absl::Status status;
-  long code = 0;
+  long code = 0;  // NOLINT(google-runtime-int): libcurl's API takes long (CURLINFO_RESPONSE_CODE)
   std::string body;
   bool truncated = false;                     // the body was cut at the cap (truncate_body)
   std::string final_url;                      // after redirects
@@ -74,7 +74,7 @@ std::string UrlHost(const std::string& url);
 class HttpClient {
  public:
   using Callback = absl::AnyInvocable<void(HttpResponse) &&>;
-  explicit HttpClient(long max_connections = 64);
+  explicit HttpClient(int max_connections = 64);
   ~HttpClient();  // Shutdown()
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -137,7 +137,7 @@ absl::string_view BootstrapSnapshotText();  // generated from data/rdap-dns-boot
 
 absl::string_view BootstrapSnapshot() { return BootstrapSnapshotText(); }
 
-RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, asio::any_io_executor executor,
+RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, const asio::any_io_executor& executor,
                                            RegistrationMetrics* metrics)
     : options_(options),
       metrics_(metrics),
@@ -145,9 +145,8 @@ RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, a
       gate_(strand_, options.gate),
       refresh_timer_(strand_) {}
 
-absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Create(const RegistrationOptions& options,
-                                                                                   asio::any_io_executor executor,
-                                                                                   RegistrationMetrics* metrics) {
+absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Create(
+    const RegistrationOptions& options, const asio::any_io_executor& executor, RegistrationMetrics* metrics) {
   std::string text(BootstrapSnapshot());
   if (!options.bootstrap_file.empty()) {
     std::ifstream in(options.bootstrap_file);
@@ -162,7 +161,7 @@ absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Crea
         absl::StrFormat("RDAP bootstrap %s: %s", options.bootstrap_file.empty() ? "snapshot" : options.bootstrap_file,
                         bootstrap.status().message()));
   }
-  std::unique_ptr<RegistrationEnricher> e(new RegistrationEnricher(options, std::move(executor), metrics));
+  std::unique_ptr<RegistrationEnricher> e(new RegistrationEnricher(options, executor, metrics));
   e->SetBootstrap(*std::move(bootstrap));
   if (!options.bootstrap_url.empty() && options.bootstrap_refresh > absl::ZeroDuration()) {
     asio::post(e->strand_, [raw = e.get()] { raw->RefreshBootstrap(); });
@@ -438,16 +437,14 @@ void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const st
     request.max_body_bytes = options_.max_rdap_bytes;
     request.policy = &options_.policy;
     http_.Fetch(std::move(request), [this, fetch, url, related](net::HttpResponse r) {
-      asio::post(strand_, [this, fetch, url, related, r = std::move(r)]() mutable {
-        OnRdap(fetch, url, related, std::move(r));
-      });
+      asio::post(strand_, [this, fetch, url, related, r = std::move(r)] { OnRdap(fetch, url, related, r); });
     });
   });
   metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
 }
 
 void RegistrationEnricher::OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related,
-                                  net::HttpResponse r) {
+                                  const net::HttpResponse& r) {
   const std::string host = HostOf(url);
   GateOutcome gate_outcome = GateOutcome::kOk;
   std::string outcome;

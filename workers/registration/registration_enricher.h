@@ -82,7 +82,7 @@ class RegistrationEnricher final : public Enricher {
   // Loads the bootstrap (INVALID_ARGUMENT if it does not parse) and starts its refresh. `executor` runs the
   // stage's strand; `metrics` must outlive the enricher.
   static absl::StatusOr<std::unique_ptr<RegistrationEnricher>> Create(const RegistrationOptions& options,
-                                                                      asio::any_io_executor executor,
+                                                                      const asio::any_io_executor& executor,
                                                                       RegistrationMetrics* metrics);
   ~RegistrationEnricher() override;
 
@@ -104,7 +104,7 @@ class RegistrationEnricher final : public Enricher {
   struct Fetch;
   enum class WhoisStep { kIana, kRegistry, kRegistrar };
 
-  RegistrationEnricher(const RegistrationOptions& options, asio::any_io_executor executor,
+  RegistrationEnricher(const RegistrationOptions& options, const asio::any_io_executor& executor,
                        RegistrationMetrics* metrics);
   void SetBootstrap(RdapBootstrap bootstrap);
   void RefreshBootstrap();
@@ -117,7 +117,8 @@ class RegistrationEnricher final : public Enricher {
 
   void Start(const std::shared_ptr<Fetch>& fetch);
   void AskRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related);
-  void OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related, net::HttpResponse response);
+  void OnRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related,
+              const net::HttpResponse& response);
   void AskWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step);
   void OnWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step,
                absl::StatusOr<struct WhoisReply> reply);

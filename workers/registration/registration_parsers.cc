@@ -336,7 +336,7 @@ WhoisAnswer ParseWhois(absl::string_view text) {
         if (next.empty() || !(next[0] == ' ' || next[0] == '\t')) break;
         const absl::string_view v = absl::StripAsciiWhitespace(next);
         if (v.empty()) break;
-        if (v.find(": ") != absl::string_view::npos && !KeyIn(key, {"name servers", "nameservers"})) break;
+        if (absl::StrContains(v, ": ") && !KeyIn(key, {"name servers", "nameservers"})) break;
         values.emplace_back(v);
         ++i;
       }
@@ -346,7 +346,7 @@ WhoisAnswer ParseWhois(absl::string_view text) {
       values.push_back(value);
     }
     if (KeyIn(key, {"refer", "whois", "registrar whois server", "whois server"})) {
-      if (out.referral.empty() && value.find(' ') == std::string::npos) out.referral = value;
+      if (out.referral.empty() && !absl::StrContains(value, ' ')) out.referral = value;
     } else if (KeyIn(key, {"registrar", "sponsoring registrar", "registrar name", "registrar organization"})) {
       if (r.registrar().empty()) r.set_registrar(value);
     } else if (key == "registrar iana id") {

@@ -52,7 +52,7 @@ class ServerGate {
     bool queued;
   };
   struct Server {
-    explicit Server(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    explicit Server(const asio::any_io_executor& ex) : timer(ex) {}
     double tokens = 1;
     Clock::time_point refilled = Clock::now();
     int in_flight = 0;

@@ -17,7 +17,7 @@ namespace squatstream::workers::registration {
 namespace {
 
 struct Query : std::enable_shared_from_this<Query> {
-  Query(asio::any_io_executor ex, std::string srv, std::size_t max)
+  Query(const asio::any_io_executor& ex, std::string srv, std::size_t max)
       : executor(ex), server(std::move(srv)), resolver(ex), socket(ex), timer(ex), max_bytes(max) {}
 
   asio::any_io_executor executor;
@@ -90,8 +90,8 @@ bool SplitServer(const std::string& server, std::string* host, std::string* port
   return !host->empty() && absl::SimpleAtoi(*port, &p) && p > 0 && p < 65536;
 }
 
-std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
-                                 std::chrono::milliseconds timeout, std::size_t max_bytes,
+std::function<void()> WhoisQuery(const asio::any_io_executor& executor, const std::string& server,
+                                 const std::string& query, std::chrono::milliseconds timeout, std::size_t max_bytes,
                                  const net::AddressPolicy* policy,
                                  absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done) {
   auto q = std::make_shared<Query>(executor, server, max_bytes);
@@ -108,45 +108,46 @@ std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::stri
     q->Finish(absl::DeadlineExceededError(
         absl::StrFormat("whois %s: no complete answer within %d ms", q->server, timeout.count())));
   });
-  q->resolver.async_resolve(host, port, [q, policy](std::error_code ec, asio::ip::tcp::resolver::results_type found) {
-    if (q->finished) return;
-    if (ec) {
-      q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: cannot resolve: %s", q->server, ec.message())));
-      return;
-    }
-    // Only addresses the policy allows are dialled (a referral names any host it likes).
-    std::vector<asio::ip::tcp::endpoint> allowed;
-    absl::Status denied;
-    for (const auto& entry : found) {
-      const absl::Status ok = policy == nullptr ? absl::OkStatus() : policy->Check(entry.endpoint().data());
-      if (ok.ok()) {
-        allowed.push_back(entry.endpoint());
-      } else if (denied.ok()) {
-        denied = ok;
-      }
-    }
-    if (allowed.empty()) {
-      q->Finish(absl::PermissionDeniedError(absl::StrFormat("whois %s: %s", q->server, denied.message())));
-      return;
-    }
-    asio::async_connect(q->socket, allowed, [q](std::error_code connected, const asio::ip::tcp::endpoint&) {
-      if (q->finished) return;
-      if (connected) {
-        q->Finish(
-            absl::UnavailableError(absl::StrFormat("whois %s: %s%s", q->server, connected.message(),
-                                                   connected == asio::error::connection_refused ? " (refused)" : "")));
-        return;
-      }
-      asio::async_write(q->socket, asio::buffer(q->request), [q](std::error_code written, std::size_t) {
+  q->resolver.async_resolve(
+      host, port, [q, policy](std::error_code ec, const asio::ip::tcp::resolver::results_type& found) {
         if (q->finished) return;
-        if (written) {
-          q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: %s", q->server, written.message())));
+        if (ec) {
+          q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: cannot resolve: %s", q->server, ec.message())));
           return;
         }
-        q->Read();
+        // Only addresses the policy allows are dialled (a referral names any host it likes).
+        std::vector<asio::ip::tcp::endpoint> allowed;
+        absl::Status denied;
+        for (const auto& entry : found) {
+          const absl::Status ok = policy == nullptr ? absl::OkStatus() : policy->Check(entry.endpoint().data());
+          if (ok.ok()) {
+            allowed.push_back(entry.endpoint());
+          } else if (denied.ok()) {
+            denied = ok;
+          }
+        }
+        if (allowed.empty()) {
+          q->Finish(absl::PermissionDeniedError(absl::StrFormat("whois %s: %s", q->server, denied.message())));
+          return;
+        }
+        asio::async_connect(q->socket, allowed, [q](std::error_code connected, const asio::ip::tcp::endpoint&) {
+          if (q->finished) return;
+          if (connected) {
+            q->Finish(absl::UnavailableError(
+                absl::StrFormat("whois %s: %s%s", q->server, connected.message(),
+                                connected == asio::error::connection_refused ? " (refused)" : "")));
+            return;
+          }
+          asio::async_write(q->socket, asio::buffer(q->request), [q](std::error_code written, std::size_t) {
+            if (q->finished) return;
+            if (written) {
+              q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: %s", q->server, written.message())));
+              return;
+            }
+            q->Read();
+          });
+        });
       });
-    });
-  });
   return [weak = std::weak_ptr<Query>(q)] {
     if (auto call = weak.lock()) call->Finish(absl::CancelledError("cancelled"));
   };

@@ -25,8 +25,8 @@ struct WhoisReply {
 // reached (`refused` in the message), DEADLINE_EXCEEDED past the timeout, PERMISSION_DENIED when `policy`
 // refuses every address the name has (none of those is dialled). `executor` must be a strand; the function
 // returned cancels the query (done: CANCELLED; socket and timer released) and must be called on it.
-std::function<void()> WhoisQuery(asio::any_io_executor executor, const std::string& server, const std::string& query,
-                                 std::chrono::milliseconds timeout, std::size_t max_bytes,
+std::function<void()> WhoisQuery(const asio::any_io_executor& executor, const std::string& server,
+                                 const std::string& query, std::chrono::milliseconds timeout, std::size_t max_bytes,
                                  const net::AddressPolicy* policy,
                                  absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done);
 

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "asio/cancellation_signal.hpp"
 #include "asio/executor_work_guard.hpp"
 #include "asio/io_context.hpp"
@@ -154,7 +155,7 @@ class BannerTest : public ::testing::Test {
     for (int i = 0; i < 1200 && json_.empty(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       const std::string text = peers::ReadFile(out_);
-      if (text.find('\n') != std::string::npos) json_ = text;
+      if (absl::StrContains(text, '\n')) json_ = text;
     }
     ASSERT_FALSE(json_.empty()) << "banner_peers.py did not start: " << peers::ReadFile(out_ + ".err");
   }
@@ -463,8 +464,10 @@ TEST_F(BannerTest, TheLookupDeadlineCutsProbesRunningAndWaiting) {
   o.similarity = false;
   Start(o);
   std::vector<v1::Record> records;
+  records.reserve(4);
   for (int i = 0; i < 4; ++i) records.push_back(RecordFor("slow.banner.test", Addr("slow"), "mx-silent.banner.test"));
   std::vector<std::future<LookupResult>> futures;
+  futures.reserve(records.size());
   for (const v1::Record& r : records) futures.push_back(Ask(r));
   for (auto& f : futures) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
@@ -555,8 +558,10 @@ TEST_F(BannerTest, TheConnectionCapsHoldAndEveryLookupEnds) {
   o.similarity = false;
   Start(o);
   std::vector<v1::Record> records;
+  records.reserve(6);
   for (int i = 0; i < 6; ++i) records.push_back(RecordFor("plain.banner.test", Addr("plain"), "mx-accept.banner.test"));
   std::vector<std::future<LookupResult>> futures;
+  futures.reserve(records.size());
   for (const v1::Record& r : records) futures.push_back(Ask(r));
   for (auto& f : futures) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);

@@ -57,7 +57,7 @@ class DnsStageTest : public ::testing::Test {
   static void SetUpTestSuite() { std::signal(SIGPIPE, SIG_IGN); }
   void TearDown() override { Stop(); }
 
-  void StartStage(ResolverOptions options) {
+  void StartStage(const ResolverOptions& options) {
     metrics_ = std::make_unique<ResolverMetrics>(registry_);
     executor_ = std::make_unique<Executor>(2);
     absl::StatusOr<std::unique_ptr<Resolver>> r = Resolver::Create(executor_->context(), options, metrics_.get());
@@ -237,6 +237,7 @@ TEST_F(DnsStageTest, CancelEndsLookupsWithin50msAndSendsNothingMore) {
   o.max_inflight = 10;
   StartStage(o);
   std::vector<std::string> names;
+  names.reserve(200);
   for (int i = 0; i < 200; ++i) names.push_back("c" + std::to_string(i) + ".com");
   auto strand = asio::make_strand(executor_->context());
   auto batch = StartLookups(names, strand);
@@ -266,6 +267,7 @@ TEST_F(DnsStageTest, TheRateLimitHoldsOverTenSeconds) {
   o.timeout = std::chrono::milliseconds(50);
   StartStage(o);
   std::vector<std::string> names;
+  names.reserve(1000);
   for (int i = 0; i < 1000; ++i) names.push_back("r" + std::to_string(i) + ".com");
   auto strand = asio::make_strand(executor_->context());
   const auto start = std::chrono::steady_clock::now();
@@ -303,6 +305,7 @@ TEST_F(DnsStageTest, AServerThatDiesMidwayLeavesEveryLookupAnswered) {
   o.timeout = std::chrono::milliseconds(200);
   StartStage(o);
   std::vector<std::string> names;
+  names.reserve(300);
   for (int i = 0; i < 300; ++i) names.push_back("d" + std::to_string(i) + ".com");
   auto strand = asio::make_strand(executor_->context());
   auto batch = StartLookups(names, strand);

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
+
 extern char** environ;
 
 namespace squatstream::workers::dns::testing {
@@ -36,7 +38,10 @@ inline int FreePort() {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(a);
-    bind(u, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    if (bind(u, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {  // no port this time: another attempt
+      close(u);
+      continue;
+    }
     getsockname(u, reinterpret_cast<sockaddr*>(&a), &len);
     int t = socket(AF_INET, SOCK_STREAM, 0);
     const bool tcp_ok = bind(t, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
@@ -53,6 +58,7 @@ inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& stdo
   posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, (stdout_path + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
@@ -148,7 +154,7 @@ class Nsd {
     if (!Answers(n->port_)) {
       const std::string log = ReadFile(n->dir_ + "/nsd.log");
       n->Kill();
-      if (log.find("Address already in use") != std::string::npos) return n;  // pid_ -1: another port
+      if (absl::StrContains(log, "Address already in use")) return n;  // pid_ -1: another port
       std::fprintf(stderr, "nsd did not start: %s\n", log.c_str());
       return nullptr;
     }
@@ -203,7 +209,7 @@ class SilentServer {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof(a);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) std::perror("SilentServer: bind");
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
     timeval tv{0, 50000};

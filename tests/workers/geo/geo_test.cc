@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "asio/io_context.hpp"
 #include "asio/strand.hpp"
 #include "gmock/gmock.h"
@@ -212,7 +213,7 @@ TEST(InstalledGeoDatabases, AgreeWithMmdblookup) {
   };
   int compared = 0;
   for (const std::string ip : {"1.1.1.1", "8.8.8.8", "9.9.9.9", "2606:4700:4700::1111", "2001:4860:4860::8888"}) {
-    const std::string city_file = ip.find(':') == std::string::npos ? v4 : v6;
+    const std::string city_file = !absl::StrContains(ip, ':') ? v4 : v6;
     absl::StatusOr<v1::GeoLocation> where = catalog.current()->Locate(ip);
     ASSERT_TRUE(where.ok()) << where.status();
     const std::string country = value(city_file, ip, "country_code");

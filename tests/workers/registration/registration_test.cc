@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "asio/cancellation_signal.hpp"
 #include "asio/io_context.hpp"
@@ -111,7 +112,7 @@ class RegistrationTest : public ::testing::Test {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       google::protobuf::Struct ports;
       const std::string line = peers::ReadFile(out_);
-      if (line.find('\n') == std::string::npos) continue;
+      if (!absl::StrContains(line, '\n')) continue;
       if (!google::protobuf::util::JsonStringToMessage(line, &ports).ok()) continue;
       auto port = [&](const char* k) { return static_cast<int>(ports.fields().at(k).number_value()); };
       peers_ = {port("http_port"), port("whois_iana_port"), port("whois_tld_port"), port("whois_registrar_port")};
@@ -359,9 +360,11 @@ TEST_F(RegistrationTest, RateAndConcurrencyHoldAndTheSecondPassIsCached) {
   o.deadline = absl::Seconds(30);
   Start(o);
   constexpr int kNames = 2000;
+  constexpr int kJoined = 20;
   std::vector<std::future<LookupResult>> pending;
+  pending.reserve(kNames + kJoined);
   for (int i = 0; i < kNames; ++i) pending.push_back(Ask(absl::StrFormat("bulk%04d.example", i)));
-  for (int i = 0; i < 20; ++i) pending.push_back(Ask(absl::StrFormat("w%d.bulk0000.example", i)));  // joined
+  for (int i = 0; i < kJoined; ++i) pending.push_back(Ask(absl::StrFormat("w%d.bulk0000.example", i)));  // joined
   int ok = 0;
   for (auto& f : pending) {
     ASSERT_EQ(f.wait_for(std::chrono::seconds(60)), std::future_status::ready);
@@ -369,7 +372,7 @@ TEST_F(RegistrationTest, RateAndConcurrencyHoldAndTheSecondPassIsCached) {
     EXPECT_TRUE(r.status.ok()) << r.status;
     ok += r.status.ok() && r.value.whois().registrar() == "Bulk Registrar";
   }
-  EXPECT_EQ(ok, kNames + 20);
+  EXPECT_EQ(ok, kNames + kJoined);
   const google::protobuf::Struct stats = Stats();
   // The peer counts a request as done only once its answer is flushed, so the next one may arrive first:
   // one more than the cap is what a gate holding the cap can show; an ungated client shows dozens.
@@ -438,6 +441,7 @@ TEST_F(RegistrationTest, CancelledLookupsStopAskingAndShutdownIsPrompt) {
   // Shutdown with lookups queued behind a slow rate: they end CANCELLED and the executor's run returns at
   // once, not after the queue would have drained.
   std::vector<std::future<LookupResult>> queued;
+  queued.reserve(7);
   for (int i = 0; i < 6; ++i) queued.push_back(Ask(absl::StrFormat("bulk-shutdown%d.example", i)));
   queued.push_back(Ask("hang.whois"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

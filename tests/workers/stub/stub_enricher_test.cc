@@ -195,7 +195,7 @@ TEST(StubEnricher, TenThousandLookupsInFlightOnTwoThreadsAndCancel) {
       for (int i = 0; i < kLookups; ++i) {
         signals[static_cast<std::size_t>(i)] = std::make_unique<asio::cancellation_signal>();
         const std::string name = "c" + std::to_string(i) + ".com";
-        banner.Lookup({name, record}, strand, signals[static_cast<std::size_t>(i)]->slot(), [&](LookupResult r) {
+        banner.Lookup({name, record}, strand, signals[static_cast<std::size_t>(i)]->slot(), [&](const LookupResult& r) {
           if (r.status.code() == absl::StatusCode::kCancelled) cancelled.fetch_add(1);
           done.fetch_add(1);
         });
@@ -223,7 +223,7 @@ TEST(StubEnricher, CompletesThroughTheExecutorNeverInline) {
   auto strand = asio::make_strand(executor.context());
   std::promise<void> ran;
   asio::post(strand, [&] {
-    geo.Lookup({"example.org", record}, strand, {}, [&](LookupResult r) {
+    geo.Lookup({"example.org", record}, strand, {}, [&](const LookupResult& r) {
       EXPECT_TRUE(returned);  // Lookup had returned before the callback ran
       EXPECT_TRUE(r.status.ok());
       ran.set_value();
