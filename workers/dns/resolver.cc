@@ -305,13 +305,15 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
     return;
   }
   // Called from inside c-ares (ares_process_fd, ares_query): hand the result over in a fresh handler, so
-  // that the callbacks may start queries of their own.
+  // that the callbacks may start queries of their own. Each waiter but the last gets a copy, the last the
+  // result itself (an entry of waiters_ is never empty: made with its first waiter, erased whole); each
+  // one's flag is read just before its turn (an earlier callback may cancel it).
   asio::post(self->strand_, [self, waiters = std::move(waiters.mapped()), result = std::move(result)]() mutable {
     if (self->shut_down_) return;
-    for (std::size_t i = 0; i < waiters.size(); ++i) {
-      if (*waiters[i].cancelled) continue;
-      std::move(waiters[i].done)(i + 1 == waiters.size() ? std::move(result) : result);
+    for (std::size_t i = 0; i + 1 < waiters.size(); ++i) {
+      if (!*waiters[i].cancelled) std::move(waiters[i].done)(result);
     }
+    if (!*waiters.back().cancelled) std::move(waiters.back().done)(std::move(result));
     self->SendQueued();
   });
 }
