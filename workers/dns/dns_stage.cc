@@ -68,14 +68,15 @@ class RealDnsStage final : public Enricher {
         return out;
       };
       asio::post(resolver->strand(), [resolver, host, finish, never, collect] {
-        resolver->Query(host, RrType::kA, never, [resolver, host, finish, never, collect](QueryResult a) {
+        resolver->Query(host, RrType::kA, never, [resolver, host, finish, never, collect](const QueryResult& a) {
           std::vector<std::string> v4 = collect(a, RrType::kA);
           if (!v4.empty()) {
             std::move (*finish)(std::move(v4));
             return;
           }
-          resolver->Query(host, RrType::kAaaa, never,
-                          [finish, collect](QueryResult aaaa) { std::move (*finish)(collect(aaaa, RrType::kAaaa)); });
+          resolver->Query(host, RrType::kAaaa, never, [finish, collect](const QueryResult& aaaa) {
+            std::move (*finish)(collect(aaaa, RrType::kAaaa));
+          });
         });
       });
     };
