@@ -103,10 +103,11 @@ Generator::Generator(ParsedDomain domain, GeneratorOptions options)
            s.after_unicode.capacity();
   };
   input_bytes_ = slot_bytes(registrable_) + label_.capacity() * sizeof(char32_t) +
-                 waiting_.capacity() * sizeof(waiting_.front()) + non_ascii_makers_.capacity() * sizeof(NonAsciiMaker);
+                 waiting_.capacity() * sizeof(decltype(waiting_)::value_type) +
+                 non_ascii_makers_.capacity() * sizeof(NonAsciiMaker);
   for (const auto& subdomain : subdomain_slots_) {
     input_bytes_ +=
-        slot_bytes(subdomain.first) + sizeof(subdomain.second) + subdomain.second.capacity() * sizeof(char32_t);
+        slot_bytes(subdomain.first) + sizeof(std::u32string) + subdomain.second.capacity() * sizeof(char32_t);
   }
   for (const std::string& l : input_labels_) input_bytes_ += sizeof(std::string) + l.capacity();
 }

@@ -117,7 +117,7 @@ class Generator {
   // Append-only storage for names: what Add returns stays valid as long as the arena (moves included).
   class NameArena {
    public:
-    static constexpr std::size_t kBlockBytes = 64 * 1024;
+    static constexpr std::size_t kBlockBytes = std::size_t{64} << 10;
 
     NameArena() = default;
     NameArena(NameArena&&) noexcept = default;

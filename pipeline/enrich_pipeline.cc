@@ -21,6 +21,7 @@ bool KeepRegisteredOnly(const v1::Record& record) {
 
 std::vector<std::string> InputNames(const std::vector<permute::Generator>& generators) {
   std::vector<std::string> out;
+  out.reserve(generators.size());
   for (const permute::Generator& g : generators) out.push_back(g.domain().ascii);
   return out;
 }

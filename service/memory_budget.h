@@ -43,7 +43,7 @@ class MemoryBudget {
   // below is made of, so that such a stream never needs more than the reserve) and the candidates generated
   // ahead of dispatch (at most 384, names of up to 253 bytes in two forms).
   static constexpr std::size_t kBytesPerDomain = 8192;
-  static constexpr std::size_t kGeneratedAheadBytes = 256 * 1024;
+  static constexpr std::size_t kGeneratedAheadBytes = std::size_t{256} << 10;
   struct Generation {
     std::size_t running = 0;  // the running Generator's bound: given back when the last one ended
     std::size_t kept = 0;     // the rest, held to the stream's end

@@ -91,10 +91,10 @@ using Simulation = void (*)(const LookupInput& input, std::uint64_t hash, const 
 
 struct StageDef {
   v1::Enricher id = v1::ENRICHER_UNSPECIFIED;  // its name (EnricherName) labels metrics and --stub_enrichers
-  std::vector<v1::Enricher> needs;             // stages whose results it reads: they run first
+  std::vector<v1::Enricher> needs{};           // stages whose results it reads: they run first
   SkipRule skip = nullptr;                     // null: never skipped
   Simulation simulate = nullptr;
-  StubConfig stub_defaults;  // the twin's defaults (the --stub_<name>_* flags' defaults)
+  StubConfig stub_defaults{};  // the twin's defaults (the --stub_<name>_* flags' defaults)
   // Reads the stage's flags (defined beside it) into `options` and `stub`; INVALID_ARGUMENT naming the flag.
   absl::Status (*read_flags)(StageOptions& options, StubConfig& stub) = nullptr;
   // Builds the real stage: its metrics, its clients. Fails (naming what) on settings it cannot run with.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -39,7 +40,7 @@ using ::testing::HasSubstr;
 std::string HttpGet(int port, const std::string& path) {
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(port)});
   const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
   asio::write(socket, asio::buffer(request));
   std::string response;
@@ -370,6 +371,7 @@ TEST_F(EnrichDomainTest, RealDnsFindsTheRegisteredLookAlikes) {
     EXPECT_TRUE(by_name.emplace(r.domain_ascii(), &r).second) << "sent twice: " << r.domain_ascii();
   }
   std::vector<std::string> names;
+  names.reserve(by_name.size());
   for (const auto& [name, r] : by_name) names.push_back(name);
   EXPECT_THAT(names, ::testing::ElementsAre("exampel.com", "examplr.com", "exanple.com", "exmple.com", "wxample.com"));
   const v1::Record& full = *by_name["exampel.com"];
@@ -551,6 +553,7 @@ TEST_F(EnrichDomainTest, AClientKeepingTheLimitOfStreamsOpenIsNeverRefused) {
   request.set_max_candidates(20);
   std::atomic<int> refused{0}, ok{0};
   std::vector<std::thread> clients;
+  clients.reserve(static_cast<std::size_t>(options.limits.max_concurrent_streams));
   for (int c = 0; c < options.limits.max_concurrent_streams; ++c) {
     clients.emplace_back([&] {
       for (int i = 0; i < 40; ++i) {

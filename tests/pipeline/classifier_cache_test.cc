@@ -58,6 +58,7 @@ TEST(ClassifierCache, ManyThreadsAFewTargets) {
   const std::vector<std::string> targets = {"bank.com", "shop.net", "mail.org"};
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 12; ++i) {

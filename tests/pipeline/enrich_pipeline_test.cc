@@ -30,7 +30,7 @@ class EnrichPipelineTest : public ::testing::Test {
   }
 
   std::shared_ptr<EnrichPipeline> Start(const std::string& domain, std::size_t max_candidates,
-                                        std::vector<v1::Enricher> selection, bool registered_only) {
+                                        const std::vector<v1::Enricher>& selection, bool registered_only) {
     absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain(domain);
     EXPECT_TRUE(parsed.ok());
     permute::GeneratorOptions options;

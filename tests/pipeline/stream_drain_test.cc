@@ -43,7 +43,7 @@ class FakeTransport final : public StreamTransport {
   void Frame(const std::vector<std::string>& records, const v1::Progress& progress) override {
     {
       std::lock_guard<std::mutex> lock(mu_);  // the reactor reuses its message: none may be in flight
-      if (in_flight_) violations_.push_back("a message framed while a write was in flight");
+      if (in_flight_) violations_.emplace_back("a message framed while a write was in flight");
     }
     // The records are counted here; the drain reuses the vector after the call.
     framed_records_ += records.size();
@@ -51,15 +51,15 @@ class FakeTransport final : public StreamTransport {
   }
   void StartWrite() override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) violations_.push_back("a write started after Finish");
-    if (in_flight_) violations_.push_back("two writes in flight");
+    if (finished_) violations_.emplace_back("a write started after Finish");
+    if (in_flight_) violations_.emplace_back("two writes in flight");
     in_flight_ = true;
     ++writes_;
     cv_.notify_all();
   }
   void Finish(const absl::Status& status) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) violations_.push_back("Finish twice");
+    if (finished_) violations_.emplace_back("Finish twice");
     finished_ = true;
     status_ = status;
     cv_.notify_all();
@@ -70,7 +70,7 @@ class FakeTransport final : public StreamTransport {
     const bool twice = free_calls_.fetch_add(1) > 0;
     if (!twice) drain_.reset();
     std::lock_guard<std::mutex> lock(mu_);
-    if (twice) violations_.push_back("Free twice");
+    if (twice) violations_.emplace_back("Free twice");
     freed_ = true;
     cv_.notify_all();
   }
