@@ -130,7 +130,10 @@ std::string BannerCell(const v1::Record& r, const v1::BannerResult& b) {
 std::string Cell(const v1::Record& r, v1::Enricher e) {
   const v1::Enrichment* x = Find(r, e);
   if (x == nullptr) return "";
-  if (x->status().code() == static_cast<int>(absl::StatusCode::kNotFound)) return "-";
+  if (x->skipped()) return "-";
+  if (x->status().code() == static_cast<int>(absl::StatusCode::kNotFound)) {
+    return absl::StrCat("not found: ", x->status().message());
+  }
   if (x->status().code() != 0) return absl::StrCat("error: ", x->status().message());
   const char* mark = x->simulated() ? "*" : "";
   switch (x->result_case()) {

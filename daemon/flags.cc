@@ -51,7 +51,7 @@ ABSL_FLAG(int, default_max_candidates, static_cast<int>(kDefaults.limits.request
           "Candidate cap of a request that sets none.");
 ABSL_FLAG(int, max_candidates, static_cast<int>(kDefaults.limits.request.max_candidates),
           "Largest candidate cap a request may ask for.");
-ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+ABSL_FLAG(absl::Duration, shutdown_grace, squatstream::daemon::DaemonOptions{}.shutdown_grace,
           "On SIGTERM/SIGINT: NOT_SERVING at once, new streams refused; how long streams in progress may run "
           "before they end with UNAVAILABLE \"server shutting down\".");
 ABSL_FLAG(absl::Duration, max_connection_age, kDefaults.max_connection_age,
@@ -67,9 +67,9 @@ ABSL_FLAG(std::vector<std::string>, dial_allow_cidrs, {},
           "refused by default (registries' links and referrals name any host), e.g. 10.20.0.0/16; empty: none.");
 ABSL_FLAG(std::vector<std::string>, stub_enrichers, {},
           "Enrichers that are simulated (deterministic made-up results, each marked simulated), for benchmarks and "
-          "offline use: any stage's name (dns, geo, whois, banner), or \"all\" or \"none\". The rest are real "
-          "lookups. Each stage's own flags (and its twin's, --stub_<stage>_*) are defined beside it: "
-          "workers/<stage>/<stage>_stage.cc.");
+          "offline use: stages by name (ENRICHER_<NAME> in the API, lower case: dns, geo, whois, banner ...), or "
+          "\"all\" or \"none\". The rest are real lookups. Each stage's own flags, and its twin's "
+          "(--stub_<name>_*), are listed under the stage's file, workers/<folder>/<folder>_stage.cc.");
 
 namespace squatstream::daemon {
 namespace {

@@ -14,7 +14,7 @@ namespace squatstream::daemon {
 
 struct DaemonOptions {
   ServerOptions server;
-  absl::Duration shutdown_grace;
+  absl::Duration shutdown_grace = absl::Seconds(10);  // how long a drain lets streams run (SIGTERM)
 };
 
 // Applies environment variables, parses argv (exits with usage on --help or a malformed flag), and

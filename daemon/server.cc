@@ -120,8 +120,9 @@ absl::Status ServerOptions::Validate() const {
       l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||
       l.request.default_max_candidates < 1 || l.request.default_max_candidates > l.request.max_candidates) {
     return absl::InvalidArgumentError(
-        "worker threads, batch size, stream limit, fan-in capacity, in-flight limit and candidate limits must "
-        "be at least 1, and the default candidate cap at most the candidate limit");
+        "--worker_threads, --cpu_threads, --max_batch_records, --max_concurrent_streams, --fanin_capacity, "
+        "--max_inflight_lookups, --max_candidates and --default_max_candidates must be at least 1, and "
+        "--default_max_candidates at most --max_candidates");
   }
   // Every admitted stream must be able to hold a typical (default-cap) request: the budget keeps that much
   // for each stream that could still arrive.
@@ -129,28 +130,31 @@ absl::Status ServerOptions::Validate() const {
       MemoryBudget::TypicalNeed(l.request.default_max_candidates) * MemoryBudget::kBytesPerSlot;
   if (memory_budget_bytes / static_cast<std::size_t>(l.max_concurrent_streams) < typical_bytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "a memory budget of %d MiB is too small for %d concurrent streams of %d candidates (each needs %.1f MiB): "
-        "raise it to at least %d MiB, or lower the stream limit or the default candidate cap",
+        "--memory_budget_mb=%d is too small for --max_concurrent_streams=%d streams of --default_max_candidates=%d "
+        "(each needs %.1f MiB): raise it to at least %d, or lower the stream limit or the default candidate cap",
         memory_budget_bytes >> 20, l.max_concurrent_streams, l.request.default_max_candidates,
         static_cast<double>(typical_bytes) / (1 << 20),
         (static_cast<std::size_t>(l.max_concurrent_streams) * typical_bytes >> 20) + 1));
   }
   if (l.pipeline.batch_window < std::chrono::steady_clock::duration::zero() ||
       l.pipeline.batch_window > std::chrono::seconds(1)) {
-    return absl::InvalidArgumentError("the batch window must lie in [0, 1s]");
+    return absl::InvalidArgumentError("--batch_window must lie in [0, 1s]");
   }
   if (max_connection_age < absl::ZeroDuration() || max_connection_age_grace < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("the connection age and its grace must not be negative");
+    return absl::InvalidArgumentError("--max_connection_age and --max_connection_age_grace must not be negative");
   }
   for (const auto& [id, c] : stubs) {
     if (c.failure_rate < 0 || c.failure_rate > 1 || c.registered_rate < 0 || c.registered_rate > 1 ||
         c.latency < absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("stub rates must lie in [0, 1] and latencies be non-negative");
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--stub_%s_failure_rate and --stub_%s_registered_rate must lie in [0, 1], --stub_%s_latency not be negative",
+          workers::EnricherName(id), workers::EnricherName(id), workers::EnricherName(id)));
     }
   }
   for (v1::Enricher id : stub_enrichers) {
     if (!workers::FindStage(id).ok()) {
-      return absl::InvalidArgumentError(absl::StrFormat("no stage %s to simulate", workers::EnricherName(id)));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--stub_enrichers: no stage %s to simulate", workers::EnricherName(id)));
     }
   }
   return absl::OkStatus();
@@ -186,9 +190,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->context_.enrichers = &p.enrichers;
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
-  p.budget = std::make_unique<MemoryBudget>(
-      options.memory_budget_bytes, static_cast<std::size_t>(options.limits.max_concurrent_streams),
-      options.limits.request.default_max_candidates, p.metrics.pipeline.budget_slots_granted);
+  p.budget = std::make_unique<MemoryBudget>(options.memory_budget_bytes,
+                                            static_cast<std::size_t>(options.limits.max_concurrent_streams),
+                                            options.limits.request.default_max_candidates,
+                                            p.metrics.pipeline.budget_slots_granted, p.metrics.pipeline.budget_holders);
   s->context_.budget = p.budget.get();
   p.metrics.pipeline.budget_slots->Set(static_cast<double>(p.budget->slots()));
   p.classifier_cache = std::make_unique<pipeline::ClassifierCache>(options.classify_cache_targets);

@@ -232,6 +232,7 @@ void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result
     value.mutable_status();  // present and OK (code 0)
   }
   value.set_enricher(out->enricher());
+  value.set_skipped(result.skipped);
   value.set_latency_micros(static_cast<std::uint32_t>(
       std::min<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count(), UINT32_MAX)));
   out->Swap(&value);

@@ -30,6 +30,7 @@ struct PipelineMetrics {
   prometheus::Gauge* fanin_capacity_records = nullptr;  // sum of the active streams' buffer bounds
   prometheus::Gauge* budget_slots = nullptr;            // the server-wide memory budget, set once at start-up
   prometheus::Gauge* budget_slots_granted = nullptr;    // of it, granted to the streams in progress
+  prometheus::Gauge* budget_holders = nullptr;          // streams holding a grant
 };
 
 }  // namespace squatstream::pipeline

@@ -29,6 +29,7 @@ absl::Status EnricherRegistry::Add(const workers::StageDef& stage, std::unique_p
 }
 
 void EnricherRegistry::Shutdown() {
+  if (std::exchange(shut_down_, true)) return;
   for (Entry& e : entries_) e.enricher->Shutdown();
 }
 

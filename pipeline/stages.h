@@ -45,8 +45,10 @@ class EnricherRegistry {
   // enricher not registered.
   absl::StatusOr<StagePlan> Plan(absl::Span<const v1::Enricher> selection) const;
 
-  // Every stage's Shutdown, in registration order (a stage before those that use it through the
-  // environment's services ends first: they then see CANCELLED, never a dangling client). Idempotent.
+  // Every stage's Shutdown, in registration order, once (later calls do nothing). A stage that uses an
+  // earlier one's services (the banner stage's host lookups through the DNS stage's resolver) may find them
+  // ended: a lookup asked then is dropped, never run on a dangling client (the stages are destroyed only
+  // after the executor joined). Start-up and shutdown only.
   void Shutdown();
   // Every stage's Reload (SIGHUP). Thread-safe as the stages' are.
   void Reload();
@@ -61,6 +63,7 @@ class EnricherRegistry {
   absl::Status AddToPlan(v1::Enricher id, StagePlan* plan, std::vector<v1::Enricher>* planned) const;
 
   std::vector<Entry> entries_;
+  bool shut_down_ = false;
 };
 
 }  // namespace squatstream::pipeline

@@ -57,14 +57,16 @@ class MemoryBudget {
   // `typical_candidates`: a request's default cap. Kept for each stream that could still arrive: what such
   // a stream (one domain) needs (its generation and a minimal buffer), or an equal share of the budget if
   // that is less.
-  // `charged_gauge` (optional) follows what the budget charges the streams, set under its lock.
+  // `charged_gauge` and `holders_gauge` (optional) follow what the budget charges the streams and how many
+  // streams hold a grant, set under its lock (so that a reader sees the two agree with each grant).
   MemoryBudget(std::size_t bytes, std::size_t max_streams, std::size_t typical_candidates,
-               prometheus::Gauge* charged_gauge = nullptr)
+               prometheus::Gauge* charged_gauge = nullptr, prometheus::Gauge* holders_gauge = nullptr)
       : bytes_(bytes),
         slots_(std::max<std::size_t>(1, bytes / kBytesPerSlot)),
         max_streams_(std::max<std::size_t>(1, max_streams)),
         reserve_(std::min(TypicalNeed(typical_candidates), slots_ / max_streams_)),
-        charged_gauge_(charged_gauge) {}
+        charged_gauge_(charged_gauge),
+        holders_gauge_(holders_gauge) {}
 
   struct Grant {
     std::size_t buffer = 0;  // the stream's fan-in buffer bound; 0: refused
@@ -129,10 +131,12 @@ class MemoryBudget {
   const std::size_t max_streams_;
   const std::size_t reserve_;
   prometheus::Gauge* const charged_gauge_;
+  prometheus::Gauge* const holders_gauge_;
   // What a stream holding `held` slots is charged: at least the reserve (see Return).
   std::size_t Charge(std::size_t held) const { return std::max(held, reserve_); }
   void Publish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (charged_gauge_ != nullptr) charged_gauge_->Set(static_cast<double>(charged_));
+    if (holders_gauge_ != nullptr) holders_gauge_->Set(static_cast<double>(holders_));
   }
 
   // One lock: a grant is taken once per stream, so there is nothing to gain from lock-free accounting, and

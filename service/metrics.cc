@@ -167,6 +167,11 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
            .Help("Times the server gave its free heap memory back to the system, once idle after streams.")
            .Register(registry)
            .Add({});
+  p.budget_holders = &prometheus::BuildGauge()
+                          .Name("squatstream_memory_budget_streams")
+                          .Help("Streams holding a grant of the memory budget (set with the slots granted).")
+                          .Register(registry)
+                          .Add({});
   return m;
 }
 

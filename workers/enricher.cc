@@ -61,6 +61,12 @@ std::optional<LookupResult> NeedAddresses(const LookupInput& input) {
   return Skipped(absl::StrFormat("no address (DNS: %s)", VerdictName(dns->verdict())));
 }
 
+std::optional<LookupResult> NeedAddressesOrMail(const LookupInput& input) {
+  const v1::DnsResult* dns = DnsResultOf(input.record);
+  if (dns != nullptr && dns->mail_exchangers_size() > 0) return std::nullopt;
+  return NeedAddresses(input);
+}
+
 std::optional<LookupResult> NeedMayBeRegistered(const LookupInput& input) {
   const v1::DnsResult* dns = DnsResultOf(input.record);
   if (dns == nullptr) return std::nullopt;

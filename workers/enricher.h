@@ -90,6 +90,9 @@ const v1::DnsResult* DnsResultOf(const v1::Record& record);
 // For a stage that needs the candidate's addresses: nullopt when the DNS result on `input.record` has some,
 // else the NOT_FOUND result to report ("no address: NXDOMAIN" ...).
 std::optional<LookupResult> NeedAddresses(const LookupInput& input);
+// For a stage that talks to the candidate's servers, its web servers or its mail exchangers (banner): nullopt
+// when the DNS result has addresses or mail exchangers, else the NOT_FOUND result to report.
+std::optional<LookupResult> NeedAddressesOrMail(const LookupInput& input);
 // For a stage that asks about the registered name (registration data): the skipped result when DNS said
 // the name does not exist (UNREGISTERED) or only a parent's wildcard answers for it (WILDCARD), else nullopt
 // (DNS found it, could not say, or did not run).

@@ -53,12 +53,24 @@ std::vector<const StageDef*> Ordered() {
   return out;
 }
 
+bool& TableBuilt() {
+  static bool built = false;
+  return built;
+}
+
 }  // namespace
 
-StageRegistration::StageRegistration(const StageDef& (*stage)()) { Registered().push_back(stage); }
+StageRegistration::StageRegistration(const StageDef& (*stage)()) {
+  // Registrations run in static initialisation, before main() reads the table; one after it would be lost.
+  if (TableBuilt()) Abort("a stage registered after the table was read");
+  Registered().push_back(stage);
+}
 
 absl::Span<const StageDef* const> StageTable() {
-  static const auto* table = new std::vector<const StageDef*>(Ordered());
+  static const auto* table = [] {
+    TableBuilt() = true;
+    return new std::vector<const StageDef*>(Ordered());
+  }();
   return *table;
 }
 

@@ -33,6 +33,7 @@ v1::Record Sample() {
   v1::Enrichment* banner = r.add_enrichments();
   banner->set_enricher(v1::ENRICHER_BANNER);
   banner->mutable_status()->set_code(5);  // NOT_FOUND: nothing to look up
+  banner->set_skipped(true);
   banner->mutable_status()->set_message("no address (DNS: NXDOMAIN)");
   v1::Enrichment* dns = r.add_enrichments();
   dns->set_enricher(v1::ENRICHER_DNS);

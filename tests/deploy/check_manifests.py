@@ -97,10 +97,11 @@ def budget_constants():
     text = open(os.path.join(ROOT, "service/memory_budget.h")).read()
     consts = {}
     for name in ("kBytesPerSlot", "kMinGrant", "kBytesPerDomain", "kGeneratedAheadBytes"):
-        m = re.search(rf"{name} = (\d+)(?: \* (\d+))?;", text)
+        m = re.search(rf"{name} = (?:std::size_t\{{)?(\d+)\}}?(?: (\*|<<) (\d+))?;", text)
         if not m:
             fail(f"service/memory_budget.h: no {name}")
-        consts[name] = int(m.group(1)) * int(m.group(2) or 1)
+        value, op, operand = int(m.group(1)), m.group(2), int(m.group(3) or 0)
+        consts[name] = value << operand if op == "<<" else value * (operand if op else 1)
     generator = open(os.path.join(ROOT, "permute/generator.h")).read()
     m = re.search(r"kDefaultMaxHeldBytes = std::size_t\{(\d+)\} << (\d+);", generator)
     if not m:

@@ -99,6 +99,7 @@ TEST_F(EnrichPipelineTest, StagesRunInDependencyOrderAndDependentsSkipWhatDnsDid
     if (dns.dns().verdict() == v1::DNS_VERDICT_REGISTERED) {
       ++registered;
       ASSERT_EQ(geo.status().code(), 0) << geo.status().message();
+      EXPECT_FALSE(geo.skipped());
       EXPECT_EQ(geo.geo().ip(), dns.dns().addresses(0));  // read from the record DNS filled first
       if (whois.status().code() != 0) {
         EXPECT_EQ(whois.status().code(), static_cast<int>(absl::StatusCode::kUnavailable));
@@ -110,6 +111,8 @@ TEST_F(EnrichPipelineTest, StagesRunInDependencyOrderAndDependentsSkipWhatDnsDid
       EXPECT_EQ(whois.status().code(), static_cast<int>(absl::StatusCode::kNotFound));
       EXPECT_FALSE(geo.has_geo());
       EXPECT_EQ(geo.latency_micros(), 0u);
+      EXPECT_TRUE(geo.skipped());  // the outcome, on the wire
+      EXPECT_TRUE(whois.skipped());
     }
   }
   EXPECT_GT(registered, 350);  // about 30% of 1,500

@@ -37,6 +37,7 @@ struct TestMetrics {
     pipeline.fanin_capacity_records = gauge("capacity");
     pipeline.budget_slots = gauge("slots");
     pipeline.budget_slots_granted = gauge("granted");
+    pipeline.budget_holders = gauge("holders");
   }
 
   StageMetrics Stage(const std::string& name) {

@@ -22,8 +22,9 @@ class AdmissionTest : public ::testing::Test {
   AdmissionTest() : metrics_(RegisterMetrics(registry_)) {
     context_.metrics = &metrics_;
     context_.limits.max_concurrent_streams = 2;
-    budget_ = std::make_unique<MemoryBudget>(3 * MemoryBudget::TypicalNeed(10000) * MemoryBudget::kBytesPerSlot, 2,
-                                             10000, metrics_.pipeline.budget_slots_granted);
+    budget_ =
+        std::make_unique<MemoryBudget>(3 * MemoryBudget::TypicalNeed(10000) * MemoryBudget::kBytesPerSlot, 2, 10000,
+                                       metrics_.pipeline.budget_slots_granted, metrics_.pipeline.budget_holders);
     context_.budget = budget_.get();
   }
   double Granted() const { return metrics_.pipeline.budget_slots_granted->Value(); }
@@ -49,11 +50,13 @@ TEST_F(AdmissionTest, TakesSlotGrantAndEntryAndGivesThemAllBack) {
     EXPECT_EQ(context_.active_streams.load(), 1);
     EXPECT_EQ(metrics_.pipeline.active_streams->Value(), 1);
     EXPECT_GT(Granted(), 0);
+    EXPECT_EQ(metrics_.pipeline.budget_holders->Value(), 1);
     context_.streams.CutAll(absl::UnavailableError("drain"));
     EXPECT_EQ(stream.cuts, 1);
     a.Release();  // the slot and grant before the status leaves
     EXPECT_EQ(context_.active_streams.load(), 0);
     EXPECT_EQ(Granted(), 0);
+    EXPECT_EQ(metrics_.pipeline.budget_holders->Value(), 0);
     a.Release();  // idempotent
     EXPECT_EQ(context_.active_streams.load(), 0);
   }  // the registry entry goes with it

@@ -22,7 +22,21 @@ ABSL_FLAG(int, banner_http_port, kDefaults.http_port, "Port the banner stage ask
 ABSL_FLAG(int, banner_https_port, kDefaults.https_port, "Port the banner stage asks HTTPS on.");
 ABSL_FLAG(int, banner_smtp_port, kDefaults.smtp_port, "Port the banner stage asks the first mail exchanger's SMTP on.");
 ABSL_FLAG(int, banner_ssh_port, kDefaults.ssh_port, "Port the banner stage reads the SSH identification on.");
-ABSL_FLAG(std::vector<std::string>, banner_probes, std::vector<std::string>({"http", "smtp", "ssh", "similarity"}),
+namespace {
+// The probes BannerOptions turns on by default, by name.
+std::vector<std::string> DefaultProbes() {
+  std::vector<std::string> on;
+  for (const auto& [name, enabled] : {std::pair<const char*, bool>{"http", kDefaults.http},
+                                      {"smtp", kDefaults.smtp},
+                                      {"ssh", kDefaults.ssh},
+                                      {"similarity", kDefaults.similarity}}) {
+    if (enabled) on.emplace_back(name);
+  }
+  return on;
+}
+}  // namespace
+
+ABSL_FLAG(std::vector<std::string>, banner_probes, DefaultProbes(),
           "What the banner stage does: http (GET / over http and https, redirects, certificates), smtp (greeting, "
           "EHLO, MX check), ssh (identification line), similarity (compare with the input domain's page).");
 ABSL_FLAG(absl::Duration, banner_connect_timeout, absl::FromChrono(kDefaults.connect_timeout),
@@ -143,7 +157,7 @@ const StageDef& BannerStage() {
   static const StageDef kStage{
       .id = v1::ENRICHER_BANNER,
       .needs = {v1::ENRICHER_DNS},
-      .skip = NeedAddresses,
+      .skip = NeedAddressesOrMail,  // a name with mail exchangers only: the SMTP probe (when on) asks them
       .simulate = Simulate,
       .stub_defaults = {.latency = absl::Milliseconds(5), .failure_rate = 0.02},
       .read_flags = ReadFlags,

@@ -133,7 +133,8 @@ class Server:
 
     def wait_idle_release(self, timeout=30):
         """Waits until no stream is in progress and the server has since given its free memory back to the
-        system (its once-a-second idle release, counted in squatstream_memory_releases_total)."""
+        system (its once-a-second idle release, counted in squatstream_memory_releases_total). Call it right
+        after streams ended: the server releases on the first ten idle seconds after activity only."""
         wait_for(lambda: self.metric("squatstream_active_streams") == 0, timeout, "the streams to end")
         released = self.metric("squatstream_memory_releases_total")
         wait_for(lambda: self.metric("squatstream_memory_releases_total") > released, timeout,

@@ -136,6 +136,12 @@ TEST(StubEnricher, StagesThatNeedDnsSkipWhatItDidNotFind) {
   ASSERT_TRUE(whois.has_value());  // the real stage's rule too: the twin no longer asks about wildcards
   EXPECT_NE(whois->status.message().find("wildcard"), absl::string_view::npos) << whois->status;
   EXPECT_TRUE(Stage(v1::ENRICHER_DNS).needs.empty());
+  // A name with mail exchangers and no address: the banner stage's SMTP probe has something to ask.
+  v1::Record mail_only = RecordWithDns("mail-only.com", "");
+  mail_only.mutable_enrichments(0)->mutable_dns()->set_verdict(v1::DNS_VERDICT_REGISTERED);
+  mail_only.mutable_enrichments(0)->mutable_dns()->add_mail_exchangers("mx.mail-only.com");
+  EXPECT_FALSE(Stage(v1::ENRICHER_BANNER).skip({"mail-only.com", mail_only}).has_value());
+  EXPECT_TRUE(Stage(v1::ENRICHER_GEO).skip({"mail-only.com", mail_only}).has_value());
   StubEnricher dns(Stage(v1::ENRICHER_DNS), {absl::ZeroDuration(), 0.0, 0.3});
   int registered = 0;
   const v1::Record empty;
