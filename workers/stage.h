@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <typeindex>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -99,6 +100,28 @@ struct StageDef {
   absl::Status (*read_flags)(StageOptions& options, StubConfig& stub) = nullptr;
   // Builds the real stage: its metrics, its clients. Fails (naming what) on settings it cannot run with.
   absl::StatusOr<std::unique_ptr<Enricher>> (*create)(StageEnvironment& env) = nullptr;
+};
+
+// A real stage made of an enricher and what it reports to (`Owned`: its metrics), which must outlive it: built
+// first, destroyed last. Forwards every call to the enricher.
+template <typename Owned>
+class OwningStage final : public Enricher {
+ public:
+  OwningStage(std::unique_ptr<Owned> owned, std::unique_ptr<Enricher> enricher)
+      : owned_(std::move(owned)), enricher_(std::move(enricher)) {}
+
+  v1::Enricher id() const override { return enricher_->id(); }
+  void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
+              Callback done) override {
+    enricher_->Lookup(input, std::move(executor), cancel, std::move(done));
+  }
+  std::optional<LookupResult> TryLookupNow(const LookupInput& input) override { return enricher_->TryLookupNow(input); }
+  void Shutdown() override { enricher_->Shutdown(); }
+  void Reload() override { enricher_->Reload(); }
+
+ private:
+  std::unique_ptr<Owned> owned_;  // declared first: destroyed after the enricher
+  std::unique_ptr<Enricher> enricher_;
 };
 
 // Adds a stage to the table at start-up (a static initializer; the stage's library is linked whole, so the

@@ -62,25 +62,6 @@ ABSL_FLAG(double, stub_banner_failure_rate, squatstream::workers::banner::Banner
 namespace squatstream::workers::banner {
 namespace {
 
-// The real stage, with the metrics it reports to.
-class RealBannerStage final : public Enricher {
- public:
-  RealBannerStage(std::unique_ptr<BannerMetrics> metrics, std::unique_ptr<BannerEnricher> enricher)
-      : metrics_(std::move(metrics)), enricher_(std::move(enricher)) {}
-
-  v1::Enricher id() const override { return enricher_->id(); }
-  void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
-              Callback done) override {
-    enricher_->Lookup(input, std::move(executor), cancel, std::move(done));
-  }
-  std::optional<LookupResult> TryLookupNow(const LookupInput& input) override { return enricher_->TryLookupNow(input); }
-  void Shutdown() override { enricher_->Shutdown(); }  // its HTTP thread joined
-
- private:
-  std::unique_ptr<BannerMetrics> metrics_;
-  std::unique_ptr<BannerEnricher> enricher_;
-};
-
 absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
   BannerOptions& b = options.Get<BannerOptions>();
   b.http_port = absl::GetFlag(FLAGS_banner_http_port);
@@ -133,7 +114,7 @@ absl::StatusOr<std::unique_ptr<Enricher>> Create(StageEnvironment& env) {
   absl::StatusOr<std::unique_ptr<BannerEnricher>> enricher =
       BannerEnricher::Create(options, env.io.get_executor(), env.host_lookup, metrics.get());
   if (!enricher.ok()) return enricher.status();
-  return std::make_unique<RealBannerStage>(std::move(metrics), *std::move(enricher));
+  return std::make_unique<OwningStage<BannerMetrics>>(std::move(metrics), *std::move(enricher));
 }
 
 constexpr std::array<std::uint32_t, 8> kHttpStatuses = {200, 200, 200, 301, 302, 403, 404, 0};

@@ -50,25 +50,6 @@ ABSL_FLAG(double, stub_whois_failure_rate,
 namespace squatstream::workers::registration {
 namespace {
 
-// The real stage, with the metrics it reports to.
-class RealRegistrationStage final : public Enricher {
- public:
-  RealRegistrationStage(std::unique_ptr<RegistrationMetrics> metrics, std::unique_ptr<RegistrationEnricher> enricher)
-      : metrics_(std::move(metrics)), enricher_(std::move(enricher)) {}
-
-  v1::Enricher id() const override { return enricher_->id(); }
-  void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
-              Callback done) override {
-    enricher_->Lookup(input, std::move(executor), cancel, std::move(done));
-  }
-  std::optional<LookupResult> TryLookupNow(const LookupInput& input) override { return enricher_->TryLookupNow(input); }
-  void Shutdown() override { enricher_->Shutdown(); }  // its HTTP thread joined; timers cancelled
-
- private:
-  std::unique_ptr<RegistrationMetrics> metrics_;
-  std::unique_ptr<RegistrationEnricher> enricher_;
-};
-
 absl::StatusOr<std::size_t> Count(const char* flag, int value) {
   if (value < 0) return absl::InvalidArgumentError(absl::StrFormat("--%s=%d: must not be negative", flag, value));
   return static_cast<std::size_t>(value);
@@ -111,7 +92,7 @@ absl::StatusOr<std::unique_ptr<Enricher>> Create(StageEnvironment& env) {
   absl::StatusOr<std::unique_ptr<RegistrationEnricher>> enricher =
       RegistrationEnricher::Create(options, env.io.get_executor(), metrics.get());
   if (!enricher.ok()) return enricher.status();
-  return std::make_unique<RealRegistrationStage>(std::move(metrics), *std::move(enricher));
+  return std::make_unique<OwningStage<RegistrationMetrics>>(std::move(metrics), *std::move(enricher));
 }
 
 constexpr std::array<absl::string_view, 8> kRegistrars = {"NameCheap, Inc.", "GoDaddy.com, LLC", "Tucows Domains Inc.",
