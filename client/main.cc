@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/output.h"
+#include "client/sanitize.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
@@ -152,10 +153,12 @@ int main(int argc, char** argv) {
   if (simulated && *format == client::Format::kTable) {
     std::fputs("squatstream: values marked * are simulated (the server runs stub enrichers for them)\n", stderr);
   }
-  if (!attribution.empty()) std::fprintf(stderr, "squatstream: %s\n", attribution.c_str());
+  // What the server sends for stderr goes through the same sanitiser as the records (a status message may
+  // quote what a stranger's server said).
+  if (!attribution.empty()) std::fprintf(stderr, "squatstream: %s\n", client::Displayable(attribution).c_str());
   if (!status.ok()) {
     std::fprintf(stderr, "squatstream: error %d: %s\n", static_cast<int>(status.error_code()),
-                 status.error_message().c_str());
+                 client::Displayable(status.error_message()).c_str());
     return 1;
   }
   return 0;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "client/sanitize.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
 #include "permute/kind.h"
@@ -189,20 +190,6 @@ const std::vector<v1::Enricher>& StageColumns() {
 // The table's width of a stage's column (the last one is not padded).
 std::size_t StageWidth(std::size_t column) { return column == 0 ? 30 : 40; }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  return absl::StrCat("\"", absl::StrReplaceAll(s, {{"\"", "\"\""}}), "\"");
-}
-
-// What strangers wrote (registrars' names, page titles) without control characters: an escape sequence in a
-// registrar's name must not drive the user's terminal.
-std::string Printable(std::string s) {
-  for (char& c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return s;
-}
-
 // Pads by code points, not bytes, so Unicode names line up.
 std::string Pad(const std::string& s, std::size_t width) {
   std::size_t cps = 0;
@@ -234,8 +221,8 @@ std::string TypedColumns(const v1::Record& r) {
     created = w->whois().created();
     expires = w->whois().expires();
   }
-  return absl::StrCat(CsvField(country), ",", CsvField(city), ",", asn, ",", CsvField(org), ",", CsvField(registrar),
-                      ",", CsvField(created), ",", CsvField(expires));
+  return absl::StrCat(CsvCell(country), ",", CsvCell(city), ",", CsvCell(asn), ",", CsvCell(org), ",",
+                      CsvCell(registrar), ",", CsvCell(created), ",", CsvCell(expires));
 }
 
 // The CSV's banner columns, after the typed columns above: http_status, http_server, title, final_url and
@@ -269,12 +256,12 @@ std::string BannerColumns(const v1::Record& r) {
     mx_banner = b.smtp().banner();
     if (b.smtp().rcpt_code() != 0) accepts_any = boolean(b.smtp().accepts_any_recipient());
   }
-  return absl::StrCat(b.http_status() == 0 ? "" : absl::StrCat(b.http_status()), ",", CsvField(b.server()), ",",
-                      CsvField(b.title()), ",", CsvField(final_url), ",", redirects, ",", CsvField(sha256), ",",
-                      verified, ",", CsvField(issuer), ",", CsvField(not_after), ",", CsvField(mx_banner), ",",
-                      accepts_any, ",", CsvField(b.has_ssh() ? b.ssh().identification() : ""), ",",
-                      b.similarity_known() ? absl::StrCat(b.similarity()) : "", ",", boolean(b.parked()), ",",
-                      CsvField(absl::StrJoin(b.parked_signals(), ";")));
+  return absl::StrCat(CsvCell(b.http_status() == 0 ? "" : absl::StrCat(b.http_status())), ",", CsvCell(b.server()), ",",
+                      CsvCell(b.title()), ",", CsvCell(final_url), ",", CsvCell(redirects), ",", CsvCell(sha256), ",",
+                      CsvCell(verified), ",", CsvCell(issuer), ",", CsvCell(not_after), ",", CsvCell(mx_banner), ",",
+                      CsvCell(accepts_any), ",", CsvCell(b.has_ssh() ? b.ssh().identification() : ""), ",",
+                      CsvCell(b.similarity_known() ? absl::StrCat(b.similarity()) : ""), ",",
+                      CsvCell(boolean(b.parked())), ",", CsvCell(absl::StrJoin(b.parked_signals(), ";")));
 }
 
 }  // namespace
@@ -331,20 +318,24 @@ std::string FormatHeader(Format format) {
 std::string FormatRecord(Format format, const v1::Record& r) {
   switch (format) {
     case Format::kTable: {
-      std::string row =
-          absl::StrCat(Pad(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""), 14), Pad(r.domain_unicode(), 28));
+      // Every cell through Displayable (client/sanitize.h): an escape sequence or a bidi override in a
+      // stranger's title, banner or registrar name is shown escaped, never passed to the terminal.
+      std::string row = absl::StrCat(Pad(Displayable(KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : "")), 14),
+                                     Pad(Displayable(r.domain_unicode()), 28));
       const std::vector<v1::Enricher>& stages = StageColumns();
       for (std::size_t i = 0; i < stages.size(); ++i) {
-        const std::string cell = Printable(Cell(r, stages[i]));
+        const std::string cell = Displayable(Cell(r, stages[i]));
         absl::StrAppend(&row, i + 1 == stages.size() ? cell : Pad(cell, StageWidth(i)));
       }
       return row + "\n";
     }
     case Format::kCsv: {
-      std::string row = absl::StrCat(CsvField(KindName(r.kind())), ",", CsvField(r.domain_unicode()), ",",
-                                     CsvField(r.domain_ascii()), ",");
-      for (v1::Enricher e : StageColumns()) absl::StrAppend(&row, CsvField(Cell(r, e)), ",");
-      return absl::StrCat(row, CsvField(AllKinds(r)), ",", CsvField(r.input()), ",", TypedColumns(r), ",",
+      // Every field, ours and strangers' (registrars' names, page titles, banners) alike, through CsvCell
+      // (client/sanitize.h): controls and invisible characters escaped, formulas neutralised, quoted as needed.
+      std::string row = absl::StrCat(CsvCell(KindName(r.kind())), ",", CsvCell(r.domain_unicode()), ",",
+                                     CsvCell(r.domain_ascii()), ",");
+      for (v1::Enricher e : StageColumns()) absl::StrAppend(&row, CsvCell(Cell(r, e)), ",");
+      return absl::StrCat(row, CsvCell(AllKinds(r)), ",", CsvCell(r.input()), ",", TypedColumns(r), ",",
                           BannerColumns(r), "\n");
     }
     case Format::kJson: {
@@ -352,7 +343,9 @@ std::string FormatRecord(Format format, const v1::Record& r) {
       google::protobuf::util::JsonPrintOptions options;
       options.preserve_proto_field_names = true;
       (void)google::protobuf::util::MessageToJsonString(r, &json, options);
-      return json + "\n";
+      // Exact strings, escaped: the printer escapes C0 and some format characters, EscapeHiddenInJson the
+      // rest (C1, bidi isolates, ...), so the line is safe on a terminal and parses to the same values.
+      return EscapeHiddenInJson(json) + "\n";
     }
   }
   return "";

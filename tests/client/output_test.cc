@@ -1,10 +1,14 @@
 #include "client/output.h"
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 
 namespace squatstream::client {
@@ -319,6 +323,113 @@ TEST(Output, DnsVerdicts) {
   dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_UNKNOWN);
   dns->mutable_dns()->add_queries()->set_rcode("SERVFAIL");
   EXPECT_THAT(FormatRecord(Format::kCsv, r), HasSubstr(",unknown (SERVFAIL),"));
+}
+
+// What strangers wrote, hostile: a title with a terminal's escape sequences, a C1 CSI (as a decoded &#x9b;
+// would have been) and a formula; a Server header that is a DDE payload with an OSC 8 link; a registrar named
+// like a spreadsheet function; an SMTP banner with a bidi override and a C1 OSC.
+v1::Record HostileRecord() {
+  v1::Record r = BannerRecord();
+  v1::BannerResult* b = r.mutable_enrichments(0)->mutable_banner();
+  b->set_title(
+      "=cmd|' /C calc'!A0\xc2\x9b"
+      "2J\x1b[2J\x1b]0;owned\x07");
+  b->mutable_http(0)->set_title(b->title());
+  b->set_server("@SUM(1+1)*cmd|' /C calc'!A0 \x1b]8;;http://evil.example/\x1b\\nginx\x1b]8;;\x1b\\");
+  b->mutable_smtp()->set_banner(
+      "220 mx \xe2\x80\xae"
+      "moc.knab\xe2\x80\xac \xc2\x9d"
+      "0;t\xc2\x9c ESMTP");
+  b->mutable_ssh()->set_identification("SSH-2.0-x\xe2\x81\xa6\xf3\xa0\x81\x81\x7f");
+  v1::Enrichment* whois = r.add_enrichments();
+  whois->set_enricher(v1::ENRICHER_WHOIS);
+  whois->mutable_status();
+  whois->mutable_whois()->set_registered(true);
+  whois->mutable_whois()->set_registrar("=HYPERLINK(\"http://evil.example/x\",\"click\")");
+  return r;
+}
+
+// The bytes a terminal or a spreadsheet could act on: C0 but the line's newline, DEL, C1 (C2 80-9F), and the
+// bidi and format characters above; "" when there is none.
+std::string FirstUnsafe(const std::string& line) {
+  const std::string s = line.substr(0, line.size() - 1);  // the record's own newline
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7F) return "control byte at " + std::to_string(i);
+    if (c == 0xC2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) & 0xE0) == 0x80) {
+      return "C1 at " + std::to_string(i);
+    }
+  }
+  for (const char* format : {"\xe2\x80\xae", "\xe2\x80\xac", "\xe2\x81\xa6", "\xf3\xa0\x81\x81"}) {
+    const std::size_t at = s.find(format);
+    if (at != std::string::npos) return "format character at " + std::to_string(at);
+  }
+  return "";
+}
+
+// The fields of one CSV line (RFC 4180: quoted fields, doubled quotes), without its newline.
+std::vector<std::string> CsvSplit(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (std::size_t i = 0; i + 1 < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && line[i + 1] == '"') {
+      fields.back().push_back('"');
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back().push_back(c);
+    }
+  }
+  return fields;
+}
+
+TEST(Output, TableShowsStrangersControlsEscaped) {
+  const std::string row = FormatRecord(Format::kTable, HostileRecord());
+  EXPECT_EQ(FirstUnsafe(row), "");
+  EXPECT_THAT(row, HasSubstr("@SUM(1+1)*cmd|' /C calc'!A0 \\x1b]8;;http://evil.example/\\x1b\\nginx"));
+  EXPECT_THAT(row, HasSubstr("\"=cmd|' /C calc'!A0\\u009b2J\\x1b[2J\\x1b]0;owned\\x07\""));
+  EXPECT_THAT(row, HasSubstr("=HYPERLINK(\"http://evil.example/x\",\"click\")"));  // the registrar, shown
+}
+
+TEST(Output, CsvHasNoControlsAndNoFormulas) {
+  const v1::Record r = HostileRecord();
+  const std::string line = FormatRecord(Format::kCsv, r);
+  EXPECT_EQ(FirstUnsafe(line), "");
+  const std::vector<std::string> fields = CsvSplit(line);
+  const std::vector<std::string> header = CsvSplit(FormatHeader(Format::kCsv));
+  ASSERT_EQ(fields.size(), header.size());
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const std::string& f = fields[i];
+    EXPECT_TRUE(f.empty() || f == "-" || !absl::StrContains("=+-@\t\r", f[0])) << header[i] << ": " << f;
+  }
+  auto field = [&](const std::string& name) {
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      if (header[i] == name) return fields[i];
+    }
+    return std::string("no column ") + name;
+  };
+  EXPECT_EQ(field("title"), "'=cmd|' /C calc'!A0\\u009b2J\\x1b[2J\\x1b]0;owned\\x07");
+  EXPECT_EQ(field("http_server"),
+            "'@SUM(1+1)*cmd|' /C calc'!A0 \\x1b]8;;http://evil.example/\\x1b\\nginx"
+            "\\x1b]8;;\\x1b\\");
+  EXPECT_EQ(field("registrar"), "'=HYPERLINK(\"http://evil.example/x\",\"click\")");
+  EXPECT_EQ(field("mx_banner"), "220 mx \\u202emoc.knab\\u202c \\u009d0;t\\u009c ESMTP");
+  EXPECT_EQ(field("ssh_banner"), "SSH-2.0-x\\u2066\\U000e0041\\x7f");
+  EXPECT_EQ(field("http_status"), "200");
+  EXPECT_EQ(field("similarity"), "87");
+}
+
+TEST(Output, JsonLineIsExactAndEscaped) {
+  const v1::Record r = HostileRecord();
+  const std::string line = FormatRecord(Format::kJson, r);
+  EXPECT_EQ(FirstUnsafe(line), "");
+  v1::Record back;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line.substr(0, line.size() - 1), &back).ok()) << line;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(back, r)) << back.DebugString();
 }
 
 TEST(Output, ParseFormat) {

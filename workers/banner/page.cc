@@ -37,8 +37,30 @@ constexpr absl::string_view kParkedPhrases[] = {"this domain may be for sale",
                                                 "dan.com/buy-domain",
                                                 "hugedomains.com"};
 
+constexpr std::uint32_t kReplacement = 0xFFFD;
+constexpr absl::string_view kReplacementUtf8 = "\xef\xbf\xbd";
+
+// The characters the HTML standard's tokenizer gives numeric references to 0x80-0x9F (Windows-1252's); 0
+// where it gives none (0x81, 0x8D, 0x8F, 0x90, 0x9D: it keeps those as C1 controls).
+constexpr std::array<std::uint32_t, 32> kWindows1252 = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+                                                        0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0,      0x017D, 0,
+                                                        0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+                                                        0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+
+// What the numeric reference &#N; stands for: as the HTML standard says ("numeric character reference end
+// state": 0, surrogates and past U+10FFFF are U+FFFD; 0x80-0x9F Windows-1252's characters, so &#x9b; is
+// U+203A, not CSI), except that no control character comes out, because a title is for display: the five
+// C1 values the standard leaves as they are, DEL and the C0 controls other than whitespace are U+FFFD too
+// (the standard keeps them, as a parse error). Whitespace references (&#9; &#10; ...) stay whitespace, which
+// the title collapses.
+std::uint32_t NumericReference(std::uint32_t cp) {
+  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return kReplacement;
+  if (cp >= 0x80 && cp <= 0x9F) return kWindows1252[cp - 0x80] != 0 ? kWindows1252[cp - 0x80] : kReplacement;
+  if (cp == 0x7F || (cp < 0x20 && !absl::ascii_isspace(static_cast<unsigned char>(cp)))) return kReplacement;
+  return cp;
+}
+
 void AppendCodePoint(std::string* out, std::uint32_t cp) {
-  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return;
   if (cp < 0x80) {
     out->push_back(static_cast<char>(cp));
   } else if (cp < 0x800) {
@@ -76,11 +98,31 @@ std::size_t DecodeEntity(absl::string_view text, std::string* out) {
   if (name.size() > 1 && name[0] == '#' &&
       ((name[1] == 'x' || name[1] == 'X') ? absl::SimpleHexAtoi(name.substr(2), &cp)
                                           : absl::SimpleAtoi(name.substr(1), &cp))) {
-    AppendCodePoint(out, cp);
+    AppendCodePoint(out, NumericReference(cp));
     return semi + 1;
   }
   out->push_back('&');
   return 1;
+}
+
+// `text` (valid UTF-8) with each control character but whitespace — C0 (NUL too: the standard's RCDATA
+// state makes it U+FFFD), DEL, C1 (U+0080-U+009F, C2 80-9F in UTF-8) — as U+FFFD: what a page's title holds
+// raw, as what its references decode to, never drives a terminal.
+std::string ReplaceControls(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if ((c < 0x20 && !absl::ascii_isspace(c)) || c == 0x7F) {
+      out.append(kReplacementUtf8.data(), kReplacementUtf8.size());
+    } else if (c == 0xC2 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) & 0xE0u) == 0x80u) {
+      out.append(kReplacementUtf8.data(), kReplacementUtf8.size());
+      ++i;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
 }
 
 // Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
@@ -124,10 +166,12 @@ std::string ExtractTitle(absl::string_view html) {
       decoded.push_back(raw[i++]);
     }
   }
+  // Raw bytes that are not UTF-8 (a Latin-1 page) as U+FFFD, then the controls (entities decode to none).
+  const std::string clean = ReplaceControls(ToValidUtf8(decoded));
   std::string title;
   bool space = false;
-  for (char c : decoded) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(c)) || c == '\0') {
+  for (char c : clean) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
       space = !title.empty();
       continue;
     }

@@ -20,8 +20,12 @@
 
 namespace squatstream::workers::banner {
 
-// The first <title>'s text: entities &amp; &lt; &gt; &quot; &#39; &#N; &#xN; decoded, whitespace collapsed,
-// at most 256 bytes (cut at a UTF-8 boundary); "" when there is none.
+// The first <title>'s text: entities &amp; &lt; &gt; &quot; &apos; &nbsp; &#N; &#xN; decoded, whitespace
+// collapsed, at most 256 bytes (cut at a UTF-8 boundary); "" when there is none. Valid UTF-8 (bytes that are
+// not: U+FFFD) without control characters: numeric references as the HTML standard maps them (&#x9b; is
+// U+203A, &#0;, surrogates and past U+10FFFF U+FFFD), and every C0 control but whitespace, DEL and C1 control
+// that would remain, raw or from a reference, U+FFFD. Format characters (bidi overrides) are kept: the client
+// shows them escaped (client/sanitize.h).
 std::string ExtractTitle(absl::string_view html);
 
 // The HTML as the similarity hash sees it (see above).
