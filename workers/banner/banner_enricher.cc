@@ -16,6 +16,7 @@
 #include "base/mutex.h"
 #include "workers/banner/line_probes.h"
 #include "workers/banner/page.h"
+#include "workers/net/host_lookup.h"
 
 namespace squatstream::workers::banner {
 namespace {
@@ -123,12 +124,6 @@ absl::Status StatusOf(const v1::LookupStatus& s) {
 std::string Unbracket(std::string host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return host;
-}
-
-bool IsAddressLiteral(const std::string& host) {
-  std::error_code ec;
-  asio::ip::make_address(Unbracket(host), ec);
-  return !ec;
 }
 
 std::string UrlFor(const std::string& scheme, const std::string& host, int port, int default_port) {
@@ -422,8 +417,9 @@ class Chain : public std::enable_shared_from_this<Chain> {
     Finish(absl::OkStatus());
   }
 
-  // The next hop: the candidate's own host is dialled at the address DNS gave; an address literal as it is
-  // (the policy checks it at the dial); another name through the service's resolver.
+  // The next hop: the candidate's own host is dialled at the address DNS gave; any other host (an address
+  // literal, "127.0.0.1." included, as it is; a name through the DNS stage's resolver, never the system's:
+  // net::ResolveHost) at the address found for it, which the policy checks at the dial.
   void Follow(const std::string& url) {
     if (!absl::StartsWithIgnoreCase(url, "http://") && !absl::StartsWithIgnoreCase(url, "https://")) {
       Finish(absl::FailedPreconditionError(
@@ -439,19 +435,20 @@ class Chain : public std::enable_shared_from_this<Chain> {
     }
     if (host == host_) {
       Step(url, address_);
-    } else if (IsAddressLiteral(host) || !shared_->resolver) {
-      Step(url, "");
-    } else {
-      shared_->resolver(host, [self = shared_from_this(), url, host](std::vector<std::string> addresses) {
-        asio::post(self->strand_, [self, url, host, addresses = std::move(addresses)] {
-          if (addresses.empty()) {
-            self->Finish(absl::UnavailableError(absl::StrFormat("the redirect's host %s has no address", host)));
-            return;
-          }
-          self->Step(url, addresses.front());
-        });
-      });
+      return;
     }
+    net::ResolveHost(
+        shared_->resolver, host, nullptr,
+        [self = shared_from_this(), url](absl::StatusOr<std::vector<std::string>> addresses) {
+          asio::post(self->strand_, [self, url, addresses = std::move(addresses)] {
+            if (!addresses.ok()) {
+              self->Finish(absl::Status(addresses.status().code(),
+                                        absl::StrFormat("the redirect's host: %s", addresses.status().message())));
+              return;
+            }
+            self->Step(url, addresses->front());
+          });
+        });
   }
 
   void Finish(const absl::Status& status) {
@@ -803,8 +800,8 @@ void Shared::OriginalPage(const std::string& domain, const asio::any_io_executor
                                 });
     chain->Start();
   };
-  if (!resolver) {  // DNS is a stub: libcurl resolves the user's own domain
-    asio::post(strand, [fetch] { fetch(""); });
+  if (!resolver) {  // DNS is a stub: the input domain is not resolved (by no other resolver either): no page
+    asio::post(strand, [self = shared_from_this(), domain] { self->PageKnown(domain, std::nullopt); });
     return;
   }
   resolver(domain, [self = shared_from_this(), domain, fetch, strand](std::vector<std::string> addresses) {

@@ -11,7 +11,8 @@
 // AddressPolicy before a socket exists (loopback, private, link-local, metadata ... refused by default;
 // `--dial_allow_cidrs` opens ranges), and it is the address DNS returned that is dialled — the name stays
 // the Host header and the TLS SNI, nothing is resolved twice. A redirect to another host is resolved
-// through the service's own DNS resolver (or libcurl's when DNS is a stub) and checked again. Connections
+// through the DNS stage's resolver only (never the system's: with DNS a stub, it is not followed) and
+// checked again. Connections
 // are capped in all and per address; every phase (connect and TLS, first byte, whole request) has a
 // timeout and every read a byte cap.
 #ifndef SQUATSTREAM_WORKERS_BANNER_BANNER_ENRICHER_H_
@@ -126,8 +127,9 @@ void BoundBannerResult(v1::BannerResult* b);
 
 class BannerEnricher final : public Enricher {
  public:
-  // `resolver` may be empty (DNS is a stub): MX hosts are then not probed and redirects resolve through
-  // libcurl. Fails when the trust store cannot load.
+  // `resolver` may be empty (DNS is a stub): MX hosts, redirects to other hosts and the input domain's page
+  // are then not resolved (nor asked of any other resolver), so not probed. Fails when the trust store
+  // cannot load.
   static absl::StatusOr<std::unique_ptr<BannerEnricher>> Create(const BannerOptions& options,
                                                                 asio::any_io_executor executor, HostResolver resolver,
                                                                 BannerMetrics* metrics);

@@ -105,8 +105,8 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
   return absl::OkStatus();
 }
 
-// `env.host_lookup` may be empty (DNS is a stub): MX hosts are then not probed and redirects resolve through
-// libcurl.
+// `env.host_lookup` may be empty (DNS is a stub): MX hosts, redirects to other hosts and the input domain are
+// then not resolved — no other resolver (the system's, libcurl's) is asked in its place.
 absl::StatusOr<std::unique_ptr<Enricher>> Create(StageEnvironment& env) {
   BannerOptions options = env.options.Get<BannerOptions>();
   options.policy = env.options.Get<net::AddressPolicy>();

@@ -62,6 +62,7 @@ constexpr Refused kV6[] = {
     {"::/128", "unspecified"},
     {"::1/128", "loopback"},
     {"::/96", "IPv4-compatible (deprecated, RFC 4291)"},  // ::127.0.0.1 dials 127.0.0.1 on some stacks
+    {"::ffff:0:0:0/96", "IPv4-translated (RFC 2765)"},    // SIIT's form of an IPv4 host: never a public one
     {"64:ff9b:1::/48", "local-use NAT64"},
     {"100::/64", "discard-only"},
     {"2001:db8::/32", "documentation"},
@@ -133,19 +134,19 @@ absl::StatusOr<AddressPolicy> AddressPolicy::WithAllowed(const std::vector<std::
 }
 
 absl::Status AddressPolicy::Check(const Bytes& address, const std::string& shown) const {
+  // The allow list matches the address as dialled. An opened IPv4 range does not open its NAT64 or 6to4
+  // forms: those are other addresses, reached through a translator or relay the operator did not name, so
+  // they are let through only when listed themselves (64:ff9b::7f00:2/128, 2002:7f00:2::/48).
   for (const Cidr& a : allowed_) {
     if (a.Contains(address)) return absl::OkStatus();
   }
-  // Forms that embed an IPv4 address are judged by it: NAT64 (64:ff9b::/96, last 32 bits) and 6to4
-  // (2002::/16, bits 16-47); ::ffff:0:0/96 is how IPv4 is held here already.
+  // Forms that embed an IPv4 address are refused as it would be: NAT64 (64:ff9b::/96, last 32 bits) and
+  // 6to4 (2002::/16, bits 16-47); ::ffff:0:0/96 is how IPv4 is held here already.
   Bytes judged = address;
   static const Cidr kNat64 = *ParseCidr("64:ff9b::/96");
   static const Cidr k6to4 = *ParseCidr("2002::/16");
   if (kNat64.Contains(address)) judged = MapV4(&address[12]);
   if (k6to4.Contains(address)) judged = MapV4(&address[2]);
-  for (const Cidr& a : allowed_) {
-    if (a.Contains(judged)) return absl::OkStatus();
-  }
   for (const auto& [range, what] : RefusedRanges()) {
     if (range.Contains(judged)) {
       return absl::PermissionDeniedError(

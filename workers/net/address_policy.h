@@ -2,7 +2,9 @@
 // WHOIS referrals today, candidates' web and mail servers next — so by default never loopback, private
 // (RFC 1918, fc00::/7), link-local, CGNAT (100.64/10), unspecified, multicast, reserved, documentation or
 // benchmarking ranges, nor IPv6 forms that embed such an IPv4 address (::ffff:0:0/96, 64:ff9b::/96,
-// 2002::/16) or cloud metadata addresses; named CIDRs can be opened (the tests open 127.0.0.0/8).
+// 2002::/16; IPv4-translated ::ffff:0:0:0/96 and IPv4-compatible ::/96 whole) or cloud metadata addresses;
+// named CIDRs can be opened (the tests open 127.0.0.0/8), matched against the address as dialled: an opened
+// IPv4 range does not open its NAT64 or 6to4 forms unless they are listed too.
 // The check is on the address actually dialled, after resolution (no second lookup, no DNS rebinding).
 #ifndef SQUATSTREAM_WORKERS_NET_ADDRESS_POLICY_H_
 #define SQUATSTREAM_WORKERS_NET_ADDRESS_POLICY_H_

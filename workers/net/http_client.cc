@@ -7,18 +7,46 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <memory>
 #include <mutex>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "base/mutex.h"
 
 namespace squatstream::workers::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The dialled address as inet_ntop writes it; "" for another family.
+std::string AddressText(const curl_sockaddr* address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = address->family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr);
+  if ((address->family != AF_INET && address->family != AF_INET6) ||
+      inet_ntop(address->family, raw, text, sizeof(text)) == nullptr) {
+    return "";
+  }
+  return text;
+}
+
+std::string WithoutTrailingDot(std::string host) {
+  if (!host.empty() && host.back() == '.') host.pop_back();
+  return host;
+}
+
+}  // namespace
 
 std::string UrlHost(const std::string& url) {
   CURLU* u = curl_url();
@@ -36,47 +64,47 @@ std::string UrlHost(const std::string& url) {
 struct HttpClient::Transfer {
   HttpRequest request;
   Callback done;
+  absl::Status failed;         // ended before libcurl saw it (its host not resolved ...): never dialled
+  std::string pinned;          // the address dialled for this hop's host (inet_ntop's spelling)
+  int redirects = 0;           // followed before this hop
+  Clock::time_point deadline;  // the whole request's, redirects included
+  Clock::time_point started;   // this hop's
+  std::size_t hop_body_bytes = 0;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   curl_slist* connect_to = nullptr;
   HttpResponse response;
   bool too_big = false;
   bool truncated_ok() const { return too_big && request.truncate_body; }
-  bool first_byte = false;  // the answer's first byte came
-  bool cancelled = false;   // ended by its `cancelled` flag
-  std::chrono::steady_clock::time_point started;
-  std::string denied;                // why the policy refused an address, if it did
+  bool first_byte = false;           // a complete header line, or body bytes, came
+  bool cancelled = false;            // ended by its `cancelled` flag
+  std::string denied;                // why the socket callback refused an address, if it did
   char error[CURL_ERROR_SIZE] = {};  // libcurl's own words for a failure ("Failed to connect to ...: ...")
 
-  // libcurl asks for each socket it would connect: the address is checked before there is one. With a
-  // connect_address and no redirects followed by libcurl, only that address is dialled: were the CONNECT_TO
-  // entry not to match (an unforeseen spelling of the host), libcurl would resolve the name itself.
+  // Whether the answer has begun: a complete header line came, or libcurl read its first bytes (its
+  // start-transfer time) — a server trickling a status line a byte at a time has begun, whatever its pace.
+  bool Started() const {
+    if (first_byte) return true;
+    curl_off_t start_us = 0;
+    return easy != nullptr && curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME_T, &start_us) == CURLE_OK &&
+           start_us > 0;
+  }
+
+  // libcurl asks for each socket it would connect: the address is checked before there is one. It was
+  // given the pinned address for every host (CONNECT_TO), so any other address would be one it resolved
+  // itself: refused too.
   static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose, curl_sockaddr* address) {
     auto* t = static_cast<Transfer*>(self);
-    if (purpose == CURLSOCKTYPE_IPCXN && t->request.policy != nullptr) {
-      const absl::Status allowed = t->request.policy->Check(&address->addr);
-      if (!allowed.ok()) {
-        t->denied = std::string(allowed.message());
-        return CURL_SOCKET_BAD;
+    if (purpose == CURLSOCKTYPE_IPCXN) {
+      if (t->request.policy != nullptr) {
+        const absl::Status allowed = t->request.policy->Check(&address->addr);
+        if (!allowed.ok()) {
+          t->denied = std::string(allowed.message());
+          return CURL_SOCKET_BAD;
+        }
       }
-    }
-    if (purpose == CURLSOCKTYPE_IPCXN && !t->request.connect_address.empty() && t->request.max_redirects == 0) {
-      char text[INET6_ADDRSTRLEN] = {};
-      const void* raw =
-          address->family == AF_INET6
-              ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(&address->addr)->sin6_addr)
-              : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(&address->addr)->sin_addr);
-      in6_addr want6{};
-      in_addr want4{};
-      const bool same =
-          inet_ntop(address->family, raw, text, sizeof(text)) != nullptr &&
-          (address->family == AF_INET6 ? inet_pton(AF_INET6, t->request.connect_address.c_str(), &want6) == 1 &&
-                                             std::memcmp(&want6, raw, sizeof(want6)) == 0
-                                       : inet_pton(AF_INET, t->request.connect_address.c_str(), &want4) == 1 &&
-                                             std::memcmp(&want4, raw, sizeof(want4)) == 0);
-      if (!same) {
-        t->denied =
-            absl::StrFormat("%s is not the address DNS gave (%s): not dialled", text, t->request.connect_address);
+      if (const std::string dialled = AddressText(address); dialled != t->pinned) {
+        t->denied = absl::StrFormat("%s is not the address found for the host (%s): not dialled", dialled, t->pinned);
         return CURL_SOCKET_BAD;
       }
     }
@@ -89,13 +117,13 @@ struct HttpClient::Transfer {
     curl_slist_free_all(connect_to);
   }
 
-  // Whether the transfer must end now: cancelled (`cancelled` says so), or no first byte in time.
-  bool Expired(std::chrono::steady_clock::time_point now) {
+  // Whether the transfer must end now: cancelled (`cancelled` says so), or nothing of the answer in time.
+  bool Expired(Clock::time_point now) {
     if (request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed)) {
       cancelled = true;
       return true;
     }
-    return !first_byte && request.first_byte_timeout.count() > 0 && now - started >= request.first_byte_timeout;
+    return request.first_byte_timeout.count() > 0 && now - started >= request.first_byte_timeout && !Started();
   }
 
   static size_t OnBody(char* data, size_t size, size_t n, void* self) {
@@ -103,6 +131,7 @@ struct HttpClient::Transfer {
     const size_t bytes = size * n;
     t->first_byte = true;
     t->response.bytes_read += bytes;
+    t->hop_body_bytes += bytes;
     if (t->response.body.size() + bytes > t->request.max_body_bytes) {
       t->too_big = true;
       if (t->request.truncate_body) {
@@ -119,7 +148,7 @@ struct HttpClient::Transfer {
     auto* t = static_cast<Transfer*>(self);
     const absl::string_view line(data, size * n);
     t->first_byte = true;
-    if (absl::StartsWith(line, "HTTP/")) {  // a new answer (after a redirect or a 100 Continue)
+    if (absl::StartsWith(line, "HTTP/")) {  // a new answer (after a 100 Continue)
       t->response.retry_after = std::chrono::seconds(0);
       t->response.server.clear();
       t->response.content_type.clear();
@@ -142,51 +171,181 @@ struct HttpClient::Transfer {
     }
     return size * n;
   }
+
+  // Hands this hop to libcurl, pinned to its address.
+  void Start(CURLM* multi) {
+    CURL* e = easy = curl_easy_init();
+    for (const std::string& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+    curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error);
+    // No proxy from the environment: it would resolve the name and dial the target unchecked.
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    // Redirects are followed by the client (each hop's host resolved by the DNS stage's resolver), not by
+    // libcurl (which would resolve them itself).
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    // "::ADDRESS:": any host, any port, is dialled at the pinned address (an IP literal, which libcurl does not
+    // resolve), the URL's port kept. Any host: however libcurl spells the URL's (a trailing dot dropped,
+    // punycode, an IPv4 form it normalises), nothing is left for it to resolve.
+    const bool v6 = absl::StrContains(pinned, ':');
+    const std::string entry = absl::StrFormat("::%s%s%s:", v6 ? "[" : "", pinned, v6 ? "]" : "");
+    connect_to = curl_slist_append(nullptr, entry.c_str());
+    curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    started = Clock::now();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - started);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<std::int64_t>(1, left.count())));
+    if (request.connect_timeout.count() > 0) {
+      curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+    }
+    if (!request.verify_tls) {
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (request.want_certificates) curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+    if (request.fresh_connection) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // what libcurl can decode; the cap counts decoded bytes
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "squatstream (+https://github.com/squatstream/squatstream)");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, this);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, this);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, this);
+    curl_multi_add_handle(multi, e);
+  }
+
+  // OK when the redirect to `url` is to be followed; else why not.
+  absl::Status MayFollow(const std::string& url) const {
+    const bool https = absl::StartsWithIgnoreCase(url, "https://");
+    if (!https && !absl::StartsWithIgnoreCase(url, "http://")) {
+      return absl::FailedPreconditionError(absl::StrFormat("%s: a redirect to \"%s\": only http and https are followed",
+                                                           request.url, url.substr(0, 256)));
+    }
+    if (!https && absl::StartsWithIgnoreCase(request.url, "https://")) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s: a redirect from https to http (%s): not followed", request.url, url.substr(0, 256)));
+    }
+    if (redirects >= request.max_redirects) {
+      return absl::FailedPreconditionError(
+          absl::StrFormat("%s: more than %d redirects", request.url, request.max_redirects));
+    }
+    if (Clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrFormat("%s: timed out following redirects (%d ms in all)", request.url, request.timeout.count()));
+    }
+    return absl::OkStatus();
+  }
+
+  // The request for the redirect's target: the same address for the same host, else resolved anew.
+  std::unique_ptr<Transfer> NextHop(const std::string& url) {
+    auto next = std::make_unique<Transfer>();
+    const bool same_host = WithoutTrailingDot(UrlHost(url)) == WithoutTrailingDot(UrlHost(request.url));
+    next->request = std::move(request);
+    next->request.url = url;
+    if (!same_host) next->request.connect_address.clear();
+    next->done = std::move(done);
+    next->redirects = redirects + 1;
+    next->deadline = deadline;
+    next->response.bytes_read = response.bytes_read;
+    return next;
+  }
 };
 
-HttpClient::HttpClient(int max_connections) {
+struct HttpClient::Inbox {
+  // One lock for the hand-over: Fetch, lookups calling back and redirects push transfers, the client's
+  // thread swaps them out once a loop. `multi` may be woken while `stop` is false: it is cleaned up only
+  // after Shutdown set it.
+  Mutex mu;
+  std::vector<std::unique_ptr<Transfer>> pending ABSL_GUARDED_BY(mu);
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  CURLM* multi = nullptr;
+
+  // Hands `t` to the client's thread; after Shutdown ends it CANCELLED here, on the caller's thread.
+  void Push(std::unique_ptr<Transfer> t) {
+    {
+      MutexLock lock(mu);
+      if (!stop) {
+        pending.push_back(std::move(t));
+        curl_multi_wakeup(multi);
+        return;
+      }
+    }
+    t->response = HttpResponse{};
+    t->response.status = absl::CancelledError("shutting down");
+    std::move(t->done)(std::move(t->response));
+  }
+};
+
+HttpClient::HttpClient(int max_connections, HostLookup lookup)
+    : lookup_(std::move(lookup)), inbox_(std::make_shared<Inbox>()) {
   static std::once_flag global;
   std::call_once(global, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  multi_ = curl_multi_init();
-  curl_multi_setopt(static_cast<CURLM*>(multi_), CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_connections));
+  inbox_->multi = curl_multi_init();
+  curl_multi_setopt(inbox_->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(max_connections));
   thread_ = std::thread([this] { Run(); });
 }
 
 HttpClient::~HttpClient() {
   Shutdown();
-  curl_multi_cleanup(static_cast<CURLM*>(multi_));
+  curl_multi_cleanup(inbox_->multi);
 }
 
 void HttpClient::Fetch(HttpRequest request, Callback done) {
   auto t = std::make_unique<Transfer>();
   t->request = std::move(request);
   t->done = std::move(done);
-  {
-    MutexLock lock(mu_);
-    if (!stop_) {
-      pending_.push_back(std::move(t));
-      curl_multi_wakeup(static_cast<CURLM*>(multi_));
-      return;
+  t->deadline = Clock::now() + t->request.timeout;
+  Admit(inbox_, lookup_, std::move(t));
+}
+
+void HttpClient::Admit(const std::shared_ptr<Inbox>& inbox, const HostLookup& lookup, std::unique_ptr<Transfer> t) {
+  if (!t->request.connect_address.empty()) {
+    t->pinned = AddressLiteral(t->request.connect_address);
+    if (t->pinned.empty()) {
+      t->failed = absl::InvalidArgumentError(absl::StrFormat("%s: the address to dial, \"%s\", is not an IP address",
+                                                             t->request.url, t->request.connect_address));
     }
+    inbox->Push(std::move(t));
+    return;
   }
-  t->response.status = absl::CancelledError("shutting down");
-  std::move(t->done)(std::move(t->response));
+  const std::string host = UrlHost(t->request.url);
+  if (host.empty()) {
+    t->failed = absl::InvalidArgumentError(absl::StrFormat("%s: no host to dial", t->request.url));
+    inbox->Push(std::move(t));
+    return;
+  }
+  const AddressPolicy* policy = t->request.policy;
+  ResolveHost(lookup, host, policy, [inbox, t = std::move(t)](absl::StatusOr<std::vector<std::string>> found) mutable {
+    if (found.ok()) {
+      t->request.connect_address = t->pinned = found->front();
+    } else {
+      t->failed =
+          absl::Status(found.status().code(), absl::StrFormat("%s: %s", t->request.url, found.status().message()));
+    }
+    inbox->Push(std::move(t));
+  });
 }
 
 void HttpClient::Shutdown() {
   {
-    MutexLock lock(mu_);
-    if (stop_) return;
-    stop_ = true;
+    MutexLock lock(inbox_->mu);
+    if (inbox_->stop) return;
+    inbox_->stop = true;
   }
-  curl_multi_wakeup(static_cast<CURLM*>(multi_));
+  curl_multi_wakeup(inbox_->multi);
   if (thread_.joinable()) thread_.join();
 }
 
 void HttpClient::Run() {
-  auto* multi = static_cast<CURLM*>(multi_);
+  CURLM* multi = inbox_->multi;
   std::vector<std::unique_ptr<Transfer>> running;
-  auto finish = [&](Transfer* t, CURLcode code) {
+  auto finish = [&](std::unique_ptr<Transfer> t, CURLcode code) {
     HttpResponse& r = t->response;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.code);
     char* text = nullptr;
@@ -208,12 +367,11 @@ void HttpClient::Run() {
     curl_off_t connected_us = 0, tls_us = 0;
     curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected_us);
     curl_easy_getinfo(t->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
-    const bool https = absl::StartsWithIgnoreCase(r.final_url.empty() ? t->request.url : r.final_url, "https://");
+    long header_bytes = 0;  // NOLINT(google-runtime-int): libcurl's API takes long (CURLINFO_HEADER_SIZE)
+    curl_easy_getinfo(t->easy, CURLINFO_HEADER_SIZE, &header_bytes);
+    const bool https = absl::StartsWithIgnoreCase(t->request.url, "https://");
     // libcurl records the connection's time once TLS is up too: a timeout before then is said as one phase.
-    const char* phase = connected_us == 0 || (https && tls_us == 0)
-                            ? (https ? "connect phase (TCP and TLS handshake" : "connect phase (TCP")
-                        : !t->first_byte ? "first byte phase (request sent"
-                                         : "whole answer phase (first byte received";
+    const bool connecting = connected_us == 0 || (https && tls_us == 0);
     const std::string what = t->error[0] != '\0' ? std::string(t->error) : curl_easy_strerror(code);
     long os_errno = 0;  // NOLINT(google-runtime-int): libcurl's API takes long (CURLINFO_OS_ERRNO)
     curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
@@ -224,16 +382,28 @@ void HttpClient::Run() {
         r.status = absl::OkStatus();
         break;
       case CURLE_OPERATION_TIMEDOUT:
-        r.status = absl::DeadlineExceededError(
-            absl::StrFormat("%s: timed out in the %s, %d ms)", t->request.url, phase,
-                            (connected_us == 0 || (https && tls_us == 0)) && t->request.connect_timeout.count() > 0
-                                ? t->request.connect_timeout.count()
-                                : t->request.timeout.count()));
+        if (connecting) {
+          r.status = absl::DeadlineExceededError(absl::StrFormat(
+              "%s: timed out in the connect phase (%s, %d ms)", t->request.url, https ? "TCP and TLS handshake" : "TCP",
+              t->request.connect_timeout.count() > 0 ? t->request.connect_timeout.count()
+                                                     : t->request.timeout.count()));
+        } else if (!t->Started()) {
+          r.status = absl::DeadlineExceededError(
+              absl::StrFormat("%s: timed out in the first byte phase (request sent, nothing came in %d ms)",
+                              t->request.url, t->request.timeout.count()));
+        } else {
+          // Bytes came, too slowly (a slowloris sender) or too many: said as what it is, with how much came.
+          const std::size_t received = static_cast<std::size_t>(std::max(0L, header_bytes)) + t->hop_body_bytes;
+          r.status = absl::DeadlineExceededError(absl::StrFormat(
+              "%s: timed out reading the response (%d ms): %s", t->request.url, t->request.timeout.count(),
+              received > 0 ? absl::StrFormat("%d bytes received", received)
+                           : std::string("bytes received, not one complete header line")));
+        }
         break;
-      case CURLE_ABORTED_BY_CALLBACK:
+      case CURLE_ABORTED_BY_CALLBACK:  // Expired: cancelled, or nothing of the answer in time
         r.status = t->cancelled ? absl::CancelledError("cancelled")
                                 : absl::DeadlineExceededError(absl::StrFormat(
-                                      "%s: timed out in the first byte phase (nothing %d ms after the start)",
+                                      "%s: timed out in the first byte phase (request sent, nothing came in %d ms)",
                                       t->request.url, t->request.first_byte_timeout.count()));
         break;
       case CURLE_COULDNT_CONNECT:
@@ -248,10 +418,6 @@ void HttpClient::Run() {
         r.status = absl::ResourceExhaustedError(absl::StrFormat(
             "%s: an answer libcurl would not hold (a header line over 100 KiB, or out of memory)", t->request.url));
         break;
-      case CURLE_TOO_MANY_REDIRECTS:
-        r.status = absl::FailedPreconditionError(
-            absl::StrFormat("%s: more than %d redirects", t->request.url, t->request.max_redirects));
-        break;
       default:
         if (t->too_big) {
           r.status = absl::ResourceExhaustedError(
@@ -260,16 +426,34 @@ void HttpClient::Run() {
           r.status = absl::UnavailableError(absl::StrFormat("%s: %s", t->request.url, what));
         }
     }
+    if (r.status.ok() && r.code >= 300 && r.code < 400 && !r.redirect_url.empty() && t->request.max_redirects > 0) {
+      r.status = t->MayFollow(r.redirect_url);
+      if (r.status.ok()) {
+        Admit(inbox_, lookup_, t->NextHop(r.redirect_url));
+        return;
+      }
+    }
     if (!r.status.ok()) r.body.clear();
     std::move(t->done)(std::move(r));
+  };
+  auto take = [&](Transfer* raw) {
+    std::unique_ptr<Transfer> owned;
+    for (auto it = running.begin(); it != running.end(); ++it) {
+      if (it->get() == raw) {
+        owned = std::move(*it);
+        running.erase(it);
+        break;
+      }
+    }
+    return owned;
   };
   for (;;) {
     std::vector<std::unique_ptr<Transfer>> fresh;
     bool stop = false;
     {
-      MutexLock lock(mu_);
-      fresh.swap(pending_);
-      stop = stop_;
+      MutexLock lock(inbox_->mu);
+      fresh.swap(inbox_->pending);
+      stop = inbox_->stop;
     }
     if (stop) {
       for (auto& t : fresh) running.push_back(std::move(t));
@@ -282,55 +466,12 @@ void HttpClient::Run() {
       return;
     }
     for (auto& t : fresh) {
-      CURL* e = curl_easy_init();
-      t->easy = e;
-      for (const std::string& h : t->request.headers) t->headers = curl_slist_append(t->headers, h.c_str());
-      curl_easy_setopt(e, CURLOPT_URL, t->request.url.c_str());
-      curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-      curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-      curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
-      // No proxy from the environment when addresses are checked: the policy would see the proxy's address,
-      // and the proxy would dial the target unchecked.
-      if (t->request.policy != nullptr) curl_easy_setopt(e, CURLOPT_PROXY, "");
-      // No downgrade: an https request follows redirects to https only.
-      curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR,
-                       absl::StartsWith(t->request.url, "https://") ? "https" : "http,https");
-      curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &Transfer::OnOpenSocket);
-      curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t.get());
-      curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, t->request.max_redirects > 0 ? 1L : 0L);
-      curl_easy_setopt(e, CURLOPT_MAXREDIRS, static_cast<long>(t->request.max_redirects));
-      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->request.timeout.count()));
-      if (t->request.connect_timeout.count() > 0) {
-        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(t->request.connect_timeout.count()));
+      if (!t->failed.ok()) {  // never reached libcurl: nothing dialled
+        t->response.status = t->failed;
+        std::move(t->done)(std::move(t->response));
+        continue;
       }
-      if (!t->request.connect_address.empty()) {
-        // "HOST::ADDRESS:": the URL's host (any port) is dialled at ADDRESS, same port. Only that host: a
-        // redirect elsewhere resolves its own.
-        const bool v6 = absl::StrContains(t->request.connect_address, ':');
-        const std::string entry = absl::StrFormat("%s::%s%s%s:", UrlHost(t->request.url), v6 ? "[" : "",
-                                                  t->request.connect_address, v6 ? "]" : "");
-        t->connect_to = curl_slist_append(nullptr, entry.c_str());
-        curl_easy_setopt(e, CURLOPT_CONNECT_TO, t->connect_to);
-      }
-      if (!t->request.verify_tls) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-      }
-      if (t->request.want_certificates) curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
-      if (t->request.fresh_connection) {
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-      }
-      t->started = std::chrono::steady_clock::now();
-      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // what libcurl can decode; the cap counts decoded bytes
-      curl_easy_setopt(e, CURLOPT_USERAGENT, "squatstream (+https://github.com/squatstream/squatstream)");
-      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Transfer::OnBody);
-      curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
-      curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Transfer::OnHeader);
-      curl_easy_setopt(e, CURLOPT_HEADERDATA, t.get());
-      curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
-      curl_multi_add_handle(multi, e);
+      t->Start(multi);
       running.push_back(std::move(t));
     }
     int still = 0;
@@ -342,27 +483,22 @@ void HttpClient::Run() {
       curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &t);
       const CURLcode code = msg->data.result;
       curl_multi_remove_handle(multi, msg->easy_handle);
-      finish(t, code);
-      for (auto it = running.begin(); it != running.end(); ++it) {
-        if (it->get() == t) {
-          running.erase(it);
-          break;
-        }
-      }
+      if (std::unique_ptr<Transfer> owned = take(t)) finish(std::move(owned), code);
     }
-    // Ends transfers cancelled, or waiting for a first byte too long (libcurl has no timeout for that).
+    // Ends transfers cancelled, or with nothing of their answer too long (libcurl has no timeout for that).
     bool watching = false;
-    const auto now = std::chrono::steady_clock::now();
-    for (auto it = running.begin(); it != running.end();) {
-      Transfer* t = it->get();
+    const auto now = Clock::now();
+    for (std::size_t i = 0; i < running.size();) {
+      Transfer* t = running[i].get();
       watching = watching || t->request.cancelled != nullptr || t->request.first_byte_timeout.count() > 0;
       if (!t->Expired(now)) {
-        ++it;
+        ++i;
         continue;
       }
-      curl_multi_remove_handle(multi, t->easy);
-      finish(t, CURLE_ABORTED_BY_CALLBACK);
-      it = running.erase(it);
+      std::unique_ptr<Transfer> owned = std::move(running[i]);
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+      curl_multi_remove_handle(multi, owned->easy);
+      finish(std::move(owned), CURLE_ABORTED_BY_CALLBACK);
     }
     curl_multi_poll(multi, nullptr, 0, watching ? 50 : 1000, nullptr);
   }

@@ -1,9 +1,11 @@
 // HTTP(S) GETs through libcurl's multi interface on one thread of its own, for the registration stage (RDAP)
-// and the banner stage: libcurl brings TLS (OpenSSL) with the system trust store, redirects, HTTP/2, content
-// decoding, the peer's certificate chain and per-transfer timeouts, which a hand-written asio + OpenSSL
-// client would have to redo; one thread serves thousands of transfers (the work is waiting). Every address
-// dialled is checked against an AddressPolicy before the socket exists. Completion callbacks run on that
-// thread: post to your own executor from them.
+// and the banner stage: libcurl brings TLS (OpenSSL) with the system trust store, HTTP/2, content decoding,
+// the peer's certificate chain and per-transfer timeouts, which a hand-written asio + OpenSSL client would
+// have to redo; one thread serves thousands of transfers (the work is waiting). libcurl never resolves a
+// name: every transfer is pinned to an address found first (workers/net/host_lookup.h: the DNS stage's
+// resolver, never the system's), and redirects are followed here, hop by hop, each hop's host resolved the
+// same way. Every address dialled is checked against an AddressPolicy before the socket exists. Completion
+// callbacks run on the client's thread: post to your own executor from them.
 #ifndef SQUATSTREAM_WORKERS_NET_HTTP_CLIENT_H_
 #define SQUATSTREAM_WORKERS_NET_HTTP_CLIENT_H_
 
@@ -11,15 +13,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
-#include "base/mutex.h"
 #include "workers/net/address_policy.h"
+#include "workers/net/host_lookup.h"
 
 namespace squatstream::workers::net {
 
@@ -33,9 +34,13 @@ struct HttpRequest {
   // Over the cap: false ends the transfer RESOURCE_EXHAUSTED with no body; true ends it OK with the first
   // max_body_bytes kept and `truncated` set (a banner reads a page's start; an endless body is not an error).
   bool truncate_body = false;
-  int max_redirects = 5;  // 0: none followed (a 3xx is the answer; its target in `redirect_url`)
-  // Dial this address instead of resolving the URL's host (which stays the Host header and TLS SNI): the
-  // address DNS returned, so that nothing is resolved twice (no DNS rebinding). "" resolves as usual.
+  // Redirects followed by the client, hop by hop (http and https only; from https, https only): a hop to the
+  // same host dials the same address, another host is resolved as `connect_address` "" is. 0: none followed
+  // (a 3xx is the answer; its target in `redirect_url`).
+  int max_redirects = 5;
+  // Dial this address (an IP literal) for the URL's host (which stays the Host header and TLS SNI): the
+  // address DNS returned, so that nothing is resolved twice (no DNS rebinding). "": the client resolves the
+  // host through its HostLookup (an address literal, "127.0.0.1." included, is dialled as it is).
   std::string connect_address;
   bool verify_tls = true;          // false: any certificate is accepted (the banner stage verifies itself)
   bool want_certificates = false;  // fill `certificates_pem` (the chain as the server presented it)
@@ -43,28 +48,30 @@ struct HttpRequest {
   // Set to true from any thread: the transfer ends CANCELLED within a poll interval. May be null.
   std::shared_ptr<std::atomic<bool>> cancelled;
   // Every address dialled (redirects included) is checked here first; a refused one is never connected to.
-  // With a policy, proxies from the environment are not used (the proxy would dial unchecked). Null: none
-  // checked. Must outlive the request.
+  // Null: none checked. Must outlive the request. Proxies from the environment are never used (a proxy
+  // would resolve and dial the target unchecked).
   const AddressPolicy* policy = nullptr;
 };
 
 struct HttpResponse {
-  // OK when an HTTP answer came (any status code); DEADLINE_EXCEEDED past a timeout (the message says which);
+  // OK when an HTTP answer came (any status code); DEADLINE_EXCEEDED past a timeout (the message names the
+  // phase: connecting, waiting for the first byte, reading the response and how much of it came);
   // UNAVAILABLE when the server could not be resolved or reached (`refused` for a refused connection);
   // PERMISSION_DENIED when the policy refused its address; RESOURCE_EXHAUSTED for a body over the cap;
-  // FAILED_PRECONDITION for too many redirects; CANCELLED when cancelled or at shutdown.
+  // FAILED_PRECONDITION for too many redirects, a redirect to another scheme, or a name to resolve and no
+  // HostLookup; INVALID_ARGUMENT for a URL without a host; CANCELLED when cancelled or at shutdown.
   absl::Status status;
   long code = 0;  // NOLINT(google-runtime-int): libcurl's API takes long (CURLINFO_RESPONSE_CODE)
   std::string body;
   bool truncated = false;                     // the body was cut at the cap (truncate_body)
-  std::string final_url;                      // after redirects
+  std::string final_url;                      // after redirects (the last hop's URL)
   std::string redirect_url;                   // the absolute target of a 3xx not followed
   std::string server;                         // the final answer's Server header
   std::string content_type;                   // and its Content-Type
   std::string primary_ip;                     // the address the answer came from
   std::chrono::seconds retry_after{0};        // Retry-After of the final answer (seconds or an HTTP date)
   std::vector<std::string> certificates_pem;  // want_certificates: leaf first, as presented
-  std::size_t bytes_read = 0;                 // body bytes received (decoded)
+  std::size_t bytes_read = 0;                 // body bytes received (decoded), every hop's
   bool refused = false;                       // the connection was refused (ECONNREFUSED)
 };
 
@@ -74,25 +81,29 @@ std::string UrlHost(const std::string& url);
 class HttpClient {
  public:
   using Callback = absl::AnyInvocable<void(HttpResponse) &&>;
-  explicit HttpClient(int max_connections = 64);
+  // `lookup` resolves the hosts of requests without a connect_address, and of redirects to another host:
+  // the DNS stage's (it must outlive the client's requests). Empty: only address literals and connect
+  // addresses are dialled; a name fails FAILED_PRECONDITION, never resolved by another resolver.
+  explicit HttpClient(int max_connections = 64, HostLookup lookup = nullptr);
   ~HttpClient();  // Shutdown()
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Starts a GET; `done` runs once, on the client's thread — or, after Shutdown, at once on the caller's
-  // (CANCELLED).
+  // Starts a GET; `done` runs once, on the client's thread — or, after Shutdown, at once (CANCELLED) on the
+  // caller's thread, or on the lookup's when Shutdown came while the host was being resolved.
   void Fetch(HttpRequest request, Callback done);
   // Ends every transfer (their callbacks run with CANCELLED) and joins the thread. Idempotent.
   void Shutdown();
 
  private:
   struct Transfer;
+  struct Inbox;  // the transfers handed to the client's thread, shared with lookups still out
+  // Resolves `t`'s host unless it has an address, then hands it to the client's thread (or ends it).
+  static void Admit(const std::shared_ptr<Inbox>& inbox, const HostLookup& lookup, std::unique_ptr<Transfer> t);
   void Run();
 
-  void* multi_ = nullptr;  // CURLM*
-  Mutex mu_;               // Guards:
-  std::vector<std::unique_ptr<Transfer>> pending_;
-  bool stop_ = false;
+  const HostLookup lookup_;
+  std::shared_ptr<Inbox> inbox_;
   std::thread thread_;
 };
 

@@ -138,15 +138,18 @@ absl::string_view BootstrapSnapshotText();  // generated from data/rdap-dns-boot
 absl::string_view BootstrapSnapshot() { return BootstrapSnapshotText(); }
 
 RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, const asio::any_io_executor& executor,
-                                           RegistrationMetrics* metrics)
+                                           RegistrationMetrics* metrics, net::HostLookup lookup)
     : options_(options),
       metrics_(metrics),
       strand_(asio::make_strand(executor)),
+      lookup_(std::move(lookup)),
+      http_(64, lookup_),
       gate_(strand_, options.gate),
       refresh_timer_(strand_) {}
 
 absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Create(
-    const RegistrationOptions& options, const asio::any_io_executor& executor, RegistrationMetrics* metrics) {
+    const RegistrationOptions& options, const asio::any_io_executor& executor, RegistrationMetrics* metrics,
+    net::HostLookup lookup) {
   std::string text(BootstrapSnapshot());
   if (!options.bootstrap_file.empty()) {
     std::ifstream in(options.bootstrap_file);
@@ -161,7 +164,7 @@ absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Crea
         absl::StrFormat("RDAP bootstrap %s: %s", options.bootstrap_file.empty() ? "snapshot" : options.bootstrap_file,
                         bootstrap.status().message()));
   }
-  std::unique_ptr<RegistrationEnricher> e(new RegistrationEnricher(options, executor, metrics));
+  std::unique_ptr<RegistrationEnricher> e(new RegistrationEnricher(options, executor, metrics, std::move(lookup)));
   e->SetBootstrap(*std::move(bootstrap));
   if (!options.bootstrap_url.empty() && options.bootstrap_refresh > absl::ZeroDuration()) {
     asio::post(e->strand_, [raw = e.get()] { raw->RefreshBootstrap(); });
@@ -520,23 +523,24 @@ void RegistrationEnricher::AskWhois(const std::shared_ptr<Fetch>& fetch, const s
     metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
     fetch->doing = absl::StrFormat("asking whois %s", server);
     fetch->result.add_servers(absl::StrCat("whois://", server));
-    fetch->cancel_whois = WhoisQuery(strand_, server, fetch->name, RequestTimeout(*fetch), options_.max_whois_bytes,
-                                     &options_.policy, [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
-                                       fetch->cancel_whois = nullptr;
-                                       OnWhois(fetch, server, step, std::move(reply));
-                                     });
+    fetch->cancel_whois =
+        WhoisQuery(strand_, server, fetch->name, RequestTimeout(*fetch), options_.max_whois_bytes, &options_.policy,
+                   lookup_, [this, fetch, server, step](absl::StatusOr<WhoisReply> reply) {
+                     fetch->cancel_whois = nullptr;
+                     OnWhois(fetch, server, step, std::move(reply));
+                   });
   });
   metrics_->gate_waiting->Set(static_cast<double>(gate_.waiting()));
 }
 
 void RegistrationEnricher::OnWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step,
                                    absl::StatusOr<WhoisReply> reply) {
-  // A server that did not answer in time, a query we cancelled or a server name we would not dial is no
-  // reason to back off from that server.
+  // A server that did not answer in time, a query we cancelled, a server name we would not dial or could not
+  // resolve with no DNS stage (FAILED_PRECONDITION) is no reason to back off from that server.
   const absl::StatusCode code = reply.ok() ? absl::StatusCode::kOk : reply.status().code();
   const bool neutral = code == absl::StatusCode::kOk || code == absl::StatusCode::kDeadlineExceeded ||
                        code == absl::StatusCode::kCancelled || code == absl::StatusCode::kPermissionDenied ||
-                       code == absl::StatusCode::kInvalidArgument;
+                       code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kFailedPrecondition;
   gate_.Release(server, neutral ? GateOutcome::kOk : GateOutcome::kFailed, std::chrono::seconds(0));
   if (!reply.ok()) {
     metrics_->Request("whois", server, OutcomeOf(reply.status()))->Increment();

@@ -7,7 +7,9 @@
 // flight. RDAP (RFC 7480-7484, 9082/9083) where the IANA bootstrap (RFC 9224: the committed snapshot,
 // refreshed from a URL) names a service for the TLD — following redirects and the registrar's "related"
 // link, whose answer fills what the registry's lacks; WHOIS (RFC 3912) otherwise: IANA's server for the
-// TLD's, the TLD's for the registrar's referral. Registries rate-limit hard: every server is asked through a
+// TLD's, the TLD's for the registrar's referral. Every host asked — named by the bootstrap, a redirect, a
+// related link or a referral — is resolved through the DNS stage's resolver, never the system's (redirects
+// are followed by net::HttpClient, hop by hop). Registries rate-limit hard: every server is asked through a
 // ServerGate (concurrency cap, rate, Retry-After and backoff). A lookup never outlives its deadline, waits
 // included: it ends DEADLINE_EXCEEDED saying what it was waiting for.
 #ifndef SQUATSTREAM_WORKERS_REGISTRATION_REGISTRATION_ENRICHER_H_
@@ -32,6 +34,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "workers/enricher.h"
+#include "workers/net/host_lookup.h"
 #include "workers/net/http_client.h"
 #include "workers/registration/registration_parsers.h"
 #include "workers/registration/server_gate.h"
@@ -80,10 +83,14 @@ struct RegistrationMetrics {
 class RegistrationEnricher final : public Enricher {
  public:
   // Loads the bootstrap (INVALID_ARGUMENT if it does not parse) and starts its refresh. `executor` runs the
-  // stage's strand; `metrics` must outlive the enricher.
+  // stage's strand; `metrics` must outlive the enricher. `lookup` (the DNS stage's resolver) resolves every
+  // host asked — RDAP hosts, redirects and related links, the bootstrap's, WHOIS servers and referrals — and
+  // nothing else does (workers/net/host_lookup.h); empty (DNS simulated): only hosts given as address
+  // literals are asked, the others end FAILED_PRECONDITION.
   static absl::StatusOr<std::unique_ptr<RegistrationEnricher>> Create(const RegistrationOptions& options,
                                                                       const asio::any_io_executor& executor,
-                                                                      RegistrationMetrics* metrics);
+                                                                      RegistrationMetrics* metrics,
+                                                                      net::HostLookup lookup = nullptr);
   ~RegistrationEnricher() override;
 
   v1::Enricher id() const override { return v1::ENRICHER_WHOIS; }
@@ -105,7 +112,7 @@ class RegistrationEnricher final : public Enricher {
   enum class WhoisStep { kIana, kRegistry, kRegistrar };
 
   RegistrationEnricher(const RegistrationOptions& options, const asio::any_io_executor& executor,
-                       RegistrationMetrics* metrics);
+                       RegistrationMetrics* metrics, net::HostLookup lookup);
   void SetBootstrap(RdapBootstrap bootstrap);
   void RefreshBootstrap();
   std::optional<LookupResult> Skip(const LookupInput& input, std::string* registered);
@@ -135,6 +142,7 @@ class RegistrationEnricher final : public Enricher {
   const RegistrationOptions options_;
   RegistrationMetrics* const metrics_;
   asio::strand<asio::any_io_executor> strand_;
+  const net::HostLookup lookup_;  // the DNS stage's: every host asked is resolved here
   net::HttpClient http_;
   ServerGate gate_;                                                     // strand only
   asio::steady_timer refresh_timer_;                                    // strand only

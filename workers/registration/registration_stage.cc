@@ -3,11 +3,13 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "workers/net/address_policy.h"
+#include "workers/net/host_lookup.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/stub/simulation.h"
 
@@ -85,12 +87,16 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
   return absl::OkStatus();
 }
 
+// Every host the stage asks (RDAP hosts and links, WHOIS servers and referrals) is resolved through the DNS
+// stage's resolver (`env.host_lookup`: c-ares with --dns_servers), never the system's. Empty when DNS is
+// simulated: then only hosts given as address literals are asked (the others: FAILED_PRECONDITION).
 absl::StatusOr<std::unique_ptr<Enricher>> Create(StageEnvironment& env) {
+  static_assert(std::is_same_v<HostLookup, net::HostLookup>, "the DNS stage's lookups are what workers/net takes");
   RegistrationOptions options = env.options.Get<RegistrationOptions>();
   options.policy = env.options.Get<net::AddressPolicy>();
   auto metrics = std::make_unique<RegistrationMetrics>(env.registry);
   absl::StatusOr<std::unique_ptr<RegistrationEnricher>> enricher =
-      RegistrationEnricher::Create(options, env.io.get_executor(), metrics.get());
+      RegistrationEnricher::Create(options, env.io.get_executor(), metrics.get(), env.host_lookup);
   if (!enricher.ok()) return enricher.status();
   return std::make_unique<OwningStage<RegistrationMetrics>>(std::move(metrics), *std::move(enricher));
 }

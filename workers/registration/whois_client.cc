@@ -1,6 +1,7 @@
 #include "workers/registration/whois_client.h"
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "asio/connect.hpp"
+#include "asio/ip/address.hpp"
 #include "asio/ip/tcp.hpp"
 #include "asio/post.hpp"
 #include "asio/steady_timer.hpp"
@@ -18,11 +20,10 @@ namespace {
 
 struct Query : std::enable_shared_from_this<Query> {
   Query(const asio::any_io_executor& ex, std::string srv, std::size_t max)
-      : executor(ex), server(std::move(srv)), resolver(ex), socket(ex), timer(ex), max_bytes(max) {}
+      : executor(ex), server(std::move(srv)), socket(ex), timer(ex), max_bytes(max) {}
 
   asio::any_io_executor executor;
   std::string server;
-  asio::ip::tcp::resolver resolver;
   asio::ip::tcp::socket socket;
   asio::steady_timer timer;
   std::size_t max_bytes;
@@ -36,7 +37,6 @@ struct Query : std::enable_shared_from_this<Query> {
     if (finished) return;
     finished = true;
     timer.cancel();
-    resolver.cancel();
     std::error_code ignored;
     socket.close(ignored);
     asio::post(executor,
@@ -92,62 +92,63 @@ bool SplitServer(const std::string& server, std::string* host, std::string* port
 
 std::function<void()> WhoisQuery(const asio::any_io_executor& executor, const std::string& server,
                                  const std::string& query, std::chrono::milliseconds timeout, std::size_t max_bytes,
-                                 const net::AddressPolicy* policy,
+                                 const net::AddressPolicy* policy, const net::HostLookup& lookup,
                                  absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done) {
   auto q = std::make_shared<Query>(executor, server, max_bytes);
   q->done = std::move(done);
   q->request = query + "\r\n";
-  std::string host, port;
-  if (!SplitServer(server, &host, &port)) {
+  std::string host, port_text;
+  int port_number = 0;
+  if (!SplitServer(server, &host, &port_text) || !absl::SimpleAtoi(port_text, &port_number)) {
     q->Finish(absl::InvalidArgumentError(absl::StrFormat("whois server \"%s\" is not host[:port]", server)));
     return [] {};
   }
+  const auto port = static_cast<std::uint16_t>(port_number);  // 1-65535: SplitServer checked
   q->timer.expires_after(timeout);
   q->timer.async_wait([q, timeout](std::error_code ec) {
     if (ec) return;
     q->Finish(absl::DeadlineExceededError(
         absl::StrFormat("whois %s: no complete answer within %d ms", q->server, timeout.count())));
   });
-  q->resolver.async_resolve(
-      host, port, [q, policy](std::error_code ec, const asio::ip::tcp::resolver::results_type& found) {
+  // Only addresses the policy allows are dialled (a referral names any host it likes); the lookup may call
+  // back on any thread, so its answer is taken on the strand.
+  net::ResolveHost(lookup, host, policy, [q, port](absl::StatusOr<std::vector<std::string>> found) {
+    asio::post(q->executor, [q, port, found = std::move(found)] {
+      if (q->finished) return;
+      if (!found.ok()) {
+        q->Finish(
+            absl::Status(found.status().code(), absl::StrFormat("whois %s: %s", q->server, found.status().message())));
+        return;
+      }
+      std::vector<asio::ip::tcp::endpoint> allowed;
+      for (const std::string& address : *found) {
+        std::error_code ec;
+        const asio::ip::address a = asio::ip::make_address(address, ec);
+        if (!ec) allowed.emplace_back(a, port);
+      }
+      if (allowed.empty()) {
+        q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: no address to dial", q->server)));
+        return;
+      }
+      asio::async_connect(q->socket, allowed, [q](std::error_code connected, const asio::ip::tcp::endpoint&) {
         if (q->finished) return;
-        if (ec) {
-          q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: cannot resolve: %s", q->server, ec.message())));
+        if (connected) {
+          q->Finish(absl::UnavailableError(
+              absl::StrFormat("whois %s: %s%s", q->server, connected.message(),
+                              connected == asio::error::connection_refused ? " (refused)" : "")));
           return;
         }
-        // Only addresses the policy allows are dialled (a referral names any host it likes).
-        std::vector<asio::ip::tcp::endpoint> allowed;
-        absl::Status denied;
-        for (const auto& entry : found) {
-          const absl::Status ok = policy == nullptr ? absl::OkStatus() : policy->Check(entry.endpoint().data());
-          if (ok.ok()) {
-            allowed.push_back(entry.endpoint());
-          } else if (denied.ok()) {
-            denied = ok;
-          }
-        }
-        if (allowed.empty()) {
-          q->Finish(absl::PermissionDeniedError(absl::StrFormat("whois %s: %s", q->server, denied.message())));
-          return;
-        }
-        asio::async_connect(q->socket, allowed, [q](std::error_code connected, const asio::ip::tcp::endpoint&) {
+        asio::async_write(q->socket, asio::buffer(q->request), [q](std::error_code written, std::size_t) {
           if (q->finished) return;
-          if (connected) {
-            q->Finish(absl::UnavailableError(
-                absl::StrFormat("whois %s: %s%s", q->server, connected.message(),
-                                connected == asio::error::connection_refused ? " (refused)" : "")));
+          if (written) {
+            q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: %s", q->server, written.message())));
             return;
           }
-          asio::async_write(q->socket, asio::buffer(q->request), [q](std::error_code written, std::size_t) {
-            if (q->finished) return;
-            if (written) {
-              q->Finish(absl::UnavailableError(absl::StrFormat("whois %s: %s", q->server, written.message())));
-              return;
-            }
-            q->Read();
-          });
+          q->Read();
         });
       });
+    });
+  });
   return [weak = std::weak_ptr<Query>(q)] {
     if (auto call = weak.lock()) call->Finish(absl::CancelledError("cancelled"));
   };

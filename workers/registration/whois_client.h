@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "asio/any_io_executor.hpp"
 #include "workers/net/address_policy.h"
+#include "workers/net/host_lookup.h"
 
 namespace squatstream::workers::registration {
 
@@ -21,13 +22,16 @@ struct WhoisReply {
   bool truncated = false;  // the server sent more than max_bytes
 };
 
-// `done` runs once, on `executor` (never inline). UNAVAILABLE when the server cannot be resolved or
-// reached (`refused` in the message), DEADLINE_EXCEEDED past the timeout, PERMISSION_DENIED when `policy`
-// refuses every address the name has (none of those is dialled). `executor` must be a strand; the function
-// returned cancels the query (done: CANCELLED; socket and timer released) and must be called on it.
+// `done` runs once, on `executor` (never inline). The server's name (IANA's, or a referral a registry chose)
+// is resolved through `lookup`, the DNS stage's resolver, and nothing else (net::ResolveHost: an address
+// literal is dialled as it is; with an empty lookup a name is FAILED_PRECONDITION, never asked of the
+// system's resolver). UNAVAILABLE when the server has no address or cannot be reached (`refused` in the
+// message), DEADLINE_EXCEEDED past the timeout (resolution included), PERMISSION_DENIED when `policy` refuses
+// every address the name has (none of those is dialled). `executor` must be a strand; the function returned
+// cancels the query (done: CANCELLED; socket and timer released) and must be called on it.
 std::function<void()> WhoisQuery(const asio::any_io_executor& executor, const std::string& server,
                                  const std::string& query, std::chrono::milliseconds timeout, std::size_t max_bytes,
-                                 const net::AddressPolicy* policy,
+                                 const net::AddressPolicy* policy, const net::HostLookup& lookup,
                                  absl::AnyInvocable<void(absl::StatusOr<WhoisReply>) &&> done);
 
 // Splits "host", "host:port", "[v6]:port" (port 43 when absent). False for an empty host or a bad port.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -16,6 +17,7 @@
 #include "asio/cancellation_signal.hpp"
 #include "asio/io_context.hpp"
 #include "asio/post.hpp"
+#include "base/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -24,6 +26,7 @@
 #include "tests/workers/dns/dns_peers.h"
 #include "tests/workers/dns_record.h"
 #include "workers/net/address_policy.h"
+#include "workers/net/host_lookup.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/registration/registration_parsers.h"
 
@@ -107,7 +110,9 @@ class RegistrationTest : public ::testing::Test {
     const int fd = mkstemp(path_template);
     close(fd);
     out_ = path_template;
-    pid_ = peers::Spawn({"/usr/bin/python3", SQUATSTREAM_REGISTRY_PEERS, "--until-signal"}, out_);
+    std::vector<std::string> argv = {"/usr/bin/python3", SQUATSTREAM_REGISTRY_PEERS, "--until-signal"};
+    if (!hosts_zone_.empty()) argv.insert(argv.end(), {"--hosts-zone", hosts_zone_});
+    pid_ = peers::Spawn(argv, out_);
     for (int i = 0; i < 400 && peers_.http == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
       google::protobuf::Struct ports;
@@ -119,8 +124,9 @@ class RegistrationTest : public ::testing::Test {
     }
     ASSERT_NE(peers_.http, 0) << "registry_peers.py did not start: " << peers::ReadFile(out_ + ".err");
     bootstrap_ = out_ + ".bootstrap.json";
-    std::ofstream(bootstrap_) << R"({"publication":"2026-11-27T00:00:00Z","services":[[["example"],["http://127.0.0.1:)"
-                              << peers_.http << R"(/registry/"]]]})";
+    const std::string rdap_host = hosts_zone_.empty() ? "127.0.0.1" : "rdap." + hosts_zone_;
+    std::ofstream(bootstrap_) << R"({"publication":"2026-11-27T00:00:00Z","services":[[["example"],["http://)"
+                              << rdap_host << ":" << peers_.http << R"(/registry/"]]]})";
   }
   static void TearDownTestSuite() {
     peers::Stop(pid_);
@@ -152,9 +158,9 @@ class RegistrationTest : public ::testing::Test {
     o.policy = *net::AddressPolicy::WithAllowed({"127.0.0.0/8"});  // the peers; refused by default
     return o;
   }
-  void Start(const RegistrationOptions& options) {
+  void Start(const RegistrationOptions& options, net::HostLookup lookup = nullptr) {
     absl::StatusOr<std::unique_ptr<RegistrationEnricher>> e =
-        RegistrationEnricher::Create(options, io_.get_executor(), &metrics_);
+        RegistrationEnricher::Create(options, io_.get_executor(), &metrics_, std::move(lookup));
     ASSERT_TRUE(e.ok()) << e.status();
     enricher_ = *std::move(e);
   }
@@ -205,6 +211,7 @@ class RegistrationTest : public ::testing::Test {
   }
 
   static inline std::string out_, bootstrap_;
+  static inline std::string hosts_zone_;  // the peers name themselves under it (--hosts-zone); "": 127.0.0.1
   static inline pid_t pid_ = -1;
   static inline Peers peers_;
   asio::io_context io_;
@@ -507,6 +514,103 @@ TEST_F(RegistrationTest, AnUnreachableRegistryIsUnavailableAndBackedOff) {
   EXPECT_EQ(second.status.code(), absl::StatusCode::kUnavailable);
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
   std::remove((bootstrap_ + ".closed").c_str());
+}
+
+// --- Registries named by host names ---------------------------------------------------------------------
+// The same peers calling themselves by names under peers.test (registry_peers.py --hosts-zone): the bootstrap's
+// RDAP base, the registry's "related" link, IANA's referral to the TLD's WHOIS server and the TLD's to the
+// registrar's. Every one is resolved through the lookup the stage is given (the DNS stage's, in squatstreamd)
+// and nothing else: ctest runs these in tests/e2e/tools/resolver_trap.py, whose system resolver logs every
+// question and fails the test on one; /etc/hosts there knows none of these names. Outside it they are
+// skipped, so that a regression could never send the names to the machine's resolver.
+class RegistrationNamedHostsTest : public RegistrationTest {
+ protected:
+  static void SetUpTestSuite() {
+    hosts_zone_ = "peers.test";
+    RegistrationTest::SetUpTestSuite();
+  }
+  static void TearDownTestSuite() {
+    RegistrationTest::TearDownTestSuite();
+    hosts_zone_.clear();
+  }
+  void SetUp() override {
+    const char* mark = std::getenv("SQUATSTREAM_RESOLVER_TRAP");
+    if (mark == nullptr || std::string(mark) != "1") {
+      GTEST_SKIP() << "names hosts: run in tests/e2e/tools/resolver_trap.py (ctest does)";
+    }
+    RegistrationTest::SetUp();
+  }
+
+  RegistrationOptions NamedOptions() const {
+    RegistrationOptions o = Options();
+    o.whois_server = "whois-iana.peers.test:" + std::to_string(peers_.iana);
+    return o;
+  }
+  // Every peers.test name the peers use, at 127.0.0.1 (where they listen); the names asked, in order.
+  net::HostLookup Names() {
+    return [this](const std::string& host, absl::AnyInvocable<void(std::vector<std::string>) &&> done) {
+      {
+        MutexLock lock(mu_);
+        asked_.push_back(host);
+      }
+      std::vector<std::string> found;
+      if (absl::EndsWith(host, ".peers.test")) found = {"127.0.0.1"};
+      // As the DNS stage's lookups do: the answer comes later, from another thread (its strand).
+      asio::post(io_, [done = std::move(done), found = std::move(found)]() mutable { std::move(done)(found); });
+    };
+  }
+  std::vector<std::string> Asked() {
+    MutexLock lock(mu_);
+    return asked_;
+  }
+
+  Mutex mu_;  // Guards asked_ (the stage's strand and the test's thread).
+  std::vector<std::string> asked_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(RegistrationNamedHostsTest, RdapBaseAndRelatedLinkAreResolvedThroughTheLookup) {
+  Start(NamedOptions(), Names());
+  const LookupResult r = Lookup("www.full.example");
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  const v1::WhoisResult& w = r.value.whois();
+  EXPECT_EQ(w.registrar(), "Example Registrar, Inc.");
+  EXPECT_EQ(w.abuse_email(), "abuse@registrar.example");  // the registrar's answer, by its related link's name
+  const std::string port = std::to_string(peers_.http);
+  EXPECT_THAT(w.servers(), ElementsAre("http://rdap.peers.test:" + port + "/registry/domain/full.example",
+                                       "http://rdap-registrar.peers.test:" + port + "/registrar/domain/full.example"));
+  // A redirect to the same host (a relative Location) dials the address already found: no second question.
+  const LookupResult moved = Lookup("redirect.example");
+  ASSERT_TRUE(moved.status.ok()) << moved.status;
+  EXPECT_EQ(moved.value.whois().registrar(), "Redirected Registrar");
+  EXPECT_THAT(Asked(), ElementsAre("rdap.peers.test", "rdap-registrar.peers.test", "rdap.peers.test"));
+}
+
+TEST_F(RegistrationNamedHostsTest, WhoisServerAndReferralsAreResolvedThroughTheLookup) {
+  Start(NamedOptions(), Names());
+  const LookupResult r = Lookup("full.whois");
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  const v1::WhoisResult& w = r.value.whois();
+  EXPECT_EQ(w.registrar(), "Whois Registrar LLC");
+  EXPECT_EQ(w.abuse_email(), "abuse@whois-registrar.example");
+  EXPECT_THAT(w.servers(), ElementsAre("whois://whois-iana.peers.test:" + std::to_string(peers_.iana),
+                                       "whois://whois-tld.peers.test:" + std::to_string(peers_.tld),
+                                       "whois://whois-registrar.peers.test:" + std::to_string(peers_.registrar)));
+  EXPECT_THAT(Asked(), ElementsAre("whois-iana.peers.test", "whois-tld.peers.test", "whois-registrar.peers.test"));
+}
+
+// With no lookup (the DNS stage simulated), named registries are not asked at all: FAILED_PRECONDITION
+// saying so, nothing resolved by another resolver, nothing dialled.
+TEST_F(RegistrationNamedHostsTest, WithoutALookupNamedRegistriesAreNotAsked) {
+  Start(NamedOptions());
+  const LookupResult rdap = Lookup("www.full.example");
+  EXPECT_EQ(rdap.status.code(), absl::StatusCode::kFailedPrecondition) << rdap.status;
+  EXPECT_THAT(rdap.status.message(), HasSubstr("rdap.peers.test is not resolved"));
+  const LookupResult whois = Lookup("full.whois");
+  EXPECT_EQ(whois.status.code(), absl::StatusCode::kFailedPrecondition) << whois.status;
+  EXPECT_THAT(whois.status.message(), HasSubstr("whois-iana.peers.test is not resolved"));
+  const google::protobuf::Struct stats = Stats();
+  EXPECT_EQ(Hits(stats, "/registry/domain/full.example"), 0);
+  EXPECT_TRUE(stats.fields().at("whois_hits").struct_value().fields().at("iana").struct_value().fields().empty());
 }
 
 }  // namespace

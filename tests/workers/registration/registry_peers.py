@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Real RDAP and WHOIS peers on 127.0.0.1 for the registration stage's tests (Python 3 standard library only).
 
-  registry_peers.py [--verbose] [--until-signal] [--com-registered NAME,NAME...]
+  registry_peers.py [--verbose] [--until-signal] [--com-registered NAME,NAME...] [--hosts-zone ZONE]
   registry_peers.py --self-test
   registry_peers.py --write-corpus RDAP_DIR WHOIS_DIR
 
@@ -12,6 +12,11 @@ Binds an HTTP server and three WHOIS servers on 127.0.0.1, port 0 each, prints o
 and serves until its stdin reaches EOF (close the write end of its stdin pipe), or SIGTERM / SIGINT, then exits
 at once (requests still being answered are dropped). With --until-signal stdin is not watched (for a parent
 that cannot give it a pipe: a stdin of /dev/null is at EOF at once); it then also exits when its parent does. Quiet unless --verbose (requests to stderr).
+
+With --hosts-zone ZONE the peers name themselves in their answers by host names under ZONE instead of 127.0.0.1
+(still listening on 127.0.0.1 only: a test's name server maps the names there): rdap.ZONE in the RDAP links and
+the bootstrap, rdap-registrar.ZONE in the registries' "related" links, whois-tld.ZONE in IANA's "refer:" and
+"whois:", whois-registrar.ZONE in the "Registrar WHOIS Server:" lines (each with its port).
 
 HTTP/1.1 (every answer has a Content-Length), RDAP per RFC 9083, application/rdap+json, names case-insensitive:
   GET /registry/domain/<name>    the registry: full, redirect (302 to /registry2/...), missing (404), busy (429
@@ -71,6 +76,7 @@ HANG_SECONDS = 60
 
 PORTS = {}  # filled in main(): http, iana, tld, registrar
 VERBOSE = False
+HOSTS_ZONE = None  # --hosts-zone: the peers' names are under it (else they say 127.0.0.1)
 
 
 def log(*args):
@@ -82,8 +88,18 @@ def now_iso():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def host(label):
+    """How the peers call the server `label` (rdap, rdap-registrar, whois-tld, whois-registrar) in their answers."""
+    return "127.0.0.1" if HOSTS_ZONE is None else "%s.%s" % (label, HOSTS_ZONE)
+
+
 def base_url():
-    return "http://127.0.0.1:%d" % PORTS["http"]
+    return "http://%s:%d" % (host("rdap"), PORTS["http"])
+
+
+def registrar_base_url():
+    """The registries' "related" links: the same HTTP server, by another name under --hosts-zone."""
+    return "http://%s:%d" % (host("rdap-registrar"), PORTS["http"])
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -227,7 +243,7 @@ FULL_STATUS = ("client transfer prohibited", "server delete prohibited", "active
 
 
 def full_registry(path):
-    related = base_url() + "/registrar/domain/full.example"
+    related = registrar_base_url() + "/registrar/domain/full.example"
     return domain("full.example", "2336799_DOMAIN_EXAMPLE-REG", path,
                   registrar_entity("Example Registrar, Inc.", "9999"),
                   "2019-03-04T10:00:00Z", "2027-03-04T10:00:00Z", "2025-01-02T03:04:05Z", FULL_STATUS,
@@ -314,7 +330,7 @@ def com_facts(name):
 
 def com_registry(name, path):
     f = com_facts(name)
-    related = base_url() + "/com-registrar/domain/" + name
+    related = registrar_base_url() + "/com-registrar/domain/" + name
     return domain(name, f["handle"], path, registrar_entity(f["registrar"], f["registrar_iana_id"]),
                   f["created"], f["expires"], f["updated"], f["statuses"],
                   [{"value": base_url() + path, "rel": "related", "href": related, "type": RDAP_TYPE}])
@@ -537,7 +553,7 @@ def crlf(text):
 
 def iana_text(query):
     tld = query.rstrip(".").rsplit(".", 1)[-1].upper() or "WHOIS"
-    server = "127.0.0.1:%d" % PORTS["tld"]
+    server = "%s:%d" % (host("whois-tld"), PORTS["tld"])
     return """\
 % IANA WHOIS server
 % for more information on IANA, visit http://www.iana.org
@@ -592,7 +608,7 @@ def tld_full_text():
     return crlf("""\
    Domain Name: FULL.WHOIS
    Registry Domain ID: 2138514_DOMAIN_WHOIS-VRSN
-   Registrar WHOIS Server: 127.0.0.1:{registrar}
+   Registrar WHOIS Server: {registrar}
    Registrar URL: http://www.whois-registrar.example
    Updated Date: 2025-02-03T04:05:06Z
    Creation Date: 2018-05-06T07:08:09Z
@@ -608,7 +624,7 @@ def tld_full_text():
    URL of the ICANN Whois Inaccuracy Complaint Form: https://www.icann.org/wicf/
 >>> Last update of whois database: {now} <<<
 
-""".format(registrar=PORTS["registrar"], now=now_iso()) + VERISIGN_FOOTER)
+""".format(registrar="%s:%d" % (host("whois-registrar"), PORTS["registrar"]), now=now_iso()) + VERISIGN_FOOTER)
 
 
 def no_match_text(query):
@@ -687,7 +703,7 @@ def registrar_full_text():
     return crlf("""\
 Domain Name: FULL.WHOIS
 Registry Domain ID: 2138514_DOMAIN_WHOIS-VRSN
-Registrar WHOIS Server: 127.0.0.1:{registrar}
+Registrar WHOIS Server: {registrar}
 Registrar URL: http://www.whois-registrar.example
 Updated Date: 2025-02-03T04:05:06Z
 Creation Date: 2018-05-06T07:08:09Z
@@ -722,7 +738,7 @@ For more information on Whois status codes, please visit https://icann.org/epp
 TERMS OF USE: The data contained in this registrar's Whois database is provided
 for information purposes only. By submitting a query you agree to use it only
 for lawful purposes.
-""".format(registrar=PORTS["registrar"], now=now_iso()))
+""".format(registrar="%s:%d" % (host("whois-registrar"), PORTS["registrar"]), now=now_iso()))
 
 
 FLOOD_HEAD = crlf("   Domain Name: FLOOD.WHOIS\n   Registrar: Flood Registrar\n")
@@ -908,9 +924,14 @@ def write_corpus(rdap_dir, whois_dir):
 
 
 def main():
-    global VERBOSE
+    global VERBOSE, HOSTS_ZONE
     args = sys.argv[1:]
     VERBOSE = "--verbose" in args
+    if "--hosts-zone" in args:
+        i = args.index("--hosts-zone")
+        if i + 1 >= len(args) or not args[i + 1].strip("."):
+            sys.exit("--hosts-zone needs a zone name")
+        HOSTS_ZONE = args[i + 1].strip(".").lower()
     if "--self-test" in args:
         sys.exit(self_test())
     if "--write-corpus" in args:
