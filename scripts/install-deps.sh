@@ -65,6 +65,9 @@ test_packages=(
   # real peers of the banner tests (tests/workers/banner/banner_peers.py): an HTTP/HTTPS server, an SSH server,
   # an SMTP server (run by Debian's python3), and openssl for the self-signed certificate and its fingerprint
   nginx-light openssh-server python3-aiosmtpd openssl
+  # tests/e2e/tools/resolver_trap.py: `ip` brings loopback up in the tests' own network namespace (unshare and
+  # mount come with util-linux and mount, always installed)
+  iproute2
 )
 # Packages whose Debian install starts a system service the tests never use (they run their own copies on
 # loopback ports): stopped and disabled again when this script installed them. "package:service" where the
