@@ -36,10 +36,14 @@ ABSL_FLAG(int, max_concurrent_streams, kDefaults.limits.max_concurrent_streams,
           "Streams served at once; more get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_batch_records, static_cast<int>(kDefaults.limits.max_batch_records),
           "Most records packed into one streamed message.");
+ABSL_FLAG(int, max_batch_bytes, static_cast<int>(kDefaults.limits.max_batch_bytes),
+          "Most bytes of records packed into one streamed message (beyond its first record); keep it well under "
+          "the clients' message limit (4 MiB by default in gRPC).");
 ABSL_FLAG(int, max_inflight_lookups, static_cast<int>(kDefaults.limits.pipeline.max_inflight_lookups),
           "Most enrichment lookups in flight per stream.");
 ABSL_FLAG(int, fanin_capacity, static_cast<int>(kDefaults.limits.pipeline.buffer_capacity),
-          "Bound of each stream's fan-in buffer (records held plus in flight).");
+          "Bound of each stream's fan-in buffer, in memory-budget slots of 1.5 KiB: a record held takes what its "
+          "bytes need (one slot, most), a candidate in flight what its record may grow to (its stages' bounds).");
 ABSL_FLAG(absl::Duration, batch_window, absl::FromChrono(kDefaults.limits.pipeline.batch_window),
           "While lookups are pending, records held go out after at most this long (or when a batch is full); 0: "
           "at once, one message per record when lookups trickle in.");
@@ -135,6 +139,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   std::size_t budget_mb = 0;
   for (const CountFlag& c : {CountFlag{FLAGS_classify_cache_targets, &s.classify_cache_targets},
                              CountFlag{FLAGS_max_batch_records, &s.limits.max_batch_records},
+                             CountFlag{FLAGS_max_batch_bytes, &s.limits.max_batch_bytes},
                              CountFlag{FLAGS_max_inflight_lookups, &s.limits.pipeline.max_inflight_lookups},
                              CountFlag{FLAGS_fanin_capacity, &s.limits.pipeline.buffer_capacity},
                              CountFlag{FLAGS_memory_budget_mb, &budget_mb},

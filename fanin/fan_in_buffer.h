@@ -1,10 +1,13 @@
 // FanInBuffer: many producers append, one consumer takes everything at once by swapping vectors.
 //
 // The design from ../shared/seed/fan-in-blog.txt (a Mutex<Vec> the consumer swaps for an empty one),
-// bounded: at most `capacity` items are held or reserved, so memory stays bounded however slowly the
-// consumer drains. Producer threads may block in Push; asynchronous producers (which must not block an
-// executor thread) reserve a slot with TryReserve and are called back when space frees. Producers with
-// many items hand them over in batches (PushAll, PushReservedAll): one lock acquisition per batch.
+// bounded: at most `capacity` units are held or reserved, so memory stays bounded however slowly the
+// consumer drains. An item weighs one unit unless the buffer is given a weight function (the pipeline's
+// records weigh what their bytes take in the memory budget's slots); a reservation is of any number of units
+// (a candidate in flight reserves what its record may grow to), and a filled one is charged its item's weight. Producer
+// threads may block in Push; asynchronous producers (which must not block an executor thread) reserve a slot with
+// TryReserve and are called back when space frees. Producers with many items hand them over in batches (PushAll,
+// PushReservedAll): one lock acquisition per batch.
 //
 // Lock shape: one Mutex guards the vector and counters; every critical section is a push_back, a
 // batch's insert, a swap or a counter update, so producers hold it for nanoseconds. The Mutex is base/mutex.h's,
@@ -36,8 +39,12 @@ class FanInBuffer {
     bool finished = false;         // closed (not cancelled), and nothing is left or reserved
   };
 
-  // `capacity` (at least 1) bounds the items held plus the slots reserved.
-  explicit FanInBuffer(std::size_t capacity) : capacity_(std::max<std::size_t>(1, capacity)) {}
+  // An item's weight in units (at least 1 counted); thread-safe (producers and the consumer call it).
+  using Weigh = std::function<std::size_t(const T& item)>;
+
+  // `capacity` (at least 1) bounds the units held plus the units reserved; `weigh` null: one per item.
+  explicit FanInBuffer(std::size_t capacity, Weigh weigh = nullptr)
+      : capacity_(std::max<std::size_t>(1, capacity)), weigh_(std::move(weigh)) {}
 
   FanInBuffer(const FanInBuffer&) = delete;
   FanInBuffer& operator=(const FanInBuffer&) = delete;
@@ -83,10 +90,12 @@ class FanInBuffer {
   // cancelled or closed. For producer threads that may block.
   bool Push(T item) {
     bool notify = false;
+    const std::size_t units = WeightOf(item);
     {
       MutexLock l(mu_);
-      while (!stopped_ && HeldLocked() + reserved_ >= capacity_) space_cv_.Wait(mu_);
+      while (!stopped_ && !FitsLocked(units)) space_cv_.Wait(mu_);
       if (stopped_) return false;
+      items_units_ += units;
       items_.push_back(std::move(item));
       notify = DataDueLocked();
     }
@@ -101,17 +110,25 @@ class FanInBuffer {
   // once the buffer is cancelled or closed; what was not appended by then is dropped. *items is left empty.
   bool PushAll(std::vector<T>* items) {
     bool appended_all = true;
+    std::vector<std::size_t> units(items->size());
+    for (std::size_t i = 0; i < items->size(); ++i) units[i] = WeightOf((*items)[i]);
     for (std::size_t next = 0; next < items->size();) {
       bool notify = false;
       std::size_t n = 0;
       {
         MutexLock l(mu_);
-        while (!stopped_ && HeldLocked() + reserved_ >= capacity_) space_cv_.Wait(mu_);
+        while (!stopped_ && !FitsLocked(units[next])) space_cv_.Wait(mu_);
         if (stopped_) {
           appended_all = false;
           break;
         }
-        n = std::min(items->size() - next, capacity_ - HeldLocked() - reserved_);
+        // This piece: as many as fit (at least the first, which FitsLocked admitted).
+        std::size_t piece_units = units[next];
+        n = 1;
+        while (next + n < items->size() && UsedLocked() + piece_units + units[next + n] <= capacity_) {
+          piece_units += units[next + n++];
+        }
+        items_units_ += piece_units;
         const auto begin = items->begin() + static_cast<std::ptrdiff_t>(next);
         items_.insert(items_.end(), std::make_move_iterator(begin),
                       std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(n)));
@@ -125,54 +142,73 @@ class FanInBuffer {
     return appended_all;
   }
 
-  // Reserves one slot without blocking. Returns false when the buffer is full (then on_space runs once
-  // space frees) or stopped. A reserved slot must be filled by PushReserved or released by
-  // ReleaseReservation.
-  bool TryReserve() {
+  // Reserves `units` without blocking. Returns false when they do not fit (then on_space runs once space
+  // frees) or the buffer is stopped; an empty buffer admits one reservation of any size, so that a reservation
+  // larger than the capacity still goes, alone. A reservation must be filled by PushReserved or released by
+  // ReleaseReservation, with its units.
+  bool TryReserve(std::size_t units = 1) {
     MutexLock l(mu_);
     if (stopped_) return false;
-    if (HeldLocked() + reserved_ >= capacity_) {
+    if (!FitsLocked(units)) {
       space_waiter_ = true;
       return false;
     }
-    ++reserved_;
+    reserved_ += units;
     return true;
   }
 
-  // Fills a slot reserved by TryReserve; never blocks. Returns false, dropping the item, once the buffer
-  // is cancelled.
-  bool PushReserved(T item) {
+  // Fills a reservation of `reserved_units` made by TryReserve with `item`, charged its weight instead;
+  // never blocks. Returns false, dropping the item, once the buffer is cancelled.
+  bool PushReserved(T item, std::size_t reserved_units = 1) {
     bool notify = false;
+    bool shrank = false;  // the item weighs less than its reservation: space freed
+    bool freed = false;   // ... and a TryReserve waits for it
+    const std::size_t units = WeightOf(item);
     {
       MutexLock l(mu_);
-      --reserved_;
+      reserved_ -= reserved_units;
       if (cancelled_) return false;
+      items_units_ += units;
+      shrank = units < reserved_units;
+      freed = shrank && std::exchange(space_waiter_, false);
       items_.push_back(std::move(item));
       notify = DataDueLocked();
     }
     ReportDepth(1);
     if (notify) NotifyData();
+    if (shrank) space_cv_.NotifyAll();
+    if (freed) NotifySpace();
     return true;
   }
 
-  // Fills items->size() slots reserved by TryReserve at once, in order, under one lock acquisition; never
-  // blocks. Returns false, dropping the items, once the buffer is cancelled. *items is left empty.
-  bool PushReservedAll(std::vector<T>* items) {
+  // Fills items->size() reservations of `reserved_units` each (made by TryReserve) at once, in order, under
+  // one lock acquisition; never blocks. Returns false, dropping the items, once the buffer is cancelled.
+  // *items is left empty.
+  bool PushReservedAll(std::vector<T>* items, std::size_t reserved_units = 1) {
     bool notify = false;
     bool appended = false;
+    bool shrank = false;
+    bool freed = false;
     const std::size_t n = items->size();
+    std::size_t units = 0;
+    for (const T& item : *items) units += WeightOf(item);
     {
       MutexLock l(mu_);
-      reserved_ -= n;
+      reserved_ -= n * reserved_units;
       if (!cancelled_) {
+        items_units_ += units;
         items_.insert(items_.end(), std::make_move_iterator(items->begin()), std::make_move_iterator(items->end()));
         notify = DataDueLocked();
+        shrank = units < n * reserved_units;
+        freed = shrank && std::exchange(space_waiter_, false);
         appended = true;
       }
     }
     items->clear();
     if (appended) ReportDepth(static_cast<double>(n));
     if (notify) NotifyData();
+    if (shrank) space_cv_.NotifyAll();
+    if (freed) NotifySpace();
     return appended;
   }
 
@@ -189,26 +225,28 @@ class FanInBuffer {
     if (notify) NotifyData();
   }
 
-  // Gives back a slot reserved by TryReserve without filling it.
-  void ReleaseReservation() {
+  // Gives back a reservation of `units` made by TryReserve without filling it.
+  void ReleaseReservation(std::size_t units = 1) {
     bool notify = false;
     {
       MutexLock l(mu_);
-      --reserved_;
+      reserved_ -= units;
       notify = std::exchange(space_waiter_, false);
     }
     space_cv_.NotifyOne();
     if (notify) NotifySpace();
   }
 
-  // Replaces *out with up to `max_items` items (at least 1), oldest first. When the buffer holds no more
-  // than that, this is a swap of the two vectors: *out's storage becomes the buffer's next storage. When it
-  // holds more, everything is swapped out at once into a consumer-side vector that later calls take from
-  // first, `max_items` at a time (so a call costs O(max_items), whatever the depth). With `min_items`, it
+  // Replaces *out with up to `max_items` items (at least 1), oldest first, weighing at most `max_units`
+  // together (but at least one item). When the buffer holds no more than that, this is a swap of the two
+  // vectors: *out's storage becomes the buffer's next storage. When it holds more, everything is swapped out
+  // at once into a consumer-side vector that later calls take from first, `max_items` at a time (so a call
+  // costs O(max_items), whatever the depth). With `min_items`, it
   // takes nothing while fewer are held, unless the producer flushed or the buffer closed: the consumer is
   // called back once there are that many (batches grow while the producer is busy; Flush bounds the wait).
   // One consumer at a time.
-  DrainResult Drain(std::vector<T>* out, std::size_t max_items, std::size_t min_items = 1) {
+  DrainResult Drain(std::vector<T>* out, std::size_t max_items, std::size_t min_items = 1,
+                    std::size_t max_units = static_cast<std::size_t>(-1)) {
     out->clear();
     max_items = std::max<std::size_t>(1, max_items);
     min_items = std::clamp<std::size_t>(min_items, 1, std::min(max_items, capacity_));
@@ -224,20 +262,30 @@ class FanInBuffer {
         spill_pos_ = 0;
       } else if (HeldLocked() < min_items && !stopped_ && !flushed_) {
         // Not enough yet: wait for min_items, a flush or the close.
-      } else if (spill_left_ == 0 && items_.size() <= max_items) {
+      } else if (spill_left_ == 0 && items_.size() <= max_items && items_units_ <= max_units) {
         out->swap(items_);
         result.taken = out->size();
+        items_units_ = 0;
       } else {
         if (spill_left_ == 0) {
           spill_.clear();  // storage reused: items_ gets spill_'s (empty) vector back
           spill_.swap(items_);
           spill_pos_ = 0;
           spill_left_ = spill_.size();
+          spill_units_ = items_units_;
+          items_units_ = 0;
         }
         from = spill_pos_;
-        count = std::min(max_items, spill_left_);
+        // Weighed under the lock (the consumer's elements; at most max_items of them).
+        std::size_t taken_units = 0;
+        for (const std::size_t limit = std::min(max_items, spill_left_); count < limit; ++count) {
+          const std::size_t w = WeightOf(spill_[spill_pos_ + count]);
+          if (count > 0 && taken_units + w > max_units) break;
+          taken_units += w;
+        }
         spill_pos_ += count;
         spill_left_ -= count;
+        spill_units_ -= taken_units;
         result.taken = count;
       }
       if (result.taken == 0) {
@@ -288,7 +336,9 @@ class FanInBuffer {
       stopped_ = true;
       cancelled_ = true;
       discarded.swap(items_);
-      spill_left_ = 0;  // spill_'s elements are the consumer's: its next Drain (or the destructor) frees them
+      spill_left_ = 0;
+      items_units_ = 0;
+      spill_units_ = 0;  // spill_'s elements are the consumer's: its next Drain (or the destructor) frees them
       notify = std::exchange(space_waiter_, false);
     }
     ReportDepth(-static_cast<double>(held));
@@ -303,9 +353,21 @@ class FanInBuffer {
   }
 
   std::size_t capacity() const { return capacity_; }
+  // Units held and reserved now. Thread-safe; for metrics and tests.
+  std::size_t units() const {
+    MutexLock l(mu_);
+    return UsedLocked();
+  }
 
  private:
   std::size_t HeldLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return items_.size() + spill_left_; }
+  std::size_t WeightOf(const T& item) const { return !weigh_ ? 1 : std::max<std::size_t>(1, weigh_(item)); }
+  // Whether `units` more fit: within the capacity, or the buffer holds and reserves nothing.
+  bool FitsLocked(std::size_t units) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const std::size_t used = UsedLocked();
+    return used == 0 || used + units <= capacity_;
+  }
+  std::size_t UsedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return items_units_ + spill_units_ + reserved_; }
 
   // After a push: whether the waiting consumer's callback is due now (and no longer owed).
   bool DataDueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -328,13 +390,16 @@ class FanInBuffer {
   }
 
   const std::size_t capacity_;
+  const Weigh weigh_;
   mutable Mutex mu_;
   CondVar space_cv_;
   std::vector<T> items_ ABSL_GUARDED_BY(mu_);
   std::vector<T> spill_;  // swapped out by a Drain that could not take everything; elements: consumer only
-  std::size_t spill_pos_ ABSL_GUARDED_BY(mu_) = 0;   // spill_'s next item to take
-  std::size_t spill_left_ ABSL_GUARDED_BY(mu_) = 0;  // spill_'s items not taken yet (held, for the bound)
-  std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t spill_pos_ ABSL_GUARDED_BY(mu_) = 0;       // spill_'s next item to take
+  std::size_t spill_left_ ABSL_GUARDED_BY(mu_) = 0;      // spill_'s items not taken yet (held, for the bound)
+  std::size_t items_units_ ABSL_GUARDED_BY(mu_) = 0;     // what items_ weigh
+  std::size_t spill_units_ ABSL_GUARDED_BY(mu_) = 0;     // what spill_'s items not taken yet weigh
+  std::size_t reserved_ ABSL_GUARDED_BY(mu_) = 0;        // units
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;            // closed or cancelled: no more pushes
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;          // consumer gone: reserved pushes are dropped too
   bool data_waiter_ ABSL_GUARDED_BY(mu_) = false;        // a Drain took nothing; on_data owed

@@ -1,10 +1,12 @@
 #include "pipeline/enrich_pipeline.h"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <variant>
 
+#include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 
 namespace squatstream::pipeline {
@@ -26,6 +28,23 @@ std::vector<std::string> InputNames(const std::vector<permute::Generator>& gener
   return out;
 }
 
+// The record's own fields: its names, its input's, a tag and a length per field and kind, and each
+// enrichment's envelope (enricher, status code, latency, flags) around its result.
+std::size_t RecordBytes(std::size_t names_bytes, const StagePlan& stages, std::size_t results_bytes) {
+  return names_bytes + 32 + 2 * permute::kKindCount + 16 * stages.size() + results_bytes;
+}
+
+std::size_t ResultsBytes(const StagePlan& stages) {
+  std::size_t bytes = 0;
+  for (const PlannedStage& stage : stages) bytes += stage.enricher->MaxResultBytes();
+  return bytes;
+}
+
+std::uint64_t NextStreamId() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 std::shared_ptr<EnrichPipeline> EnrichPipeline::Create(asio::io_context& io, asio::io_context& cpu, StreamWork work,
@@ -44,10 +63,14 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, asio::io_context& cpu, Stre
       all_stages_(AllStages(stages_.size())),
       registered_only_(work.registered_only),
       max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / stages_.size())),
+      bytes_per_unit_(std::max<std::size_t>(1, options.bytes_per_unit)),
+      stream_id_(NextStreamId()),
       batch_window_(options.batch_window),
       metrics_(metrics),
-      buffer_(options.buffer_capacity),
+      buffer_(options.buffer_capacity,
+              [unit = bytes_per_unit_](const std::string& record) { return (record.size() + unit - 1) / unit; }),
       flush_timer_(strand_) {
+  max_results_bytes_ = ResultsBytes(stages_);
   // The gauge follows every push, drain and discard, so it shows the records a stalled reader holds too.
   buffer_.SetDepthObserver([gauge = metrics.fanin_buffer_depth](double delta) { gauge->Increment(delta); });
   // Space freed by a drain (on a gRPC thread) resumes dispatching on the strand.
@@ -86,9 +109,11 @@ void EnrichPipeline::Pump() {
       if (generation_done_) exhausted_ = true;  // else the generation task's chunk resumes us
       break;
     }
-    if (!buffer_.TryReserve()) break;  // full (the space callback resumes us) or cancelled
+    const std::size_t reservation = ReservationFor(ready_.front().candidate, ready_.front().input);
+    if (!buffer_.TryReserve(reservation)) break;  // full (the space callback resumes us) or cancelled
     Generated next = std::move(ready_.front());
     ready_.pop_front();
+    next.reserved = reservation;
     // Counted before its record can exist: a progress message never says more enriched than generated.
     generated_.fetch_add(1, std::memory_order_relaxed);
     Dispatch(std::move(next));
@@ -155,10 +180,22 @@ void EnrichPipeline::FinishGenerator() {
   ++current_;
 }
 
+std::size_t MaxRecordBytes(const StagePlan& stages) {
+  // A name is at most 253 bytes in ASCII, its Unicode form at most 4 bytes per character of it.
+  return RecordBytes(253 + 4 * 253 + 253, stages, ResultsBytes(stages));
+}
+
+std::size_t EnrichPipeline::ReservationFor(const permute::Candidate& candidate, std::size_t input) const {
+  const std::size_t bytes = RecordBytes(candidate.ascii.size() + candidate.unicode.size() + inputs_[input].size(),
+                                        stages_, max_results_bytes_);
+  return (bytes + bytes_per_unit_ - 1) / bytes_per_unit_;
+}
+
 void EnrichPipeline::Dispatch(Generated generated) {
   permute::Candidate& candidate = generated.candidate;
   const std::uint64_t id = next_id_++;
   Pending& p = pending_[id];
+  p.reserved = generated.reserved;
   v1::Record& record = p.record;
   record.set_kind(static_cast<v1::PermutationKind>(candidate.kind));
   candidate.kinds.ForEach([&](permute::Kind k) { record.add_kinds(static_cast<v1::PermutationKind>(k)); });
@@ -181,7 +218,7 @@ void EnrichPipeline::Advance(std::uint64_t id) {
       const std::uint32_t bit = std::uint32_t{1} << i;
       if ((p.started & bit) != 0 || (stages_[i].needs & ~p.done) != 0) continue;
       p.started |= bit;
-      const workers::LookupInput input{p.record.domain_ascii(), p.record};
+      const workers::LookupInput input{p.record.domain_ascii(), p.record, stream_id_};
       p.slots[i].started = std::chrono::steady_clock::now();
       std::optional<workers::LookupResult> now;
       if (stages_[i].skip != nullptr) now = stages_[i].skip(input);  // the stage's rule, real or simulated
@@ -202,7 +239,7 @@ void EnrichPipeline::Advance(std::uint64_t id) {
     }
   }
   if (p.done != all_stages_) return;
-  Finish(p.record);
+  Finish(p.record, p.reserved);
   pending_.erase(it);
 }
 
@@ -231,6 +268,17 @@ void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result
   } else {
     value.mutable_status();  // present and OK (code 0)
   }
+  // The stage's bound holds whatever a stage (or a stranger behind it) produced: a result over it is dropped,
+  // so that the record fits the reservation its candidate made.
+  const std::size_t max_bytes = stages_[stage].enricher->MaxResultBytes();
+  if (const std::size_t bytes = value.ByteSizeLong(); bytes > max_bytes) {
+    m.failures->Increment();
+    value.Clear();
+    value.mutable_status()->set_code(static_cast<int>(absl::StatusCode::kResourceExhausted));
+    value.mutable_status()->set_message(
+        absl::StrCat("the result (", bytes, " bytes) is over the stage's bound of ", max_bytes, " bytes: dropped"));
+    value.set_truncated("the whole result, over the stage's bound");
+  }
   value.set_enricher(out->enricher());
   value.set_skipped(result.skipped);
   value.set_latency_micros(static_cast<std::uint32_t>(
@@ -238,21 +286,22 @@ void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result
   out->Swap(&value);
 }
 
-void EnrichPipeline::Finish(const v1::Record& record) {
+void EnrichPipeline::Finish(const v1::Record& record, std::size_t reserved) {
   if (registered_only_ && !KeepRegisteredOnly(record)) {
     filtered_.fetch_add(1, std::memory_order_relaxed);
     enriched_.fetch_add(1, std::memory_order_relaxed);
     metrics_.records_filtered->Increment();
-    buffer_.ReleaseReservation();
+    buffer_.ReleaseReservation(reserved);
     return;
   }
-  Deliver(record);
+  Deliver(record, reserved);
 }
 
-void EnrichPipeline::Deliver(const v1::Record& record) {
+void EnrichPipeline::Deliver(const v1::Record& record, std::size_t reserved) {
   std::string serialized;
   record.SerializeToString(&serialized);
-  staged_.push_back(std::move(serialized));
+  staged_.records.push_back(std::move(serialized));
+  staged_.reserved.push_back(reserved);
   enriched_.fetch_add(1, std::memory_order_relaxed);
   // The stream's first record goes at once.
   if (!delivered_any_) {
@@ -262,8 +311,22 @@ void EnrichPipeline::Deliver(const v1::Record& record) {
 }
 
 void EnrichPipeline::HandOver() {
-  if (staged_.empty()) return;
-  buffer_.PushReservedAll(&staged_);  // after Cancel: drops them and gives their reservations back
+  if (staged_.records.empty()) return;
+  // After Cancel these drop the records and give their reservations back. Candidates of one input domain
+  // reserve alike, so the staged records usually go in one or two runs of equal reservations.
+  const std::size_t n = staged_.records.size();
+  for (std::size_t i = 0, j = 0; i < n; i = j) {
+    while (j < n && staged_.reserved[j] == staged_.reserved[i]) ++j;
+    if (i == 0 && j == n) {
+      buffer_.PushReservedAll(&staged_.records, staged_.reserved[0]);
+      break;
+    }
+    std::vector<std::string> run(std::make_move_iterator(staged_.records.begin() + static_cast<std::ptrdiff_t>(i)),
+                                 std::make_move_iterator(staged_.records.begin() + static_cast<std::ptrdiff_t>(j)));
+    buffer_.PushReservedAll(&run, staged_.reserved[i]);
+  }
+  staged_.records.clear();
+  staged_.reserved.clear();
 }
 
 void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t stage, workers::LookupResult result) {
@@ -278,8 +341,8 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t stage, workers::
   p.done |= std::uint32_t{1} << stage;
   if (cancelled_) {
     if (p.running == 0) {
+      buffer_.ReleaseReservation(p.reserved);
       pending_.erase(it);
-      buffer_.ReleaseReservation();
     }
     return;
   }

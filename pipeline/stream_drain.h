@@ -52,8 +52,13 @@ class StreamTransport {
 class StreamDrain {
  public:
   // `pipeline` is started by the caller; `io` runs the posted drains. Everything given outlives the drain.
+  // A message holds at most `max_batch_records` records and, beyond its first record, at most
+  // `max_batch_bytes` of them (well under a client's default 4 MiB message limit: a record is at most its
+  // candidate's reservation, see enrich_pipeline.h).
   StreamDrain(std::shared_ptr<EnrichPipeline> pipeline, asio::io_context& io, std::size_t max_batch_records,
-              const PipelineMetrics& metrics, StreamTransport& transport);
+              const PipelineMetrics& metrics, StreamTransport& transport,
+              std::size_t max_batch_bytes = kDefaultMaxBatchBytes);
+  static constexpr std::size_t kDefaultMaxBatchBytes = std::size_t{1} << 20;
 
   // Takes the first records, or arms the buffer's data callback. Call once, after the pipeline started.
   void Start();
@@ -80,6 +85,7 @@ class StreamDrain {
   const std::shared_ptr<EnrichPipeline> pipeline_;
   asio::io_context& io_;
   const std::size_t max_batch_records_;
+  const std::size_t max_batch_units_;  // max_batch_bytes in the buffer's units
   const PipelineMetrics& metrics_;
   StreamTransport& transport_;
   const std::chrono::steady_clock::time_point started_;

@@ -58,13 +58,18 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   for (permute::ParsedDomain& domain : spec->domains) {
     generators_bytes += work.generators.emplace_back(std::move(domain), spec->generator).HeldBytes();
   }
-  if (absl::Status s =
-          admission_.TakeGrant(MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes),
-                               std::min(pipeline_options.buffer_capacity, candidates));
+  // Buffer slots: room for every candidate in flight at once — each reserves what its record may grow to (the
+  // stages' bounds: enrich_pipeline.h), and its record once held weighs what its bytes take, most one slot —
+  // up to the buffer's capacity.
+  const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity,
+                                           candidates * MemoryBudget::SlotsFor(pipeline::MaxRecordBytes(*stages)));
+  if (absl::Status s = admission_.TakeGrant(
+          MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes), buffer_need);
       !s.ok()) {
     return s;
   }
   pipeline_options.buffer_capacity = admission_.buffer();
+  pipeline_options.bytes_per_unit = MemoryBudget::kBytesPerSlot;
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
   // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
@@ -74,7 +79,7 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
                                                    std::move(work), pipeline_options, context_.metrics->pipeline);
   // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
   drain_.emplace(pipeline, context_.executor->context(), context_.limits.max_batch_records, context_.metrics->pipeline,
-                 *this);
+                 *this, context_.limits.max_batch_bytes);
   if (absl::Status s = admission_.Register(this); !s.ok()) {  // the drain began since the slot was taken
     pipeline->Cancel();
     drain_.reset();

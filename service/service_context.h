@@ -9,6 +9,7 @@
 #include "pipeline/classifier_cache.h"
 #include "pipeline/enrich_pipeline.h"
 #include "pipeline/stages.h"
+#include "pipeline/stream_drain.h"
 #include "service/memory_budget.h"
 #include "service/metrics.h"
 #include "service/request.h"
@@ -20,8 +21,9 @@ namespace squatstream::service {
 struct StreamLimits {
   RequestLimits request;
   pipeline::PipelineOptions pipeline;
-  std::size_t max_batch_records = 1024;  // records per streamed message
-  int max_concurrent_streams = 64;       // more get RESOURCE_EXHAUSTED
+  std::size_t max_batch_records = 1024;                                        // records per streamed message
+  std::size_t max_batch_bytes = pipeline::StreamDrain::kDefaultMaxBatchBytes;  // and their bytes (past the first)
+  int max_concurrent_streams = 64;                                             // more get RESOURCE_EXHAUSTED
 };
 
 // Owned by the server; outlives every stream. Thread-safe: all members are const or atomic, or

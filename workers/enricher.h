@@ -32,6 +32,9 @@ absl::StatusOr<v1::Enricher> ParseEnricherName(absl::string_view name);
 struct LookupInput {
   absl::string_view domain_ascii;
   const v1::Record& record;
+  // The stream asking (unique in the process): stages whose shared resources one stream could hold (the
+  // banner stage's connection slots) share them fairly between streams. 0: none in particular.
+  std::uint64_t stream = 0;
 };
 
 // How a lookup ended. Skipped: there was nothing to look up (a stage it needs found nothing: NXDOMAIN, no
@@ -62,6 +65,13 @@ class Enricher {
   virtual ~Enricher() = default;
 
   virtual v1::Enricher id() const = 0;
+
+  // The most a result of this stage holds, serialized (its Enrichment's value, status message included):
+  // what the pipeline reserves of a stream's memory grant for the stage before it starts, and what it holds
+  // the stage to — a result over it is dropped (RESOURCE_EXHAUSTED, `truncated` saying why). A stage whose
+  // results strangers shape bounds them itself below this (DNS answers, banners, registry answers).
+  virtual std::size_t MaxResultBytes() const { return kDefaultMaxResultBytes; }
+  static constexpr std::size_t kDefaultMaxResultBytes = 4096;
 
   // Starts a lookup. Calls `done` exactly once, through `executor` and never inline from Lookup itself. If
   // `cancel` is emitted before the lookup ends, `done` follows promptly with CANCELLED — posted, never from

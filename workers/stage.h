@@ -111,6 +111,7 @@ class OwningStage final : public Enricher {
       : owned_(std::move(owned)), enricher_(std::move(enricher)) {}
 
   v1::Enricher id() const override { return enricher_->id(); }
+  std::size_t MaxResultBytes() const override { return enricher_->MaxResultBytes(); }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override {
     enricher_->Lookup(input, std::move(executor), cancel, std::move(done));

@@ -512,20 +512,21 @@ TEST_F(EnrichDomainTest, BudgetChargesOneGeneratorAndTakesItBackWhenGenerationEn
   using service::MemoryBudget;
   auto charged = [&] { return Metric(Scrape(), "squatstream_memory_budget_slots_granted"); };
 
-  // 16,000 candidates, all within the buffer: generation ends while the stream waits for its lookups, and
-  // the running Generator's share goes back.
+  // 8,000 candidates, all within the buffer (each reserves two slots in flight: four stages' bounds), generation
+  // ends while the stream waits for its lookups, and the running Generator's share goes back.
   absl::StatusOr<permute::ParsedDomain> ibm = permute::ParseDomain("internationalbusinessmachines.com");
   ASSERT_TRUE(ibm.ok());
   const MemoryBudget::Generation one = MemoryBudget::GenerationSlots(
-      permute::kDefaultMaxHeldBytes, permute::Generator(*ibm, {.kinds = {}, .max_candidates = 16000}).HeldBytes());
+      permute::kDefaultMaxHeldBytes, permute::Generator(*ibm, {.kinds = {}, .max_candidates = 8000}).HeldBytes());
   grpc::ClientContext big_context;
   v1::EnrichDomainRequest big;
   big.set_domain("internationalbusinessmachines.com");
-  big.set_max_candidates(16000);
+  big.set_max_candidates(8000);
   auto big_reader = stub_->EnrichDomain(&big_context, big);
-  EXPECT_TRUE(Eventually([&] { return charged() == static_cast<double>(one.kept + 16000); }))
-      << charged() << " slots charged; at the start: " << one.total() + 16000 << ", after generation "
-      << one.kept + 16000;
+  const auto buffer = [&] { return Metric(Scrape(), "squatstream_fanin_capacity_records"); };
+  EXPECT_TRUE(Eventually([&] { return charged() == static_cast<double>(one.kept) + buffer(); }))
+      << charged() << " slots charged; at the start: " << static_cast<double>(one.total()) + buffer()
+      << ", after generation " << static_cast<double>(one.kept) + buffer();
   EXPECT_EQ(Metric(Scrape(), "squatstream_active_streams"), 1);
 
   // Two streams of 32 domains each, never read: each charged one Generator, both admitted.

@@ -52,7 +52,7 @@ void SetStatus(const absl::Status& s, v1::LookupStatus* out) {
 // name cannot make a message over a client's 4 MiB limit or a stream's memory balloon.
 constexpr std::size_t kMaxUrl = 2048;
 constexpr std::size_t kMaxMessage = 1024;
-constexpr std::size_t kMaxBannerBytes = 64 << 10;
+constexpr std::size_t kMaxBannerBytes = BannerEnricher::kMaxBannerBytes;
 
 void Cut(std::string* s, std::size_t max) {
   if (s->size() <= max) return;
@@ -213,24 +213,45 @@ void ConnectionGate::Grant(Waiter w) {
   });
 }
 
-void ConnectionGate::Acquire(const std::string& address, asio::any_io_executor executor,
+void ConnectionGate::Acquire(std::uint64_t stream, const std::string& address, asio::any_io_executor executor,
                              std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go) {
   MutexLock lock(mu_);
   Waiter w{address, std::move(executor), std::move(abandoned), std::move(go)};
   // Straight through when there is room in all and at the address, and no one is queued for the address: a
   // busy address never holds up the others. (Below the global cap, whoever waits waits for its address:
   // Release grants every waiter it can.)
-  auto queued = waiting_.find(address);
-  if (open_ < max_total_ && RoomAt(address) && queued == waiting_.end()) {
+  if (open_ < max_total_ && RoomAt(address) && !queued_at_.contains(address)) {
     Grant(std::move(w));
     return;
   }
   if (metrics_ != nullptr) metrics_->waits->Increment();
-  if (queued == waiting_.end()) {
-    queued = waiting_.emplace(address, std::deque<Waiter>()).first;
-    addresses_waiting_.push_back(address);
+  ++queued_at_[address];
+  auto [q, new_stream] = waiting_.try_emplace(stream);
+  if (new_stream) streams_waiting_.push_back(stream);
+  auto [by_address, new_address] = q->second.by_address.try_emplace(address);
+  if (new_address) q->second.addresses.push_back(address);
+  by_address->second.push_back(std::move(w));
+}
+
+bool ConnectionGate::GrantOne(StreamQueue& q) {
+  for (std::size_t i = 0, n = q.addresses.size(); i < n; ++i) {
+    std::string address = std::move(q.addresses.front());
+    q.addresses.pop_front();
+    auto queued = q.by_address.find(address);
+    const bool room = RoomAt(address);
+    if (room) {
+      if (auto it = queued_at_.find(address); --it->second == 0) queued_at_.erase(it);
+      Grant(std::move(queued->second.front()));
+      queued->second.pop_front();
+    }
+    if (queued->second.empty()) {
+      q.by_address.erase(queued);
+    } else {
+      q.addresses.push_back(std::move(address));  // its turn taken (or no room): to the back
+    }
+    if (room) return true;
   }
-  queued->second.push_back(std::move(w));
+  return false;
 }
 
 void ConnectionGate::Release(const std::string& address) {
@@ -238,21 +259,18 @@ void ConnectionGate::Release(const std::string& address) {
   --open_;
   if (auto it = per_address_.find(address); it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (metrics_ != nullptr) metrics_->open->Decrement();
-  // Addresses with waiters take turns, in the order they began waiting: one pass grants the head waiter of
-  // each address that has room, while there is room in all (an address without room keeps its place).
-  const std::size_t n = addresses_waiting_.size();
+  // Streams with waiters take turns, in the order they began waiting: one pass grants each stream one
+  // waiter whose address has room, while there is room in all (a stream without one keeps its place).
+  const std::size_t n = streams_waiting_.size();
   for (std::size_t i = 0; i < n && open_ < max_total_; ++i) {
-    std::string next = std::move(addresses_waiting_.front());
-    addresses_waiting_.pop_front();
-    auto queued = waiting_.find(next);
-    if (RoomAt(next)) {
-      Grant(std::move(queued->second.front()));
-      queued->second.pop_front();
-    }
-    if (queued->second.empty()) {
-      waiting_.erase(queued);
+    const std::uint64_t next = streams_waiting_.front();
+    streams_waiting_.pop_front();
+    auto queue = waiting_.find(next);
+    GrantOne(queue->second);
+    if (queue->second.by_address.empty()) {
+      waiting_.erase(queue);
     } else {
-      addresses_waiting_.push_back(std::move(next));
+      streams_waiting_.push_back(next);
     }
   }
 }
@@ -308,11 +326,12 @@ class Chain : public std::enable_shared_from_this<Chain> {
   using Done = absl::AnyInvocable<void(v1::HttpProbe, std::string body) &&>;
 
   Chain(std::shared_ptr<Shared> shared, asio::any_io_executor strand, std::string host, std::string scheme,
-        std::string address, Done done)
+        std::string address, Done done, std::uint64_t stream = 0)
       : shared_(std::move(shared)),
         strand_(std::move(strand)),
         host_(std::move(host)),
         address_(std::move(address)),
+        stream_(stream),
         done_(std::move(done)) {
     probe_.set_scheme(scheme);
     probe_.set_address(address_);
@@ -346,7 +365,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
     current_url_ = url;
     current_address_ = connect_address;
     const std::string key = connect_address.empty() ? Unbracket(net::UrlHost(url)) : connect_address;
-    shared_->gate.Acquire(key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key] {
+    shared_->gate.Acquire(stream_, key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key] {
       const BannerOptions& o = self->shared_->options;
       net::HttpRequest r;
       r.url = url;
@@ -462,6 +481,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
   asio::any_io_executor strand_;
   std::string host_;
   std::string address_;
+  std::uint64_t stream_;  // whose turn at the gate (LookupInput::stream)
   Done done_;
   v1::HttpProbe probe_;
   std::string body_;
@@ -477,9 +497,10 @@ class Chain : public std::enable_shared_from_this<Chain> {
 class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
  public:
   BannerLookup(std::shared_ptr<Shared> shared, const asio::any_io_executor& strand, std::string candidate,
-               std::string input, v1::DnsResult dns, Enricher::Callback done)
+               std::string input, v1::DnsResult dns, std::uint64_t stream, Enricher::Callback done)
       : shared_(std::move(shared)),
         strand_(strand),
+        stream_(stream),
         candidate_(std::move(candidate)),
         input_(std::move(input)),
         dns_(std::move(dns)),
@@ -547,7 +568,8 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
           }
           self->http_[static_cast<std::size_t>(slot)] = std::move(probe);
           self->OneDone();
-        });
+        },
+        stream_);
     aborts_.emplace_back([chain](const absl::Status& s) { chain->Abort(s); });
     chain->Start();
   }
@@ -591,7 +613,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
         finish(std::move(p), dialled);
       }
     });
-    shared_->gate.Acquire(address, strand_, abandoned,
+    shared_->gate.Acquire(stream_, address, strand_, abandoned,
                           [self = shared_from_this(), address, run, cancel_probe, finish]() mutable {
                             if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
                               self->shared_->gate.Release(address);
@@ -746,6 +768,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
 
   std::shared_ptr<Shared> shared_;
   asio::any_io_executor strand_;
+  std::uint64_t stream_;  // whose turn at the gate (LookupInput::stream)
   std::string candidate_;
   std::string input_;
   v1::DnsResult dns_;
@@ -859,7 +882,7 @@ void BannerEnricher::Lookup(const LookupInput& input, asio::any_io_executor exec
                             Callback done) {
   const v1::DnsResult* dns = DnsResultOf(input.record);
   auto lookup = std::make_shared<BannerLookup>(shared_, executor, std::string(input.domain_ascii), input.record.input(),
-                                               dns == nullptr ? v1::DnsResult() : *dns, std::move(done));
+                                               dns == nullptr ? v1::DnsResult() : *dns, input.stream, std::move(done));
   lookup->Watch(cancel);
   // Started from the strand, so that `done` never runs inline.
   asio::post(executor, [lookup] { lookup->Start(); });

@@ -87,17 +87,21 @@ struct BannerMetrics {
 // Resolves a host name to addresses: the DNS stage's lookups (workers/stage.h).
 using HostResolver = HostLookup;
 
-// How many connections may be open: in all, and to one address. Waiters queue per address, in order; the
-// addresses with waiters take turns as slots free up, so thousands of look-alikes parked on one address wait
-// for that address only. Thread-safe: one mutex (a grant or a release is a few map operations; lookups take
-// it once per connection, far from contended next to the connection itself).
+// How many connections may be open: in all, and to one address. Waiters queue per stream (LookupInput::stream)
+// and, within a stream, per address, in order. As slots free up the streams with waiters take turns, and
+// within a stream its addresses: so one stream whose candidates point at addresses that never answer holds
+// the slots only until they free, and another stream's probes wait for one slot of it, not its whole queue
+// (fair queueing); and thousands of look-alikes parked on one address wait for that address only.
+// Thread-safe: one mutex (a grant or a release is a few map operations; lookups take it once per
+// connection, far from contended next to the connection itself).
 class ConnectionGate {
  public:
   ConnectionGate(int max_total, int max_per_address, BannerMetrics* metrics);
-  // Runs `go` (on `executor`) when a slot for `address` is free; `go` must end with Release(address).
-  // `abandoned` set on the executor's strand before then: the slot is handed on, `go` not run.
-  void Acquire(const std::string& address, asio::any_io_executor executor, std::shared_ptr<bool> abandoned,
-               absl::AnyInvocable<void() &&> go);
+  // Runs `go` (on `executor`) when a slot for `address` is free and it is `stream`'s turn; `go` must end with
+  // Release(address). `abandoned` set on the executor's strand before then: the slot is handed on, `go` not
+  // run.
+  void Acquire(std::uint64_t stream, const std::string& address, asio::any_io_executor executor,
+               std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go);
   void Release(const std::string& address);
 
  private:
@@ -107,17 +111,25 @@ class ConnectionGate {
     std::shared_ptr<bool> abandoned;
     absl::AnyInvocable<void() &&> go;
   };
-  bool RoomAt(const std::string& address) const;
-  void Grant(Waiter w);
+  // One stream's waiters: by address, the addresses in turn order.
+  struct StreamQueue {
+    absl::flat_hash_map<std::string, std::deque<Waiter>> by_address;
+    std::deque<std::string> addresses;
+  };
+  bool RoomAt(const std::string& address) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Grant(Waiter w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Grants the stream's first waiter (in its addresses' turn order) whose address has room; false if none.
+  bool GrantOne(StreamQueue& q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_total_;
   const int max_per_address_;
   BannerMetrics* metrics_;
-  Mutex mu_;  // Guards:
-  int open_ = 0;
-  absl::flat_hash_map<std::string, int> per_address_;             // open, by address
-  absl::flat_hash_map<std::string, std::deque<Waiter>> waiting_;  // by address
-  std::deque<std::string> addresses_waiting_;                     // the keys of waiting_, in turn order
+  Mutex mu_;
+  int open_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);        // open, by address
+  absl::flat_hash_map<std::string, int> queued_at_ ABSL_GUARDED_BY(mu_);          // waiting, by address
+  absl::flat_hash_map<std::uint64_t, StreamQueue> waiting_ ABSL_GUARDED_BY(mu_);  // by stream
+  std::deque<std::uint64_t> streams_waiting_ ABSL_GUARDED_BY(mu_);                // the keys of waiting_, in turn order
 };
 
 // Cuts a banner record a stranger inflated: URLs at 2 KiB, messages at 1 KiB; past 64 KiB, chains beyond
@@ -136,6 +148,9 @@ class BannerEnricher final : public Enricher {
   ~BannerEnricher() override;
 
   v1::Enricher id() const override { return v1::ENRICHER_BANNER; }
+  // BoundBannerResult's bound, and the status message beside it.
+  std::size_t MaxResultBytes() const override { return kMaxBannerBytes + (std::size_t{4} << 10); }
+  static constexpr std::size_t kMaxBannerBytes = std::size_t{64} << 10;
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;

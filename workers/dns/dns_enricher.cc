@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "asio/post.hpp"
 
 namespace squatstream::workers::dns {
@@ -24,19 +25,9 @@ std::string RandomLabel() {
   return label;
 }
 
-// Writes one query's outcome: its type, rcode and the answers of its own type.
-void AddQuery(RrType type, const QueryResult& r, v1::DnsQuery* out) {
-  out->set_type(RrTypeName(static_cast<std::uint16_t>(type)));
-  out->set_rcode(r.RcodeText());
-  if (!r.response.ok()) return;
-  for (const ResourceRecord& rr : r.response->answers) {
-    if (rr.type != static_cast<std::uint16_t>(type)) continue;
-    v1::DnsAnswer* a = out->add_answers();
-    a->set_value(rr.value);
-    a->set_ttl(rr.ttl);
-    if (type == RrType::kMx) a->set_preference(rr.preference);
-  }
-}
+// What an answer costs a record: its value twice (the query's answer and the result's list) and the fields
+// around them.
+std::size_t AnswerBytes(const ResourceRecord& rr) { return 2 * rr.value.size() + 16; }
 
 bool Failed(const QueryResult& r) {
   return !r.response.ok() || (r.response->rcode != kNoError && r.response->rcode != kNxDomain);
@@ -54,7 +45,34 @@ struct DnsEnricher::Candidate {
   bool delegated = false;  // NS records for the name itself (answer, or a referral's authority)
   std::array<std::optional<QueryResult>, kRecordTypes.size()> records;
   std::size_t outstanding = 0;
+  std::size_t bytes = 0;      // what the result holds, counted against kMaxResultBytes
+  std::uint64_t omitted = 0;  // answers not kept (the parser's bound and the result's)
+  std::uint64_t values_cut = 0;
 };
+
+// Writes one query's outcome: its type, rcode and the answers of its own type — those that fit in what is
+// left of the result's bound; the rest counted in answers_omitted.
+void DnsEnricher::AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::DnsQuery* out) {
+  out->set_type(RrTypeName(static_cast<std::uint16_t>(type)));
+  out->set_rcode(r.RcodeText());
+  if (!r.response.ok()) return;
+  std::uint32_t omitted = r.response->AnswersOmitted(static_cast<std::uint16_t>(type));
+  for (const ResourceRecord& rr : r.response->answers) {
+    if (rr.type != static_cast<std::uint16_t>(type)) continue;
+    if (c.bytes + AnswerBytes(rr) > kMaxResultBytes) {
+      ++omitted;
+      continue;
+    }
+    c.bytes += AnswerBytes(rr);
+    v1::DnsAnswer* a = out->add_answers();
+    a->set_value(rr.value);
+    a->set_ttl(rr.ttl);
+    if (type == RrType::kMx) a->set_preference(rr.preference);
+  }
+  out->set_answers_omitted(omitted);
+  c.omitted += omitted;
+  c.values_cut += r.response->values_cut;
+}
 
 DnsEnricher::DnsEnricher(Resolver* resolver, ResolverMetrics* metrics)
     : resolver_(resolver), metrics_(metrics), probe_label_(RandomLabel()) {}
@@ -80,7 +98,7 @@ void DnsEnricher::Lookup(const LookupInput& input, asio::any_io_executor executo
 }
 
 void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
-  AddQuery(RrType::kNs, r, c->result.add_queries());
+  AddQuery(*c, RrType::kNs, r, c->result.add_queries());
   if (Failed(r)) {
     c->result.set_verdict(v1::DNS_VERDICT_UNKNOWN);
     Finish(c, absl::OkStatus());
@@ -102,6 +120,14 @@ void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
     for (const ResourceRecord& rr : *section) {
       if (rr.type == static_cast<std::uint16_t>(RrType::kNs) && rr.owner == c->name) {
         c->delegated = true;
+        // In the NS query's answers too when they came in the answer section (counted there, twice).
+        if (section == &m.authority) {
+          if (c->bytes + AnswerBytes(rr) > kMaxResultBytes) {
+            ++c->omitted;
+            continue;
+          }
+          c->bytes += AnswerBytes(rr);
+        }
         c->result.add_name_servers(rr.value);
       }
     }
@@ -122,7 +148,7 @@ void DnsEnricher::OnRecords(const std::shared_ptr<Candidate>& c) {
   for (std::size_t i = 0; i < kRecordTypes.size(); ++i) {
     const QueryResult& r = *c->records[i];
     v1::DnsQuery* q = c->result.add_queries();
-    AddQuery(kRecordTypes[i], r, q);
+    AddQuery(*c, kRecordTypes[i], r, q);
     any_answer |= q->answers_size() > 0;
     any_failure |= Failed(r);
     for (const v1::DnsAnswer& a : q->answers()) {
@@ -200,6 +226,10 @@ void DnsEnricher::Finish(const std::shared_ptr<Candidate>& c, absl::Status statu
         break;
     }
     *result.value.mutable_dns() = std::move(c->result);
+    if (c->omitted > 0 || c->values_cut > 0) {
+      result.value.set_truncated(absl::StrCat(c->omitted, " DNS answers over the bounds not kept, ", c->values_cut,
+                                              " TXT values cut at ", kMaxTxtBytes, " bytes"));
+    }
   }
   asio::post(c->executor,
              [done = std::move(c->done), result = std::move(result)]() mutable { std::move(done)(std::move(result)); });

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <array>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,18 @@ class Reader {
   }
   // A possibly compressed name at the current offset, decompressed by c-ares; lower-cased.
   bool Name(std::string* out) { return NameAt(offset_, out, &offset_); }
+  // Moves past the name at the current offset without decompressing it (labels up to a zero or a pointer).
+  bool SkipName() {
+    for (std::size_t labels = 0; labels < 128; ++labels) {
+      if (offset_ >= bytes_.size()) return false;
+      const std::uint8_t len = bytes_[offset_];
+      if (len == 0) return Skip(1);
+      if ((len & 0xc0) == 0xc0) return Skip(2);
+      if ((len & 0xc0) != 0) return false;  // the extended label types (RFC 6891 retired them)
+      if (!Skip(1 + std::size_t{len})) return false;
+    }
+    return false;
+  }
   // The name at `at` (inside rdata), without moving the reader; `*end` is where it ends.
   bool NameAt(std::size_t at, std::string* out, std::size_t* end) const {
     if (at >= bytes_.size()) return false;
@@ -63,6 +76,27 @@ class Reader {
   std::size_t offset_ = 0;
 };
 
+// 0..6 for the known types, 7 for another.
+std::size_t KnownIndex(std::uint16_t type) {
+  switch (static_cast<RrType>(type)) {
+    case RrType::kA:
+      return 0;
+    case RrType::kNs:
+      return 1;
+    case RrType::kCname:
+      return 2;
+    case RrType::kSoa:
+      return 3;
+    case RrType::kMx:
+      return 4;
+    case RrType::kTxt:
+      return 5;
+    case RrType::kAaaa:
+      return 6;
+  }
+  return 7;
+}
+
 bool Known(std::uint16_t type) {
   switch (static_cast<RrType>(type)) {
     case RrType::kA:
@@ -78,7 +112,7 @@ bool Known(std::uint16_t type) {
 }
 
 // Fills rr->value (and preference / soa_minimum) from the rdata at [start, start + length).
-absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, ResourceRecord* rr) {
+absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, ResourceRecord* rr, bool* cut) {
   const absl::Span<const std::uint8_t> rdata = r.bytes().subspan(start, length);
   std::size_t end = 0;
   switch (static_cast<RrType>(rr->type)) {
@@ -102,13 +136,17 @@ absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, R
       return absl::OkStatus();
     case RrType::kTxt:
       // Whoever runs the zone chooses these bytes: printable ASCII is kept, anything else (and the
-      // backslash) written as \DDD, as dig does, so the value is valid UTF-8 for the API's string field.
+      // backslash) written as \DDD, as dig does, so the value is valid UTF-8 for the API's string field;
+      // at most kMaxTxtBytes of it.
       for (std::size_t i = 0; i < rdata.size();) {
         const std::size_t n = rdata[i];
         if (rdata.size() - i - 1 < n) return Malformed("TXT string past its record");
-        for (std::size_t k = i + 1; k < i + 1 + n; ++k) {
+        for (std::size_t k = i + 1; k < i + 1 + n && !*cut; ++k) {
           const std::uint8_t c = rdata[k];
-          if (c >= 0x20 && c < 0x7f && c != '\\') {
+          if (rr->value.size() + 4 > kMaxTxtBytes) {
+            rr->value.append("...");
+            *cut = true;
+          } else if (c >= 0x20 && c < 0x7f && c != '\\') {
             rr->value.push_back(static_cast<char>(c));
           } else {
             absl::StrAppendFormat(&rr->value, "\\%03d", c);
@@ -131,11 +169,17 @@ absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, R
   return absl::OkStatus();
 }
 
-absl::Status ReadRecords(Reader& r, std::uint16_t count, bool authority, std::vector<ResourceRecord>* out) {
+// Reads a section's records of the types it keeps, at most kMaxRecordsPerType of each; the others past the
+// bound are counted in `omitted` (type, count). Every record is walked, so a malformed one past the bound
+// still refuses the message, but only the kept ones have their names decompressed.
+absl::Status ReadRecords(Reader& r, std::uint16_t count, bool authority, std::vector<ResourceRecord>* out,
+                         std::vector<std::pair<std::uint16_t, std::uint32_t>>* omitted, std::uint32_t* cut) {
+  std::array<std::size_t, 8> kept{};  // by KnownIndex
   for (std::uint16_t i = 0; i < count; ++i) {
     ResourceRecord rr;
     std::uint16_t klass = 0, length = 0;
-    if (!r.Name(&rr.owner) || !r.U16(&rr.type) || !r.U16(&klass) || !r.U32(&rr.ttl) || !r.U16(&length)) {
+    const std::size_t owner_at = r.offset();
+    if (!r.SkipName() || !r.U16(&rr.type) || !r.U16(&klass) || !r.U32(&rr.ttl) || !r.U16(&length)) {
       return Malformed("truncated record");
     }
     const std::size_t start = r.offset();
@@ -145,7 +189,18 @@ absl::Status ReadRecords(Reader& r, std::uint16_t count, bool authority, std::ve
                                      rr.type == static_cast<std::uint16_t>(RrType::kSoa))
                                   : Known(rr.type);
     if (!wanted) continue;
-    if (absl::Status s = ReadRdata(r, start, length, &rr); !s.ok()) return s;
+    if (kept[KnownIndex(rr.type)] >= kMaxRecordsPerType) {
+      auto it = std::find_if(omitted->begin(), omitted->end(), [&](const auto& o) { return o.first == rr.type; });
+      if (it == omitted->end()) it = omitted->insert(omitted->end(), {rr.type, 0});
+      ++it->second;
+      continue;
+    }
+    std::size_t owner_end = 0;
+    if (!r.NameAt(owner_at, &rr.owner, &owner_end)) return Malformed("truncated record");
+    bool value_cut = false;
+    if (absl::Status s = ReadRdata(r, start, length, &rr, &value_cut); !s.ok()) return s;
+    *cut += value_cut ? 1 : 0;
+    ++kept[KnownIndex(rr.type)];
     out->push_back(std::move(rr));
   }
   return absl::OkStatus();
@@ -198,6 +253,26 @@ std::optional<std::uint32_t> DnsMessage::CacheTtl() const {
   return ttl;
 }
 
+std::uint32_t DnsMessage::AnswersOmitted(std::uint16_t type) const {
+  for (const auto& [t, n] : answers_omitted) {
+    if (t == type) return n;
+  }
+  return 0;
+}
+
+std::size_t DnsMessage::HeldBytes() const {
+  std::size_t bytes = sizeof(DnsMessage) + answers_omitted.capacity() * sizeof(answers_omitted[0]);
+  for (const auto* section : {&answers, &authority}) {
+    bytes += section->capacity() * sizeof(ResourceRecord);
+    for (const ResourceRecord& rr : *section) {
+      // A string longer than the small-string buffer holds its characters on the heap.
+      if (rr.owner.size() >= 16) bytes += rr.owner.capacity() + 1;
+      if (rr.value.size() >= 16) bytes += rr.value.capacity() + 1;
+    }
+  }
+  return bytes;
+}
+
 absl::StatusOr<DnsMessage> ParseDnsMessage(absl::Span<const std::uint8_t> bytes) {
   if (bytes.size() > kMaxMessageBytes) return Malformed("longer than 65,535 bytes");
   Reader r(bytes);
@@ -213,8 +288,14 @@ absl::StatusOr<DnsMessage> ParseDnsMessage(absl::Span<const std::uint8_t> bytes)
     std::string name;
     if (!r.Name(&name) || !r.Skip(4)) return Malformed("truncated question");
   }
-  if (absl::Status s = ReadRecords(r, ancount, false, &m.answers); !s.ok()) return s;
-  if (absl::Status s = ReadRecords(r, nscount, true, &m.authority); !s.ok()) return s;
+  if (absl::Status s = ReadRecords(r, ancount, false, &m.answers, &m.answers_omitted, &m.values_cut); !s.ok()) {
+    return s;
+  }
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> authority_omitted;
+  if (absl::Status s = ReadRecords(r, nscount, true, &m.authority, &authority_omitted, &m.values_cut); !s.ok()) {
+    return s;
+  }
+  for (const auto& [type, n] : authority_omitted) m.authority_omitted += n;
   return m;  // the additional section is not needed
 }
 

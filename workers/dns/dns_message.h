@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,14 @@ namespace squatstream::workers::dns {
 
 // Record types the stage asks for or reads (RFC 1035, 3596).
 enum class RrType : std::uint16_t { kA = 1, kNs = 2, kCname = 5, kSoa = 6, kMx = 15, kTxt = 16, kAaaa = 28 };
+
+// Bounds on what a response may make the stage keep. Whoever runs a zone chooses its answers: a 64 KiB
+// message of 2-byte compression pointers to a long name expands to megabytes. A section keeps at most
+// kMaxRecordsPerType records of each type (the rest are counted, not kept) and a TXT record at most
+// kMaxTxtBytes of its escaped text (cut, marked "..."); names are at most 255 bytes on the wire, and c-ares
+// escapes the bytes it cannot show (\DDD), so a kept name is at most ~1 KiB.
+inline constexpr std::size_t kMaxRecordsPerType = 16;
+inline constexpr std::size_t kMaxTxtBytes = 1024;
 
 // "A", "NS", ... ; "TYPE<n>" for another.
 std::string RrTypeName(std::uint16_t type);
@@ -44,6 +53,13 @@ struct DnsMessage {
   bool truncated = false;
   std::vector<ResourceRecord> answers;    // answer section (records of the types above; others skipped)
   std::vector<ResourceRecord> authority;  // authority section: NS and SOA
+  // Answer-section records of a known type past kMaxRecordsPerType, by type; TXT values cut.
+  std::uint32_t AnswersOmitted(std::uint16_t type) const;
+  std::vector<std::pair<std::uint16_t, std::uint32_t>> answers_omitted;  // (type, count), types in first-seen order
+  std::uint32_t authority_omitted = 0;
+  std::uint32_t values_cut = 0;
+  // Roughly what the kept records hold in memory (strings and their envelopes): what a cache charges.
+  std::size_t HeldBytes() const;
 
   // The TTL a cache may keep this response for: the least TTL of the answers (at most a day); for a
   // negative answer (NXDOMAIN, or NOERROR without answers) min(SOA TTL, SOA minimum) of the authority's SOA

@@ -27,6 +27,8 @@ ABSL_FLAG(int, dns_max_inflight, squatstream::workers::dns::ResolverOptions{}.ma
           "DNS queries sent and not yet answered, for the whole process.");
 ABSL_FLAG(int, dns_cache_entries, static_cast<int>(squatstream::workers::dns::ResolverOptions{}.cache_entries),
           "DNS responses kept for their TTL (shared by all streams); 0: none.");
+ABSL_FLAG(int, dns_cache_mb, static_cast<int>(squatstream::workers::dns::ResolverOptions{}.cache_bytes >> 20),
+          "Most memory the DNS cache holds, in MiB (a zone's owner chooses how large its answers are); 0: no cache.");
 ABSL_FLAG(absl::Duration, stub_dns_latency, squatstream::workers::dns::DnsStage().stub_defaults.latency,
           "Mean latency of the stub DNS stage.");
 ABSL_FLAG(double, stub_dns_failure_rate, squatstream::workers::dns::DnsStage().stub_defaults.failure_rate,
@@ -45,6 +47,7 @@ class RealDnsStage final : public Enricher {
       : metrics_(std::move(metrics)), resolver_(std::move(resolver)), enricher_(resolver_.get(), metrics_.get()) {}
 
   v1::Enricher id() const override { return enricher_.id(); }
+  std::size_t MaxResultBytes() const override { return enricher_.MaxResultBytes(); }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override {
     enricher_.Lookup(input, std::move(executor), cancel, std::move(done));
@@ -100,6 +103,11 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
         absl::StrFormat("--dns_cache_entries=%d: must not be negative", absl::GetFlag(FLAGS_dns_cache_entries)));
   }
   o.cache_entries = static_cast<std::size_t>(absl::GetFlag(FLAGS_dns_cache_entries));
+  if (absl::GetFlag(FLAGS_dns_cache_mb) < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--dns_cache_mb=%d: must not be negative", absl::GetFlag(FLAGS_dns_cache_mb)));
+  }
+  o.cache_bytes = static_cast<std::size_t>(absl::GetFlag(FLAGS_dns_cache_mb)) << 20;
   stub = {absl::GetFlag(FLAGS_stub_dns_latency), absl::GetFlag(FLAGS_stub_dns_failure_rate),
           absl::GetFlag(FLAGS_stub_dns_registered_rate)};
   return absl::OkStatus();

@@ -74,6 +74,11 @@ ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
   cache_hits = &cache.Add({{"result", "hit"}});
   cache_joined = &cache.Add({{"result", "joined"}});
   cache_misses = &cache.Add({{"result", "miss"}});
+  cache_bytes = &prometheus::BuildGauge()
+                     .Name("squatstream_dns_cache_bytes")
+                     .Help("What the shared DNS cache holds, in bytes (bounded by --dns_cache_bytes).")
+                     .Register(registry)
+                     .Add({});
   auto& verdicts_family = prometheus::BuildCounter()
                               .Name("squatstream_dns_verdicts_total")
                               .Help(
@@ -390,30 +395,36 @@ const DnsMessage* Resolver::CacheFind(const std::string& key) {
   auto it = cache_.find(key);
   if (it == cache_.end()) return nullptr;
   if (it->second.expires <= std::chrono::steady_clock::now()) {
-    cache_order_.erase(it->second.age);
-    cache_.erase(it);
+    CacheErase(it);
     return nullptr;
   }
   return &it->second.response;
 }
 
+void Resolver::CacheErase(absl::flat_hash_map<std::string, CacheEntry>::iterator it) {
+  cache_bytes_ -= it->second.bytes;
+  cache_order_.erase(it->second.age);
+  cache_.erase(it);
+}
+
 void Resolver::CacheStore(const std::string& key, const DnsMessage& response) {
-  if (options_.cache_entries == 0) return;
+  if (options_.cache_entries == 0 || options_.cache_bytes == 0) return;
   const std::optional<std::uint32_t> ttl = response.CacheTtl();
   if (!ttl || *ttl == 0) return;
   const auto expires = std::chrono::steady_clock::now() + std::chrono::seconds(*ttl);
-  auto it = cache_.find(key);
-  if (it != cache_.end()) {
-    it->second.response = response;
-    it->second.expires = expires;
-    return;
-  }
-  if (cache_.size() >= options_.cache_entries) {  // the oldest entry goes
-    cache_.erase(cache_order_.front());
-    cache_order_.pop_front();
+  // The response (bounded by the parser: dns_message.h), the key in the table and in the age list, the nodes.
+  const std::size_t bytes = response.HeldBytes() + 2 * (key.capacity() + 1) + sizeof(CacheEntry) + 64;
+  if (auto it = cache_.find(key); it != cache_.end()) CacheErase(it);
+  if (bytes > options_.cache_bytes) return;
+  // Full (entries or bytes): the oldest entries go.
+  while (!cache_order_.empty() &&
+         (cache_.size() >= options_.cache_entries || cache_bytes_ + bytes > options_.cache_bytes)) {
+    CacheErase(cache_.find(cache_order_.front()));
   }
   cache_order_.push_back(key);
-  cache_.emplace(key, CacheEntry{response, expires, std::prev(cache_order_.end())});
+  cache_.emplace(key, CacheEntry{response, expires, std::prev(cache_order_.end()), bytes});
+  cache_bytes_ += bytes;
+  metrics_->cache_bytes->Set(static_cast<double>(cache_bytes_));
 }
 
 }  // namespace squatstream::workers::dns

@@ -42,9 +42,10 @@ struct ResolverOptions {
   std::vector<std::string> servers;
   std::chrono::milliseconds timeout{2500};  // per try
   int tries = 2;
-  double rate_limit_qps = 100;         // queries sent per second, process-wide; 0: no limit
-  int max_inflight = 256;              // queries sent and not yet answered
-  std::size_t cache_entries = 100000;  // responses kept; 0: no cache
+  double rate_limit_qps = 100;                      // queries sent per second, process-wide; 0: no limit
+  int max_inflight = 256;                           // queries sent and not yet answered
+  std::size_t cache_entries = 100000;               // responses kept; 0: no cache
+  std::size_t cache_bytes = std::size_t{64} << 20;  // and at most this much held (DnsMessage::HeldBytes and keys)
   // Receive and send buffers of c-ares's sockets: a burst of answers to hundreds of queries in flight
   // overflows the kernel's default (~208 KiB) and the dropped ones wait out a timeout (capped by
   // net.core.rmem_max / wmem_max).
@@ -61,6 +62,7 @@ struct ResolverMetrics {
   prometheus::Counter* cache_hits;
   prometheus::Counter* cache_joined;  // joined the same query queued or in flight
   prometheus::Counter* cache_misses;
+  prometheus::Gauge* cache_bytes;  // what the shared cache holds
   // The DNS stage's (dns_enricher.h):
   prometheus::Counter* verdict_registered;
   prometheus::Counter* verdict_unregistered;
@@ -124,7 +126,9 @@ class Resolver {
     DnsMessage response;
     std::chrono::steady_clock::time_point expires;
     std::list<std::string>::iterator age;  // in cache_order_
+    std::size_t bytes = 0;                 // what the entry holds: its response, its key twice, the nodes
   };
+  void CacheErase(absl::flat_hash_map<std::string, CacheEntry>::iterator it);
 
   Resolver(asio::io_context& io, const ResolverOptions& options, ResolverMetrics* metrics);
 
@@ -161,6 +165,7 @@ class Resolver {
   bool shut_down_ = false;
   absl::flat_hash_map<std::string, CacheEntry> cache_;
   std::list<std::string> cache_order_;  // oldest first
+  std::size_t cache_bytes_ = 0;         // the entries' bytes, summed
 };
 
 }  // namespace squatstream::workers::dns

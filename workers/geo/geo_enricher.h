@@ -38,6 +38,8 @@ class GeoEnricher final : public Enricher {
   GeoEnricher(GeoCatalog* catalog, GeoMetrics* metrics);
 
   v1::Enricher id() const override { return v1::ENRICHER_GEO; }
+  // kMaxAddresses locations, each a few short database strings.
+  std::size_t MaxResultBytes() const override { return std::size_t{8} << 10; }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   std::optional<LookupResult> TryLookupNow(const LookupInput& input) override;

@@ -94,6 +94,8 @@ class RegistrationEnricher final : public Enricher {
   ~RegistrationEnricher() override;
 
   v1::Enricher id() const override { return v1::ENRICHER_WHOIS; }
+  // BoundWhoisResult's bound (registration_parsers.h), and the status message beside it.
+  std::size_t MaxResultBytes() const override { return kMaxWhoisResultBytes + (std::size_t{4} << 10); }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   // Answers names not to be asked about, and names in the cache.

@@ -232,8 +232,28 @@ absl::StatusOr<RdapDomain> ParseRdapDomain(absl::string_view json) {
       break;
     }
   }
-  MakeValidUtf8(&r);  // JSON escapes can spell lone surrogates
+  BoundWhoisResult(&r);
+  MakeValidUtf8(&r);  // JSON escapes can spell lone surrogates (and a cut can split a character)
   return out;
+}
+
+void BoundWhoisResult(v1::WhoisResult* r) {
+  auto cut = [](std::string* s, std::size_t max) {
+    if (s->size() > max) s->resize(max);  // a character split here is repaired by MakeValidUtf8 after
+  };
+  for (std::string* s : {r->mutable_registrar(), r->mutable_created(), r->mutable_expires(), r->mutable_updated(),
+                         r->mutable_registrar_iana_id(), r->mutable_abuse_email(), r->mutable_abuse_phone(),
+                         r->mutable_registered_domain()}) {
+    cut(s, 1024);
+  }
+  auto bound = [&cut](google::protobuf::RepeatedPtrField<std::string>* list, int max_entries) {
+    if (list->size() > max_entries) list->DeleteSubrange(max_entries, list->size() - max_entries);
+    for (std::string& s : *list) cut(&s, 256);
+  };
+  bound(r->mutable_statuses(), 32);
+  bound(r->mutable_name_servers(), 16);
+  bound(r->mutable_servers(), 16);
+  cut(r->mutable_raw_text(), 4096);
 }
 
 void MergeRegistration(const v1::WhoisResult& more, v1::WhoisResult* into) {
@@ -397,8 +417,9 @@ WhoisAnswer ParseWhois(absl::string_view text) {
     // (its text stays on the record).
     r.set_registered(!absl::StripAsciiWhitespace(text).empty());
   }
+  BoundWhoisResult(&r);
   MakeValidUtf8(&r);
-  out.referral = ToValidUtf8(out.referral);
+  out.referral = ToValidUtf8(out.referral.substr(0, 1024));
   return out;
 }
 

@@ -46,6 +46,12 @@ struct WhoisAnswer {
 };
 WhoisAnswer ParseWhois(absl::string_view text);
 
+// A registry's answer is a stranger's choice (an RDAP body may be megabytes of statuses and name servers):
+// what a result keeps is cut to at most kMaxWhoisResultBytes — each text field to 1 KiB, at most 32 statuses
+// and 16 name servers of 256 bytes, the WHOIS text as the enricher cuts it (4 KiB). The parsers apply it.
+inline constexpr std::size_t kMaxWhoisResultBytes = std::size_t{32} << 10;
+void BoundWhoisResult(v1::WhoisResult* result);
+
 // WHOIS servers answer in Latin-1 and worse: what the parsers return is made valid UTF-8 (workers/utf8.h).
 using workers::MakeValidUtf8;
 using workers::ToValidUtf8;

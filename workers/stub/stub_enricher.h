@@ -23,6 +23,8 @@ class StubEnricher final : public Enricher {
   StubEnricher(const StageDef& stage, StubConfig config);
 
   v1::Enricher id() const override { return stage_.id; }
+  // The simulations make a few short fields (a name of at most 253 bytes among them): at most this much.
+  std::size_t MaxResultBytes() const override { return 512; }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
   // Answers at once when the configured latency is zero.
