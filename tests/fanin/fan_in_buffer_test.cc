@@ -302,6 +302,81 @@ TEST(FanInBuffer, PushReservedAllFillsReservedSlotsAtOnce) {
   EXPECT_EQ(buffer.size(), 0u);
 }
 
+// Items weighed (the pipeline's records weigh their bytes' slots): reservations of many units, a filled one
+// charged its item's weight instead, the space it frees handed to a waiting reservation at once.
+TEST(FanInBuffer, WeighedItemsAndReservationsOfManyUnits) {
+  FanInBuffer<std::string> buffer(10, [](const std::string& s) { return s.size(); });
+  int space_calls = 0;
+  buffer.SetSpaceCallback([&] { ++space_calls; });
+  ASSERT_TRUE(buffer.TryReserve(6));
+  EXPECT_FALSE(buffer.TryReserve(6));  // 12 > 10
+  ASSERT_TRUE(buffer.TryReserve(4));
+  EXPECT_EQ(buffer.units(), 10u);
+  EXPECT_TRUE(buffer.PushReserved("ab", 6));  // weighs 2 of its 6: 4 freed, the failed TryReserve called back
+  EXPECT_EQ(space_calls, 1);
+  EXPECT_EQ(buffer.units(), 6u);
+  ASSERT_TRUE(buffer.TryReserve(4));
+  std::vector<std::string> items = {"x", "yyy"};
+  EXPECT_TRUE(buffer.PushReservedAll(&items, 4));  // 2 x 4 reserved, 1 + 3 held
+  EXPECT_EQ(buffer.units(), 6u);
+  EXPECT_EQ(buffer.size(), 3u);
+  std::vector<std::string> batch;
+  buffer.Drain(&batch, 10);
+  EXPECT_EQ(batch, (std::vector<std::string>{"ab", "x", "yyy"}));
+  EXPECT_EQ(buffer.units(), 0u);
+  buffer.ReleaseReservation(0);  // (nothing reserved: a no-op of zero units)
+  EXPECT_EQ(buffer.units(), 0u);
+}
+
+// An empty buffer takes one reservation of any size, so that a candidate whose record may be larger than the
+// whole buffer still goes, alone.
+TEST(FanInBuffer, AnEmptyBufferAdmitsOneReservationLargerThanItsCapacity) {
+  FanInBuffer<std::string> buffer(4, [](const std::string& s) { return s.size(); });
+  ASSERT_TRUE(buffer.TryReserve(9));
+  EXPECT_FALSE(buffer.TryReserve(1));
+  buffer.ReleaseReservation(9);
+  EXPECT_TRUE(buffer.TryReserve(1));
+}
+
+// A drain takes at most max_units of weight (but always one item), so that a message stays under a byte bound
+// however large the records; the rest stays held, oldest first.
+TEST(FanInBuffer, DrainTakesAtMostMaxUnitsButAlwaysOneItem) {
+  FanInBuffer<std::string> buffer(100, [](const std::string& s) { return s.size(); });
+  for (const char* s : {"aaaa", "bbbb", "cccccccccc", "d", "e"}) buffer.Push(s);
+  std::vector<std::string> batch;
+  buffer.Drain(&batch, 10, 1, 8);
+  EXPECT_EQ(batch, (std::vector<std::string>{"aaaa", "bbbb"}));
+  buffer.Drain(&batch, 10, 1, 8);
+  EXPECT_EQ(batch, (std::vector<std::string>{"cccccccccc"}));  // over the bound alone: taken alone
+  EXPECT_EQ(buffer.units(), 2u);
+  buffer.Drain(&batch, 10, 1, 8);
+  EXPECT_EQ(batch, (std::vector<std::string>{"d", "e"}));
+  EXPECT_EQ(buffer.units(), 0u);
+  // Everything within both bounds: one swap.
+  buffer.Push("f");
+  buffer.Drain(&batch, 10, 1, 8);
+  EXPECT_EQ(batch, (std::vector<std::string>{"f"}));
+}
+
+// PushAll (blocking producers) goes in pieces that fit by weight.
+TEST(FanInBuffer, PushAllPiecesFitByWeight) {
+  FanInBuffer<std::string> buffer(6, [](const std::string& s) { return s.size(); });
+  std::thread producer([&] {
+    std::vector<std::string> items = {"aaa", "bbb", "cc", "dddd"};
+    EXPECT_TRUE(buffer.PushAll(&items));
+  });
+  std::vector<std::string> got, batch;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.size() < 4 && std::chrono::steady_clock::now() < deadline) {
+    EXPECT_LE(buffer.units(), 6u);
+    buffer.Drain(&batch, 10);
+    got.insert(got.end(), batch.begin(), batch.end());
+    if (batch.empty()) std::this_thread::yield();
+  }
+  producer.join();
+  EXPECT_EQ(got, (std::vector<std::string>{"aaa", "bbb", "cc", "dddd"}));
+}
+
 TEST(FanInBuffer, DataCallbackFiresOnceAfterAnEmptyDrain) {
   FanInBuffer<int> buffer(4);
   int data_calls = 0;

@@ -143,7 +143,7 @@ absl::Status ReadRdata(const Reader& r, std::size_t start, std::size_t length, R
         if (rdata.size() - i - 1 < n) return Malformed("TXT string past its record");
         for (std::size_t k = i + 1; k < i + 1 + n && !*cut; ++k) {
           const std::uint8_t c = rdata[k];
-          if (rr->value.size() + 4 > kMaxTxtBytes) {
+          if (rr->value.size() + 4 + 3 > kMaxTxtBytes) {  // room for the next \DDD and the "..."
             rr->value.append("...");
             *cut = true;
           } else if (c >= 0x20 && c < 0x7f && c != '\\') {
