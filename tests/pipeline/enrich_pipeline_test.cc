@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "asio/post.hpp"
 #include "gtest/gtest.h"
 #include "permute/domain.h"
 #include "tests/pipeline/test_metrics.h"
@@ -164,6 +165,63 @@ TEST_F(EnrichPipelineTest, CancelEndsEveryStageInFlight) {
   std::vector<std::string> batch;
   EXPECT_FALSE(pipeline->buffer().Drain(&batch, 1024, 1).finished);  // cancelled, not finished
   EXPECT_TRUE(batch.empty());
+}
+
+// A stage whose answers a stranger inflates: a DNS result of `addresses` addresses for most names (over the
+// interface's default bound, 4 KiB), of one for the rest.
+class InflatingEnricher final : public workers::Enricher {
+ public:
+  explicit InflatingEnricher(int addresses) : addresses_(addresses) {}
+  v1::Enricher id() const override { return v1::ENRICHER_DNS; }
+  void Lookup(const workers::LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot,
+              Callback done) override {
+    workers::LookupResult r;
+    v1::DnsResult* dns = r.value.mutable_dns();
+    dns->set_verdict(v1::DNS_VERDICT_REGISTERED);
+    const int n = input.domain_ascii.size() % 3 == 0 ? 1 : addresses_;
+    for (int i = 0; i < n; ++i) dns->add_addresses("2001:db8::" + std::to_string(i));
+    asio::post(executor, [done = std::move(done), r = std::move(r)]() mutable { std::move(done)(std::move(r)); });
+  }
+
+ private:
+  const int addresses_;
+};
+
+// Whatever a stage returns, a record never holds more than its candidate reserved: a result over the stage's
+// bound is dropped (RESOURCE_EXHAUSTED, `truncated` saying so), and what the buffer holds and reserves stays
+// within its capacity at every drain.
+TEST_F(EnrichPipelineTest, AResultOverItsStagesBoundIsDroppedAndTheBufferStaysWithinItsCapacity) {
+  const workers::StageDef& dns = **workers::FindStage(v1::ENRICHER_DNS);
+  ASSERT_TRUE(registry_.Add(dns, std::make_unique<InflatingEnricher>(2000), metrics_.Stage("dns")).ok());
+  auto pipeline = Start("example.com", 500, {}, false);
+  std::vector<std::string> batch;
+  std::size_t dropped = 0, kept = 0, records = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (bool finished = false; !finished && std::chrono::steady_clock::now() < deadline;) {
+    EXPECT_LE(pipeline->buffer().units(), pipeline->buffer().capacity());
+    const auto result = pipeline->buffer().Drain(&batch, 1024, 1);
+    finished = result.finished;
+    for (const std::string& s : batch) {
+      EXPECT_LE(s.size(), 2 * workers::Enricher::kDefaultMaxResultBytes);
+      v1::Record r;
+      ASSERT_TRUE(r.ParseFromString(s));
+      ++records;
+      const v1::Enrichment& e = r.enrichments(0);
+      if (e.status().code() == static_cast<int>(absl::StatusCode::kResourceExhausted)) {
+        ++dropped;
+        EXPECT_FALSE(e.has_dns());
+        EXPECT_NE(e.truncated(), "");
+        EXPECT_NE(e.status().message().find("over the stage's bound"), std::string::npos) << e.status().message();
+      } else {
+        ++kept;
+        EXPECT_EQ(e.dns().addresses_size(), 1);
+      }
+    }
+    if (result.taken == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(records, 500u);
+  EXPECT_GT(dropped, 0u);
+  EXPECT_GT(kept, 0u);
 }
 
 }  // namespace
