@@ -114,6 +114,7 @@ prometheus::Counter* RegistrationMetrics::Request(const std::string& protocol, c
 
 struct RegistrationEnricher::Waiter {
   asio::any_io_executor executor;
+  std::uint64_t stream = 0;  // whose turn at the registry's gate
   Callback done;
   std::string registered;
   Clock::time_point started;
@@ -127,6 +128,7 @@ struct RegistrationEnricher::Fetch {
   v1::WhoisResult result;
   Clock::time_point deadline;
   std::shared_ptr<bool> abandoned = std::make_shared<bool>(false);  // the gate drops it from its queue
+  std::uint64_t stream = 0;                                         // its first waiter's: its turns at the gate
   std::function<void()> cancel_whois;                               // the WHOIS query in progress, if any
   std::string doing;                                                // what it waits for now, for the deadline message
   int throttled = 0;
@@ -319,6 +321,7 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
                                   asio::cancellation_slot cancel, Callback done) {
   auto waiter = std::make_shared<Waiter>();
   waiter->executor = executor;
+  waiter->stream = input.stream;
   waiter->done = std::move(done);
   waiter->started = Clock::now();
   if (std::optional<LookupResult> now = Now(input, &waiter->registered)) {
@@ -374,6 +377,7 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
     fetch->result.set_registered_domain(fetch->name);
     fetch->deadline = waiter->started + absl::ToChronoNanoseconds(options_.deadline);
     fetch->waiters.push_back(waiter);
+    fetch->stream = waiter->stream;
     in_flight_.emplace(fetch->name, fetch);
     Start(fetch);
   });
@@ -424,7 +428,7 @@ void RegistrationEnricher::Start(const std::shared_ptr<Fetch>& fetch) {
 void RegistrationEnricher::AskRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related) {
   const std::string host = HostOf(url);
   fetch->doing = absl::StrFormat("waiting for %s's turn", host);
-  gate_.Acquire(host, fetch->abandoned, [this, fetch, url, host, related](bool waited) {
+  gate_.Acquire(host, fetch->stream, fetch->abandoned, [this, fetch, url, host, related](bool waited) {
     if (waited) metrics_->gate_waits->Increment();
     if (!Worthwhile(fetch)) {  // ended, or too late, since it queued: the turn goes back unused
       gate_.Release(host, GateOutcome::kOk, std::chrono::seconds(0));
@@ -514,7 +518,7 @@ void RegistrationEnricher::OnRdap(const std::shared_ptr<Fetch>& fetch, const std
 
 void RegistrationEnricher::AskWhois(const std::shared_ptr<Fetch>& fetch, const std::string& server, WhoisStep step) {
   fetch->doing = absl::StrFormat("waiting for whois %s's turn", server);
-  gate_.Acquire(server, fetch->abandoned, [this, fetch, server, step](bool waited) {
+  gate_.Acquire(server, fetch->stream, fetch->abandoned, [this, fetch, server, step](bool waited) {
     if (waited) metrics_->gate_waits->Increment();
     if (!Worthwhile(fetch)) {
       gate_.Release(server, GateOutcome::kOk, std::chrono::seconds(0));

@@ -13,7 +13,7 @@ ServerGate::ServerGate(asio::any_io_executor strand, GateOptions options)
   options_.max_concurrent = std::max(options_.max_concurrent, 1);
 }
 
-void ServerGate::Acquire(const std::string& server, std::shared_ptr<bool> abandoned,
+void ServerGate::Acquire(const std::string& server, std::uint64_t stream, std::shared_ptr<bool> abandoned,
                          absl::AnyInvocable<void(bool) &&> go) {
   // Servers are named by registries' answers: forget idle ones (nothing in flight or queued, no pause
   // pending) once there are many, so the table stays bounded.
@@ -22,14 +22,17 @@ void ServerGate::Acquire(const std::string& server, std::shared_ptr<bool> abando
     const Clock::time_point now = Clock::now();
     absl::erase_if(servers_, [&](const auto& kv) {
       const Server& s = *kv.second;
-      return s.in_flight == 0 && s.queue.empty() && !s.timer_armed && s.paused_until <= now;
+      return s.in_flight == 0 && s.queued == 0 && !s.timer_armed && s.paused_until <= now;
     });
   }
   auto& slot = servers_[server];
   if (slot == nullptr) slot = std::make_unique<Server>(strand_);
   Server& s = *slot;
-  const bool must_queue = !s.queue.empty() || s.in_flight >= options_.max_concurrent;
-  s.queue.push_back(Waiter{std::move(abandoned), std::move(go), must_queue});
+  const bool must_queue = s.queued > 0 || s.in_flight >= options_.max_concurrent;
+  auto [queue, new_stream] = s.queues.try_emplace(stream);
+  if (new_stream) s.turns.push_back(stream);
+  queue->second.push_back(Waiter{std::move(abandoned), std::move(go), must_queue});
+  ++s.queued;
   ++waiting_;
   Pump(server, s);
 }
@@ -56,19 +59,32 @@ void ServerGate::Release(const std::string& server, GateOutcome outcome, std::ch
 
 void ServerGate::Shutdown() {
   for (auto& [name, server] : servers_) {
-    server->queue.clear();
+    server->queues.clear();
+    server->turns.clear();
+    server->queued = 0;
     server->timer.cancel();
   }
   waiting_ = 0;
 }
 
-void ServerGate::Pump(const std::string& name, Server& s) {
-  for (;;) {
-    while (!s.queue.empty() && *s.queue.front().abandoned) {
-      s.queue.pop_front();
+bool ServerGate::SkipAbandoned(Server& s) {
+  while (!s.turns.empty()) {
+    auto queue = s.queues.find(s.turns.front());
+    while (!queue->second.empty() && *queue->second.front().abandoned) {
+      queue->second.pop_front();
+      --s.queued;
       --waiting_;
     }
-    if (s.queue.empty() || s.in_flight >= options_.max_concurrent) return;
+    if (!queue->second.empty()) return true;
+    s.queues.erase(queue);
+    s.turns.pop_front();
+  }
+  return false;
+}
+
+void ServerGate::Pump(const std::string& name, Server& s) {
+  for (;;) {
+    if (!SkipAbandoned(s) || s.in_flight >= options_.max_concurrent) return;
     const Clock::time_point now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - s.refilled).count();
     s.refilled = now;
@@ -88,15 +104,27 @@ void ServerGate::Pump(const std::string& name, Server& s) {
         auto it = servers_.find(name);
         if (it == servers_.end()) return;
         it->second->timer_armed = false;
-        for (Waiter& w : it->second->queue) w.queued = true;  // they waited for the pause or a token
+        for (auto& [stream, queue] : it->second->queues) {
+          for (Waiter& w : queue) w.queued = true;  // they waited for the pause or a token
+        }
         Pump(name, *it->second);
       });
       return;
     }
     s.tokens -= 1;
     ++s.in_flight;
-    Waiter w = std::move(s.queue.front());
-    s.queue.pop_front();
+    // The next stream's first waiter; the stream goes to the back of the turns if it has more.
+    const std::uint64_t stream = s.turns.front();
+    s.turns.pop_front();
+    auto queue = s.queues.find(stream);
+    Waiter w = std::move(queue->second.front());
+    queue->second.pop_front();
+    if (queue->second.empty()) {
+      s.queues.erase(queue);
+    } else {
+      s.turns.push_back(stream);
+    }
+    --s.queued;
     --waiting_;
     asio::post(strand_, [go = std::move(w.go), queued = w.queued]() mutable { std::move(go)(queued); });
   }

@@ -1,12 +1,15 @@
 // Politeness towards each registry server (RDAP host or WHOIS server): at most `max_concurrent` requests at
 // once, at most `rate_per_second` started per second (a token bucket of one second's worth), and a pause
 // after the server pushed back — its Retry-After on HTTP 429, or an exponential backoff (1 s, 2 s, 4 s ...
-// up to `max_backoff`) after refused connections and server errors. Requests wait their turn in order.
+// up to `max_backoff`) after refused connections and server errors. Requests wait their turn: the streams
+// waiting for a server take turns (LookupInput::stream), each stream's requests in order — so one stream
+// with thousands of names under one registry delays another stream's request by one turn, not its queue.
 // Strand-only: every call from the one strand given.
 #ifndef SQUATSTREAM_WORKERS_REGISTRATION_SERVER_GATE_H_
 #define SQUATSTREAM_WORKERS_REGISTRATION_SERVER_GATE_H_
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
@@ -34,7 +37,8 @@ class ServerGate {
   // Runs `go` (on the strand, never inline) when `server` may be asked: a slot and a token are taken then,
   // and Release must follow. `go(waited)` says whether it had to queue. A request whose `*abandoned` is
   // true by its turn is dropped without taking anything.
-  void Acquire(const std::string& server, std::shared_ptr<bool> abandoned, absl::AnyInvocable<void(bool) &&> go);
+  void Acquire(const std::string& server, std::uint64_t stream, std::shared_ptr<bool> abandoned,
+               absl::AnyInvocable<void(bool) &&> go);
   // Gives the slot back; kThrottled pauses the server for `retry_after` (at least the backoff), kFailed
   // backs off exponentially, kOk resets the backoff.
   void Release(const std::string& server, GateOutcome outcome, std::chrono::seconds retry_after);
@@ -58,11 +62,16 @@ class ServerGate {
     int in_flight = 0;
     int failures = 0;
     Clock::time_point paused_until{};
-    std::deque<Waiter> queue;
+    absl::flat_hash_map<std::uint64_t, std::deque<Waiter>> queues;  // by stream
+    std::deque<std::uint64_t> turns;                                // the streams with waiters, next first
+    std::size_t queued = 0;                                         // waiters over every stream
     asio::steady_timer timer;
     bool timer_armed = false;
   };
   void Pump(const std::string& name, Server& s);
+  // Drops the abandoned waiters at the head of the next stream's queue (and streams left empty); false when
+  // no one waits.
+  bool SkipAbandoned(Server& s);
 
   asio::any_io_executor strand_;
   GateOptions options_;

@@ -29,6 +29,7 @@
 #include "workers/net/host_lookup.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/registration/registration_parsers.h"
+#include "workers/registration/server_gate.h"
 
 namespace squatstream::workers::registration {
 namespace {
@@ -38,6 +39,37 @@ using ::testing::HasSubstr;
 namespace peers = ::squatstream::workers::dns::testing;
 
 // --- Parsers -------------------------------------------------------------------------------------------
+
+// A registry's turns are shared between streams: stream 1 queues ten requests for one server (one at a
+// time), stream 2 one; stream 2's goes within the next two turns — after the one stream 1 had running and at
+// most one more — not eleventh. With one stream id for both (the gate before streams took turns) it goes last.
+std::vector<int> GrantOrder(std::uint64_t second_stream) {
+  asio::io_context io;
+  auto strand = asio::make_strand(io);
+  ServerGate gate(strand, GateOptions{.rate_per_second = 1e6, .max_concurrent = 1});
+  std::vector<int> order;
+  asio::post(strand, [&] {
+    auto go = [&](int who) {
+      return [&, who](bool) {
+        order.push_back(who);
+        asio::post(strand, [&] { gate.Release("rdap.example", GateOutcome::kOk, std::chrono::seconds(0)); });
+      };
+    };
+    for (int i = 0; i < 10; ++i) gate.Acquire("rdap.example", 1, std::make_shared<bool>(false), go(1));
+    gate.Acquire("rdap.example", second_stream, std::make_shared<bool>(false), go(2));
+  });
+  io.run_for(std::chrono::seconds(10));
+  return order;
+}
+
+TEST(ServerGateTest, StreamsTakeTurnsAtARegistry) {
+  const std::vector<int> fair = GrantOrder(2);
+  ASSERT_EQ(fair.size(), 11u);
+  EXPECT_LE(std::find(fair.begin(), fair.end(), 2) - fair.begin(), 2);
+  const std::vector<int> one_stream = GrantOrder(1);
+  ASSERT_EQ(one_stream.size(), 11u);
+  EXPECT_EQ(one_stream.back(), 2);
+}
 
 TEST(RdapBootstrapTest, LongestSuffixWinsAndHttpsFirst) {
   absl::StatusOr<RdapBootstrap> b = ParseRdapBootstrap(R"({"publication":"2026-01-30T00:00:01Z","services":[
