@@ -28,10 +28,11 @@ std::vector<std::string> InputNames(const std::vector<permute::Generator>& gener
   return out;
 }
 
-// The record's own fields: its names, its input's, a tag and a length per field and kind, and each
-// enrichment's envelope (enricher, status code, latency, flags) around its result.
-std::size_t RecordBytes(std::size_t names_bytes, const StagePlan& stages, std::size_t results_bytes) {
-  return names_bytes + 32 + 2 * permute::kKindCount + 16 * stages.size() + results_bytes;
+// What a candidate reserves: its record's own fields (its names, its input's, a tag and a length per field and
+// kind, and each enrichment's envelope — enricher, status code, latency, flags — around its result), the
+// results' bounds, and its state in flight.
+std::size_t ReservationBytes(std::size_t names_bytes, const StagePlan& stages, std::size_t results_bytes) {
+  return names_bytes + 32 + 2 * permute::kKindCount + 16 * stages.size() + results_bytes + kInflightBytes;
 }
 
 std::size_t ResultsBytes(const StagePlan& stages) {
@@ -63,12 +64,11 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, asio::io_context& cpu, Stre
       all_stages_(AllStages(stages_.size())),
       registered_only_(work.registered_only),
       max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / stages_.size())),
-      bytes_per_unit_(std::max<std::size_t>(1, options.bytes_per_unit)),
       stream_id_(NextStreamId()),
       batch_window_(options.batch_window),
       metrics_(metrics),
-      buffer_(options.buffer_capacity,
-              [unit = bytes_per_unit_](const std::string& record) { return (record.size() + unit - 1) / unit; }),
+      buffer_(options.buffer_capacity * std::max<std::size_t>(1, options.bytes_per_slot),
+              [](const std::string& record) { return record.size() + kHeldRecordBytes; }),
       flush_timer_(strand_) {
   max_results_bytes_ = ResultsBytes(stages_);
   // The gauge follows every push, drain and discard, so it shows the records a stalled reader holds too.
@@ -180,15 +180,14 @@ void EnrichPipeline::FinishGenerator() {
   ++current_;
 }
 
-std::size_t MaxRecordBytes(const StagePlan& stages) {
+std::size_t MaxReservationBytes(const StagePlan& stages) {
   // A name is at most 253 bytes in ASCII, its Unicode form at most 4 bytes per character of it.
-  return RecordBytes(253 + 4 * 253 + 253, stages, ResultsBytes(stages));
+  return ReservationBytes(253 + 4 * 253 + 253, stages, ResultsBytes(stages));
 }
 
 std::size_t EnrichPipeline::ReservationFor(const permute::Candidate& candidate, std::size_t input) const {
-  const std::size_t bytes = RecordBytes(candidate.ascii.size() + candidate.unicode.size() + inputs_[input].size(),
-                                        stages_, max_results_bytes_);
-  return (bytes + bytes_per_unit_ - 1) / bytes_per_unit_;
+  return ReservationBytes(candidate.ascii.size() + candidate.unicode.size() + inputs_[input].size(), stages_,
+                          max_results_bytes_);
 }
 
 void EnrichPipeline::Dispatch(Generated generated) {

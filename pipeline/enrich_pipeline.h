@@ -9,11 +9,11 @@
 // it. All of the pipeline's other state lives on one asio strand: dispatch, lookup completions and cancellation
 // run there in turn, which is what lets cancellation signals be emitted safely (asio requires it) and keeps
 // the state free of locks. The consumer (the gRPC reactor) drains the buffer from gRPC's threads.
-// Backpressure and memory: the buffer counts in units of `bytes_per_unit` (the memory budget's slots). A
+// Backpressure and memory: the buffer counts bytes (its capacity: `buffer_capacity` memory-budget slots). A
 // candidate is dispatched only after it reserved what its record may grow to — its names plus every planned
-// stage's bound (Enricher::MaxResultBytes; a result over it is dropped, RESOURCE_EXHAUSTED) — and its record,
-// once finished, is charged what its bytes take instead; so records held plus lookups in flight never exceed
-// the buffer's capacity, whatever strangers answer. When it is full the pipeline waits (without blocking a
+// stage's bound (Enricher::MaxResultBytes; a result over it is dropped, RESOURCE_EXHAUSTED), and its state in
+// flight — and its record, once finished, is charged its bytes instead; so records held plus lookups in flight
+// never exceed the buffer's capacity, whatever strangers answer. When it is full the pipeline waits (without blocking a
 // thread) until a drain frees space. Batching: the records a Pump pass finished are handed over
 // together at its end (FanInBuffer::PushReservedAll, one lock acquisition; the stream's first record goes
 // at once), and a pass that leaves nothing more to do right away (it waits for lookups or for space)
@@ -48,8 +48,8 @@ namespace squatstream::pipeline {
 
 struct PipelineOptions {
   std::size_t max_inflight_lookups = 10000;  // per stream; at least one candidate's lookups always fit
-  std::size_t buffer_capacity = 16384;       // units held (records) plus reserved (candidates in flight)
-  std::size_t bytes_per_unit = 1536;         // what one unit stands for: the service's memory budget slot
+  std::size_t buffer_capacity = 16384;  // records held plus candidates in flight, in slots of bytes_per_slot
+  std::size_t bytes_per_slot = 1536;    // the service's memory budget slot
   // When a pass leaves records held and nothing more comes right away (lookups pending), they go out once
   // this much time has passed (or a batch is full), so that records finishing one by one still travel in
   // batches. Zero: at once (one message per record when lookups trickle in).
@@ -66,9 +66,14 @@ struct StreamWork {
   std::function<void()> generation_done;
 };
 
-// What the records of a stream with these stages reserve per candidate in flight, at most, in bytes: the
-// stages' bounds and the longest names. A stream needs room for a few of these besides its records held.
-std::size_t MaxRecordBytes(const StagePlan& stages);
+// What a candidate of a stream with these stages reserves in flight, at most, in bytes: the stages' bounds,
+// the longest names and kInflightBytes.
+std::size_t MaxReservationBytes(const StagePlan& stages);
+// What a candidate's state in flight costs besides its record's bytes (its record's objects, the pipeline's
+// and the stages' state), and what a record held costs besides its bytes (its heap block, its buffer entry):
+// the measured ~1.04 KiB a slot of docs/BENCHMARKS.md ("Under load and faults"), split between the two.
+inline constexpr std::size_t kInflightBytes = 1024;
+inline constexpr std::size_t kHeldRecordBytes = 64;
 
 class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
  public:
@@ -88,8 +93,6 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Where finished records arrive, each a serialized v1::Record (serialized where it was built, so the
   // stream only frames them); closed (finished) once every candidate's record was pushed.
   fanin::FanInBuffer<std::string>& buffer() { return buffer_; }
-  // What one of the buffer's units stands for (PipelineOptions::bytes_per_unit).
-  std::size_t bytes_per_unit() const { return bytes_per_unit_; }
 
   // Progress, readable from any thread.
   std::uint64_t generated() const { return generated_.load(std::memory_order_relaxed); }
@@ -104,7 +107,7 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   };
   struct Pending {
     v1::Record record;              // one enrichment per stage, in plan order, filled as they end
-    std::size_t reserved = 0;       // units reserved in the buffer for the record
+    std::size_t reserved = 0;       // bytes reserved in the buffer for the record
     std::uint32_t started = 0;      // bit i: stage i started (or answered at once)
     std::uint32_t done = 0;         // bit i: stage i ended
     std::size_t running = 0;        // lookups in flight
@@ -118,7 +121,7 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   struct Generated {
     permute::Candidate candidate;
     std::size_t input = 0;
-    std::size_t reserved = 0;  // units reserved in the buffer, once dispatched
+    std::size_t reserved = 0;  // bytes reserved in the buffer, once dispatched
   };
   // Candidates one generation task makes (or fewer, at the end).
   static constexpr std::size_t kGenerateChunk = 256;
@@ -153,7 +156,7 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   void Deliver(const v1::Record& record, std::size_t reserved);
   // Moves the staged records into their reservations, a lock acquisition of the buffer per run of equal ones.
   void HandOver();
-  // Units a candidate reserves: what its record may hold (its names and every stage's bound).
+  // Bytes a candidate reserves: what its record may hold (its names and every stage's bound) and its state.
   std::size_t ReservationFor(const permute::Candidate& candidate, std::size_t input) const;
   void OnLookupDone(std::uint64_t id, std::size_t stage, workers::LookupResult result);
   void CancelOnStrand();
@@ -172,7 +175,6 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   const std::uint32_t all_stages_;  // a bit per stage
   const bool registered_only_;
   const std::size_t max_inflight_candidates_;
-  const std::size_t bytes_per_unit_;
   const std::uint64_t stream_id_;  // LookupInput::stream: unique in the process
   const std::chrono::steady_clock::duration batch_window_;
   const PipelineMetrics& metrics_;
@@ -191,7 +193,7 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   bool flush_armed_ = false;
   struct Staged {
     std::vector<std::string> records;   // delivered records not handed over yet
-    std::vector<std::size_t> reserved;  // the units each one's candidate reserved
+    std::vector<std::size_t> reserved;  // the bytes each one's candidate reserved
   };
   Staged staged_;
   std::size_t max_results_bytes_ = 0;  // the planned stages' MaxResultBytes, summed

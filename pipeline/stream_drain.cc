@@ -12,7 +12,7 @@ StreamDrain::StreamDrain(std::shared_ptr<EnrichPipeline> pipeline, asio::io_cont
     : pipeline_(std::move(pipeline)),
       io_(io),
       max_batch_records_(max_batch_records),
-      max_batch_units_(std::max<std::size_t>(1, max_batch_bytes / pipeline_->bytes_per_unit())),
+      max_batch_bytes_(max_batch_bytes),
       metrics_(metrics),
       transport_(transport),
       started_(std::chrono::steady_clock::now()) {}
@@ -59,7 +59,7 @@ void StreamDrain::TryWrite() {
     // The first batch goes as soon as there is a record; later ones wait for a full batch unless the
     // pipeline flushes (it has nothing more coming right away) or finishes.
     const std::size_t max = max_batch_records_;
-    const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1, max_batch_units_);
+    const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1, max_batch_bytes_);
     // A finished stream whose last records were filtered out (registered_only) ends with a message of
     // progress alone, so that the client learns how many candidates were looked up.
     const bool final_progress = result.taken == 0 && result.finished && pipeline_->enriched() != reported_enriched_;

@@ -85,7 +85,7 @@ class StreamDrain {
   const std::shared_ptr<EnrichPipeline> pipeline_;
   asio::io_context& io_;
   const std::size_t max_batch_records_;
-  const std::size_t max_batch_units_;  // max_batch_bytes in the buffer's units
+  const std::size_t max_batch_bytes_;  // the buffer's units are bytes (each record's and kHeldRecordBytes)
   const PipelineMetrics& metrics_;
   StreamTransport& transport_;
   const std::chrono::steady_clock::time_point started_;

@@ -59,17 +59,16 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
     generators_bytes += work.generators.emplace_back(std::move(domain), spec->generator).HeldBytes();
   }
   // Buffer slots: room for every candidate in flight at once — each reserves what its record may grow to (the
-  // stages' bounds: enrich_pipeline.h), and its record once held weighs what its bytes take, most one slot —
-  // up to the buffer's capacity.
+  // stages' bounds: enrich_pipeline.h), and its record once held weighs its bytes — up to the buffer's capacity.
   const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity,
-                                           candidates * MemoryBudget::SlotsFor(pipeline::MaxRecordBytes(*stages)));
+                                           MemoryBudget::SlotsFor(candidates * pipeline::MaxReservationBytes(*stages)));
   if (absl::Status s = admission_.TakeGrant(
           MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes), buffer_need);
       !s.ok()) {
     return s;
   }
   pipeline_options.buffer_capacity = admission_.buffer();
-  pipeline_options.bytes_per_unit = MemoryBudget::kBytesPerSlot;
+  pipeline_options.bytes_per_slot = MemoryBudget::kBytesPerSlot;
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
   // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "asio/post.hpp"
 
 namespace squatstream::workers::dns {
@@ -45,9 +46,9 @@ struct DnsEnricher::Candidate {
   bool delegated = false;  // NS records for the name itself (answer, or a referral's authority)
   std::array<std::optional<QueryResult>, kRecordTypes.size()> records;
   std::size_t outstanding = 0;
-  std::size_t bytes = 0;      // what the result holds, counted against kMaxResultBytes
-  std::uint64_t omitted = 0;  // answers not kept (the parser's bound and the result's)
-  std::uint64_t values_cut = 0;
+  std::size_t bytes = 0;         // what the result holds, counted against kMaxResultBytes
+  std::uint64_t omitted = 0;     // answers not kept (the parser's bound and the result's)
+  std::uint64_t values_cut = 0;  // TXT values kept cut at kMaxTxtBytes
 };
 
 // Writes one query's outcome: its type, rcode and the answers of its own type — those that fit in what is
@@ -64,6 +65,7 @@ void DnsEnricher::AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::
       continue;
     }
     c.bytes += AnswerBytes(rr);
+    c.values_cut += rr.cut ? 1 : 0;
     v1::DnsAnswer* a = out->add_answers();
     a->set_value(rr.value);
     a->set_ttl(rr.ttl);
@@ -71,7 +73,6 @@ void DnsEnricher::AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::
   }
   out->set_answers_omitted(omitted);
   c.omitted += omitted;
-  c.values_cut += r.response->values_cut;
 }
 
 DnsEnricher::DnsEnricher(Resolver* resolver, ResolverMetrics* metrics)
@@ -226,10 +227,10 @@ void DnsEnricher::Finish(const std::shared_ptr<Candidate>& c, absl::Status statu
         break;
     }
     *result.value.mutable_dns() = std::move(c->result);
-    if (c->omitted > 0 || c->values_cut > 0) {
-      result.value.set_truncated(absl::StrCat(c->omitted, " DNS answers over the bounds not kept, ", c->values_cut,
-                                              " TXT values cut at ", kMaxTxtBytes, " bytes"));
-    }
+    std::vector<std::string> cut;
+    if (c->omitted > 0) cut.push_back(absl::StrCat(c->omitted, " DNS answers over the bounds not kept"));
+    if (c->values_cut > 0) cut.push_back(absl::StrCat(c->values_cut, " TXT values cut at ", kMaxTxtBytes, " bytes"));
+    result.value.set_truncated(absl::StrJoin(cut, ", "));
   }
   asio::post(c->executor,
              [done = std::move(c->done), result = std::move(result)]() mutable { std::move(done)(std::move(result)); });

@@ -200,6 +200,7 @@ absl::Status ReadRecords(Reader& r, std::uint16_t count, bool authority, std::ve
     bool value_cut = false;
     if (absl::Status s = ReadRdata(r, start, length, &rr, &value_cut); !s.ok()) return s;
     *cut += value_cut ? 1 : 0;
+    rr.cut = value_cut;
     ++kept[KnownIndex(rr.type)];
     out->push_back(std::move(rr));
   }

@@ -46,6 +46,7 @@ struct ResourceRecord {
   std::string value;  // A/AAAA: the address; NS/CNAME/MX: the host; TXT: the strings joined, \DDD-escaped; SOA: mname
   std::uint16_t preference = 0;   // MX
   std::uint32_t soa_minimum = 0;  // SOA: the negative-caching TTL field (RFC 2308)
+  bool cut = false;               // TXT: the value was cut at kMaxTxtBytes
 };
 
 struct DnsMessage {

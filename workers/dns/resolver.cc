@@ -76,7 +76,7 @@ ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
   cache_misses = &cache.Add({{"result", "miss"}});
   cache_bytes = &prometheus::BuildGauge()
                      .Name("squatstream_dns_cache_bytes")
-                     .Help("What the shared DNS cache holds, in bytes (bounded by --dns_cache_bytes).")
+                     .Help("What the shared DNS cache holds, in bytes (bounded by --dns_cache_mb).")
                      .Register(registry)
                      .Add({});
   auto& verdicts_family = prometheus::BuildCounter()
@@ -405,6 +405,7 @@ void Resolver::CacheErase(absl::flat_hash_map<std::string, CacheEntry>::iterator
   cache_bytes_ -= it->second.bytes;
   cache_order_.erase(it->second.age);
   cache_.erase(it);
+  metrics_->cache_bytes->Set(static_cast<double>(cache_bytes_));
 }
 
 void Resolver::CacheStore(const std::string& key, const DnsMessage& response) {
