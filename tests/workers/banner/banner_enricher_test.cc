@@ -6,15 +6,20 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
+#include <random>
 #include <regex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "asio/cancellation_signal.hpp"
 #include "asio/executor_work_guard.hpp"
 #include "asio/io_context.hpp"
@@ -23,6 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
+#include "tests/workers/banner/silent_listeners.h"
 #include "tests/workers/dns/dns_peers.h"
 #include "tests/workers/dns_record.h"
 #include "workers/banner/certificate.h"
@@ -586,6 +592,532 @@ TEST(CertificateTest, NotACertificateIsSaid) {
   (*store)->Describe({"garbage"}, "example.com", &tls);
   EXPECT_FALSE(tls.verified());
   EXPECT_THAT(tls.verify_error(), HasSubstr("does not parse"));
+}
+
+// --- ConnectionGate alone --------------------------------------------------------------------------------
+
+// The gate on an io_context the test runs itself: a grant is posted, so after Run() every grant made so far has
+// run its `go` (or, abandoned, handed its slot on), and `granted_` holds the tickets in the order slots were
+// given. Every Run() checks what must hold whatever the order: the caps, no slot idle while a waiter could have
+// it, and the gate's open count (its gauge) equal to the slots the tickets hold.
+class ConnectionGateTest : public ::testing::Test {
+ protected:
+  static constexpr std::uint64_t kA = 101;
+  static constexpr std::uint64_t kB = 102;
+  static constexpr std::uint64_t kC = 103;
+
+  struct Ticket {
+    std::uint64_t stream;
+    std::string address;
+    std::shared_ptr<bool> abandoned = std::make_shared<bool>(false);
+    bool granted = false;  // its `go` ran
+    bool released = false;
+  };
+
+  void Make(int max_total, int max_per_address) {
+    ASSERT_EQ(Held(), 0) << "the previous gate still has slots out";
+    max_total_ = max_total;
+    max_per_address_ = max_per_address;
+    tickets_.clear();
+    granted_.clear();
+    gate_ = std::make_unique<ConnectionGate>(max_total, max_per_address, &metrics_);
+  }
+
+  // Asks for a slot for `stream` at `address`, and runs what that granted (unless `run` is false). Returns the
+  // ticket.
+  int Ask(std::uint64_t stream, const std::string& address, bool run = true) {
+    const int id = static_cast<int>(tickets_.size());
+    tickets_.push_back(Ticket{stream, address});
+    gate_->Acquire(stream, address, io_.get_executor(), tickets_.back().abandoned, [this, id] {
+      Ticket& t = tickets_[static_cast<std::size_t>(id)];
+      EXPECT_FALSE(*t.abandoned) << "an abandoned waiter's go ran";
+      t.granted = true;
+      granted_.push_back(id);
+    });
+    if (run) Run();
+    return id;
+  }
+  Ticket& T(int id) { return tickets_[static_cast<std::size_t>(id)]; }
+
+  void Release(int id, bool run = true) {
+    ASSERT_TRUE(T(id).granted && !T(id).released) << "ticket " << id;
+    T(id).released = true;
+    gate_->Release(T(id).address);
+    if (run) Run();
+  }
+  // The oldest slot `stream` holds; -1 if none.
+  int OldestHeld(std::uint64_t stream) {
+    for (const int id : granted_) {
+      if (T(id).stream == stream && !T(id).released) return id;
+    }
+    return -1;
+  }
+  int Held() const {
+    int n = 0;
+    for (const Ticket& t : tickets_) n += t.granted && !t.released ? 1 : 0;
+    return n;
+  }
+  // Releases the oldest slot held until none is: every waiter not abandoned must have had its turn.
+  void Drain() {
+    for (int guard = 0; Held() > 0 && guard < 100000; ++guard) {
+      for (const int id : granted_) {
+        if (!T(id).released) {
+          Release(id);
+          break;
+        }
+      }
+    }
+    for (const Ticket& t : tickets_) EXPECT_TRUE(t.granted || *t.abandoned) << t.address << " never granted";
+    EXPECT_EQ(metrics_.open->Value(), 0);
+  }
+  // The streams of the grants from `from` on, one letter each: A, B, C.
+  std::string Turns(std::size_t from) {
+    std::string s;
+    for (std::size_t i = from; i < granted_.size(); ++i) s += static_cast<char>('A' + (T(granted_[i]).stream - kA));
+    return s;
+  }
+
+  void Run() {
+    io_.restart();
+    io_.poll();
+    std::map<std::string, int> at;
+    int open = 0;
+    for (const Ticket& t : tickets_) {
+      if (t.granted && !t.released) {
+        ++open;
+        ++at[t.address];
+      }
+    }
+    EXPECT_LE(open, max_total_);
+    for (const auto& [address, n] : at) EXPECT_LE(n, max_per_address_) << address;
+    for (const Ticket& t : tickets_) {
+      if (t.granted || *t.abandoned) continue;
+      EXPECT_TRUE(open == max_total_ || at[t.address] == max_per_address_)
+          << "stream " << t.stream << "'s waiter at " << t.address << " left waiting with a slot free there";
+    }
+    EXPECT_EQ(metrics_.open->Value(), open) << "the gate counts slots no one holds";
+  }
+
+  asio::io_context io_;
+  prometheus::Registry registry_;
+  BannerMetrics metrics_{registry_};
+  std::unique_ptr<ConnectionGate> gate_;
+  int max_total_ = 0;
+  int max_per_address_ = 0;
+  std::vector<Ticket> tickets_;
+  std::vector<int> granted_;
+};
+
+// Stream A asks for five times the slots there are, each on an address of its own; stream B then asks for one.
+// B waits for one turn of A's, not for A's queue: of the next two slots freed, one is B's, and A's waiters keep
+// their order. The same asks made as one stream (as every ask was before the per-stream queues: addresses took
+// turns, and B's came after each of A's) make B wait behind all of A's queue: the difference this test is about.
+TEST_F(ConnectionGateTest, AnotherStreamWaitsForOneTurnNotForTheFirstStreamsQueue) {
+  for (const int max_total : {2, 8}) {
+    for (const bool one_stream : {false, true}) {
+      SCOPED_TRACE(absl::StrCat("max_total ", max_total, one_stream ? ", B asked as part of A" : ""));
+      Make(max_total, 4);
+      std::vector<int> a;
+      a.reserve(5 * static_cast<std::size_t>(max_total));
+      for (int i = 0; i < 5 * max_total; ++i) a.push_back(Ask(kA, absl::StrCat("10.0.0.", i)));
+      ASSERT_EQ(static_cast<int>(granted_.size()), max_total);
+      const int b = Ask(one_stream ? kA : kB, "10.0.1.1");
+      EXPECT_FALSE(T(b).granted);
+      int freed = 0;
+      while (!T(b).granted && freed < 10 * max_total) {
+        Release(OldestHeld(kA));
+        ++freed;
+      }
+      ASSERT_TRUE(T(b).granted);
+      if (one_stream) {
+        EXPECT_EQ(freed, 4 * max_total + 1) << "B came after every waiter A had";
+      } else {
+        EXPECT_LE(freed, 2) << "B waited for " << freed << " of A's slots to free";
+      }
+      Drain();
+      std::vector<int> a_order;
+      for (const int id : granted_) {
+        if (id != b) a_order.push_back(id);
+      }
+      EXPECT_EQ(a_order, a) << "A's waiters out of order";
+    }
+  }
+}
+
+// Three streams with waiters on addresses of their own take turns, in the order they began waiting, each
+// stream's waiters in the order it asked; a stream whose waiters are all served leaves the rotation.
+TEST_F(ConnectionGateTest, ThreeStreamsTakeTurns) {
+  Make(1, 4);
+  const int first = Ask(kA, "10.0.0.100");
+  for (const std::uint64_t stream : {kA, kB, kC}) {
+    for (int i = 0; i < (stream == kA ? 5 : 6); ++i) Ask(stream, absl::StrCat("10.0.", stream - kA, ".", i));
+  }
+  EXPECT_EQ(granted_.size(), 1u);
+  Drain();
+  EXPECT_EQ(Turns(0),
+            "A"
+            "ABCABCABCABCABC"
+            "BC");
+  EXPECT_EQ(granted_.front(), first);
+  for (std::size_t i = 1; i < granted_.size(); ++i) {
+    for (std::size_t j = i + 1; j < granted_.size(); ++j) {
+      if (T(granted_[i]).stream == T(granted_[j]).stream) {
+        EXPECT_LT(granted_[i], granted_[j]);
+      }
+    }
+  }
+}
+
+// A stream whose every waiter is for an address at its per-address cap holds up no one: the freed slot goes to
+// the next stream that can use it. Within a stream too, an address at its cap is passed over for one with room.
+TEST_F(ConnectionGateTest, AStreamWhoseAddressesAreFullBlocksNoOne) {
+  Make(2, 1);
+  const int x0 = Ask(kA, "10.0.0.1");
+  const int y = Ask(kA, "10.0.0.2");
+  std::vector<int> x_waiting;
+  x_waiting.reserve(3);
+  for (int i = 0; i < 3; ++i) x_waiting.push_back(Ask(kA, "10.0.0.1"));  // 10.0.0.1 is at its cap
+  const int z = Ask(kB, "10.0.0.3");                                     // the global cap
+  EXPECT_FALSE(T(z).granted);
+  Release(y);  // A's turn comes first, but 10.0.0.1 has no room: B's
+  EXPECT_TRUE(T(z).granted);
+  for (const int id : x_waiting) EXPECT_FALSE(T(id).granted);
+  // A's first address is full, its second has room: the second's waiter goes first.
+  const int w = Ask(kA, "10.0.0.4");
+  EXPECT_FALSE(T(w).granted);
+  Release(z);
+  EXPECT_TRUE(T(w).granted);
+  for (const int id : x_waiting) EXPECT_FALSE(T(id).granted);
+  Release(x0);
+  EXPECT_TRUE(T(x_waiting[0]).granted);
+  Drain();
+}
+
+// An abandoned waiter (its lookup cut or cancelled) hands its slot on without running: whether it was abandoned
+// while queued, or after the gate granted it and before the grant ran. A whole stream abandoned (a client gone)
+// leaves the slots to the others, and the gate's count comes back to zero.
+TEST_F(ConnectionGateTest, AbandonedWaitersHandTheirSlotOn) {
+  Make(1, 4);
+  const int a0 = Ask(kA, "10.0.0.1");
+  const int a1 = Ask(kA, "10.0.0.2");
+  const int a2 = Ask(kA, "10.0.0.3");
+  const int b = Ask(kB, "10.0.1.1");
+  *T(a1).abandoned = true;
+  *T(a2).abandoned = true;
+  Release(a0);  // A's turn: a1's grant is handed on to B
+  EXPECT_FALSE(T(a1).granted);
+  EXPECT_TRUE(T(b).granted);
+  Release(b);  // a2's turn, handed on to no one
+  EXPECT_FALSE(T(a2).granted);
+  EXPECT_EQ(metrics_.open->Value(), 0);
+  const int c = Ask(kC, "10.0.2.1");  // straight through: no slot was kept
+  EXPECT_TRUE(T(c).granted);
+
+  // Abandoned after the grant, before it ran (the lookup's deadline on its strand came first).
+  const int d = Ask(kA, "10.0.0.4");
+  const int e = Ask(kB, "10.0.1.2");
+  Release(c, /*run=*/false);  // d's grant posted
+  *T(d).abandoned = true;
+  Run();
+  EXPECT_FALSE(T(d).granted);
+  EXPECT_TRUE(T(e).granted);
+  Drain();
+
+  // A stream of twenty cancelled: B's three get the two slots.
+  Make(2, 4);
+  std::vector<int> a;
+  a.reserve(20);
+  for (int i = 0; i < 20; ++i) a.push_back(Ask(kA, absl::StrCat("10.0.0.", i)));
+  std::vector<int> bs;
+  bs.reserve(3);
+  for (int i = 0; i < 3; ++i) bs.push_back(Ask(kB, absl::StrCat("10.0.1.", i)));
+  for (std::size_t i = 2; i < a.size(); ++i) *T(a[i]).abandoned = true;
+  Release(a[0]);
+  Release(a[1]);
+  EXPECT_TRUE(T(bs[0]).granted && T(bs[1]).granted);
+  Release(bs[0]);
+  EXPECT_TRUE(T(bs[2]).granted);
+  Drain();
+}
+
+// The per-address cap holds across streams: many streams' waiters for one address get its slots one at a time
+// (each slot freed there goes to exactly one of them, at that address), and a busy address holds up no other.
+TEST_F(ConnectionGateTest, ThePerAddressCapHoldsAcrossStreams) {
+  Make(8, 2);
+  for (const std::uint64_t stream : {kA, kB, kC}) {
+    for (int i = 0; i < 3; ++i) Ask(stream, "10.0.0.1");
+  }
+  EXPECT_EQ(granted_.size(), 2u);  // A's first two
+  const int other = Ask(kC, "10.0.0.2");
+  EXPECT_TRUE(T(other).granted);
+  Release(other);
+  EXPECT_EQ(granted_.size(), 3u);
+  while (Held() > 0) {
+    const std::size_t before = granted_.size();
+    int oldest = -1;
+    for (const int id : granted_) {
+      if (!T(id).released) {
+        oldest = id;
+        break;
+      }
+    }
+    Release(oldest);
+    const bool waiters = before < tickets_.size();  // every ticket but those granted waits at 10.0.0.1
+    EXPECT_EQ(granted_.size(), before + (waiters ? 1 : 0));
+    if (waiters) {
+      EXPECT_EQ(T(granted_.back()).address, "10.0.0.1");
+    }
+  }
+  Drain();
+}
+
+// Streams waiting for one address at its cap take turns at it, as streams do for the global cap: no stream is
+// granted twice in a row while another still waits there. Disabled: when the global cap is not what binds,
+// Release's pass goes on past its grant through every stream, and a full pass of pop-front/push-back leaves the
+// rotation as it was (banner_enricher.cc, ConnectionGate::Release): the stream first in the rotation with a
+// waiter there takes every slot the address frees until it has none left there ("ABBBCCC"). Stopping the pass
+// at its grant (one slot freed: one grant at most) fixes it.
+TEST_F(ConnectionGateTest, DISABLED_StreamsWaitingForOneAddressTakeTurnsAtIt) {
+  Make(8, 2);
+  for (const std::uint64_t stream : {kA, kB, kC}) {
+    for (int i = 0; i < 3; ++i) Ask(stream, "10.0.0.1");
+  }
+  const std::size_t before = granted_.size();
+  Drain();
+  const std::string turns = Turns(before);
+  for (std::size_t i = 1; i < turns.size(); ++i) {
+    const bool others_wait = turns.find_first_not_of(turns[i], i) != std::string::npos;
+    EXPECT_FALSE(turns[i] == turns[i - 1] && others_wait) << turns << ": " << turns[i] << " twice in a row";
+  }
+}
+
+// Random asks, releases and abandons over four streams and five addresses (a fixed seed): after every step the
+// caps hold, no slot is idle while a waiter could use it, the gate's count matches; waiters of one stream for one
+// address are granted in the order they asked; at the end every waiter not abandoned was granted.
+TEST_F(ConnectionGateTest, RandomOrdersKeepTheCapsAndLoseNoWaiter) {
+  for (const auto& [max_total, max_per_address] : {std::pair{3, 2}, std::pair{5, 1}, std::pair{2, 4}}) {
+    SCOPED_TRACE(absl::StrCat(max_total, " in all, ", max_per_address, " per address"));
+    Make(max_total, max_per_address);
+    std::mt19937 random(35);
+    auto pick = [&random](int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); };
+    for (int step = 0; step < 3000 && !HasFatalFailure(); ++step) {
+      const int action = pick(20);
+      std::vector<int> held, waiting;
+      for (int id = 0; id < static_cast<int>(tickets_.size()); ++id) {
+        if (T(id).granted && !T(id).released) held.push_back(id);
+        if (!T(id).granted && !*T(id).abandoned) waiting.push_back(id);
+      }
+      if (action < 10 || held.empty()) {
+        Ask(kA + static_cast<std::uint64_t>(pick(4)), absl::StrCat("10.0.0.", pick(5)));
+      } else if (action < 17) {
+        Release(held[static_cast<std::size_t>(pick(static_cast<int>(held.size())))]);
+      } else if (action < 19 && !waiting.empty()) {
+        *T(waiting[static_cast<std::size_t>(pick(static_cast<int>(waiting.size())))]).abandoned = true;
+      } else if (!waiting.empty()) {  // abandoned between the grant and its run, maybe
+        Release(held[static_cast<std::size_t>(pick(static_cast<int>(held.size())))], /*run=*/false);
+        *T(waiting[static_cast<std::size_t>(pick(static_cast<int>(waiting.size())))]).abandoned = true;
+        Run();
+      }
+    }
+    std::map<std::pair<std::uint64_t, std::string>, int> last;
+    for (const int id : granted_) {
+      auto [it, first] = last.try_emplace({T(id).stream, T(id).address}, id);
+      if (!first) {
+        EXPECT_LT(it->second, id) << "stream " << T(id).stream << " at " << T(id).address << ": out of order";
+        it->second = id;
+      }
+    }
+    Drain();
+  }
+}
+
+// A fair share is of slots, not of turns. Stream A holds every slot with probes of silent addresses and has
+// more waiting; stream B's probes end at once. When one of A's slots frees, B (holding none, A three) should
+// have it, and B's own quick releases should come back to B while it holds less than A: B's four probes run on
+// the one slot A freed. Disabled: the gate gives turns in rotation, whatever each stream holds — A's turn comes
+// first (it began waiting first) and B's every release goes to A's turn, so B gets one slot per slot of A's
+// that frees (one of A's timeouts / max_total each): see the review of issue 35's gate.
+TEST_F(ConnectionGateTest, DISABLED_AStreamHoldingNoSlotIsServedBeforeOneHoldingThemAll) {
+  Make(4, 4);
+  for (int i = 0; i < 20; ++i) Ask(kA, absl::StrCat("10.0.0.", i));
+  std::vector<int> b;
+  b.reserve(4);
+  for (int i = 0; i < 4; ++i) b.push_back(Ask(kB, absl::StrCat("10.0.1.", i)));
+  Release(OldestHeld(kA));
+  for (const int id : b) {
+    ASSERT_TRUE(T(id).granted) << "B's waiter " << id << " behind A's; grants so far: " << Turns(0);
+    Release(id);
+  }
+  Drain();
+}
+
+// --- Fair shares between streams, through the stage ------------------------------------------------------
+
+// Stream A's candidates point at addresses that accept and never answer (SilentListeners on 127.0.0.101-124, at
+// the peers' HTTP and HTTPS ports): each of A's probes holds a slot for its whole timeout — the connect phase
+// (TLS handshake) over HTTPS, connect and first byte over HTTP. Four slots; A's 24 candidates make 48 probes, so
+// A's queue needs about 12 of those timeouts. Stream B asks for plain.banner.test (nginx: answered in
+// milliseconds) once A's probes are all at the gate.
+class BannerFairnessTest : public BannerTest {
+ protected:
+  static constexpr std::uint64_t kA = 7001;
+  static constexpr std::uint64_t kB = 7002;
+  static constexpr int kSilentCandidates = 24;
+
+  // The peers anew for this suite: BannerTest's suite left its JSON line (its stopped peers' ports) behind.
+  static void SetUpTestSuite() {
+    json_.clear();
+    BannerTest::SetUpTestSuite();
+  }
+
+  static std::string SilentAddress(int i) { return absl::StrCat("127.0.0.", 101 + i); }
+  static std::vector<std::string> SilentAddresses() {
+    std::vector<std::string> a;
+    a.reserve(kSilentCandidates);
+    for (int i = 0; i < kSilentCandidates; ++i) a.push_back(SilentAddress(i));
+    return a;
+  }
+
+  BannerOptions FairnessOptions() const {
+    BannerOptions o = Options();
+    o.smtp = o.ssh = false;  // http and https: two probes per candidate
+    o.similarity = false;
+    o.connect_timeout = std::chrono::milliseconds(400);
+    o.first_byte_timeout = std::chrono::milliseconds(200);
+    o.request_timeout = std::chrono::milliseconds(3000);
+    o.deadline = absl::Seconds(60);  // A's queue is never cut: B waits for it if it has to
+    o.max_connections = 4;
+    o.max_per_address = 4;
+    return o;
+  }
+  // The longest one silent probe holds its slot: HTTP's connect and first-byte phases.
+  static std::chrono::milliseconds Hold(const BannerOptions& o) { return o.connect_timeout + o.first_byte_timeout; }
+
+  struct Ended {
+    LookupResult result;
+    std::chrono::steady_clock::time_point at;
+  };
+  struct Outcome {
+    std::chrono::milliseconds b_latency{0};  // from B's ask to its last candidate's result
+    std::vector<LookupResult> b;
+  };
+
+  // A's candidates, then `b_candidates` of B's as stream `b_stream`, asked in one pass on the lookups' strand
+  // (so every probe of A's is at the gate — four holding slots, the rest waiting — before B's start). Returns
+  // once B's have ended, after A's were cancelled and every slot came back.
+  Outcome SilentStreamBeside(std::uint64_t b_stream, int b_candidates) {
+    std::vector<v1::Record> a_records;
+    std::vector<v1::Record> b_records;
+    a_records.reserve(kSilentCandidates);
+    b_records.reserve(static_cast<std::size_t>(b_candidates));
+    for (int i = 0; i < kSilentCandidates; ++i) {
+      a_records.push_back(RecordFor(absl::StrCat("silent", i, ".banner.test"), SilentAddress(i)));
+    }
+    for (int i = 0; i < b_candidates; ++i) b_records.push_back(RecordFor("plain.banner.test", Addr("plain")));
+    std::deque<asio::cancellation_signal> a_cancel(a_records.size());
+    std::vector<std::shared_ptr<std::promise<Ended>>> a_promises, b_promises;
+    std::vector<std::future<Ended>> a_ended, b_ended;
+    for (auto* side : {&a_promises, &b_promises}) {
+      const std::size_t n = side == &a_promises ? a_records.size() : b_records.size();
+      for (std::size_t i = 0; i < n; ++i) {
+        side->push_back(std::make_shared<std::promise<Ended>>());
+        (side == &a_promises ? a_ended : b_ended).push_back(side->back()->get_future());
+      }
+    }
+    auto ask = [this](const v1::Record& r, std::uint64_t stream, asio::cancellation_slot slot,
+                      const std::shared_ptr<std::promise<Ended>>& p) {
+      enricher_->Lookup(LookupInput{r.domain_ascii(), r, stream}, strand_, slot, [p](LookupResult result) {
+        p->set_value(Ended{std::move(result), std::chrono::steady_clock::now()});
+      });
+    };
+    std::chrono::steady_clock::time_point b_asked;
+    std::promise<void> asked;  // waited for before anything else: the pass reads this frame's vectors
+    asio::post(strand_, [&] {
+      for (std::size_t i = 0; i < a_records.size(); ++i) ask(a_records[i], kA, a_cancel[i].slot(), a_promises[i]);
+      b_asked = std::chrono::steady_clock::now();
+      for (std::size_t i = 0; i < b_records.size(); ++i) ask(b_records[i], b_stream, {}, b_promises[i]);
+      asked.set_value();
+    });
+    asked.get_future().wait();
+    Outcome out;
+    std::chrono::steady_clock::time_point last{};
+    for (auto& f : b_ended) {
+      if (f.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+        ADD_FAILURE() << "B's lookup did not end within 60 s";
+        continue;
+      }
+      Ended e = f.get();
+      last = std::max(last, e.at);
+      out.b.push_back(std::move(e.result));
+    }
+    out.b_latency = std::chrono::duration_cast<std::chrono::milliseconds>(last - b_asked);
+    // A's lookups cancelled as the pipeline cancels them (from the strand); their slots come back.
+    std::promise<void> emitted;  // waited for: A's lookups may all have ended already, the signals must outlive this
+    asio::post(strand_, [&a_cancel, &emitted] {
+      for (asio::cancellation_signal& s : a_cancel) s.emit(asio::cancellation_type::all);
+      emitted.set_value();
+    });
+    emitted.get_future().wait();
+    for (auto& f : a_ended) {
+      EXPECT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "A's lookup not ended";
+    }
+    for (int i = 0; i < 1000 && Counter("squatstream_banner_connections_open", "") != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(Counter("squatstream_banner_connections_open", ""), 0) << "slots not given back";
+    return out;
+  }
+
+  static void ExpectAnswered(const Outcome& o) {
+    for (const LookupResult& r : o.b) {
+      ASSERT_TRUE(r.status.ok()) << r.status;
+      ASSERT_EQ(r.value.banner().http_size(), 2);
+      for (const v1::HttpProbe& p : r.value.banner().http()) {
+        EXPECT_EQ(p.final_status(), 200u) << p.scheme() << ": " << p.status().message();
+      }
+    }
+  }
+};
+
+// One stream's silent targets delay another stream's candidate by about one of their timeouts — the turn it
+// waits for — not by their queue. Asked as part of A's stream, the same candidate waits its turn behind one
+// probe of each of A's addresses, twice (its http and https probes): most of A's queue. That run shows the test
+// can fail (it is what a stream got before the gate queued per stream), and both runs share the machine's load.
+TEST_F(BannerFairnessTest, AStreamOfSilentTargetsDelaysAnotherByAboutOneTimeoutNotByItsQueue) {
+  const BannerOptions o = FairnessOptions();
+  Start(o);
+  absl::StatusOr<std::unique_ptr<testing::SilentListeners>> silent =
+      testing::SilentListeners::Open(SilentAddresses(), {o.http_port, o.https_port});
+  ASSERT_TRUE(silent.ok()) << silent.status();
+
+  const Outcome fair = SilentStreamBeside(kB, 1);
+  const Outcome one_stream = SilentStreamBeside(kA, 1);
+  std::printf("B's candidate beside A's silent stream: %lld ms; as part of it: %lld ms (one silent probe: %lld ms)\n",
+              static_cast<long long>(fair.b_latency.count()), static_cast<long long>(one_stream.b_latency.count()),
+              static_cast<long long>(Hold(o).count()));
+  ExpectAnswered(fair);
+  ExpectAnswered(one_stream);
+  EXPECT_LT(fair.b_latency, 2 * Hold(o));
+  EXPECT_GT(one_stream.b_latency, 5 * Hold(o));
+  EXPECT_GT(one_stream.b_latency, 3 * fair.b_latency);
+  EXPECT_GE((*silent)->accepted(), 8);  // A's probes did reach the silent listeners and held slots there
+}
+
+// B with eight candidates (sixteen probes, each answered in milliseconds) beside A's silent stream: within its
+// share of the four slots (two), B's probes would all run within about one of A's timeouts. Disabled: the gate
+// grants in turns, not by slots held, so B gets one slot per slot of A's that frees (DISABLED_AStreamHolding...
+// above): its sixteen probes take sixteen of A's releases, about four of A's timeouts.
+TEST_F(BannerFairnessTest, DISABLED_AQuietStreamsProbesRunWithinItsShareOfTheSlots) {
+  const BannerOptions o = FairnessOptions();
+  Start(o);
+  absl::StatusOr<std::unique_ptr<testing::SilentListeners>> silent =
+      testing::SilentListeners::Open(SilentAddresses(), {o.http_port, o.https_port});
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  const Outcome fair = SilentStreamBeside(kB, 8);
+  std::printf("B's eight candidates beside A's silent stream: %lld ms (one silent probe: %lld ms)\n",
+              static_cast<long long>(fair.b_latency.count()), static_cast<long long>(Hold(o).count()));
+  ExpectAnswered(fair);
+  EXPECT_LT(fair.b_latency, 2 * Hold(o));
 }
 
 }  // namespace
