@@ -202,11 +202,12 @@ bool ConnectionGate::RoomAt(const std::string& address) const {
 void ConnectionGate::Grant(Waiter w) {
   ++open_;
   ++per_address_[w.address];
+  ++held_[w.stream];
   if (metrics_ != nullptr) metrics_->open->Increment();
   const asio::any_io_executor executor = w.executor;  // not read from `w` after the capture moved it
   asio::post(executor, [this, w = std::move(w)]() mutable {
     if (*w.abandoned) {
-      Release(w.address);
+      Release(w.stream, w.address);
       return;
     }
     std::move(w.go)();
@@ -216,10 +217,10 @@ void ConnectionGate::Grant(Waiter w) {
 void ConnectionGate::Acquire(std::uint64_t stream, const std::string& address, asio::any_io_executor executor,
                              std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go) {
   MutexLock lock(mu_);
-  Waiter w{address, std::move(executor), std::move(abandoned), std::move(go)};
+  Waiter w{stream, address, std::move(executor), std::move(abandoned), std::move(go)};
   // Straight through when there is room in all and at the address, and no one is queued for the address: a
-  // busy address never holds up the others. (Below the global cap, whoever waits waits for its address:
-  // Release grants every waiter it can.)
+  // busy address never holds up the others. (Below the global cap, whoever waits waits for its address: the
+  // release that frees a slot there grants one of them.)
   if (open_ < max_total_ && RoomAt(address) && !queued_at_.contains(address)) {
     Grant(std::move(w));
     return;
@@ -254,24 +255,33 @@ bool ConnectionGate::GrantOne(StreamQueue& q) {
   return false;
 }
 
-void ConnectionGate::Release(const std::string& address) {
+void ConnectionGate::Release(std::uint64_t stream, const std::string& address) {
   MutexLock lock(mu_);
   --open_;
   if (auto it = per_address_.find(address); it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
+  if (auto it = held_.find(stream); it != held_.end() && --it->second <= 0) held_.erase(it);
   if (metrics_ != nullptr) metrics_->open->Decrement();
-  // Streams with waiters take turns, in the order they began waiting: one pass grants each stream one
-  // waiter whose address has room, while there is room in all (a stream without one keeps its place).
-  const std::size_t n = streams_waiting_.size();
-  for (std::size_t i = 0; i < n && open_ < max_total_; ++i) {
-    const std::uint64_t next = streams_waiting_.front();
-    streams_waiting_.pop_front();
+  // One slot freed (in all, and at `address`): at most one waiter can take it. The waiting streams are asked
+  // fewest slots held first (ties: in turn order, the longest since its last turn first); the first with a
+  // waiter whose address has room is granted one, and goes to the back of the turns.
+  std::vector<std::pair<int, std::size_t>> order;  // (slots held, place in the turns)
+  order.reserve(streams_waiting_.size());
+  for (std::size_t i = 0; i < streams_waiting_.size(); ++i) {
+    const auto held = held_.find(streams_waiting_[i]);
+    order.emplace_back(held == held_.end() ? 0 : held->second, i);
+  }
+  std::sort(order.begin(), order.end());
+  for (const auto& [held, place] : order) {
+    const std::uint64_t next = streams_waiting_[place];
     auto queue = waiting_.find(next);
-    GrantOne(queue->second);
+    if (!GrantOne(queue->second)) continue;
+    streams_waiting_.erase(streams_waiting_.begin() + static_cast<std::ptrdiff_t>(place));
     if (queue->second.by_address.empty()) {
       waiting_.erase(queue);
     } else {
       streams_waiting_.push_back(next);
     }
+    return;
   }
 }
 
@@ -291,7 +301,10 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
 
   using PageCallback = absl::AnyInvocable<void(std::optional<std::string>) &&>;
   // The hash of `domain`'s page, fetched once per TTL however many lookups ask; `done` runs on `caller`.
-  void OriginalPage(const std::string& domain, const asio::any_io_executor& caller, PageCallback done);
+  // The input domain's page, fetched once for every lookup that compares to it, through the gate as `stream`
+  // (the first asker's).
+  void OriginalPage(const std::string& domain, std::uint64_t stream, const asio::any_io_executor& caller,
+                    PageCallback done);
   // The fetch of `domain`'s page ended: kept for the TTL, and every waiter told.
   void PageKnown(const std::string& domain, const std::optional<std::string>& hash);
   static constexpr std::size_t kMaxOriginals = 16384;
@@ -326,7 +339,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
   using Done = absl::AnyInvocable<void(v1::HttpProbe, std::string body) &&>;
 
   Chain(std::shared_ptr<Shared> shared, asio::any_io_executor strand, std::string host, std::string scheme,
-        std::string address, Done done, std::uint64_t stream = 0)
+        std::string address, Done done, std::uint64_t stream)
       : shared_(std::move(shared)),
         strand_(std::move(strand)),
         host_(std::move(host)),
@@ -384,7 +397,7 @@ class Chain : public std::enable_shared_from_this<Chain> {
       r.headers = {"Accept: text/html,*/*;q=0.8"};
       self->shared_->http.Fetch(std::move(r), [self, url, connect_address, key](net::HttpResponse response) {
         asio::post(self->strand_, [self, url, connect_address, key, response = std::move(response)]() mutable {
-          self->shared_->gate.Release(key);
+          self->shared_->gate.Release(self->stream_, key);
           self->OnResponse(url, connect_address, std::move(response));
         });
       });
@@ -540,7 +553,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     if (o.smtp && dns_.mail_exchangers_size() > 0) StartSmtp(dns_.mail_exchangers(0));
     if (o.similarity && o.http && !input_.empty() && input_ != candidate_ && pending_ > 0) {
       ++pending_;
-      shared_->OriginalPage(input_, strand_, [self = shared_from_this()](std::optional<std::string> hash) {
+      shared_->OriginalPage(input_, stream_, strand_, [self = shared_from_this()](std::optional<std::string> hash) {
         self->original_ = std::move(hash);
         self->OneDone();
       });
@@ -616,14 +629,14 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
     shared_->gate.Acquire(stream_, address, strand_, abandoned,
                           [self = shared_from_this(), address, run, cancel_probe, finish]() mutable {
                             if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
-                              self->shared_->gate.Release(address);
+                              self->shared_->gate.Release(self->stream_, address);
                               Probe p;
                               SetStatus(absl::CancelledError("the server is shutting down"), p.mutable_status());
                               finish(std::move(p), false);
                               return;
                             }
                             *cancel_probe = run([self, address, finish](Probe p) mutable {
-                              self->shared_->gate.Release(address);
+                              self->shared_->gate.Release(self->stream_, address);
                               finish(std::move(p), true);
                             });
                           });
@@ -791,7 +804,8 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
 
 }  // namespace
 
-void Shared::OriginalPage(const std::string& domain, const asio::any_io_executor& caller, PageCallback done) {
+void Shared::OriginalPage(const std::string& domain, std::uint64_t stream, const asio::any_io_executor& caller,
+                          PageCallback done) {
   {
     MutexLock lock(mu);
     // Clients choose the input domains: the map is swept of expired pages as it grows, and of every page
@@ -813,14 +827,15 @@ void Shared::OriginalPage(const std::string& domain, const asio::any_io_executor
   }
   if (metrics != nullptr) metrics->original_pages->Increment();
   auto strand = asio::make_strand(executor);
-  auto fetch = [self = shared_from_this(), domain, strand](const std::string& address) {
-    auto chain =
-        std::make_shared<Chain>(self, strand, domain, "http", address,
-                                [shared = self.get(), domain](const v1::HttpProbe& probe, const std::string& body) {
-                                  std::optional<std::string> hash;
-                                  if (probe.final_status() >= 200 && probe.final_status() < 300) hash = PageHash(body);
-                                  shared->PageKnown(domain, hash);
-                                });
+  auto fetch = [self = shared_from_this(), domain, strand, stream](const std::string& address) {
+    auto chain = std::make_shared<Chain>(
+        self, strand, domain, "http", address,
+        [shared = self.get(), domain](const v1::HttpProbe& probe, const std::string& body) {
+          std::optional<std::string> hash;
+          if (probe.final_status() >= 200 && probe.final_status() < 300) hash = PageHash(body);
+          shared->PageKnown(domain, hash);
+        },
+        stream);
     chain->Start();
   };
   if (!resolver) {  // DNS is a stub: the input domain is not resolved (by no other resolver either): no page

@@ -88,24 +88,26 @@ struct BannerMetrics {
 using HostResolver = HostLookup;
 
 // How many connections may be open: in all, and to one address. Waiters queue per stream (LookupInput::stream)
-// and, within a stream, per address, in order. As slots free up the streams with waiters take turns, and
-// within a stream its addresses: so one stream whose candidates point at addresses that never answer holds
-// the slots only until they free, and another stream's probes wait for one slot of it, not its whole queue
-// (fair queueing); and thousands of look-alikes parked on one address wait for that address only.
+// and, within a stream, per address, in order. A freed slot goes to the waiting stream that holds the fewest
+// (ties: the one that waited longest for a turn), and within a stream to its addresses in turn: so one stream
+// whose candidates point at addresses that never answer holds the slots only until they free, and another
+// stream's probes get the next ones, up to an equal share — not after the first stream's queue; and
+// thousands of look-alikes parked on one address wait for that address only.
 // Thread-safe: one mutex (a grant or a release is a few map operations; lookups take it once per
 // connection, far from contended next to the connection itself).
 class ConnectionGate {
  public:
   ConnectionGate(int max_total, int max_per_address, BannerMetrics* metrics);
   // Runs `go` (on `executor`) when a slot for `address` is free and it is `stream`'s turn; `go` must end with
-  // Release(address). `abandoned` set on the executor's strand before then: the slot is handed on, `go` not
-  // run.
+  // Release(stream, address). `abandoned` set on the executor's strand before then: the slot is handed on,
+  // `go` not run.
   void Acquire(std::uint64_t stream, const std::string& address, asio::any_io_executor executor,
                std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go);
-  void Release(const std::string& address);
+  void Release(std::uint64_t stream, const std::string& address);
 
  private:
   struct Waiter {
+    std::uint64_t stream;
     std::string address;
     asio::any_io_executor executor;
     std::shared_ptr<bool> abandoned;
@@ -129,6 +131,7 @@ class ConnectionGate {
   absl::flat_hash_map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);        // open, by address
   absl::flat_hash_map<std::string, int> queued_at_ ABSL_GUARDED_BY(mu_);          // waiting, by address
   absl::flat_hash_map<std::uint64_t, StreamQueue> waiting_ ABSL_GUARDED_BY(mu_);  // by stream
+  absl::flat_hash_map<std::uint64_t, int> held_ ABSL_GUARDED_BY(mu_);             // open, by stream
   std::deque<std::uint64_t> streams_waiting_ ABSL_GUARDED_BY(mu_);                // the keys of waiting_, in turn order
 };
 

@@ -642,7 +642,7 @@ class ConnectionGateTest : public ::testing::Test {
   void Release(int id, bool run = true) {
     ASSERT_TRUE(T(id).granted && !T(id).released) << "ticket " << id;
     T(id).released = true;
-    gate_->Release(T(id).address);
+    gate_->Release(T(id).stream, T(id).address);
     if (run) Run();
   }
   // The oldest slot `stream` holds; -1 if none.
@@ -872,12 +872,10 @@ TEST_F(ConnectionGateTest, ThePerAddressCapHoldsAcrossStreams) {
 }
 
 // Streams waiting for one address at its cap take turns at it, as streams do for the global cap: no stream is
-// granted twice in a row while another still waits there. Disabled: when the global cap is not what binds,
-// Release's pass goes on past its grant through every stream, and a full pass of pop-front/push-back leaves the
-// rotation as it was (banner_enricher.cc, ConnectionGate::Release): the stream first in the rotation with a
-// waiter there takes every slot the address frees until it has none left there ("ABBBCCC"). Stopping the pass
-// at its grant (one slot freed: one grant at most) fixes it.
-TEST_F(ConnectionGateTest, DISABLED_StreamsWaitingForOneAddressTakeTurnsAtIt) {
+// granted twice in a row while another still waits there. (Found in review: a release that went on past its
+// grant through every stream left the rotation as it was, and the first stream with a waiter there took every
+// slot the address freed — "ABBBCCC". One slot freed: one grant, and the granted stream to the back.)
+TEST_F(ConnectionGateTest, StreamsWaitingForOneAddressTakeTurnsAtIt) {
   Make(8, 2);
   for (const std::uint64_t stream : {kA, kB, kC}) {
     for (int i = 0; i < 3; ++i) Ask(stream, "10.0.0.1");
@@ -934,10 +932,9 @@ TEST_F(ConnectionGateTest, RandomOrdersKeepTheCapsAndLoseNoWaiter) {
 // A fair share is of slots, not of turns. Stream A holds every slot with probes of silent addresses and has
 // more waiting; stream B's probes end at once. When one of A's slots frees, B (holding none, A three) should
 // have it, and B's own quick releases should come back to B while it holds less than A: B's four probes run on
-// the one slot A freed. Disabled: the gate gives turns in rotation, whatever each stream holds — A's turn comes
-// first (it began waiting first) and B's every release goes to A's turn, so B gets one slot per slot of A's
-// that frees (one of A's timeouts / max_total each): see the review of issue 35's gate.
-TEST_F(ConnectionGateTest, DISABLED_AStreamHoldingNoSlotIsServedBeforeOneHoldingThemAll) {
+// the one slot A freed. (Found in review: turns in rotation, whatever each stream held, gave B one slot per
+// slot of A's that freed — one of A's timeouts / max_total each.)
+TEST_F(ConnectionGateTest, AStreamHoldingNoSlotIsServedBeforeOneHoldingThemAll) {
   Make(4, 4);
   for (int i = 0; i < 20; ++i) Ask(kA, absl::StrCat("10.0.0.", i));
   std::vector<int> b;
@@ -1104,10 +1101,9 @@ TEST_F(BannerFairnessTest, AStreamOfSilentTargetsDelaysAnotherByAboutOneTimeoutN
 }
 
 // B with eight candidates (sixteen probes, each answered in milliseconds) beside A's silent stream: within its
-// share of the four slots (two), B's probes would all run within about one of A's timeouts. Disabled: the gate
-// grants in turns, not by slots held, so B gets one slot per slot of A's that frees (DISABLED_AStreamHolding...
-// above): its sixteen probes take sixteen of A's releases, about four of A's timeouts.
-TEST_F(BannerFairnessTest, DISABLED_AQuietStreamsProbesRunWithinItsShareOfTheSlots) {
+// share of the four slots (two), B's probes all run within about one of A's timeouts. (With turns in rotation,
+// not by slots held, its sixteen probes took sixteen of A's releases, about four of A's timeouts: 2.8 s.)
+TEST_F(BannerFairnessTest, AQuietStreamsProbesRunWithinItsShareOfTheSlots) {
   const BannerOptions o = FairnessOptions();
   Start(o);
   absl::StatusOr<std::unique_ptr<testing::SilentListeners>> silent =
