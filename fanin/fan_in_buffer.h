@@ -69,15 +69,17 @@ class FanInBuffer {
   // the items held at every moment — including a consumer that stopped draining. Deltas are reported
   // outside the lock, possibly from several threads at once and in any order: the observer must be
   // thread-safe and order-insensitive (an atomic add). Set it before the buffer is used; it must outlive it.
-  void SetDepthObserver(std::function<void(double)> on_depth) { on_depth_ = std::move(on_depth); }
+  // It is told the units held too, alongside (held, not reserved: what a reader that stopped reading holds).
+  void SetDepthObserver(std::function<void(double items, double units)> on_depth) { on_depth_ = std::move(on_depth); }
 
   ~FanInBuffer() {
-    std::size_t held = 0;
+    std::size_t held = 0, units = 0;
     {
       MutexLock l(mu_);
       held = HeldLocked();
+      units = items_units_ + spill_units_;
     }
-    ReportDepth(-static_cast<double>(held));
+    ReportDepth(-static_cast<double>(held), -static_cast<double>(units));
   }
 
   // After this returns, no callback is running and none will run.
@@ -99,7 +101,7 @@ class FanInBuffer {
       items_.push_back(std::move(item));
       notify = DataDueLocked();
     }
-    ReportDepth(1);
+    ReportDepth(1, static_cast<double>(units));
     if (notify) NotifyData();
     return true;
   }
@@ -115,6 +117,7 @@ class FanInBuffer {
     for (std::size_t next = 0; next < items->size();) {
       bool notify = false;
       std::size_t n = 0;
+      std::size_t piece_units = 0;
       {
         MutexLock l(mu_);
         while (!stopped_ && !FitsLocked(units[next])) space_cv_.Wait(mu_);
@@ -123,7 +126,7 @@ class FanInBuffer {
           break;
         }
         // This piece: as many as fit (at least the first, which FitsLocked admitted).
-        std::size_t piece_units = units[next];
+        piece_units = units[next];
         n = 1;
         while (next + n < items->size() && UsedLocked() + piece_units + units[next + n] <= capacity_) {
           piece_units += units[next + n++];
@@ -135,24 +138,32 @@ class FanInBuffer {
         next += n;
         notify = DataDueLocked();
       }
-      ReportDepth(static_cast<double>(n));
+      ReportDepth(static_cast<double>(n), static_cast<double>(piece_units));
       if (notify) NotifyData();
     }
     items->clear();
     return appended_all;
   }
 
-  // Reserves `units` without blocking. Returns false when they do not fit (then on_space runs once space
-  // frees) or the buffer is stopped; an empty buffer admits one reservation of any size, so that a reservation
-  // larger than the capacity still goes, alone. A reservation must be filled by PushReserved or released by
-  // ReleaseReservation, with its units.
-  bool TryReserve(std::size_t units = 1) {
+  // Reserves `units` without blocking. Returns false when they do not fit with `headroom` units left free
+  // beside them (then on_space runs once space frees) or the buffer is stopped; an empty buffer admits one
+  // reservation of any size, so that a reservation larger than the capacity still goes, alone. A reservation
+  // must be filled by PushReserved or released by ReleaseReservation, with its units (in any parts).
+  bool TryReserve(std::size_t units = 1, std::size_t headroom = 0) {
     MutexLock l(mu_);
     if (stopped_) return false;
-    if (!FitsLocked(units)) {
+    if (!FitsLocked(units + headroom)) {
       space_waiter_ = true;
       return false;
     }
+    reserved_ += units;
+    return true;
+  }
+  // Reserves `units` whether they fit or not (false only once stopped): for a producer that must go on
+  // alone — the caller bounds how far past the capacity this takes the buffer.
+  bool ForceReserve(std::size_t units) {
+    MutexLock l(mu_);
+    if (stopped_) return false;
     reserved_ += units;
     return true;
   }
@@ -174,7 +185,7 @@ class FanInBuffer {
       items_.push_back(std::move(item));
       notify = DataDueLocked();
     }
-    ReportDepth(1);
+    ReportDepth(1, static_cast<double>(units));
     if (notify) NotifyData();
     if (shrank) space_cv_.NotifyAll();
     if (freed) NotifySpace();
@@ -205,7 +216,7 @@ class FanInBuffer {
       }
     }
     items->clear();
-    if (appended) ReportDepth(static_cast<double>(n));
+    if (appended) ReportDepth(static_cast<double>(n), static_cast<double>(units));
     if (notify) NotifyData();
     if (shrank) space_cv_.NotifyAll();
     if (freed) NotifySpace();
@@ -233,7 +244,7 @@ class FanInBuffer {
       reserved_ -= units;
       notify = std::exchange(space_waiter_, false);
     }
-    space_cv_.NotifyOne();
+    space_cv_.NotifyAll();  // a release of many units may admit several
     if (notify) NotifySpace();
   }
 
@@ -254,6 +265,7 @@ class FanInBuffer {
     bool notify_space = false;
     std::size_t from = 0;  // the slice of spill_ this call takes
     std::size_t count = 0;
+    std::size_t taken_units = 0;
     {
       MutexLock l(mu_);
       result.depth_before = HeldLocked();
@@ -265,6 +277,7 @@ class FanInBuffer {
       } else if (spill_left_ == 0 && items_.size() <= max_items && items_units_ <= max_units) {
         out->swap(items_);
         result.taken = out->size();
+        taken_units = items_units_;
         items_units_ = 0;
       } else {
         if (spill_left_ == 0) {
@@ -277,7 +290,6 @@ class FanInBuffer {
         }
         from = spill_pos_;
         // Weighed under the lock (the consumer's elements; at most max_items of them).
-        std::size_t taken_units = 0;
         for (const std::size_t limit = std::min(max_items, spill_left_); count < limit; ++count) {
           const std::size_t w = WeightOf(spill_[spill_pos_ + count]);
           if (count > 0 && taken_units + w > max_units) break;
@@ -306,7 +318,7 @@ class FanInBuffer {
                   std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(count)));
     }
     if (result.taken > 0) {
-      ReportDepth(-static_cast<double>(result.taken));
+      ReportDepth(-static_cast<double>(result.taken), -static_cast<double>(taken_units));
       space_cv_.NotifyAll();
     }
     if (notify_space) NotifySpace();
@@ -329,10 +341,11 @@ class FanInBuffer {
   void Cancel() {
     std::vector<T> discarded;
     bool notify = false;
-    std::size_t held = 0;
+    std::size_t held = 0, held_units = 0;
     {
       MutexLock l(mu_);
       held = HeldLocked();
+      held_units = items_units_ + spill_units_;
       stopped_ = true;
       cancelled_ = true;
       discarded.swap(items_);
@@ -341,7 +354,7 @@ class FanInBuffer {
       spill_units_ = 0;  // spill_'s elements are the consumer's: its next Drain (or the destructor) frees them
       notify = std::exchange(space_waiter_, false);
     }
-    ReportDepth(-static_cast<double>(held));
+    ReportDepth(-static_cast<double>(held), -static_cast<double>(held_units));
     space_cv_.NotifyAll();
     if (notify) NotifySpace();
   }
@@ -376,8 +389,8 @@ class FanInBuffer {
     return true;
   }
 
-  void ReportDepth(double delta) {
-    if (on_depth_ && delta != 0) on_depth_(delta);
+  void ReportDepth(double items, double units) {
+    if (on_depth_ && items != 0) on_depth_(items, units);
   }
 
   void NotifyData() {
@@ -407,7 +420,7 @@ class FanInBuffer {
   bool flushed_ ABSL_GUARDED_BY(mu_) = false;            // Flush since the buffer was last emptied
   bool space_waiter_ ABSL_GUARDED_BY(mu_) = false;       // a TryReserve found no space; on_space owed
 
-  std::function<void(double)> on_depth_;  // set before use, then read only
+  std::function<void(double, double)> on_depth_;  // set before use, then read only
 
   Mutex data_cb_mu_;
   std::function<void()> on_data_ ABSL_GUARDED_BY(data_cb_mu_);

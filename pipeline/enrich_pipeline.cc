@@ -28,11 +28,11 @@ std::vector<std::string> InputNames(const std::vector<permute::Generator>& gener
   return out;
 }
 
-// What a candidate reserves: its record's own fields (its names, its input's, a tag and a length per field and
-// kind, and each enrichment's envelope — enricher, status code, latency, flags — around its result), the
-// results' bounds, and its state in flight.
+// What a candidate reserves at dispatch: its record's own fields (its names, its input's, a tag and a length
+// per field and kind, and each enrichment's envelope — enricher, status code, latency, flags, and a skipped
+// stage's message — around its result), `results_bytes` of results' bounds, and its state in flight.
 std::size_t ReservationBytes(std::size_t names_bytes, const StagePlan& stages, std::size_t results_bytes) {
-  return names_bytes + 32 + 2 * permute::kKindCount + 16 * stages.size() + results_bytes + kInflightBytes;
+  return names_bytes + 32 + 2 * permute::kKindCount + 256 * stages.size() + results_bytes + kInflightBytes;
 }
 
 std::size_t ResultsBytes(const StagePlan& stages) {
@@ -70,9 +70,16 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, asio::io_context& cpu, Stre
       buffer_(options.buffer_capacity * std::max<std::size_t>(1, options.bytes_per_slot),
               [](const std::string& record) { return record.size() + kHeldRecordBytes; }),
       flush_timer_(strand_) {
-  max_results_bytes_ = ResultsBytes(stages_);
+  for (const PlannedStage& stage : stages_) {
+    bounds_.push_back(stage.enricher->MaxResultBytes());
+    (stage.needs == 0 ? root_bounds_ : later_bounds_) += bounds_.back();
+  }
   // The gauge follows every push, drain and discard, so it shows the records a stalled reader holds too.
-  buffer_.SetDepthObserver([gauge = metrics.fanin_buffer_depth](double delta) { gauge->Increment(delta); });
+  buffer_.SetDepthObserver(
+      [depth = metrics.fanin_buffer_depth, bytes = metrics.fanin_buffer_bytes](double items, double units) {
+        depth->Increment(items);
+        bytes->Increment(units);
+      });
   // Space freed by a drain (on a gRPC thread) resumes dispatching on the strand.
   buffer_.SetSpaceCallback([this] { asio::post(strand_, [self = shared_from_this()] { self->Pump(); }); });
 }
@@ -89,10 +96,40 @@ void EnrichPipeline::Cancel() {
   asio::post(strand_, [self = shared_from_this()] { self->CancelOnStrand(); });
 }
 
+bool EnrichPipeline::ResumeAwaitingSpace() {
+  while (!awaiting_space_.empty()) {
+    const std::uint64_t id = awaiting_space_.front();
+    awaiting_space_.pop_front();
+    auto it = pending_.find(id);
+    if (it == pending_.end()) continue;
+    it->second.awaiting_space = false;
+    Advance(id);  // may deliver and erase it, or queue it again (at the back)
+    if (auto again = pending_.find(id); again != pending_.end() && again->second.awaiting_space) {
+      awaiting_space_.pop_back();  // still no space: first in line again
+      awaiting_space_.push_front(id);
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EnrichPipeline::ReserveForStage(Pending& p, std::size_t i) {
+  const std::size_t bound = bounds_[i];
+  // Alone (nothing else in flight, nothing held) a candidate cannot wait for anyone: it goes on, past the
+  // capacity if its stages' bounds exceed it.
+  const bool alone = pending_.size() == 1 && buffer_.size() == 0;
+  if (!buffer_.TryReserve(bound) && !(alone && buffer_.ForceReserve(bound))) return false;
+  p.slots[i].reserved = bound;
+  p.reserved += bound;
+  return true;
+}
+
 void EnrichPipeline::Pump() {
   if (cancelled_) return;
   std::uint64_t dispatched = 0;
-  while (!exhausted_ && pending_.size() < max_inflight_candidates_) {
+  // Candidates in flight first: their stages waiting for space go before new candidates take it.
+  const bool none_waiting = ResumeAwaitingSpace();
+  while (none_waiting && !exhausted_ && pending_.size() < max_inflight_candidates_) {
     if (dispatched == kDispatchPerPump) {
       // Let the completions queued behind us on the strand run, so the first records reach the stream
       // before every candidate was generated; continue in a fresh pass.
@@ -110,7 +147,8 @@ void EnrichPipeline::Pump() {
       break;
     }
     const std::size_t reservation = ReservationFor(ready_.front().candidate, ready_.front().input);
-    if (!buffer_.TryReserve(reservation)) break;  // full (the space callback resumes us) or cancelled
+    // Room is left for one candidate's later stages, so that a candidate waiting to start one can always go on.
+    if (!buffer_.TryReserve(reservation, later_bounds_)) break;  // full (the space callback resumes us) or cancelled
     Generated next = std::move(ready_.front());
     ready_.pop_front();
     next.reserved = reservation;
@@ -187,7 +225,7 @@ std::size_t MaxReservationBytes(const StagePlan& stages) {
 
 std::size_t EnrichPipeline::ReservationFor(const permute::Candidate& candidate, std::size_t input) const {
   return ReservationBytes(candidate.ascii.size() + candidate.unicode.size() + inputs_[input].size(), stages_,
-                          max_results_bytes_);
+                          root_bounds_);
 }
 
 void EnrichPipeline::Dispatch(Generated generated) {
@@ -203,6 +241,9 @@ void EnrichPipeline::Dispatch(Generated generated) {
   record.set_domain_unicode(std::move(candidate.unicode));
   for (const PlannedStage& stage : stages_) record.add_enrichments()->set_enricher(stage.enricher->id());
   p.slots = std::make_unique<Slot[]>(stages_.size());
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    if (stages_[i].needs == 0) p.slots[i].reserved = bounds_[i];  // part of the dispatch's reservation
+  }
   Advance(id);
 }
 
@@ -216,15 +257,23 @@ void EnrichPipeline::Advance(std::uint64_t id) {
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       const std::uint32_t bit = std::uint32_t{1} << i;
       if ((p.started & bit) != 0 || (stages_[i].needs & ~p.done) != 0) continue;
-      p.started |= bit;
       const workers::LookupInput input{p.record.domain_ascii(), p.record, stream_id_};
-      p.slots[i].started = std::chrono::steady_clock::now();
+      const auto started = std::chrono::steady_clock::now();
       std::optional<workers::LookupResult> now;
       if (stages_[i].skip != nullptr) now = stages_[i].skip(input);  // the stage's rule, real or simulated
+      // A stage that will look up reserves its bound first (unless dispatch did), or waits for space.
+      if (!now.has_value() && stages_[i].needs != 0 && !ReserveForStage(p, i)) {
+        if (!p.awaiting_space) {
+          p.awaiting_space = true;
+          awaiting_space_.push_back(id);
+        }
+        continue;
+      }
+      p.started |= bit;
+      p.slots[i].started = started;
       if (!now.has_value()) now = stages_[i].enricher->TryLookupNow(input);
       if (now.has_value()) {
-        RecordStage(i, *std::move(now), std::chrono::steady_clock::now() - p.slots[i].started,
-                    p.record.mutable_enrichments(static_cast<int>(i)));
+        RecordStage(p, i, *std::move(now), std::chrono::steady_clock::now() - p.slots[i].started);
         p.done |= bit;
         progressed = true;  // may unlock the stages that need it
         continue;
@@ -242,8 +291,9 @@ void EnrichPipeline::Advance(std::uint64_t id) {
   pending_.erase(it);
 }
 
-void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result,
-                                 std::chrono::steady_clock::duration elapsed, v1::Enrichment* out) {
+void EnrichPipeline::RecordStage(Pending& p, std::size_t stage, workers::LookupResult result,
+                                 std::chrono::steady_clock::duration elapsed) {
+  v1::Enrichment* out = p.record.mutable_enrichments(static_cast<int>(stage));
   const StageMetrics& m = *stages_[stage].metrics;
   switch (result.outcome()) {
     case workers::LookupOutcome::kSkipped:
@@ -269,14 +319,22 @@ void EnrichPipeline::RecordStage(std::size_t stage, workers::LookupResult result
   }
   // The stage's bound holds whatever a stage (or a stranger behind it) produced: a result over it is dropped,
   // so that the record fits the reservation its candidate made.
-  const std::size_t max_bytes = stages_[stage].enricher->MaxResultBytes();
-  if (const std::size_t bytes = value.ByteSizeLong(); bytes > max_bytes) {
-    m.failures->Increment();
+  const std::size_t max_bytes = bounds_[stage];
+  std::size_t bytes = value.ByteSizeLong();
+  if (bytes > max_bytes) {
+    if (result.outcome() != workers::LookupOutcome::kFailed) m.failures->Increment();
     value.Clear();
     value.mutable_status()->set_code(static_cast<int>(absl::StatusCode::kResourceExhausted));
     value.mutable_status()->set_message(
         absl::StrCat("the result (", bytes, " bytes) is over the stage's bound of ", max_bytes, " bytes: dropped"));
     value.set_truncated("the whole result, over the stage's bound");
+    bytes = value.ByteSizeLong();
+  }
+  // What the stage reserved and its result does not use goes back (a skipped stage reserved nothing: its
+  // message is in the dispatch's envelope).
+  if (const std::size_t reserved = std::exchange(p.slots[stage].reserved, 0); reserved > bytes) {
+    buffer_.ReleaseReservation(reserved - bytes);
+    p.reserved -= reserved - bytes;
   }
   value.set_enricher(out->enricher());
   value.set_skipped(result.skipped);
@@ -345,8 +403,7 @@ void EnrichPipeline::OnLookupDone(std::uint64_t id, std::size_t stage, workers::
     }
     return;
   }
-  RecordStage(stage, std::move(result), std::chrono::steady_clock::now() - p.slots[stage].started,
-              p.record.mutable_enrichments(static_cast<int>(stage)));
+  RecordStage(p, stage, std::move(result), std::chrono::steady_clock::now() - p.slots[stage].started);
   Advance(id);
   Pump();
 }
@@ -356,8 +413,15 @@ void EnrichPipeline::CancelOnStrand() {
   cancelled_ = true;
   flush_timer_.cancel();
   HandOver();
-  // Every pending candidate has a lookup in flight (Advance starts whatever can start on the strand): each
-  // ends with CANCELLED and OnLookupDone releases the candidate's reservation after its last one.
+  // A pending candidate with no lookup in flight waits for space to start a stage: it ends here. Every other
+  // has a lookup in flight (Advance starts whatever can start on the strand): each ends with CANCELLED and
+  // OnLookupDone releases the candidate's reservation after its last one.
+  awaiting_space_.clear();
+  absl::erase_if(pending_, [this](const auto& entry) {
+    if (entry.second.running > 0) return false;
+    buffer_.ReleaseReservation(entry.second.reserved);
+    return true;
+  });
   for (auto& [id, p] : pending_) {
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       const std::uint32_t bit = std::uint32_t{1} << i;

@@ -9,16 +9,19 @@
 // it. All of the pipeline's other state lives on one asio strand: dispatch, lookup completions and cancellation
 // run there in turn, which is what lets cancellation signals be emitted safely (asio requires it) and keeps
 // the state free of locks. The consumer (the gRPC reactor) drains the buffer from gRPC's threads.
-// Backpressure and memory: the buffer counts bytes (its capacity: `buffer_capacity` memory-budget slots). A
-// candidate is dispatched only after it reserved what its record may grow to — its names plus every planned
-// stage's bound (Enricher::MaxResultBytes; a result over it is dropped, RESOURCE_EXHAUSTED), and its state in
-// flight — and its record, once finished, is charged its bytes instead; so records held plus lookups in flight
-// never exceed the buffer's capacity, whatever strangers answer. When it is full the pipeline waits (without blocking a
-// thread) until a drain frees space. Batching: the records a Pump pass finished are handed over
-// together at its end (FanInBuffer::PushReservedAll, one lock acquisition; the stream's first record goes
-// at once), and a pass that leaves nothing more to do right away (it waits for lookups or for space)
-// arms the batch window: when it ends the buffer is flushed, so the consumer, which otherwise waits for a
-// full batch, takes what is there — records held at most about one window (plus a lookup's completion).
+// Backpressure and memory: the buffer counts bytes (its capacity: `buffer_capacity` memory-budget slots).
+// Whatever a candidate may hold is reserved before it can hold it: its record's fields and its state in flight
+// when it is dispatched, with the bound (Enricher::MaxResultBytes; a result over it is dropped,
+// RESOURCE_EXHAUSTED) of each stage that needs no other; each other stage's bound when it starts — a stage
+// waits for space like a dispatch, ahead of new dispatches, which leave room for one candidate's later stages
+// so that a waiting one can always go on. A stage's result gives back what it did not use, and a record once
+// finished is charged its bytes. So records held plus lookups in flight never exceed the buffer's capacity,
+// whatever strangers answer (a candidate alone in a buffer smaller than its stages' bounds goes on past it). When it is
+// full the pipeline waits (without blocking a thread) until a drain frees space. Batching: the records a Pump pass
+// finished are handed over together at its end (FanInBuffer::PushReservedAll, one lock acquisition; the stream's first
+// record goes at once), and a pass that leaves nothing more to do right away (it waits for lookups or for space) arms
+// the batch window: when it ends the buffer is flushed, so the consumer, which otherwise waits for a full batch, takes
+// what is there — records held at most about one window (plus a lookup's completion).
 #ifndef SQUATSTREAM_PIPELINE_ENRICH_PIPELINE_H_
 #define SQUATSTREAM_PIPELINE_ENRICH_PIPELINE_H_
 
@@ -48,8 +51,8 @@ namespace squatstream::pipeline {
 
 struct PipelineOptions {
   std::size_t max_inflight_lookups = 10000;  // per stream; at least one candidate's lookups always fit
-  std::size_t buffer_capacity = 16384;  // records held plus candidates in flight, in slots of bytes_per_slot
-  std::size_t bytes_per_slot = 1536;    // the service's memory budget slot
+  std::size_t buffer_capacity = 16384;       // records held plus candidates in flight, in slots of bytes_per_slot
+  std::size_t bytes_per_slot = 1536;         // the service's memory budget slot
   // When a pass leaves records held and nothing more comes right away (lookups pending), they go out once
   // this much time has passed (or a batch is full), so that records finishing one by one still travel in
   // batches. Zero: at once (one message per record when lookups trickle in).
@@ -104,10 +107,12 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   struct Slot {
     asio::cancellation_signal cancel;
     std::chrono::steady_clock::time_point started;
+    std::size_t reserved = 0;  // bytes reserved for the stage's result (its bound), until it ends
   };
   struct Pending {
     v1::Record record;              // one enrichment per stage, in plan order, filled as they end
     std::size_t reserved = 0;       // bytes reserved in the buffer for the record
+    bool awaiting_space = false;    // in awaiting_space_: a stage waits to reserve its bound
     std::uint32_t started = 0;      // bit i: stage i started (or answered at once)
     std::uint32_t done = 0;         // bit i: stage i ended
     std::size_t running = 0;        // lookups in flight
@@ -146,8 +151,13 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // recorded here and may unlock more. Delivers the record when every stage has ended.
   void Advance(std::uint64_t id);
   // Counts a finished stage in the metrics and writes its result into the record's enrichment.
-  void RecordStage(std::size_t stage, workers::LookupResult result, std::chrono::steady_clock::duration elapsed,
-                   v1::Enrichment* out);
+  // Gives back what the stage reserved beyond what its result holds.
+  void RecordStage(Pending& p, std::size_t stage, workers::LookupResult result,
+                   std::chrono::steady_clock::duration elapsed);
+  // Reserves stage `i`'s bound for `p` (a stage that needs another: the others' were reserved at dispatch).
+  bool ReserveForStage(Pending& p, std::size_t i);
+  // Starts the candidates' stages that wait for space, in order, while there is space. False if some still wait.
+  bool ResumeAwaitingSpace();
   // A record whose stages all ended: staged for the buffer, or dropped (registered_only).
   void Finish(const v1::Record& record, std::size_t reserved);
   // Serializes a finished record for its candidate's reservation (`reserved` units) of the buffer: staged,
@@ -196,7 +206,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
     std::vector<std::size_t> reserved;  // the bytes each one's candidate reserved
   };
   Staged staged_;
-  std::size_t max_results_bytes_ = 0;  // the planned stages' MaxResultBytes, summed
+  std::vector<std::size_t> bounds_;           // each planned stage's MaxResultBytes
+  std::size_t root_bounds_ = 0;               // those of the stages that need no other, summed: reserved at dispatch
+  std::size_t later_bounds_ = 0;              // the others', summed: the room a dispatch leaves free
+  std::deque<std::uint64_t> awaiting_space_;  // candidates with a stage waiting to reserve its bound
   bool delivered_any_ = false;
 
   std::atomic<std::uint64_t> generated_{0};

@@ -27,10 +27,11 @@ struct PipelineMetrics {
   prometheus::Gauge* inflight_lookups = nullptr;
   prometheus::Gauge* fanin_buffer_depth = nullptr;
   prometheus::Gauge* active_streams = nullptr;
-  prometheus::Gauge* fanin_capacity_records = nullptr;  // sum of the active streams' buffer bounds
-  prometheus::Gauge* budget_slots = nullptr;            // the server-wide memory budget, set once at start-up
-  prometheus::Gauge* budget_slots_granted = nullptr;    // of it, granted to the streams in progress
-  prometheus::Gauge* budget_holders = nullptr;          // streams holding a grant
+  prometheus::Gauge* fanin_buffer_bytes = nullptr;    // what the records held are charged, summed
+  prometheus::Gauge* fanin_capacity_bytes = nullptr;  // sum of the active streams' buffer bounds
+  prometheus::Gauge* budget_slots = nullptr;          // the server-wide memory budget, set once at start-up
+  prometheus::Gauge* budget_slots_granted = nullptr;  // of it, granted to the streams in progress
+  prometheus::Gauge* budget_holders = nullptr;        // streams holding a grant
 };
 
 }  // namespace squatstream::pipeline

@@ -37,7 +37,8 @@ absl::Status Admission::TakeGrant(const MemoryBudget::Generation& generation, st
   granted_buffer_ = grant.buffer;
   granted_running_ = generation.running;
   running_left_ = std::make_shared<std::atomic<std::size_t>>(generation.running);
-  context_.metrics->pipeline.fanin_capacity_records->Increment(static_cast<double>(granted_buffer_));
+  context_.metrics->pipeline.fanin_capacity_bytes->Increment(
+      static_cast<double>(granted_buffer_ * MemoryBudget::kBytesPerSlot));
   return absl::OkStatus();
 }
 
@@ -57,7 +58,8 @@ void Admission::Release() {
   if (granted_slots_ > 0) {
     const std::size_t returned = granted_running_ - running_left_->exchange(0);
     context_.budget->Release(granted_slots_ - returned);
-    context_.metrics->pipeline.fanin_capacity_records->Decrement(static_cast<double>(granted_buffer_));
+    context_.metrics->pipeline.fanin_capacity_bytes->Decrement(
+        static_cast<double>(granted_buffer_ * MemoryBudget::kBytesPerSlot));
     granted_slots_ = 0;
   }
   if (slot_) {

@@ -138,12 +138,20 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                           .Help("EnrichDomain streams in progress.")
                           .Register(registry)
                           .Add({});
-  p.fanin_capacity_records =
+  p.fanin_buffer_bytes =
       &prometheus::BuildGauge()
-           .Name("squatstream_fanin_capacity_records")
+           .Name("squatstream_fanin_buffer_bytes")
            .Help(
-               "Bounds of the fan-in buffers of the streams in progress, summed (records held plus candidates "
-               "in flight; each stream's bound is its grant from the memory budget).")
+               "What the records held in fan-in buffers are charged now (their bytes and 64 each), summed over "
+               "streams (a reader that stopped reading included).")
+           .Register(registry)
+           .Add({});
+  p.fanin_capacity_bytes =
+      &prometheus::BuildGauge()
+           .Name("squatstream_fanin_capacity_bytes")
+           .Help(
+               "Bounds of the fan-in buffers of the streams in progress, in bytes, summed (records held plus what "
+               "candidates in flight reserve; each stream's bound is its grant from the memory budget).")
            .Register(registry)
            .Add({});
   p.budget_slots = &prometheus::BuildGauge()

@@ -103,7 +103,7 @@ TEST(FanInBuffer, DepthObserverSumsToTheItemsHeld) {
   std::atomic<double> depth{0};
   {
     FanInBuffer<int> b(100);
-    b.SetDepthObserver([&](double d) { depth.fetch_add(d); });
+    b.SetDepthObserver([&](double d, double) { depth.fetch_add(d); });
     auto held = [&] { return static_cast<double>(b.size()); };
     ASSERT_TRUE(b.Push(1));
     std::vector<int> batch = {2, 3, 4};
@@ -128,7 +128,7 @@ TEST(FanInBuffer, DepthObserverSumsToTheItemsHeld) {
   }
   {
     FanInBuffer<int> b(10);
-    b.SetDepthObserver([&](double d) { depth.fetch_add(d); });
+    b.SetDepthObserver([&](double d, double) { depth.fetch_add(d); });
     ASSERT_TRUE(b.Push(1) && b.Push(2));
     EXPECT_EQ(depth.load(), 2);
   }  // destroyed while holding two

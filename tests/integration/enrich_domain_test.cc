@@ -213,6 +213,7 @@ TEST_F(EnrichDomainTest, StreamsEveryCandidateOnceFullyEnrichedAndMetricsAgree) 
   EXPECT_EQ(Metric(scrape, "squatstream_inflight_lookups"), 0);
   EXPECT_EQ(Metric(scrape, "squatstream_active_streams"), 0);
   EXPECT_EQ(Metric(scrape, "squatstream_fanin_buffer_depth"), 0);
+  EXPECT_EQ(Metric(scrape, "squatstream_fanin_buffer_bytes"), 0);
 }
 
 // Zero-latency stubs answer inside the pipeline (TryLookupNow) instead of through the executor: the records
@@ -525,7 +526,9 @@ TEST_F(EnrichDomainTest, BudgetChargesOneGeneratorAndTakesItBackWhenGenerationEn
   big.set_domain("internationalbusinessmachines.com");
   big.set_max_candidates(8000);
   auto big_reader = stub_->EnrichDomain(&big_context, big);
-  const auto buffer = [&] { return Metric(Scrape(), "squatstream_fanin_capacity_records"); };
+  const auto buffer = [&] {
+    return Metric(Scrape(), "squatstream_fanin_capacity_bytes") / MemoryBudget::kBytesPerSlot;
+  };
   EXPECT_TRUE(Eventually([&] { return charged() == static_cast<double>(one.kept) + buffer(); }))
       << charged() << " slots charged; at the start: " << static_cast<double>(one.total()) + buffer()
       << ", after generation " << static_cast<double>(one.kept) + buffer();

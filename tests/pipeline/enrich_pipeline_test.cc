@@ -225,5 +225,60 @@ TEST_F(EnrichPipelineTest, AResultOverItsStagesBoundIsDroppedAndTheBufferStaysWi
   EXPECT_GT(kept, 0u);
 }
 
+// A stage whose bound is large (a banner's 64 KiB) and whose results are small, after DNS.
+class LargeBoundEnricher final : public workers::Enricher {
+ public:
+  v1::Enricher id() const override { return v1::ENRICHER_GEO; }
+  std::size_t MaxResultBytes() const override { return std::size_t{64} << 10; }
+  void Lookup(const workers::LookupInput&, asio::any_io_executor executor, asio::cancellation_slot,
+              Callback done) override {
+    workers::LookupResult r;
+    r.value.mutable_geo()->set_country_code("ZZ");
+    asio::post(executor, [done = std::move(done), r = std::move(r)]() mutable { std::move(done)(std::move(r)); });
+  }
+};
+
+// A stage that needs another reserves its bound when it starts, not at dispatch: in a buffer of 64 slots
+// (96 KiB) many candidates are in DNS at once although each may grow by 64 KiB later, the later stage's
+// reservations wait their turn, and the stream ends with every record — what is held and reserved never past
+// the capacity.
+TEST_F(EnrichPipelineTest, LaterStagesReserveTheirBoundWhenTheyStartAndTheStreamEnds) {
+  Register(v1::ENRICHER_DNS, {absl::Milliseconds(2), 0.0, 1.0});
+  const workers::StageDef& geo = **workers::FindStage(v1::ENRICHER_GEO);
+  ASSERT_TRUE(registry_.Add(geo, std::make_unique<LargeBoundEnricher>(), metrics_.Stage("geo")).ok());
+  absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain("example.com");
+  ASSERT_TRUE(parsed.ok());
+  StreamWork work;
+  permute::GeneratorOptions generator;
+  generator.max_candidates = 300;
+  work.generators.emplace_back(*parsed, generator);
+  work.stages = *registry_.Plan({v1::ENRICHER_GEO});
+  PipelineOptions options;
+  options.buffer_capacity = 64;
+  auto pipeline =
+      EnrichPipeline::Create(executor_.context(), cpu_.context(), std::move(work), options, metrics_.pipeline);
+  pipeline->Start();
+  std::vector<std::string> batch;
+  std::size_t records = 0;
+  double most_in_flight = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (bool finished = false; !finished && std::chrono::steady_clock::now() < deadline;) {
+    EXPECT_LE(pipeline->buffer().units(), pipeline->buffer().capacity());
+    most_in_flight = std::max(most_in_flight, metrics_.pipeline.inflight_lookups->Value());
+    const auto result = pipeline->buffer().Drain(&batch, 1024, 1);
+    finished = result.finished;
+    for (const std::string& s : batch) {
+      v1::Record r;
+      ASSERT_TRUE(r.ParseFromString(s));
+      EXPECT_EQ(r.enrichments(1).geo().country_code(), "ZZ");
+      ++records;
+    }
+    if (result.taken == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  EXPECT_EQ(records, 300u);
+  // Reserving every stage's bound at dispatch, at most one candidate (96 KiB < 2 x 66 KiB) would be in flight.
+  EXPECT_GT(most_in_flight, 4);
+}
+
 }  // namespace
 }  // namespace squatstream::pipeline

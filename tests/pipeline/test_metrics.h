@@ -34,7 +34,8 @@ struct TestMetrics {
     pipeline.inflight_lookups = gauge("inflight");
     pipeline.fanin_buffer_depth = gauge("depth");
     pipeline.active_streams = gauge("active");
-    pipeline.fanin_capacity_records = gauge("capacity");
+    pipeline.fanin_buffer_bytes = gauge("bytes");
+    pipeline.fanin_capacity_bytes = gauge("capacity");
     pipeline.budget_slots = gauge("slots");
     pipeline.budget_slots_granted = gauge("granted");
     pipeline.budget_holders = gauge("holders");

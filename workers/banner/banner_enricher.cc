@@ -262,26 +262,29 @@ void ConnectionGate::Release(std::uint64_t stream, const std::string& address) {
   if (auto it = held_.find(stream); it != held_.end() && --it->second <= 0) held_.erase(it);
   if (metrics_ != nullptr) metrics_->open->Decrement();
   // One slot freed (in all, and at `address`): at most one waiter can take it. The waiting streams are asked
-  // fewest slots held first (ties: in turn order, the longest since its last turn first); the first with a
-  // waiter whose address has room is granted one, and goes to the back of the turns.
-  std::vector<std::pair<int, std::size_t>> order;  // (slots held, place in the turns)
-  order.reserve(streams_waiting_.size());
-  for (std::size_t i = 0; i < streams_waiting_.size(); ++i) {
-    const auto held = held_.find(streams_waiting_[i]);
-    order.emplace_back(held == held_.end() ? 0 : held->second, i);
-  }
-  std::sort(order.begin(), order.end());
-  for (const auto& [held, place] : order) {
-    const std::uint64_t next = streams_waiting_[place];
-    auto queue = waiting_.find(next);
-    if (!GrantOne(queue->second)) continue;
-    streams_waiting_.erase(streams_waiting_.begin() + static_cast<std::ptrdiff_t>(place));
-    if (queue->second.by_address.empty()) {
-      waiting_.erase(queue);
-    } else {
-      streams_waiting_.push_back(next);
+  // in turn order (the longest since its last turn first), those holding less than an equal share of the slots
+  // (among the streams holding or waiting for one) first, then the others; the first with a waiter whose
+  // address has room is granted one, and goes to the back of the turns. A stream over its share still gets
+  // slots no one else can use, and falls under its share as its own slots free: no stream waits forever.
+  std::size_t streams = held_.size();
+  for (const auto& [stream_waiting, queue] : waiting_) streams += held_.contains(stream_waiting) ? 0 : 1;
+  const int share = std::max(1, max_total_ / static_cast<int>(std::max<std::size_t>(1, streams)));
+  for (const bool within_share_only : {true, false}) {
+    for (std::size_t place = 0; place < streams_waiting_.size(); ++place) {
+      const std::uint64_t next = streams_waiting_[place];
+      if (within_share_only) {
+        if (auto held = held_.find(next); held != held_.end() && held->second >= share) continue;
+      }
+      auto queue = waiting_.find(next);
+      if (!GrantOne(queue->second)) continue;
+      streams_waiting_.erase(streams_waiting_.begin() + static_cast<std::ptrdiff_t>(place));
+      if (queue->second.by_address.empty()) {
+        waiting_.erase(queue);
+      } else {
+        streams_waiting_.push_back(next);
+      }
+      return;
     }
-    return;
   }
 }
 

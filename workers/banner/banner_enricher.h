@@ -88,11 +88,11 @@ struct BannerMetrics {
 using HostResolver = HostLookup;
 
 // How many connections may be open: in all, and to one address. Waiters queue per stream (LookupInput::stream)
-// and, within a stream, per address, in order. A freed slot goes to the waiting stream that holds the fewest
-// (ties: the one that waited longest for a turn), and within a stream to its addresses in turn: so one stream
-// whose candidates point at addresses that never answer holds the slots only until they free, and another
-// stream's probes get the next ones, up to an equal share — not after the first stream's queue; and
-// thousands of look-alikes parked on one address wait for that address only.
+// and, within a stream, per address, in order. A freed slot goes to the waiting streams in turn, those
+// holding less than an equal share first, and within a stream to its addresses in turn: so one stream whose
+// candidates point at addresses that never answer holds the slots only until they free, and another stream's
+// probes get the next ones, up to an equal share — not after the first stream's queue; and thousands of
+// look-alikes parked on one address wait for that address only.
 // Thread-safe: one mutex (a grant or a release is a few map operations; lookups take it once per
 // connection, far from contended next to the connection itself).
 class ConnectionGate {

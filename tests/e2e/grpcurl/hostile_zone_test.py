@@ -232,7 +232,7 @@ def main():
                     state = wait_for(held_at_bound, 90, "the stalled stream to hold its buffer at its bound",
                                      every=0.25)
                     granted = metric("squatstream_memory_budget_slots_granted")
-                    buffer_bound = metric("squatstream_fanin_capacity_records")
+                    buffer_bound = metric("squatstream_fanin_capacity_bytes") / 1536
                     rss_held = server.rss_bytes()
                 finally:
                     client.stdin.close()
