@@ -125,7 +125,9 @@ std::string CsvCell(absl::string_view text) {
   const bool formula =
       !cell.empty() && absl::StrContains("=+-@\t\r", cell.front()) && cell != "-" && !PlainNumber(cell);
   if (formula) cell.insert(0, 1, '\'');
-  if (!formula && cell.find_first_of(",\"\n\r") == std::string::npos) return cell;
+  // Quoted too when it holds a ';', the field separator of spreadsheets in many locales (de, fr ...): unquoted,
+  // "x;=HYPERLINK(...)" would open as a second cell starting with '='.
+  if (!formula && cell.find_first_of(",;\"\n\r") == std::string::npos) return cell;
   return absl::StrCat("\"", absl::StrReplaceAll(cell, {{"\"", "\"\""}}), "\"");
 }
 

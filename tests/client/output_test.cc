@@ -256,7 +256,7 @@ TEST(Output, BannerCsvColumns) {
   EXPECT_THAT(row, ::testing::EndsWith(
                        ",200,nginx/1.22.1,\"Buy exmple.com, \"\"the\"\" domain\",https://www.exmple.com/lander,2,"
                        "AB:CD:EF:01,false,CN=exmple.com,2026-01-01T00:00:00Z,220 mail.exmple.com ESMTP Postfix,true,"
-                       "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3,87,true,ns:sedoparking.com;page:buy this domain\n"));
+                       "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3,87,true,\"ns:sedoparking.com;page:buy this domain\"\n"));
 
   // Unknowns stay empty: no similarity score, RCPT never reached, no https answer, no sshd; false is false.
   v1::BannerResult* b = r.mutable_enrichments(0)->mutable_banner();

@@ -140,6 +140,8 @@ TEST(CsvCell, FormulasAreNeutralisedAndQuoted) {
   EXPECT_EQ(CsvCell("="), "\"'=\"");
   EXPECT_EQ(CsvCell("-1."), "\"'-1.\"");
   EXPECT_EQ(CsvCell("-> example.com"), "\"'-> example.com\"");
+  // A ';' splits cells in many locales' spreadsheets: quoted, so that no second cell can start with '='.
+  EXPECT_EQ(CsvCell("x;=HYPERLINK(1)"), "\"x;=HYPERLINK(1)\"");
 }
 
 TEST(CsvCell, NumbersAndTheSkipMarkStayAsTheyAre) {

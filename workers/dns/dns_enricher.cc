@@ -52,19 +52,26 @@ struct DnsEnricher::Candidate {
 };
 
 // Writes one query's outcome: its type, rcode and the answers of its own type — those that fit in what is
-// left of the result's bound; the rest counted in answers_omitted.
-void DnsEnricher::AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::DnsQuery* out) {
+// left of the result's bound (addresses, bounded by the parser's count and their length, always fit: a zone
+// cannot hide its addresses behind long names); the rest counted in answers_omitted. `kept` (optional) gets
+// the answers kept.
+void DnsEnricher::AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::DnsQuery* out,
+                           std::vector<const ResourceRecord*>* kept) {
+  const bool address = type == RrType::kA || type == RrType::kAaaa;
   out->set_type(RrTypeName(static_cast<std::uint16_t>(type)));
   out->set_rcode(r.RcodeText());
   if (!r.response.ok()) return;
   std::uint32_t omitted = r.response->AnswersOmitted(static_cast<std::uint16_t>(type));
   for (const ResourceRecord& rr : r.response->answers) {
     if (rr.type != static_cast<std::uint16_t>(type)) continue;
-    if (c.bytes + AnswerBytes(rr) > kMaxResultBytes) {
-      ++omitted;
-      continue;
+    if (!address) {
+      if (c.bytes + AnswerBytes(rr) > kMaxResultBytes) {
+        ++omitted;
+        continue;
+      }
+      c.bytes += AnswerBytes(rr);
     }
-    c.bytes += AnswerBytes(rr);
+    if (kept != nullptr) kept->push_back(&rr);
     c.values_cut += rr.cut ? 1 : 0;
     v1::DnsAnswer* a = out->add_answers();
     a->set_value(rr.value);
@@ -99,7 +106,8 @@ void DnsEnricher::Lookup(const LookupInput& input, asio::any_io_executor executo
 }
 
 void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
-  AddQuery(*c, RrType::kNs, r, c->result.add_queries());
+  std::vector<const ResourceRecord*> kept_ns;
+  AddQuery(*c, RrType::kNs, r, c->result.add_queries(), &kept_ns);
   if (Failed(r)) {
     c->result.set_verdict(v1::DNS_VERDICT_UNKNOWN);
     Finish(c, absl::OkStatus());
@@ -117,21 +125,22 @@ void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
     Finish(c, absl::OkStatus());
     return;
   }
-  for (const auto* section : {&m.answers, &m.authority}) {
-    for (const ResourceRecord& rr : *section) {
-      if (rr.type == static_cast<std::uint16_t>(RrType::kNs) && rr.owner == c->name) {
-        c->delegated = true;
-        // In the NS query's answers too when they came in the answer section (counted there, twice).
-        if (section == &m.authority) {
-          if (c->bytes + AnswerBytes(rr) > kMaxResultBytes) {
-            ++c->omitted;
-            continue;
-          }
-          c->bytes += AnswerBytes(rr);
-        }
-        c->result.add_name_servers(rr.value);
-      }
+  // The name's own NS records: those of the answer section the NS query kept (counted there, twice), then a
+  // referral's in the authority section, within what is left of the bound.
+  for (const ResourceRecord* rr : kept_ns) {
+    if (rr->owner != c->name) continue;
+    c->delegated = true;
+    c->result.add_name_servers(rr->value);
+  }
+  for (const ResourceRecord& rr : m.authority) {
+    if (rr.type != static_cast<std::uint16_t>(RrType::kNs) || rr.owner != c->name) continue;
+    c->delegated = true;
+    if (c->bytes + AnswerBytes(rr) > kMaxResultBytes) {
+      ++c->omitted;
+      continue;
     }
+    c->bytes += AnswerBytes(rr);
+    c->result.add_name_servers(rr.value);
   }
   c->outstanding = kRecordTypes.size();
   for (std::size_t i = 0; i < kRecordTypes.size(); ++i) {

@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "workers/dns/resolver.h"
@@ -23,19 +24,21 @@ class DnsEnricher final : public Enricher {
   // `resolver` and `metrics` must outlive every lookup.
   DnsEnricher(Resolver* resolver, ResolverMetrics* metrics);
 
-  // What a result's answers may hold, counted as they are added (each value twice: its query's answers and
-  // the result's lists, addresses, name servers or mail exchangers); answers past it are counted, not kept.
-  // With the rest of the result (rcodes, the zone names) it stays within MaxResultBytes.
+  // What a result's answers other than addresses may hold, counted as they are added (each value twice: its
+  // query's answers and the result's lists, name servers or mail exchangers); answers past it are counted, not
+  // kept. Addresses (at most 16 A and 16 AAAA, 39 characters each, twice: ~3 KiB) and the rest of the result
+  // (rcodes, the zone names of ~1 KiB at most) stay within the 8 KiB more of MaxResultBytes.
   static constexpr std::size_t kMaxResultBytes = std::size_t{16} << 10;
 
   v1::Enricher id() const override { return v1::ENRICHER_DNS; }
-  std::size_t MaxResultBytes() const override { return kMaxResultBytes + (std::size_t{4} << 10); }
+  std::size_t MaxResultBytes() const override { return kMaxResultBytes + (std::size_t{8} << 10); }
   void Lookup(const LookupInput& input, asio::any_io_executor executor, asio::cancellation_slot cancel,
               Callback done) override;
 
  private:
   struct Candidate;
-  static void AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::DnsQuery* out);
+  static void AddQuery(Candidate& c, RrType type, const QueryResult& r, v1::DnsQuery* out,
+                       std::vector<const ResourceRecord*>* kept = nullptr);
   void OnNs(const std::shared_ptr<Candidate>& c, QueryResult result);
   void OnRecords(const std::shared_ptr<Candidate>& c);
   void Finish(const std::shared_ptr<Candidate>& c, absl::Status status);

@@ -592,7 +592,8 @@ void RegistrationEnricher::OnWhois(const std::shared_ptr<Fetch>& fetch, const st
 }
 
 void RegistrationEnricher::Succeed(const std::shared_ptr<Fetch>& fetch) {
-  MakeValidUtf8(&fetch->result);  // the URLs asked came from answers too
+  BoundWhoisResult(&fetch->result);  // the URLs asked came from answers too (a registry's related link ...)
+  MakeValidUtf8(&fetch->result);
   CacheStore(fetch->name, fetch->result);
   Finish(fetch, fetch->result);
 }

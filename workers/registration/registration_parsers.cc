@@ -228,6 +228,7 @@ absl::StatusOr<RdapDomain> ParseRdapDomain(absl::string_view json) {
       const std::string href = StringField(link, "href");
       if (!type.empty() && !absl::StrContains(absl::AsciiStrToLower(type), "application/rdap+json")) continue;
       if (!absl::StartsWith(href, "https://") && !absl::StartsWith(href, "http://")) continue;
+      if (href.size() > 2048) continue;  // no registry's link is this long: not followed
       out.related_url = ToValidUtf8(href);
       break;
     }
@@ -252,7 +253,7 @@ void BoundWhoisResult(v1::WhoisResult* r) {
   };
   bound(r->mutable_statuses(), 32);
   bound(r->mutable_name_servers(), 16);
-  bound(r->mutable_servers(), 16);
+  bound(r->mutable_servers(), 16);  // (256 bytes each: a URL past it is cut)
   cut(r->mutable_raw_text(), 4096);
 }
 
