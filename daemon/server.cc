@@ -118,7 +118,7 @@ absl::Status ServerOptions::Validate() const {
   const StreamLimits& l = limits;
   if (l.max_batch_bytes < (std::size_t{64} << 10) || l.max_batch_bytes > (std::size_t{3} << 20)) {
     return absl::InvalidArgumentError(
-        "--max_batch_bytes must be between 65536 (a record's bound) and 3145728 (under gRPC's default 4 MiB limit)");
+        "--max_batch_bytes must be between 65536 and 3145728 (under gRPC's default 4 MiB limit)");
   }
   if (worker_threads < 1 || cpu_threads < 1 || l.max_batch_records < 1 || l.max_concurrent_streams < 1 ||
       l.pipeline.buffer_capacity < 1 || l.pipeline.max_inflight_lookups < 1 || l.request.max_candidates < 1 ||

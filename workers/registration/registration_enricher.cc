@@ -270,7 +270,7 @@ std::optional<v1::WhoisResult> RegistrationEnricher::CacheFind(const std::string
 void RegistrationEnricher::CacheStore(const std::string& name, const v1::WhoisResult& result) {
   if (options_.cache_entries == 0) return;
   const absl::Duration ttl = result.registered() ? options_.cache_ttl : options_.negative_ttl;
-  // What an entry holds, roughly: the message (a WHOIS answer's text up to 16 KiB), the key, the table's slot.
+  // What an entry holds, roughly: the message (a WHOIS answer's text up to 4 KiB), the key, the table's slot.
   const std::size_t bytes = result.ByteSizeLong() + 2 * name.size() + 128;
   if (bytes > options_.cache_bytes) return;
   const Clock::time_point now = Clock::now();
