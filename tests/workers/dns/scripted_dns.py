@@ -8,11 +8,34 @@ servfail / refused answer with that rcode; truncate answers UDP with TC set and 
 and TCP with an NS and an A record for any name (so a lookup can only succeed over TCP). Runs until killed.
 """
 import socket
+import struct
 import sys
 import time
 
 from dnslib import QTYPE, RCODE, RR, A, NS
-from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+
+
+class PipeliningHandler(DNSHandler):
+    """dnslib's handler answers one message per TCP connection and drops the rest of what it read; c-ares
+    sends its queries to a server over one TCP connection, several at once. This one answers each message of
+    the connection in turn, as real servers do (RFC 7766), until the client closes it."""
+
+    def handle(self):
+        if self.server.socket_type != socket.SOCK_STREAM:
+            return super().handle()
+        self.protocol = "tcp"
+        buffered = b""
+        while True:
+            while len(buffered) < 2 or len(buffered) - 2 < struct.unpack("!H", buffered[:2])[0]:
+                more = self.request.recv(8192)
+                if not more:
+                    return
+                buffered += more
+            length = struct.unpack("!H", buffered[:2])[0]
+            message, buffered = buffered[2:2 + length], buffered[2 + length:]
+            reply = self.get_reply(message)
+            self.request.sendall(struct.pack("!H", len(reply)) + reply)
 
 
 class Scripted(BaseResolver):
@@ -46,8 +69,8 @@ def main():
         port = probe.getsockname()[1]
         probe.close()
         try:
-            servers = [DNSServer(Scripted(mode), port=port, address="127.0.0.1", tcp=tcp, logger=quiet)
-                       for tcp in (False, True)]
+            servers = [DNSServer(Scripted(mode), port=port, address="127.0.0.1", tcp=tcp, logger=quiet,
+                                 handler=PipeliningHandler) for tcp in (False, True)]
             break
         except OSError:
             if attempt == 19:
