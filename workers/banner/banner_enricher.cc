@@ -217,7 +217,7 @@ void ConnectionGate::Grant(Waiter w) {
 void ConnectionGate::Acquire(std::uint64_t stream, const std::string& address, asio::any_io_executor executor,
                              std::shared_ptr<bool> abandoned, absl::AnyInvocable<void() &&> go) {
   MutexLock lock(mu_);
-  Waiter w{stream, address, std::move(executor), std::move(abandoned), std::move(go)};
+  Waiter w{stream, address, std::move(executor), std::move(abandoned), std::move(go), next_seq_++};
   // Straight through when there is room in all and at the address, and no one is queued for the address: a
   // busy address never holds up the others. (Below the global cap, whoever waits waits for its address: the
   // release that frees a slot there grants one of them.)
@@ -255,12 +255,46 @@ bool ConnectionGate::GrantOne(StreamQueue& q) {
   return false;
 }
 
+bool ConnectionGate::GrantOldestAt(const std::string& address) {
+  auto oldest = waiting_.end();
+  for (auto it = waiting_.begin(); it != waiting_.end(); ++it) {
+    auto at = it->second.by_address.find(address);
+    if (at == it->second.by_address.end()) continue;
+    if (oldest == waiting_.end() || at->second.front().seq < oldest->second.by_address.at(address).front().seq) {
+      oldest = it;
+    }
+  }
+  if (oldest == waiting_.end()) return false;
+  const std::uint64_t stream = oldest->first;
+  StreamQueue& q = oldest->second;
+  auto queued = q.by_address.find(address);
+  if (auto it = queued_at_.find(address); --it->second == 0) queued_at_.erase(it);
+  Grant(std::move(queued->second.front()));
+  queued->second.pop_front();
+  if (queued->second.empty()) {
+    q.by_address.erase(queued);
+    q.addresses.erase(std::find(q.addresses.begin(), q.addresses.end(), address));
+  }
+  if (q.by_address.empty()) {
+    waiting_.erase(oldest);
+    streams_waiting_.erase(std::find(streams_waiting_.begin(), streams_waiting_.end(), stream));
+  }
+  return true;
+}
+
 void ConnectionGate::Release(std::uint64_t stream, const std::string& address) {
   MutexLock lock(mu_);
+  const bool was_full = open_ >= max_total_;
   --open_;
   if (auto it = per_address_.find(address); it != per_address_.end() && --it->second <= 0) per_address_.erase(it);
   if (auto it = held_.find(stream); it != held_.end() && --it->second <= 0) held_.erase(it);
   if (metrics_ != nullptr) metrics_->open->Decrement();
+  // With room in all before this release, whoever waits waits for its address: the slot freed at `address` goes
+  // to the oldest waiter there.
+  if (!was_full) {
+    if (RoomAt(address)) GrantOldestAt(address);
+    return;
+  }
   // One slot freed (in all, and at `address`): at most one waiter can take it. The waiting streams are asked
   // in turn order (the longest since its last turn first), those holding less than an equal share of the slots
   // (among the streams holding or waiting for one) first, then the others; the first with a waiter whose

@@ -88,11 +88,12 @@ struct BannerMetrics {
 using HostResolver = HostLookup;
 
 // How many connections may be open: in all, and to one address. Waiters queue per stream (LookupInput::stream)
-// and, within a stream, per address, in order. A freed slot goes to the waiting streams in turn, those
+// and, within a stream, per address, in order. A slot freed in all goes to the waiting streams in turn, those
 // holding less than an equal share first, and within a stream to its addresses in turn: so one stream whose
 // candidates point at addresses that never answer holds the slots only until they free, and another stream's
-// probes get the next ones, up to an equal share — not after the first stream's queue; and thousands of
-// look-alikes parked on one address wait for that address only.
+// probes get the next ones, up to an equal share — not after the first stream's queue. A slot freed at an
+// address while there is room in all goes to the oldest waiter there, whatever its stream: thousands of
+// look-alikes parked on one address wait for that address only, in the order they came.
 // Thread-safe: one mutex (a grant or a release is a few map operations; lookups take it once per
 // connection, far from contended next to the connection itself).
 class ConnectionGate {
@@ -112,6 +113,7 @@ class ConnectionGate {
     asio::any_io_executor executor;
     std::shared_ptr<bool> abandoned;
     absl::AnyInvocable<void() &&> go;
+    std::uint64_t seq = 0;  // arrival order, over every stream
   };
   // One stream's waiters: by address, the addresses in turn order.
   struct StreamQueue {
@@ -122,12 +124,15 @@ class ConnectionGate {
   void Grant(Waiter w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Grants the stream's first waiter (in its addresses' turn order) whose address has room; false if none.
   bool GrantOne(StreamQueue& q) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Grants the oldest waiter at `address`, whatever its stream; false if none waits there.
+  bool GrantOldestAt(const std::string& address) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const int max_total_;
   const int max_per_address_;
   BannerMetrics* metrics_;
   Mutex mu_;
   int open_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, int> per_address_ ABSL_GUARDED_BY(mu_);        // open, by address
   absl::flat_hash_map<std::string, int> queued_at_ ABSL_GUARDED_BY(mu_);          // waiting, by address
   absl::flat_hash_map<std::uint64_t, StreamQueue> waiting_ ABSL_GUARDED_BY(mu_);  // by stream
