@@ -719,9 +719,9 @@ TEST_F(ConnectionGateTest, AnotherStreamWaitsForOneTurnNotForTheFirstStreamsQueu
       Make(max_total, 4);
       std::vector<int> a;
       a.reserve(5 * static_cast<std::size_t>(max_total));
-      for (int i = 0; i < 5 * max_total; ++i) a.push_back(Ask(kA, absl::StrCat("10.0.0.", i)));
+      for (int i = 0; i < 5 * max_total; ++i) a.push_back(Ask(kA, absl::StrCat("198.51.100.", i)));
       ASSERT_EQ(static_cast<int>(granted_.size()), max_total);
-      const int b = Ask(one_stream ? kA : kB, "10.0.1.1");
+      const int b = Ask(one_stream ? kA : kB, "203.0.113.1");
       EXPECT_FALSE(T(b).granted);
       int freed = 0;
       while (!T(b).granted && freed < 10 * max_total) {
@@ -748,7 +748,7 @@ TEST_F(ConnectionGateTest, AnotherStreamWaitsForOneTurnNotForTheFirstStreamsQueu
 // stream's waiters in the order it asked; a stream whose waiters are all served leaves the rotation.
 TEST_F(ConnectionGateTest, ThreeStreamsTakeTurns) {
   Make(1, 4);
-  const int first = Ask(kA, "10.0.0.100");
+  const int first = Ask(kA, "198.51.100.100");
   for (const std::uint64_t stream : {kA, kB, kC}) {
     for (int i = 0; i < (stream == kA ? 5 : 6); ++i) Ask(stream, absl::StrCat("10.0.", stream - kA, ".", i));
   }
@@ -772,18 +772,18 @@ TEST_F(ConnectionGateTest, ThreeStreamsTakeTurns) {
 // the next stream that can use it. Within a stream too, an address at its cap is passed over for one with room.
 TEST_F(ConnectionGateTest, AStreamWhoseAddressesAreFullBlocksNoOne) {
   Make(2, 1);
-  const int x0 = Ask(kA, "10.0.0.1");
-  const int y = Ask(kA, "10.0.0.2");
+  const int x0 = Ask(kA, "198.51.100.1");
+  const int y = Ask(kA, "198.51.100.2");
   std::vector<int> x_waiting;
   x_waiting.reserve(3);
-  for (int i = 0; i < 3; ++i) x_waiting.push_back(Ask(kA, "10.0.0.1"));  // 10.0.0.1 is at its cap
-  const int z = Ask(kB, "10.0.0.3");                                     // the global cap
+  for (int i = 0; i < 3; ++i) x_waiting.push_back(Ask(kA, "198.51.100.1"));  // 198.51.100.1 is at its cap
+  const int z = Ask(kB, "198.51.100.3");                                     // the global cap
   EXPECT_FALSE(T(z).granted);
-  Release(y);  // A's turn comes first, but 10.0.0.1 has no room: B's
+  Release(y);  // A's turn comes first, but 198.51.100.1 has no room: B's
   EXPECT_TRUE(T(z).granted);
   for (const int id : x_waiting) EXPECT_FALSE(T(id).granted);
   // A's first address is full, its second has room: the second's waiter goes first.
-  const int w = Ask(kA, "10.0.0.4");
+  const int w = Ask(kA, "198.51.100.4");
   EXPECT_FALSE(T(w).granted);
   Release(z);
   EXPECT_TRUE(T(w).granted);
@@ -798,10 +798,10 @@ TEST_F(ConnectionGateTest, AStreamWhoseAddressesAreFullBlocksNoOne) {
 // leaves the slots to the others, and the gate's count comes back to zero.
 TEST_F(ConnectionGateTest, AbandonedWaitersHandTheirSlotOn) {
   Make(1, 4);
-  const int a0 = Ask(kA, "10.0.0.1");
-  const int a1 = Ask(kA, "10.0.0.2");
-  const int a2 = Ask(kA, "10.0.0.3");
-  const int b = Ask(kB, "10.0.1.1");
+  const int a0 = Ask(kA, "198.51.100.1");
+  const int a1 = Ask(kA, "198.51.100.2");
+  const int a2 = Ask(kA, "198.51.100.3");
+  const int b = Ask(kB, "203.0.113.1");
   *T(a1).abandoned = true;
   *T(a2).abandoned = true;
   Release(a0);  // A's turn: a1's grant is handed on to B
@@ -814,8 +814,8 @@ TEST_F(ConnectionGateTest, AbandonedWaitersHandTheirSlotOn) {
   EXPECT_TRUE(T(c).granted);
 
   // Abandoned after the grant, before it ran (the lookup's deadline on its strand came first).
-  const int d = Ask(kA, "10.0.0.4");
-  const int e = Ask(kB, "10.0.1.2");
+  const int d = Ask(kA, "198.51.100.4");
+  const int e = Ask(kB, "203.0.113.2");
   Release(c, /*run=*/false);  // d's grant posted
   *T(d).abandoned = true;
   Run();
@@ -827,10 +827,10 @@ TEST_F(ConnectionGateTest, AbandonedWaitersHandTheirSlotOn) {
   Make(2, 4);
   std::vector<int> a;
   a.reserve(20);
-  for (int i = 0; i < 20; ++i) a.push_back(Ask(kA, absl::StrCat("10.0.0.", i)));
+  for (int i = 0; i < 20; ++i) a.push_back(Ask(kA, absl::StrCat("198.51.100.", i)));
   std::vector<int> bs;
   bs.reserve(3);
-  for (int i = 0; i < 3; ++i) bs.push_back(Ask(kB, absl::StrCat("10.0.1.", i)));
+  for (int i = 0; i < 3; ++i) bs.push_back(Ask(kB, absl::StrCat("203.0.113.", i)));
   for (std::size_t i = 2; i < a.size(); ++i) *T(a[i]).abandoned = true;
   Release(a[0]);
   Release(a[1]);
@@ -845,10 +845,10 @@ TEST_F(ConnectionGateTest, AbandonedWaitersHandTheirSlotOn) {
 TEST_F(ConnectionGateTest, ThePerAddressCapHoldsAcrossStreams) {
   Make(8, 2);
   for (const std::uint64_t stream : {kA, kB, kC}) {
-    for (int i = 0; i < 3; ++i) Ask(stream, "10.0.0.1");
+    for (int i = 0; i < 3; ++i) Ask(stream, "198.51.100.1");
   }
   EXPECT_EQ(granted_.size(), 2u);  // A's first two
-  const int other = Ask(kC, "10.0.0.2");
+  const int other = Ask(kC, "198.51.100.2");
   EXPECT_TRUE(T(other).granted);
   Release(other);
   EXPECT_EQ(granted_.size(), 3u);
@@ -862,10 +862,10 @@ TEST_F(ConnectionGateTest, ThePerAddressCapHoldsAcrossStreams) {
       }
     }
     Release(oldest);
-    const bool waiters = before < tickets_.size();  // every ticket but those granted waits at 10.0.0.1
+    const bool waiters = before < tickets_.size();  // every ticket but those granted waits at 198.51.100.1
     EXPECT_EQ(granted_.size(), before + (waiters ? 1 : 0));
     if (waiters) {
-      EXPECT_EQ(T(granted_.back()).address, "10.0.0.1");
+      EXPECT_EQ(T(granted_.back()).address, "198.51.100.1");
     }
   }
   Drain();
@@ -878,7 +878,7 @@ TEST_F(ConnectionGateTest, ThePerAddressCapHoldsAcrossStreams) {
 TEST_F(ConnectionGateTest, WaitersForOneAddressAreGrantedInTheOrderTheyCame) {
   Make(8, 2);
   for (const std::uint64_t stream : {kA, kB, kC}) {
-    for (int i = 0; i < 3; ++i) Ask(stream, "10.0.0.1");
+    for (int i = 0; i < 3; ++i) Ask(stream, "198.51.100.1");
   }
   const std::size_t before = granted_.size();
   Drain();
@@ -902,7 +902,7 @@ TEST_F(ConnectionGateTest, RandomOrdersKeepTheCapsAndLoseNoWaiter) {
         if (!T(id).granted && !*T(id).abandoned) waiting.push_back(id);
       }
       if (action < 10 || held.empty()) {
-        Ask(kA + static_cast<std::uint64_t>(pick(4)), absl::StrCat("10.0.0.", pick(5)));
+        Ask(kA + static_cast<std::uint64_t>(pick(4)), absl::StrCat("198.51.100.", pick(5)));
       } else if (action < 17) {
         Release(held[static_cast<std::size_t>(pick(static_cast<int>(held.size())))]);
       } else if (action < 19 && !waiting.empty()) {
@@ -932,10 +932,10 @@ TEST_F(ConnectionGateTest, RandomOrdersKeepTheCapsAndLoseNoWaiter) {
 // slot of A's that freed — one of A's timeouts / max_total each.)
 TEST_F(ConnectionGateTest, AStreamHoldingNoSlotIsServedBeforeOneHoldingThemAll) {
   Make(4, 4);
-  for (int i = 0; i < 20; ++i) Ask(kA, absl::StrCat("10.0.0.", i));
+  for (int i = 0; i < 20; ++i) Ask(kA, absl::StrCat("198.51.100.", i));
   std::vector<int> b;
   b.reserve(4);
-  for (int i = 0; i < 4; ++i) b.push_back(Ask(kB, absl::StrCat("10.0.1.", i)));
+  for (int i = 0; i < 4; ++i) b.push_back(Ask(kB, absl::StrCat("203.0.113.", i)));
   Release(OldestHeld(kA));
   for (const int id : b) {
     ASSERT_TRUE(T(id).granted) << "B's waiter " << id << " behind A's; grants so far: " << Turns(0);
