@@ -60,6 +60,9 @@ test_packages=(
   # real DNS peers of the DNS tests and benchmark: an authoritative server, a scripted one for faults, the
   # load generator that measures the server's ceiling
   nsd python3-dnslib dnsperf
+  # a recursive resolver between squatstream and nsd (tests/e2e/tools/unbound.py: the resolver-path benchmark
+  # and the resolver pacing test run their own unbound on loopback, iterator only, no trust anchor)
+  unbound
   # mmdblookup: the smoke test of the installed geo databases reads its expected values with it
   mmdb-bin
   # real peers of the banner tests (tests/workers/banner/banner_peers.py): an HTTP/HTTPS server, an SSH server,
@@ -72,7 +75,10 @@ test_packages=(
 # Packages whose Debian install starts a system service the tests never use (they run their own copies on
 # loopback ports): stopped and disabled again when this script installed them. "package:service" where the
 # names differ.
-services=(nsd prometheus nginx-light:nginx openssh-server:ssh)
+# unbound's unit would fetch the root trust anchor from the internet (unbound-anchor) before it serves, and
+# unbound-resolvconf would point /etc/resolv.conf at it: neither may run, not even once at install (see the
+# policy-rc.d below).
+services=(nsd prometheus nginx-light:nginx openssh-server:ssh unbound:unbound unbound:unbound-resolvconf)
 
 packages=("${build_packages[@]}")
 if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
@@ -96,7 +102,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   "${sudo_cmd[@]}" apt-get update -q
+  # No service starts during the install (the ones above are disabled right after, and unbound's first start
+  # would already query the root servers): a policy-rc.d that refuses every start, for this apt-get only, unless
+  # the machine has one of its own (Docker images do), which is left as it is.
+  policy_rc=/usr/sbin/policy-rc.d own_policy_rc=0
+  if [ ! -e "$policy_rc" ]; then
+    own_policy_rc=1
+    printf '#!/bin/sh\n# install-deps.sh: no service starts while it installs packages\nexit 101\n' |
+      "${sudo_cmd[@]}" tee "$policy_rc" >/dev/null
+    "${sudo_cmd[@]}" chmod 755 "$policy_rc"
+    trap '"${sudo_cmd[@]}" rm -f "$policy_rc"' EXIT
+  fi
   "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  if [ "$own_policy_rc" = 1 ]; then "${sudo_cmd[@]}" rm -f "$policy_rc"; trap - EXIT; fi
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     for entry in "${services[@]}"; do
       pkg=${entry%%:*} svc=${entry#*:}

@@ -1,0 +1,192 @@
+"""Adaptive DNS pacing against a real recursive resolver that rate-limits (issue 27): squatstreamd's real DNS stage
+asks Debian's unbound on loopback (tests/e2e/tools/unbound.py), which asks nsd through a relay that holds each
+answer 20–80 ms (tests/e2e/tools/delay_relay.py: the network these kernels cannot simulate). The other stages are
+not asked (the request names ENRICHER_DNS only). Driven by grpcurl.
+
+The fixture: the candidates of example.com of a few kinds (~300, listed first by a stream with every stage
+simulated), one zone per TLD in nsd, one in five registered (A, AAAA, MX), NXDOMAIN for the rest.
+
+Asserted:
+  1. back-off: against unbound with `ip-ratelimit: LIMIT`, ip-ratelimit-factor 0 (more queries a second from one
+     address are dropped, unanswered — as a home router or a public resolver sheds load), squatstreamd with
+     --dns_pacing=adaptive starting above LIMIT backs off: squatstream_dns_pace_backoffs_total for that server
+     becomes > 0 while the stream runs (polled, never a fixed sleep);
+  2. the same verdicts: every candidate's registered/unregistered verdict in that run is the one a run at a low
+     fixed rate (--dns_pacing=fixed --dns_rate_limit=50) gets from an unbound with no limit — and that one is the
+     fixture's;
+  3. the ceiling: with --dns_rate_limit=C (adaptive below it), a counting relay in front of unbound never sees more
+     than C and the token bucket's burst (C/20) queries in one second, while the controller reaches its "ceiling"
+     state (squatstream_dns_pace_state{state="ceiling"} = 1).
+
+usage: resolver_pacing_test.py GRPCURL SQUATSTREAMD
+Exits 77 (skipped) when the squatstreamd given has no --dns_pacing flag. Standard library only (Debian's
+/usr/bin/python3); needs Debian's nsd and unbound (scripts/install-deps.sh).
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from delay_relay import DelayRelay  # noqa: E402
+from grpcurl_output import enrich_stream  # noqa: E402
+from nsd import Nsd  # noqa: E402
+from squatstreamd import Checks, Server, require_tool, wait_for  # noqa: E402
+from unbound import Unbound  # noqa: E402
+
+DOMAIN = "example.com"
+KINDS = ["PERMUTATION_KIND_" + k for k in ("ADDITION", "BITSQUATTING", "INSERTION", "REPLACEMENT", "TLD_SWAP",
+                                           "DOUBLE_VOWEL_INSERTION", "DVORAK")]
+IP_LIMIT = 40  # queries/s from one address the limiting unbound answers; adaptive pacing starts at 100
+FIXED_RATE = 50  # the reference run's fixed rate, against an unbound with no limit
+CEILING = 60  # --dns_rate_limit of the ceiling run
+STREAM_TIMEOUT = 120  # seconds, any one stream
+
+
+def registered(name):  # one in five, fixed per name
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 5 == 0
+
+
+def zones_for(names):
+    members = {}
+    for name in names:
+        members.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    zones = {}
+    for tld, in_zone in sorted(members.items()):
+        lines = [f"$ORIGIN {tld}.", "$TTL 300", "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300",
+                 "@ IN NS ns.test."]
+        for i, name in enumerate(in_zone):
+            if registered(name):
+                lines += [f"{name}. IN A 192.0.2.{1 + i % 254}", f"{name}. IN AAAA 2001:db8::{1 + i % 254:x}",
+                          f"{name}. IN MX 10 mail.{name}."]
+        zones[tld] = "\n".join(lines) + "\n"
+    return zones
+
+
+def request():
+    return {"domain": DOMAIN, "kinds": KINDS, "enrichers": ["ENRICHER_DNS"]}
+
+
+def verdicts(records):
+    """{name: verdict} from a stream's records ("REGISTERED", "UNREGISTERED", or "unknown RCODE")."""
+    out = {}
+    for name, record in records.items():
+        dns = next((e for e in record.get("enrichments", []) if e.get("enricher") == "ENRICHER_DNS"), {})
+        verdict = dns.get("dns", {}).get("verdict", "DNS_VERDICT_UNSPECIFIED").replace("DNS_VERDICT_", "")
+        if verdict not in ("REGISTERED", "UNREGISTERED"):
+            queries = dns.get("dns", {}).get("queries", [])
+            verdict = "unknown " + (queries[-1].get("rcode", "?") if queries else "?")
+        out[name] = verdict
+    return out
+
+
+class Stream(threading.Thread):
+    """One grpcurl EnrichDomain stream in a thread, so that the test watches the server's metrics meanwhile."""
+
+    def __init__(self, grpcurl, address):
+        super().__init__()
+        self.grpcurl, self.address, self.result = grpcurl, address, None
+
+    def run(self):
+        self.result = enrich_stream(self.grpcurl, self.address, request(), max_time=STREAM_TIMEOUT)
+
+
+def main():
+    grpcurl, squatstreamd = sys.argv[1], sys.argv[2]
+    require_tool(grpcurl, "grpcurl")
+    for path in ("/usr/sbin/nsd", "/usr/sbin/unbound"):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"{path} not found: scripts/install-deps.sh installs Debian's nsd and unbound")
+    helpfull = subprocess.run([squatstreamd, "--helpfull"], capture_output=True, text=True).stdout
+    if "--dns_pacing" not in helpfull:
+        print("skip: this squatstreamd has no --dns_pacing (adaptive pacing)")
+        sys.exit(77)
+    checks = Checks()
+    started = time.monotonic()
+
+    # The candidates, from the server itself (every stage simulated: nothing is resolved).
+    with Server(squatstreamd, ["--stub_enrichers=all"]) as stub:
+        listed, _, code, err, _ = enrich_stream(grpcurl, stub.address, request(), max_time=60)
+    checks.expect(code == 0 and len(listed) > 100, f"{len(listed)} candidates of {DOMAIN} listed ({err.strip()})")
+    names = sorted(listed)
+    fixture = {n: "REGISTERED" if registered(n) else "UNREGISTERED" for n in names}
+    zones = zones_for(names)
+    print(f"info  {len(names)} candidates in {len(zones)} zones, {sum(map(registered, names))} registered")
+
+    with tempfile.TemporaryDirectory(prefix="squatstream-pacing-") as scratch, \
+            Nsd(zones) as nsd, DelayRelay(nsd.server, delay_ms=(20, 80)) as network, \
+            Unbound(list(zones), network.server) as plain, \
+            Unbound(list(zones), network.server, ip_ratelimit=IP_LIMIT, ip_ratelimit_factor=0) as limiting:
+        dns_flags = ["--stub_enrichers=geo,whois,banner"]
+
+        # The reference: a low fixed rate, a resolver with no limit.
+        with Server(squatstreamd, dns_flags + ["--dns_pacing=fixed", f"--dns_rate_limit={FIXED_RATE}",
+                                               f"--dns_servers={plain.server}"]) as server:
+            t = time.monotonic()
+            records, _, code, err, _ = enrich_stream(grpcurl, server.address, request(), max_time=STREAM_TIMEOUT)
+            reference = verdicts(records)
+        wrong = sorted(n for n in names if reference.get(n) != fixture[n])
+        checks.expect(code == 0 and not wrong,
+                      f"fixed {FIXED_RATE}/s, no resolver limit: every verdict is the fixture's "
+                      f"({len(records)} records in {time.monotonic() - t:.1f} s; differing: "
+                      f"{[(n, reference.get(n)) for n in wrong[:5]]}{err.strip()})")
+
+        # 1 and 2: adaptive against the limiting resolver.
+        with Server(squatstreamd, dns_flags + ["--dns_pacing=adaptive", f"--dns_servers={limiting.server}"]) as server:
+            label = f'server="{limiting.server}"'
+            t = time.monotonic()
+            stream = Stream(grpcurl, server.address)
+            stream.start()
+            wait_for(lambda: server.metric("squatstream_dns_pace_backoffs_total", label) > 0 or
+                     not stream.is_alive(), STREAM_TIMEOUT, "a back-off or the stream's end")
+            backoffs = {reason: server.metric("squatstream_dns_pace_backoffs_total", f'{label},reason="{reason}"')
+                        for reason in ("timeout", "refused", "servfail", "error", "latency")}
+            qps = server.metric("squatstream_dns_pace_qps", label)
+            stream.join(STREAM_TIMEOUT + 60)
+            records, _, code, err, _ = stream.result
+            adaptive = verdicts(records)
+            seconds = time.monotonic() - t
+            seen = {reason: n for reason, n in backoffs.items() if n}
+            checks.expect(sum(backoffs.values()) > 0,
+                          f"adaptive against ip-ratelimit {IP_LIMIT}/s (drops): backed off "
+                          f"(back-offs by reason: {seen}, rate then {qps:.0f}/s)")
+        differing = sorted(n for n in names if adaptive.get(n) != reference.get(n))
+        checks.expect(code == 0 and not differing,
+                      f"adaptive against the limiting resolver: the same verdicts as fixed {FIXED_RATE}/s for all "
+                      f"{len(names)} candidates ({seconds:.1f} s; differing: "
+                      f"{[(n, adaptive.get(n)) for n in differing[:5]]} of {len(differing)}{err.strip()})")
+
+        # 3: the ceiling, counted by a relay in front of the resolver.
+        with DelayRelay(plain.server, delay_ms=(0, 0), stats_dir=scratch) as counter, \
+                Server(squatstreamd, dns_flags + ["--dns_pacing=adaptive", f"--dns_rate_limit={CEILING}",
+                                                  f"--dns_servers={counter.server}"]) as server:
+            label = f'server="{counter.server}"'
+            stream = Stream(grpcurl, server.address)
+            stream.start()
+            wait_for(lambda: server.metric("squatstream_dns_pace_state", f'{label},state="ceiling"') == 1 or
+                     not stream.is_alive(), STREAM_TIMEOUT, "the ceiling state or the stream's end")
+            at_ceiling = server.metric("squatstream_dns_pace_state", f'{label},state="ceiling"') == 1
+            stream.join(STREAM_TIMEOUT + 60)
+            records, _, code, err, _ = stream.result
+        bins = counter.per_second()
+        burst = max(1, CEILING // 20)
+        # The relay's one-second bins are not the bucket's: a bin may hold the end of one full second and the
+        # burst the bucket had saved; 10% more for the relay's own scheduling.
+        allowed = CEILING + burst + CEILING // 10
+        peak = max(bins.values()) if bins else 0
+        checks.expect(at_ceiling, f"--dns_rate_limit={CEILING}: the controller reached its ceiling state")
+        checks.expect(code == 0 and len(records) == len(names) and peak <= allowed and peak >= CEILING * 0.7,
+                      f"--dns_rate_limit={CEILING}: at most {peak} queries in one second reached the resolver "
+                      f"(allowed {allowed}; per second: {[bins[k] for k in sorted(bins)]}{err.strip()})")
+
+    print(f"info  {time.monotonic() - started:.1f} s in all")
+    if checks.failures:
+        sys.exit(f"{len(checks.failures)} check(s) failed")
+
+
+if __name__ == "__main__":
+    main()
