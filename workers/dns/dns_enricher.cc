@@ -144,10 +144,13 @@ void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
   }
   c->outstanding = kRecordTypes.size();
   for (std::size_t i = 0; i < kRecordTypes.size(); ++i) {
-    resolver_->Query(c->name, kRecordTypes[i], c->cancelled, [this, c, i](QueryResult result) {
-      c->records[i] = std::move(result);
-      if (--c->outstanding == 0) OnRecords(c);
-    });
+    resolver_->Query(
+        c->name, kRecordTypes[i], c->cancelled,
+        [this, c, i](QueryResult result) {
+          c->records[i] = std::move(result);
+          if (--c->outstanding == 0) OnRecords(c);
+        },
+        Resolver::Priority::kFollowUp);  // the name exists: its record completes before new names are asked
   }
 }
 
@@ -194,25 +197,27 @@ void DnsEnricher::OnRecords(const std::shared_ptr<Candidate>& c) {
   }
   // Answers without a delegation of its own: the same as a random label's under the parent is a wildcard.
   std::string parent = c->name.substr(dot + 1);
-  resolver_->Query(probe_label_ + "." + parent, RrType::kA, c->cancelled,
-                   [this, c, parent, v4 = std::move(v4)](QueryResult probe) mutable {
-                     std::vector<std::string> wild;
-                     if (probe.response.ok()) {
-                       for (const ResourceRecord& rr : probe.response->answers) {
-                         if (rr.type == static_cast<std::uint16_t>(RrType::kA)) wild.push_back(rr.value);
-                       }
-                     }
-                     std::sort(wild.begin(), wild.end());
-                     std::sort(v4.begin(), v4.end());
-                     if (!wild.empty() && wild == v4) {
-                       c->result.set_verdict(v1::DNS_VERDICT_WILDCARD);
-                       c->result.set_wildcard_zone(parent);
-                       if (wildcard_zones_.size() < 100000 && wildcard_zones_.insert(parent).second) {
-                         metrics_->wildcard_zones->Increment();
-                       }
-                     }
-                     Finish(c, absl::OkStatus());
-                   });
+  resolver_->Query(
+      probe_label_ + "." + parent, RrType::kA, c->cancelled,
+      [this, c, parent, v4 = std::move(v4)](QueryResult probe) mutable {
+        std::vector<std::string> wild;
+        if (probe.response.ok()) {
+          for (const ResourceRecord& rr : probe.response->answers) {
+            if (rr.type == static_cast<std::uint16_t>(RrType::kA)) wild.push_back(rr.value);
+          }
+        }
+        std::sort(wild.begin(), wild.end());
+        std::sort(v4.begin(), v4.end());
+        if (!wild.empty() && wild == v4) {
+          c->result.set_verdict(v1::DNS_VERDICT_WILDCARD);
+          c->result.set_wildcard_zone(parent);
+          if (wildcard_zones_.size() < 100000 && wildcard_zones_.insert(parent).second) {
+            metrics_->wildcard_zones->Increment();
+          }
+        }
+        Finish(c, absl::OkStatus());
+      },
+      Resolver::Priority::kFollowUp);
 }
 
 void DnsEnricher::Finish(const std::shared_ptr<Candidate>& c, absl::Status status) {

@@ -20,9 +20,17 @@ ABSL_FLAG(absl::Duration, dns_timeout, absl::FromChrono(squatstream::workers::dn
           "How long one DNS try waits for its answer.");
 ABSL_FLAG(int, dns_tries, squatstream::workers::dns::ResolverOptions{}.tries,
           "Tries per DNS query before its answer is TIMEOUT (the candidate's verdict: unknown).");
+ABSL_FLAG(std::string, dns_pacing, "adaptive",
+          "How fast DNS queries go to each resolver address: adaptive (start at --dns_pace_start queries/s, raise "
+          "the rate while the resolver answers promptly, halve it on bursts of timeouts, SERVFAIL or REFUSED, "
+          "lower it when latency doubles; docs/STAGES.md) or fixed (at --dns_rate_limit, for the process).");
 ABSL_FLAG(double, dns_rate_limit, squatstream::workers::dns::ResolverOptions{}.rate_limit_qps,
-          "DNS queries sent per second, for the whole process (polite to a home or ISP resolver; raise it for "
-          "your own resolver); 0: no limit.");
+          "DNS queries sent per second, for the whole process: with --dns_pacing=adaptive the ceiling, with "
+          "fixed the rate (100 is polite to any home or ISP resolver); 0: no limit.");
+ABSL_FLAG(double, dns_pace_start, squatstream::workers::dns::PaceOptions{}.start_qps,
+          "Adaptive pacing: the rate each resolver address starts at, in queries/s.");
+ABSL_FLAG(double, dns_pace_floor, squatstream::workers::dns::PaceOptions{}.floor_qps,
+          "Adaptive pacing: the rate never goes below this, in queries/s.");
 ABSL_FLAG(int, dns_max_inflight, squatstream::workers::dns::ResolverOptions{}.max_inflight,
           "DNS queries sent and not yet answered, for the whole process.");
 ABSL_FLAG(int, dns_cache_entries, static_cast<int>(squatstream::workers::dns::ResolverOptions{}.cache_entries),
@@ -71,16 +79,21 @@ class RealDnsStage final : public Enricher {
         return out;
       };
       asio::post(resolver->strand(), [resolver, host, finish, never, collect] {
-        resolver->Query(host, RrType::kA, never, [resolver, host, finish, never, collect](const QueryResult& a) {
-          std::vector<std::string> v4 = collect(a, RrType::kA);
-          if (!v4.empty()) {
-            std::move (*finish)(std::move(v4));
-            return;
-          }
-          resolver->Query(host, RrType::kAaaa, never, [finish, collect](const QueryResult& aaaa) {
-            std::move (*finish)(collect(aaaa, RrType::kAaaa));
-          });
-        });
+        // Follow-ups: a name a stage needs for a candidate already being looked at.
+        resolver->Query(
+            host, RrType::kA, never,
+            [resolver, host, finish, never, collect](const QueryResult& a) {
+              std::vector<std::string> v4 = collect(a, RrType::kA);
+              if (!v4.empty()) {
+                std::move (*finish)(std::move(v4));
+                return;
+              }
+              resolver->Query(
+                  host, RrType::kAaaa, never,
+                  [finish, collect](const QueryResult& aaaa) { std::move (*finish)(collect(aaaa, RrType::kAaaa)); },
+                  Resolver::Priority::kFollowUp);
+            },
+            Resolver::Priority::kFollowUp);
       });
     };
   }
@@ -97,6 +110,22 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
   o.timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_dns_timeout));
   o.tries = absl::GetFlag(FLAGS_dns_tries);
   o.rate_limit_qps = absl::GetFlag(FLAGS_dns_rate_limit);
+  const std::string pacing = absl::GetFlag(FLAGS_dns_pacing);
+  if (pacing == "adaptive") {
+    o.pacing = ResolverOptions::Pacing::kAdaptive;
+  } else if (pacing == "fixed") {
+    o.pacing = ResolverOptions::Pacing::kFixed;
+  } else {
+    return absl::InvalidArgumentError(absl::StrFormat("--dns_pacing=%s: must be adaptive or fixed", pacing));
+  }
+  o.pace.start_qps = absl::GetFlag(FLAGS_dns_pace_start);
+  o.pace.floor_qps = absl::GetFlag(FLAGS_dns_pace_floor);
+  if (!(o.rate_limit_qps >= 0) || !(o.pace.start_qps > 0) || !(o.pace.floor_qps > 0)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--dns_rate_limit=%g, --dns_pace_start=%g, --dns_pace_floor=%g: the limit must be >= 0 (0: none), the "
+        "start and floor rates > 0",
+        o.rate_limit_qps, o.pace.start_qps, o.pace.floor_qps));
+  }
   o.max_inflight = absl::GetFlag(FLAGS_dns_max_inflight);
   if (absl::GetFlag(FLAGS_dns_cache_entries) < 0) {
     return absl::InvalidArgumentError(

@@ -1,5 +1,7 @@
 #include "workers/dns/resolver.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <future>
 #include <mutex>
@@ -35,13 +37,27 @@ absl::Status AresFailure(int status) {
 
 std::string CacheKey(const std::string& name, RrType type) { return absl::StrCat(static_cast<int>(type), "/", name); }
 
+// What a try tells the pacing: a response (whatever its rcode, but for the two a busy resolver gives) is an
+// answer; so is a malformed one (the zone's doing, not the resolver's load).
+Outcome TryOutcome(const QueryResult& r) {
+  if (r.response.ok()) {
+    if (r.response->rcode == kServFail) return Outcome::kServerFailure;
+    if (r.response->rcode == kRefused) return Outcome::kRefusal;
+    return Outcome::kAnswered;
+  }
+  if (absl::IsDeadlineExceeded(r.response.status())) return Outcome::kTimeout;
+  if (absl::IsInvalidArgument(r.response.status())) return Outcome::kAnswered;
+  return Outcome::kError;
+}
+
 }  // namespace
 
 // One c-ares socket watched by asio. The descriptor is released (never closed: c-ares closes its sockets).
 struct Resolver::Watch {
-  Watch(asio::io_context& io, ares_socket_t socket) : descriptor(io), fd(socket) {}
+  Watch(asio::io_context& io, ares_socket_t socket, ares_channel owner) : descriptor(io), fd(socket), channel(owner) {}
   asio::posix::stream_descriptor descriptor;
   ares_socket_t fd;
+  ares_channel channel;  // the server's channel the socket belongs to
   bool want_read = false, want_write = false;
   bool reading = false, writing = false;  // an async_wait is pending
   bool closed = false;
@@ -109,6 +125,30 @@ ResolverMetrics::ResolverMetrics(prometheus::Registry& registry) {
                 .Help("DNS queries waiting for the rate limit or the in-flight cap.")
                 .Register(registry)
                 .Add({});
+  pace_qps = &prometheus::BuildGauge()
+                  .Name("squatstream_dns_pace_qps")
+                  .Help(
+                      "The rate DNS queries are sent to each resolver address at, in queries/s (adaptive pacing's "
+                      "current rate; with fixed pacing, --dns_rate_limit).")
+                  .Register(registry);
+  pace_state = &prometheus::BuildGauge()
+                    .Name("squatstream_dns_pace_state")
+                    .Help(
+                        "1 on the pacing state of each resolver address: slow_start, increase, backoff (the rate "
+                        "went down in the last round), ceiling (at --dns_rate_limit), fixed (--dns_pacing=fixed).")
+                    .Register(registry);
+  pace_base_latency = &prometheus::BuildGauge()
+                           .Name("squatstream_dns_pace_base_latency_seconds")
+                           .Help(
+                               "The lowest median answer latency of each resolver address's recent rounds (30 s): "
+                               "the adaptive pacing's latency guard backs off at twice it plus 10 ms.")
+                           .Register(registry);
+  pace_backoffs = &prometheus::BuildCounter()
+                       .Name("squatstream_dns_pace_backoffs_total")
+                       .Help(
+                           "Times adaptive pacing lowered the rate of a resolver address, by why: timeout, "
+                           "refused, servfail, error (failures above the address's usual share), latency.")
+                       .Register(registry);
 }
 
 prometheus::Counter* ResolverMetrics::Queries(std::uint16_t type, const std::string& rcode) {
@@ -134,10 +174,11 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(asio::io_context& io,
     return absl::InternalError(absl::StrCat("c-ares: ", ares_strerror(init_status)));
   }
   if (options.tries < 1 || options.tries > 10 || options.timeout.count() < 1 ||
-      options.timeout > std::chrono::minutes(1) || options.max_inflight < 1 || !(options.rate_limit_qps >= 0)) {
+      options.timeout > std::chrono::minutes(1) || options.max_inflight < 1 || !(options.rate_limit_qps >= 0) ||
+      !(options.pace.start_qps > 0) || !(options.pace.floor_qps > 0)) {
     return absl::InvalidArgumentError(
-        "DNS tries must lie in [1, 10], the timeout in [1ms, 1min], the in-flight cap be at least 1 and the rate "
-        "limit a number >= 0");
+        "DNS tries must lie in [1, 10], the timeout in [1ms, 1min], the in-flight cap be at least 1, the rate "
+        "limit a number >= 0 and the pacing's start and floor rates numbers > 0");
   }
   std::unique_ptr<Resolver> r(new Resolver(io, options, metrics));
   ares_options o{};
@@ -146,27 +187,123 @@ absl::StatusOr<std::unique_ptr<Resolver>> Resolver::Create(asio::io_context& io,
   o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_EDNS;
   o.ednspsz = 1232;
   o.timeout = static_cast<int>(options.timeout.count());
-  o.tries = options.tries;
-  o.sock_state_cb = [](void* data, ares_socket_t fd, int readable, int writable) {
-    static_cast<Resolver*>(data)->OnSocketState(fd, readable != 0, writable != 0);
-  };
-  o.sock_state_cb_data = r.get();
+  o.tries = 1;  // the tries are the resolver's own (Send), each paced
   o.socket_receive_buffer_size = options.socket_buffer_bytes;
   o.socket_send_buffer_size = options.socket_buffer_bytes;
-  const int mask = ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-                   ARES_OPT_SOCK_RCVBUF | ARES_OPT_SOCK_SNDBUF;
-  if (int s = ares_init_options(&r->channel_, &o, mask); s != ARES_SUCCESS) {
-    return absl::UnavailableError(absl::StrCat("c-ares cannot start: ", ares_strerror(s)));
-  }
-  if (!options.servers.empty()) {
-    const std::string csv = absl::StrJoin(options.servers, ",");
-    if (int s = ares_set_servers_ports_csv(r->channel_, csv.c_str()); s != ARES_SUCCESS) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("DNS servers \"%s\": %s (write host:port, [v6]:port)", csv, ares_strerror(s)));
-    }
-  }
+  const int mask = ARES_OPT_FLAGS | ARES_OPT_EDNSPSZ | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_RCVBUF |
+                   ARES_OPT_SOCK_SNDBUF;
+  if (absl::Status s = r->AddServers(o, mask); !s.ok()) return s;
   metrics->rate_limit_qps->Set(options.rate_limit_qps);
   return r;
+}
+
+absl::Status Resolver::AddServers(const ares_options& base, int mask) {
+  std::vector<std::string> addresses = options_.servers;
+  if (addresses.empty()) {  // /etc/resolv.conf's, as c-ares reads it
+    ares_options o = base;
+    ares_channel probe = nullptr;
+    if (int s = ares_init_options(&probe, &o, mask); s != ARES_SUCCESS) {
+      return absl::UnavailableError(absl::StrCat("c-ares cannot start: ", ares_strerror(s)));
+    }
+    ares_addr_port_node* list = nullptr;
+    ares_get_servers_ports(probe, &list);
+    for (const ares_addr_port_node* n = list; n != nullptr; n = n->next) {
+      char text[INET6_ADDRSTRLEN] = {};
+      ares_inet_ntop(n->family, &n->addr, text, sizeof(text));
+      const int port = n->udp_port == 0 ? 53 : n->udp_port;
+      addresses.push_back(n->family == AF_INET6 ? absl::StrCat("[", text, "]:", port) : absl::StrCat(text, ":", port));
+    }
+    ares_free_data(list);
+    ares_destroy(probe);
+    if (addresses.empty())
+      return absl::UnavailableError("no DNS server: --dns_servers is empty and so is /etc/resolv.conf");
+  }
+  for (const std::string& address : addresses) {
+    auto server = std::make_unique<Server>();
+    server->address = address;
+    server->resolver = this;
+    server->index = servers_.size();
+    ares_options o = base;
+    o.sock_state_cb = [](void* data, ares_socket_t fd, int readable, int writable) {
+      auto* s = static_cast<Server*>(data);
+      s->resolver->OnSocketState(*s, fd, readable != 0, writable != 0);
+    };
+    o.sock_state_cb_data = server.get();
+    if (int s = ares_init_options(&server->channel, &o, mask | ARES_OPT_SOCK_STATE_CB); s != ARES_SUCCESS) {
+      return absl::UnavailableError(absl::StrCat("c-ares cannot start: ", ares_strerror(s)));
+    }
+    if (int s = ares_set_servers_ports_csv(server->channel, address.c_str()); s != ARES_SUCCESS) {
+      ares_destroy(server->channel);
+      return absl::InvalidArgumentError(
+          absl::StrFormat("DNS server \"%s\": %s (write host:port, [v6]:port)", address, ares_strerror(s)));
+    }
+    if (options_.pacing == ResolverOptions::Pacing::kAdaptive) {
+      PaceOptions pace = options_.pace;
+      pace.ceiling_qps = options_.rate_limit_qps;
+      server->pace = std::make_unique<PaceController>(pace, std::chrono::steady_clock::now());
+    }
+    const prometheus::Labels labels{{"server", address}};
+    server->qps = &metrics_->pace_qps->Add(labels);
+    for (std::size_t i = 0; i < server->state.size(); ++i) {
+      server->state[i] = &metrics_->pace_state->Add(
+          {{"server", address}, {"state", i < kPaceStateNames.size() ? kPaceStateNames[i] : "fixed"}});
+    }
+    server->base_latency = &metrics_->pace_base_latency->Add(labels);
+    for (std::size_t i = 0; i < server->backoffs.size(); ++i) {
+      server->backoffs[i] = &metrics_->pace_backoffs->Add({{"server", address}, {"reason", kBackoffReasonNames[i]}});
+    }
+    PublishPace(*server);
+    servers_.push_back(std::move(server));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Resolver::servers() const {
+  std::vector<std::string> out;
+  out.reserve(servers_.size());
+  for (const auto& s : servers_) out.push_back(s->address);
+  return out;
+}
+
+void Resolver::Paced(Server& s, std::chrono::steady_clock::time_point now, Try& attempt, Outcome outcome) {
+  attempt.counted = true;
+  if (std::optional<BackoffReason> reason = s.pace->OnAnswer(now, attempt.epoch, outcome, now - attempt.sent)) {
+    s.backoffs[static_cast<std::size_t>(*reason)]->Increment();
+  }
+  PublishPace(s);
+}
+
+void Resolver::CountLate(Server& s, std::chrono::steady_clock::time_point now) {
+  const auto late = s.pace->LateAfter();
+  while (!s.tries.empty()) {
+    Try& oldest = *s.tries.front();
+    if (!oldest.done) {
+      if (late == std::chrono::steady_clock::duration::zero() || now - oldest.sent < late) break;
+      if (!oldest.counted) Paced(s, now, oldest, Outcome::kTimeout);  // lost, as far as pacing goes
+    }
+    s.tries.pop_front();
+  }
+}
+
+void Resolver::PublishPace(Server& s) {
+  const std::size_t state = s.pace ? static_cast<std::size_t>(s.pace->state()) : kPaceStateNames.size();
+  for (std::size_t i = 0; i < s.state.size(); ++i) s.state[i]->Set(i == state ? 1 : 0);
+  s.qps->Set(s.pace ? s.pace->rate() : options_.rate_limit_qps);
+  if (s.pace) s.base_latency->Set(std::chrono::duration<double>(s.pace->base_latency()).count());
+}
+
+bool Resolver::Bucket::Ready(double rate, std::chrono::steady_clock::time_point now) {
+  if (rate <= 0) return true;
+  const double burst = std::max(1.0, rate / 20);  // at most 50 ms worth at once
+  tokens = std::min(burst, tokens + std::chrono::duration<double>(now - at).count() * rate);
+  at = now;
+  return tokens >= 1;
+}
+
+std::chrono::steady_clock::duration Resolver::Bucket::Wait(double rate) const {
+  if (rate <= 0) return std::chrono::steady_clock::duration::zero();
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(std::max(0.0, (1 - tokens) / rate)));
 }
 
 Resolver::Resolver(asio::io_context& io, const ResolverOptions& options, ResolverMetrics* metrics)
@@ -175,11 +312,10 @@ Resolver::Resolver(asio::io_context& io, const ResolverOptions& options, Resolve
       metrics_(metrics),
       timeout_timer_(strand_),
       refill_timer_(strand_),
-      tokens_(std::max(1.0, options.rate_limit_qps / 20)),
-      tokens_at_(std::chrono::steady_clock::now()) {}
+      ceiling_{std::max(1.0, options.rate_limit_qps / 20), std::chrono::steady_clock::now()} {}
 
 Resolver::~Resolver() {
-  if (channel_ != nullptr) ares_destroy(channel_);  // after Shutdown: nothing pending, no socket watched
+  for (const auto& s : servers_) ares_destroy(s->channel);  // after Shutdown: nothing pending, no socket watched
 }
 
 void Resolver::Shutdown() {
@@ -187,6 +323,7 @@ void Resolver::Shutdown() {
   asio::post(strand_, [this, &done] {
     shut_down_ = true;
     queue_.clear();
+    follow_ups_.clear();
     waiters_.clear();
     metrics_->queued->Set(0);
     // The descriptors first, while their sockets are open: ares_cancel closes them, and a released fd
@@ -196,7 +333,7 @@ void Resolver::Shutdown() {
       w->descriptor.release();  // cancels its waits; c-ares keeps (and then closes) the socket
     }
     watches_.clear();
-    ares_cancel(channel_);  // in-flight queries end with ECANCELLED: dropped
+    for (const auto& s : servers_) ares_cancel(s->channel);  // in-flight queries end with ECANCELLED: dropped
     timeout_timer_.cancel();
     refill_timer_.cancel();
     done.set_value();
@@ -204,47 +341,49 @@ void Resolver::Shutdown() {
   done.get_future().wait();
 }
 
-void Resolver::Query(std::string name, RrType type, std::shared_ptr<bool> cancelled, Callback done) {
-  asio::post(strand_,
-             [this, name = std::move(name), type, cancelled = std::move(cancelled), done = std::move(done)]() mutable {
-               if (*cancelled || shut_down_) return;
-               std::string key = CacheKey(name, type);
-               if (const DnsMessage* hit = CacheFind(key)) {
-                 metrics_->cache_hits->Increment();
-                 QueryResult result{*hit, true};
-                 std::move(done)(std::move(result));  // already a posted handler: not inline from Query
-                 return;
-               }
-               std::vector<Waiter>& waiters = waiters_[key];
-               waiters.push_back({std::move(cancelled), std::move(done)});
-               if (waiters.size() > 1) {  // the same query is queued or in flight
-                 metrics_->cache_joined->Increment();
-                 return;
-               }
-               metrics_->cache_misses->Increment();
-               queue_.push_back({std::move(name), type, std::move(key)});
-               SendQueued();
-             });
+void Resolver::Query(std::string name, RrType type, std::shared_ptr<bool> cancelled, Callback done, Priority priority) {
+  asio::post(strand_, [this, name = std::move(name), type, cancelled = std::move(cancelled), done = std::move(done),
+                       priority]() mutable {
+    if (*cancelled || shut_down_) return;
+    std::string key = CacheKey(name, type);
+    if (const DnsMessage* hit = CacheFind(key)) {
+      metrics_->cache_hits->Increment();
+      QueryResult result{*hit, true};
+      std::move(done)(std::move(result));  // already a posted handler: not inline from Query
+      return;
+    }
+    std::vector<Waiter>& waiters = waiters_[key];
+    waiters.push_back({std::move(cancelled), std::move(done)});
+    if (waiters.size() > 1) {  // the same query is queued or in flight
+      metrics_->cache_joined->Increment();
+      return;
+    }
+    metrics_->cache_misses->Increment();
+    (priority == Priority::kFollowUp ? follow_ups_ : queue_).push_back({std::move(name), type, std::move(key)});
+    SendQueued();
+  });
 }
 
-bool Resolver::TakeToken() {
-  if (options_.rate_limit_qps <= 0) return true;
-  const auto now = std::chrono::steady_clock::now();
-  const double burst = std::max(1.0, options_.rate_limit_qps / 20);  // at most 50 ms worth at once
-  tokens_ =
-      std::min(burst, tokens_ + std::chrono::duration<double>(now - tokens_at_).count() * options_.rate_limit_qps);
-  tokens_at_ = now;
-  if (tokens_ < 1) return false;
-  tokens_ -= 1;
-  return true;
+std::optional<std::size_t> Resolver::PickServer(const Pending& p, std::chrono::steady_clock::time_point now) {
+  std::optional<std::size_t> same;  // the last try's server, if none other is ready
+  for (std::size_t k = 0; k < servers_.size(); ++k) {
+    const std::size_t i = (next_server_ + k) % servers_.size();
+    Server& s = *servers_[i];
+    if (!s.bucket.Ready(s.pace ? s.pace->rate() : 0, now)) continue;
+    if (servers_.size() > 1 && p.tries > 0 && i == p.last_server) {
+      same = i;
+      continue;
+    }
+    next_server_ = (i + 1) % servers_.size();
+    return i;
+  }
+  return same;
 }
 
-void Resolver::ArmRefill() {
+void Resolver::ArmRefill(std::chrono::steady_clock::duration wait) {
   if (refill_armed_) return;
   refill_armed_ = true;
-  const double wait_s = std::max(0.0, (1 - tokens_) / options_.rate_limit_qps);
-  refill_timer_.expires_after(
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(wait_s)));
+  refill_timer_.expires_after(wait);
   refill_timer_.async_wait([this](const asio::error_code& ec) {
     refill_armed_ = false;
     if (ec || shut_down_) return;
@@ -253,32 +392,56 @@ void Resolver::ArmRefill() {
 }
 
 void Resolver::SendQueued() {
-  while (!queue_.empty() && inflight_ < options_.max_inflight) {
-    auto waiters = waiters_.find(queue_.front().key);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& s : servers_) {
+    if (s->pace) CountLate(*s, now);
+  }
+  while (inflight_ < options_.max_inflight) {
+    std::deque<Pending>& queue = follow_ups_.empty() ? queue_ : follow_ups_;
+    if (queue.empty()) break;
+    auto waiters = waiters_.find(queue.front().key);
     if (std::all_of(waiters->second.begin(), waiters->second.end(), [](const Waiter& w) { return *w.cancelled; })) {
       waiters_.erase(waiters);  // every caller was cancelled while it waited: never sent
-      queue_.pop_front();
+      queue.pop_front();
       continue;
     }
-    if (!TakeToken()) {
-      ArmRefill();
+    if (!ceiling_.Ready(options_.rate_limit_qps, now)) {
+      ArmRefill(ceiling_.Wait(options_.rate_limit_qps));
       break;
     }
-    Pending p = std::move(queue_.front());
-    queue_.pop_front();
-    Send(std::move(p));
+    const std::optional<std::size_t> server = PickServer(queue.front(), now);
+    if (!server) {  // every server's rate binds: each may rise
+      auto wait = std::chrono::steady_clock::duration::max();
+      for (const auto& s : servers_) {
+        if (s->pace) s->pace->OnLimited();
+        wait = std::min(wait, s->bucket.Wait(s->pace ? s->pace->rate() : 0));
+      }
+      ArmRefill(wait);
+      break;
+    }
+    Server& s = *servers_[*server];
+    ceiling_.Take(options_.rate_limit_qps);
+    s.bucket.Take(s.pace ? s.pace->rate() : 0);
+    Pending p = std::move(queue.front());
+    queue.pop_front();
+    Send(std::move(p), *server);
   }
-  metrics_->queued->Set(static_cast<double>(queue_.size()));
+  metrics_->queued->Set(static_cast<double>(queue_.size() + follow_ups_.size()));
 }
 
-void Resolver::Send(Pending p) {
+void Resolver::Send(Pending p, std::size_t server) {
   ++inflight_;
   metrics_->inflight->Increment();
+  ++p.tries;
+  p.last_server = server;
+  Server& s = *servers_[server];
   const auto sent = std::chrono::steady_clock::now();
-  auto* q = new InFlight{this, std::move(p), sent};
+  auto attempt = std::make_shared<Try>(Try{sent, s.pace ? s.pace->OnSent() : 0});
+  if (s.pace) s.tries.push_back(attempt);
+  auto* q = new InFlight{this, std::move(p), server, std::move(attempt)};
   // c-ares may answer inline (a query it cannot send fails at once), which frees q: not used after this.
-  ares_query(channel_, q->query.name.c_str(), kClassIn, static_cast<int>(q->query.type), &Resolver::OnAnswer, q);
-  ArmTimerAt(sent + options_.timeout);  // its first try's end
+  ares_query(s.channel, q->query.name.c_str(), kClassIn, static_cast<int>(q->query.type), &Resolver::OnAnswer, q);
+  ArmTimerAt(sent + options_.timeout);  // its try's end
 }
 
 void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
@@ -292,16 +455,32 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
   } else {
     result.response = AresFailure(status);
   }
-  if (!absl::IsCancelled(result.response.status())) {
-    self->metrics_->latency_seconds->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - q->sent).count());
+  const bool cancelled = absl::IsCancelled(result.response.status());
+  const Outcome outcome = TryOutcome(result);
+  if (!cancelled) {
+    const auto now = std::chrono::steady_clock::now();
+    self->metrics_->latency_seconds->Observe(std::chrono::duration<double>(now - q->attempt->sent).count());
     if (prometheus::Counter* c =
             self->metrics_->Queries(static_cast<std::uint16_t>(q->query.type), result.RcodeText())) {
       c->Increment();
     }
-    if (result.response.ok()) self->CacheStore(q->query.key, *result.response);
+    Server& server = *self->servers_[q->server];
+    if (server.pace) {
+      if (!q->attempt->counted) self->Paced(server, now, *q->attempt, outcome);
+      self->CountLate(server, now);
+    }
   }
+  q->attempt->done = true;
   if (self->shut_down_) return;
+  if (!cancelled && outcome != Outcome::kAnswered && q->query.tries < self->options_.tries) {
+    // Asked again, paced (at the rate that may just have gone down), ahead of new names.
+    self->follow_ups_.push_front(std::move(q->query));
+    asio::post(self->strand_, [self] {
+      if (!self->shut_down_) self->SendQueued();
+    });
+    return;
+  }
+  if (result.response.ok()) self->CacheStore(q->query.key, *result.response);
   auto waiters = self->waiters_.extract(q->query.key);
   if (waiters.empty()) {
     asio::post(self->strand_, [self] {
@@ -329,10 +508,14 @@ void Resolver::ArmTimeout() {
   // flight. While armed, Send moves the timer earlier for a query whose first try ends sooner (a retry
   // waits longer than a first try, so a query sent later can expire first).
   if (shut_down_ || timeout_armed_) return;
-  timeval tv{};
-  if (ares_timeout(channel_, nullptr, &tv) == nullptr) return;  // nothing pending
-  ArmTimerAt(std::chrono::steady_clock::now() + std::chrono::seconds(tv.tv_sec) +
-             std::chrono::microseconds(tv.tv_usec));
+  std::optional<std::chrono::microseconds> soonest;
+  for (const auto& s : servers_) {
+    timeval tv{};
+    if (ares_timeout(s->channel, nullptr, &tv) == nullptr) continue;  // nothing pending
+    const auto in = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+    if (!soonest || in < *soonest) soonest = in;
+  }
+  if (soonest) ArmTimerAt(std::chrono::steady_clock::now() + *soonest);
 }
 
 void Resolver::ArmTimerAt(std::chrono::steady_clock::time_point at) {
@@ -345,12 +528,12 @@ void Resolver::ArmTimerAt(std::chrono::steady_clock::time_point at) {
     if (generation != timer_generation_) return;  // moved earlier since: that wait owns the timer
     timeout_armed_ = false;
     if (ec || shut_down_) return;
-    ares_process_fd(channel_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // expires what timed out, retries
+    for (const auto& s : servers_) ares_process_fd(s->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);  // timeouts
     ArmTimeout();
   });
 }
 
-void Resolver::OnSocketState(ares_socket_t fd, bool readable, bool writable) {
+void Resolver::OnSocketState(Server& server, ares_socket_t fd, bool readable, bool writable) {
   if (shut_down_) return;
   auto it = watches_.find(fd);
   if (!readable && !writable) {  // c-ares is about to close it
@@ -362,7 +545,7 @@ void Resolver::OnSocketState(ares_socket_t fd, bool readable, bool writable) {
     return;
   }
   if (it == watches_.end()) {
-    auto w = std::make_shared<Watch>(static_cast<asio::io_context&>(strand_.context()), fd);
+    auto w = std::make_shared<Watch>(static_cast<asio::io_context&>(strand_.context()), fd, server.channel);
     asio::error_code ec;
     w->descriptor.assign(fd, ec);  // no exception through c-ares's frames: unwatched, its queries time out
     if (ec) return;
@@ -382,7 +565,7 @@ void Resolver::WaitOn(const std::shared_ptr<Watch>& w, bool write) {
       asio::bind_executor(strand_, [this, w, write](const asio::error_code& ec) {
         (write ? w->writing : w->reading) = false;
         if (ec || w->closed || shut_down_) return;
-        ares_process_fd(channel_, write ? ARES_SOCKET_BAD : w->fd, write ? w->fd : ARES_SOCKET_BAD);
+        ares_process_fd(w->channel, write ? ARES_SOCKET_BAD : w->fd, write ? w->fd : ARES_SOCKET_BAD);
         // c-ares may have closed the socket (w->closed) or changed what it waits for.
         if (!w->closed && (write ? w->want_write : w->want_read) && !(write ? w->writing : w->reading)) {
           WaitOn(w, write);

@@ -80,6 +80,7 @@ class DnsStageTest : public ::testing::Test {
     o.servers = {server};
     o.timeout = std::chrono::milliseconds(300);
     o.tries = 1;
+    o.pacing = ResolverOptions::Pacing::kFixed;  // the pacing's own tests: resolver_pacing_test.cc
     o.rate_limit_qps = 0;
     o.max_inflight = 1000;
     return o;

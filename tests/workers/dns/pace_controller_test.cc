@@ -1,0 +1,140 @@
+// The adaptive pacing's controller on its own, on a clock the test moves: how it grows, when it backs off,
+// what it ignores. (Against real peers: resolver_pacing_test.cc.)
+#include "workers/dns/pace_controller.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+namespace squatstream::workers::dns {
+namespace {
+
+using Clock = PaceController::Clock;
+using std::chrono::milliseconds;
+
+class PaceControllerTest : public ::testing::Test {
+ protected:
+  // Answers, one every 3 ms, until the controller ends a round: the first `failures` of them `failure`, the rest
+  // answered after `latency`; queries waited for the rate when `limited`. Returns the round's backoff reason.
+  std::optional<BackoffReason> Round(PaceController& c, std::size_t failures = 0, Outcome failure = Outcome::kTimeout,
+                                     bool limited = true, Clock::duration latency = milliseconds(20)) {
+    const std::uint64_t epoch = c.OnSent();
+    if (limited) c.OnLimited();
+    const std::uint64_t rounds = c.rounds();
+    std::optional<BackoffReason> reason;
+    for (std::size_t i = 0; i < 1000 && c.rounds() == rounds; ++i) {
+      now_ += milliseconds(3);
+      reason = c.OnAnswer(now_, epoch, i < failures ? failure : Outcome::kAnswered, latency);
+    }
+    EXPECT_EQ(c.rounds(), rounds + 1);
+    return reason;
+  }
+
+  Clock::time_point now_ = Clock::now();
+};
+
+TEST_F(PaceControllerTest, DoublesEachRoundOnlyWhileQueriesWaitForTheRate) {
+  PaceController c(PaceOptions{.start_qps = 100}, now_);
+  EXPECT_EQ(c.rate(), 100);
+  EXPECT_EQ(Round(c), std::nullopt);
+  EXPECT_EQ(c.rate(), 200);
+  EXPECT_EQ(c.state(), PaceState::kSlowStart);
+  Round(c);
+  EXPECT_EQ(c.rate(), 400);
+  // Nobody waited: a rate nobody used is not raised.
+  Round(c, 0, Outcome::kTimeout, /*limited=*/false);
+  EXPECT_EQ(c.rate(), 400);
+}
+
+TEST_F(PaceControllerTest, ARoundNeedsItsAnswersAndAtLeastItsMinimumTime) {
+  PaceController c(PaceOptions{.start_qps = 100}, now_);
+  const std::uint64_t epoch = c.OnSent();
+  for (int i = 0; i < 15; ++i) c.OnAnswer(now_ += milliseconds(10), epoch, Outcome::kAnswered, milliseconds(1));
+  EXPECT_EQ(c.rounds(), 0u);  // 150 ms, but 15 answers
+  c.OnAnswer(now_ += milliseconds(10), epoch, Outcome::kAnswered, milliseconds(1));
+  EXPECT_EQ(c.rounds(), 1u);
+  for (int i = 0; i < 40; ++i) c.OnAnswer(now_ += milliseconds(1), epoch, Outcome::kAnswered, milliseconds(1));
+  EXPECT_EQ(c.rounds(), 1u);  // 40 answers, but 40 ms
+  c.OnAnswer(now_ += milliseconds(10), epoch, Outcome::kAnswered, milliseconds(1));
+  EXPECT_EQ(c.rounds(), 2u);
+}
+
+TEST_F(PaceControllerTest, HalvesOnDropsAndNamesTheReason) {
+  PaceController c(PaceOptions{.start_qps = 800}, now_);
+  EXPECT_EQ(Round(c, 10, Outcome::kTimeout), BackoffReason::kTimeout);
+  EXPECT_EQ(c.rate(), 400);
+  EXPECT_EQ(c.state(), PaceState::kBackoff);
+  EXPECT_EQ(Round(c, 10, Outcome::kRefusal), BackoffReason::kRefusal);
+  EXPECT_EQ(c.rate(), 200);
+  EXPECT_EQ(Round(c, 10, Outcome::kServerFailure), BackoffReason::kServerFailure);
+  EXPECT_EQ(c.rate(), 100);
+}
+
+TEST_F(PaceControllerTest, AnswersToQueriesSentBeforeADecreaseCountForNothing) {
+  PaceController c(PaceOptions{.start_qps = 800}, now_);
+  const std::uint64_t before = c.OnSent();
+  ASSERT_EQ(Round(c, 10), BackoffReason::kTimeout);
+  // The queries sent at 800/s time out later: no second halving for the same excess.
+  for (int i = 0; i < 100; ++i) {
+    now_ += milliseconds(10);
+    EXPECT_EQ(c.OnAnswer(now_, before, Outcome::kTimeout, milliseconds(200)), std::nullopt);
+  }
+  EXPECT_EQ(c.rate(), 400);
+}
+
+TEST_F(PaceControllerTest, FailuresThatComeAtAnyRateDoNotHoldItDown) {
+  // A tenth of the names fail whatever the rate (lame delegations): one decrease at most, then growth.
+  PaceController c(PaceOptions{.start_qps = 100}, now_);
+  Round(c, 4, Outcome::kServerFailure);
+  const double after_first = c.rate();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(Round(c, 4, Outcome::kServerFailure), std::nullopt) << i;
+  EXPECT_GT(c.rate(), after_first);
+}
+
+TEST_F(PaceControllerTest, LatencyDoublingBacksOffGently) {
+  PaceController c(PaceOptions{.start_qps = 400}, now_);
+  Round(c, 0, Outcome::kTimeout, true, milliseconds(20));
+  const double rate = c.rate();
+  EXPECT_EQ(c.base_latency(), milliseconds(20));
+  EXPECT_EQ(Round(c, 0, Outcome::kTimeout, true, milliseconds(45)), std::nullopt);  // under 2 x 20 + 10
+  EXPECT_EQ(Round(c, 0, Outcome::kTimeout, true, milliseconds(80)), BackoffReason::kLatency);
+  EXPECT_DOUBLE_EQ(c.rate(), 2 * rate * 0.8);
+}
+
+TEST_F(PaceControllerTest, AfterAnEpisodeSlowStartsBackToHalfTheRateThatWasTooMuch) {
+  PaceController c(PaceOptions{.start_qps = 1600}, now_);
+  ASSERT_EQ(Round(c, 20), BackoffReason::kTimeout);  // 1600 was too much: 800, the threshold
+  for (int i = 0; i < 7; ++i) Round(c, 20);          // the resolver drops on: down to the floor
+  EXPECT_EQ(c.rate(), PaceOptions{}.floor_qps);
+  // Healed: doubling up to 800, then 5% of 1600 a round.
+  std::vector<double> rates;
+  for (int i = 0; i < 10; ++i) {
+    Round(c);
+    rates.push_back(c.rate());
+  }
+  EXPECT_EQ(rates[0], 20);
+  EXPECT_EQ(rates[5], 640);
+  EXPECT_EQ(rates[6], 800);
+  EXPECT_EQ(c.state(), PaceState::kIncrease);
+  EXPECT_EQ(rates[7], 880);
+}
+
+TEST_F(PaceControllerTest, NeverAboveTheCeilingNorBelowTheFloor) {
+  PaceController c(PaceOptions{.start_qps = 100, .floor_qps = 10, .ceiling_qps = 300}, now_);
+  for (int i = 0; i < 10; ++i) {
+    Round(c);
+    EXPECT_LE(c.rate(), 300);
+  }
+  EXPECT_EQ(c.rate(), 300);
+  EXPECT_EQ(c.state(), PaceState::kCeiling);
+  for (int i = 0; i < 20; ++i) {
+    Round(c, 40);
+    EXPECT_GE(c.rate(), 10);
+  }
+  EXPECT_EQ(c.rate(), 10);
+}
+
+}  // namespace
+}  // namespace squatstream::workers::dns

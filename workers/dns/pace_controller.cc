@@ -1,0 +1,135 @@
+#include "workers/dns/pace_controller.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace squatstream::workers::dns {
+namespace {
+
+constexpr std::size_t kMaxLatencySamples = 4096;           // per round: the median of the first ones is as good
+constexpr std::size_t kRecentShares = 8;                   // rounds the failure base is the lowest of
+constexpr auto kLatencyWindow = std::chrono::seconds(30);  // and the latency base
+constexpr auto kLongestRound = std::chrono::seconds(1);
+constexpr double kStepFraction = 0.05;  // of the rate at the last decrease, added per round after it
+
+}  // namespace
+
+PaceController::PaceController(const PaceOptions& options, Clock::time_point now)
+    : options_(options), rate_(0), round_start_(now) {
+  rate_ = Bounded(options.start_qps);
+  if (options_.ceiling_qps > 0 && rate_ >= options_.ceiling_qps) state_ = PaceState::kCeiling;
+}
+
+double PaceController::Bounded(double rate) const {
+  rate = std::max(rate, options_.floor_qps);
+  return options_.ceiling_qps > 0 ? std::min(rate, options_.ceiling_qps) : rate;
+}
+
+PaceController::Clock::duration PaceController::base_latency() const {
+  Clock::duration base = Clock::duration::zero();
+  for (const auto& [at, median] : recent_latencies_) {
+    if (base == Clock::duration::zero() || median < base) base = median;
+  }
+  return base;
+}
+
+PaceController::Clock::duration PaceController::LateAfter() const {
+  const Clock::duration base = base_latency();
+  if (base == Clock::duration::zero()) return base;
+  return std::max<Clock::duration>(std::chrono::duration_cast<Clock::duration>(options_.late_factor * base),
+                                   base + options_.late_slack);
+}
+
+std::optional<BackoffReason> PaceController::OnAnswer(Clock::time_point now, std::uint64_t epoch, Outcome outcome,
+                                                      Clock::duration latency) {
+  if (epoch != epoch_) return std::nullopt;  // sent before the last decrease: its fate is already counted
+  ++answers_;
+  if (outcome == Outcome::kAnswered) {
+    if (latencies_.size() < kMaxLatencySamples) latencies_.push_back(latency);
+  } else {
+    ++failures_[static_cast<std::size_t>(outcome)];
+  }
+  const std::size_t failed = std::accumulate(failures_.begin(), failures_.end(), std::size_t{0});
+  const Clock::duration elapsed = now - round_start_;
+  // At least a round trip, so that what the last change did can show.
+  const bool full = elapsed >= std::max<Clock::duration>(options_.min_round, base_latency()) &&
+                    answers_ >= options_.min_round_answers;
+  // Half the answers failing: no need to wait for the round's end.
+  const bool burst = failed >= 2 * options_.min_failures && 2 * failed > answers_;
+  if (full || burst || elapsed >= kLongestRound) return EndRound(now);
+  return std::nullopt;
+}
+
+std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
+  const std::size_t failed = std::accumulate(failures_.begin(), failures_.end(), std::size_t{0});
+  const double share = answers_ == 0 ? 0 : static_cast<double>(failed) / static_cast<double>(answers_);
+  const double base_share =
+      recent_shares_.empty() ? 0 : *std::min_element(recent_shares_.begin(), recent_shares_.end());
+  const Clock::duration base_latency = this->base_latency();
+  std::optional<Clock::duration> median;
+  if (!latencies_.empty()) {
+    auto mid = latencies_.begin() + static_cast<std::ptrdiff_t>(latencies_.size() / 2);
+    std::nth_element(latencies_.begin(), mid, latencies_.end());
+    median = *mid;
+  }
+  if (answers_ >= options_.min_round_answers) {
+    recent_shares_.push_back(share);
+    if (recent_shares_.size() > kRecentShares) recent_shares_.pop_front();
+  }
+  if (median) {
+    recent_latencies_.emplace_back(now, *median);
+    while (recent_latencies_.size() > 1 && now - recent_latencies_.front().first > kLatencyWindow) {
+      recent_latencies_.pop_front();
+    }
+  }
+
+  std::optional<BackoffReason> reason;
+  if (failed >= options_.min_failures && share > base_share + options_.loss_excess) {
+    // The outcome that failed most names the reason.
+    const auto most = std::max_element(failures_.begin() + 1, failures_.end());
+    switch (static_cast<Outcome>(most - failures_.begin())) {
+      case Outcome::kServerFailure:
+        reason = BackoffReason::kServerFailure;
+        break;
+      case Outcome::kRefusal:
+        reason = BackoffReason::kRefusal;
+        break;
+      case Outcome::kTimeout:
+        reason = BackoffReason::kTimeout;
+        break;
+      default:
+        reason = BackoffReason::kError;
+        break;
+    }
+  } else if (median && base_latency > Clock::duration::zero() &&
+             *median > std::chrono::duration_cast<Clock::duration>(options_.latency_factor * base_latency) +
+                           options_.latency_slack) {
+    reason = BackoffReason::kLatency;
+  }
+
+  if (reason) {
+    const double before = rate_;
+    rate_ = Bounded(rate_ * (*reason == BackoffReason::kLatency ? options_.latency_decrease : options_.loss_decrease));
+    if (state_ != PaceState::kBackoff) {  // a new episode: the rate before it is what was too much
+      threshold_ = rate_;
+      step_ = std::max(1.0, kStepFraction * before);
+    }
+    ++epoch_;
+    state_ = PaceState::kBackoff;
+  } else {
+    if (limited_) {
+      rate_ = Bounded(rate_ < threshold_ ? std::min(2 * rate_, std::max(threshold_, rate_ + step_)) : rate_ + step_);
+    }
+    state_ = rate_ < threshold_ ? PaceState::kSlowStart : PaceState::kIncrease;
+    if (options_.ceiling_qps > 0 && rate_ >= options_.ceiling_qps) state_ = PaceState::kCeiling;
+  }
+  ++rounds_;
+  round_start_ = now;
+  answers_ = 0;
+  failures_ = {};
+  latencies_.clear();
+  limited_ = false;
+  return reason;
+}
+
+}  // namespace squatstream::workers::dns
