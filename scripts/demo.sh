@@ -4,7 +4,7 @@
 # print the records and a summary, and stop the server. Extra arguments go to the client (e.g. --format=csv).
 #
 # Two lookups through the system resolver first. Where they work, DNS, geo and registration data are real
-# — DNS within its default rate limit of 100 queries/s, geo from the DB-IP Lite databases the install script
+# — DNS paced to what the resolver takes (adaptive, from 100 queries/s), geo from the DB-IP Lite databases the install script
 # put in /var/lib/squatstream/geo, registration data from the registries' RDAP servers (or WHOIS) at up to
 # 4 requests/s per registry for this one run — and the client asks for registered look-alikes of the first
 # 1,000 candidates; where they do not (no network, or a resolver that answers nothing), every stage is

@@ -15,7 +15,7 @@ constexpr double kStepFraction = 0.05;  // of the rate at the last decrease, add
 }  // namespace
 
 PaceController::PaceController(const PaceOptions& options, Clock::time_point now)
-    : options_(options), rate_(0), round_start_(now) {
+    : options_(options), created_(now), rate_(0), round_start_(now) {
   rate_ = Bounded(options.start_qps);
   if (options_.ceiling_qps > 0 && rate_ >= options_.ceiling_qps) state_ = PaceState::kCeiling;
 }
@@ -33,6 +33,27 @@ PaceController::Clock::duration PaceController::base_latency() const {
   return base;
 }
 
+void PaceController::CountDelivered(Clock::time_point now) {
+  const auto bucket = static_cast<std::int64_t>((now - created_) / kDeliveredBucket);
+  auto& [index, count] = delivered_[static_cast<std::size_t>(bucket) % delivered_.size()];
+  if (index != bucket) {
+    index = bucket;
+    count = 0;
+  }
+  ++count;
+}
+
+double PaceController::DeliveredRate(Clock::time_point now) const {
+  const auto bucket = static_cast<std::int64_t>((now - created_) / kDeliveredBucket);
+  std::size_t answers = 0;
+  for (const auto& [index, count] : delivered_) {
+    if (bucket - index < static_cast<std::int64_t>(delivered_.size())) answers += count;
+  }
+  // Over a whole second even in the first: a quota let through at once is a second's, not a fraction's.
+  return static_cast<double>(answers) /
+         std::chrono::duration<double>(kDeliveredBucket * static_cast<int>(delivered_.size())).count();
+}
+
 PaceController::Clock::duration PaceController::LateAfter() const {
   const Clock::duration base = base_latency();
   if (base == Clock::duration::zero()) return base;
@@ -42,6 +63,7 @@ PaceController::Clock::duration PaceController::LateAfter() const {
 
 std::optional<BackoffReason> PaceController::OnAnswer(Clock::time_point now, std::uint64_t epoch, Outcome outcome,
                                                       Clock::duration latency) {
+  if (outcome == Outcome::kAnswered) CountDelivered(now);
   if (epoch != epoch_) return std::nullopt;  // sent before the last decrease: its fate is already counted
   ++answers_;
   if (outcome == Outcome::kAnswered) {
@@ -108,17 +130,26 @@ std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
   }
 
   if (reason) {
-    const double before = rate_;
-    rate_ = Bounded(rate_ * (*reason == BackoffReason::kLatency ? options_.latency_decrease : options_.loss_decrease));
-    if (state_ != PaceState::kBackoff) {  // a new episode: the rate before it is what was too much
+    if (*reason == BackoffReason::kLatency) {
+      rate_ = Bounded(rate_ * options_.latency_decrease);
+    } else {
+      // Halved, and no higher than what came back in the last second: a resolver that lets a second's quota
+      // through at once and drops the rest shows its quota there, not in how far it let the rate climb.
+      rate_ = Bounded(std::min(rate_ * options_.loss_decrease, std::max(DeliveredRate(now), options_.floor_qps)));
+    }
+    if (state_ != PaceState::kBackoff) {  // a new episode: slow start comes back to here
       threshold_ = rate_;
-      step_ = std::max(1.0, kStepFraction * before);
+      step_ = std::max(1.0, kStepFraction * rate_);
     }
     ++epoch_;
     state_ = PaceState::kBackoff;
   } else {
     if (limited_) {
-      rate_ = Bounded(rate_ < threshold_ ? std::min(2 * rate_, std::max(threshold_, rate_ + step_)) : rate_ + step_);
+      double grown = rate_ < threshold_ ? std::min(2 * rate_, std::max(threshold_, rate_ + step_)) : rate_ + step_;
+      // Never past twice the rate answers came back at in the round: what the resolver has shown it takes.
+      const double seconds = std::chrono::duration<double>(now - round_start_).count();
+      if (seconds > 0) grown = std::min(grown, std::max(rate_, 2 * static_cast<double>(answers_) / seconds));
+      rate_ = Bounded(grown);
     }
     state_ = rate_ < threshold_ ? PaceState::kSlowStart : PaceState::kIncrease;
     if (options_.ceiling_qps > 0 && rate_ >= options_.ceiling_qps) state_ = PaceState::kCeiling;

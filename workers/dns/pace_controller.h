@@ -16,12 +16,17 @@
 // (lame delegations, a squatter's broken zone) do not hold the rate down. After a decrease, answers to queries sent
 // before it are not counted (one decrease per round trip, as TCP does): the epoch a query was sent in tells them apart.
 //
+// Decrease: a loss halves the rate, and brings it no higher than the answers that came back in the last second
+// (a resolver that lets a second's quota through at once and drops the rest, as unbound's ip-ratelimit does,
+// shows its quota there); a latency rise lowers it by a fifth.
+//
 // Growth, as TCP's: the rate doubles each round (slow start) up to a threshold — none at first; after a backoff
 // episode (decreases in consecutive rounds, as when a resolver drops everything for a while) the rate after
 // its first decrease — then rises by a step per round, 5% of that rate: after a resolver heals the rate is back near
-// what it took within a few rounds, not a few minutes. It rises only in a round in which queries waited for the rate (a
-// rate nobody uses is not a rate the resolver has been shown to take). Never below `floor_qps`, never above
-// `ceiling_qps`.
+// what it took within a few rounds, not a few minutes. And never past twice the rate answers came back at in the round
+// (a resolver that drops shows it there before its losses are counted). It rises only in a round in which queries
+// waited for the rate (a rate nobody uses is not a rate the resolver has been shown to take). Never below `floor_qps`,
+// never above `ceiling_qps`.
 #ifndef SQUATSTREAM_WORKERS_DNS_PACE_CONTROLLER_H_
 #define SQUATSTREAM_WORKERS_DNS_PACE_CONTROLLER_H_
 
@@ -90,9 +95,15 @@ class PaceController {
 
  private:
   std::optional<BackoffReason> EndRound(Clock::time_point now);
+  void CountDelivered(Clock::time_point now);
+  // Answers per second over the last second.
+  double DeliveredRate(Clock::time_point now) const;
+
+  static constexpr Clock::duration kDeliveredBucket = std::chrono::milliseconds(100);
   double Bounded(double rate) const;
 
   const PaceOptions options_;
+  const Clock::time_point created_;
   double rate_;
   PaceState state_ = PaceState::kSlowStart;
   // Below it the rate doubles per round (slow start), above it rises by step_: set when a backoff episode
@@ -109,6 +120,8 @@ class PaceController {
   std::array<std::size_t, 5> failures_{};  // by Outcome (kAnswered's unused)
   std::vector<Clock::duration> latencies_;
 
+  // Answers of the last second, in buckets of kDeliveredBucket: (bucket number since creation, answers).
+  std::array<std::pair<std::int64_t, std::size_t>, 10> delivered_{};
   std::deque<double> recent_shares_;                                            // failure shares of recent full rounds
   std::deque<std::pair<Clock::time_point, Clock::duration>> recent_latencies_;  // round medians, 30 s
 };

@@ -285,6 +285,30 @@ void Resolver::CountLate(Server& s, std::chrono::steady_clock::time_point now) {
   }
 }
 
+void Resolver::ArmLate() {
+  if (late_armed_ || shut_down_) return;
+  std::optional<std::chrono::steady_clock::time_point> soonest;
+  for (const auto& s : servers_) {
+    if (!s->pace || s->tries.empty()) continue;
+    const auto late = s->pace->LateAfter();
+    if (late == std::chrono::steady_clock::duration::zero()) continue;  // no latency known yet
+    const auto at = s->tries.front()->sent + late;  // the front may be done: the wake-up is early, harmless
+    if (!soonest || at < *soonest) soonest = at;
+  }
+  if (!soonest) return;
+  late_armed_ = true;
+  late_timer_.expires_at(*soonest);
+  late_timer_.async_wait([this](const asio::error_code& ec) {
+    late_armed_ = false;
+    if (ec || shut_down_) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (const auto& s : servers_) {
+      if (s->pace) CountLate(*s, now);
+    }
+    ArmLate();
+  });
+}
+
 void Resolver::PublishPace(Server& s) {
   const std::size_t state = s.pace ? static_cast<std::size_t>(s.pace->state()) : kPaceStateNames.size();
   for (std::size_t i = 0; i < s.state.size(); ++i) s.state[i]->Set(i == state ? 1 : 0);
@@ -312,6 +336,7 @@ Resolver::Resolver(asio::io_context& io, const ResolverOptions& options, Resolve
       metrics_(metrics),
       timeout_timer_(strand_),
       refill_timer_(strand_),
+      late_timer_(strand_),
       ceiling_{std::max(1.0, options.rate_limit_qps / 20), std::chrono::steady_clock::now()} {}
 
 Resolver::~Resolver() {
@@ -324,6 +349,7 @@ void Resolver::Shutdown() {
     shut_down_ = true;
     queue_.clear();
     follow_ups_.clear();
+    held_.clear();
     waiters_.clear();
     metrics_->queued->Set(0);
     // The descriptors first, while their sockets are open: ares_cancel closes them, and a released fd
@@ -336,6 +362,7 @@ void Resolver::Shutdown() {
     for (const auto& s : servers_) ares_cancel(s->channel);  // in-flight queries end with ECANCELLED: dropped
     timeout_timer_.cancel();
     refill_timer_.cancel();
+    late_timer_.cancel();
     done.set_value();
   });
   done.get_future().wait();
@@ -396,6 +423,17 @@ void Resolver::SendQueued() {
   for (const auto& s : servers_) {
     if (s->pace) CountLate(*s, now);
   }
+  // Tries again whose server is out of its backoff (or that waited long enough) go first.
+  while (!held_.empty()) {
+    Server& last = *servers_[held_.front().last_server];
+    const bool backing_off = last.pace && last.pace->state() == PaceState::kBackoff && servers_.size() == 1;
+    if (backing_off && now < held_.front().not_after) {
+      ArmRefill(held_.front().not_after - now);
+      break;
+    }
+    follow_ups_.push_front(std::move(held_.front()));
+    held_.pop_front();
+  }
   while (inflight_ < options_.max_inflight) {
     std::deque<Pending>& queue = follow_ups_.empty() ? queue_ : follow_ups_;
     if (queue.empty()) break;
@@ -426,7 +464,7 @@ void Resolver::SendQueued() {
     queue.pop_front();
     Send(std::move(p), *server);
   }
-  metrics_->queued->Set(static_cast<double>(queue_.size() + follow_ups_.size()));
+  metrics_->queued->Set(static_cast<double>(queue_.size() + follow_ups_.size() + held_.size()));
 }
 
 void Resolver::Send(Pending p, std::size_t server) {
@@ -442,6 +480,7 @@ void Resolver::Send(Pending p, std::size_t server) {
   // c-ares may answer inline (a query it cannot send fails at once), which frees q: not used after this.
   ares_query(s.channel, q->query.name.c_str(), kClassIn, static_cast<int>(q->query.type), &Resolver::OnAnswer, q);
   ArmTimerAt(sent + options_.timeout);  // its try's end
+  ArmLate();
 }
 
 void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
@@ -473,8 +512,10 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
   q->attempt->done = true;
   if (self->shut_down_) return;
   if (!cancelled && outcome != Outcome::kAnswered && q->query.tries < self->options_.tries) {
-    // Asked again, paced (at the rate that may just have gone down), ahead of new names.
-    self->follow_ups_.push_front(std::move(q->query));
+    // Asked again, paced (at the rate that may just have gone down), ahead of new names — once the server's
+    // backoff is over, or a try's timeout from now.
+    q->query.not_after = std::chrono::steady_clock::now() + self->options_.timeout;
+    self->held_.push_back(std::move(q->query));
     asio::post(self->strand_, [self] {
       if (!self->shut_down_) self->SendQueued();
     });

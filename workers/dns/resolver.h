@@ -142,6 +142,8 @@ class Resolver {
     std::string key;
     int tries = 0;                // tries sent so far
     std::size_t last_server = 0;  // of the last try (another is preferred for the next)
+    // A try again waits for its server's backoff to end (what it sends then is dropped too), but no longer.
+    std::chrono::steady_clock::time_point not_after{};
   };
   // One try, as its server's pacing sees it.
   struct Try {
@@ -204,6 +206,8 @@ class Resolver {
   void PublishPace(Server& s);
   // Tells the controller of `s` about tries unanswered past its LateAfter, once each.
   void CountLate(Server& s, std::chrono::steady_clock::time_point now);
+  // Arms late_timer_ for the earliest try that would become late.
+  void ArmLate();
   void Paced(Server& s, std::chrono::steady_clock::time_point now, Try& attempt, Outcome outcome);
   void OnSocketState(Server& server, ares_socket_t fd, bool readable, bool writable);
   void WaitOn(const std::shared_ptr<Watch>& w, bool write);
@@ -223,8 +227,11 @@ class Resolver {
   std::uint64_t timer_generation_ = 0;                // the wait that owns the timer
   asio::steady_timer refill_timer_;
   bool refill_armed_ = false;
+  asio::steady_timer late_timer_;  // for CountLate when no answer comes to run it
+  bool late_armed_ = false;
   Bucket ceiling_;                  // rate_limit_qps, all servers together
   std::deque<Pending> follow_ups_;  // sent before queue_
+  std::deque<Pending> held_;        // tries again waiting out a backoff (Pending::not_after), before follow_ups_
   std::deque<Pending> queue_;
   // The callers of each query queued or in flight: a query asked again meanwhile joins them.
   absl::flat_hash_map<std::string, std::vector<Waiter>> waiters_;

@@ -16,7 +16,7 @@ using std::chrono::milliseconds;
 
 class PaceControllerTest : public ::testing::Test {
  protected:
-  // Answers, one every 3 ms, until the controller ends a round: the first `failures` of them `failure`, the rest
+  // Answers, one a millisecond, until the controller ends a round: the first `failures` of them `failure`, the rest
   // answered after `latency`; queries waited for the rate when `limited`. Returns the round's backoff reason.
   std::optional<BackoffReason> Round(PaceController& c, std::size_t failures = 0, Outcome failure = Outcome::kTimeout,
                                      bool limited = true, Clock::duration latency = milliseconds(20)) {
@@ -25,11 +25,21 @@ class PaceControllerTest : public ::testing::Test {
     const std::uint64_t rounds = c.rounds();
     std::optional<BackoffReason> reason;
     for (std::size_t i = 0; i < 1000 && c.rounds() == rounds; ++i) {
-      now_ += milliseconds(3);
+      now_ += milliseconds(1);
       reason = c.OnAnswer(now_, epoch, i < failures ? failure : Outcome::kAnswered, latency);
     }
     EXPECT_EQ(c.rounds(), rounds + 1);
     return reason;
+  }
+
+  // A second of answers, `per_second` of them, nobody waiting for the rate: what came back lately.
+  void Warm(PaceController& c, int per_second) {
+    const std::uint64_t epoch = c.OnSent();
+    for (int i = 0; i < per_second; ++i) {
+      now_ += std::chrono::microseconds(1000000 / per_second);
+      c.OnAnswer(now_, epoch, Outcome::kAnswered, milliseconds(20));
+    }
+    Round(c, 0, Outcome::kTimeout, /*limited=*/false);  // and the round it left open ends: the next is fresh
   }
 
   Clock::time_point now_ = Clock::now();
@@ -63,6 +73,7 @@ TEST_F(PaceControllerTest, ARoundNeedsItsAnswersAndAtLeastItsMinimumTime) {
 
 TEST_F(PaceControllerTest, HalvesOnDropsAndNamesTheReason) {
   PaceController c(PaceOptions{.start_qps = 800}, now_);
+  Warm(c, 2000);
   EXPECT_EQ(Round(c, 10, Outcome::kTimeout), BackoffReason::kTimeout);
   EXPECT_EQ(c.rate(), 400);
   EXPECT_EQ(c.state(), PaceState::kBackoff);
@@ -74,6 +85,7 @@ TEST_F(PaceControllerTest, HalvesOnDropsAndNamesTheReason) {
 
 TEST_F(PaceControllerTest, AnswersToQueriesSentBeforeADecreaseCountForNothing) {
   PaceController c(PaceOptions{.start_qps = 800}, now_);
+  Warm(c, 2000);
   const std::uint64_t before = c.OnSent();
   ASSERT_EQ(Round(c, 10), BackoffReason::kTimeout);
   // The queries sent at 800/s time out later: no second halving for the same excess.
@@ -96,15 +108,16 @@ TEST_F(PaceControllerTest, FailuresThatComeAtAnyRateDoNotHoldItDown) {
 TEST_F(PaceControllerTest, LatencyDoublingBacksOffGently) {
   PaceController c(PaceOptions{.start_qps = 400}, now_);
   Round(c, 0, Outcome::kTimeout, true, milliseconds(20));
-  const double rate = c.rate();
   EXPECT_EQ(c.base_latency(), milliseconds(20));
   EXPECT_EQ(Round(c, 0, Outcome::kTimeout, true, milliseconds(45)), std::nullopt);  // under 2 x 20 + 10
+  const double rate = c.rate();
   EXPECT_EQ(Round(c, 0, Outcome::kTimeout, true, milliseconds(80)), BackoffReason::kLatency);
-  EXPECT_DOUBLE_EQ(c.rate(), 2 * rate * 0.8);
+  EXPECT_DOUBLE_EQ(c.rate(), rate * 0.8);
 }
 
 TEST_F(PaceControllerTest, AfterAnEpisodeSlowStartsBackToHalfTheRateThatWasTooMuch) {
   PaceController c(PaceOptions{.start_qps = 1600}, now_);
+  Warm(c, 2000);
   ASSERT_EQ(Round(c, 20), BackoffReason::kTimeout);  // 1600 was too much: 800, the threshold
   for (int i = 0; i < 7; ++i) Round(c, 20);          // the resolver drops on: down to the floor
   EXPECT_EQ(c.rate(), PaceOptions{}.floor_qps);
@@ -118,7 +131,26 @@ TEST_F(PaceControllerTest, AfterAnEpisodeSlowStartsBackToHalfTheRateThatWasTooMu
   EXPECT_EQ(rates[5], 640);
   EXPECT_EQ(rates[6], 800);
   EXPECT_EQ(c.state(), PaceState::kIncrease);
-  EXPECT_EQ(rates[7], 880);
+  EXPECT_EQ(rates[7], 840);  // 5% of 800
+}
+
+// A resolver that lets a second's quota through at once and drops the rest: the rate after the loss is what
+// came back in the last second, not half of how far the rate had climbed.
+TEST_F(PaceControllerTest, ALossBringsTheRateToWhatCameBackInTheLastSecond) {
+  PaceController c(PaceOptions{.start_qps = 6400}, now_);
+  Warm(c, 300);
+  EXPECT_EQ(Round(c, 20), BackoffReason::kTimeout);
+  EXPECT_NEAR(c.rate(), 300, 30);  // the last second, in buckets of 100 ms
+}
+
+// Growth is held to twice the rate answers came back at in the round.
+TEST_F(PaceControllerTest, NeverRaisedPastTwiceWhatCameBack) {
+  PaceController c(PaceOptions{.start_qps = 1000}, now_);
+  const std::uint64_t epoch = c.OnSent();
+  c.OnLimited();
+  for (int i = 0; i < 20; ++i) c.OnAnswer(now_ += milliseconds(10), epoch, Outcome::kAnswered, milliseconds(1));
+  ASSERT_EQ(c.rounds(), 1u);         // 100 answers/s came back
+  EXPECT_DOUBLE_EQ(c.rate(), 1000);  // not 2000: more than what came back already
 }
 
 TEST_F(PaceControllerTest, NeverAboveTheCeilingNorBelowTheFloor) {

@@ -10,7 +10,8 @@ of CONTROL_FILE says (read again when the file changes; a missing file is "ok"):
   drop          answer none (a resolver that sheds load silently, as unbound's ip-ratelimit does)
   refuse        answer REFUSED
   servfail      answer SERVFAIL
-  limit N       answer N queries per second (a token bucket of N/20), drop the rest
+  limit N       answer at most N queries in each second of the clock, drop the rest (unbound's ip-ratelimit
+                counts queries per second the same way)
   delay MS      answer every query MS milliseconds late
 Each second's count of queries received and answered goes to CONTROL_FILE.counts as it ends
 ("SECOND RECEIVED ANSWERED", SECOND the Unix time). One thread, no thread per query: it keeps up with
@@ -48,7 +49,6 @@ def main():
     mode, arg = read_mode(control)
     mtime = None
     checked = 0.0
-    tokens, tokens_at = 0.0, time.monotonic()
     second, received, answered = int(time.time()), 0, 0
     held = []  # (due, seq, reply, address): delayed answers
     seq = 0
@@ -86,13 +86,8 @@ def main():
                 continue
             if mode == "drop":
                 continue
-            if mode == "limit":
-                t = time.monotonic()
-                tokens = min(max(1.0, arg / 20), tokens + (t - tokens_at) * arg)
-                tokens_at = t
-                if tokens < 1:
-                    continue
-                tokens -= 1
+            if mode == "limit" and answered >= arg:  # this second's answers (the counts above)
+                continue
             reply = request.reply()
             reply.header.rcode = {"refuse": RCODE.REFUSED, "servfail": RCODE.SERVFAIL}.get(mode, RCODE.NXDOMAIN)
             answered += 1
