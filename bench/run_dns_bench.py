@@ -6,7 +6,8 @@ rate limiting off, one server process, sharing the machine's cores with whatever
    top-level label, and ~5% of the candidates registered (A, AAAA and MX records) — NXDOMAIN for the rest;
 2. the ceiling: dnsperf (Debian) against that nsd with squatstream's query mix (NS for every candidate; A,
    AAAA, MX, CNAME and TXT for the registered ones), best of a few client settings;
-3. squatstream: squatstreamd with the real DNS stage only (cache off, no rate limit), driven by
+3. squatstream: squatstreamd with the real DNS stage only (cache off, no rate limit; fixed pacing, the engine's
+   speed, and adaptive pacing, the default, which must find that speed itself), driven by
    squatstream-load (registered_only, enrichers=dns): candidates resolved per second and DNS queries per
    second (from its own squatstream_dns_queries_total);
 4. dnstwist (upstream, .tools/dnstwist, with dnspython): `--registered --nameservers 127.0.0.1 --threads N`
@@ -35,7 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from nsd import Nsd  # noqa: E402  (tests/e2e/tools/nsd.py: the tests' nsd, here on port 53)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build/dev")
+BUILD = os.environ.get("SQUATSTREAM_BUILD", os.path.join(ROOT, "build/dev"))  # or build/ci: the same flags
 DNSTWIST = os.path.join(ROOT, ".tools/dnstwist/bin/dnstwist")
 DOMAIN = "example.com"  # dnstwist's, and the fixture's ~5%
 # squatstream's load: as many streams as domains, each on its own domain (streams asking the same names at
@@ -101,12 +102,12 @@ def scrape(port):
     return sum(float(m.group(1)) for m in re.finditer(r"^squatstream_dns_queries_total\{[^}]*\} (\S+)$", text, re.M))
 
 
-def squatstream(inflight, threads):
+def squatstream(inflight, threads, pacing="fixed"):
     log = tempfile.NamedTemporaryFile("w+", suffix=".log")
     server = subprocess.Popen([os.path.join(BUILD, "daemon/squatstreamd"), "--grpc_address=127.0.0.1:0",
                                "--metrics_address=127.0.0.1:0", "--stub_enrichers=geo,whois,banner",
                                f"--worker_threads={threads}",
-                               f"--dns_servers=127.0.0.1:{PORT}", "--dns_rate_limit=0",
+                               f"--dns_servers=127.0.0.1:{PORT}", "--dns_rate_limit=0", f"--dns_pacing={pacing}",
                                f"--dns_max_inflight={inflight}", "--dns_cache_entries=0", "--dns_tries=2",
                                "--dns_timeout=1s"], stdout=log, stderr=log)
     try:
@@ -126,7 +127,7 @@ def squatstream(inflight, threads):
         seconds = time.time() - start
         queries = scrape(metrics_port) - before
         fields = dict(line.split(None, 1) for line in out.splitlines() if line.strip())
-        run = {"max_inflight": inflight, "worker_threads": threads, "streams": len(LOAD_DOMAINS),
+        run = {"max_inflight": inflight, "worker_threads": threads, "pacing": pacing, "streams": len(LOAD_DOMAINS),
                "seconds": round(seconds, 2),
                "names_per_second": round(float(fields["candidates"]) / seconds),
                "queries_per_second": round(queries / seconds), "streams_ok": int(fields["streams_ok"]),
@@ -164,8 +165,9 @@ def main():
                 result = {"nsd_processes": processes, "domains": LOAD_DOMAINS, "fixture_names": len(names),
                           "registered": sum(map(registered, names)), "seconds_per_run": SECONDS,
                           "dnsperf": dnsperf(queries_file.name)}
-                result["squatstream"] = [squatstream(inflight, threads) for inflight, threads in
-                                         ([(1000, 2)] if QUICK else [(256, 2), (1000, 2), (4000, 2), (1000, 1)])]
+                result["squatstream"] = [squatstream(*setting) for setting in
+                                         ([(1000, 2), (1000, 2, "adaptive")] if QUICK else
+                                          [(256, 2), (1000, 2), (4000, 2), (1000, 1), (1000, 2, "adaptive")])]
                 result["dnstwist"] = [dnstwist(t) for t in ([32] if QUICK else [8, 32, 64, 128])]
                 results.append(result)
     if not QUICK:  # a quick run is a check of the script, not a result
@@ -180,14 +182,20 @@ def main():
         rows.append(f"| {p} | dnsperf (the ceiling: nsd's answers/s) | {result['dnsperf']['clients']} client(s), "
                     f"{result['dnsperf']['max_outstanding']} outstanding | | {ceiling:,.0f} | 100% |")
         for r in result["squatstream"]:
-            rows.append(f"| {p} | squatstream | {r['max_inflight']} in flight, {r['worker_threads']} executor "
-                        f"thread(s), {r['streams']} streams | {r['names_per_second']:,} | "
+            rows.append(f"| {p} | squatstream | {r.get('pacing', 'fixed')} pacing, {r['max_inflight']} in flight, "
+                        f"{r['worker_threads']} executor thread(s), {r['streams']} streams | {r['names_per_second']:,} | "
                         f"{r['queries_per_second']:,} | {100 * r['queries_per_second'] / ceiling:.0f}% |")
         for r in result["dnstwist"]:
             rows.append(f"| {p} | dnstwist {r['threads']} threads | {r['candidates']:,} names in {r['seconds']} s | "
                         f"{r['names_per_second']:,} | | |")
         best = max(result["squatstream"], key=lambda r: r["queries_per_second"])
         best_twist = max(result["dnstwist"], key=lambda r: r["names_per_second"])
+        fixed = [r for r in result["squatstream"] if r.get("pacing", "fixed") == "fixed" and r["max_inflight"] == 1000
+                 and r["worker_threads"] == 2]
+        adaptive = [r for r in result["squatstream"] if r.get("pacing") == "adaptive"]
+        if fixed and adaptive:
+            summary.append(f"adaptive pacing {adaptive[0]['names_per_second'] / fixed[0]['names_per_second']:.2f}x "
+                           f"fixed (both 1000 in flight, 2 threads)")
         summary.append(f"with {p} nsd process(es): squatstream's best is {100 * best['queries_per_second'] / ceiling:.0f}%"
                        f" of the ceiling's queries/s and {best['names_per_second'] / best_twist['names_per_second']:.0f}x"
                        f" dnstwist's best names/s")

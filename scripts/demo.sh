@@ -4,8 +4,8 @@
 # print the records and a summary, and stop the server. Extra arguments go to the client (e.g. --format=csv).
 #
 # Two lookups through the system resolver first. Where they work, DNS, geo and registration data are real
-# — DNS paced to what the resolver takes (adaptive, from 100 queries/s), geo from the DB-IP Lite databases the install script
-# put in /var/lib/squatstream/geo, registration data from the registries' RDAP servers (or WHOIS) at up to
+# — DNS paced to what the resolver takes (adaptive, from 100 queries/s up), geo from the DB-IP Lite databases
+# the install script put in /var/lib/squatstream/geo, registration data from the registries' RDAP servers (or WHOIS) at up to
 # 4 requests/s per registry for this one run — and the client asks for registered look-alikes of the first
 # 1,000 candidates; where they do not (no network, or a resolver that answers nothing), every stage is
 # simulated and the demo says so. With working DNS the banner stage is real too: it dials the look-alikes'
@@ -21,8 +21,8 @@ cmake --build --preset dev >&2
 if timeout 3 getent ahosts example.com >/dev/null 2>&1 && timeout 3 getent ahosts iana.org >/dev/null 2>&1; then
   server_flags=(--registration_rate_limit=4 --registration_max_per_server=4 --registration_deadline=60s)
   client_flags=(--registered --max_candidates=1000 --deadline=10m)
-  echo "demo: the system resolver answers: DNS, geo, registration and banner lookups are real (DNS at most 100" \
-    "queries/s, registries 4 requests/s each); only registered look-alikes among the first 1,000 candidates" \
+  echo "demo: the system resolver answers: DNS, geo, registration and banner lookups are real (DNS paced to what" \
+    "the resolver takes, registries 4 requests/s each); only registered look-alikes among the first 1,000 candidates" \
     "are printed" >&2
 else
   server_flags=(--stub_enrichers=all)
