@@ -186,6 +186,21 @@ std::optional<Candidate> Generator::Next() {
   return c;
 }
 
+std::optional<std::size_t> Generator::total() const {
+  if (dropped_) return generated_;  // all handed out, or the cap reached
+  // Every candidate made is handed out in the end (the first max_candidates of them).
+  if (next_kind_ == options_.kinds.size() || stored_.size() >= options_.max_candidates) {
+    return std::min(stored_.size(), options_.max_candidates);
+  }
+  return std::nullopt;
+}
+
+void Generator::RunAhead() {
+  while (!dropped_ && next_kind_ < options_.kinds.size() && stored_.size() < options_.max_candidates) {
+    RunKind(next_kind_++);
+  }
+}
+
 void Generator::RunKind(std::size_t i) {
   if (i == 0) {
     // Room for a short domain's names (example.com: 5,902) from the start, rather than growing the index

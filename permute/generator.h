@@ -35,7 +35,7 @@
 namespace squatstream::permute {
 
 struct Candidate {
-  Kind kind;            // the first kind, in generation order, that produced it
+  Kind kind;            // the first kind, in generation order (options.kinds's), that produced it
   KindSet kinds;        // every selected kind that produced it
   std::string ascii;    // lower-case punycode form
   std::string unicode;  // Unicode form (equal to ascii when no label is internationalized)
@@ -48,7 +48,9 @@ struct Candidate {
 inline constexpr std::size_t kDefaultMaxHeldBytes = std::size_t{6} << 20;
 
 struct GeneratorOptions {
-  std::vector<Kind> kinds;  // kinds to generate, in this order; empty means AllKinds()
+  // Kinds to generate, in this order; empty means AllKinds() (run order: the likely hits first). A caller
+  // holding a selection as a set passes InRunOrder(set); any order works (the tests shuffle it).
+  std::vector<Kind> kinds;
   std::size_t max_candidates = SIZE_MAX;
   // Also apply the label-level kinds to each subdomain label (login.example.com -> 1ogin.example.com), one
   // label changed per candidate, after the registrable label's variants of the same kind. Off: only the
@@ -105,6 +107,16 @@ class Generator {
   // Whether Next() will return nothing more (every kind ran and every candidate went, or the cap was
   // reached): the names are freed then.
   bool exhausted() const { return dropped_; }
+
+  // How many candidates this Generator hands out in all (those returned so far included), once that is
+  // known: when every kind has run, or the kinds run so far made max_candidates; nullopt before.
+  std::optional<std::size_t> total() const;
+
+  // Runs now the kinds Next() would run later, until total() is known (every kind, or until the cap is
+  // made): for a caller that wants to say early how many candidates are left. The candidates, their order
+  // and their kinds are the same; the kinds' work is done in this call instead of in later Next() calls,
+  // and what the Generator holds grows as it would have (within options.max_held_bytes).
+  void RunAhead();
 
  private:
   // A candidate as the generator keeps it; the names live in names_.

@@ -1,22 +1,10 @@
 #include "permute/kind.h"
 
-#include <array>
-
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
 #include "permute/kinds/registry.h"
 
 namespace squatstream::permute {
-namespace {
-
-// The registry's entries are in Kind value order, which is generation order.
-constexpr std::array<Kind, kKindCount> kAllKinds = [] {
-  std::array<Kind, kKindCount> all{};
-  for (std::size_t i = 0; i < kKindCount; ++i) all[i] = static_cast<Kind>(i + 1);
-  return all;
-}();
-
-}  // namespace
 
 std::vector<Kind> KindSet::ToVector() const {
   std::vector<Kind> out;
@@ -24,7 +12,15 @@ std::vector<Kind> KindSet::ToVector() const {
   return out;
 }
 
-std::span<const Kind> AllKinds() { return kAllKinds; }
+std::span<const Kind> AllKinds() { return internal::kRunOrder; }
+
+std::vector<Kind> InRunOrder(KindSet kinds) {
+  std::vector<Kind> out;
+  for (const Kind k : internal::kRunOrder) {
+    if (kinds.Contains(k)) out.push_back(k);
+  }
+  return out;
+}
 
 std::optional<Kind> KindFromNumber(int number) {
   if (number < 1 || static_cast<std::size_t>(number) > kKindCount) return std::nullopt;

@@ -62,7 +62,7 @@ class KindSet {
  public:
   void Insert(Kind k) { bits_ |= std::uint64_t{1} << static_cast<int>(k); }
   bool Contains(Kind k) const { return (bits_ >> static_cast<int>(k)) & 1; }
-  std::vector<Kind> ToVector() const;  // in Kind value order
+  std::vector<Kind> ToVector() const;  // in Kind value order (run order: InRunOrder)
   // Calls fn(kind) for each kind in the set, in Kind value order (no allocation, unlike ToVector).
   template <typename Fn>
   void ForEach(Fn&& fn) const {
@@ -74,8 +74,14 @@ class KindSet {
   std::uint64_t bits_ = 0;
 };
 
-// Every kind, in generation order (which is Kind value order).
+// Every kind, in run order: the order a Generator runs them in by default, the kinds whose names are most
+// often registered first (tld-swap, the plain typing slips), the kinds making internationalized names last
+// (the table and each rank's reason: kRunOrder in permute/kinds/registry.cc; docs/STAGES.md "Run order").
 std::span<const Kind> AllKinds();
+
+// The kinds of `kinds` in run order (a selection is a set: whatever order it was given in, it runs in this
+// one).
+std::vector<Kind> InRunOrder(KindSet kinds);
 
 // The kind with this number (a squatstream.v1.PermutationKind value), or nullopt when no kind has it (0,
 // or a value beyond kKindCount).

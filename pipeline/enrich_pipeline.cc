@@ -190,6 +190,12 @@ void EnrichPipeline::GenerateAhead() {
 }
 
 void EnrichPipeline::GenerateChunk() {
+  // From its second chunk on, the current input's Generator runs its kinds ahead, so that the stream's total
+  // is known early (once the last input's is): the first chunk still goes out after the first kinds ran.
+  if (current_ < generators_.size() && generators_[current_].generated() > 0 &&
+      !stop_generating_.load(std::memory_order_relaxed)) {
+    generators_[current_].RunAhead();
+  }
   std::vector<Generated> chunk;
   chunk.reserve(kGenerateChunk);
   while (chunk.size() < kGenerateChunk && current_ < generators_.size() &&
@@ -202,6 +208,15 @@ void EnrichPipeline::GenerateChunk() {
     }
   }
   const bool done = current_ == generators_.size();
+  produced_ += chunk.size();
+  if (done) {
+    total_.store(produced_, std::memory_order_relaxed);
+  } else if (current_ + 1 == generators_.size()) {
+    // The last input: what the ones before it handed out, and its own total once known.
+    if (const std::optional<std::size_t> last = generators_[current_].total()) {
+      total_.store(produced_ - generators_[current_].generated() + *last, std::memory_order_relaxed);
+    }
+  }
   if (done && generation_done_callback_) std::exchange(generation_done_callback_, nullptr)();
   asio::post(strand_, [self = shared_from_this(), chunk = std::move(chunk), done]() mutable {
     self->generating_ = false;

@@ -102,6 +102,10 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   std::uint64_t enriched() const { return enriched_.load(std::memory_order_relaxed); }
   // Of the enriched, those dropped by registered_only.
   std::uint64_t filtered() const { return filtered_.load(std::memory_order_relaxed); }
+  // Every candidate of the stream (every input domain's), once known: the last input's Generator runs its
+  // kinds ahead from its second chunk (permute::Generator::RunAhead), so usually long before generation ends;
+  // 0 before. Once set it does not change, and it is never less than generated().
+  std::uint64_t total() const { return total_.load(std::memory_order_relaxed); }
 
  private:
   struct Slot {
@@ -178,6 +182,7 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // Touched only by the generation task, one at a time (generating_ hands them over through the posts).
   std::vector<permute::Generator> generators_;
   std::size_t current_ = 0;                         // generators_[current_] is running
+  std::uint64_t produced_ = 0;                      // candidates the generators handed out so far
   std::function<void()> generation_done_callback_;  // StreamWork::generation_done; emptied when called
   const std::vector<std::string> inputs_;           // each input domain's ASCII form, for the records
   std::atomic<bool> stop_generating_{false};        // set by Cancel, read by the generation task
@@ -215,6 +220,7 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   std::atomic<std::uint64_t> generated_{0};
   std::atomic<std::uint64_t> enriched_{0};
   std::atomic<std::uint64_t> filtered_{0};
+  std::atomic<std::uint64_t> total_{0};  // set by the generation task once known (the same value after)
 };
 
 }  // namespace squatstream::pipeline

@@ -69,6 +69,7 @@ void StreamDrain::TryWrite() {
       progress.set_generated(pipeline_->generated());
       progress.set_enriched(pipeline_->enriched());
       progress.set_sent(sent_);
+      progress.set_total(pipeline_->total());
       reported_enriched_ = progress.enriched();
       transport_.Frame(batch_, progress);
 

@@ -124,6 +124,11 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
       !s.ok()) {
     return s;
   }
+  // The kinds asked for are a set: they run in the engine's run order (the likely hits first), as all of them
+  // do when none is named, not in the order the request lists them.
+  permute::KindSet selected;
+  for (const permute::Kind k : spec.generator.kinds) selected.Insert(k);
+  spec.generator.kinds = permute::InRunOrder(selected);
   if (absl::Status s = ParseSelection<v1::Enricher>(request.enrichers(), "enrichers", v1::Enricher_MAX,
                                                     v1::Enricher_IsValid, &spec.enrichers);
       !s.ok()) {

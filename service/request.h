@@ -24,7 +24,7 @@ inline constexpr int kMaxDomainsPerRequest = 32;
 
 struct StreamSpec {
   std::vector<permute::ParsedDomain> domains;  // in request order, no two with the same ASCII form, never empty
-  permute::GeneratorOptions generator;
+  permute::GeneratorOptions generator;         // kinds: the request's, in run order (permute::InRunOrder); empty: all
   // In request order, no duplicates (DNS added for registered_only); empty: every stage the server runs.
   std::vector<v1::Enricher> enrichers;
   bool registered_only = false;

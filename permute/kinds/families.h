@@ -99,6 +99,8 @@ bool KeywordTldMayProduce(const ParsedDomain& d, absl::string_view name);
 std::span<const std::u32string_view> AsciiHomoglyphs(char32_t c);
 // Words squatters put before or after a brand (words.cc; keyword-tld uses them too).
 std::span<const std::u32string_view> DictionaryWords();
+// The suffixes tld-swap (and keyword-tld) put the label under, the most used first (suffix.cc).
+std::span<const absl::string_view> SwapSuffixes();
 
 }  // namespace squatstream::permute::internal
 

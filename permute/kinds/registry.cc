@@ -59,6 +59,68 @@ constexpr std::array<KindEntry, kKindCount> kKindTable = {
               AsciiLookAlikeMayProduce),
 };
 
+// The run order: the likely hits first. A stream asks DNS about its candidates in the order the Generator hands
+// them out, which is this order (a candidate goes out once every kind that may also make it has run), and
+// max_candidates keeps the first ones: so the kinds whose names are most often registered — by the brand
+// itself, defensively, or by a squatter — come first, and a stream with registered_only finds its first
+// records early. The ranks are a judgement, from what the kinds make and what scans of look-alikes find
+// (registered names cluster in other TLDs and in the plain typing slips; bit flips and internationalized
+// look-alikes are rarely registered): no kind is ever dropped, each only waits its turn. ASCII before IDN:
+// the two kinds that make internationalized names from an ASCII label (NonAsciiNames) run last. Explained
+// for users in docs/STAGES.md ("Run order"); a request that names kinds runs them in this order too.
+constexpr std::array<Kind, kKindCount> kRunOrder = {
+    // An internationalized label's ASCII twin (аррӏе.com -> apple.com): the name the input imitates, nearly
+    // always registered. Makes nothing from an ASCII label, so an ASCII input starts with tld-swap.
+    Kind::kAsciiLookAlike,
+    // The very label under another suffix (the most used first: kSwapSuffixes in suffix.cc): brands register
+    // these defensively and squatters buy what is left — the most often registered look-alikes there are.
+    Kind::kTldSwap,
+    // The dot after "www" left out (wwwexample.com): one of the oldest typo registrations.
+    Kind::kMissingDot,
+    // The suffix folded into the label (examplecom.com, example-com.com): the dot typed as nothing or "-".
+    Kind::kVarious,
+    // The typing slips, most common first: a letter left out, doubled, two swapped, a neighbouring key hit.
+    Kind::kOmission,
+    Kind::kRepetition,
+    Kind::kTransposition,
+    Kind::kReplacement,
+    // A hyphen put in (ex-ample.com), or taken out of a hyphenated label (my-bank -> mybank): plausible
+    // spellings a brand or a squatter registers.
+    Kind::kHyphenation,
+    Kind::kStripDash,
+    // A letter added at the end, a neighbouring key slipped in beside one, a vowel for another.
+    Kind::kAddition,
+    Kind::kInsertion,
+    Kind::kVowelSwap,
+    // Spellings that sound right: the plural (often a real business's name), sound-alikes (ph <-> f).
+    Kind::kPlural,
+    Kind::kHomophone,
+    // A word with the label (combosquats: examplelogin.com), then under another suffix (loginexample.net).
+    Kind::kDictionary,
+    Kind::kKeywordTld,
+    // Suffix tricks that need a second-level registration or read oddly: example.com.it, example-co-uk.com.
+    Kind::kTldAppend,
+    Kind::kFauxTld,
+    // Look-alike letter groups in ASCII (rn for m), number words (one <-> 1), a dot inside the label
+    // (ex.ample.com: a name under another registered domain).
+    Kind::kMapped,
+    Kind::kNumberWord,
+    Kind::kSubdomain,
+    // Rarer slips: a Dvorak neighbour, both letters of a pair replaced, a vowel doubled, the vowels reordered.
+    Kind::kDvorak,
+    Kind::kDoubleReplacement,
+    Kind::kDoubleVowelInsertion,
+    Kind::kVowelShuffle,
+    // One bit flipped in memory: random-looking names, few registered; the last of the ASCII kinds.
+    Kind::kBitsquatting,
+    // The internationalized look-alikes, rarely registered (registries refuse mixed scripts, many refuse
+    // confusables): the homoglyphs (up to 20,000 names), then the whole label in Cyrillic (one name).
+    // Homoglyph first because it also makes a few ASCII names (rn for m) that earlier kinds make too: those
+    // wait for it, and so go out right after it ran, ahead of its own names and before any IDN name.
+    Kind::kHomoglyph,
+    Kind::kCyrillic,
+};
+
 const KindEntry kUnknownKind =
     LabelKind(static_cast<Kind>(0), "unknown", kUnbounded, kAsciiOnly, NoVariants, NeverMayProduce);
 
@@ -94,6 +156,30 @@ constexpr bool NamesAreDistinct() {
   return true;
 }
 static_assert(NamesAreDistinct(), "two kinds share a name");
+
+// The run order holds every kind exactly once (a kind left out would never run by default).
+constexpr bool RunOrderHoldsEveryKindOnce() {
+  std::array<bool, kKindCount + 1> seen{};
+  for (const Kind k : kRunOrder) {
+    const auto value = static_cast<std::size_t>(k);
+    if (value < 1 || value > kKindCount || seen[value]) return false;
+    seen[value] = true;
+  }
+  return true;
+}
+static_assert(RunOrderHoldsEveryKindOnce(), "kRunOrder must list every kind exactly once");
+
+// ASCII before IDN: the kinds that make internationalized names from an ASCII label run after every other.
+constexpr bool InternationalizedKindsRunLast() {
+  bool idn_seen = false;
+  for (const Kind k : kRunOrder) {
+    const bool idn = kKindTable[static_cast<std::size_t>(k) - 1].non_ascii != NonAsciiNames::kNone;
+    if (idn_seen && !idn) return false;
+    idn_seen = idn_seen || idn;
+  }
+  return true;
+}
+static_assert(InternationalizedKindsRunLast(), "the kinds making internationalized names must run last");
 
 }  // namespace
 }  // namespace squatstream::permute::internal

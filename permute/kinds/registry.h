@@ -4,9 +4,11 @@
 // Internal to permute; the public view is permute/kind.h. Immutable: safe to read from any thread.
 //
 // A new kind: its value in permute/kind.h (moving Kind::kMaxValue), its generator and check in a family
-// file (declared in families.h), and its entry at its value's place in the table. Until the entry is there,
-// registry.cc does not compile (the table's size is kKindCount and entry i must be the kind with value
-// i + 1), and an entry cannot leave out a function: LabelKind and NameKind take them by reference.
+// file (declared in families.h), its entry at its value's place in the table, and its place in the run
+// order (kRunOrder), by how often its names are registered. Until the entry and the place are there,
+// registry.cc does not compile (the table's size is kKindCount, entry i must be the kind with value i + 1,
+// and the run order must hold every kind once), and an entry cannot leave out a function: LabelKind and NameKind take
+// them by reference.
 #ifndef SQUATSTREAM_PERMUTE_KINDS_REGISTRY_H_
 #define SQUATSTREAM_PERMUTE_KINDS_REGISTRY_H_
 
@@ -85,8 +87,13 @@ constexpr KindEntry NameKind(Kind id, absl::string_view name, std::size_t budget
   return {id, name, Level::kName, budget, NonAsciiNames::kNone, nullptr, nullptr, &variants, &may_produce};
 }
 
-// Every kind's entry: kKindTable[i] is the kind with value i + 1, and the table order is generation order.
+// Every kind's entry: kKindTable[i] is the kind with value i + 1 (the run order is kRunOrder's).
 extern const std::array<KindEntry, kKindCount> kKindTable;
+
+// The order the kinds run in, and so the order their candidates are handed out and a stream asks DNS about
+// them: the kinds whose names are most often registered first (registry.cc says why each is where it is;
+// docs/STAGES.md, "Run order"). Every kind once.
+extern const std::array<Kind, kKindCount> kRunOrder;
 
 // What EntryOf answers for a value that is no kind: a label-level kind named "unknown" that makes nothing.
 extern const KindEntry kUnknownKind;

@@ -16,10 +16,50 @@
 namespace squatstream::permute::internal {
 namespace {
 
-// Common public suffixes a squatter registers instead of the original's.
+// Common public suffixes a squatter (or the brand, defensively) registers instead of the original's, the most
+// used first: tld-swap makes its names in this order, and tld-swap runs early (kRunOrder in registry.cc), so
+// a stream asks about example.net and example.org before example.dev. keyword-tld takes its suffixes in this
+// order too, until its budget ends (600 names: for a short label, the first ten suffixes besides the input's). The
+// ranks are by how many names each holds (registries' and Verisign's published counts, in round numbers) and by how
+// often a brand's name is registered under it:
 constexpr absl::string_view kSwapSuffixes[] = {
-    "com", "net", "org", "info", "biz", "io", "co", "us", "uk", "co.uk", "de",  "fr",     "nl",   "eu",  "ru",
-    "cn",  "jp",  "in",  "br",   "it",  "es", "ca", "au", "ch", "xyz",   "top", "online", "site", "app", "dev",
+    // The three legacy gTLDs: by far the most names (com over 150 million, net and org over 10 million each),
+    // and the first suffixes a brand registers defensively.
+    "com",
+    "net",
+    "org",
+    // .co, one keystroke from .com, drew defensive registrations from brands at its launch; .info and .biz,
+    // the other legacy gTLDs brands cover.
+    "co",
+    "info",
+    "biz",
+    // The largest European ccTLDs (about 10 million names or more each), then two a US or tech brand covers.
+    "de",
+    "uk",
+    "co.uk",
+    "io",
+    "us",
+    // The other large ccTLDs, roughly by size (millions of names each).
+    "cn",
+    "ru",
+    "nl",
+    "br",
+    "eu",
+    "fr",
+    "it",
+    "au",
+    "ca",
+    "in",
+    "ch",
+    "es",
+    "jp",
+    // New gTLDs: large zones, but mostly cheap bulk registrations unrelated to a given brand.
+    "xyz",
+    "top",
+    "online",
+    "site",
+    "app",
+    "dev",
 };
 
 // Country TLDs appended after the original suffix (example.com.it).
@@ -51,6 +91,8 @@ bool AfterHead(const ParsedDomain& d, absl::string_view name, absl::string_view*
 std::string Dashed(absl::string_view suffix) { return absl::StrReplaceAll(suffix, {{".", "-"}}); }
 
 }  // namespace
+
+std::span<const absl::string_view> SwapSuffixes() { return kSwapSuffixes; }
 
 // tld-swap: the suffix replaced by another common one.
 void TldSwapNames(const ParsedDomain& d, NameEmit emit) {

@@ -9,9 +9,12 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "permute/kinds/families.h"
+#include "permute/kinds/registry.h"
 #include "permute/unicode.h"
 
 namespace squatstream::permute {
@@ -27,6 +30,11 @@ ParsedDomain Parse(const std::string& d) {
   absl::StatusOr<ParsedDomain> parsed = ParseDomain(d);
   EXPECT_TRUE(parsed.ok()) << parsed.status();
   return *parsed;
+}
+
+// A kind's place in the run order (AllKinds).
+std::size_t RunPosition(Kind kind) {
+  return static_cast<std::size_t>(std::find(AllKinds().begin(), AllKinds().end(), kind) - AllKinds().begin());
 }
 
 // ASCII names of one kind's candidates for `domain`, in generation order.
@@ -236,7 +244,9 @@ TEST(Generator, ABudgetCountsTheKindsOwnNamesNotOnlyNewOnes) {
 TEST(Generator, KeepsEveryKindThatProducedACandidate) {
   for (const Candidate& c : GenerateAll(Parse("example.com"), {})) {
     if (c.ascii == "examplee.com") {
-      EXPECT_EQ(c.kind, Kind::kAddition);
+      // The first of the two in run order is its kind.
+      EXPECT_EQ(c.kind,
+                RunPosition(Kind::kRepetition) < RunPosition(Kind::kAddition) ? Kind::kRepetition : Kind::kAddition);
       EXPECT_THAT(c.kinds.ToVector(), ElementsAre(Kind::kAddition, Kind::kRepetition));
       return;
     }
@@ -503,16 +513,18 @@ TEST_P(PropertiesOverManyDomains, HoldForEveryCandidate) {
 
 INSTANTIATE_TEST_SUITE_P(Shards, PropertiesOverManyDomains, ::testing::Range(0, kPropertyShards));
 
-// The first candidates come out after the first kind ran, not after all of them.
+// The first candidates come out after the first kinds ran, not after all of them.
 TEST(Generator, YieldsIncrementally) {
   Generator g(Parse("example.com"), {});
   std::optional<Candidate> first = g.Next();
   ASSERT_TRUE(first.has_value());
-  EXPECT_EQ(first->kind, Kind::kAddition);
-  EXPECT_EQ(first->ascii, "examplea.com");  // no later kind makes it
+  // The run order starts with ascii-lookalike (nothing from an ASCII label), then tld-swap, whose first suffix
+  // other than the input's is net; no later kind makes example.net.
+  EXPECT_EQ(first->kind, Kind::kTldSwap);
+  EXPECT_EQ(first->ascii, "example.net");
   EXPECT_EQ(g.generated(), 1u);
-  EXPECT_EQ(g.kinds_run(), 1u);
-  // examplee.com (addition and repetition) waits until repetition, the 7th kind, has run.
+  EXPECT_EQ(g.kinds_run(), RunPosition(Kind::kTldSwap) + 1);
+  // examplee.com (repetition and addition) waits until the later of the two has run.
   std::size_t kinds_run_at_examplee = 0;
   while (std::optional<Candidate> c = g.Next()) {
     if (c->ascii == "examplee.com") {
@@ -520,8 +532,86 @@ TEST(Generator, YieldsIncrementally) {
       kinds_run_at_examplee = g.kinds_run();
     }
   }
-  EXPECT_GE(kinds_run_at_examplee, 7u);
+  EXPECT_GE(kinds_run_at_examplee, std::max(RunPosition(Kind::kAddition), RunPosition(Kind::kRepetition)) + 1);
   EXPECT_EQ(g.late_merges(), 0u);
+}
+
+// The likely hits first: for paypal.com the first candidates are tld-swap's, the suffixes in the order of its
+// table (the most used first: .net and .org lead), before any other kind's — and a cap keeps those.
+TEST(RunOrder, TldSwapComesFirstWithTheMostUsedSuffixes) {
+  std::vector<std::string> swaps;
+  for (absl::string_view suffix : internal::SwapSuffixes()) {
+    if (suffix != "com") swaps.push_back(absl::StrCat("paypal.", suffix));
+  }
+  ASSERT_GE(swaps.size(), 2u);
+  EXPECT_EQ(swaps[0], "paypal.net");
+  EXPECT_EQ(swaps[1], "paypal.org");
+  const std::vector<Candidate> all = GenerateAll(Parse("paypal.com"), {});
+  ASSERT_GT(all.size(), swaps.size());
+  for (std::size_t i = 0; i < swaps.size(); ++i) {
+    EXPECT_EQ(all[i].ascii, swaps[i]) << i;
+    EXPECT_EQ(all[i].kind, Kind::kTldSwap) << all[i].ascii;
+  }
+  EXPECT_NE(all[swaps.size()].kind, Kind::kTldSwap) << all[swaps.size()].ascii;
+  // A request naming kinds in another order runs them in run order too (service/request.cc: InRunOrder).
+  KindSet selected;
+  selected.Insert(Kind::kBitsquatting);
+  selected.Insert(Kind::kTldSwap);
+  const std::vector<Candidate> some = GenerateAll(Parse("paypal.com"), {.kinds = InRunOrder(selected)});
+  ASSERT_FALSE(some.empty());
+  EXPECT_EQ(some.front().ascii, "paypal.net");
+  std::vector<std::string> capped;
+  for (const Candidate& c : GenerateAll(Parse("paypal.com"), {.kinds = {}, .max_candidates = 2})) {
+    capped.push_back(c.ascii);
+  }
+  EXPECT_THAT(capped, ElementsAre("paypal.net", "paypal.org"));
+}
+
+// RunAhead runs the kinds Next() would run later, so that total() is known early; what is handed out is the same.
+TEST(Generator, RunAheadTellsTheTotalEarlyAndHandsOutTheSame) {
+  const ParsedDomain parsed = Parse("paypal.com");
+  const std::vector<Candidate> all = GenerateAll(parsed, {});
+  for (const std::size_t cap : {std::size_t{100}, SIZE_MAX}) {
+    const std::size_t expected_total = std::min(cap, all.size());
+    Generator g(parsed, {.kinds = {}, .max_candidates = cap});
+    EXPECT_FALSE(g.total().has_value());
+    std::vector<std::string> out;
+    out.push_back(g.Next()->ascii);
+    EXPECT_FALSE(g.total().has_value()) << "the first kinds made " << cap << " already";
+    g.RunAhead();
+    ASSERT_TRUE(g.total().has_value());
+    EXPECT_EQ(*g.total(), expected_total);
+    // With a cap, only the kinds that make it run (the likely ones); without, every kind.
+    if (cap == 100) {
+      EXPECT_LT(g.kinds_run(), AllKinds().size());
+    }
+    while (std::optional<Candidate> c = g.Next()) out.push_back(c->ascii);
+    EXPECT_EQ(out.size(), expected_total);
+    EXPECT_EQ(*g.total(), expected_total);  // and after the last
+    for (std::size_t i = 0; i < out.size(); ++i) ASSERT_EQ(out[i], all[i].ascii) << i;
+    EXPECT_EQ(g.late_merges(), 0u);
+  }
+}
+
+// ASCII before IDN: in the default run of an ASCII domain every internationalized candidate comes after every
+// candidate of a kind that makes ASCII names only (the kinds making IDN names run last), subdomain labels
+// permuted or not. Nothing is left out for it: the candidates are those of every kind (the kinds' own tests
+// above, KindsAreExactlyTheKindsThatProduceTheCandidate).
+TEST(RunOrder, InternationalizedCandidatesComeAfterTheAsciiKinds) {
+  std::vector<std::string> domains = {"paypal.com", "example.com",   "google.com",
+                                      "modern.com", "my-bank.co.uk", "login.mail.example.com"};
+  for (std::size_t i = 0; i < domains.size(); ++i) {
+    const ParsedDomain parsed = Parse(domains[i]);
+    const std::vector<Candidate> all = GenerateAll(parsed, {.kinds = {}, .subdomains = !parsed.prefix.empty()});
+    std::size_t last_of_ascii_kinds = 0, first_idn = all.size();
+    for (std::size_t at = 0; at < all.size(); ++at) {
+      if (internal::EntryOf(all[at].kind).non_ascii == internal::NonAsciiNames::kNone) last_of_ascii_kinds = at;
+      if (all[at].unicode != all[at].ascii && first_idn == all.size()) first_idn = at;
+    }
+    ASSERT_LT(first_idn, all.size()) << domains[i] << ": no IDN candidate";
+    EXPECT_LT(last_of_ascii_kinds, first_idn)
+        << domains[i] << ": " << all[last_of_ascii_kinds].ascii << " after " << all[first_idn].unicode;
+  }
 }
 
 // Deterministic pseudo-random ASCII domains built from the pieces the kinds look for (look-alike pairs, number

@@ -47,6 +47,15 @@ class FakeTransport final : public StreamTransport {
     }
     // The records are counted here; the drain reuses the vector after the call.
     framed_records_ += records.size();
+    // The counters only grow; total is 0 until generation ended, then the whole set: at least generated.
+    if (progress.total() != 0 && progress.total() < progress.generated()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      violations_.emplace_back("a total below generated");
+    }
+    if (last_progress_.total() != 0 && progress.total() != last_progress_.total()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      violations_.emplace_back("the total changed once known");
+    }
     last_progress_ = progress;
   }
   void StartWrite() override {
@@ -233,6 +242,7 @@ TEST_F(StreamDrainTest, AWholeStreamGoesOutOnceAndEndsOk) {
   EXPECT_EQ(transport.framed_records(), 3000u);
   EXPECT_EQ(transport.last_progress().sent(), 3000u);
   EXPECT_EQ(transport.last_progress().generated(), 3000u);
+  EXPECT_EQ(transport.last_progress().total(), 3000u);  // every candidate: nothing left
 }
 
 TEST_F(StreamDrainTest, AClientThatCancelsMidStreamEndsItOnce) {

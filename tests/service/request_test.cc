@@ -45,7 +45,7 @@ TEST(ParseRequest, DefaultsToAllKindsAllEnrichersAndTheDefaultCap) {
   EXPECT_TRUE(spec->generator.subdomains);
 }
 
-TEST(ParseRequest, KeepsTheSelectionInOrderWithoutDuplicates) {
+TEST(ParseRequest, KeepsTheSelectionWithoutDuplicates) {
   v1::EnrichDomainRequest r;
   r.set_domain("example.com");
   r.add_kinds(v1::PERMUTATION_KIND_OMISSION);
@@ -59,6 +59,22 @@ TEST(ParseRequest, KeepsTheSelectionInOrderWithoutDuplicates) {
   EXPECT_EQ(spec->enrichers, std::vector<v1::Enricher>{v1::ENRICHER_WHOIS});  // the plan adds DNS, not the parser
   EXPECT_FALSE(spec->registered_only);
   EXPECT_EQ(spec->generator.max_candidates, 7u);
+}
+
+// The kinds asked for are a set: they run in the engine's run order (the likely hits first), whatever order the
+// request lists them in — tld-swap before the typing slips, bitsquatting the last ASCII kind, homoglyph (IDN) last.
+TEST(ParseRequest, RunsTheSelectedKindsInRunOrder) {
+  v1::EnrichDomainRequest r;
+  r.set_domain("example.com");
+  for (v1::PermutationKind k : {v1::PERMUTATION_KIND_HOMOGLYPH, v1::PERMUTATION_KIND_BITSQUATTING,
+                                v1::PERMUTATION_KIND_OMISSION, v1::PERMUTATION_KIND_TLD_SWAP}) {
+    r.add_kinds(k);
+  }
+  absl::StatusOr<StreamSpec> spec = ParseRequest(r, {});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->generator.kinds,
+            (std::vector<permute::Kind>{permute::Kind::kTldSwap, permute::Kind::kOmission, permute::Kind::kBitsquatting,
+                                        permute::Kind::kHomoglyph}));
 }
 
 TEST(ParseRequest, RegisteredOnlySelectsDnsFirst) {
