@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "client/output.h"
+#include "client/progress.h"
 #include "client/sanitize.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
@@ -64,12 +65,8 @@ std::vector<Enum> ParseList(const std::string& csv, int max, bool (*valid)(int),
 }
 
 void DrawProgress(const v1::Progress& p) {
-  const double total = static_cast<double>(std::max<std::uint64_t>(p.generated(), 1));
-  const int width = 30;
-  const int filled = static_cast<int>(width * static_cast<double>(p.sent()) / total);
-  std::fprintf(stderr, "\r[%s%s] %llu/%llu sent", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-               std::string(static_cast<std::size_t>(width - filled), ' ').c_str(),
-               static_cast<unsigned long long>(p.sent()), static_cast<unsigned long long>(p.generated()));
+  // Over the previous line, and what it held beyond this one cleared.
+  std::fprintf(stderr, "\r%s\033[K", client::ProgressLine(p).c_str());
 }
 
 }  // namespace
@@ -143,13 +140,14 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fflush(stdout);
   if (progress) std::fputs("\r\033[K", stderr);
-  const double ttfb_ms = batches == 0 ? 0 : std::chrono::duration<double, std::milli>(first_batch - start).count();
-  std::fprintf(stderr,
-               "squatstream: %s: %llu records of %llu candidates in %llu batches, %.3f s, %.0f records/s, first batch "
-               "after %.1f ms\n",
-               args[1], static_cast<unsigned long long>(records), static_cast<unsigned long long>(last.enriched()),
-               static_cast<unsigned long long>(batches), seconds,
-               seconds > 0 ? static_cast<double>(records) / seconds : 0.0, ttfb_ms);
+  client::StreamSummary summary;
+  summary.domain = args[1];
+  summary.records = records;
+  summary.progress = last;
+  summary.batches = batches;
+  summary.seconds = seconds;
+  if (batches > 0) summary.first_batch_ms = std::chrono::duration<double, std::milli>(first_batch - start).count();
+  std::fprintf(stderr, "%s\n", client::SummaryLine(summary).c_str());
   if (simulated && *format == client::Format::kTable) {
     std::fputs("squatstream: values marked * are simulated (the server runs stub enrichers for them)\n", stderr);
   }
