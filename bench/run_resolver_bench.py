@@ -39,7 +39,9 @@ usage: sudo bench/run_resolver_bench.py [--build=build/ci] [--quick] [--limit=15
 import json
 import math
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +55,7 @@ import benchmarks_doc  # noqa: E402
 import run_dns_bench  # noqa: E402  (its fixture: zones and the ~5% registered)
 from delay_relay import DelayRelay  # noqa: E402
 from nsd import Nsd  # noqa: E402
-from squatstreamd import Server  # noqa: E402
+from squatstreamd import MetricPeak, Server  # noqa: E402
 from unbound import Unbound  # noqa: E402
 
 BUILD = os.path.join(ROOT, "build/ci")
@@ -94,6 +96,43 @@ def dnstwist_candidates(domain):
     return [n for n in out.split() if n != domain]
 
 
+def cpu_seconds(pid):
+    """CPU time (user + system) of process `pid` and its descendants still running, from /proc."""
+    total, todo, ticks = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+class CpuMeter:
+    """CPU seconds each named process (and its children) and the clients this script waited for spent between
+    start() and stop(): where the two cores went in a run."""
+
+    def __init__(self, pids):
+        self.pids = pids  # {name: pid}
+
+    def start(self):
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.client_before = usage.ru_utime + usage.ru_stime
+        return self
+
+    def stop(self):
+        out = {name: round(cpu_seconds(pid) - self.before[name], 2) for name, pid in self.pids.items()}
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out["client"] = round(usage.ru_utime + usage.ru_stime - self.client_before, 2)
+        return out
+
+
 def timed_lines(args, timeout):
     """Runs `args`, reading its stdout line by line; returns (wall seconds, [(seconds since start, line)],
     stderr text, exit code). Killed after `timeout` s."""
@@ -107,7 +146,8 @@ def timed_lines(args, timeout):
                 if time.monotonic() - start > timeout:
                     break
         finally:
-            if proc.poll() is None and time.monotonic() - start > timeout:
+            # Past its time, or this script interrupted: the client goes too.
+            if proc.poll() is None and (time.monotonic() - start > timeout or sys.exc_info()[0] is not None):
                 proc.kill()
             proc.wait(timeout=60)
         wall = time.monotonic() - start
@@ -123,12 +163,15 @@ def first_and_half(times, expected):
             round(times[half - 1], 2) if expected and len(times) >= half else None)
 
 
-def squatstream_run(resolver, domain, variant, flags, registered_only, expected):
+def squatstream_run(resolver, domain, variant, flags, registered_only, expected, path):
     with Server(SQUATSTREAMD, ["--stub_enrichers=geo,whois,banner", f"--dns_servers={resolver.server}"] + flags,
                 stop_timeout=60) as server:
         args = ["stdbuf", "-oL", SQUATSTREAM, f"--server={server.address}", "--format=json", "--deadline=15m",
                 domain] + (["--registered"] if registered_only else [])
-        wall, lines, err, code = timed_lines(args, RUN_TIMEOUT)
+        meter = CpuMeter(dict(path, unbound=resolver.proc.pid, squatstreamd=server.proc.pid)).start()
+        with MetricPeak(server, "squatstream_dns_pace_qps", every=0.1) as pace:
+            wall, lines, err, code = timed_lines(args, RUN_TIMEOUT)
+        cpu = meter.stop()
         verdicts, registered_at, wrong = {}, [], 0
         for at, line in lines:
             record = json.loads(line)
@@ -151,16 +194,20 @@ def squatstream_run(resolver, domain, variant, flags, registered_only, expected)
                "first_registered_s": first, "half_registered_s": half, "verdicts": verdicts,
                "verdicts_contradicting_fixture": wrong,
                "dns_queries": server.metric("squatstream_dns_queries_total"),
-               "backoffs": server.metric("squatstream_dns_pace_backoffs_total"),
+               "backoffs": server.metric("squatstream_dns_pace_backoffs_total"), "cpu_s": cpu,
+               "peak_pace_qps": round(pace.peak), "queries_per_s": round(
+                   server.metric("squatstream_dns_queries_total") / wall),
                "summary": err.strip().splitlines()[0] if err.strip() else ""}
         print("squatstream", json.dumps(run), flush=True)
         return run
 
 
-def dnstwist_run(resolver, domain, threads, registered_only, expected, candidates):
+def dnstwist_run(resolver, domain, threads, registered_only, expected, candidates, path):
     args = [DNSTWIST, "--nameservers", resolver.server.rsplit(":", 1)[0], "--threads", str(threads),
             "--format", "csv", domain] + (["--registered"] if registered_only else [])
+    meter = CpuMeter(dict(path, unbound=resolver.proc.pid)).start()
     wall, lines, err, code = timed_lines(args, RUN_TIMEOUT)
+    cpu = meter.stop()
     registered_at, servfail = [], 0
     for at, line in lines[1:]:  # the CSV header first
         fields = line.rstrip("\n").split(",")
@@ -175,7 +222,7 @@ def dnstwist_run(resolver, domain, threads, registered_only, expected, candidate
     run = {"who": "dnstwist", "threads": threads, "domain": domain, "registered_only": registered_only,
            "wall_s": round(wall, 2), "exit": code, "rows": max(0, len(lines) - 1), "candidates": candidates,
            "registered": len(registered_at), "expected_registered": expected, "first_registered_s": first,
-           "half_registered_s": half, "servfail_rows": servfail}
+           "half_registered_s": half, "servfail_rows": servfail, "cpu_s": cpu}
     print("dnstwist", json.dumps(run), flush=True)
     return run
 
@@ -186,6 +233,8 @@ def fmt(value, unit=" s"):
 
 def main():
     global SQUATSTREAMD, SQUATSTREAM, BUILD
+    # SIGTERM unwinds like an exception, so that every server this started is stopped and its files removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("run_resolver_bench: terminated"))
     if os.geteuid() != 0:
         sys.exit("run_resolver_bench: needs root (unbound on port 53 of 127.0.0.153, for dnstwist)")
     for path in (SQUATSTREAMD, SQUATSTREAM, DNSTWIST):
@@ -234,6 +283,7 @@ def run(adaptive):
         return Unbound(list(zones), relay.server, address=RESOLVER_ADDRESS, port=53, **limits)
 
     with Nsd(zones) as nsd, DelayRelay(nsd.server, delay_ms=DELAY_MS) as relay:
+        path = {"nsd": nsd.proc.pid, "relay": relay.proc.pid}
         for domain in DOMAINS:
             if ONLY in ("", "squatstream"):
                 for variant, flags in variants:
@@ -241,20 +291,20 @@ def run(adaptive):
                         with fresh_resolver() as resolver:
                             results["runs"].append(squatstream_run(resolver, domain, variant, flags,
                                                                    registered_only,
-                                                                   expected[("squatstream", domain)]))
+                                                                   expected[("squatstream", domain)], path))
             if ONLY in ("", "dnstwist"):
                 twist = []
                 for threads in DNSTWIST_THREADS:
                     with fresh_resolver() as resolver:
                         twist.append(dnstwist_run(resolver, domain, threads, True, expected[("dnstwist", domain)],
-                                                  len(theirs[domain])))
+                                                  len(theirs[domain]), path))
                 best = min(twist, key=lambda r: r["wall_s"])
                 for threads in sorted({DNSTWIST_DEFAULT_THREADS, best["threads"]}):
                     if QUICK:
                         break
                     with fresh_resolver() as resolver:
                         twist.append(dnstwist_run(resolver, domain, threads, False, expected[("dnstwist", domain)],
-                                                  len(theirs[domain])))
+                                                  len(theirs[domain]), path))
                 for r in twist:
                     r["best"] = r["threads"] == best["threads"]
                 results["runs"] += twist
@@ -264,7 +314,7 @@ def run(adaptive):
                 for variant, flags in variants:
                     with fresh_resolver(**limits) as resolver:
                         run = squatstream_run(resolver, "example.com", variant, flags, False,
-                                              expected[("squatstream", "example.com")])
+                                              expected[("squatstream", "example.com")], path)
                         run["limit"] = f"{kind} {LIMIT}/s"
                         results["rate_limited"].append(run)
 
@@ -277,10 +327,15 @@ def run(adaptive):
         benchmarks_doc.write_section("RESOLVER", table, "Through a recursive resolver")
 
 
+def cpu_cell(run):
+    c = run.get("cpu_s", {})
+    return " / ".join(f"{c[k]:.1f}" if k in c else "–" for k in ("squatstreamd", "unbound", "relay", "nsd", "client"))
+
+
 def render(results):
-    rows = ["| domain | who | setting | candidates | default scan | registered only | first registered | "
-            "half registered | registered found / in fixture |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| domain | who | setting | candidates | default scan | names/s | registered only | first registered | "
+            "half registered | registered found / in fixture | CPU s: squatstreamd / unbound / relay / nsd / client |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     runs = results["runs"]
     domains = sorted({r["domain"] for r in runs}, key=lambda d: DOMAINS.index(d))
     for domain in domains:
@@ -302,11 +357,17 @@ def render(results):
                 best = " (best)" if mine[0].get("best") else ""
                 label = f"dnstwist {setting} threads{default}{best}"
                 candidates = mine[0]["candidates"]
-            rows.append(f"| {domain} | {label} | {' '.join(mine[0].get('flags', [])) or '--threads ' + str(setting)} "
+            setting_cell = " ".join(mine[0].get("flags", [])) or f"--threads {setting}"
+            if who == "squatstream" and full:
+                setting_cell += f" ({full['queries_per_s']:,} queries/s" + (
+                    f", paced up to {full['peak_pace_qps']:,}/s)" if full["peak_pace_qps"] else ")")
+            rows.append(f"| {domain} | {label} | {setting_cell} "
                         f"| {fmt(candidates, '')} | {fmt(full['wall_s'] if full else None)} "
+                        f"| {fmt(round(candidates / full['wall_s']) if full and candidates else None, '')} "
                         f"| {fmt(reg['wall_s'] if reg else None)} | {fmt(reg['first_registered_s'] if reg else None)} "
                         f"| {fmt(reg['half_registered_s'] if reg else None)} "
-                        f"| {reg['registered'] if reg else '–'} / {reg['expected_registered'] if reg else '–'} |")
+                        f"| {reg['registered'] if reg else '–'} / {reg['expected_registered'] if reg else '–'} "
+                        f"| {cpu_cell(full or reg)} |")
     if results["rate_limited"]:
         rows += ["", "| resolver limit | squatstream | default scan | registered | NXDOMAIN | unknown (last RCODE) | "
                      "contradicting the fixture | DNS queries sent | back-offs |",
