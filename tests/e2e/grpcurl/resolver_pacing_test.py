@@ -88,11 +88,15 @@ class Stream(threading.Thread):
     """One grpcurl EnrichDomain stream in a thread, so that the test watches the server's metrics meanwhile."""
 
     def __init__(self, grpcurl, address):
-        super().__init__()
-        self.grpcurl, self.address, self.result = grpcurl, address, None
+        super().__init__(daemon=True)  # a test that gives up does not wait for it
+        self.grpcurl, self.address = grpcurl, address
+        self.result = ({}, {}, -1, "the stream did not end", [])
 
     def run(self):
-        self.result = enrich_stream(self.grpcurl, self.address, request(), max_time=STREAM_TIMEOUT)
+        try:
+            self.result = enrich_stream(self.grpcurl, self.address, request(), max_time=STREAM_TIMEOUT)
+        except (ValueError, OSError, subprocess.SubprocessError) as e:
+            self.result = ({}, {}, -1, f"grpcurl: {e}", [])
 
 
 def main():
