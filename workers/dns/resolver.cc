@@ -408,10 +408,15 @@ std::optional<std::size_t> Resolver::PickServer(const Pending& p, std::chrono::s
 }
 
 void Resolver::ArmRefill(std::chrono::steady_clock::duration wait) {
-  if (refill_armed_) return;
+  // One timer for every reason to send later (a token, a try held out of a backoff): armed for the soonest.
+  const auto at = std::chrono::steady_clock::now() + wait;
+  if (refill_armed_ && refill_at_ <= at) return;
   refill_armed_ = true;
-  refill_timer_.expires_after(wait);
-  refill_timer_.async_wait([this](const asio::error_code& ec) {
+  refill_at_ = at;
+  const std::uint64_t generation = ++refill_generation_;
+  refill_timer_.expires_at(at);  // a wait armed for later ends aborted; its generation is stale
+  refill_timer_.async_wait([this, generation](const asio::error_code& ec) {
+    if (generation != refill_generation_) return;
     refill_armed_ = false;
     if (ec || shut_down_) return;
     SendQueued();
@@ -425,9 +430,11 @@ void Resolver::SendQueued() {
   }
   // Tries again whose server is out of its backoff (or that waited long enough) go first.
   while (!held_.empty()) {
-    Server& last = *servers_[held_.front().last_server];
-    const bool backing_off = last.pace && last.pace->state() == PaceState::kBackoff && servers_.size() == 1;
-    if (backing_off && now < held_.front().not_after) {
+    const Pending& p = held_.front();
+    const Server& last = *servers_[p.last_server];
+    const bool answering = last.pace == nullptr || servers_.size() > 1 ||
+                           (last.pace->state() != PaceState::kBackoff && last.last_answer > p.held_at);
+    if (!answering && now < p.not_after) {
       ArmRefill(held_.front().not_after - now);
       break;
     }
@@ -504,6 +511,7 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
       c->Increment();
     }
     Server& server = *self->servers_[q->server];
+    if (outcome == Outcome::kAnswered) server.last_answer = now;
     if (server.pace) {
       if (!q->attempt->counted) self->Paced(server, now, *q->attempt, outcome);
       self->CountLate(server, now);
@@ -512,9 +520,10 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
   q->attempt->done = true;
   if (self->shut_down_) return;
   if (!cancelled && outcome != Outcome::kAnswered && q->query.tries < self->options_.tries) {
-    // Asked again, paced (at the rate that may just have gone down), ahead of new names — once the server's
-    // backoff is over, or a try's timeout from now.
-    q->query.not_after = std::chrono::steady_clock::now() + self->options_.timeout;
+    // Asked again, paced (at the rate that may just have gone down), ahead of new names — once the server
+    // answers again out of its backoff (SendQueued), or two timeouts and two seconds from now at the latest.
+    q->query.held_at = std::chrono::steady_clock::now();
+    q->query.not_after = q->query.held_at + 2 * self->options_.timeout + std::chrono::seconds(2);
     self->held_.push_back(std::move(q->query));
     asio::post(self->strand_, [self] {
       if (!self->shut_down_) self->SendQueued();

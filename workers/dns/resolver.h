@@ -142,7 +142,9 @@ class Resolver {
     std::string key;
     int tries = 0;                // tries sent so far
     std::size_t last_server = 0;  // of the last try (another is preferred for the next)
-    // A try again waits for its server's backoff to end (what it sends then is dropped too), but no longer.
+    // A try again waits until its server answers again out of a backoff (what it sends before is dropped too:
+    // unbound's ip-ratelimit drops everything for up to two seconds once over), but not past not_after.
+    std::chrono::steady_clock::time_point held_at{};
     std::chrono::steady_clock::time_point not_after{};
   };
   // One try, as its server's pacing sees it.
@@ -178,8 +180,9 @@ class Resolver {
     std::array<prometheus::Gauge*, kPaceStateNames.size() + 1> state{};  // the last: "fixed"
     prometheus::Gauge* base_latency = nullptr;
     std::array<prometheus::Counter*, kBackoffReasonNames.size()> backoffs{};
-    std::deque<std::shared_ptr<Try>> tries;  // in the order sent; answered ones leave from the front
-    Resolver* resolver = nullptr;            // for c-ares's socket-state callback
+    std::deque<std::shared_ptr<Try>> tries;               // in the order sent; answered ones leave from the front
+    std::chrono::steady_clock::time_point last_answer{};  // of a try whose outcome was an answer
+    Resolver* resolver = nullptr;                         // for c-ares's socket-state callback
     std::size_t index = 0;
   };
   struct Watch;
@@ -227,7 +230,9 @@ class Resolver {
   std::uint64_t timer_generation_ = 0;                // the wait that owns the timer
   asio::steady_timer refill_timer_;
   bool refill_armed_ = false;
-  asio::steady_timer late_timer_;  // for CountLate when no answer comes to run it
+  std::chrono::steady_clock::time_point refill_at_;  // when armed
+  std::uint64_t refill_generation_ = 0;              // the wait that owns the timer
+  asio::steady_timer late_timer_;                    // for CountLate when no answer comes to run it
   bool late_armed_ = false;
   Bucket ceiling_;                  // rate_limit_qps, all servers together
   std::deque<Pending> follow_ups_;  // sent before queue_
