@@ -50,7 +50,9 @@ struct ResolverOptions {
   // "host:port" entries ("[::1]:53" for IPv6); empty: the system's /etc/resolv.conf.
   std::vector<std::string> servers;
   std::chrono::milliseconds timeout{2500};  // per try
-  int tries = 2;                            // per query, each one paced; SERVFAIL, REFUSED and timeouts are tried again
+  // Per query, each one paced; SERVFAIL, REFUSED and timeouts are tried again. Three: a resolver that drops
+  // everything for seconds once over its quota (unbound's ip-ratelimit) costs an adaptive probe over it a try.
+  int tries = 3;
   enum class Pacing { kAdaptive, kFixed };
   Pacing pacing = Pacing::kAdaptive;
   // Queries sent per second, process-wide: with adaptive pacing the ceiling, with fixed pacing the rate; 0: none.
