@@ -196,7 +196,7 @@ TEST_P(BackoffAndRecovery, BacksOffWhenTheResolverTurnsQueriesAwayAndRecoversWhe
   EXPECT_TRUE(InState("backoff"));
   const double low = Rate();
   peer_->SetMode("ok");
-  ASSERT_TRUE(WaitFor([&] { return Rate() >= std::max(2 * low, before / 2); }, seconds(15)))
+  ASSERT_TRUE(WaitFor([&] { return Rate() >= std::max(2 * low, before / 2); }, seconds(40)))
       << "from " << low << " to " << Rate();
   EXPECT_FALSE(InState("backoff"));
 }
