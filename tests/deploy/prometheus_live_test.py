@@ -289,7 +289,10 @@ def main():
             f"--banner_http_port={banner['http_port']}", f"--banner_https_port={banner['https_port']}",
             f"--banner_smtp_port={banner['smtp_port']}", f"--banner_ssh_port={banner['ssh_port']}",
             "--banner_connect_timeout=1s", "--banner_first_byte_timeout=1s", "--banner_request_timeout=3s",
-            "--banner_deadline=5s", "--banner_max_connections=8", "--banner_max_per_address=2"], procs)
+            # A deadline long enough for the silent server's every probe to reach its own timeout: the
+            # likely-first order brings the streams to exampe.com early and together, two slots per address,
+            # and at 5 s the SMTP probe, waiting longest, was cut by the deadline before it timed out.
+            "--banner_deadline=15s", "--banner_max_connections=8", "--banner_max_per_address=2"], procs)
 
         for args in CLIENT_STREAMS:
             r = subprocess.run([client, f"--server=127.0.0.1:{grpc_port}", "--format=csv", "--deadline=30s"] + args,

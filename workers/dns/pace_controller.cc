@@ -10,7 +10,9 @@ constexpr std::size_t kMaxLatencySamples = 4096;           // per round: the med
 constexpr std::size_t kRecentShares = 8;                   // rounds the failure base is the lowest of
 constexpr auto kLatencyWindow = std::chrono::seconds(30);  // and the latency base
 constexpr auto kLongestRound = std::chrono::seconds(1);
-constexpr double kStepFraction = 0.05;  // of the rate at the last decrease, added per round after it
+constexpr double kStepFraction = 0.05;
+constexpr auto kUndoAfter = std::chrono::seconds(
+    3);  // past unbound's two-second rate windows  // of the rate at the last decrease, added per round after it
 
 }  // namespace
 
@@ -85,8 +87,8 @@ std::optional<BackoffReason> PaceController::OnAnswer(Clock::time_point now, std
 std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
   const std::size_t failed = std::accumulate(failures_.begin(), failures_.end(), std::size_t{0});
   const double share = answers_ == 0 ? 0 : static_cast<double>(failed) / static_cast<double>(answers_);
-  const double base_share =
-      recent_shares_.empty() ? 0 : *std::min_element(recent_shares_.begin(), recent_shares_.end());
+  // The bases before this round's share and latency join them (the undo below may reset the shares').
+  double base_share = recent_shares_.empty() ? 0 : *std::min_element(recent_shares_.begin(), recent_shares_.end());
   const Clock::duration base_latency = this->base_latency();
   std::optional<Clock::duration> median;
   if (!latencies_.empty()) {
@@ -102,6 +104,21 @@ std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
     recent_latencies_.emplace_back(now, *median);
     while (recent_latencies_.size() > 1 && now - recent_latencies_.front().first > kLatencyWindow) {
       recent_latencies_.pop_front();
+    }
+  }
+
+  // A decrease for answers that refused or failed, judged: if the share did not at least halve at the lower
+  // rate within kUndoAfter, those answers were the names' (a zone or a policy refusing them: lame delegations,
+  // an authoritative server asked for names outside its zones), not the load's — the rate comes back.
+  if (undo_) {
+    if (answers_ >= options_.min_round_answers && share < 0.5 * undo_->share) {
+      undo_.reset();  // the decrease helped: it was load
+    } else if (now - undo_->at >= kUndoAfter) {
+      rate_ = Bounded(std::max(rate_, undo_->rate));
+      threshold_ = rate_;
+      recent_shares_.assign(1, share);  // the new normal for these names
+      base_share = share;
+      undo_.reset();
     }
   }
 
@@ -129,7 +146,13 @@ std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
     reason = BackoffReason::kLatency;
   }
 
+  const bool answered_failures =
+      reason && (*reason == BackoffReason::kRefusal || *reason == BackoffReason::kServerFailure);
+  // One such decrease at a time, until it is judged: the round neither lowers nor raises the rate.
+  const bool judging = answered_failures && undo_;
+  if (judging) reason.reset();
   if (reason) {
+    if (answered_failures) undo_ = Undo{rate_, share, now};
     if (*reason == BackoffReason::kLatency) {
       rate_ = Bounded(rate_ * options_.latency_decrease);
     } else {
@@ -143,7 +166,7 @@ std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
     }
     ++epoch_;
     state_ = PaceState::kBackoff;
-  } else {
+  } else if (!judging) {
     if (limited_) {
       double grown = rate_ < threshold_ ? std::min(2 * rate_, std::max(threshold_, rate_ + step_)) : rate_ + step_;
       // Never past twice the rate answers came back at in the round: what the resolver has shown it takes.

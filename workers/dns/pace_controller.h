@@ -16,6 +16,12 @@
 // (lame delegations, a squatter's broken zone) do not hold the rate down. After a decrease, answers to queries sent
 // before it are not counted (one decrease per round trip, as TCP does): the epoch a query was sent in tells them apart.
 //
+// Undo: REFUSED and SERVFAIL are answers a busy resolver gives, but also what a zone or a policy gives certain
+// names whatever the rate (lame delegations; an authoritative server asked for names outside its zones) — and
+// the likely-first order asks such names in runs. A decrease for them is judged: if their share has not at
+// least halved at the lower rate within 3 s (past unbound's two-second rate windows), the rate comes back and
+// that share becomes the base; until then no second decrease for them.
+//
 // Decrease: a loss halves the rate, and brings it no higher than the answers that came back in the last second
 // (a resolver that lets a second's quota through at once and drops the rest, as unbound's ip-ratelimit does,
 // shows its quota there); a latency rise lowers it by a fifth.
@@ -110,6 +116,14 @@ class PaceController {
   // (decreases in consecutive rounds) begins, to the rate after its first decrease, and the step to 5% of it.
   double threshold_ = std::numeric_limits<double>::infinity();
   double step_ = 0;
+  // The last decrease for REFUSED or SERVFAIL answers, until judged (EndRound): the rate before it, the share
+  // that caused it, when.
+  struct Undo {
+    double rate;
+    double share;
+    Clock::time_point at;
+  };
+  std::optional<Undo> undo_;
   std::uint64_t epoch_ = 0;
   std::uint64_t rounds_ = 0;
   bool limited_ = false;

@@ -79,8 +79,35 @@ TEST_F(PaceControllerTest, HalvesOnDropsAndNamesTheReason) {
   EXPECT_EQ(c.state(), PaceState::kBackoff);
   EXPECT_EQ(Round(c, 10, Outcome::kRefusal), BackoffReason::kRefusal);
   EXPECT_EQ(c.rate(), 200);
-  EXPECT_EQ(Round(c, 10, Outcome::kServerFailure), BackoffReason::kServerFailure);
-  EXPECT_EQ(c.rate(), 100);
+  // One decrease for refused or failed answers at a time, until it is judged (below).
+  EXPECT_EQ(Round(c, 10, Outcome::kServerFailure), std::nullopt);
+  EXPECT_EQ(c.rate(), 200);
+}
+
+// REFUSED that keeps coming at the lower rate was the names' (a zone or a policy), not the load: the rate comes
+// back after 3 s and that share is the new base.
+TEST_F(PaceControllerTest, RefusalsThatDoNotFallWithTheRateAreUndone) {
+  PaceController c(PaceOptions{.start_qps = 800}, now_);
+  Warm(c, 2000);
+  ASSERT_EQ(Round(c, 1000, Outcome::kRefusal), BackoffReason::kRefusal);
+  ASSERT_EQ(c.rate(), 400);
+  const auto decreased = now_;
+  for (int i = 0; i < 1000 && c.rate() < 800; ++i) EXPECT_EQ(Round(c, 1000, Outcome::kRefusal), std::nullopt);
+  EXPECT_GE(c.rate(), 800);  // back (and its round's step on top)
+  EXPECT_GE(now_ - decreased, std::chrono::seconds(3));
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(Round(c, 1000, Outcome::kRefusal), std::nullopt);
+  EXPECT_GE(c.rate(), 800);
+}
+
+TEST_F(PaceControllerTest, RefusalsThatFallWithTheRateWereLoad) {
+  PaceController c(PaceOptions{.start_qps = 800}, now_);
+  Warm(c, 2000);
+  ASSERT_EQ(Round(c, 1000, Outcome::kRefusal), BackoffReason::kRefusal);
+  Round(c);  // answered at 400/s: the decrease helped
+  now_ += std::chrono::seconds(3);
+  Round(c);
+  EXPECT_LT(c.rate(), 500);                                               // grown by its step, not put back to 800
+  EXPECT_EQ(Round(c, 1000, Outcome::kRefusal), BackoffReason::kRefusal);  // and a new burst is load again
 }
 
 TEST_F(PaceControllerTest, AnswersToQueriesSentBeforeADecreaseCountForNothing) {
