@@ -39,6 +39,7 @@ usage: sudo bench/run_resolver_bench.py [--build=build/ci] [--quick] [--limit=15
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -83,6 +84,16 @@ RUN_TIMEOUT = 900  # seconds, any one client run
 def has_pacing_flag():
     out = subprocess.run([SQUATSTREAMD, "--helpfull"], capture_output=True, text=True).stdout
     return "--dns_pacing" in out
+
+
+def build_identity():
+    """What was measured: the source tree's commit (and whether it had uncommitted changes) when the binaries were
+    copied, and the DNS flags' defaults the copied squatstreamd prints."""
+    described = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+                               text=True).stdout.strip()
+    helpfull = subprocess.run([SQUATSTREAMD, "--helpfull"], capture_output=True, text=True).stdout
+    defaults = {m.group(1): m.group(2) for m in re.finditer(r"--(dns_\w+) \(.*?\); default: ([^;]*);", helpfull, re.S)}
+    return {"source": described, "dns_defaults": defaults}
 
 
 def squatstream_candidates(domain):
@@ -249,12 +260,12 @@ def main():
     SQUATSTREAMD = os.path.join(BUILD, "daemon/squatstreamd")
     SQUATSTREAM = os.path.join(BUILD, "client/squatstream")
     try:
-        run(has_pacing_flag())
+        run(has_pacing_flag(), build_identity())
     finally:
         shutil.rmtree(snapshot, ignore_errors=True)
 
 
-def run(adaptive):
+def run(adaptive, identity):
     variants = []
     if adaptive:
         variants.append(("adaptive", ["--dns_pacing=adaptive"]))
@@ -275,7 +286,7 @@ def run(adaptive):
 
     results = {"delay_ms": DELAY_MS, "resolver": "unbound " + subprocess.run(
         ["/usr/sbin/unbound", "-V"], capture_output=True, text=True).stdout.split("\n")[0],
-        "fixture_names": len(names), "runs": [], "rate_limited": [], "notes": notes,
+        "fixture_names": len(names), "runs": [], "rate_limited": [], "notes": notes, "build": identity,
         "machine": f"{os.cpu_count()} cores, " + open("/proc/cpuinfo").read().split("model name")[1]
         .split(":")[1].split("\n")[0].strip()}
 
@@ -332,6 +343,14 @@ def cpu_cell(run):
     return " / ".join(f"{c[k]:.1f}" if k in c else "–" for k in ("squatstreamd", "unbound", "relay", "nsd", "client"))
 
 
+def build_note(build):
+    if not build:
+        return ""
+    d = build["dns_defaults"]
+    return (f" squatstreamd at {build['source']}, its defaults --dns_tries={d.get('dns_tries', '?')} "
+            f"--dns_max_inflight={d.get('dns_max_inflight', '?')} --dns_timeout={d.get('dns_timeout', '?')}.")
+
+
 def render(results):
     rows = ["| domain | who | setting | candidates | default scan | names/s | registered only | first registered | "
             "half registered | registered found / in fixture | CPU s: squatstreamd / unbound / relay / nsd / client |",
@@ -381,7 +400,7 @@ def render(results):
     rows.append("")
     rows.append(f"Delay relay {results['delay_ms'][0]}–{results['delay_ms'][1]} ms per answer between "
                 f"{results['resolver']} and nsd; {results['fixture_names']:,} names in the fixture; "
-                f"{results['machine']}." + ("" if not results["notes"] else " " + "; ".join(results["notes"]) + "."))
+                f"{results['machine']}." + build_note(results.get("build")) + ("" if not results["notes"] else " " + "; ".join(results["notes"]) + "."))
     return "\n".join(rows)
 
 
