@@ -22,6 +22,7 @@ Prints "listening on ADDRESS:PORT" once both sockets are bound, then serves unti
 """
 import argparse
 import asyncio
+import ctypes
 import ipaddress
 import json
 import os
@@ -219,6 +220,14 @@ def main(argv=None):
     asyncio.run(serve(args))
 
 
+def die_with_parent():
+    """preexec_fn: the relay gets SIGTERM when the process that started it dies, however it dies."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class DelayRelay:
     """The relay as a child process of the caller: `with DelayRelay("127.0.0.1:PORT") as r:` → r.server,
     r.port, r.per_second() (the stats bins, {second: count}). Stopped (SIGTERM) on exit."""
@@ -234,7 +243,8 @@ class DelayRelay:
                 "--listen", self.listen, "--delay-ms", f"{self.delay_ms[0]},{self.delay_ms[1]}"]
         if self.stats:
             args += ["--stats", self.stats]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_parent)
         # The ready line comes once both sockets are bound (a bound socket queues what arrives).
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)

@@ -12,8 +12,10 @@ Standard library only.
 
 The cache is the process's: a fresh Unbound starts cold.
 """
+import ctypes
 import os
 import random
+import signal
 import shutil
 import socket
 import struct
@@ -27,6 +29,15 @@ sys.path.insert(0, HERE)
 from nsd import free_port  # noqa: E402
 
 UNBOUND = "/usr/sbin/unbound"
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the process that started it dies, however it dies (a test killed on
+    its timeout leaves no resolver behind)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def soa_query(zone):
@@ -128,7 +139,7 @@ class Unbound:
             self.__exit__(None, None, None)
             sys.exit(f"unbound's configuration does not check: {log}")
         self.proc = subprocess.Popen([UNBOUND, "-d", "-c", path], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
         # Ready when it answers a query for a zone it knows (any RCODE: an answer is an answer).
         deadline = time.monotonic() + self.start_timeout
         probe = self.zones[0] if self.zones else "."
