@@ -33,7 +33,8 @@ UNBOUND = "/usr/sbin/unbound"
 
 def die_with_parent():
     """preexec_fn: the child gets SIGTERM when the process that started it dies, however it dies (a test killed on
-    its timeout leaves no resolver behind)."""
+    its timeout leaves no resolver behind). Strictly, when the thread
+    that started it ends (PR_SET_PDEATHSIG): start it from a thread that outlives it, as the main thread does."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
