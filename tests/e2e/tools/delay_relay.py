@@ -221,8 +221,9 @@ def main(argv=None):
 
 
 def die_with_parent():
-    """preexec_fn: the relay gets SIGTERM when the process that started it dies, however it dies. Strictly, when the thread
-    that started it ends (PR_SET_PDEATHSIG): start it from a thread that outlives it, as the main thread does."""
+    """preexec_fn: the relay gets SIGTERM when the process that started it dies, however it dies. Strictly, when
+    the thread that started it ends (PR_SET_PDEATHSIG): start it from a thread that outlives it, as the main thread
+    does."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
