@@ -33,7 +33,7 @@ import urllib.request
 import benchmarks_doc
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e", "tools"))
-from nsd import Nsd  # noqa: E402  (tests/e2e/tools/nsd.py: the tests' nsd, here on port 53)
+from nsd import Nsd, registered_zones  # noqa: E402  (tests/e2e/tools/nsd.py: the tests' nsd, here on port 53)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.environ.get("SQUATSTREAM_BUILD", os.path.join(ROOT, "build/dev"))  # or build/ci: the same flags
@@ -62,18 +62,7 @@ def registered(name):  # ~5%, fixed per name
 
 def fixture(names):
     """The zones (one per top-level label; ~5% of the names registered) and squatstream's query mix."""
-    members = {}
-    for name in names:
-        members.setdefault(name.rsplit(".", 1)[-1], []).append(name)
-    zones = {}
-    for tld, in_zone in sorted(members.items()):
-        lines = [f"$ORIGIN {tld}.", "$TTL 300", "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300",
-                 "@ IN NS ns.test."]
-        for i, name in enumerate(in_zone):
-            if registered(name):
-                lines += [f"{name}. IN A 192.0.2.{1 + i % 254}", f"{name}. IN AAAA 2001:db8::{1 + i % 254:x}",
-                          f"{name}. IN MX 10 mail.{name}."]
-        zones[tld] = "\n".join(lines) + "\n"
+    zones = registered_zones(names, registered)
     queries = []
     for name in names:
         queries.append(f"{name} NS")

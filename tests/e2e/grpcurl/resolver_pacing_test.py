@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from delay_relay import DelayRelay  # noqa: E402
 from grpcurl_output import enrich_stream  # noqa: E402
-from nsd import Nsd  # noqa: E402
+from nsd import Nsd, registered_zones  # noqa: E402
 from squatstreamd import Checks, Server, require_tool, wait_for  # noqa: E402
 from unbound import Unbound  # noqa: E402
 
@@ -55,20 +55,6 @@ def registered(name):  # one in five, fixed per name
     return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 5 == 0
 
 
-def zones_for(names):
-    members = {}
-    for name in names:
-        members.setdefault(name.rsplit(".", 1)[-1], []).append(name)
-    zones = {}
-    for tld, in_zone in sorted(members.items()):
-        lines = [f"$ORIGIN {tld}.", "$TTL 300", "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300",
-                 "@ IN NS ns.test."]
-        for i, name in enumerate(in_zone):
-            if registered(name):
-                lines += [f"{name}. IN A 192.0.2.{1 + i % 254}", f"{name}. IN AAAA 2001:db8::{1 + i % 254:x}",
-                          f"{name}. IN MX 10 mail.{name}."]
-        zones[tld] = "\n".join(lines) + "\n"
-    return zones
 
 
 def request():
@@ -122,7 +108,7 @@ def main():
     checks.expect(code == 0 and len(listed) > 100, f"{len(listed)} candidates of {DOMAIN} listed ({err.strip()})")
     names = sorted(listed)
     fixture = {n: "REGISTERED" if registered(n) else "UNREGISTERED" for n in names}
-    zones = zones_for(names)
+    zones = registered_zones(names, registered)
     print(f"info  {len(names)} candidates in {len(zones)} zones, {sum(map(registered, names))} registered")
 
     with tempfile.TemporaryDirectory(prefix="squatstream-pacing-") as scratch, \

@@ -40,6 +40,24 @@ def answers(port):
             return False
 
 
+def registered_zones(names, registered):
+    """Zone files for nsd, one per top-level label of `names`: {tld: text}. Each name `registered(name)` says is
+    registered gets an A, an AAAA and an MX record; the rest are NXDOMAIN."""
+    members = {}
+    for name in names:
+        members.setdefault(name.rsplit(".", 1)[-1], []).append(name)
+    zones = {}
+    for tld, in_zone in sorted(members.items()):
+        lines = [f"$ORIGIN {tld}.", "$TTL 300", "@ IN SOA ns.test. hostmaster.test. 1 3600 600 86400 300",
+                 "@ IN NS ns.test."]
+        for i, name in enumerate(in_zone):
+            if registered(name):
+                lines += [f"{name}. IN A 192.0.2.{1 + i % 254}", f"{name}. IN AAAA 2001:db8::{1 + i % 254:x}",
+                          f"{name}. IN MX 10 mail.{name}."]
+        zones[tld] = "\n".join(lines) + "\n"
+    return zones
+
+
 class Nsd:
     def __init__(self, zones, port=None, processes=1):
         self.zones, self.fixed_port, self.processes = zones, port, processes
