@@ -1,6 +1,7 @@
 #include "workers/dns/dns_stage.h"
 
 #include <array>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <utility>
@@ -26,7 +27,8 @@ ABSL_FLAG(std::string, dns_pacing, "adaptive",
           "lower it when latency doubles; docs/STAGES.md) or fixed (at --dns_rate_limit, for the process).");
 ABSL_FLAG(double, dns_rate_limit, squatstream::workers::dns::ResolverOptions{}.rate_limit_qps,
           "DNS queries sent per second, for the whole process: with --dns_pacing=adaptive the ceiling, with "
-          "fixed the rate (100 is polite to any home or ISP resolver); 0: no limit.");
+          "fixed the rate (set it with fixed: 100, the old default, is polite to any home or ISP resolver); 0: no "
+          "limit.");
 ABSL_FLAG(double, dns_pace_start, squatstream::workers::dns::PaceOptions{}.start_qps,
           "Adaptive pacing: the rate each resolver address starts at, in queries/s.");
 ABSL_FLAG(double, dns_pace_floor, squatstream::workers::dns::PaceOptions{}.floor_qps,
@@ -120,9 +122,10 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
   }
   o.pace.start_qps = absl::GetFlag(FLAGS_dns_pace_start);
   o.pace.floor_qps = absl::GetFlag(FLAGS_dns_pace_floor);
-  if (!(o.rate_limit_qps >= 0) || !(o.pace.start_qps > 0) || !(o.pace.floor_qps > 0)) {
+  if (!std::isfinite(o.rate_limit_qps) || !std::isfinite(o.pace.start_qps) || !std::isfinite(o.pace.floor_qps) ||
+      !(o.rate_limit_qps >= 0) || !(o.pace.start_qps > 0) || !(o.pace.floor_qps > 0)) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "--dns_rate_limit=%g, --dns_pace_start=%g, --dns_pace_floor=%g: the limit must be >= 0 (0: none), the "
+        "--dns_rate_limit=%g, --dns_pace_start=%g, --dns_pace_floor=%g: finite numbers; the limit >= 0 (0: none), the "
         "start and floor rates > 0",
         o.rate_limit_qps, o.pace.start_qps, o.pace.floor_qps));
   }

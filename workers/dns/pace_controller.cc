@@ -1,18 +1,21 @@
 #include "workers/dns/pace_controller.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <vector>
 
 namespace squatstream::workers::dns {
 namespace {
 
 constexpr std::size_t kMaxLatencySamples = 4096;           // per round: the median of the first ones is as good
-constexpr std::size_t kRecentShares = 8;                   // rounds the failure base is the lowest of
-constexpr auto kLatencyWindow = std::chrono::seconds(30);  // and the latency base
+constexpr std::size_t kRecentShares = 8;                   // rounds the failure base is the median of
+constexpr auto kLatencyWindow = std::chrono::seconds(30);  // the latency base: the lowest round median in it
 constexpr auto kLongestRound = std::chrono::seconds(1);
-constexpr double kStepFraction = 0.05;
-constexpr auto kUndoAfter = std::chrono::seconds(
-    3);  // past unbound's two-second rate windows  // of the rate at the last decrease, added per round after it
+constexpr double kStepFraction = 0.05;                // of the threshold, added per round above it
+constexpr auto kUndoAfter = std::chrono::seconds(3);  // past unbound's two-second rate windows
+constexpr std::size_t kMinJudgedAnswers = 4;          // a round judged with fewer says nothing
+constexpr double kMaxBaseShare = 0.9;                 // an undo's base: a burst of loss above it still shows
 
 }  // namespace
 
@@ -56,6 +59,8 @@ double PaceController::DeliveredRate(Clock::time_point now) const {
          std::chrono::duration<double>(kDeliveredBucket * static_cast<int>(delivered_.size())).count();
 }
 
+void PaceController::OnLateAnswer(Clock::time_point now) { CountDelivered(now); }
+
 PaceController::Clock::duration PaceController::LateAfter() const {
   const Clock::duration base = base_latency();
   if (base == Clock::duration::zero()) return base;
@@ -87,8 +92,19 @@ std::optional<BackoffReason> PaceController::OnAnswer(Clock::time_point now, std
 std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
   const std::size_t failed = std::accumulate(failures_.begin(), failures_.end(), std::size_t{0});
   const double share = answers_ == 0 ? 0 : static_cast<double>(failed) / static_cast<double>(answers_);
-  // The bases before this round's share and latency join them (the undo below may reset the shares').
-  double base_share = recent_shares_.empty() ? 0 : *std::min_element(recent_shares_.begin(), recent_shares_.end());
+  // Of the failures, the answered ones (REFUSED, SERVFAIL): what an undo judges.
+  const std::size_t answered_failed = failures_[static_cast<std::size_t>(Outcome::kRefusal)] +
+                                      failures_[static_cast<std::size_t>(Outcome::kServerFailure)];
+  const double answered_share =
+      answers_ == 0 ? 0 : static_cast<double>(answered_failed) / static_cast<double>(answers_);
+  // The bases before this round's share and latency join them (the undo below may reset the shares'): the
+  // median of the recent rounds' shares (the minimum sat below a steady share's noise and backed off on it).
+  double base_share = 0;
+  if (!recent_shares_.empty()) {
+    std::vector<double> sorted(recent_shares_.begin(), recent_shares_.end());
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+    base_share = sorted[sorted.size() / 2];
+  }
   const Clock::duration base_latency = this->base_latency();
   std::optional<Clock::duration> median;
   if (!latencies_.empty()) {
@@ -111,19 +127,31 @@ std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
   // rate within kUndoAfter, those answers were the names' (a zone or a policy refusing them: lame delegations,
   // an authoritative server asked for names outside its zones), not the load's — the rate comes back.
   if (undo_) {
-    if (answers_ >= options_.min_round_answers && share < 0.5 * undo_->share) {
+    if (answers_ >= kMinJudgedAnswers && answered_share < 0.5 * undo_->share) {
       undo_.reset();  // the decrease helped: it was load
     } else if (now - undo_->at >= kUndoAfter) {
       rate_ = Bounded(std::max(rate_, undo_->rate));
       threshold_ = rate_;
-      recent_shares_.assign(1, share);  // the new normal for these names
-      base_share = share;
+      step_ = std::max(1.0, kStepFraction * rate_);
+      if (answers_ >= kMinJudgedAnswers) {
+        // The new normal for these names — never so high that no loss could show above it.
+        base_share = std::min(share, kMaxBaseShare);
+        recent_shares_.assign(1, base_share);
+      }
       undo_.reset();
     }
   }
 
   std::optional<BackoffReason> reason;
-  if (failed >= options_.min_failures && share > base_share + options_.loss_excess) {
+  // Above the base by more than chance: 3 standard deviations of a round of this many answers at the base's
+  // share, and at least loss_excess.
+  const double spread = answers_ == 0 ? 0
+                                      : 3 * std::sqrt(std::max(base_share, 1.0 / static_cast<double>(answers_)) *
+                                                      (1 - base_share) / static_cast<double>(answers_));
+  // With no base yet (the first full round), only a burst — half the answers failing — is surely load.
+  const bool unknown_base = recent_shares_.size() <= (answers_ >= options_.min_round_answers ? 1u : 0u);
+  if (failed >= options_.min_failures && share > base_share + std::max(options_.loss_excess, spread) &&
+      (!unknown_base || 2 * failed > answers_)) {
     // The outcome that failed most names the reason.
     const auto most = std::max_element(failures_.begin() + 1, failures_.end());
     switch (static_cast<Outcome>(most - failures_.begin())) {
@@ -152,7 +180,11 @@ std::optional<BackoffReason> PaceController::EndRound(Clock::time_point now) {
   const bool judging = answered_failures && undo_;
   if (judging) reason.reset();
   if (reason) {
-    if (answered_failures) undo_ = Undo{rate_, share, now};
+    if (answered_failures) {
+      undo_ = Undo{rate_, answered_share, now};
+    } else {
+      undo_.reset();  // a decrease of another kind: load for sure, nothing to give back
+    }
     if (*reason == BackoffReason::kLatency) {
       rate_ = Bounded(rate_ * options_.latency_decrease);
     } else {

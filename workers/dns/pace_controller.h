@@ -9,12 +9,14 @@
 // round trips of cache misses, which differ by TLD and name — so latency here is a guard, not the signal: a
 // round whose median latency doubles over the lowest recent one (plus a slack for jitter) backs off gently.
 //
-// Rounds: the controller decides once per round — at least `min_round`, the time after which a query counts
-// as lost (LateAfter) and `min_round_answers` answers, or a second with at least one — from the answers in it. Failures
-// (timeouts, SERVFAIL, REFUSED, no usable answer) count as congestion only above what the resolver gave at rest: their
-// share is compared with the lowest share of the recent rounds (the base), so that names that fail whatever the rate
-// (lame delegations, a squatter's broken zone) do not hold the rate down. After a decrease, answers to queries sent
-// before it are not counted (one decrease per round trip, as TCP does): the epoch a query was sent in tells them apart.
+// Rounds: the controller decides once per round — at least `min_round` and the base latency (a round trip), and
+// `min_round_answers` answers, or a second with at least one — from the answers in it. Failures (timeouts,
+// SERVFAIL, REFUSED, no usable answer) count as congestion only above what the resolver gave at rest: their share
+// is compared with the median share of the recent rounds (the base) plus three standard deviations of a round
+// that size (at least 5 points), so that names that fail whatever the rate (lame delegations, a squatter's broken
+// zone) do not hold the rate down, nor does chance; with no base yet only a burst (half failing) counts. After a
+// decrease, answers to queries sent before it are not counted (one decrease per round trip, as TCP does): the epoch
+// a query was sent in tells them apart.
 //
 // Undo: REFUSED and SERVFAIL are answers a busy resolver gives, but also what a zone or a policy gives certain
 // names whatever the rate (lame delegations; an authoritative server asked for names outside its zones) — and
@@ -93,6 +95,8 @@ class PaceController {
 
   // A query is sent: the epoch to hand back with its answer.
   std::uint64_t OnSent() const { return epoch_; }
+  // The answer to a try already reported lost (late): it still came back, and counts in what the resolver took.
+  void OnLateAnswer(Clock::time_point now);
   // Queries waited for this controller's rate (it bound).
   void OnLimited() { limited_ = true; }
   // A try's outcome. Returns why the rate went down, when this answer ended a round with a decrease.

@@ -513,7 +513,11 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
     Server& server = *self->servers_[q->server];
     if (outcome == Outcome::kAnswered) server.last_answer = now;
     if (server.pace) {
-      if (!q->attempt->counted) self->Paced(server, now, *q->attempt, outcome);
+      if (!q->attempt->counted) {
+        self->Paced(server, now, *q->attempt, outcome);
+      } else if (outcome == Outcome::kAnswered) {
+        server.pace->OnLateAnswer(now);
+      }
       self->CountLate(server, now);
     }
   }
