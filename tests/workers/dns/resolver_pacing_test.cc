@@ -184,7 +184,8 @@ class BackoffAndRecovery : public ResolverPacingTest,
                            public ::testing::WithParamInterface<std::pair<const char*, const char*>> {};
 
 TEST_P(BackoffAndRecovery, BacksOffWhenTheResolverTurnsQueriesAwayAndRecoversWhenItHeals) {
-  const auto [mode, reason] = GetParam();
+  const char* const mode = GetParam().first;
+  const char* const reason = GetParam().second;
   Start(Options());
   Ask(60000);  // more than the test can get through: queries always wait for the rate
   // Slow start's rise (a bound on the wait: sanitizer builds sharing two cores rise slower).
