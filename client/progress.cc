@@ -45,7 +45,7 @@ std::string SummaryLine(const StreamSummary& s) {
   const std::uint64_t checked = s.progress.enriched();
   const std::uint64_t total = s.progress.total();
   std::string candidates = WithSeparators(checked);
-  if (total > checked) candidates = absl::StrCat(candidates, " of ", WithSeparators(total));
+  if (total > checked) absl::StrAppend(&candidates, " of ", WithSeparators(total));
   const double seconds = std::max(s.seconds, 0.0);
   const std::string duration = seconds < 10 ? absl::StrFormat("%.3f s", seconds) : absl::StrFormat("%.1f s", seconds);
   auto rate = [&](std::uint64_t n) { return Rate(seconds > 0 ? static_cast<double>(n) / seconds : 0); };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -62,7 +63,7 @@ class PacedDns {
   }
 
   struct Second {
-    long at;
+    std::int64_t at;
     int received, answered;
   };
   std::vector<Second> Seconds() const {
@@ -117,11 +118,12 @@ class ResolverPacingTest : public ::testing::Test {
     asked_ += n;
     asio::post(resolver_->strand(), [this, base, n] {
       for (int i = base; i < base + n; ++i) {
-        resolver_->Query("n" + std::to_string(i) + ".pacing.test", RrType::kNs, cancelled_, [this](QueryResult r) {
-          std::lock_guard<std::mutex> lock(mu_);
-          ++rcodes_[r.RcodeText()];
-          ++answered_;
-        });
+        resolver_->Query("n" + std::to_string(i) + ".pacing.test", RrType::kNs, cancelled_,
+                         [this](const QueryResult& r) {
+                           std::lock_guard<std::mutex> lock(mu_);
+                           ++rcodes_[r.RcodeText()];
+                           ++answered_;
+                         });
       }
     });
   }
