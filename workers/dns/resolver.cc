@@ -428,7 +428,8 @@ void Resolver::SendQueued() {
   for (const auto& s : servers_) {
     if (s->pace) CountLate(*s, now);
   }
-  // Tries again whose server is out of its backoff (or that waited long enough) go first.
+  // Tries again whose server is out of its backoff (or that waited long enough) go first, in the order held.
+  std::size_t released = 0;
   while (!held_.empty()) {
     const Pending& p = held_.front();
     const Server& last = *servers_[p.last_server];
@@ -438,7 +439,7 @@ void Resolver::SendQueued() {
       ArmRefill(held_.front().not_after - now);
       break;
     }
-    follow_ups_.push_front(std::move(held_.front()));
+    follow_ups_.insert(follow_ups_.begin() + static_cast<std::ptrdiff_t>(released++), std::move(held_.front()));
     held_.pop_front();
   }
   while (inflight_ < options_.max_inflight) {
