@@ -27,7 +27,7 @@ std::string Rate(double per_second) {
   return absl::StrFormat("%.*f", decimals, per_second);
 }
 
-std::string ProgressLine(const v1::Progress& progress, int width) {
+std::string ProgressLine(const v1::Progress& progress, std::uint64_t found, int width) {
   const bool known = progress.total() > 0;
   const std::uint64_t checked = progress.enriched();
   const std::uint64_t of = known ? progress.total() : progress.generated();
@@ -37,7 +37,7 @@ std::string ProgressLine(const v1::Progress& progress, int width) {
                                   std::string(static_cast<std::size_t>(width - filled), ' '), "] ",
                                   WithSeparators(checked), " of ", WithSeparators(of), known ? "" : "+", " checked");
   if (known) absl::StrAppend(&line, ", ", WithSeparators(of - std::min(of, checked)), " left");
-  absl::StrAppend(&line, ", ", WithSeparators(progress.sent()), progress.sent() == 1 ? " record" : " records");
+  absl::StrAppend(&line, ", found ", WithSeparators(found));
   return line;
 }
 
@@ -45,7 +45,11 @@ std::string SummaryLine(const StreamSummary& s) {
   const std::uint64_t checked = s.progress.enriched();
   const std::uint64_t total = s.progress.total();
   std::string candidates = WithSeparators(checked);
-  if (total > checked) absl::StrAppend(&candidates, " of ", WithSeparators(total));
+  if (total > checked) {
+    absl::StrAppend(&candidates, " of ", WithSeparators(total));
+  } else if (total == 0 && s.progress.generated() > checked) {
+    absl::StrAppend(&candidates, " of ", WithSeparators(s.progress.generated()), "+");
+  }
   const double seconds = std::max(s.seconds, 0.0);
   const std::string duration = seconds < 10 ? absl::StrFormat("%.3f s", seconds) : absl::StrFormat("%.1f s", seconds);
   auto rate = [&](std::uint64_t n) { return Rate(seconds > 0 ? static_cast<double>(n) / seconds : 0); };
@@ -55,6 +59,7 @@ std::string SummaryLine(const StreamSummary& s) {
                                   " (", rate(checked), " candidates/s, ", rate(s.records), " records/s), ",
                                   WithSeparators(s.batches), s.batches == 1 ? " batch" : " batches");
   if (s.first_batch_ms >= 0) absl::StrAppend(&line, absl::StrFormat(", first batch after %.1f ms", s.first_batch_ms));
+  if (!s.stopped.empty()) absl::StrAppend(&line, "; stopped early: ", s.stopped);
   return line;
 }
 

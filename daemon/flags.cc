@@ -14,6 +14,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "base/flag_usage.h"
 #include "workers/enricher.h"
 #include "workers/net/address_policy.h"
 #include "workers/stage_table.h"
@@ -73,7 +75,7 @@ ABSL_FLAG(std::vector<std::string>, stub_enrichers, {},
           "Enrichers that are simulated (deterministic made-up results, each marked simulated), for benchmarks and "
           "offline use: stages by name (ENRICHER_<NAME> in the API, lower case: dns, geo, whois, banner ...), or "
           "\"all\" or \"none\". The rest are real lookups. Each stage's own flags, and its twin's "
-          "(--stub_<name>_*), are listed under the stage's file, workers/<folder>/<folder>_stage.cc.");
+          "(--stub_<name>_*), are listed under the stage's name in --help.");
 
 namespace squatstream::daemon {
 namespace {
@@ -108,10 +110,49 @@ absl::StatusOr<std::size_t> Count(const absl::Flag<int>& flag) {
   return static_cast<std::size_t>(v);
 }
 
+// --help: the flags an operator sets first, then the server's limits and the process, then each stage's (and its
+// simulated twin's) under the stage's name, taken from its file (workers/<folder>/<folder>_stage.cc).
+base::UsageSpec DaemonUsage() {
+  base::UsageSpec spec;
+  spec.program = "squatstreamd";
+  spec.synopsis =
+      "Usage: squatstreamd [flags]\n"
+      "\n"
+      "Streams enriched typo-squatting permutations of a domain over gRPC (the squatstream CLI is its client).\n"
+      "\n"
+      "Examples:\n"
+      "  squatstreamd                                  # 127.0.0.1:50051, real lookups\n"
+      "  squatstreamd --stub_enrichers=all             # simulated lookups, offline\n"
+      "  squatstreamd --dns_servers=127.0.0.1:5353 --grpc_address=127.0.0.1:50061\n";
+  spec.groups = {
+      {"Common flags",
+       {"grpc_address", "metrics_address", "dns_servers", "stub_enrichers", "max_candidates", "default_max_candidates",
+        "dns_pacing", "dns_rate_limit", "geo_city_db", "geo_asn_db", "reflection"}},
+      {"Streams and limits",
+       {"max_concurrent_streams", "max_inflight_lookups", "memory_budget_mb", "max_batch_records", "max_batch_bytes",
+        "batch_window", "fanin_capacity", "classify_cache_targets"}},
+      {"Process and connections",
+       {"worker_threads", "cpu_threads", "shutdown_grace", "max_connection_age", "max_connection_age_grace",
+        "dial_allow_cidrs"}},
+  };
+  spec.owns = IsDaemonFlagFile;
+  spec.group_of = [](absl::string_view file) -> std::string {
+    if (!absl::EndsWith(file, "_stage.cc")) return "";
+    absl::string_view name = absl::StripSuffix(file, "_stage.cc");
+    name = name.substr(name.rfind('/') + 1);
+    return absl::StrCat("The ", name, " stage (and its simulated twin, --stub_*)");
+  };
+  spec.epilogue =
+      "Every flag can also be set by SQUATSTREAM_<FLAG>, e.g. SQUATSTREAM_GRPC_ADDRESS=127.0.0.1:50051; flags may\n"
+      "be spelled with dashes (--grpc-address). --helpfull lists every flag with its source file.\n";
+  return spec;
+}
+
 }  // namespace
 
 absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
-  // --help lists squatstreamd's flags (absl's default looks for a file named after the program: none matched).
+  // --helpshort lists squatstreamd's flags (absl's default looks for a file named after the program: none
+  // matched); --help (grouped) and --version are base/flag_usage's.
   absl::FlagsUsageConfig usage;
   usage.contains_help_flags = IsDaemonFlagFile;
   usage.contains_helpshort_flags = IsDaemonFlagFile;
@@ -120,7 +161,8 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
       "squatstreamd: streams enriched typo-squatting permutations of a domain over gRPC.\n"
       "Every flag can also be set by SQUATSTREAM_<FLAG>, e.g. SQUATSTREAM_GRPC_ADDRESS=127.0.0.1:50051.");
   if (absl::Status s = ApplyEnvironment(); !s.ok()) return s;
-  const std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  // -h/--help/--version print and exit 0; an unknown flag (with the closest) or a bad value: a line, exit 2.
+  const std::vector<std::string> rest = base::ParseCommandLineOrExit(argc, argv, DaemonUsage());
   if (rest.size() > 1) {
     return absl::InvalidArgumentError(absl::StrFormat("unexpected argument \"%s\" (see --help)", rest[1]));
   }

@@ -37,18 +37,18 @@ TEST(Rate, ThreeSignificantDigitsNoExponent) {
   EXPECT_EQ(Rate(0.0001234), "0.000123");
 }
 
-// The bar counts candidates checked of the total, so a --registered stream (2 records so far) moves too.
+// The bar counts candidates checked of the total, so a --registered stream (2 found so far) moves too.
 TEST(ProgressLine, CheckedOfTotalAndLeft) {
-  EXPECT_EQ(ProgressLine(Progress(2048, 1523, 2, 5062), 10),
-            "[###       ] 1,523 of 5,062 checked, 3,539 left, 2 records");
-  EXPECT_EQ(ProgressLine(Progress(5062, 5062, 1, 5062), 4), "[####] 5,062 of 5,062 checked, 0 left, 1 record");
+  EXPECT_EQ(ProgressLine(Progress(2048, 1523, 2, 5062), 2, 10),
+            "[###       ] 1,523 of 5,062 checked, 3,539 left, found 2");
+  EXPECT_EQ(ProgressLine(Progress(5062, 5062, 1, 5062), 1, 4), "[####] 5,062 of 5,062 checked, 0 left, found 1");
 }
 
 // Before generation ended the server sends total 0: the bar counts against what was generated so far, "+" saying
 // that more may come, and claims nothing about what is left.
 TEST(ProgressLine, BeforeTheTotalIsKnown) {
-  EXPECT_EQ(ProgressLine(Progress(256, 64, 0, 0), 4), "[#   ] 64 of 256+ checked, 0 records");
-  EXPECT_EQ(ProgressLine(Progress(0, 0, 0, 0), 2), "[  ] 0 of 0+ checked, 0 records");
+  EXPECT_EQ(ProgressLine(Progress(256, 64, 0, 0), 0, 4), "[#   ] 64 of 256+ checked, found 0");
+  EXPECT_EQ(ProgressLine(Progress(0, 0, 0, 0), 0, 2), "[  ] 0 of 0+ checked, found 0");
 }
 
 // The case: 5 records over 54 s of a 5,062-candidate stream said "0 records/s".

@@ -8,10 +8,10 @@ Asserted:
     "N records, N candidates checked in S s (R candidates/s, R records/s)" with rates that match N / S.
  2. With --registered: only the registered names come (a few, well under N), and the summary line still says
     all N candidates were checked, with a candidates/s rate that is not 0 when records/s is small.
- 3. The progress bar (stderr, the terminal): every line reads "C of T checked, L left, K records" once the total
-    is known (T = N, C + L = T) or "C of G+ checked, K records" before; the total is known before half the
+ 3. The progress bar (stderr, the terminal): every line reads "C of T checked, L left, found K" once the total
+    is known (T = N, C + L = T) or "C of G+ checked, found K" before; the total is known before half the
     candidates were checked (the server's generator runs ahead to count them); the bar counts candidates
-    checked, not records: some line shows more checked than records received; the last line checked every
+    checked, not records: some line shows more checked than names found; the last line checked every
     candidate.
  4. The server sends the total: the JSON lines' stream ends with progress whose total is N (seen through the
     bar's last line).
@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from squatstreamd import Checks, Server  # noqa: E402
 
 DOMAIN = "paypal.com"
-BAR = re.compile(r"\] ([\d,]+) of ([\d,]+)(\+?) checked(?:, ([\d,]+) left)?, ([\d,]+) records?$")
+BAR = re.compile(r"\] ([\d,]+) of ([\d,]+)(\+?) checked(?:, ([\d,]+) left)?, found ([\d,]+)$")
 SUMMARY = re.compile(r"squatstream: " + re.escape(DOMAIN) + r": ([\d,]+) records?, ([\d,]+) candidates checked in "
                      r"([\d.]+) s \(([\d.,]+) candidates/s, ([\d.,]+) records/s\), ([\d,]+) batch(?:es)?"
                      r"(?:, first batch after [\d.]+ ms)?$", re.M)
@@ -129,7 +129,7 @@ def main():
                  "the total is known before half the candidates were checked: "
                  f"{known[0].group(0) if known else 'never'!r}")
         c.expect(any(number(b.group(1)) > number(b.group(5)) for b in bars),
-                 "the bar counts candidates checked, not the records received")
+                 "the bar counts candidates checked, not the names found")
         if bars:
             last = bars[-1]
             c.expect(not last.group(3) and number(last.group(1)) == n and number(last.group(4)) == 0,
