@@ -1,16 +1,23 @@
 #include "daemon/server.h"
 
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -37,6 +44,44 @@ extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void*
 
 namespace squatstream::daemon {
 namespace {
+
+// Why a listener could not take `address` (HOST:PORT, [V6]:PORT), tried again with a plain socket so that
+// the message names the cause gRPC only logs: ": 127.0.0.1:50051 is in use (another squatstreamd?)". "" when
+// the address cannot be parsed here or binds now.
+std::string WhyNotBindable(const std::string& address) {
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return "";
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port <= 0 || port > 65535) return "";
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  if (auto* v4 = reinterpret_cast<sockaddr_in*>(&storage); inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<std::uint16_t>(port));
+    length = sizeof(sockaddr_in);
+  } else if (auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+             inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<std::uint16_t>(port));
+    length = sizeof(sockaddr_in6);
+  } else {
+    return "";  // a name: gRPC resolves it; its own log says why
+  }
+  const int fd = socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "";
+  const int result = bind(fd, reinterpret_cast<const sockaddr*>(&storage), length);
+  const int error = errno;
+  close(fd);
+  if (result == 0) return "";
+  if (error == EADDRINUSE) {
+    return absl::StrFormat(
+        ": the address is in use (another squatstreamd? stop it, or choose another port "
+        "with --grpc_address)");
+  }
+  return absl::StrFormat(": %s", std::strerror(error));
+}
 
 using service::MemoryBudget;
 using service::StreamLimits;
@@ -214,11 +259,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ClampedMillis(options.max_connection_age));
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS, ClampedMillis(options.max_connection_age_grace));
   }
+  // No SO_REUSEPORT (gRPC sets it by default): a second server on a taken port would start and the kernel
+  // would split the connections between the two, so that a forgotten server answers part of the requests.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port_);
   builder.RegisterService(p.service.get());
   p.server = builder.BuildAndStart();
   if (p.server == nullptr || s->grpc_port_ == 0) {
-    return absl::UnavailableError(absl::StrFormat("cannot serve gRPC on %s", options.grpc_address));
+    return absl::UnavailableError(
+        absl::StrFormat("cannot serve gRPC on %s%s", options.grpc_address, WhyNotBindable(options.grpc_address)));
   }
   p.server->GetHealthCheckService()->SetServingStatus(true);
   return s;

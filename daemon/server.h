@@ -26,9 +26,11 @@ namespace squatstream::daemon {
 // here (daemon/flags.cc), so a test or benchmark that changes nothing runs what the daemon runs — every stage
 // real — and says which stages it simulates (stub_enrichers).
 struct ServerOptions {
-  std::string grpc_address = "0.0.0.0:50051";    // port 0 picks a free port
-  std::string metrics_address = "0.0.0.0:9464";  // port 0 picks a free port
-  int worker_threads = 2;                        // the I/O executor's
+  // Loopback by default: a laptop's server is not open to its network unless asked (the container image and
+  // the Kubernetes manifests set 0.0.0.0). Port 0 picks a free port; a taken port is an error (no SO_REUSEPORT).
+  std::string grpc_address = "127.0.0.1:50051";
+  std::string metrics_address = "127.0.0.1:9464";
+  int worker_threads = 2;                   // the I/O executor's
   int cpu_threads = 1;                      // the CPU executor's: generation and ClassifyDomain's classifier builds
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
   service::StreamLimits limits;

@@ -79,6 +79,9 @@ class Generator {
   // The input domain.
   const ParsedDomain& domain() const { return domain_; }
 
+  // The options it was made with.
+  const GeneratorOptions& options() const { return options_; }
+
   // Kinds run so far (of options.kinds).
   std::size_t kinds_run() const { return next_kind_; }
 

@@ -63,6 +63,11 @@ EnrichPipeline::EnrichPipeline(asio::io_context& io, asio::io_context& cpu, Stre
       stages_(std::move(work.stages)),
       all_stages_(AllStages(stages_.size())),
       registered_only_(work.registered_only),
+      probe_mail_(work.probe_mail),
+      count_uncapped_up_to_(work.count_uncapped_up_to),
+      max_candidates_(generators_.empty() || generators_.front().options().max_candidates == SIZE_MAX
+                          ? 0
+                          : generators_.front().options().max_candidates),
       max_inflight_candidates_(std::max<std::size_t>(1, options.max_inflight_lookups / stages_.size())),
       stream_id_(NextStreamId()),
       batch_window_(options.batch_window),
@@ -210,6 +215,7 @@ void EnrichPipeline::GenerateChunk() {
   const bool done = current_ == generators_.size();
   produced_ += chunk.size();
   if (done) {
+    if (capped_) uncapped_total_.store(produced_ + beyond_caps_, std::memory_order_relaxed);
     total_.store(produced_, std::memory_order_relaxed);
   } else if (current_ + 1 == generators_.size()) {
     // The last input: what the ones before it handed out, and its own total once known.
@@ -227,9 +233,23 @@ void EnrichPipeline::GenerateChunk() {
 }
 
 void EnrichPipeline::FinishGenerator() {
+  const permute::Generator& generator = generators_[current_];
   // A kind's may-produce check that missed a way its generator makes a name (a bug the tests and the fuzzer
   // look for) shows here, summed over streams.
-  metrics_.late_merges->Increment(static_cast<double>(generators_[current_].late_merges()));
+  metrics_.late_merges->Increment(static_cast<double>(generator.late_merges()));
+  if (count_uncapped_up_to_ > 0 && generator.generated() == generator.options().max_candidates) {
+    // It stopped at its cap: how many its kinds make without it, so that the client can say what the cap cut.
+    // The same kinds again, up to the count's own cap (the server's largest), within the same held bytes.
+    permute::GeneratorOptions options = generator.options();
+    options.max_candidates = count_uncapped_up_to_ + 1;
+    permute::Generator counter(generator.domain(), options);
+    counter.RunAhead();
+    const std::size_t all = counter.total().value_or(counter.generated());
+    if (all > generator.generated()) {
+      capped_ = true;
+      beyond_caps_ += all - generator.generated();
+    }
+  }
   ++current_;
 }
 
@@ -272,7 +292,7 @@ void EnrichPipeline::Advance(std::uint64_t id) {
     for (std::size_t i = 0; i < stages_.size(); ++i) {
       const std::uint32_t bit = std::uint32_t{1} << i;
       if ((p.started & bit) != 0 || (stages_[i].needs & ~p.done) != 0) continue;
-      const workers::LookupInput input{p.record.domain_ascii(), p.record, stream_id_};
+      const workers::LookupInput input{p.record.domain_ascii(), p.record, stream_id_, probe_mail_};
       const auto started = std::chrono::steady_clock::now();
       std::optional<workers::LookupResult> now;
       if (stages_[i].skip != nullptr) now = stages_[i].skip(input);  // the stage's rule, real or simulated

@@ -64,6 +64,11 @@ struct StreamWork {
   std::vector<permute::Generator> generators;  // one per input domain, run in order
   StagePlan stages;                            // non-empty
   bool registered_only = false;                // drop records whose DNS verdict is UNREGISTERED or WILDCARD
+  // What the stages read of the request beyond the name (LookupInput): the MX check's RCPT opt-in.
+  bool probe_mail = false;
+  // When a generator stops at its cap (options().max_candidates) with names left, the pipeline counts how many
+  // its kinds make without the cap, up to this + 1 (uncapped_total()); 0: no count.
+  std::size_t count_uncapped_up_to = 0;
   // Called once, on the CPU executor, when the last generator ended (each then freed its names: what a
   // memory budget charged for them can go back); not called when the stream is cancelled first. Optional.
   std::function<void()> generation_done;
@@ -106,6 +111,12 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   // kinds ahead from its second chunk (permute::Generator::RunAhead), so usually long before generation ends;
   // 0 before. Once set it does not change, and it is never less than generated().
   std::uint64_t total() const { return total_.load(std::memory_order_relaxed); }
+  // Once generation has ended, when a cap cut an input's candidates: the stream's candidates without the cap
+  // (each cut input counted up to StreamWork::count_uncapped_up_to + 1); 0 before, or when nothing was cut.
+  std::uint64_t uncapped_total() const { return uncapped_total_.load(std::memory_order_relaxed); }
+  // The cap of each input's candidates (its Generator's), and the count's own cap (StreamWork).
+  std::uint64_t max_candidates() const { return max_candidates_; }
+  std::uint64_t count_uncapped_up_to() const { return count_uncapped_up_to_; }
 
  private:
   struct Slot {
@@ -189,6 +200,9 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   const StagePlan stages_;
   const std::uint32_t all_stages_;  // a bit per stage
   const bool registered_only_;
+  const bool probe_mail_;
+  const std::size_t count_uncapped_up_to_;
+  const std::uint64_t max_candidates_;
   const std::size_t max_inflight_candidates_;
   const std::uint64_t stream_id_;  // LookupInput::stream: unique in the process
   const std::chrono::steady_clock::duration batch_window_;
@@ -220,7 +234,11 @@ class EnrichPipeline : public std::enable_shared_from_this<EnrichPipeline> {
   std::atomic<std::uint64_t> generated_{0};
   std::atomic<std::uint64_t> enriched_{0};
   std::atomic<std::uint64_t> filtered_{0};
-  std::atomic<std::uint64_t> total_{0};  // set by the generation task once known (the same value after)
+  std::atomic<std::uint64_t> total_{0};           // set by the generation task once known (the same value after)
+  std::atomic<std::uint64_t> uncapped_total_{0};  // set with total_ at the end of generation, when a cap cut
+  // Touched by the generation task only: what the cut inputs' kinds make beyond their caps.
+  std::uint64_t beyond_caps_ = 0;
+  bool capped_ = false;
 };
 
 }  // namespace squatstream::pipeline

@@ -8,18 +8,51 @@
 namespace squatstream::pipeline {
 
 StreamDrain::StreamDrain(std::shared_ptr<EnrichPipeline> pipeline, asio::io_context& io, std::size_t max_batch_records,
-                         const PipelineMetrics& metrics, StreamTransport& transport, std::size_t max_batch_bytes)
+                         const PipelineMetrics& metrics, StreamTransport& transport, std::size_t max_batch_bytes,
+                         std::chrono::steady_clock::duration progress_interval)
     : pipeline_(std::move(pipeline)),
       io_(io),
       max_batch_records_(max_batch_records),
       max_batch_bytes_(max_batch_bytes),
       metrics_(metrics),
       transport_(transport),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      progress_interval_(progress_interval),
+      heartbeat_(io) {}
 
 void StreamDrain::Start() {
   pipeline_->buffer().SetDataCallback([this] { ScheduleTryWrite(); });
+  if (progress_interval_ > std::chrono::steady_clock::duration::zero()) {
+    MutexLock lock(mu_);
+    ArmHeartbeat();
+  }
   TryWrite();  // arms the data callback if nothing is there yet
+}
+
+void StreamDrain::ArmHeartbeat() {
+  if (finished_ || done_) return;
+  ++posted_;
+  heartbeat_.expires_after(progress_interval_);
+  heartbeat_.async_wait([this](const asio::error_code& error) { Heartbeat(error == asio::error::operation_aborted); });
+}
+
+void StreamDrain::Heartbeat(bool cancelled) {
+  if (!cancelled) {
+    {
+      MutexLock lock(mu_);
+      progress_due_ = true;
+    }
+    TryWrite();
+  }
+  bool last = false;
+  {
+    MutexLock lock(mu_);
+    // Handled: the message just sent carried the progress, or a write in flight carries it, or nothing moved.
+    progress_due_ = false;
+    if (!cancelled) ArmHeartbeat();
+    last = --posted_ == 0 && done_;
+  }
+  if (last) transport_.Free();
 }
 
 bool StreamDrain::finished() {
@@ -45,6 +78,7 @@ void StreamDrain::ScheduleTryWrite() {
 }
 
 void StreamDrain::TryWrite() {
+  bool progress_due = false;
   {
     MutexLock lock(mu_);
     if (finished_) return;
@@ -54,6 +88,7 @@ void StreamDrain::TryWrite() {
     }
     consumer_busy_ = true;
     retry_ = false;
+    progress_due = progress_due_;
   }
   for (;;) {
     // The first batch goes as soon as there is a record; later ones wait for a full batch unless the
@@ -61,8 +96,10 @@ void StreamDrain::TryWrite() {
     const std::size_t max = max_batch_records_;
     const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1, max_batch_bytes_);
     // A finished stream whose last records were filtered out (registered_only) ends with a message of
-    // progress alone, so that the client learns how many candidates were looked up.
-    const bool final_progress = result.taken == 0 && result.finished && pipeline_->enriched() != reported_enriched_;
+    // progress alone, so that the client learns how many candidates were looked up; so does a quiet stream
+    // when the heartbeat fires and its counters moved.
+    const bool moved = pipeline_->enriched() != reported_enriched_ || pipeline_->total() != reported_total_;
+    const bool final_progress = result.taken == 0 && (result.finished || progress_due) && moved;
     if (result.taken > 0 || final_progress) {
       sent_ += batch_.size();
       v1::Progress progress;
@@ -70,7 +107,11 @@ void StreamDrain::TryWrite() {
       progress.set_enriched(pipeline_->enriched());
       progress.set_sent(sent_);
       progress.set_total(pipeline_->total());
+      progress.set_max_candidates(pipeline_->max_candidates());
+      progress.set_max_candidates_limit(pipeline_->count_uncapped_up_to());
+      progress.set_uncapped_total(pipeline_->uncapped_total());
       reported_enriched_ = progress.enriched();
+      reported_total_ = progress.total();
       transport_.Frame(batch_, progress);
 
       const auto n = static_cast<double>(batch_.size());
@@ -87,6 +128,7 @@ void StreamDrain::TryWrite() {
       // The role stays claimed until WriteDone. Under mu_ so that no write starts after Finish (StartWrite
       // and Finish return at once; reactions never run inline).
       MutexLock lock(mu_);
+      progress_due_ = false;  // this message carries the progress
       if (!finished_) transport_.StartWrite();
       return;
     }
@@ -104,6 +146,7 @@ void StreamDrain::TryWrite() {
       return;
     }
     retry_ = false;
+    progress_due = progress_due_;
   }
 }
 
@@ -129,6 +172,7 @@ void StreamDrain::FinishOnce(const absl::Status& status) {
   MutexLock lock(mu_);
   if (finished_) return;
   finished_ = true;
+  heartbeat_.cancel();  // its handler runs soon, aborted, and is the last posted call if it was pending
   transport_.Finish(status);
 }
 
@@ -138,7 +182,8 @@ void StreamDrain::Done() {
   {
     MutexLock lock(mu_);
     done_ = true;
-    if (posted_ > 0) return;  // the last posted TryWrite frees the owner
+    heartbeat_.cancel();
+    if (posted_ > 0) return;  // the last posted call (a TryWrite, the heartbeat) frees the owner
   }
   transport_.Free();
 }

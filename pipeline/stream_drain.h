@@ -9,6 +9,11 @@
 // pipeline flushes (nothing more comes right away) or finishes. Reactions never block: when there is nothing
 // to take the drain returns, and the buffer's data callback resumes it — posted to the executor, so that
 // framing and starting a write never run on (and stall) the pipeline's strand that pushed the record.
+//
+// Progress: every message carries the stream's counters. With a progress interval, a stream that sends
+// nothing for that long (a registered_only stream whose names are all unregistered, a slow resolver) sends a
+// message of progress alone when its counters moved, so that a client can show how far it is and tell a slow
+// stream from a stalled one.
 #ifndef SQUATSTREAM_PIPELINE_STREAM_DRAIN_H_
 #define SQUATSTREAM_PIPELINE_STREAM_DRAIN_H_
 
@@ -22,6 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "asio/io_context.hpp"
+#include "asio/steady_timer.hpp"
 #include "base/mutex.h"
 #include "pipeline/enrich_pipeline.h"
 #include "pipeline/pipeline_metrics.h"
@@ -54,10 +60,12 @@ class StreamDrain {
   // `pipeline` is started by the caller; `io` runs the posted drains. Everything given outlives the drain.
   // A message holds at most `max_batch_records` records and, beyond its first record, at most
   // `max_batch_bytes` of them (well under a client's default 4 MiB message limit: a record is at most its
-  // candidate's reservation, see enrich_pipeline.h).
+  // candidate's reservation, see enrich_pipeline.h). A positive `progress_interval` arms the progress
+  // heartbeat (above); zero: messages go only with records, and at the end.
   StreamDrain(std::shared_ptr<EnrichPipeline> pipeline, asio::io_context& io, std::size_t max_batch_records,
               const PipelineMetrics& metrics, StreamTransport& transport,
-              std::size_t max_batch_bytes = kDefaultMaxBatchBytes);
+              std::size_t max_batch_bytes = kDefaultMaxBatchBytes,
+              std::chrono::steady_clock::duration progress_interval = std::chrono::steady_clock::duration::zero());
   static constexpr std::size_t kDefaultMaxBatchBytes = std::size_t{1} << 20;
 
   // Takes the first records, or arms the buffer's data callback. Call once, after the pipeline started.
@@ -81,6 +89,9 @@ class StreamDrain {
   // The buffer's data callback: posts TryWrite to the executor; Done waits for posted calls to run.
   void ScheduleTryWrite();
   void FinishOnce(const absl::Status& status);
+  // Arms the progress heartbeat's timer once more (counted as a posted call) unless the stream finished.
+  void ArmHeartbeat() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Heartbeat(bool cancelled);
 
   const std::shared_ptr<EnrichPipeline> pipeline_;
   asio::io_context& io_;
@@ -89,6 +100,7 @@ class StreamDrain {
   const PipelineMetrics& metrics_;
   StreamTransport& transport_;
   const std::chrono::steady_clock::time_point started_;
+  const std::chrono::steady_clock::duration progress_interval_;
 
   // The consumer role (drain + write) is claimed under mu_ but exercised outside it, because draining can
   // run the buffer's callbacks and those must not run under our lock. `retry_` records a wake-up that came
@@ -99,11 +111,16 @@ class StreamDrain {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   int posted_ ABSL_GUARDED_BY(mu_) = 0;     // ScheduleTryWrite calls not run yet
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // Done ran: the last posted call frees the owner
+  // The heartbeat's timer: armed and cancelled under mu_, so that calls on it never overlap (an asio timer is
+  // not thread-safe, and Done runs on a gRPC thread while the handler re-arms on an executor thread).
+  asio::steady_timer heartbeat_ ABSL_GUARDED_BY(mu_);
+  bool progress_due_ ABSL_GUARDED_BY(mu_) = false;  // the heartbeat fired: send progress even without records
 
   // Touched only by the thread holding the consumer role.
   std::vector<std::string> batch_;  // serialized records
   std::uint64_t sent_ = 0;
   std::uint64_t reported_enriched_ = 0;  // the enriched count of the last message sent
+  std::uint64_t reported_total_ = 0;     // and its total
   bool first_write_done_ = false;
 };
 

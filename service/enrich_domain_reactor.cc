@@ -71,6 +71,8 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   pipeline_options.bytes_per_slot = MemoryBudget::kBytesPerSlot;
   work.stages = *std::move(stages);
   work.registered_only = spec->registered_only;
+  work.probe_mail = spec->probe_mail;
+  work.count_uncapped_up_to = context_.limits.request.max_candidates;
   // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
   // comes first.
   work.generation_done = admission_.GenerationDone();
@@ -78,7 +80,7 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
                                                    std::move(work), pipeline_options, context_.metrics->pipeline);
   // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
   drain_.emplace(pipeline, context_.executor->context(), context_.limits.max_batch_records, context_.metrics->pipeline,
-                 *this, context_.limits.max_batch_bytes);
+                 *this, context_.limits.max_batch_bytes, context_.limits.progress_interval);
   if (absl::Status s = admission_.Register(this); !s.ok()) {  // the drain began since the slot was taken
     pipeline->Cancel();
     drain_.reset();

@@ -64,6 +64,7 @@ absl::StatusOr<v1::EnrichDomainRequest> DecodeRequest(const grpc::ByteBuffer& se
   request.set_max_candidates(wire.max_candidates());
   request.set_permute_subdomains(wire.permute_subdomains());
   request.set_registered_only(wire.registered_only());
+  request.set_probe_mail(wire.probe_mail());
   for (std::string& d : *wire.mutable_domains()) request.add_domains(std::move(d));
   return request;
 }
@@ -141,6 +142,7 @@ absl::StatusOr<StreamSpec> ParseRequest(const v1::EnrichDomainRequest& request, 
   }
   spec.generator.subdomains = request.permute_subdomains();
   spec.registered_only = request.registered_only();
+  spec.probe_mail = request.probe_mail();
   // No selection: every stage the server runs (the registry plans them), DNS among them.
   if (spec.registered_only && !spec.enrichers.empty() &&
       std::find(spec.enrichers.begin(), spec.enrichers.end(), v1::ENRICHER_DNS) == spec.enrichers.end()) {

@@ -28,6 +28,7 @@ struct StreamSpec {
   // In request order, no duplicates (DNS added for registered_only); empty: every stage the server runs.
   std::vector<v1::Enricher> enrichers;
   bool registered_only = false;
+  bool probe_mail = false;  // the MX check's MAIL FROM / RCPT TO (EnrichDomainRequest.probe_mail)
 };
 
 // Reads a serialized EnrichDomainRequest. The domain is read as bytes (request_wire.proto), so one that is not

@@ -35,6 +35,9 @@ struct LookupInput {
   // The stream asking (unique in the process): stages whose shared resources one stream could hold (the
   // banner stage's connection slots) share them fairly between streams. 0: none in particular.
   std::uint64_t stream = 0;
+  // The request asked for the MX check beyond the greeting (EnrichDomainRequest.probe_mail): the banner stage
+  // sends MAIL FROM and RCPT TO only then.
+  bool probe_mail = false;
 };
 
 // How a lookup ended. Skipped: there was nothing to look up (a stage it needs found nothing: NXDOMAIN, no

@@ -178,6 +178,47 @@ TEST_F(EnrichPipelineTest, TotalIsEveryInputsCandidatesOnceGenerationEnded) {
   EXPECT_EQ(pipeline->generated(), expected);
 }
 
+// A cap that cuts an input's candidates is counted: the stream's candidates without it (each cut input up to
+// the count's own cap + 1), so that a client can say what the cap cut; nothing cut, nothing said.
+TEST_F(EnrichPipelineTest, WhatACapCutIsCountedUpToTheLimit) {
+  Register(v1::ENRICHER_DNS, {absl::ZeroDuration(), 0.0, 0.1});
+  absl::StatusOr<permute::ParsedDomain> example = permute::ParseDomain("example.com");
+  ASSERT_TRUE(example.ok());
+  const std::size_t all = permute::GenerateAll(*example, {}).size();
+  ASSERT_GT(all, 2000u);
+  absl::StatusOr<permute::ParsedDomain> short_one = permute::ParseDomain("a.io");
+  ASSERT_TRUE(short_one.ok());
+  const std::size_t all_short = permute::GenerateAll(*short_one, {}).size();
+  ASSERT_LT(all_short, 1000u);
+  absl::StatusOr<StagePlan> plan = registry_.Plan({v1::ENRICHER_DNS});
+  ASSERT_TRUE(plan.ok());
+  auto run = [&](const std::vector<std::pair<std::string, std::size_t>>& inputs, std::size_t count_up_to) {
+    StreamWork work;
+    for (const auto& input : inputs) {
+      permute::GeneratorOptions options;
+      options.max_candidates = input.second;
+      work.generators.emplace_back(*permute::ParseDomain(input.first), options);
+    }
+    work.stages = *plan;
+    work.count_uncapped_up_to = count_up_to;
+    auto pipeline = EnrichPipeline::Create(executor_.context(), cpu_.context(), std::move(work), PipelineOptions{},
+                                           metrics_.pipeline);
+    pipeline->Start();
+    DrainAll(*pipeline);
+    return std::make_pair(pipeline->total(), pipeline->uncapped_total());
+  };
+  // Cut at 1,000: the whole set counted, and the cut input's cap reported.
+  EXPECT_EQ(run({{"example.com", 1000}}, 100000), std::make_pair(std::uint64_t{1000}, std::uint64_t{all}));
+  // Two inputs, one cut: the other's candidates are in both counts.
+  EXPECT_EQ(run({{"example.com", 1000}, {"a.io", 1000}}, 100000),
+            std::make_pair(std::uint64_t{1000 + all_short}, std::uint64_t{all + all_short}));
+  // The count stops at its cap + 1 ("more than 1,500").
+  EXPECT_EQ(run({{"example.com", 1000}}, 1500), std::make_pair(std::uint64_t{1000}, std::uint64_t{1501}));
+  // Not cut (the cap above the set, or no count asked): 0.
+  EXPECT_EQ(run({{"a.io", 1000}}, 100000).second, 0u);
+  EXPECT_EQ(run({{"example.com", 1000}}, 0).second, 0u);
+}
+
 TEST_F(EnrichPipelineTest, CancelEndsEveryStageInFlight) {
   Register(v1::ENRICHER_DNS, {absl::Milliseconds(1), 0.0, 1.0});
   Register(v1::ENRICHER_BANNER, {absl::Seconds(60), 0.0});  // would hold the executor for a minute

@@ -303,5 +303,70 @@ TEST_F(StreamDrainTest, ACutBeforeTheStartEndsTheStreamWithoutAWrite) {
   EXPECT_EQ(transport.writes(), 0);
 }
 
+// A registered_only stream whose names are all unregistered sends no record until its end: with a progress
+// interval it sends its progress alone meanwhile (a client's bar moves), without one only at the end.
+class QuietStreamTest : public ::testing::Test {
+ protected:
+  QuietStreamTest() {
+    const workers::StageDef& dns = **workers::FindStage(v1::ENRICHER_DNS);
+    EXPECT_TRUE(registry_
+                    .Add(dns,
+                         std::make_unique<workers::StubEnricher>(
+                             dns, workers::StubConfig{absl::Milliseconds(20), 0, /*registered_rate=*/0}),
+                         metrics_.Stage("dns"))
+                    .ok());
+  }
+  // 60 names, 2 lookups at a time of ~20 ms each: the stream runs ~0.6 s.
+  void Run(FakeTransport& transport, std::chrono::milliseconds progress_interval) {
+    absl::StatusOr<permute::ParsedDomain> parsed = permute::ParseDomain("internationalbusinessmachines.com");
+    ASSERT_TRUE(parsed.ok());
+    permute::GeneratorOptions options;
+    options.max_candidates = 60;
+    StreamWork work;
+    work.generators.emplace_back(*parsed, options);
+    work.registered_only = true;
+    absl::StatusOr<StagePlan> plan = registry_.Plan({v1::ENRICHER_DNS});
+    ASSERT_TRUE(plan.ok());
+    work.stages = *plan;
+    PipelineOptions pipeline_options;
+    pipeline_options.max_inflight_lookups = 2;
+    auto pipeline =
+        EnrichPipeline::Create(io_.context(), cpu_.context(), std::move(work), pipeline_options, metrics_.pipeline);
+    auto drain = std::make_unique<StreamDrain>(pipeline, io_.context(), 64, metrics_.pipeline, transport,
+                                               StreamDrain::kDefaultMaxBatchBytes, progress_interval);
+    StreamDrain* raw = drain.get();
+    transport.Attach(std::move(drain));
+    pipeline->Start();
+    raw->Start();
+    transport.Bind();
+    ASSERT_TRUE(transport.WaitFreed());
+  }
+
+  TestMetrics metrics_;
+  EnricherRegistry registry_;
+  workers::Executor io_{2};
+  workers::Executor cpu_{1};
+};
+
+TEST_F(QuietStreamTest, ItsProgressGoesOutAloneEveryInterval) {
+  FakeTransport transport(std::chrono::microseconds(0));
+  Run(transport, std::chrono::milliseconds(100));
+  EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+  EXPECT_TRUE(transport.status().ok()) << transport.status();
+  EXPECT_EQ(transport.framed_records(), 0u);
+  // The heartbeats (at least two in ~0.6 s at 100 ms) and the final progress: every name checked.
+  EXPECT_GE(transport.writes(), 3);
+  EXPECT_EQ(transport.last_progress().enriched(), 60u);
+  EXPECT_EQ(transport.last_progress().total(), 60u);
+}
+
+TEST_F(QuietStreamTest, WithoutAnIntervalOnlyTheEndSaysHowFarItGot) {
+  FakeTransport transport(std::chrono::microseconds(0));
+  Run(transport, std::chrono::milliseconds(0));
+  EXPECT_TRUE(transport.violations().empty()) << transport.violations().front();
+  EXPECT_EQ(transport.writes(), 1);
+  EXPECT_EQ(transport.last_progress().enriched(), 60u);
+}
+
 }  // namespace
 }  // namespace squatstream::pipeline

@@ -547,10 +547,11 @@ class Chain : public std::enable_shared_from_this<Chain> {
 class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
  public:
   BannerLookup(std::shared_ptr<Shared> shared, const asio::any_io_executor& strand, std::string candidate,
-               std::string input, v1::DnsResult dns, std::uint64_t stream, Enricher::Callback done)
+               std::string input, v1::DnsResult dns, std::uint64_t stream, bool probe_mail, Enricher::Callback done)
       : shared_(std::move(shared)),
         strand_(strand),
         stream_(stream),
+        probe_mail_(probe_mail),
         candidate_(std::move(candidate)),
         input_(std::move(input)),
         dns_(std::move(dns)),
@@ -735,8 +736,8 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
           self->Gated<v1::SmtpProbe>(
               "smtp", addresses[0],
               [self, a, mx, candidate](absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
-                return ProbeSmtp(self->strand_, a, self->shared_->options.smtp_port, mx, candidate, self->LineOptions(),
-                                 std::move(done));
+                return ProbeSmtp(self->strand_, a, self->shared_->options.smtp_port, mx, candidate, self->probe_mail_,
+                                 self->LineOptions(), std::move(done));
               },
               &self->smtp_);
         }
@@ -819,6 +820,7 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
   std::shared_ptr<Shared> shared_;
   asio::any_io_executor strand_;
   std::uint64_t stream_;  // whose turn at the gate (LookupInput::stream)
+  bool probe_mail_;       // MAIL FROM and RCPT TO after EHLO (LookupInput::probe_mail)
   std::string candidate_;
   std::string input_;
   v1::DnsResult dns_;
@@ -934,7 +936,8 @@ void BannerEnricher::Lookup(const LookupInput& input, asio::any_io_executor exec
                             Callback done) {
   const v1::DnsResult* dns = DnsResultOf(input.record);
   auto lookup = std::make_shared<BannerLookup>(shared_, executor, std::string(input.domain_ascii), input.record.input(),
-                                               dns == nullptr ? v1::DnsResult() : *dns, input.stream, std::move(done));
+                                               dns == nullptr ? v1::DnsResult() : *dns, input.stream, input.probe_mail,
+                                               std::move(done));
   lookup->Watch(cancel);
   // Started from the strand, so that `done` never runs inline.
   asio::post(executor, [lookup] { lookup->Start(); });

@@ -225,12 +225,12 @@ std::string Joined(const SmtpReply& r) {
 }  // namespace
 
 std::function<void()> ProbeSmtp(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
-                                const std::string& mx, const std::string& candidate, const LineProbeOptions& options,
-                                absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
+                                const std::string& mx, const std::string& candidate, bool probe_mail,
+                                const LineProbeOptions& options, absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
   auto result = std::make_shared<v1::SmtpProbe>();
   result->set_mx(mx);
   result->set_address(address.to_string());
-  result->set_rcpt_to(RandomMailbox() + "@" + candidate);
+  if (probe_mail) result->set_rcpt_to(RandomMailbox() + "@" + candidate);
   auto talk = std::make_shared<Conversation>(strand, asio::ip::tcp::endpoint(address, static_cast<std::uint16_t>(port)),
                                              options, "smtp", absl::StrFormat("smtp %s (%s)", mx, address.to_string()),
                                              [result, done = std::move(done)](const absl::Status& status) mutable {
@@ -238,8 +238,8 @@ std::function<void()> ProbeSmtp(const asio::any_io_executor& strand, const asio:
                                                std::move(done)(std::move(*result));
                                              });
   auto reply = std::make_shared<SmtpReply>();
-  // 220 greeting -> EHLO -> MAIL FROM:<> -> RCPT TO -> QUIT. A weak pointer in the steps: the conversation's
-  // own callbacks hold it.
+  // 220 greeting -> EHLO -> (probe_mail: MAIL FROM:<> -> RCPT TO) -> QUIT. A weak pointer in the steps: the
+  // conversation's own callbacks hold it.
   std::weak_ptr<Conversation> weak = talk;
   auto quit = [weak, reply] {
     if (auto t = weak.lock()) t->CloseIsFine();  // the 221 is a courtesy: the answers are in
@@ -259,6 +259,10 @@ std::function<void()> ProbeSmtp(const asio::any_io_executor& strand, const asio:
     });
   };
   auto mail = [weak, reply, result, rcpt, quit] {
+    if (result->rcpt_to().empty()) {  // not asked for: the greeting and EHLO are all (probe_mail)
+      quit();
+      return;
+    }
     Exchange(weak, "MAIL FROM:<>\r\n", "MAIL reply", reply, [reply, result, rcpt, quit] {
       result->set_mail_code(static_cast<std::uint32_t>(reply->code));
       if (reply->code / 100 == 2) {

@@ -39,9 +39,11 @@ struct LineProbeOptions {
 // (PERMISSION_DENIED: the policy refused the address, nothing dialled; DEADLINE_EXCEEDED naming the phase;
 // UNAVAILABLE: refused / reset; INVALID_ARGUMENT: not the protocol). The function returned cancels (done
 // runs with CANCELLED) and must be called on the strand.
+// ProbeSmtp reads the greeting and EHLO; with `probe_mail` (the request's opt-in) it goes on to MAIL FROM:<> and
+// RCPT TO a random mailbox at `candidate`, as dnstwist does only with -m.
 std::function<void()> ProbeSmtp(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
-                                const std::string& mx, const std::string& candidate, const LineProbeOptions& options,
-                                absl::AnyInvocable<void(v1::SmtpProbe) &&> done);
+                                const std::string& mx, const std::string& candidate, bool probe_mail,
+                                const LineProbeOptions& options, absl::AnyInvocable<void(v1::SmtpProbe) &&> done);
 std::function<void()> ProbeSsh(const asio::any_io_executor& strand, const asio::ip::address& address, int port,
                                const LineProbeOptions& options, absl::AnyInvocable<void(v1::SshProbe) &&> done);
 

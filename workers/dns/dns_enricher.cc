@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "asio/post.hpp"
@@ -108,6 +109,15 @@ void DnsEnricher::Lookup(const LookupInput& input, asio::any_io_executor executo
 void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
   std::vector<const ResourceRecord*> kept_ns;
   AddQuery(*c, RrType::kNs, r, c->result.add_queries(), &kept_ns);
+  if (!r.response.ok() && !absl::IsDeadlineExceeded(r.response.status()) && !absl::IsCancelled(r.response.status())) {
+    // Not an answer and not a silence: the resolver could not be asked at all (connection refused, no route),
+    // every try. A lookup failure with its cause, not a verdict about the name: the record says why, and a
+    // client can tell a resolver that is down from names that are unknown.
+    Finish(c,
+           absl::UnavailableError(absl::StrCat("the DNS resolver could not be asked (", r.response.status().message(),
+                                               "): is it running and reachable? (--dns_servers)")));
+    return;
+  }
   if (Failed(r)) {
     c->result.set_verdict(v1::DNS_VERDICT_UNKNOWN);
     Finish(c, absl::OkStatus());

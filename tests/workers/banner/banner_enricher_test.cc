@@ -230,15 +230,16 @@ class BannerTest : public ::testing::Test {
     return r;
   }
 
-  std::future<LookupResult> Ask(const v1::Record& record, asio::cancellation_slot slot = {}) {
+  // With the MX check's MAIL FROM / RCPT TO asked for (EnrichDomainRequest.probe_mail) unless `probe_mail` is off.
+  std::future<LookupResult> Ask(const v1::Record& record, asio::cancellation_slot slot = {}, bool probe_mail = true) {
     auto promise = std::make_shared<std::promise<LookupResult>>();
     std::future<LookupResult> f = promise->get_future();
-    enricher_->Lookup(LookupInput{record.domain_ascii(), record}, strand_, slot,
+    enricher_->Lookup(LookupInput{record.domain_ascii(), record, 0, probe_mail}, strand_, slot,
                       [promise](LookupResult r) { promise->set_value(std::move(r)); });
     return f;
   }
-  v1::BannerResult Lookup(const v1::Record& record) {
-    std::future<LookupResult> f = Ask(record);
+  v1::BannerResult Lookup(const v1::Record& record, bool probe_mail = true) {
+    std::future<LookupResult> f = Ask(record, {}, probe_mail);
     if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       ADD_FAILURE() << record.domain_ascii() << ": no result within 30 s";
       return {};
@@ -320,6 +321,25 @@ TEST_F(BannerTest, PlainServersAsTheyAnswer) {
             static_cast<double>(Field(json_, "ssh_banner").size() + 2));  // the line and its CR LF
   EXPECT_GT(Counter("squatstream_banner_bytes_read_total", "smtp"), 50);
   EXPECT_GT(Counter("squatstream_banner_bytes_read_total", "http"), 100);
+}
+
+TEST_F(BannerTest, TheMailExchangerGetsOnlyEhloUnlessTheRequestAsksForTheMailCheck) {
+  Start(Options());
+  const std::string smtp_log = Field(json_, "smtp_log");
+  const std::size_t before = ReadAll(smtp_log).size();
+  const v1::BannerResult b = Lookup(RecordFor("plain.banner.test", Addr("plain"), "mx-accept.banner.test"), false);
+  EXPECT_EQ(b.smtp().status().code(), 0) << b.smtp().status().message();
+  EXPECT_THAT(b.smtp().banner(), StartsWith("220 "));
+  EXPECT_FALSE(b.smtp().ehlo().empty());
+  EXPECT_EQ(b.smtp().mail_code(), 0u);
+  EXPECT_EQ(b.smtp().rcpt_code(), 0u);
+  EXPECT_TRUE(b.smtp().rcpt_to().empty());
+  EXPECT_FALSE(b.smtp().accepts_any_recipient());
+  // What the server was sent in this conversation: EHLO and QUIT, never MAIL or RCPT.
+  const std::string log = ReadAll(smtp_log).substr(before);
+  EXPECT_THAT(log, HasSubstr("EHLO"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("MAIL FROM")));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("RCPT")));
 }
 
 TEST_F(BannerTest, ARedirectChainIsFollowedHopByHopIntoHttps) {

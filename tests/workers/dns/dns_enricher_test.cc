@@ -2,6 +2,11 @@
 // server for SERVFAIL, REFUSED and truncation, a silent port for timeouts, cancellation and the rate limit.
 #include "workers/dns/dns_enricher.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
 #include <future>
@@ -322,17 +327,53 @@ TEST_F(DnsStageTest, AServerThatDiesMidwayLeavesEveryLookupAnswered) {
   nsd->Kill();
   ASSERT_EQ(batch->all_done.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
   std::lock_guard<std::mutex> lock(batch->mu);
-  int unregistered = 0, unknown = 0;
+  // After the kill a query is refused (ICMP port unreachable: the resolver cannot be asked — a failed lookup
+  // saying so) or unanswered (TIMEOUT: verdict unknown), never a verdict about the name.
+  int unregistered = 0, unknown = 0, unreachable = 0;
   for (std::size_t i = 0; i < names.size(); ++i) {
     EXPECT_EQ(batch->calls[i], 1);
-    ASSERT_TRUE(batch->results[i].status.ok());
-    const v1::DnsVerdict v = batch->results[i].value.dns().verdict();
+    const LookupResult& r = batch->results[i];
+    if (!r.status.ok()) {
+      EXPECT_EQ(r.status.code(), absl::StatusCode::kUnavailable) << r.status;
+      EXPECT_THAT(std::string(r.status.message()), ::testing::HasSubstr("the DNS resolver could not be asked"));
+      ++unreachable;
+      continue;
+    }
+    const v1::DnsVerdict v = r.value.dns().verdict();
     unregistered += v == v1::DNS_VERDICT_UNREGISTERED;
     unknown += v == v1::DNS_VERDICT_UNKNOWN;
   }
-  EXPECT_EQ(unregistered + unknown, 300);
-  EXPECT_GT(unregistered, 50);  // answered before the kill
-  EXPECT_GT(unknown, 50);       // no answer after it
+  EXPECT_EQ(unregistered + unknown + unreachable, 300);
+  EXPECT_GT(unregistered, 50);           // answered before the kill
+  EXPECT_GT(unknown + unreachable, 50);  // no answer after it
+}
+
+// A resolver nobody listens on (a closed loopback port: every query refused) fails each lookup with UNAVAILABLE
+// saying the resolver could not be asked — not a verdict "unknown" with an empty message on every name.
+TEST_F(DnsStageTest, AResolverThatCannotBeAskedFailsTheLookupSayingSo) {
+  // A port that was free a moment ago: bound, read, closed.
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t length = sizeof a;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length), 0);
+  close(fd);
+  ResolverOptions o = Options("127.0.0.1:" + std::to_string(ntohs(a.sin_port)));
+  o.timeout = std::chrono::milliseconds(500);
+  StartStage(o);
+  const std::vector<std::string> names = {"a.com", "b.com", "c.com"};
+  auto strand = asio::make_strand(executor_->context());
+  auto batch = StartLookups(names, strand);
+  ASSERT_EQ(batch->all_done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  std::lock_guard<std::mutex> lock(batch->mu);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(batch->results[i].status.code(), absl::StatusCode::kUnavailable) << names[i];
+    EXPECT_THAT(std::string(batch->results[i].status.message()),
+                ::testing::HasSubstr("the DNS resolver could not be asked"));
+  }
 }
 
 TEST(DnsMessage, RefusesWhatIsNotAResponse) {
