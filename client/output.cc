@@ -20,6 +20,7 @@
 #include "client/sanitize.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/json_util.h"
+#include "permute/domain.h"
 #include "permute/kind.h"
 
 namespace squatstream::client {
@@ -223,7 +224,13 @@ std::vector<TableColumn> TableColumns(const OutputOptions& options) {
   std::vector<TableColumn> columns;
   columns.push_back(
       {"KIND", 14, 10, [](const v1::Record& r) { return KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""); }});
-  if (options.batch) columns.push_back({"INPUT", 20, 10, [](const v1::Record& r) { return r.input(); }});
+  if (options.batch) {
+    // The input as the user wrote it, most likely: the record carries its ASCII form.
+    columns.push_back({"INPUT", 20, 10, [](const v1::Record& r) {
+                         absl::StatusOr<permute::NameForms> forms = permute::ToNameForms(r.input());
+                         return forms.ok() ? forms->unicode : r.input();
+                       }});
+  }
   columns.push_back({"DOMAIN", 28, 20, [](const v1::Record& r) { return r.domain_unicode(); }});
   for (v1::Enricher stage : StageColumns()) {
     const bool selected = options.stages.empty() || stage == v1::ENRICHER_DNS ||
