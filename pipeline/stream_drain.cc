@@ -107,9 +107,11 @@ void StreamDrain::TryWrite() {
       progress.set_enriched(pipeline_->enriched());
       progress.set_sent(sent_);
       progress.set_total(pipeline_->total());
-      progress.set_max_candidates(pipeline_->max_candidates());
-      progress.set_max_candidates_limit(pipeline_->count_uncapped_up_to());
-      progress.set_uncapped_total(pipeline_->uncapped_total());
+      if (const std::uint64_t uncapped = pipeline_->uncapped_total(); uncapped != 0) {  // the cap cut: say so
+        progress.set_max_candidates(pipeline_->max_candidates());
+        progress.set_max_candidates_limit(pipeline_->count_uncapped_up_to());
+        progress.set_uncapped_total(uncapped);
+      }
       reported_enriched_ = progress.enriched();
       reported_total_ = progress.total();
       transport_.Frame(batch_, progress);
