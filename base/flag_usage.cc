@@ -163,6 +163,12 @@ absl::StatusOr<PreParsed> PreParseCommandLine(const std::vector<std::string>& ar
       out.action = PreParsed::Action::kVersion;
       return out;
     }
+    // absl's other help flags are no registered flags: its parser recognises them by name.
+    if (name == "helpfull" || name == "helpshort" || name == "helppackage" || name == "only_check_args" ||
+        name == "helpon" || name == "helpmatch") {
+      out.args.push_back(spelled);
+      continue;
+    }
     absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
     std::string value = has_value ? std::string(body.substr(eq + 1)) : "";
     if (flag == nullptr && !has_value && absl::StartsWith(name, "no")) {

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -108,9 +109,12 @@ class RecordWriter {
     if (written_++ == 0) buffer_ += client::FormatHeader(options_);
     buffer_ += client::FormatRecord(options_, record);
   }
-  // Hands what Write buffered to stdio (once per message, so that a big batch is one write).
+  // Writes what Write buffered, at once (once per message, so that a big batch is one write, and a reader at
+  // the other end of a pipe has each message's records as they came).
   void Flush() {
+    if (buffer_.empty()) return;
     std::fwrite(buffer_.data(), 1, buffer_.size(), stdout);
+    std::fflush(stdout);
     buffer_.clear();
   }
   std::uint64_t written() const { return written_; }
@@ -214,6 +218,10 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // absl's --helpfull (the flags reference, scripts/gen-flags-doc.py) opens with this; --help is ClientUsage().
+  absl::SetProgramUsageMessage(
+      "squatstream [flags] DOMAIN [DOMAIN...]: stream the enriched look-alikes of one or more domains.\n"
+      "squatstream names [flags] DOMAIN [DOMAIN...]: list the candidates only, made here (no server, no lookups).");
   const std::vector<std::string> args = squatstream::base::ParseCommandLineOrExit(argc, argv, client::ClientUsage());
   const bool names_mode = args.size() > 1 && args[1] == "names";
   std::vector<std::string> arguments(args.begin() + (names_mode ? 2 : 1), args.end());

@@ -4,8 +4,8 @@ the document differs from the binaries instead, naming the flags that drifted an
 
 usage: scripts/gen-flags-doc.py [--check] [--doc=PATH] SQUATSTREAMD SQUATSTREAM SQUATSTREAM_LOAD
 
-The programs print their flags as absl does: `--name (description); default: value;`, wrapped at 80 columns
-under a `Flags from <source file>:` line. What --help prints is the only source: the descriptions and defaults
+The programs' --helpfull prints their flags as absl does: `--name (description); default: value;`, wrapped at 80
+columns under a `Flags from <source file>:` line (absl's own flags too: left out, their files are not here). What --help prints is the only source: the descriptions and defaults
 are the flags' own (ABSL_FLAG in daemon/flags.cc, client/main.cc, client/load_main.cc). absl prints no type;
 the document says how to read one from the default.
 
@@ -37,10 +37,12 @@ class HelpError(Exception):
 
 
 def run_help(binary):
-    """What `binary --help` prints (absl exits 1 after help; the output decides, not the status)."""
+    """What `binary --helpfull` prints (absl exits 1 after help; the output decides, not the status). --help is
+    the programs' own grouped text (base/flag_usage.h); --helpfull is absl's, every flag under its source file,
+    absl's own among them (parse_help keeps the repository's files only)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
     try:
-        r = subprocess.run([binary, "--help"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        r = subprocess.run([binary, "--helpfull"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=env, timeout=60)
     except OSError as e:
         raise HelpError(f"cannot run {binary}: {e}")
@@ -82,12 +84,16 @@ def parse_help(program, text):
                             "the reference lists defaults only")
         flags.append((m.group("name"), m.group("default"), m.group("description")))
 
+    keep = False  # whether the current section's source file is the repository's (not absl's)
     for line in lines[i:]:
         if line.startswith("  Flags from ") and line.endswith(":"):
             finish(entry)
             entry = None
-            sources.append(source_path(line[len("  Flags from "):-1]))
-        elif line.startswith("    --"):
+            path = source_path(line[len("  Flags from "):-1])
+            keep = os.path.isfile(os.path.join(ROOT, path))
+            if keep:
+                sources.append(path)
+        elif line.startswith("    --") and keep:
             finish(entry)
             entry = [line.strip()]
         elif line.startswith("      ") and entry is not None:
@@ -122,12 +128,12 @@ def render(helps):
     out = [
         "# Flags reference",
         "",
-        "Generated from each program's `--help` by `scripts/gen-flags-doc.py` — do not edit; regenerate with",
+        "Generated from each program's `--helpfull` by `scripts/gen-flags-doc.py` — do not edit; regenerate with",
         f"`{REGENERATE}`",
         "(any preset's build). CI fails when this file and the binaries differ (ctest",
         "`docs_flags_reference_in_sync`).",
         "",
-        "Defaults are printed as `--help` prints them, which names no types: a quoted default is a string, an",
+        "Defaults are printed as `--helpfull` prints them, which names no types: a quoted default is a string, an",
         "unquoted word list a comma-separated list (`(empty)`: none), `true`/`false` a boolean, `20ms`, `2.5s`,",
         "`5m`, `24h` a duration (absl's syntax, e.g. `1h30m`). What the flags mean together — the stages, the",
         "memory budget, the drain — is in [STAGES.md](STAGES.md), [DEPLOY.md](DEPLOY.md) and [CLIENT.md](CLIENT.md).",

@@ -154,7 +154,7 @@ def escaped(s):
 
 def run_client(client, server, fmt):
     r = subprocess.run([client, f"--server={server.address}", f"--format={fmt}", "--kinds=omission",
-                        "--enrichers=dns,banner", "--registered", "--deadline=60s", INPUT],
+                        "--enrichers=dns,banner", "--registered", "--mail", "--deadline=60s", INPUT],  # --mail: the RCPT check
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=90)
     return r.returncode, r.stdout, r.stderr.decode("utf-8", "replace")
 
