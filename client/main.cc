@@ -190,6 +190,7 @@ int RunNames(const std::vector<std::string>& domains, client::Format format,
              const std::vector<v1::PermutationKind>& kinds) {
   client::OutputOptions options;
   options.format = format;
+  options.lookups = false;  // no stage columns
   options.batch = domains.size() > 1;
   options.width = OutputWidth();
   RecordWriter writer(options);

@@ -233,6 +233,7 @@ std::vector<TableColumn> TableColumns(const OutputOptions& options) {
   }
   columns.push_back({"DOMAIN", 28, 20, [](const v1::Record& r) { return r.domain_unicode(); }});
   for (v1::Enricher stage : StageColumns()) {
+    if (!options.lookups) break;
     const bool selected = options.stages.empty() || stage == v1::ENRICHER_DNS ||
                           std::find(options.stages.begin(), options.stages.end(), stage) != options.stages.end();
     if (!selected) continue;

@@ -29,6 +29,8 @@ struct OutputOptions {
   // stages' columns only; the CSV's columns never change (an unselected stage's are empty), as scripts rely
   // on their order.
   std::vector<v1::Enricher> stages;
+  // False for candidates that were not looked up (`squatstream names`): the table has no stage column.
+  bool lookups = true;
   // More than one input domain: the table gets an INPUT column (the CSV and JSON always carry the input).
   bool batch = false;
   // Table only: the terminal's width in columns; the columns share it and a longer cell is cut with "…", so

@@ -809,6 +809,11 @@ TEST(Output, TableShowsTheSelectedStagesOnly) {
   dns.stages = {v1::ENRICHER_DNS};
   EXPECT_THAT(FormatHeader(dns), ::testing::MatchesRegex("KIND +DOMAIN +DNS\n"));
   EXPECT_THAT(FormatHeader(kTable), ::testing::MatchesRegex("KIND +DOMAIN +DNS +GEO +WHOIS +BANNER\n"));
+  // Candidates not looked up (`squatstream names`): no stage column at all.
+  OutputOptions names = kTable;
+  names.lookups = false;
+  EXPECT_THAT(FormatHeader(names), ::testing::MatchesRegex("KIND +DOMAIN\n"));
+  EXPECT_THAT(FormatRecord(names, WideRecord("example.com")), ::testing::MatchesRegex("[a-z-]+[+]? +example[.]com\n"));
 }
 
 // Strangers' text is escaped before it is measured: an ESC shown as \x1b takes four columns, not none.
