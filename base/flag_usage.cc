@@ -150,7 +150,14 @@ absl::StatusOr<PreParsed> PreParseCommandLine(const std::vector<std::string>& ar
       out.args.push_back(arg);
       continue;
     }
-    const std::string spelled = SpellFlag(arg);
+    std::string spelled = SpellFlag(arg);
+    if (arg[1] != '-') {  // a one-letter spelling: -r, -f=csv
+      const std::size_t end = arg.find('=');
+      if (auto it = spec.short_flags.find(arg.substr(1, end == std::string::npos ? end : end - 1));
+          it != spec.short_flags.end()) {
+        spelled = absl::StrCat("--", it->second, end == std::string::npos ? "" : arg.substr(end));
+      }
+    }
     absl::string_view body = absl::StripPrefix(absl::StripPrefix(spelled, "-"), "-");
     const std::size_t eq = body.find('=');
     const absl::string_view name = body.substr(0, eq);

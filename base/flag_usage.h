@@ -8,6 +8,7 @@
 #define SQUATSTREAM_BASE_FLAG_USAGE_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct UsageSpec {
   // The title of the group for an owned flag that no group names (e.g. one per stage); empty: "Other flags".
   // Such groups follow the named ones, sorted by title, their flags by name.
   std::function<std::string(absl::string_view file)> group_of;
+  // One-letter spellings and the flag each stands for ("r" -> "registered": -r, -f=csv, -f csv), as the tools
+  // users come from spell them (dnstwist's -r, -m, -f).
+  std::map<std::string, std::string> short_flags;
 };
 
 // The --help text: synopsis, each group ("Title:" then "  --name (default: value)" and its help wrapped at 100

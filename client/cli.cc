@@ -40,6 +40,7 @@ std::string FlagDuration(absl::Duration d) { return absl::FormatDuration(d); }
 base::UsageSpec ClientUsage() {
   base::UsageSpec spec;
   spec.program = "squatstream";
+  spec.short_flags = {{"r", "registered"}, {"m", "mail"}, {"f", "format"}};  // dnstwist's -r, -m, -f
   spec.synopsis =
       "Usage: squatstream [flags] DOMAIN [DOMAIN...]\n"
       "       squatstream names [flags] DOMAIN [DOMAIN...]\n"
@@ -176,6 +177,8 @@ bool MostLookupsFailed(std::uint64_t failed, std::uint64_t checked) {
 
 ExitCode ExitCodeFor(const StreamEnd& end) {
   if (end.interrupted) return ExitCode::kInterrupted;
+  if (end.output_failed) return ExitCode::kOutputFailed;
+  if (end.dns_gave_up) return ExitCode::kLookupsFailed;
   if (end.code == absl::StatusCode::kOk) {
     return MostLookupsFailed(end.dns_failed, end.dns_checked) ? ExitCode::kLookupsFailed : ExitCode::kOk;
   }
@@ -195,7 +198,8 @@ ExitCode ExitCodeFor(const StreamEnd& end) {
 }
 
 std::string ErrorLine(const StreamEnd& end, const CallSettings& settings) {
-  if (end.interrupted || end.code == absl::StatusCode::kOk) return "";
+  // Stopped here: the summary and the DNS failure line (or the write error) say why.
+  if (end.interrupted || end.dns_gave_up || end.output_failed || end.code == absl::StatusCode::kOk) return "";
   const std::string code = absl::StatusCodeToString(end.code);
   const std::string message = RewriteArgumentIndexes(end.message, settings.sent);
   const std::string server = Displayable(settings.server);
@@ -249,6 +253,8 @@ std::string ErrorLine(const StreamEnd& end, const CallSettings& settings) {
 
 std::string StopReason(const StreamEnd& end, const CallSettings& settings) {
   if (end.interrupted) return "interrupted";
+  if (end.output_failed) return "the output could not be written";
+  if (end.dns_gave_up) return absl::StrCat("DNS failed for each of the first ", kDnsGiveUpAfter, " names");
   if (end.code == absl::StatusCode::kOk) return "";
   if (end.idle_timed_out) {
     return absl::StrCat("no message for ", FlagDuration(settings.idle_timeout), " (--idle_timeout)");

@@ -30,7 +30,9 @@ enum class ExitCode : int {
   kBadInput = 3,       // a domain refused (by the client, or INVALID_ARGUMENT from the server)
   kUnreachable = 4,    // no connection, or UNAVAILABLE before any message
   kPartial = 5,        // the stream ended before every candidate was checked (deadline, idle, shutdown, ...)
-  kLookupsFailed = 6,  // DNS failed (status not OK, not NOT_FOUND) for at least half the names checked
+  kLookupsFailed = 6,  // DNS failed (status not OK, not NOT_FOUND) for at least half the names checked, or for
+                       // each of the first kDnsGiveUpAfter (the client then stops the scan)
+  kOutputFailed = 7,   // the records could not be written (a full disk, a closed pipe): the scan was stopped
   kInterrupted = 130,  // SIGINT
 };
 
@@ -66,9 +68,15 @@ struct StreamEnd {
   bool received_any = false;                      // at least one message came
   bool interrupted = false;                       // SIGINT cancelled the call
   bool idle_timed_out = false;                    // the idle timeout cancelled it
+  bool dns_gave_up = false;                       // the client cancelled it: DNS failed for each of the first names
+  bool output_failed = false;                     // the client cancelled it: stdout could not be written
   std::uint64_t dns_checked = 0;                  // names whose DNS result is known here
   std::uint64_t dns_failed = 0;                   // of them, those whose DNS status was neither OK nor NOT_FOUND
 };
+
+// When DNS failed for each of this many names, the first ones checked, the client stops the scan (exit 6):
+// the server's resolver is down, and a scan of thousands of names would only say so at its end.
+inline constexpr std::uint64_t kDnsGiveUpAfter = 50;
 
 // Whether DNS failed for at least half the names checked (and for one at least).
 bool MostLookupsFailed(std::uint64_t failed, std::uint64_t checked);

@@ -96,7 +96,7 @@ std::size_t OutputWidth() {
 void FlushOrFail() {
   if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0) {
     std::fprintf(stderr, "squatstream: cannot write the output: %s\n", std::strerror(errno));
-    std::exit(static_cast<int>(ExitCode::kServerError));
+    std::exit(static_cast<int>(ExitCode::kOutputFailed));
   }
 }
 
@@ -111,12 +111,15 @@ class RecordWriter {
   }
   // Writes what Write buffered, at once (once per message, so that a big batch is one write, and a reader at
   // the other end of a pipe has each message's records as they came).
-  void Flush() {
-    if (buffer_.empty()) return;
-    std::fwrite(buffer_.data(), 1, buffer_.size(), stdout);
-    std::fflush(stdout);
+  // Returns false when the write failed (a full disk, a closed pipe: errno says why).
+  bool Flush() {
+    if (buffer_.empty()) return true;
+    const bool ok = std::fwrite(buffer_.data(), 1, buffer_.size(), stdout) == buffer_.size() &&
+                    std::fflush(stdout) == 0 && std::ferror(stdout) == 0;
     buffer_.clear();
+    return ok;
   }
+  bool pending() const { return !buffer_.empty(); }
   std::uint64_t written() const { return written_; }
 
  private:
@@ -296,6 +299,7 @@ int main(int argc, char** argv) {
   CallWatcher watcher(&context, settings.idle_timeout, signals);
   std::unique_ptr<grpc::ClientReader<v1::EnrichDomainResponse>> reader = stub->EnrichDomain(&context, request);
   v1::EnrichDomainResponse response;
+  bool dns_gave_up = false, output_failed = false;
   while (reader->Read(&response)) {
     watcher.Touch();
     if (batches++ == 0) first_batch = std::chrono::steady_clock::now();
@@ -309,7 +313,19 @@ int main(int argc, char** argv) {
       if (unregistered && client::DnsVerdictOf(r) != v1::DNS_VERDICT_UNREGISTERED) continue;
       writer.Write(r);
     }
-    writer.Flush();
+    // The bar off the line first, so that the rows (on the same terminal) start at its beginning.
+    if (progress && writer.pending()) std::fputs("\r\033[K", stderr);
+    if (!writer.Flush() && !output_failed) {
+      std::fprintf(stderr, "\nsquatstream: cannot write the output: %s\n", std::strerror(errno));
+      output_failed = true;
+      context.TryCancel();
+    }
+    // The idle clock counts the server's silence only, not the time a slow reader of stdout took.
+    watcher.Touch();
+    if (!dns_gave_up && dns.checked >= client::kDnsGiveUpAfter && dns.failed == dns.checked) {
+      dns_gave_up = true;  // the server's resolver is down: say so now, not after thousands of names
+      context.TryCancel();
+    }
     if (progress) {
       // Over the previous line, and what it held beyond this one cleared.
       std::fprintf(stderr, "\r%s\033[K", client::ProgressLine(last, dns.registered).c_str());
@@ -327,6 +343,8 @@ int main(int argc, char** argv) {
   end.received_any = batches > 0;
   end.interrupted = watcher.interrupted();
   end.idle_timed_out = watcher.idle_timed_out();
+  end.dns_gave_up = dns_gave_up;
+  end.output_failed = output_failed;
   // With --registered the server sends the failures (their verdict is UNKNOWN) but not the names it found
   // unregistered: every candidate checked is among those DNS answered.
   end.dns_checked = registered ? std::max(dns.checked, last.enriched()) : dns.checked;

@@ -47,7 +47,7 @@ void StreamDrain::Heartbeat(bool cancelled) {
   bool last = false;
   {
     MutexLock lock(mu_);
-    // Handled: the message just sent carried the progress, or a write in flight carries it, or nothing moved.
+    // Handled: the message just sent carried the progress, or the write in flight carries it.
     progress_due_ = false;
     if (!cancelled) ArmHeartbeat();
     last = --posted_ == 0 && done_;
@@ -97,9 +97,10 @@ void StreamDrain::TryWrite() {
     const auto result = pipeline_->buffer().Drain(&batch_, max, first_write_done_ ? max : 1, max_batch_bytes_);
     // A finished stream whose last records were filtered out (registered_only) ends with a message of
     // progress alone, so that the client learns how many candidates were looked up; so does a quiet stream
-    // when the heartbeat fires and its counters moved.
+    // when the heartbeat fires, whether or not its counters moved (a client tells a slow stream, its lookups
+    // all waiting, from a dead server by that message).
     const bool moved = pipeline_->enriched() != reported_enriched_ || pipeline_->total() != reported_total_;
-    const bool final_progress = result.taken == 0 && (result.finished || progress_due) && moved;
+    const bool final_progress = result.taken == 0 && ((result.finished && moved) || (progress_due && !result.finished));
     if (result.taken > 0 || final_progress) {
       sent_ += batch_.size();
       v1::Progress progress;

@@ -12,8 +12,7 @@
 //
 // Progress: every message carries the stream's counters. With a progress interval, a stream that sends
 // nothing for that long (a registered_only stream whose names are all unregistered, a slow resolver) sends a
-// message of progress alone when its counters moved, so that a client can show how far it is and tell a slow
-// stream from a stalled one.
+// message of progress alone, so that a client can show how far it is and tell a slow stream from a dead server.
 #ifndef SQUATSTREAM_PIPELINE_STREAM_DRAIN_H_
 #define SQUATSTREAM_PIPELINE_STREAM_DRAIN_H_
 

@@ -25,7 +25,7 @@ struct StreamLimits {
   std::size_t max_batch_records = 1024;                                        // records per streamed message
   std::size_t max_batch_bytes = pipeline::StreamDrain::kDefaultMaxBatchBytes;  // and their bytes (past the first)
   int max_concurrent_streams = 64;                                             // more get RESOURCE_EXHAUSTED
-  // A stream that sent nothing for this long sends its progress alone (when it moved): a client's bar moves
+  // A stream that sent nothing for this long sends its progress alone: a client's bar moves
   // with registered_only, and a client can tell a slow stream from a stalled one.
   std::chrono::steady_clock::duration progress_interval = std::chrono::seconds(1);
 };

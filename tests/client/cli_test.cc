@@ -68,6 +68,20 @@ TEST(PreParse, RespellsChecksAndSetsFlags) {
   EXPECT_THAT(p->args, ElementsAre("prog", "--", "--not-a-flag"));
 }
 
+// One-letter spellings the spec names (dnstwist's -r, -f), with "=value" or the next argument as the value.
+TEST(PreParse, ShortSpellingsStandForTheirFlags) {
+  base::UsageSpec spec = TestUsage();
+  spec.short_flags = {{"r", "cli_test_registered"}, {"n", "cli_test_max_candidates"}};
+  absl::StatusOr<base::PreParsed> p = base::PreParseCommandLine({"prog", "-r", "-n=3", "example.com"}, spec);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->args, ElementsAre("prog", "--cli_test_registered", "--cli_test_max_candidates=3", "example.com"));
+  EXPECT_EQ(absl::GetFlag(FLAGS_cli_test_max_candidates), 3);
+  p = base::PreParseCommandLine({"prog", "-n", "4"}, spec);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_THAT(p->args, ElementsAre("prog", "--cli_test_max_candidates", "4"));
+  EXPECT_FALSE(base::PreParseCommandLine({"prog", "-x"}, spec).ok());
+}
+
 TEST(PreParse, UnknownFlagsAndBadValuesAreNamed) {
   absl::StatusOr<base::PreParsed> p = base::PreParseCommandLine({"prog", "--cli_test_max_candiates=5"}, TestUsage());
   ASSERT_FALSE(p.ok());

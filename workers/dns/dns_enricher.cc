@@ -115,7 +115,7 @@ void DnsEnricher::OnNs(const std::shared_ptr<Candidate>& c, QueryResult r) {
     // client can tell a resolver that is down from names that are unknown.
     Finish(c,
            absl::UnavailableError(absl::StrCat("the DNS resolver could not be asked (", r.response.status().message(),
-                                               "): is it running and reachable? (--dns_servers)")));
+                                               "): is it running and reachable? (squatstreamd's --dns_servers)")));
     return;
   }
   if (Failed(r)) {

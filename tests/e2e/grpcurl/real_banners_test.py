@@ -9,7 +9,7 @@ loopback only —
 `--dial_allow_cidrs=127.0.0.0/8` opens loopback (refused by default); nothing else is dialled or resolved.
 
 Asserted:
- 1. EnrichDomain {"domain":"examplebank.com", OMISSION, registered_only, DNS + BANNER} ends OK with exactly the six
+ 1. EnrichDomain {"domain":"examplebank.com", OMISSION, registered_only, DNS + BANNER, probe_mail} ends OK with exactly the six
     registered names, and for each its banner as the peers served it: the plain page's status, Server header and
     title; the chain's three hops (301, 302, then 200 over HTTPS) and the certificate (the SHA-256 openssl printed,
     self-signed, not verified); the MX check accepted at one mail server and refused (550) at the other; the SSH
@@ -161,8 +161,9 @@ def main():
                  f"--banner_smtp_port={info['smtp_port']}", f"--banner_ssh_port={info['ssh_port']}",
                  "--banner_connect_timeout=1s", "--banner_first_byte_timeout=1s", "--banner_request_timeout=4s",
                  f"--memory_budget_mb={BUDGET_MB}"]
+        # probe_mail: the MX check's MAIL FROM / RCPT TO, which the banner stage sends only when asked.
         request = {"domain": INPUT, "kinds": ["PERMUTATION_KIND_OMISSION"], "registered_only": True,
-                   "enrichers": ["ENRICHER_DNS", "ENRICHER_BANNER"]}
+                   "enrichers": ["ENRICHER_DNS", "ENRICHER_BANNER"], "probe_mail": True}
 
         # 1. Each registered name's banner as served.
         with Nsd({"com": com_zone(records)}) as nsd, Server(squatstreamd, flags + [f"--dns_servers={nsd.server}"]) as s:
