@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "client/sanitize.h"
 
 namespace squatstream::client {
 namespace {
@@ -15,40 +16,10 @@ namespace {
 // a valid sequence (counted as one column, as the sanitiser shows such a byte as \xff).
 constexpr char32_t kInvalid = 0xFFFFFFFF;
 
-struct Decoded {
-  char32_t cp;
-  std::size_t size;
-};
-
+// The sanitiser's decoder, an invalid byte as one code point kInvalid (one column, shown as \xff).
 Decoded Next(absl::string_view s, std::size_t i) {
-  const auto lead = static_cast<unsigned char>(s[i]);
-  if (lead < 0x80) return {lead, 1};
-  std::size_t size = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    size = 2;
-    cp = lead & 0x1Fu;
-    min = 0x80;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    size = 3;
-    cp = lead & 0x0Fu;
-    min = 0x800;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    size = 4;
-    cp = lead & 0x07u;
-    min = 0x10000;
-  } else {
-    return {kInvalid, 1};
-  }
-  if (s.size() - i < size) return {kInvalid, 1};
-  for (std::size_t k = 1; k < size; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0u) != 0x80u) return {kInvalid, 1};
-    cp = (cp << 6) | (b & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {kInvalid, 1};
-  return {cp, size};
+  const Decoded d = DecodeAt(s, i);
+  return d.size == 0 ? Decoded{kInvalid, 1} : d;
 }
 
 std::size_t Width(const Decoded& d) { return d.cp == kInvalid ? 1 : CodePointWidth(d.cp); }

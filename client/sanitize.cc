@@ -12,14 +12,6 @@
 #include "absl/strings/str_replace.h"
 
 namespace squatstream::client {
-namespace {
-
-// A code point read from UTF-8 and how many bytes it took; size 0 when the bytes there are not valid UTF-8
-// (a stray continuation byte, a cut or overlong sequence, a surrogate, past U+10FFFF).
-struct Decoded {
-  char32_t cp = 0;
-  std::size_t size = 0;
-};
 
 Decoded DecodeAt(absl::string_view s, std::size_t i) {
   const auto lead = static_cast<unsigned char>(s[i]);
@@ -51,6 +43,8 @@ Decoded DecodeAt(absl::string_view s, std::size_t i) {
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {};
   return {cp, size};
 }
+
+namespace {
 
 // Printable ASCII only: nothing to escape (the common case: names, addresses, most banners).
 bool PrintableAscii(absl::string_view s) {

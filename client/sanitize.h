@@ -6,11 +6,21 @@
 #ifndef SQUATSTREAM_CLIENT_SANITIZE_H_
 #define SQUATSTREAM_CLIENT_SANITIZE_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
 namespace squatstream::client {
+
+// A code point read from UTF-8 at s[i] and how many bytes it took; size 0 when the bytes there are not valid
+// UTF-8 (a stray continuation byte, a cut or overlong sequence, a surrogate, past U+10FFFF). The one decoder
+// of the sanitiser and the display width (display_width.h).
+struct Decoded {
+  char32_t cp = 0;
+  std::size_t size = 0;
+};
+Decoded DecodeAt(absl::string_view s, std::size_t i);
 
 // Whether code point `cp` is shown escaped rather than printed: the controls (C0, DEL, C1), Unicode's format
 // characters (category Cf: the bidi embeddings, overrides and isolates, LRM/RLM/ALM, zero-width spaces and
