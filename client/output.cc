@@ -348,6 +348,12 @@ const v1::BannerResult* Banner(const v1::Record& r) {
   return e != nullptr && e->has_banner() ? &e->banner() : nullptr;
 }
 
+// The https answer's leaf certificate, or null.
+const v1::Certificate* Leaf(const v1::Record& r) {
+  const v1::BannerResult* b = Banner(r);
+  return b == nullptr || b->tls().chain().empty() ? nullptr : &b->tls().chain(0);
+}
+
 // The address the geo columns describe: the first the databases located, or a stub's summary (it has no
 // addresses); nullopt when there is none.
 struct Located {
@@ -487,8 +493,8 @@ std::vector<CsvColumn> MakeCsvColumns() {
        }},
       {"tls_sha256", "text", "the https answer's leaf certificate: its SHA-256 fingerprint (hex with colons)",
        [](const v1::Record& r) {
-         const v1::BannerResult* b = Banner(r);
-         return b == nullptr || b->tls().chain().empty() ? "" : b->tls().chain(0).sha256();
+         const v1::Certificate* leaf = Leaf(r);
+         return leaf == nullptr ? "" : leaf->sha256();
        }},
       {"tls_verified", "boolean", "whether it chains to a trusted root and names the host",
        [](const v1::Record& r) {
@@ -504,13 +510,13 @@ std::vector<CsvColumn> MakeCsvColumns() {
        }},
       {"tls_issuer", "text", "its issuer (RFC 2253)",
        [](const v1::Record& r) {
-         const v1::BannerResult* b = Banner(r);
-         return b == nullptr || b->tls().chain().empty() ? "" : b->tls().chain(0).issuer();
+         const v1::Certificate* leaf = Leaf(r);
+         return leaf == nullptr ? "" : leaf->issuer();
        }},
       {"tls_not_after", "timestamp", "when it expires",
        [](const v1::Record& r) {
-         const v1::BannerResult* b = Banner(r);
-         return b == nullptr || b->tls().chain().empty() ? "" : b->tls().chain(0).not_after();
+         const v1::Certificate* leaf = Leaf(r);
+         return leaf == nullptr ? "" : leaf->not_after();
        }},
       {"mx_banner", "text", "the first mail exchanger's greeting (its first line)",
        [](const v1::Record& r) {

@@ -58,6 +58,18 @@ def registered_zones(names, registered):
     return zones
 
 
+def start_on_a_free_port(peer, name, address="127.0.0.1"):
+    """Starts `peer` (its `fixed_port`, or a free one) through its `_start()`, which returns False when the port
+    was taken before the peer bound it (a test running beside may take a port picked free): then a fresh port
+    is tried, up to 5 (a port the caller fixed is not). Sets peer.port and peer.server; exits when none worked."""
+    for _ in range(1 if peer.fixed_port else 5):
+        peer.port = peer.fixed_port or free_port()
+        peer.server = f"{address}:{peer.port}"
+        if peer._start():
+            return peer
+    sys.exit(f"{name} did not start: every port tried was taken (last {peer.port})")
+
+
 class Nsd:
     def __init__(self, zones, port=None, processes=1):
         self.zones, self.fixed_port, self.processes = zones, port, processes
@@ -65,14 +77,8 @@ class Nsd:
         self.dir, self.proc = None, None
 
     def __enter__(self):
-        # A port picked free may be taken by a test running beside before nsd binds it: nsd exits at once saying
-        # so, and a fresh port is tried (a port the caller fixed is not).
-        for _ in range(1 if self.fixed_port else 5):
-            self.port = self.fixed_port or free_port()
-            self.server = f"127.0.0.1:{self.port}"
-            if self._start():
-                return self
-        sys.exit(f"nsd did not start: every port tried was taken (last {self.port})")
+        # nsd exits at once when its port was taken meanwhile: _start says so, and another port is tried.
+        return start_on_a_free_port(self, "nsd")
 
     def _start(self):
         d = self.dir = tempfile.mkdtemp(prefix="squatstream-nsd-")

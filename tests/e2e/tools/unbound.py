@@ -26,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from nsd import free_port  # noqa: E402
+from nsd import start_on_a_free_port  # noqa: E402
 
 UNBOUND = "/usr/sbin/unbound"
 
@@ -122,12 +122,7 @@ class Unbound:
         return "\n".join(lines) + "\n"
 
     def __enter__(self):
-        for _ in range(1 if self.fixed_port else 5):
-            self.port = self.fixed_port or free_port()
-            self.server = f"{self.address}:{self.port}"
-            if self._start():
-                return self
-        sys.exit(f"unbound did not start: every port tried was taken (last {self.port})")
+        return start_on_a_free_port(self, "unbound", self.address)
 
     def _start(self):
         self.dir = tempfile.mkdtemp(prefix="squatstream-unbound-")

@@ -83,6 +83,21 @@ inline std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// Starts a peer program that writes the port it took to its stdout (`stdout_path`) and waits for that port,
+// polling every 25 ms for at most `limit`: the peer listening, not a guess of its start-up time. *pid is the
+// peer's (to Stop); returns the port, 0 when none came in time.
+inline int SpawnAndReadPort(const std::vector<std::string>& argv, const std::string& stdout_path, pid_t* pid,
+                            std::chrono::milliseconds limit) {
+  *pid = Spawn(argv, stdout_path);
+  int port = 0;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (port == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    port = std::atoi(ReadFile(stdout_path).c_str());
+  }
+  return port;
+}
+
 // Whether something answers DNS over UDP on 127.0.0.1:port (any response to a SOA query for "com").
 inline bool Answers(int port) {
   static const unsigned char kQuery[] = {0x12, 0x34, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
@@ -175,11 +190,7 @@ class ScriptedDns {
     const int fd = mkstemp(path_template);
     close(fd);
     s->out_ = path_template;
-    s->pid_ = Spawn({"/usr/bin/python3", script, mode}, s->out_);
-    for (int i = 0; i < 200 && s->port_ == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      s->port_ = std::atoi(ReadFile(s->out_).c_str());
-    }
+    s->port_ = SpawnAndReadPort({"/usr/bin/python3", script, mode}, s->out_, &s->pid_, std::chrono::seconds(5));
     if (s->port_ == 0 || !Answers(s->port_)) {
       std::fprintf(stderr, "scripted DNS did not start: %s\n", ReadFile(s->out_ + ".err").c_str());
       return nullptr;

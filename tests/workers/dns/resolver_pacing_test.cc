@@ -38,11 +38,8 @@ class PacedDns {
     char dir_template[] = "/tmp/squatstream-paced-XXXXXX";
     s->dir_ = mkdtemp(dir_template);
     s->control_ = s->dir_ + "/mode";
-    s->pid_ = testing::Spawn({"/usr/bin/python3", SQUATSTREAM_PACED_DNS, s->control_}, s->dir_ + "/out");
-    for (int i = 0; i < 400 && s->port_ == 0; ++i) {
-      std::this_thread::sleep_for(milliseconds(25));
-      s->port_ = std::atoi(testing::ReadFile(s->dir_ + "/out").c_str());
-    }
+    s->port_ = testing::SpawnAndReadPort({"/usr/bin/python3", SQUATSTREAM_PACED_DNS, s->control_}, s->dir_ + "/out",
+                                         &s->pid_, std::chrono::seconds(10));
     if (s->port_ == 0) {
       std::fprintf(stderr, "paced DNS did not start: %s\n", testing::ReadFile(s->dir_ + "/out.err").c_str());
       return nullptr;
