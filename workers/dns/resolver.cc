@@ -386,7 +386,11 @@ void Resolver::Query(std::string name, RrType type, std::shared_ptr<bool> cancel
       return;
     }
     metrics_->cache_misses->Increment();
-    (priority == Priority::kFollowUp ? follow_ups_ : queue_).push_back({std::move(name), type, std::move(key)});
+    Pending pending;
+    pending.name = std::move(name);
+    pending.type = type;
+    pending.key = std::move(key);
+    (priority == Priority::kFollowUp ? follow_ups_ : queue_).push_back(std::move(pending));
     SendQueued();
   });
 }
@@ -524,6 +528,11 @@ void Resolver::OnAnswer(void* arg, int status, int /*timeouts*/, unsigned char* 
   }
   q->attempt->done = true;
   if (self->shut_down_) return;
+  if (!result.response.ok() && absl::IsUnavailable(result.response.status())) {
+    q->query.unreachable = result.response.status();
+  } else if (absl::IsDeadlineExceeded(result.response.status()) && !q->query.unreachable.ok()) {
+    result.response = q->query.unreachable;  // refused before, silent now: not there, rather than slow
+  }
   if (!cancelled && outcome != Outcome::kAnswered && q->query.tries < self->options_.tries) {
     // Asked again, paced (at the rate that may just have gone down), ahead of new names — once the server
     // answers again out of its backoff (SendQueued), or two timeouts and two seconds from now at the latest.

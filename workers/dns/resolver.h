@@ -140,10 +140,13 @@ class Resolver {
   };
   struct Pending {
     std::string name;
-    RrType type;
+    RrType type = RrType::kA;
     std::string key;
     int tries = 0;                // tries sent so far
     std::size_t last_server = 0;  // of the last try (another is preferred for the next)
+    // Why an earlier try could not be sent at all (connection refused: the resolver is not there), so that a
+    // last try lost in silence (the kernel rate-limits the ICMP that says "refused") still says so.
+    absl::Status unreachable;
     // A try again waits until its server answers again out of a backoff (what it sends before is dropped too:
     // unbound's ip-ratelimit drops everything for up to two seconds once over), but not past not_after.
     std::chrono::steady_clock::time_point held_at{};
