@@ -136,8 +136,8 @@ absl::StatusOr<PreParsed> PreParseCommandLine(const std::vector<std::string>& ar
   PreParsed out;
   std::vector<std::string> owned_names;
   for (const auto& [name, flag] : OwnedFlags(spec)) owned_names.push_back(name);
-  owned_names.push_back("help");
-  owned_names.push_back("version");
+  owned_names.emplace_back("help");
+  owned_names.emplace_back("version");
   bool flags_ended = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -201,7 +201,7 @@ absl::StatusOr<PreParsed> PreParseCommandLine(const std::vector<std::string>& ar
         value = "true";
       } else if (i + 1 < args.size()) {
         value = args[i + 1];  // absl takes "--flag value" for a flag that is not a boolean
-        out.args.push_back(std::string(spelled));
+        out.args.emplace_back(spelled);
         out.args.push_back(args[++i]);
         std::string error;
         if (!flag->ParseFrom(value, &error)) {

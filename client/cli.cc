@@ -108,6 +108,7 @@ absl::StatusOr<std::vector<v1::Enricher>> ParseEnrichers(absl::string_view list)
     auto it = std::find_if(all.begin(), all.end(), [&](v1::Enricher e) { return EnricherCliName(e) == name; });
     if (it == all.end()) {
       std::vector<std::string> names;
+      names.reserve(all.size());
       for (v1::Enricher e : all) names.push_back(EnricherCliName(e));
       std::sort(names.begin(), names.end());
       return absl::InvalidArgumentError(absl::StrCat("unknown enricher \"",

@@ -168,7 +168,7 @@ class CallWatcher {
         continue;
       }
       if (idle_timeout_ > absl::ZeroDuration() && !idle_timed_out_.load() && !interrupted_.load() &&
-          NowNs() - last_message_ns_.load(std::memory_order_relaxed) > absl::ToInt64Nanoseconds(idle_timeout_)) {
+          absl::Nanoseconds(NowNs() - last_message_ns_.load(std::memory_order_relaxed)) > idle_timeout_) {
         idle_timed_out_.store(true);
         context_->TryCancel();
       }

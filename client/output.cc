@@ -222,8 +222,12 @@ constexpr std::size_t kLastColumnMost = 120;
 // The table's columns for `options`: KIND, INPUT (a batch), DOMAIN, DNS and the selected stages.
 std::vector<TableColumn> TableColumns(const OutputOptions& options) {
   std::vector<TableColumn> columns;
-  columns.push_back(
-      {"KIND", 14, 10, [](const v1::Record& r) { return KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""); }});
+  // Room for the longest kind name and its "+" ("double-vowel-insertion+"), so that no row shifts without a
+  // width limit either.
+  std::size_t longest_kind = 0;
+  for (const permute::Kind k : permute::AllKinds()) longest_kind = std::max(longest_kind, permute::KindName(k).size());
+  columns.push_back({"KIND", longest_kind + 1, 10,
+                     [](const v1::Record& r) { return KindName(r.kind()) + (r.kinds_size() > 1 ? "+" : ""); }});
   if (options.batch) {
     // The input as the user wrote it, most likely: the record carries its ASCII form.
     columns.push_back({"INPUT", 20, 10, [](const v1::Record& r) {
