@@ -52,6 +52,12 @@ class CondVar {
     cv_.wait(lock);
     lock.release();  // still held: the caller's MutexLock unlocks it
   }
+  // Waits until notified or `timeout` passed (spurious wake-ups too: callers re-check their state).
+  void WaitFor(Mutex& mu, std::chrono::steady_clock::duration timeout) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::unique_lock<std::mutex> lock(mu.mu_, std::adopt_lock);
+    cv_.wait_for(lock, timeout);
+    lock.release();
+  }
   void NotifyOne() { cv_.notify_one(); }
   void NotifyAll() { cv_.notify_all(); }
 

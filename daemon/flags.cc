@@ -1,6 +1,8 @@
 #include "daemon/flags.h"
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -76,6 +78,29 @@ ABSL_FLAG(std::vector<std::string>, stub_enrichers, {},
           "offline use: stages by name (ENRICHER_<NAME> in the API, lower case: dns, geo, whois, banner ...), or "
           "\"all\" or \"none\". The rest are real lookups. Each stage's own flags, and its twin's "
           "(--stub_<name>_*), are listed under the stage's name in --help.");
+ABSL_FLAG(std::string, store, squatstream::daemon::kDefaultStore,
+          "Where watches, their history and the webhook outbox are kept: sqlite:PATH (the embedded default; one "
+          "replica), postgresql://USER@HOST:PORT/DB (or a libpq key=value DSN) for several replicas sharing them; "
+          "\"none\" keeps no watches.");
+ABSL_FLAG(std::string, store_file, "",
+          "A file holding the --store value (a PostgreSQL DSN with its password, e.g. mounted from a Kubernetes "
+          "Secret); overrides --store.");
+ABSL_FLAG(absl::Duration, watch_min_interval, squatstream::daemon::WatchOptions{}.min_interval,
+          "The shortest interval a watch may be rescanned at.");
+ABSL_FLAG(int, watch_confirmations, squatstream::daemon::WatchOptions{}.confirmations,
+          "Consecutive scans that must agree before a change becomes an event (1: at once).");
+ABSL_FLAG(int, watch_max_concurrent_scans, squatstream::daemon::WatchOptions{}.max_concurrent_scans,
+          "Watch scans this replica runs at once (each a stream of the server; interactive streams keep a quarter "
+          "of --max_concurrent_streams).");
+ABSL_FLAG(absl::Duration, history_retention, squatstream::daemon::WatchOptions{}.history_retention,
+          "How long watch events are kept (those whose webhook delivery has ended).");
+ABSL_FLAG(absl::Duration, watch_lease, squatstream::daemon::WatchOptions{}.lease,
+          "How long a replica's claim on a running scan lasts without renewal: a replica that dies mid-scan is "
+          "replaced by another within it.");
+ABSL_FLAG(absl::Duration, webhook_min_delay, squatstream::daemon::WatchOptions{}.webhook_min_delay,
+          "The wait before a failed webhook delivery's first retry (doubling, at most 1h).");
+ABSL_FLAG(absl::Duration, webhook_give_up_after, squatstream::daemon::WatchOptions{}.webhook_give_up_after,
+          "How long a webhook delivery is retried before it is marked dead.");
 
 namespace squatstream::daemon {
 namespace {
@@ -131,6 +156,9 @@ base::UsageSpec DaemonUsage() {
       {"Streams and limits",
        {"max_concurrent_streams", "max_inflight_lookups", "memory_budget_mb", "max_batch_records", "max_batch_bytes",
         "batch_window", "fanin_capacity", "classify_cache_targets"}},
+      {"Watches",
+       {"store", "store_file", "watch_min_interval", "watch_confirmations", "watch_max_concurrent_scans",
+        "history_retention", "watch_lease", "webhook_min_delay", "webhook_give_up_after"}},
       {"Process and connections",
        {"worker_threads", "cpu_threads", "shutdown_grace", "max_connection_age", "max_connection_age_grace",
         "dial_allow_cidrs"}},
@@ -217,6 +245,23 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
     }
     s.stub_enrichers.insert(*id);
   }
+  WatchOptions& w = s.watch;
+  w.store = absl::GetFlag(FLAGS_store);
+  if (const std::string file = absl::GetFlag(FLAGS_store_file); !file.empty()) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return absl::InvalidArgumentError(absl::StrFormat("--store_file=%s: cannot be read", file));
+    w.store = std::string(absl::StripAsciiWhitespace(text.str()));
+  }
+  if (w.store == "none") w.store.clear();
+  w.min_interval = absl::GetFlag(FLAGS_watch_min_interval);
+  w.confirmations = absl::GetFlag(FLAGS_watch_confirmations);
+  w.max_concurrent_scans = absl::GetFlag(FLAGS_watch_max_concurrent_scans);
+  w.history_retention = absl::GetFlag(FLAGS_history_retention);
+  w.lease = absl::GetFlag(FLAGS_watch_lease);
+  w.webhook_min_delay = absl::GetFlag(FLAGS_webhook_min_delay);
+  w.webhook_give_up_after = absl::GetFlag(FLAGS_webhook_give_up_after);
   o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (absl::Status valid = s.Validate(); !valid.ok()) return valid;
   return o;

@@ -32,6 +32,7 @@
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "service/enrichment_service.h"
+#include "service/watch_service.h"
 #include "service/metrics.h"
 #include "workers/enricher.h"
 #include "workers/stage_table.h"
@@ -83,6 +84,8 @@ std::string WhyNotBindable(const std::string& address) {
   return absl::StrFormat(": %s", std::strerror(error));
 }
 
+constexpr char kWatchServiceName[] = "squatstream.v1.WatchService";
+
 using service::MemoryBudget;
 using service::StreamLimits;
 
@@ -121,7 +124,15 @@ struct Server::Parts {
   std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
   std::unique_ptr<service::EnrichmentService> service;
+  watch::WatchMetrics watch_metrics;
+  workers::HostLookup host_lookup;  // the DNS stage's resolver, for the webhooks' hosts (none when simulated)
+  std::unique_ptr<WatchSide> watch;
+  std::unique_ptr<service::WatchService> watch_service;
   std::unique_ptr<grpc::Server> server;
+  // The watch side's health, reported from its threads: kept here until the server exists, then set on it.
+  Mutex health_mu;
+  bool watch_up ABSL_GUARDED_BY(health_mu) = true;
+  bool serving ABSL_GUARDED_BY(health_mu) = false;
   Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
 };
@@ -144,6 +155,7 @@ absl::Status Server::RegisterEnrichers(const ServerOptions& options, Parts& p) {
       }
       enricher = *std::move(real);
     }
+    if (env.host_lookup && !p.host_lookup) p.host_lookup = env.host_lookup;
     if (absl::Status s = p.enrichers.Add(*stage, std::move(enricher),
                                          service::AddStageMetrics(p.metrics, workers::EnricherName(stage->id)));
         !s.ok()) {
@@ -191,6 +203,21 @@ absl::Status ServerOptions::Validate() const {
   }
   if (max_connection_age < absl::ZeroDuration() || max_connection_age_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--max_connection_age and --max_connection_age_grace must not be negative");
+  }
+  if (!watch.store.empty()) {
+    const int max_streams = l.max_concurrent_streams;
+    if (watch.confirmations < 1 || watch.max_concurrent_scans < 1 || watch.min_interval <= absl::ZeroDuration() ||
+        watch.lease < absl::Seconds(3) || watch.history_retention <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          "--watch_confirmations and --watch_max_concurrent_scans must be at least 1, --watch_min_interval and "
+          "--history_retention positive, --watch_lease at least 3s");
+    }
+    if (watch.max_concurrent_scans >= max_streams) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--watch_max_concurrent_scans=%d must be under --max_concurrent_streams=%d (interactive streams keep "
+          "slots of their own)",
+          watch.max_concurrent_scans, max_streams));
+    }
   }
   for (const auto& [id, c] : stubs) {
     if (c.failure_rate < 0 || c.failure_rate > 1 || c.registered_rate < 0 || c.registered_rate > 1 ||
@@ -248,6 +275,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   p.classifier_cache = std::make_unique<pipeline::ClassifierCache>(options.classify_cache_targets);
   s->context_.classifier_cache = p.classifier_cache.get();
   p.service = std::make_unique<service::EnrichmentService>(s->context_);
+  if (!options.watch.store.empty()) {
+    p.watch_metrics = service::RegisterWatchMetrics(*p.registry, StoreEngine(options.watch.store));
+    absl::StatusOr<std::unique_ptr<WatchSide>> side = WatchSide::Start(
+        options.watch, s->context_, &options.stages.Get<workers::net::AddressPolicy>(), p.host_lookup,
+        p.watch_metrics, [&p](bool up) {
+          MutexLock lock(p.health_mu);
+          p.watch_up = up;
+          if (p.serving) p.server->GetHealthCheckService()->SetServingStatus(kWatchServiceName, up);
+        });
+    if (!side.ok()) return side.status();
+    p.watch = *std::move(side);
+  }
+  p.watch_service = std::make_unique<service::WatchService>(s->context_, [&p]() -> absl::StatusOr<watch::WatchManager*> {
+    if (p.watch == nullptr) {
+      return absl::FailedPreconditionError("this server keeps no watches: start squatstreamd with --store");
+    }
+    return p.watch->manager();
+  });
 
   // Linking the health proto's descriptor lets reflection describe grpc.health.v1.Health, so grpcurl can
   // call Health/Check; the service itself is gRPC's default health service.
@@ -264,12 +309,18 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port_);
   builder.RegisterService(p.service.get());
+  builder.RegisterService(p.watch_service.get());
   p.server = builder.BuildAndStart();
   if (p.server == nullptr || s->grpc_port_ == 0) {
     return absl::UnavailableError(
         absl::StrFormat("cannot serve gRPC on %s%s", options.grpc_address, WhyNotBindable(options.grpc_address)));
   }
   p.server->GetHealthCheckService()->SetServingStatus(true);
+  {
+    MutexLock lock(p.health_mu);
+    p.serving = true;
+    p.server->GetHealthCheckService()->SetServingStatus(kWatchServiceName, p.watch != nullptr && p.watch_up);
+  }
   return s;
 }
 
@@ -305,8 +356,15 @@ void Server::Shutdown(absl::Duration grace) {
     // running then are cut with UNAVAILABLE "server shutting down"; then gRPC's own shutdown, with a short
     // deadline, ends what is left (Health/Watch streams) instead of letting them hold the process.
     const absl::Time deadline = absl::Now() + grace;
-    p.server->GetHealthCheckService()->SetServingStatus(false);
+    {
+      MutexLock health(p.health_mu);
+      p.serving = false;  // the watch side's reports no longer change it
+      p.server->GetHealthCheckService()->SetServingStatus(false);
+    }
     context_.streams.SetDraining();
+    // The watch side first: its running scans are cancelled and their leases given back (due at once, for
+    // another replica), the deliverer stops; neither takes a stream slot after this.
+    if (p.watch != nullptr) p.watch->Stop();
     while (context_.active_streams.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
     context_.streams.CutAll(absl::UnavailableError("server shutting down"));
     p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
@@ -316,6 +374,7 @@ void Server::Shutdown(absl::Duration grace) {
   // drops what c-ares still has, clients join their threads, timers are cancelled), so the executor then
   // joins promptly. The CPU executor first: a generation task still queued posts its chunk to its
   // (cancelled) pipeline's strand, which the I/O executor then runs out.
+  if (p.watch != nullptr) p.watch->Stop();  // (a server that failed to start after its watch side did)
   p.enrichers.Shutdown();
   if (p.cpu_executor != nullptr) p.cpu_executor->Join();
   if (p.executor != nullptr) p.executor->Join();

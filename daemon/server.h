@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "daemon/watch_side.h"
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
 #include "workers/stage.h"
@@ -45,11 +46,17 @@ struct ServerOptions {
   // from `stubs` gets its table entry's defaults.
   std::set<v1::Enricher> stub_enrichers;
   std::map<v1::Enricher, workers::StubConfig> stubs;
+  // The watch side (its store, scheduler and deliverer); its store "" keeps none, as tests that start a server
+  // in-process do unless they test watches. squatstreamd's --store defaults to kDefaultStore.
+  WatchOptions watch;
 
   // Checks the settings that are the server's (threads, limits, the budget against the streams it must
   // hold, stub rates); INVALID_ARGUMENT naming the fault. Start calls it; so do the flags.
   absl::Status Validate() const;
 };
+
+// squatstreamd's store when --store is not given.
+inline constexpr char kDefaultStore[] = "sqlite:/var/lib/squatstream/squatstream.db";
 
 // Every stage simulated, with the twins' default settings: what tests and benchmarks that need no real peer
 // start.

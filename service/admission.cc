@@ -4,12 +4,16 @@
 
 namespace squatstream::service {
 
-absl::Status Admission::TakeSlot() {
+absl::Status Admission::TakeSlot(int keep_free) {
   // A draining server takes no new stream: UNAVAILABLE tells the client to retry elsewhere.
   if (context_.streams.draining()) return absl::UnavailableError("server shutting down");
   const int limit = context_.limits.max_concurrent_streams;
-  if (context_.active_streams.fetch_add(1) >= limit) {
+  if (context_.active_streams.fetch_add(1) >= limit - keep_free) {
     context_.active_streams.fetch_sub(1);
+    if (keep_free > 0) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "%d of the server's %d concurrent streams are kept for interactive streams; retry later", keep_free, limit));
+    }
     return absl::ResourceExhaustedError(
         absl::StrFormat("server is at its limit of %d concurrent streams; retry later", limit));
   }

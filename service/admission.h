@@ -31,8 +31,9 @@ class Admission {
   Admission& operator=(const Admission&) = delete;
 
   // A slot among the concurrent streams: UNAVAILABLE while the server drains, RESOURCE_EXHAUSTED at the
-  // stream limit (naming it).
-  absl::Status TakeSlot();
+  // stream limit (naming it). `keep_free`: refused unless that many slots stay free after this one (a watch's
+  // scan leaves the last slots to interactive streams).
+  absl::Status TakeSlot(int keep_free = 0);
   // The stream's share of the memory budget, for its generation and a fan-in buffer of up to `buffer_need`:
   // RESOURCE_EXHAUSTED naming the budget when it does not fit now (or could never fit, however idle the
   // server). After TakeSlot.

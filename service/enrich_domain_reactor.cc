@@ -9,6 +9,7 @@
 #include "permute/permutations.h"
 #include "service/request.h"
 #include "service/status.h"
+#include "service/stream_start.h"
 
 namespace squatstream::service {
 
@@ -45,49 +46,7 @@ absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
   if (absl::Status s = admission_.TakeSlot(); !s.ok()) return s;
   absl::StatusOr<v1::EnrichDomainRequest> request = DecodeRequest(serialized);
   if (!request.ok()) return request.status();
-  absl::StatusOr<StreamSpec> spec = ParseRequest(*request, context_.limits.request);
-  if (!spec.ok()) return spec.status();
-  absl::StatusOr<pipeline::StagePlan> stages = context_.enrichers->Plan(spec->enrichers);
-  if (!stages.ok()) return stages.status();
-  // The stream's share of the server's memory budget: its Generators' state (built first, so that the
-  // grant charges what they hold) and as many buffer slots as it can use, if they are free.
-  pipeline::PipelineOptions pipeline_options = context_.limits.pipeline;
-  const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
-  pipeline::StreamWork work;
-  std::size_t generators_bytes = 0;  // what the Generators hold before they run (each input's own state)
-  for (permute::ParsedDomain& domain : spec->domains) {
-    generators_bytes += work.generators.emplace_back(std::move(domain), spec->generator).HeldBytes();
-  }
-  // Buffer slots: room for every candidate in flight at once — each reserves what its record may grow to (the
-  // stages' bounds: enrich_pipeline.h), and its record once held weighs its bytes — up to the buffer's capacity.
-  const std::size_t buffer_need = std::min(pipeline_options.buffer_capacity,
-                                           MemoryBudget::SlotsFor(candidates * pipeline::MaxReservationBytes(*stages)));
-  if (absl::Status s = admission_.TakeGrant(
-          MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes), buffer_need);
-      !s.ok()) {
-    return s;
-  }
-  pipeline_options.buffer_capacity = admission_.buffer();
-  pipeline_options.bytes_per_slot = MemoryBudget::kBytesPerSlot;
-  work.stages = *std::move(stages);
-  work.registered_only = spec->registered_only;
-  work.probe_mail = spec->probe_mail;
-  work.count_uncapped_up_to = context_.limits.request.max_candidates;
-  // The running Generator's share goes back once the last one ended — or with the rest at the end, whichever
-  // comes first.
-  work.generation_done = admission_.GenerationDone();
-  auto pipeline = pipeline::EnrichPipeline::Create(context_.executor->context(), context_.cpu_executor->context(),
-                                                   std::move(work), pipeline_options, context_.metrics->pipeline);
-  // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
-  drain_.emplace(pipeline, context_.executor->context(), context_.limits.max_batch_records, context_.metrics->pipeline,
-                 *this, context_.limits.max_batch_bytes, context_.limits.progress_interval);
-  if (absl::Status s = admission_.Register(this); !s.ok()) {  // the drain began since the slot was taken
-    pipeline->Cancel();
-    drain_.reset();
-    return s;
-  }
-  pipeline->Start();
-  return absl::OkStatus();
+  return StartStream(context_, admission_, *request, *this, this, drain_);
 }
 
 void EnrichDomainReactor::Frame(const std::vector<std::string>& records, const v1::Progress& progress) {

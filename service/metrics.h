@@ -14,6 +14,7 @@
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "watch/watch_metrics.h"
 
 namespace squatstream::service {
 
@@ -43,6 +44,9 @@ struct Metrics {
 
 // Registers every metric in `registry` and returns pointers into it; `registry` must outlive the result.
 Metrics RegisterMetrics(prometheus::Registry& registry);
+
+// The watch side's series; `engine` ("sqlite", "postgresql") labels the store's (start-up only).
+watch::WatchMetrics RegisterWatchMetrics(prometheus::Registry& registry, const std::string& engine);
 
 // The series of one enricher, labelled enricher="<name>" (start-up only).
 pipeline::StageMetrics AddStageMetrics(Metrics& metrics, const std::string& enricher_name);
