@@ -79,9 +79,11 @@ class Server:
         self._log = tempfile.TemporaryFile()
 
     def __enter__(self):
-        # Simulated stages unless a test's own flags say otherwise: no test queries the machine's resolver.
+        # Simulated stages unless a test's own flags say otherwise: no test queries the machine's resolver. No
+        # store unless the test names one (the default, /var/lib/squatstream, is the machine's, not a test's).
+        store = [] if any(f.startswith(("--store=", "--store_file=")) for f in self.flags) else ["--store=none"]
         args = [self.binary, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-                "--stub_enrichers=all"] + self.flags
+                "--stub_enrichers=all"] + store + self.flags
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
