@@ -4,6 +4,7 @@
 //   squatstream [--server=HOST:PORT] [--format=table|json|csv|list] [--kinds=a,b] [--enrichers=geo,whois]
 //               [--registered|--unregistered] [--max_candidates=N] [--deadline=0] DOMAIN...
 //   squatstream names [--format=...] [--kinds=...] [--max_candidates=N] DOMAIN...
+//   squatstream watch add|list|scan|rm|events|triage|show ...   (client/watch_cli.h)
 //
 // Records go to stdout, written as they arrive and flushed at the end whatever the end was (an error, the idle
 // timeout, Ctrl-C). stderr gets a progress bar (when it is a terminal), the summary and at most a few lines on
@@ -12,17 +13,15 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -31,10 +30,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/flag_usage.h"
+#include "client/call_watcher.h"
 #include "client/cli.h"
 #include "client/output.h"
 #include "client/progress.h"
 #include "client/sanitize.h"
+#include "client/watch_cli.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
@@ -66,6 +67,7 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(2),
 
 namespace v1 = squatstream::v1;
 namespace client = squatstream::client;
+using client::CallWatcher;
 using client::ExitCode;
 
 namespace {
@@ -128,61 +130,6 @@ class RecordWriter {
   std::uint64_t written_ = 0;
 };
 
-// The thread that turns SIGINT into a cancelled call (a second SIGINT ends the process at once) and cancels
-// the call when the server has sent nothing for the idle timeout. SIGINT is blocked in every thread (main
-// blocks it before any other starts), so only this thread's sigtimedwait takes it. Stop() is awaited.
-class CallWatcher {
- public:
-  CallWatcher(grpc::ClientContext* context, absl::Duration idle_timeout, const sigset_t& signals)
-      : context_(context), idle_timeout_(idle_timeout), signals_(signals) {
-    Touch();
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~CallWatcher() { Stop(); }
-
-  // A message came: the idle clock starts again. Any thread.
-  void Touch() { last_message_ns_.store(NowNs(), std::memory_order_relaxed); }
-  void Stop() {
-    done_.store(true);
-    if (thread_.joinable()) thread_.join();
-  }
-  bool interrupted() const { return interrupted_.load(); }
-  bool idle_timed_out() const { return idle_timed_out_.load(); }
-
- private:
-  static std::int64_t NowNs() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
-  void Run() {
-    const timespec tick{.tv_sec = 0, .tv_nsec = 100'000'000};
-    while (!done_.load()) {
-      if (sigtimedwait(&signals_, nullptr, &tick) == SIGINT) {
-        if (interrupted_.exchange(true)) {
-          static constexpr char kAgain[] = "\nsquatstream: interrupted again: exiting now\n";
-          (void)!write(STDERR_FILENO, kAgain, sizeof(kAgain) - 1);
-          std::_Exit(static_cast<int>(ExitCode::kInterrupted));
-        }
-        context_->TryCancel();
-        continue;
-      }
-      if (idle_timeout_ > absl::ZeroDuration() && !idle_timed_out_.load() && !interrupted_.load() &&
-          absl::Nanoseconds(NowNs() - last_message_ns_.load(std::memory_order_relaxed)) > idle_timeout_) {
-        idle_timed_out_.store(true);
-        context_->TryCancel();
-      }
-    }
-  }
-
-  grpc::ClientContext* const context_;
-  const absl::Duration idle_timeout_;
-  const sigset_t signals_;
-  std::atomic<std::int64_t> last_message_ns_{0};
-  std::atomic<bool> done_{false}, interrupted_{false}, idle_timed_out_{false};
-  std::thread thread_;
-};
-
 std::string SummaryDomain(const std::vector<std::string>& domains) {
   if (domains.size() <= 1) return domains.empty() ? "" : client::Displayable(domains[0]);
   return absl::StrCat(client::Displayable(domains[0]), " and ", domains.size() - 1, " more");
@@ -221,6 +168,14 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // `squatstream watch VERB ...` reads its own command line, per verb (client/watch_cli.h).
+  if (const std::vector<std::string> all(argv, argv + argc);
+      std::optional<std::size_t> at = client::FindWatchCommand(all)) {
+    std::vector<std::string> rest(all.begin() + 1, all.end());
+    rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(*at - 1));
+    return client::RunWatch(rest, signals);
+  }
 
   // absl's --helpfull (the flags reference, scripts/gen-flags-doc.py) opens with this; --help is ClientUsage().
   absl::SetProgramUsageMessage(
