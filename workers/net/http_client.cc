@@ -177,6 +177,14 @@ struct HttpClient::Transfer {
     CURL* e = easy = curl_easy_init();
     for (const std::string& h : request.headers) headers = curl_slist_append(headers, h.c_str());
     curl_easy_setopt(e, CURLOPT_URL, request.url.c_str());
+    if (request.method != "GET") {
+      // The body stays in `request` (this transfer's) while libcurl reads it. "Expect:" drops the 100-continue
+      // round trip libcurl would make for a larger body.
+      headers = curl_slist_append(headers, "Expect:");
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, request.body.data());
+      if (request.method != "POST") curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    }
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, error);
@@ -243,11 +251,16 @@ struct HttpClient::Transfer {
   }
 
   // The request for the redirect's target: the same address for the same host, else resolved anew.
-  std::unique_ptr<Transfer> NextHop(const std::string& url) {
+  // `code` is the redirect's status: a 307 or 308 keeps the method and body, any other makes a GET.
+  std::unique_ptr<Transfer> NextHop(const std::string& url, long code) {  // NOLINT(google-runtime-int): libcurl's
     auto next = std::make_unique<Transfer>();
     const bool same_host = WithoutTrailingDot(UrlHost(url)) == WithoutTrailingDot(UrlHost(request.url));
     next->request = std::move(request);
     next->request.url = url;
+    if (code != 307 && code != 308 && next->request.method != "GET") {
+      next->request.method = "GET";
+      next->request.body.clear();
+    }
     if (!same_host) next->request.connect_address.clear();
     next->done = std::move(done);
     next->redirects = redirects + 1;
@@ -429,7 +442,7 @@ void HttpClient::Run() {
     if (r.status.ok() && r.code >= 300 && r.code < 400 && !r.redirect_url.empty() && t->request.max_redirects > 0) {
       r.status = t->MayFollow(r.redirect_url);
       if (r.status.ok()) {
-        Admit(inbox_, lookup_, t->NextHop(r.redirect_url));
+        Admit(inbox_, lookup_, t->NextHop(r.redirect_url, r.code));
         return;
       }
     }

@@ -1,8 +1,8 @@
-// HTTP(S) GETs through libcurl's multi interface on one thread of its own, for the registration stage (RDAP)
-// and the banner stage: libcurl brings TLS (OpenSSL) with the system trust store, HTTP/2, content decoding,
-// the peer's certificate chain and per-transfer timeouts, which a hand-written asio + OpenSSL client would
-// have to redo; one thread serves thousands of transfers (the work is waiting). libcurl never resolves a
-// name: every transfer is pinned to an address found first (workers/net/host_lookup.h: the DNS stage's
+// HTTP(S) GETs (and POSTs) through libcurl's multi interface on one thread of its own, for the registration stage
+// (RDAP), the banner stage and the watch side's webhooks: libcurl brings TLS (OpenSSL) with the system trust store,
+// HTTP/2, content decoding, the peer's certificate chain and per-transfer timeouts, which a hand-written asio +
+// OpenSSL client would have to redo; one thread serves thousands of transfers (the work is waiting). libcurl never
+// resolves a name: every transfer is pinned to an address found first (workers/net/host_lookup.h: the DNS stage's
 // resolver, never the system's), and redirects are followed here, hop by hop, each hop's host resolved the
 // same way. Every address dialled is checked against an AddressPolicy before the socket exists. Completion
 // callbacks run on the client's thread: post to your own executor from them.
@@ -51,6 +51,11 @@ struct HttpRequest {
   // Null: none checked. Must outlive the request. Proxies from the environment are never used (a proxy
   // would resolve and dial the target unchecked).
   const AddressPolicy* policy = nullptr;
+  // "GET" (the default), "POST", or another method sent as it is, with `body` (any method but GET; no
+  // Expect: 100-continue, the body goes at once). A redirect of a request other than GET is followed as a GET
+  // without the body (RFC 9110 15.4: what clients do on 301, 302 and 303), except a 307 or 308, which keeps both.
+  std::string method = "GET";
+  std::string body;
 };
 
 struct HttpResponse {
@@ -89,7 +94,7 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Starts a GET; `done` runs once, on the client's thread — or, after Shutdown, at once (CANCELLED) on the
+  // Starts the request; `done` runs once, on the client's thread — or, after Shutdown, at once (CANCELLED) on the
   // caller's thread, or on the lookup's when Shutdown came while the host was being resolved.
   void Fetch(HttpRequest request, Callback done);
   // Ends every transfer (their callbacks run with CANCELLED) and joins the thread. Idempotent.
