@@ -19,11 +19,13 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "squatstream/v1/watch.pb.h"
 #include "store/store.h"
 #include "watch/watch_metrics.h"
 #include "workers/net/address_policy.h"
+#include "workers/net/host_lookup.h"
 
 namespace squatstream::watch {
 
@@ -33,21 +35,37 @@ std::string WebhookBody(const v1::WatchEvent& event);
 std::string WebhookSignature(const std::string& secret, std::int64_t unix_seconds, const std::string& body);
 // The wait before attempt `attempts` + 1 (attempts already made >= 1): 1 s doubling, at most 1 h.
 absl::Duration RetryDelay(int attempts);
+// The same from `first` doubling, at most `max` (DelivererOptions.min_delay, max_delay).
+absl::Duration RetryDelay(int attempts, absl::Duration first, absl::Duration max);
+
+// Whether `url` may be a watch's webhook (checked when a watch is created or updated): INVALID_ARGUMENT unless
+// it is an http:// or https:// URL with a host; PERMISSION_DENIED naming the range when its host is an address
+// literal `policy` refuses, or localhost (checked as 127.0.0.1 and ::1). A host name is checked when the
+// deliverer dials it: each address it resolves to passes `policy` then (no DNS rebinding: the address
+// checked is the one dialled).
+absl::Status CheckWebhookUrl(const std::string& url, const workers::net::AddressPolicy& policy);
 
 struct DelivererOptions {
-  std::string owner;  // this replica's lease owner name
-  absl::Duration poll = absl::Seconds(1);         // how often the outbox is read when idle
-  absl::Duration lease = absl::Seconds(60);       // a claimed delivery's lease
+  std::string owner;                         // this replica's lease owner name
+  absl::Duration poll = absl::Seconds(1);    // how often the outbox is read when idle
+  absl::Duration lease = absl::Seconds(60);  // a claimed delivery's lease
   absl::Duration give_up_after = absl::Hours(24);
   absl::Duration max_delay = absl::Hours(1);
-  std::chrono::milliseconds timeout{10000};       // one POST
-  int batch = 32;                                 // deliveries claimed at once
+  std::chrono::milliseconds timeout{10000};             // one POST
+  int batch = 32;                                       // deliveries claimed at once
   const workers::net::AddressPolicy* policy = nullptr;  // null: none checked (tests only)
+  absl::Duration min_delay = absl::Seconds(1);          // the first retry's wait (tests shrink it)
+  // Resolves webhook hosts that are names: the DNS stage's lookup (workers/stage.h; it must outlive the
+  // deliverer), as the banner and registration stages resolve theirs. Empty (the DNS stage simulated): only
+  // address literals are dialled; a name's delivery fails FAILED_PRECONDITION, retried until given up.
+  workers::net::HostLookup lookup;
 };
 
 // One thread of its own: reads the outbox every `poll` (or at once after Wake), POSTs what is due, one watch's
 // deliveries one at a time. Store failures are counted and tried again at the next poll (nothing is lost: the
-// outbox is in the store).
+// outbox is in the store). Its own HTTP client (workers/net/http_client.h, a thread of its own too): redirects
+// are not followed (a 3xx is a failed attempt), the answer's body is read up to 64 KiB and ignored.
+// Metrics: deliveries by outcome, the outbox gauges (read once per `poll`), store latency and errors.
 class Deliverer {
  public:
   // `store` and `metrics` outlive the deliverer.
