@@ -804,7 +804,10 @@ std::string WatchErrorLine(const StreamEnd& end, const WatchCommand& command, ab
 std::string ResumeLine(const WatchCommand& command, std::uint64_t events, std::uint64_t last_id) {
   return absl::StrCat("squatstream: ", WithSeparators(events), events == 1 ? " event" : " events", ", the last ",
                       last_id, "; resume with: ", Retyped(command), " --since=", last_id,
-                      command.follow ? " --follow" : "");
+                      command.follow ? " --follow" : "",
+                      command.format == Format::kJson  ? " --format=json"
+                      : command.format == Format::kCsv ? " --format=csv"
+                                                       : "");
 }
 
 namespace {

@@ -115,7 +115,8 @@ ExitCode WatchExitCode(const StreamEnd& end);
 std::string WatchErrorLine(const StreamEnd& end, const WatchCommand& command, absl::string_view server);
 
 // The stderr line after `watch events` printed events: "squatstream: 3 events, the last 42; resume with:
-// squatstream watch events example.com --since=42 --follow" (the domain and --follow as given; "1 event").
+// squatstream watch events example.com --since=42 --follow" (the domain, --follow and --format as given;
+// "1 event").
 std::string ResumeLine(const WatchCommand& command, std::uint64_t events, std::uint64_t last_id);
 
 // Runs `squatstream watch ...`: `args` is argv without the program, "watch" removed. Every call runs under a

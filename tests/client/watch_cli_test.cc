@@ -382,6 +382,9 @@ TEST(Events, ResumeLine) {
   EXPECT_EQ(ResumeLine(c, 3, 42),
             "squatstream: 3 events, the last 42; resume with: squatstream watch events example.com --since=42 "
             "--follow");
+  c = Parsed({"events", "--format=csv"});
+  EXPECT_EQ(ResumeLine(c, 1, 7),
+            "squatstream: 1 event, the last 7; resume with: squatstream watch events --since=7 --format=csv");
   c = Parsed({"events"});
   EXPECT_EQ(ResumeLine(c, 1, 7), "squatstream: 1 event, the last 7; resume with: squatstream watch events --since=7");
 }
