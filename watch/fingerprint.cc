@@ -251,14 +251,17 @@ Observed Observe(const v1::Record& record) {
 
 std::vector<v1::FieldChange> DiffFingerprints(const v1::Fingerprint& before, const v1::Fingerprint& after,
                                               std::uint32_t groups) {
+  // The fields in number order, once (descriptors live as long as the program).
+  static const std::vector<const FieldDescriptor*>* const kFields = [] {
+    const google::protobuf::Descriptor* d = v1::Fingerprint::descriptor();
+    auto* fields = new std::vector<const FieldDescriptor*>();
+    for (int i = 0; i < d->field_count(); ++i) fields->push_back(d->field(i));
+    std::sort(fields->begin(), fields->end(),
+              [](const FieldDescriptor* a, const FieldDescriptor* b) { return a->number() < b->number(); });
+    return fields;
+  }();
   std::vector<v1::FieldChange> changes;
-  const google::protobuf::Descriptor* d = v1::Fingerprint::descriptor();
-  std::vector<const FieldDescriptor*> fields;
-  fields.reserve(static_cast<std::size_t>(d->field_count()));
-  for (int i = 0; i < d->field_count(); ++i) fields.push_back(d->field(i));
-  std::sort(fields.begin(), fields.end(),
-            [](const FieldDescriptor* a, const FieldDescriptor* b) { return a->number() < b->number(); });
-  for (const FieldDescriptor* field : fields) {
+  for (const FieldDescriptor* field : *kFields) {
     if ((GroupOfField(field->number()) & groups) == 0) continue;
     std::string was = Display(before, field);
     std::string is = Display(after, field);
