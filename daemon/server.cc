@@ -125,6 +125,7 @@ struct Server::Parts {
   std::unique_ptr<MemoryBudget> budget;
   std::unique_ptr<service::EnrichmentService> service;
   watch::WatchMetrics watch_metrics;
+  workers::net::AddressPolicy webhook_policy;  // the stages' policy (--dial_allow_cidrs), for the webhooks
   workers::HostLookup host_lookup;  // the DNS stage's resolver, for the webhooks' hosts (none when simulated)
   std::unique_ptr<WatchSide> watch;
   std::unique_ptr<service::WatchService> watch_service;
@@ -277,8 +278,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   p.service = std::make_unique<service::EnrichmentService>(s->context_);
   if (!options.watch.store.empty()) {
     p.watch_metrics = service::RegisterWatchMetrics(*p.registry, StoreEngine(options.watch.store));
+    p.webhook_policy = options.stages.Get<workers::net::AddressPolicy>();
     absl::StatusOr<std::unique_ptr<WatchSide>> side = WatchSide::Start(
-        options.watch, s->context_, &options.stages.Get<workers::net::AddressPolicy>(), p.host_lookup,
+        options.watch, s->context_, &p.webhook_policy, p.host_lookup,
         p.watch_metrics, [&p](bool up) {
           MutexLock lock(p.health_mu);
           p.watch_up = up;

@@ -89,7 +89,8 @@ void WatchSide::Open(std::unique_ptr<store::Store> store) {
   delivery.min_delay = options_.webhook_min_delay;
   delivery.give_up_after = options_.webhook_give_up_after;
   delivery.policy = policy_;
-  delivery.host_lookup = host_lookup_;
+  delivery.lookup = host_lookup_;
+  delivery.lease = options_.lease;
   deliverer_ = std::make_unique<watch::Deliverer>(*store_, delivery, metrics_);
 
   watch::SchedulerOptions scheduling;
