@@ -118,9 +118,17 @@ Outcome Baseline(const Observed& seen, absl::Time now, State* s, store::Observat
 Outcome Rescan(const Observed& seen, int confirmations, absl::Time now, State* s, store::ObservationRow* row) {
   Outcome out;
   if (seen.verdict == v1::DNS_VERDICT_UNKNOWN) return out;  // counts for nothing, against nothing
-  Value confirmed = Confirmed(*s);
+  const Value confirmed = Confirmed(*s);
   Value now_seen = Merge(seen, confirmed);
   const bool agrees = s->confirmed() ? Agree(now_seen, confirmed) : !IsRegistered(now_seen.verdict);
+  // The pending change is compared on what this scan saw only: a group it could not see (merged from the
+  // confirmed value) says nothing for or against it.
+  const bool pending = s->pending_scans() > 0;
+  const Value was_pending = Pending(*s);
+  const bool agrees_pending =
+      pending && now_seen.verdict == was_pending.verdict &&
+      (!IsRegistered(now_seen.verdict) ||
+       DiffFingerprints(now_seen.fingerprint, was_pending.fingerprint, seen.known & was_pending.known).empty());
   if (agrees) {
     if (!s->confirmed()) {  // never registered, now seen not to be: nothing to say
       SetConfirmed(now_seen, s);
@@ -132,7 +140,9 @@ Outcome Rescan(const Observed& seen, int confirmations, absl::Time now, State* s
       s->set_known(confirmed.known | learnt);
       out.changed = true;
     }
-    if (s->pending_scans() > 0) {  // back to what was confirmed: the pending change did not hold
+    // Back to what was confirmed: the pending change did not hold. (A pending change this scan agrees with too
+    // is in a group it could not see: it stays as it is.)
+    if (pending && !agrees_pending) {
       ClearPending(s);
       out.changed = true;
     }
@@ -140,15 +150,14 @@ Outcome Rescan(const Observed& seen, int confirmations, absl::Time now, State* s
   }
 
   std::uint32_t count = 1;
-  if (s->pending_scans() > 0) {
-    const Value pending = Pending(*s);
-    if (Agree(now_seen, pending)) {
-      count = s->pending_scans() + 1;
-      if (IsRegistered(now_seen.verdict) && IsRegistered(pending.verdict)) {
-        const std::uint32_t missing = pending.known & ~now_seen.known;
-        CopyGroups(pending.fingerprint, missing, &now_seen.fingerprint);
-        now_seen.known |= missing;
-      }
+  if (agrees_pending) {
+    count = s->pending_scans() + 1;
+    if (IsRegistered(now_seen.verdict)) {
+      // The pending value, with what this scan saw in it.
+      Value next = was_pending;
+      CopyGroups(seen.fingerprint, seen.known, &next.fingerprint);
+      next.known |= seen.known;
+      now_seen = std::move(next);
     }
   }
   out.changed = true;

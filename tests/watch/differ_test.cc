@@ -297,6 +297,25 @@ TEST(DifferTest, AFailedWhoisIsNoChange) {
       ElementsAre("EVENT_TYPE_CHANGED a.com registrar:Registrar A->Registrar B expires:2030-01-01->2031-01-01"));
 }
 
+TEST(DifferTest, AFailedLookupNeitherResetsNorCountsAPendingChange) {
+  Watch w(2);
+  w.Scan({Rec("a.com").Addresses({"192.0.2.1"}).Whois("Registrar A", "2030-01-01")});
+  const v1::Record transferred = Rec("a.com").Addresses({"192.0.2.1"}).Whois("Registrar B", "2030-01-01");
+  const v1::Record failed = Rec("a.com").Addresses({"192.0.2.1"}).WhoisFailed();
+  EXPECT_THAT(w.Scan({transferred}).events, IsEmpty());
+  const store::ScanCommit c = w.Scan({failed});
+  EXPECT_THAT(c.events, IsEmpty());
+  EXPECT_THAT(c.seen, ElementsAre("a.com"));
+  EXPECT_EQ(w.Observation("a.com").pending_scans(), 1u);
+  EXPECT_THAT(Events(w.Scan({transferred})),
+              ElementsAre("EVENT_TYPE_CHANGED a.com registrar:Registrar A->Registrar B"));
+  // A pending change of addresses, then a scan with the addresses as confirmed: the change did not hold.
+  EXPECT_THAT(w.Scan({Rec("a.com").Addresses({"192.0.2.2"}).WhoisFailed()}).events, IsEmpty());
+  EXPECT_EQ(w.Observation("a.com").pending_scans(), 1u);
+  EXPECT_THAT(w.Scan({failed}).updates.size(), 1u);
+  EXPECT_EQ(w.Observation("a.com").pending_scans(), 0u);
+}
+
 TEST(DifferTest, AGroupSeenForTheFirstTimeIsLearntNotChanged) {
   Watch w(1);
   w.Scan({Rec("a.com").Addresses({"192.0.2.1"}).WhoisFailed()});
