@@ -41,6 +41,8 @@ build_packages=(
   libmaxminddb-dev libmaxmind-db-writer-perl
   # banner: TLSH fuzzy hashes of the pages (similarity to the original domain's page)
   libtlsh-dev
+  # the store (store/): SQLite, the embedded default, and PostgreSQL's client library
+  libsqlite3-dev libpq-dev
 )
 # What the test suite and the benchmarks need besides.
 test_packages=(
@@ -71,6 +73,9 @@ test_packages=(
   # tests/e2e/tools/resolver_trap.py: `ip` brings loopback up in the tests' own network namespace (unshare and
   # mount come with util-linux and mount, always installed)
   iproute2
+  # the store's PostgreSQL engine: its tests and benchmark run their own cluster (tests/peers/postgres.py: initdb
+  # in a temporary folder, on a loopback port)
+  postgresql
 )
 # Packages whose Debian install starts a system service the tests never use (they run their own copies on
 # loopback ports): stopped and disabled again when this script installed them. "package:service" where the
@@ -78,7 +83,8 @@ test_packages=(
 # unbound's unit would fetch the root trust anchor from the internet (unbound-anchor) before it serves, and
 # unbound-resolvconf would point /etc/resolv.conf at it: neither may run, not even once at install (see the
 # policy-rc.d below).
-services=(nsd prometheus nginx-light:nginx openssh-server:ssh unbound:unbound unbound:unbound-resolvconf)
+services=(nsd prometheus nginx-light:nginx openssh-server:ssh unbound:unbound unbound:unbound-resolvconf
+  postgresql)
 
 packages=("${build_packages[@]}")
 if [ "${1:-}" != "--build-only" ]; then packages+=("${test_packages[@]}"); fi
