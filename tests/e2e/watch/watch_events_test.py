@@ -15,6 +15,7 @@ The watch: examplebank.com, kinds OMISSION (its 11 .com names), rescanned only w
     retries, still in order.
  5. kill -9 of squatstreamd while a delivery is held by the receiver, then a restart on the same store: the event
     is delivered again with the same id (at least once), nothing lost: the ids delivered are exactly the events'.
+ 6. The store then marked as written by a newer schema (version 99): squatstreamd refuses to start, saying so.
 
 usage: watch_events_test.py SQUATSTREAMD SQUATSTREAM GRPCURL
 Standard library only, plus Debian's python3-dnslib (run with /usr/bin/python3). Every wait is bounded.
@@ -231,8 +232,21 @@ def main():
         checks.expect(set(ids) == set(all_ids), f"no event lost, none made up: {ids} vs {all_ids}")
         checks.expect(ids.count(all_ids[-1]) >= 2 and all(ids.count(i) == 1 for i in all_ids[:-1]),
                       f"the repeat has the same id (at least once): {ids}")
-        checks.expect(server.metric("squatstream_watch_events_total") >= 0, "the metrics answer")
+        checks.expect(server.metric("squatstream_webhook_deliveries_total", 'outcome="delivered"') >= 1,
+                      "the restarted server counts its delivery")
         server.__exit__(None, None, None)
+
+        # 6. A store written by a newer squatstreamd: refused at start, with the message, exit non-zero.
+        import sqlite3
+        db = sqlite3.connect(f"{tmp}/watch.db")
+        db.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (99, 0)")
+        db.commit()
+        db.close()
+        out = subprocess.run([squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
+                              "--stub_enrichers=all", f"--store=sqlite:{tmp}/watch.db"], capture_output=True,
+                             text=True, timeout=60)
+        checks.expect(out.returncode != 0 and "newer than this squatstreamd knows" in out.stderr,
+                      f"a newer schema is refused at start (exit {out.returncode}: {out.stderr.strip()[:300]})")
     finally:
         nsd.__exit__(None, None, None)
         shutil.rmtree(tmp, ignore_errors=True)
