@@ -32,9 +32,11 @@ else
 fi
 
 log=$(mktemp)
-build/dev/daemon/squatstreamd --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 "${server_flags[@]}" 2>"$log" &
+store=$(mktemp -d)  # the demo's watches live in a throw-away SQLite file, not the machine's /var/lib/squatstream
+build/dev/daemon/squatstreamd --grpc_address=127.0.0.1:0 --metrics_address=127.0.0.1:0 \
+  --store="sqlite:$store/squatstream.db" "${server_flags[@]}" 2>"$log" &
 server=$!
-trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
+trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$log" "$store"' EXIT
 port=""
 for _ in $(seq 1 200); do  # up to 20 s for the server to report its port
   port=$(sed -n 's/.*serving gRPC on port \([0-9]*\).*/\1/p' "$log")
