@@ -14,6 +14,9 @@ namespace {
 
 constexpr int kDefaultPage = 100;
 constexpr int kMaxPage = 1000;
+// The longest interval taken: far beyond any use, and small enough that a scan's time plus it stays a time the
+// store writes as milliseconds (and that interval_seconds, a uint64, converts to a Duration without wrapping).
+constexpr std::uint64_t kMaxIntervalSeconds = 10ull * 366 * 24 * 3600;
 
 int PageSize(std::uint32_t asked) {
   if (asked == 0) return kDefaultPage;
@@ -55,11 +58,15 @@ v1::Watch WatchManager::ToProto(const store::WatchRow& row) {
 }
 
 absl::Status WatchManager::CheckSettings(const v1::WatchSettings& settings) const {
+  if (settings.interval_seconds() > kMaxIntervalSeconds) {
+    return absl::InvalidArgumentError(absl::StrFormat("interval %ds is over the maximum of %ds (10 years)",
+                                                      settings.interval_seconds(), kMaxIntervalSeconds));
+  }
   const absl::Duration every = absl::Seconds(static_cast<std::int64_t>(settings.interval_seconds()));
   if (every < options_.min_interval) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "interval %s is under this server's minimum of %s (--watch_min_interval)", absl::FormatDuration(every),
-        absl::FormatDuration(options_.min_interval)));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("interval %s is under this server's minimum of %s (--watch_min_interval)",
+                        absl::FormatDuration(every), absl::FormatDuration(options_.min_interval)));
   }
   if (settings.webhook_url().empty()) {
     if (!settings.webhook_secret().empty()) {
@@ -158,10 +165,11 @@ absl::StatusOr<v1::Watch> WatchManager::Update(const std::string& domain, const 
     }
   }
   if (absl::Status s = CheckSettings(merged); !s.ok()) return s;
+  // A watch never scanned keeps its schedule (due since its creation, or retrying a failed first scan): moving
+  // it to now + the interval would put its baseline off by a whole interval.
   std::optional<absl::Time> next;
-  if (interval_changed) {
-    const absl::Time from = row->last_scan == absl::InfinitePast() ? absl::Now() : row->last_scan;
-    next = from + absl::Seconds(static_cast<std::int64_t>(merged.interval_seconds()));
+  if (interval_changed && row->last_scan != absl::InfinitePast()) {
+    next = row->last_scan + absl::Seconds(static_cast<std::int64_t>(merged.interval_seconds()));
   }
   absl::StatusOr<store::WatchRow> updated = store_.UpdateWatch(domain, merged, next);
   if (!updated.ok()) return WithWatch(updated.status(), domain);
@@ -222,11 +230,14 @@ absl::StatusOr<std::vector<v1::WatchEvent>> WatchManager::Events(const std::stri
     if (!row.ok()) return WithWatch(row.status(), watch);
     watch_id = row->id;
   }
-  return store_.ListEvents(watch_id, after_id, limit);
+  // The engines differ on a LIMIT out of range (SQLite: none; PostgreSQL: an error): a page of a sane size.
+  if (limit <= 0) limit = kDefaultPage;
+  return store_.ListEvents(watch_id, after_id, std::min(limit, kMaxPage));
 }
 
 void WatchManager::WaitForEvents(absl::Duration at_most) {
-  const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(std::min(at_most, options_.events_poll));
+  const auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(std::min(at_most, options_.events_poll));
   MutexLock lock(mu_);
   const std::uint64_t seen = events_generation_;
   while (events_generation_ == seen && std::chrono::steady_clock::now() < deadline) {
