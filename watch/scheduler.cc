@@ -28,13 +28,7 @@ auto Timed(const WatchMetrics& metrics, F&& call) {
   if (metrics.store_seconds != nullptr) {
     metrics.store_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
-  bool ok = true;
-  if constexpr (std::is_same_v<std::decay_t<decltype(result)>, absl::Status>) {
-    ok = result.ok();
-  } else {
-    ok = result.ok();
-  }
-  if (!ok) Inc(metrics.store_errors);
+  if (!result.ok()) Inc(metrics.store_errors);  // absl::Status and absl::StatusOr alike
   return result;
 }
 
@@ -90,6 +84,8 @@ void Scheduler::WaitWake(absl::Duration timeout) {
   }
 }
 
+// Called from the housekeeping thread only: reports from several threads could reach the callback out of order
+// (a stale "down" arriving after "up") and leave it believing the opposite of health_.
 void Scheduler::SetHealth(bool up) {
   {
     MutexLock lock(mu_);
@@ -102,11 +98,20 @@ void Scheduler::SetHealth(bool up) {
 
 void Scheduler::ScanLoop() {
   for (;;) {
+    // The wake count is read before looking for a due watch: a Wake() while the claim runs (a watch created just
+    // after the claim found none due) then ends the wait below at once instead of being missed for a poll.
+    std::uint64_t seen = 0;
     {
       MutexLock lock(mu_);
       if (stopping_) return;
+      seen = wakes_;
     }
-    if (!RunOneScan()) WaitWake(options_.poll);
+    if (RunOneScan()) continue;
+    const auto deadline = std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(options_.poll);
+    MutexLock lock(mu_);
+    while (!stopping_ && wakes_ == seen && std::chrono::steady_clock::now() < deadline) {
+      wake_cv_.WaitFor(mu_, deadline - std::chrono::steady_clock::now());
+    }
   }
 }
 
@@ -114,12 +119,9 @@ bool Scheduler::RunOneScan() {
   const absl::Time now = absl::Now();
   absl::StatusOr<std::optional<store::WatchRow>> claimed =
       Timed(metrics_, [&] { return store_.ClaimDueWatch(options_.owner, now, now + options_.lease); });
-  if (!claimed.ok()) {
-    SetHealth(false);
-    return false;
-  }
-  SetHealth(true);
-  if (!claimed->has_value()) return false;
+  // A failed claim is not reported as the store's health here: the housekeeping thread's ping says it (one
+  // reporter, see SetHealth); this thread waits a poll and tries again.
+  if (!claimed.ok() || !claimed->has_value()) return false;
   const store::WatchRow watch = **std::move(claimed);
   Set(metrics_.scan_lag_seconds, absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), now - watch.next_scan)));
 
@@ -137,7 +139,9 @@ bool Scheduler::RunOneScan() {
   const absl::Duration interval = IntervalOf(watch.settings);
   bool lost = stop->load();
   absl::Status outcome = records.status();
-  if (records.ok() && !lost) {
+  // A complete scan is committed even when `stop` was set as it ended: the store refuses the commit (ABORTED)
+  // when the lease was lost, and keeps it when the lease is still ours (Stop racing the scan's end).
+  if (records.ok()) {
     absl::StatusOr<std::vector<store::ObservationRow>> previous =
         Timed(metrics_, [&] { return store_.LoadObservations(watch.id); });
     if (previous.ok()) {
@@ -183,7 +187,9 @@ bool Scheduler::RunOneScan() {
       return true;  // another replica holds it now
     }
     // Shutting down: give the lease back, due at once, so that another replica (or our next start) scans it.
-    (void)store_.ReleaseLease(watch.id, options_.owner, watch.next_scan, "interrupted: the server stopped");
+    (void)Timed(metrics_, [&] {
+      return store_.ReleaseLease(watch.id, options_.owner, watch.next_scan, "interrupted: the server stopped");
+    });
     return true;
   }
   absl::Time next = ended + std::min(interval, options_.retry_after_failure);
@@ -214,7 +220,8 @@ void Scheduler::HousekeepingLoop() {
       running.assign(running_.begin(), running_.end());
     }
     for (auto& [id, stop] : running) {
-      absl::Status renewed = Timed(metrics_, [&] { return store_.RenewLease(id, options_.owner, now + options_.lease); });
+      absl::Status renewed =
+          Timed(metrics_, [&] { return store_.RenewLease(id, options_.owner, now + options_.lease); });
       if (renewed.code() == absl::StatusCode::kAborted) stop->store(true);  // another replica took it over
     }
     const absl::Status ping = Timed(metrics_, [&] { return store_.Ping(); });
@@ -242,9 +249,7 @@ void Scheduler::HousekeepingLoop() {
       last_prune = now;
       (void)Timed(metrics_, [&] { return store_.PruneEvents(now - options_.history_retention); });
     }
-    const absl::Duration renew_every = std::min(options_.poll, options_.lease / 3);
-    MutexLock lock(mu_);
-    if (!stopping_) wake_cv_.WaitFor(mu_, absl::ToChronoNanoseconds(renew_every));
+    WaitWake(std::min(options_.poll, options_.lease / 3));
   }
 }
 
