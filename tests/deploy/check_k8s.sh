@@ -19,6 +19,35 @@ for overlay in "$root"/deploy/k8s/overlays/*/; do
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$name.yaml"
 done
 grep -q -- '--reflection=false' "$tmp/prod.yaml" || { echo "check_k8s: prod serves reflection" >&2; exit 1; }
+# The stores the overlays promise (docs/DEPLOY.md, "Picking a store"): dev SQLite on a volume claim with one pod;
+# prod PostgreSQL, its DSN from the Secret squatstream-store (key dsn, not in the repository), several pods.
+$py - "$tmp/prod.yaml" "$tmp/dev.yaml" <<'PY' || exit 1
+import sys, yaml
+def load(path):
+    docs = [d for d in yaml.safe_load_all(open(path)) if d]
+    by = {d["kind"]: d for d in docs}
+    pod = by["Deployment"]["spec"]["template"]["spec"]
+    return by, pod, pod["containers"][0]["args"], {v["name"]: v for v in pod.get("volumes", [])}
+prod, prod_pod, prod_args, prod_volumes = load(sys.argv[1])
+dev, dev_pod, dev_args, dev_volumes = load(sys.argv[2])
+faults = []
+if "--store_file=/etc/squatstream/store/dsn" not in prod_args or \
+        [v.get("secret", {}).get("secretName") for v in prod_volumes.values()] != ["squatstream-store"]:
+    faults.append(f"prod: the store is not --store_file from the Secret squatstream-store ({prod_args}, {prod_volumes})")
+if "Secret" in prod:
+    faults.append("prod: a Secret is in the manifests (the DSN's password belongs to the operator, not the repository)")
+if prod["HorizontalPodAutoscaler"]["spec"].get("minReplicas", 1) < 2:
+    faults.append("prod: fewer than two replicas")
+if "--store=sqlite:/var/lib/squatstream/store/squatstream.db" not in dev_args or \
+        [v.get("persistentVolumeClaim", {}).get("claimName") for v in dev_volumes.values()] != [dev["PersistentVolumeClaim"]["metadata"]["name"]]:
+    faults.append(f"dev: the store is not SQLite on the overlay's PersistentVolumeClaim ({dev_args}, {dev_volumes})")
+if dev["HorizontalPodAutoscaler"]["spec"]["maxReplicas"] != 1:
+    faults.append("dev: more than one replica")
+if faults:
+    sys.exit("check_k8s:\n  " + "\n  ".join(faults))
+print("check_k8s: dev keeps SQLite on its volume claim with one pod; prod reads the PostgreSQL DSN from the Secret "
+      "squatstream-store with at least " + str(prod["HorizontalPodAutoscaler"]["spec"]["minReplicas"]) + " pods")
+PY
 # The rules are loaded once: prod's PrometheusRule carries them, dev's none (its rules would run twice).
 $py - "$tmp/prod.yaml" "$tmp/dev.yaml" <<'PY' || exit 1
 import sys, yaml
@@ -85,8 +114,8 @@ fi
 # NetworkPolicy rule without a source, a memory limit below the budget's need, a sleep command as preStop, a
 # connection-age grace shorter than the drain, a flag set in both the args and the ConfigMap.
 sed 's/port: 50051$/port: 50052/' "$tmp/prod.yaml" >"$tmp/wrong-port.yaml"
-mutate() {  # mutate NAME PYTHON-STATEMENTS (on `objs`, the rendered prod objects by kind)
-  $py - "$tmp/prod.yaml" "$tmp/$1.yaml" "$2" <<'PY'
+mutate() {  # mutate NAME PYTHON-STATEMENTS [OVERLAY] (on `objs`, the rendered objects by kind; prod by default)
+  $py - "$tmp/${3:-prod}.yaml" "$tmp/$1.yaml" "$2" <<'PY'
 import sys, yaml
 objs = {}
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
@@ -108,13 +137,30 @@ mutate short-termination 'pod["terminationGracePeriodSeconds"] = 40'
 mutate flag-twice 'objs["ConfigMap"]["data"]["SQUATSTREAM_MAX_CONCURRENT_STREAMS"] = "64"'
 mutate token 'del pod["automountServiceAccountToken"]'
 mutate pdb 'del objs["PodDisruptionBudget"]["spec"]["unhealthyPodEvictionPolicy"]'
+# The store: dev's SQLite with a second replica, a rolling update, no volume, the volume over the geo databases'
+# folder; prod's DSN with its password in the args, from a ConfigMap, readable by every user, not mounted.
+mutate sqlite-replicas 'objs["HorizontalPodAutoscaler"]["spec"]["maxReplicas"] = 2' dev
+mutate sqlite-rolling 'dep["spec"]["strategy"] = {"type": "RollingUpdate"}' dev
+mutate sqlite-no-volume 'del ctr["volumeMounts"]' dev
+mutate sqlite-default 'ctr["args"] = [a for a in ctr["args"] if not a.startswith("--store=")]' dev
+mutate geo-hidden 'ctr["volumeMounts"][0]["mountPath"] = "/var/lib/squatstream"
+ctr["args"] = [a if not a.startswith("--store=") else "--store=sqlite:/var/lib/squatstream/squatstream.db" for a in ctr["args"]]' dev
+mutate dsn-in-args 'ctr["args"] = [a if not a.startswith("--store_file=") else "--store=postgresql://squatstream:hunter2@db.example:5432/squatstream" for a in ctr["args"]]'
+mutate dsn-configmap 'pod["volumes"][0] = {"name": "store-dsn", "configMap": {"name": "squatstream-store"}}'
+mutate dsn-world-readable 'pod["volumes"][0]["secret"]["defaultMode"] = 0o644'
+mutate dsn-unmounted 'del ctr["volumeMounts"]'
 # Each must fail for its own reason (NAME:what the message says).
 for case in "wrong-port:readinessProbe checks port" "replicas:which sets replicas" \
             "netpol-no-from:has no \`from\`" "netpol-any-namespace:admits every namespace" \
             "memory-limit:memory limit 768Mi is below" "budget-raised:memory_budget_mb=1024 with" \
             "prestop-command:preStop runs a sleep command" "short-age-grace:max_connection_age_grace 30s is shorter" \
             "short-termination:terminationGracePeriodSeconds 40" "flag-twice:set both as an argument" \
-            "token:mounts a service-account token" "pdb:lacks unhealthyPodEvictionPolicy"; do
+            "token:mounts a service-account token" "pdb:lacks unhealthyPodEvictionPolicy" \
+            "sqlite-replicas:may run 2 replicas" "sqlite-rolling:use Recreate" \
+            "sqlite-no-volume:is not on a writable volume" "sqlite-default:squatstream.db is not on a writable volume" \
+            "geo-hidden:hides the geo database" "dsn-in-args:with its password is in the manifest" \
+            "dsn-configmap:which is not a Secret" "dsn-world-readable:readable by every user" \
+            "dsn-unmounted:is on no volume of the pod"; do
   broken="${case%%:*}"
   if $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$broken.yaml" 2>"$tmp/$broken.err"; then
     echo "check_k8s: a broken manifest ($broken) was accepted" >&2

@@ -29,14 +29,31 @@ Memory
 Placement and access
 - the pod mounts a service-account token, the PDB lacks unhealthyPodEvictionPolicy: AlwaysAllow, or the pod
   is not spread over zones and nodes;
-- squatstreamd does not start with the rendered args and ConfigMap (run on loopback, then stopped).
+Store (docs/DEPLOY.md, "Picking a store")
+- SQLite (--store=sqlite:PATH, or the default): PATH's folder is not on a writable volume mounted in the
+  container (the root filesystem is read-only, and a container's own layer dies with it), the Deployment may
+  run more than one replica (the HPA's maxReplicas, or replicas), or the volume is a PersistentVolumeClaim and
+  the strategy is not Recreate (a rolling update starts a second writer, or hangs on a ReadWriteOnce volume);
+- PostgreSQL: a DSN with a password in the args or the ConfigMap; --store_file not on a volume mounted from a
+  Secret read-only, naming no key the Secret provides, or readable by every user (its mode);
+- a volume mounted over a folder above the geo databases (it would hide the image's files) while geo is real;
+- squatstreamd does not start with the rendered args and ConfigMap (run on loopback, every stage simulated, then
+  stopped). The files the args name under the pod's volumes are on this machine in a temporary folder instead:
+  each volume's mount path is mapped to a folder of its own, and a Secret's file holding a DSN gets a stand-in
+  DSN of a PostgreSQL that is not there (the real one is the operator's, never in the repository). With
+  SQLite, squatstreamd must create the database in the volume's stand-in folder; with PostgreSQL, it must say it
+  cannot reach the stand-in's server yet and serve meanwhile (the watch side NOT_SERVING).
 
 usage: check_manifests.py SQUATSTREAMD rendered.yaml [...]
 """
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import time
 
 import yaml
 
@@ -163,28 +180,150 @@ def check_network_policies(path, policies):
                              f"namespace: {peer}")
 
 
-def start_server(binary, path, container, env):
+def sandbox_mounts(container, pod, tmp):
+    """{mountPath: a folder under tmp standing in for it}, for each volume the container mounts."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    out = {}
+    for m in container.get("volumeMounts", []):
+        folder = os.path.join(tmp, "volumes", m["name"])
+        os.makedirs(folder, exist_ok=True)
+        out[m["mountPath"].rstrip("/")] = folder
+        secret = volumes.get(m["name"], {}).get("secret")
+        if secret is not None:
+            # The Secret's files the pod would see: a stand-in DSN of a PostgreSQL that is not there (a port just
+            # freed on loopback: the connection is refused at once).
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            for item in secret.get("items") or [{"path": "dsn"}]:
+                with open(os.path.join(folder, item["path"]), "w") as f:
+                    f.write(f"postgresql://squatstream@127.0.0.1:{port}/squatstream?connect_timeout=2\n")
+    return out
+
+
+def in_sandbox(value, mounts):
+    """value with a mount path it names (as a path, or inside a flag's value) replaced by its stand-in folder."""
+    for mount, folder in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
+        value = re.sub(rf"(^|[=:,]){re.escape(mount)}(?=/|$|,)", lambda m: m.group(1) + folder, value)
+    return value
+
+
+def start_server(binary, path, container, pod, env, store):
     """squatstreamd accepts the rendered arguments and environment: it starts (on free loopback ports, every
-    stage simulated) and stops on SIGTERM."""
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
-    run_env.update({k: str(v) for k, v in env.items()})
-    cmd = [binary, *container.get("args", []), "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
-           "--stub_enrichers=all"]
-    server = subprocess.Popen(cmd, env=run_env, stderr=subprocess.PIPE, text=True)
+    stage simulated, the pod's volumes in a temporary folder) and stops on SIGTERM; its store is where the
+    manifests put it (see the docstring)."""
+    tmp = tempfile.mkdtemp(prefix="check-manifests-")
     try:
-        line = server.stderr.readline()
-        if "serving gRPC on port" not in line:
-            server.wait(timeout=10)
-            fail(f"{path}: squatstreamd does not start with the rendered args and ConfigMap: {line.strip()} "
-                 f"{server.stderr.read().strip()}")
+        mounts = sandbox_mounts(container, pod, tmp)
+        run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
+        run_env.update({k: in_sandbox(str(v), mounts) for k, v in env.items()})
+        args = [in_sandbox(a, mounts) for a in container.get("args", [])]
+        cmd = [binary, *args, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0", "--stub_enrichers=all"]
+        server = subprocess.Popen(cmd, env=run_env, stderr=subprocess.PIPE, text=True)
+        try:
+            said = []
+            while not said or "serving gRPC on port" not in said[-1]:
+                line = server.stderr.readline()
+                if not line:
+                    server.wait(timeout=10)
+                    fail(f"{path}: squatstreamd does not start with the rendered args and ConfigMap: {''.join(said).strip()}")
+                said.append(line)
+            if store["engine"] == "sqlite":
+                database = in_sandbox(store["path"], mounts)
+                deadline = time.monotonic() + 10
+                while not os.path.exists(database):
+                    if time.monotonic() > deadline or not database.startswith(tmp):
+                        fail(f"{path}: squatstreamd did not create its SQLite store {store['path']} on the pod's volume")
+                    time.sleep(0.1)
+            elif store["engine"] == "postgresql" and not any("the store cannot be opened yet (postgresql" in l
+                                                              for l in said):
+                fail(f"{path}: squatstreamd did not try the PostgreSQL DSN of {store['file']}: {''.join(said).strip()}")
+        finally:
+            if server.poll() is None:
+                server.terminate()
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    fail(f"{path}: squatstreamd did not exit within 10 s of SIGTERM while idle")
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                fail(f"{path}: squatstreamd did not exit within 10 s of SIGTERM while idle")
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def mount_of(container, pod, file_path):
+    """(volumeMount, volume) of the deepest mount holding file_path, or (None, None)."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    best = None
+    for m in container.get("volumeMounts", []):
+        mount = m["mountPath"].rstrip("/")
+        if file_path.startswith(mount + "/") and (best is None or len(mount) > len(best["mountPath"].rstrip("/"))):
+            best = m
+    return (best, volumes.get(best["name"]) or {}) if best else (None, None)
+
+
+def check_store(path, deployment, pod, container, env, flags, hpas):
+    """The store rules of the docstring; returns {engine, path | file} for start_server."""
+    explicit = {re.match(r"--(\w+)", a).group(1) for a in container.get("args", [])}
+    explicit |= {k.removeprefix("SQUATSTREAM_").lower() for k in env}
+    sources = [a for a in container.get("args", []) if a.startswith("--store=")]
+    sources += [str(v) for k, v in env.items() if k == "SQUATSTREAM_STORE"]
+    for dsn in sources:
+        value = dsn.removeprefix("--store=")
+        if re.match(r"postgres(ql)?://[^/@]*:[^/@]*@", value) or re.search(r"(^|\s)password\s*=", value):
+            fail(f"{path}: the store's DSN with its password is in the manifest ({value.split('@')[0]}@…): put it in a "
+                 "Secret and name the mounted file with --store_file")
+    geo_real = not {e.strip() for e in flags["stub_enrichers"].split(",")} & {"geo", "all"}
+    if geo_real:
+        geo_files = [f for flag in ("geo_city_db", "geo_asn_db") for f in flags.get(flag, "").split(",") if f]
+        for m in container.get("volumeMounts", []):
+            mount = m["mountPath"].rstrip("/")
+            for f in geo_files:
+                if f.startswith(mount + "/") and os.path.dirname(f) != mount:
+                    fail(f"{path}: volume {m['name']} mounted on {m['mountPath']} hides the geo database {f} of the image "
+                         "(mount the store's volume on a folder of its own)")
+    if "store_file" in explicit and flags["store_file"]:
+        if "store" in explicit:
+            fail(f"{path}: both --store and --store_file are set (--store_file wins): keep one")
+        file_path = flags["store_file"]
+        mount, volume = mount_of(container, pod, file_path)
+        if mount is None:
+            fail(f"{path}: --store_file={file_path} is on no volume of the pod: mount the DSN's Secret there")
+        if "secret" not in volume:
+            fail(f"{path}: --store_file={file_path} is on volume {mount['name']}, which is not a Secret (the DSN holds a password)")
+        if not mount.get("readOnly"):
+            fail(f"{path}: the DSN's Secret volume {mount['name']} is not mounted readOnly")
+        secret = volume["secret"]
+        name = file_path[len(mount["mountPath"].rstrip("/")) + 1:]
+        items = secret.get("items")
+        if items is not None and name not in [i["path"] for i in items]:
+            fail(f"{path}: --store_file={file_path} names {name!r}, which Secret {secret['secretName']}'s items do not provide")
+        mode = next((i.get("mode") for i in items or [] if i["path"] == name), None)
+        mode = mode if mode is not None else secret.get("defaultMode", 0o644)
+        if mode & 0o007:
+            fail(f"{path}: the DSN's Secret volume {mount['name']} has mode {mode:o}: readable by every user")
+        return {"engine": "postgresql", "file": file_path}
+    spec = flags["store"]
+    if spec == "none":
+        return {"engine": "none"}
+    if not spec.startswith("sqlite:"):
+        return {"engine": "postgresql", "file": "--store"}
+    database = spec.removeprefix("sqlite:")
+    mount, volume = mount_of(container, pod, database)
+    if mount is None or mount.get("readOnly") or not ({"emptyDir", "persistentVolumeClaim", "ephemeral"} & volume.keys()):
+        fail(f"{path}: the SQLite store {database} is not on a writable volume of the pod (an emptyDir or a "
+             "PersistentVolumeClaim mounted on its folder): the root filesystem is read-only, and a container's own "
+             "files die with it")
+    replicas = [h["spec"]["maxReplicas"] for h in hpas if h["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]]
+    replicas = replicas or [deployment["spec"].get("replicas", 1)]
+    if max(replicas) > 1:
+        fail(f"{path}: the SQLite store has one writer, and the Deployment may run {max(replicas)} replicas: one "
+             "(HPA maxReplicas: 1), or PostgreSQL for more")
+    strategy = deployment["spec"].get("strategy", {}).get("type", "RollingUpdate")
+    if "persistentVolumeClaim" in volume and strategy != "Recreate":
+        fail(f"{path}: the SQLite store is on a PersistentVolumeClaim and the Deployment's strategy is {strategy}: "
+             "a rolling update starts a second writer before the first stops (or cannot attach a ReadWriteOnce "
+             "volume elsewhere): use Recreate")
+    return {"engine": "sqlite", "path": database}
 
 
 def check(binary, path):
@@ -296,11 +435,14 @@ def check(binary, path):
     if not {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= keys:
         fail(f"{path}: the pod is not spread over zones and nodes (topologySpreadConstraints on {sorted(keys)})")
 
-    start_server(binary, path, container, env)
+    store = check_store(path, deployment, pod, container, env, flags, by_kind.get("HorizontalPodAutoscaler", []))
+
+    start_server(binary, path, container, pod, env, store)
 
     print(f"check_manifests: {path}: flags, ports ({grpc_port}, {metrics_port}), probes, grace ({tgps} s > "
           f"{pause} + {grace} + 1), connection age grace {age_grace:g} s >= drain, HPA, NetworkPolicy sources, "
-          f"memory ({limit} >= {need_mib} MiB for a {budget_mib} MiB budget and {max_streams} streams) agree")
+          f"memory ({limit} >= {need_mib} MiB for a {budget_mib} MiB budget and {max_streams} streams), store "
+          f"({store['engine']}: {store.get('path') or store.get('file') or 'no watches'}) agree")
 
 
 if __name__ == "__main__":

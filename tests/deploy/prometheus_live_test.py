@@ -28,6 +28,10 @@ the dashboard is queried, the banner stage must have counted connections that su
 protocol), refused and denied ones, SSRF refusals, waits for a slot, bytes read and the input domain's page
 (WANT_BANNER_*), so that the Banners panels show what happened, not zeros.
 
+squatstreamd keeps its watches in an SQLite store in the test's temporary folder, so that the Watches row's series
+(the watch side's metrics exist only with a store) are there; no watch is created: their counters are 0, the
+store's ping and claims every second give its latency histogram and `squatstream_store_up` data.
+
 Checks, in order: `promtool check metrics` on a live /metrics scrape; Prometheus (1 s scrape and rule
 evaluation, the repository's rules loaded) sees the target up; then every PromQL expression in the Grafana
 dashboard and every recording rule, run through the HTTP API, returns data without error. Waiting is by
@@ -280,6 +284,8 @@ def main():
         grpc_port, metrics_port, server_log = start_squatstreamd([
             squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
             "--stub_enrichers=none",
+            # A store of its own, so that the Watches row has its series (the default path is not writable here).
+            f"--store=sqlite:{tmp}/store/squatstream.db",
             f"--dns_servers={nsd.server}", "--dns_rate_limit=2000", "--dns_timeout=200ms",
             f"--geo_city_db={tmp}/city.mmdb", f"--geo_asn_db={tmp}/asn.mmdb",
             f"--rdap_bootstrap_file={bootstrap}", "--rdap_bootstrap_url=",
