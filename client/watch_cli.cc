@@ -1020,13 +1020,12 @@ class WatchRunner {
     end_.code = static_cast<absl::StatusCode>(status.error_code());
     end_.message = status.error_message();
     end_.interrupted = watcher.interrupted();
-    if (events > 0) {
-      std::fprintf(stderr, "%s\n", ResumeLine(command_, events, last_id).c_str());
-    } else if (end_.interrupted) {
-      std::fprintf(stderr, "squatstream: interrupted; no event after %llu\n",
-                   static_cast<unsigned long long>(command_.since));
+    // The id to resume from last: the line a user copies.
+    if (end_.interrupted) {
+      std::fputs(events > 0 ? "squatstream: interrupted\n" : "squatstream: interrupted; no event came\n", stderr);
       said_interrupted_ = true;
     }
+    if (events > 0) std::fprintf(stderr, "%s\n", ResumeLine(command_, events, last_id).c_str());
     return Finish();
   }
 
