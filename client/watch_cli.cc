@@ -297,7 +297,7 @@ std::optional<std::size_t> FindWatchCommand(const std::vector<std::string>& args
       if (a == "watch") return i;
       return std::nullopt;
     }
-    if (a.find('=') != std::string::npos) continue;
+    if (absl::StrContains(a, '=')) continue;
     // "--server HOST:PORT watch list": the value of a flag given as its next argument is no command.
     const std::string spelled = base::SpellFlag(a);
     const absl::string_view name = absl::StripPrefix(absl::StripPrefix(spelled, "-"), "-");

@@ -202,7 +202,7 @@ v1::Watch SampleWatch() {
   v1::Watch w;
   w.set_domain("xn--bcher-kva.de");
   w.set_domain_unicode("bücher.de");
-  w.mutable_settings()->set_interval_seconds(6 * 3600);
+  w.mutable_settings()->set_interval_seconds(21600);
   w.mutable_settings()->set_webhook_url("https://hooks.example/x");
   w.set_has_webhook_secret(true);
   *w.mutable_created() = At(kNow - absl::Hours(30));
