@@ -20,7 +20,15 @@ void Set(prometheus::Gauge* gauge, double value) {
   if (gauge != nullptr) gauge->Set(value);
 }
 
-// Times a store call into the latency histogram and counts its failure.
+absl::StatusCode CodeOf(const absl::Status& s) { return s.code(); }
+template <typename T>
+absl::StatusCode CodeOf(const absl::StatusOr<T>& s) {
+  return s.status().code();
+}
+
+// Times a store call into the latency histogram and counts its failure. ABORTED (a lease lost, or a scan that
+// ended as its renewal ran) and NOT_FOUND (a watch deleted meanwhile) are the store answering, not failing: they
+// are not counted, so that the store errors' alert means the store.
 template <typename F>
 auto Timed(const WatchMetrics& metrics, F&& call) {
   const auto started = std::chrono::steady_clock::now();
@@ -28,7 +36,10 @@ auto Timed(const WatchMetrics& metrics, F&& call) {
   if (metrics.store_seconds != nullptr) {
     metrics.store_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
-  if (!result.ok()) Inc(metrics.store_errors);  // absl::Status and absl::StatusOr alike
+  if (const absl::StatusCode code = CodeOf(result);
+      code != absl::StatusCode::kOk && code != absl::StatusCode::kAborted && code != absl::StatusCode::kNotFound) {
+    Inc(metrics.store_errors);
+  }
   return result;
 }
 
@@ -222,7 +233,8 @@ void Scheduler::HousekeepingLoop() {
     for (auto& [id, stop] : running) {
       absl::Status renewed =
           Timed(metrics_, [&] { return store_.RenewLease(id, options_.owner, now + options_.lease); });
-      if (renewed.code() == absl::StatusCode::kAborted) stop->store(true);  // another replica took it over
+      // Another replica took it over, or it was deleted (or the scan ended meanwhile: its flag is then unused).
+      if (renewed.code() == absl::StatusCode::kAborted) stop->store(true);
     }
     const absl::Status ping = Timed(metrics_, [&] { return store_.Ping(); });
     SetHealth(ping.ok());
