@@ -44,10 +44,12 @@ base::UsageSpec ClientUsage() {
   spec.synopsis =
       "Usage: squatstream [flags] DOMAIN [DOMAIN...]\n"
       "       squatstream names [flags] DOMAIN [DOMAIN...]\n"
+      "       squatstream watch add|list|show|scan|rm|events|triage ...   (see: squatstream watch --help)\n"
       "\n"
       "Streams the look-alikes of each DOMAIN from squatstreamd, each checked (DNS, geo, registration, banners),\n"
       "and prints them (stdout) with a progress bar and a summary (stderr). A URL is reduced to its host.\n"
-      "`names` lists the candidates only, generated here: no server, no lookups.\n"
+      "`names` lists the candidates only, generated here: no server, no lookups. `watch` keeps a domain under\n"
+      "watch on the server: rescanned on an interval, with events when look-alikes appear, change or go.\n"
       "\n"
       "Examples:\n"
       "  squatstream example.com\n"
