@@ -174,6 +174,12 @@ void Deliverer::Impl::Deliver(std::vector<store::DeliveryRow> batch) {
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const store::DeliveryRow& row = batch[i];
+    if (row.url.empty()) {  // the watch's webhook was removed after the event was written: nowhere to deliver
+      MutexLock lock(mu);
+      attempts[i].done = true;
+      attempts[i].response.status = absl::FailedPreconditionError("the watch has no webhook any more");
+      continue;
+    }
     workers::net::HttpRequest request;
     request.url = row.url;
     request.method = "POST";
@@ -222,7 +228,7 @@ void Deliverer::Impl::Finish(const store::DeliveryRow& row, const workers::net::
                                                  : std::string(response.status.message()).substr(0, 1024);
   const absl::Time now = absl::Now();
   const absl::Time give_up = row.created + options.give_up_after;
-  if (now >= give_up) {
+  if (now >= give_up || row.url.empty()) {
     if (Timed(metrics, [&] { return store.MarkDead(row.event_id, options.owner, error); }).ok()) {
       Increment(metrics.deliveries_dead);
     }

@@ -240,12 +240,7 @@ void Scheduler::HousekeepingLoop() {
     SetHealth(ping.ok());
     if (ping.ok() && now - last_gauges >= absl::Seconds(5)) {
       last_gauges = now;
-      if (absl::StatusOr<store::DeliveryCounts> counts = store_.CountDeliveries(); counts.ok()) {
-        Set(metrics_.outbox_pending, static_cast<double>(counts->pending));
-        Set(metrics_.outbox_dead, static_cast<double>(counts->dead));
-        Set(metrics_.outbox_oldest_seconds,
-            counts->pending == 0 ? 0 : absl::ToDoubleSeconds(now - counts->oldest_pending));
-      }
+      // (The outbox's gauges are the deliverer's.)
       std::uint64_t watches = 0;
       std::string after;
       for (;;) {
