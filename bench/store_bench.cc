@@ -6,13 +6,16 @@
 //               parameters, no round trip per row). Twice: a transaction per C rows (what a scan's commit is) and
 //               one transaction for every row.
 //   inserts     a first scan of each watch: ClaimDueWatch + CommitScan with C new observations.
-//   rescan      a rescan where nothing changed: ClaimDueWatch + CommitScan with C `seen` (only last_seen written).
+//   rescan      a rescan where nothing changed, as the scheduler runs it: the store's part (ClaimDueWatch,
+//               LoadObservations, CommitScan — which writes the watch's row and no observation) and the differ's
+//               (watch::EvaluateScan of the scan's C records against the loaded observations), timed apart.
 //   events      commits of 10 events each (a watch with a webhook: each event with its outbox row).
 //   bytes/obs   SQLite: pages in use * page size / rows; PostgreSQL: pg_total_relation_size('observations') / rows
 //               (heap, TOAST and indexes).
-// Each row is what a scan writes: a ~150-byte state blob and a ~1.5 KB record (a real v1::Record's size: DNS,
-// registration, HTTP and TLS fields), the record's bytes built to compress like one (names, addresses, hex
-// digests, a page title).
+// Each row is what a scan writes: the differ's state of a real v1::Record (a baseline's EvaluateScan of it: DNS,
+// registration, HTTP, TLS, SSH and SMTP fields for the 1 in 10 registered, so that the rescan of the same records
+// finds nothing changed) and a ~1.5 KB record column (a real v1::Record's size), the record's bytes built to
+// compress like one (names, addresses, hex digests, a page title).
 //
 // SQLite runs with the store's settings (WAL, synchronous=FULL); PostgreSQL is a throw-away cluster started by
 // tests/peers/postgres.py --durable (fsync and synchronous_commit on: a commit costs what it costs in production),
@@ -42,6 +45,7 @@
 #include "store/sqlite_store.h"
 #include "store/store.h"
 #include "tests/store/postgres_peer.h"
+#include "watch/differ.h"
 
 ABSL_FLAG(int, watches, 1000, "watches");
 ABSL_FLAG(int, candidates, 1000, "candidates per watch");
@@ -70,7 +74,56 @@ void Check(const absl::Status& s, const std::string& what) {
   if (!s.ok()) Die(absl::StrCat(what, ": ", s.ToString()));
 }
 
-// The rows of watch `w`: candidates, a ~150-byte state and a ~1.5 KB record each.
+// The records a scan of watch `w` gives, the same at every scan: 1 in 10 registered (addresses, name servers, a
+// mail exchanger, whois, an HTTP answer with its certificate, SSH and SMTP banners), the others NXDOMAIN.
+std::vector<v1::Record> Records(int w, int candidates) {
+  std::vector<v1::Record> out;
+  out.reserve(static_cast<std::size_t>(candidates));
+  for (int c = 0; c < candidates; ++c) {
+    v1::Record& r = out.emplace_back();
+    r.set_domain_ascii(absl::StrFormat("c%05d-w%04d.example", c, w));
+    r.set_domain_unicode(r.domain_ascii());
+    r.set_kind(static_cast<v1::PermutationKind>(1 + c % 20));
+    r.set_input(absl::StrFormat("w%04d.example", w));
+    v1::Enrichment* dns = r.add_enrichments();
+    dns->set_enricher(v1::ENRICHER_DNS);
+    dns->set_latency_micros(1000 + static_cast<std::uint32_t>(c));
+    if (c % 10 != 0) {
+      dns->mutable_dns()->set_verdict(v1::DNS_VERDICT_UNREGISTERED);
+      dns->mutable_dns()->set_soa_zone("example");
+      continue;
+    }
+    v1::DnsResult* d = dns->mutable_dns();
+    d->set_verdict(v1::DNS_VERDICT_REGISTERED);
+    d->add_addresses(absl::StrFormat("192.0.%d.%d", w % 256, c % 256));
+    d->add_addresses(absl::StrFormat("2001:db8::%x:%x", w, c));
+    d->add_name_servers("ns1.registrar-servers.com.");
+    d->add_name_servers("ns2.registrar-servers.com.");
+    d->add_mail_exchangers(absl::StrCat("mx1.mail.", r.domain_ascii(), "."));
+    v1::Enrichment* whois = r.add_enrichments();
+    whois->set_enricher(v1::ENRICHER_WHOIS);
+    whois->mutable_whois()->set_registered(true);
+    whois->mutable_whois()->set_registrar("Example Registrar, LLC");
+    whois->mutable_whois()->set_expires("2026-03-14T00:00:00Z");
+    v1::Enrichment* banner = r.add_enrichments();
+    banner->set_enricher(v1::ENRICHER_BANNER);
+    v1::BannerResult* b = banner->mutable_banner();
+    v1::HttpProbe* http = b->add_http();
+    http->set_scheme("http");
+    http->set_final_status(200);
+    http->set_final_url(absl::StrCat("https://", r.domain_ascii(), "/login"));
+    http->set_title("Sign in to your account");
+    v1::Certificate* leaf = b->mutable_tls()->add_chain();
+    leaf->set_issuer("CN=R3,O=Let's Encrypt,C=US");
+    leaf->set_sha256(absl::StrFormat("%064x", static_cast<std::uint64_t>(w) * 1000003 + static_cast<std::uint64_t>(c)));
+    b->mutable_ssh()->set_identification("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
+    b->mutable_smtp()->set_mx(absl::StrCat("mx1.mail.", r.domain_ascii()));
+    b->mutable_smtp()->set_banner(absl::StrCat("220 mx1.mail.", r.domain_ascii(), " ESMTP Postfix (Debian/GNU)"));
+  }
+  return out;
+}
+
+// The rows of watch `w`: candidates, the differ's state of Records(w) and a ~1.5 KB record each.
 std::vector<ObservationRow> Rows(int w, int candidates, std::mt19937_64& rng) {
   auto hex = [&](int n) {
     static const char kHex[] = "0123456789abcdef";
@@ -78,19 +131,17 @@ std::vector<ObservationRow> Rows(int w, int candidates, std::mt19937_64& rng) {
     for (int i = 0; i < n; ++i) out += kHex[rng() % 16];
     return out;
   };
-  std::vector<ObservationRow> rows;
-  rows.reserve(static_cast<std::size_t>(candidates));
-  for (int c = 0; c < candidates; ++c) {
-    ObservationRow o;
-    o.candidate = absl::StrFormat("c%05d-w%04d.example", c, w);
-    o.candidate_unicode = o.candidate;
-    o.kind = static_cast<v1::PermutationKind>(1 + c % 20);
-    o.verdict = c % 10 == 0 ? v1::DNS_VERDICT_REGISTERED : v1::DNS_VERDICT_UNREGISTERED;
-    o.first_seen = kT0;
-    o.last_seen = kT0;
-    // The watch side's state: a fingerprint digest, counters, a few names (~150 bytes).
-    o.state = absl::StrCat(hex(64), "|ns1.", o.candidate, "|mx.", o.candidate, "|", rng() % 1000, "|", hex(20));
-    o.state.resize(150, '.');
+  // The baseline's rows (the watch side's state, verdicts, times), in Records' order.
+  WatchRow watch;
+  watch.id = w + 1;
+  watch.domain = absl::StrFormat("w%04d.example", w);
+  watch::ScanInput baseline;
+  baseline.watch = &watch;
+  baseline.records = Records(w, candidates);
+  baseline.now = kT0;
+  std::vector<ObservationRow> rows = watch::EvaluateScan(std::move(baseline)).inserts;
+  if (rows.size() != static_cast<std::size_t>(candidates)) Die("the baseline lost candidates");
+  for (ObservationRow& o : rows) {
     // A record's worth: names, addresses, registrar, HTTP and TLS fields, digests (~1.5 KB).
     std::string r = absl::StrCat(o.candidate, "|", o.candidate, "|example.com|");
     for (int a = 0; a < 4; ++a)
@@ -103,7 +154,6 @@ std::vector<ObservationRow> Rows(int w, int candidates, std::mt19937_64& rng) {
     while (r.size() < 1500) absl::StrAppend(&r, "<meta name=\"description\" content=\"", hex(48), "\">");
     r.resize(1500);
     o.record = std::move(r);
-    rows.push_back(std::move(o));
   }
   return rows;
 }
@@ -159,9 +209,11 @@ StorePhases RunStore(const std::string& engine, Store& s, int watches, int candi
 
   // First scans: every candidate new.
   double insert_seconds = 0;
+  double state_bytes = 0;
   for (int w = 0; w < watches; ++w) {
     ScanCommit commit;
     commit.inserts = Rows(w, candidates, rng);  // built outside the clock
+    for (const ObservationRow& o : commit.inserts) state_bytes += static_cast<double>(o.state.size());
     const auto start = std::chrono::steady_clock::now();
     // Due again in the same order at the rescan.
     scan(w, kT0 + absl::Seconds(w), kT0 + absl::Hours(1) + absl::Seconds(w), std::move(commit));
@@ -170,21 +222,53 @@ StorePhases RunStore(const std::string& engine, Store& s, int watches, int candi
   const double rows = static_cast<double>(watches) * candidates;
   Report(engine, "store: first scans (CommitScan inserts)", rows, insert_seconds);
   const double bytes = bytes_stored();
-  Report(engine, "  bytes per observation after inserts", 0, 0, absl::StrFormat("%.0f B", bytes / rows));
+  Report(engine, "  bytes per observation after inserts", 0, 0,
+         absl::StrFormat("%.0f B (state %.0f B on average)", bytes / rows, state_bytes / rows));
 
-  // Rescans where nothing changed: only last_seen.
-  std::vector<std::vector<std::string>> seen(static_cast<std::size_t>(watches));
+  // Rescans where nothing changed, as the scheduler runs them (watch/scheduler.cc): the store loads the
+  // observations, the differ compares the scan's records with them, the store commits what it decided — here the
+  // watch's row and nothing else.
+  double store_seconds = 0, load_seconds = 0, commit_seconds = 0, differ_seconds = 0;
   for (int w = 0; w < watches; ++w) {
-    for (int c = 0; c < candidates; ++c)
-      seen[static_cast<std::size_t>(w)].push_back(absl::StrFormat("c%05d-w%04d.example", c, w));
+    std::vector<v1::Record> records = Records(w, candidates);  // the scan's result: outside the clock
+    const absl::Time at = kT0 + absl::Hours(1) + absl::Seconds(w);
+    auto t = std::chrono::steady_clock::now();
+    absl::StatusOr<std::optional<WatchRow>> c = s.ClaimDueWatch("bench", at, at + absl::Minutes(10));
+    Check(c.status(), "ClaimDueWatch");
+    if (!c->has_value() || (*c)->id != ws[static_cast<std::size_t>(w)].id) Die("claimed another watch than due");
+    const double claim = Seconds(t);
+    t = std::chrono::steady_clock::now();
+    absl::StatusOr<std::vector<ObservationRow>> previous = s.LoadObservations((*c)->id);
+    Check(previous.status(), "LoadObservations");
+    const double load = Seconds(t);
+    t = std::chrono::steady_clock::now();
+    watch::ScanInput input;
+    input.watch = &**c;
+    input.previous = *std::move(previous);
+    input.records = std::move(records);
+    input.confirmations = 2;
+    input.now = at;
+    input.lease_owner = "bench";
+    input.next_scan = absl::InfiniteFuture();
+    const ScanCommit commit = watch::EvaluateScan(std::move(input));
+    differ_seconds += Seconds(t);
+    if (!commit.inserts.empty() || !commit.updates.empty() || !commit.absent.empty() || !commit.events.empty()) {
+      Die(
+          absl::StrFormat("the differ found a change in a rescan of the same records (%d inserts, %d updates, "
+                          "%d absent, %d events)",
+                          commit.inserts.size(), commit.updates.size(), commit.absent.size(), commit.events.size()));
+    }
+    t = std::chrono::steady_clock::now();
+    Check(s.CommitScan(commit), "CommitScan");
+    const double commit_time = Seconds(t);
+    load_seconds += load;
+    commit_seconds += commit_time;
+    store_seconds += claim + load + commit_time;
   }
-  const auto start = std::chrono::steady_clock::now();
-  for (int w = 0; w < watches; ++w) {
-    ScanCommit commit;
-    commit.seen = seen[static_cast<std::size_t>(w)];
-    scan(w, kT0 + absl::Hours(1) + absl::Seconds(w), absl::InfiniteFuture(), std::move(commit));
-  }
-  Report(engine, "store: rescan, nothing changed (seen only)", rows, Seconds(start));
+  Report(engine, "rescan, nothing changed: store", rows, store_seconds,
+         absl::StrFormat("claim+load+commit; load %.2f s, commit %.2f s", load_seconds, commit_seconds));
+  Report(engine, "rescan, nothing changed: differ", rows, differ_seconds, "EvaluateScan");
+  Report(engine, "rescan, nothing changed: store + differ", rows, store_seconds + differ_seconds);
   Report(engine, "  bytes per observation after the rescan", 0, 0, absl::StrFormat("%.0f B", bytes_stored() / rows));
 
   // Events: commits of 10 events each on watches with a webhook (each event with its outbox row).
@@ -519,7 +603,8 @@ int main(int argc, char** argv) {
     dir = tmpl;
     own_dir = true;
   }
-  std::fprintf(stderr, "store_bench: %d watches x %d candidates, %d commits of 10 events; state 150 B, record 1500 B\n",
+  std::fprintf(stderr,
+               "store_bench: %d watches x %d candidates, %d commits of 10 events; the differ's state, record 1500 B\n",
                watches, candidates, event_commits);
   const std::vector<std::string> engines = absl::StrSplit(absl::GetFlag(FLAGS_engines), ',');
   for (const std::string& engine : engines) {

@@ -19,10 +19,11 @@ namespace {
 // included), observations.state (the watch side's own bytes), observations.record (v1::Record), events.payload
 // (v1::WatchEvent without its id and watch, which are the columns).
 //
-// PostgreSQL: a rescan that changed nothing updates only last_seen_ms, but MVCC writes a whole new row version,
-// the ~1.5 KB record included (a row under ~2 KB is never TOASTed: toast_tuple_target cannot lower that), and
-// the old one is garbage until vacuum (docs/BENCHMARKS.md measures it). Moving the record to a table of its own
-// would make that update narrow: a later migration, if the measurements ask for it.
+// A rescan where nothing changed writes no observation row: a candidate in the watch's last scan was last seen
+// at watches.last_scan_ms, written once per scan. Only a candidate that drops out of the scans (the watch's kinds
+// or cap changed) is written, once: observations.absent set, its last_seen_ms the last scan it was in. (Writing
+// last_seen_ms per candidate per scan cost a whole new row version on PostgreSQL — MVCC rewrites the ~1.5 KB
+// record with it — and doubled the table until vacuum: docs/BENCHMARKS.md.)
 constexpr absl::string_view kV1Sqlite = R"sql(
 CREATE TABLE watches (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -51,6 +52,7 @@ CREATE TABLE observations (
   triage_note TEXT NOT NULL DEFAULT '',
   state BLOB NOT NULL,
   record BLOB NOT NULL,
+  absent INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (watch_id, candidate)
 );
 CREATE TABLE events (
@@ -91,6 +93,7 @@ CREATE TABLE observations (
   triage_note TEXT NOT NULL DEFAULT '',
   state BYTEA NOT NULL,
   record BYTEA NOT NULL,
+  absent BOOLEAN NOT NULL DEFAULT FALSE,
   PRIMARY KEY (watch_id, candidate)
 );
 CREATE TABLE events (

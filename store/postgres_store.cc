@@ -83,7 +83,8 @@ constexpr Sql kReleaseLease{
     "release_lease",
     "UPDATE watches SET lease_owner = '', lease_until_ms = $5, next_scan_ms = $3, last_scan_outcome = $4 "
     "WHERE id = $1 AND lease_owner = $2"};
-constexpr Sql kSelectLease{"select_lease", "SELECT lease_owner, settings FROM watches WHERE id = $1 FOR UPDATE"};
+constexpr Sql kSelectLease{"select_lease",
+                           "SELECT lease_owner, settings, last_scan_ms FROM watches WHERE id = $1 FOR UPDATE"};
 constexpr Sql kFinishScan{
     "finish_scan",
     "UPDATE watches SET last_scan_ms = $2, next_scan_ms = $3, last_scan_outcome = $4, scans = scans + 1, "
@@ -92,13 +93,13 @@ constexpr Sql kFinishScan{
 constexpr Sql kLoadObservations{
     "load_observations",
     "SELECT candidate, candidate_unicode, kind, verdict, state, ''::bytea, first_seen_ms, last_seen_ms, "
-    "last_changed_ms, triage, triage_note FROM observations WHERE watch_id = $1 ORDER BY candidate"};
+    "last_changed_ms, triage, triage_note, absent FROM observations WHERE watch_id = $1 ORDER BY candidate"};
 // Filters as int[] literals (NULL: any), so that one statement serves every combination.
 constexpr Sql kListObservations{
     "list_observations",
     "SELECT candidate, candidate_unicode, kind, verdict, state, "
     "CASE WHEN $2::boolean THEN record ELSE ''::bytea END, first_seen_ms, last_seen_ms, last_changed_ms, triage, "
-    "triage_note FROM observations WHERE watch_id = $1 AND candidate > $3 "
+    "triage_note, absent FROM observations WHERE watch_id = $1 AND candidate > $3 "
     "AND ($4::int[] IS NULL OR verdict = ANY($4::int[])) "
     "AND ($5::int[] IS NULL OR triage = ANY($5::int[])) "
     "AND ($6::int[] IS NULL OR kind = ANY($6::int[])) "
@@ -107,19 +108,21 @@ constexpr Sql kListObservations{
 constexpr Sql kSelectObservation{
     "select_observation",
     "SELECT candidate, candidate_unicode, kind, verdict, state, ''::bytea, first_seen_ms, last_seen_ms, "
-    "last_changed_ms, triage, triage_note FROM observations WHERE watch_id = $1 AND candidate = $2"};
+    "last_changed_ms, triage, triage_note, absent FROM observations WHERE watch_id = $1 AND candidate = $2"};
 constexpr Sql kInsertObservation{
     "insert_observation",
     "INSERT INTO observations (watch_id, candidate, candidate_unicode, kind, verdict, first_seen_ms, last_seen_ms, "
-    "last_changed_ms, triage, triage_note, state, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"};
+    "last_changed_ms, triage, triage_note, state, record, absent) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"};
 constexpr Sql kUpdateObservation{
     "update_observation",
     "UPDATE observations SET candidate_unicode = $3, kind = $4, verdict = $5, first_seen_ms = $6, last_seen_ms = $7, "
-    "last_changed_ms = $8, state = $9, record = $10 WHERE watch_id = $1 AND candidate = $2"};
-// Every unchanged candidate of a scan in one statement: its last_seen, nothing else.
-constexpr Sql kSeenObservations{
-    "seen_observations",
-    "UPDATE observations SET last_seen_ms = $2 WHERE watch_id = $1 AND candidate = ANY($3::text[])"};
+    "last_changed_ms = $8, state = $9, record = $10, absent = $11 WHERE watch_id = $1 AND candidate = $2"};
+// The candidates that dropped out of the scans, in one statement: marked once (an absent row is left as it is).
+constexpr Sql kAbsentObservations{
+    "absent_observations",
+    "UPDATE observations SET absent = TRUE, last_seen_ms = $2 WHERE watch_id = $1 AND candidate = ANY($3::text[]) "
+    "AND NOT absent"};
 constexpr Sql kAnnotate{"annotate",
                         "UPDATE observations SET triage = $3, triage_note = $4 WHERE watch_id = $1 AND candidate = $2"};
 
@@ -756,6 +759,7 @@ class PostgresStore final : public Store {
       o.last_changed = r.Time(i, 8);
       o.triage = static_cast<v1::Triage>(r.Int(i, 9));
       o.triage_note = r.Str(i, 10);
+      o.absent = r.Int(i, 11) != 0;
     }
     return out;
   }
@@ -889,6 +893,7 @@ absl::Status PostgresStore::CommitScan(const ScanCommit& commit) {
   v1::WatchSettings settings;
   if (!settings.ParseFromString(lease->Str(0, 1))) return Corrupt("the settings of watch", commit.watch_id);
   const bool webhook = !settings.webhook_url().empty();
+  const absl::Time previous_scan = lease->Time(0, 2);  // the absent candidates' last_seen
 
   std::vector<Op> ops;
   ops.reserve(commit.inserts.size() + commit.updates.size() + commit.events.size() + 3);
@@ -906,7 +911,8 @@ absl::Status PostgresStore::CommitScan(const ScanCommit& commit) {
         .Int(o.triage)
         .Text(o.triage_note)
         .Bytes(o.state)
-        .Bytes(o.record);
+        .Bytes(o.record)
+        .Bool(o.absent);
   }
   for (const ObservationRow& o : commit.updates) {
     ops.push_back({&kUpdateObservation, Params(),
@@ -922,11 +928,12 @@ absl::Status PostgresStore::CommitScan(const ScanCommit& commit) {
         .Time(o.last_seen)
         .Time(o.last_changed)
         .Bytes(o.state)
-        .Bytes(o.record);
+        .Bytes(o.record)
+        .Bool(o.absent);
   }
-  if (!commit.seen.empty()) {
-    ops.push_back({&kSeenObservations, Params(), absl::OkStatus()});
-    ops.back().params.Int(commit.watch_id).Time(commit.scanned_at).Owned(TextArray(commit.seen));
+  if (!commit.absent.empty()) {
+    ops.push_back({&kAbsentObservations, Params(), absl::OkStatus()});
+    ops.back().params.Int(commit.watch_id).Time(previous_scan).Owned(TextArray(commit.absent));
   }
   std::vector<std::string> payloads;
   payloads.reserve(commit.events.size());

@@ -60,7 +60,7 @@ constexpr char kRenewLease[] = "UPDATE watches SET lease_until_ms = ?3 WHERE id 
 constexpr char kReleaseLease[] =
     "UPDATE watches SET lease_owner = '', lease_until_ms = ?5, next_scan_ms = ?3, last_scan_outcome = ?4 "
     "WHERE id = ?1 AND lease_owner = ?2";
-constexpr char kSelectLease[] = "SELECT lease_owner, settings FROM watches WHERE id = ?1";
+constexpr char kSelectLease[] = "SELECT lease_owner, settings, last_scan_ms FROM watches WHERE id = ?1";
 constexpr char kFinishScan[] =
     "UPDATE watches SET last_scan_ms = ?2, next_scan_ms = ?3, last_scan_outcome = ?4, scans = scans + 1, "
     "baseline_done = ?5, lease_owner = '', lease_until_ms = ?6 WHERE id = ?1";
@@ -68,11 +68,11 @@ constexpr char kFinishScan[] =
 // Observations: the columns in the order ReadObservation reads them.
 constexpr char kLoadObservations[] =
     "SELECT candidate, candidate_unicode, kind, verdict, state, x'', first_seen_ms, last_seen_ms, last_changed_ms, "
-    "triage, triage_note FROM observations WHERE watch_id = ?1 ORDER BY candidate";
+    "triage, triage_note, absent FROM observations WHERE watch_id = ?1 ORDER BY candidate";
 // Filters as JSON arrays of enum numbers ('[]': any), so that one statement serves every combination.
 constexpr char kListObservations[] =
     "SELECT candidate, candidate_unicode, kind, verdict, state, CASE WHEN ?2 THEN record ELSE x'' END, "
-    "first_seen_ms, last_seen_ms, last_changed_ms, triage, triage_note FROM observations "
+    "first_seen_ms, last_seen_ms, last_changed_ms, triage, triage_note, absent FROM observations "
     "WHERE watch_id = ?1 AND candidate > ?3 "
     "AND (?4 = '[]' OR verdict IN (SELECT value FROM json_each(?4))) "
     "AND (?5 = '[]' OR triage IN (SELECT value FROM json_each(?5))) "
@@ -81,14 +81,17 @@ constexpr char kListObservations[] =
     "ORDER BY candidate LIMIT ?8";
 constexpr char kSelectObservation[] =
     "SELECT candidate, candidate_unicode, kind, verdict, state, x'', first_seen_ms, last_seen_ms, last_changed_ms, "
-    "triage, triage_note FROM observations WHERE watch_id = ?1 AND candidate = ?2";
+    "triage, triage_note, absent FROM observations WHERE watch_id = ?1 AND candidate = ?2";
 constexpr char kInsertObservation[] =
     "INSERT INTO observations (watch_id, candidate, candidate_unicode, kind, verdict, first_seen_ms, last_seen_ms, "
-    "last_changed_ms, triage, triage_note, state, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "last_changed_ms, triage, triage_note, state, record, absent) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 constexpr char kUpdateObservation[] =
     "UPDATE observations SET candidate_unicode = ?3, kind = ?4, verdict = ?5, first_seen_ms = ?6, last_seen_ms = ?7, "
-    "last_changed_ms = ?8, state = ?9, record = ?10 WHERE watch_id = ?1 AND candidate = ?2";
-constexpr char kSeenObservation[] = "UPDATE observations SET last_seen_ms = ?3 WHERE watch_id = ?1 AND candidate = ?2";
+    "last_changed_ms = ?8, state = ?9, record = ?10, absent = ?11 WHERE watch_id = ?1 AND candidate = ?2";
+// A candidate that dropped out of the scans: marked once (an absent row is left as it is).
+constexpr char kAbsentObservation[] =
+    "UPDATE observations SET absent = 1, last_seen_ms = ?3 WHERE watch_id = ?1 AND candidate = ?2 AND absent = 0";
 constexpr char kAnnotate[] =
     "UPDATE observations SET triage = ?3, triage_note = ?4 WHERE watch_id = ?1 AND candidate = ?2";
 
@@ -595,6 +598,7 @@ class SqliteStore final : public Store {
       o.last_changed = st.ColTime(8);
       o.triage = static_cast<v1::Triage>(st.ColInt(9));
       o.triage_note = st.ColStr(10);
+      o.absent = st.ColInt(11) != 0;
     }
     if (rc != SQLITE_DONE) return Error(rc, what);
     return out;
@@ -666,6 +670,7 @@ absl::Status SqliteStore::CommitScan(const ScanCommit& commit) {
   if (absl::Status s = Exec(kBegin, "committing a scan"); !s.ok()) return s;
   absl::Cleanup rollback = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { (void)Exec(kRollback, "rolling back"); };
   bool webhook = false;
+  absl::Time previous_scan = absl::InfinitePast();  // the absent candidates' last_seen
   {
     absl::StatusOr<sqlite3_stmt*> p = Prepare(kSelectLease);
     if (!p.ok()) return p.status();
@@ -680,6 +685,7 @@ absl::Status SqliteStore::CommitScan(const ScanCommit& commit) {
     v1::WatchSettings settings;
     if (!settings.ParseFromString(st.ColStr(1))) return Corrupt("the settings of watch", commit.watch_id);
     webhook = !settings.webhook_url().empty();
+    previous_scan = st.ColTime(2);
   }
   if (!commit.inserts.empty()) {
     absl::StatusOr<sqlite3_stmt*> p = Prepare(kInsertObservation);
@@ -698,7 +704,8 @@ absl::Status SqliteStore::CommitScan(const ScanCommit& commit) {
           .Int(o.triage)
           .Text(o.triage_note)
           .Blob(o.state)
-          .Blob(o.record);
+          .Blob(o.record)
+          .Int(o.absent ? 1 : 0);
       if (int rc = st.Step(); rc != SQLITE_DONE) {
         if ((rc & 0xff) == SQLITE_CONSTRAINT) {
           return absl::AlreadyExistsError(
@@ -723,7 +730,8 @@ absl::Status SqliteStore::CommitScan(const ScanCommit& commit) {
           .Time(o.last_seen)
           .Time(o.last_changed)
           .Blob(o.state)
-          .Blob(o.record);
+          .Blob(o.record)
+          .Int(o.absent ? 1 : 0);
       if (int rc = st.Step(); rc != SQLITE_DONE) return Error(rc, "updating observations");
       if (sqlite3_changes(db_) == 0) {
         return absl::NotFoundError(
@@ -731,12 +739,12 @@ absl::Status SqliteStore::CommitScan(const ScanCommit& commit) {
       }
     }
   }
-  if (!commit.seen.empty()) {
-    absl::StatusOr<sqlite3_stmt*> p = Prepare(kSeenObservation);
+  if (!commit.absent.empty()) {
+    absl::StatusOr<sqlite3_stmt*> p = Prepare(kAbsentObservation);
     if (!p.ok()) return p.status();
     Stmt st(*p);
-    for (const std::string& candidate : commit.seen) {
-      st.Again().Int(commit.watch_id).Text(candidate).Time(commit.scanned_at);
+    for (const std::string& candidate : commit.absent) {
+      st.Again().Int(commit.watch_id).Text(candidate).Time(previous_scan);
       if (int rc = st.Step(); rc != SQLITE_DONE) return Error(rc, "updating observations");
     }
   }

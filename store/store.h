@@ -29,8 +29,8 @@ namespace squatstream::store {
 inline constexpr int kSchemaVersion = 2;
 
 struct WatchRow {
-  std::int64_t id = 0;         // assigned by CreateWatch
-  std::string domain;          // ASCII form; unique
+  std::int64_t id = 0;  // assigned by CreateWatch
+  std::string domain;   // ASCII form; unique
   std::string domain_unicode;
   v1::WatchSettings settings;  // webhook_secret included (the deliverer signs with it)
   absl::Time created = absl::InfinitePast();
@@ -52,20 +52,25 @@ struct ObservationRow {
   // The watch side's own state of the candidate (its confirmed fingerprint and what is pending), serialized;
   // the store keeps it as bytes.
   std::string state;
-  std::string record;  // the latest v1::Record, serialized
+  std::string record;                            // the latest v1::Record, serialized
   absl::Time first_seen = absl::InfinitePast();  // InfinitePast: never registered
+  // When the row was last written. A candidate in the watch's last scan was seen then: its last_seen is the
+  // watch's last_scan (WatchRow), which a scan writes once, so that a rescan where nothing changed writes no
+  // observation row at all. Only an absent row's last_seen is its own.
   absl::Time last_seen = absl::InfinitePast();
   absl::Time last_changed = absl::InfinitePast();
   v1::Triage triage = v1::TRIAGE_UNSPECIFIED;
   std::string triage_note;
+  // Not in the watch's last scan (its kinds or cap changed since); last_seen is then the row's own.
+  bool absent = false;
 };
 
 struct ObservationFilter {
-  std::vector<v1::DnsVerdict> verdicts;  // empty: any
-  std::vector<v1::Triage> triage;        // empty: any
+  std::vector<v1::DnsVerdict> verdicts;    // empty: any
+  std::vector<v1::Triage> triage;          // empty: any
   std::vector<v1::PermutationKind> kinds;  // empty: any
-  bool changed_only = false;             // last_changed after first_seen
-  bool include_records = false;          // fill ObservationRow::record (else left empty)
+  bool changed_only = false;               // last_changed after first_seen
+  bool include_records = false;            // fill ObservationRow::record (else left empty)
 };
 
 // One scan's outcome, written in one transaction: the observations, the events (each with a webhook delivery in
@@ -79,10 +84,15 @@ struct ScanCommit {
   std::string outcome = "ok";
   bool baseline_done = false;
   std::vector<ObservationRow> inserts;  // new candidates
-  // Candidates whose verdict, state or record changed: every column but triage, triage_note (kept).
+  // Candidates whose verdict, state, record or `absent` changed: every column but triage, triage_note (kept).
+  // A candidate back in the scans after it was absent is an update with absent = false.
   std::vector<ObservationRow> updates;
-  // Candidates observed with nothing changed: only their last_seen becomes scanned_at (nothing else is written).
-  std::vector<std::string> seen;
+  // Candidates stored but not in this scan and not absent already: marked absent, their last_seen set to the
+  // watch's previous last_scan (the last scan they were in), which the engine reads from the watch's row inside
+  // the commit's transaction. A candidate not stored, or absent already, is left as it is. Candidates of this
+  // scan with nothing changed are in no list: nothing of theirs is written (their last_seen is the watch's
+  // last_scan, which this commit sets to scanned_at).
+  std::vector<std::string> absent;
   // Ids are assigned in order, each larger than every id written before (events commit in id order, so that a
   // reader that saw id N never later finds a smaller one: StreamEvents' cursor has no gap).
   std::vector<v1::WatchEvent> events;

@@ -1,9 +1,12 @@
 #include "watch/differ.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -211,6 +214,17 @@ store::ScanCommit EvaluateScan(ScanInput input) {
   commit.outcome = "ok";
   commit.baseline_done = true;
 
+  // Candidates stored but not in this scan (the watch's kinds or cap changed): marked absent once. (Before the
+  // loop below, which moves the previous rows.)
+  {
+    std::unordered_set<std::string_view> in_scan;
+    in_scan.reserve(input.records.size());
+    for (const v1::Record& record : input.records) in_scan.insert(record.domain_ascii());
+    for (const store::ObservationRow& row : input.previous) {
+      if (!row.absent && !in_scan.contains(row.candidate)) commit.absent.push_back(row.candidate);
+    }
+  }
+
   std::unordered_map<std::string, store::ObservationRow*> previous;
   previous.reserve(input.previous.size());
   for (store::ObservationRow& row : input.previous) previous.emplace(row.candidate, &row);
@@ -249,10 +263,10 @@ store::ScanCommit EvaluateScan(ScanInput input) {
 
     Outcome out =
         baseline ? Baseline(seen, input.now, &state, &row) : Rescan(seen, confirmations, input.now, &state, &row);
-    if (!is_new && !out.changed) {
-      commit.seen.push_back(row.candidate);
-      continue;
-    }
+    // Nothing changed: nothing written (its last_seen is the watch's last_scan, which the commit sets). A
+    // candidate back in the scans after it was absent is written once, to say it is here again.
+    if (!is_new && !out.changed && !row.absent) continue;
+    row.absent = false;
     row.candidate_unicode = record.domain_unicode();
     row.kind = record.kind();
     row.verdict = state.confirmed() ? state.verdict() : v1::DNS_VERDICT_UNKNOWN;
@@ -296,7 +310,10 @@ v1::Observation ToObservation(const store::WatchRow& watch, const store::Observa
   o.set_verdict(row.verdict);
   *o.mutable_fingerprint() = s.confirmed() ? s.fingerprint() : EmptyFingerprint();
   if (IsSet(row.first_seen)) SetTime(row.first_seen, o.mutable_first_seen());
-  if (IsSet(row.last_seen)) SetTime(row.last_seen, o.mutable_last_seen());
+  // A candidate in the watch's last scan was seen then (store.h: nothing of it is written when nothing changed);
+  // the later of the two covers a row written by a scan committed after `watch` was read.
+  const absl::Time last_seen = row.absent ? row.last_seen : std::max(watch.last_scan, row.last_seen);
+  if (IsSet(last_seen)) SetTime(last_seen, o.mutable_last_seen());
   if (IsSet(row.last_changed)) SetTime(row.last_changed, o.mutable_last_changed());
   o.set_triage(row.triage);
   o.set_triage_note(row.triage_note);

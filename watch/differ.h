@@ -37,11 +37,14 @@ struct ScanInput {
   absl::Time next_scan;
 };
 
-// The commit of one complete scan (ScanCommit's lease, times and outcome filled from `input`). Candidates
-// absent from `records` (the kinds changed) are left as they are.
+// The commit of one complete scan (ScanCommit's lease, times and outcome filled from `input`). A candidate whose
+// observation did not change is in none of its lists: a rescan where nothing changed writes no observation.
+// Candidates stored but not in `records` (the watch's kinds or cap changed) are in `absent`, once (not when
+// they are absent already); one that comes back is an update with absent = false, changed or not.
 store::ScanCommit EvaluateScan(ScanInput input);
 
-// The API's view of a stored observation (its state decoded: the confirmed fingerprint, pending scans).
+// The API's view of a stored observation (its state decoded: the confirmed fingerprint, pending scans). Its
+// last_seen: an absent row's own; else the watch's last_scan (the candidate was in it), unset when never.
 v1::Observation ToObservation(const store::WatchRow& watch, const store::ObservationRow& row);
 
 }  // namespace squatstream::watch

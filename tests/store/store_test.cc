@@ -76,6 +76,28 @@ class SqliteEngine {
     sqlite3_close(db);
     return out;
   }
+  // Counts every row written to observations from now on (inserted, updated, deleted) in obs_writes.
+  std::string CountObservationWrites() {
+    return Exec(
+        "CREATE TABLE obs_writes (n INTEGER);"
+        "CREATE TRIGGER obs_inserted AFTER INSERT ON observations BEGIN INSERT INTO obs_writes VALUES (1); END;"
+        "CREATE TRIGGER obs_updated AFTER UPDATE ON observations BEGIN INSERT INTO obs_writes VALUES (1); END;"
+        "CREATE TRIGGER obs_deleted AFTER DELETE ON observations BEGIN INSERT INTO obs_writes VALUES (1); END;");
+  }
+  // The first column of the first row, as text ("" when none).
+  std::string Query(const std::string& sql) {
+    sqlite3* db = nullptr;
+    sqlite3_open(path_.c_str(), &db);
+    sqlite3_stmt* st = nullptr;
+    std::string out;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* v = sqlite3_column_text(st, 0);
+      if (v != nullptr) out = reinterpret_cast<const char*>(v);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return out;
+  }
   const std::string& path() const { return path_; }
   const std::string& dir() const { return dir_; }
 
@@ -115,6 +137,25 @@ class PostgresEngine {
     PGresult* r = PQexec(conn, sql.c_str());
     std::string out;
     if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) out = PQerrorMessage(conn);
+    PQclear(r);
+    PQfinish(conn);
+    return out;
+  }
+  // As SqliteEngine's: a row trigger fires once per row version written (an UPDATE that sets the same values
+  // included), which is what MVCC costs.
+  std::string CountObservationWrites() {
+    return Exec(
+        "CREATE TABLE obs_writes (n INTEGER);"
+        "CREATE FUNCTION obs_written() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN INSERT INTO obs_writes VALUES (1); RETURN NULL; END $$;"
+        "CREATE TRIGGER obs_written AFTER INSERT OR UPDATE OR DELETE ON observations FOR EACH ROW "
+        "EXECUTE FUNCTION obs_written();");
+  }
+  std::string Query(const std::string& sql) {
+    PGconn* conn = PQconnectdb(dsn_.c_str());
+    PGresult* r = PQexec(conn, sql.c_str());
+    std::string out;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) out = PQgetvalue(r, 0, 0);
     PQclear(r);
     PQfinish(conn);
     return out;
@@ -194,7 +235,7 @@ class StoreTest : public ::testing::Test {
   // Claims `w` and commits a scan of it.
   absl::Status ClaimAndCommit(const WatchRow& w, absl::Time at, std::vector<ObservationRow> inserts,
                               std::vector<v1::WatchEvent> events = {}, std::vector<ObservationRow> updates = {},
-                              std::vector<std::string> seen = {}) {
+                              std::vector<std::string> absent = {}) {
     Claim(w, "scanner", at);
     ScanCommit c;
     c.watch_id = w.id;
@@ -204,7 +245,7 @@ class StoreTest : public ::testing::Test {
     c.baseline_done = true;
     c.inserts = std::move(inserts);
     c.updates = std::move(updates);
-    c.seen = std::move(seen);
+    c.absent = std::move(absent);
     c.events = std::move(events);
     return store_->CommitScan(c);
   }
@@ -343,6 +384,7 @@ TYPED_TEST(StoreTest, CommitScanWritesObservationsAndTheSchedule) {
   EXPECT_EQ((*all)[1].first_seen, kT0);
   EXPECT_EQ((*all)[1].last_seen, kT0);
   EXPECT_EQ((*all)[1].kind, static_cast<v1::PermutationKind>(1));
+  EXPECT_FALSE((*all)[1].absent);
 
   ObservationFilter with_records;
   with_records.include_records = true;
@@ -354,7 +396,7 @@ TYPED_TEST(StoreTest, CommitScanWritesObservationsAndTheSchedule) {
   EXPECT_EQ(record.domain_ascii(), "b.example");
 }
 
-TYPED_TEST(StoreTest, UpdatesAndSeenWriteOnlyWhatTheyMust) {
+TYPED_TEST(StoreTest, UpdatesWriteOnlyWhatTheyMust) {
   Store& s = *this->store_;
   const WatchRow w = this->Create("a.example", kT0);
   ASSERT_TRUE(this->ClaimAndCommit(w, kT0,
@@ -366,22 +408,122 @@ TYPED_TEST(StoreTest, UpdatesAndSeenWriteOnlyWhatTheyMust) {
   ObservationRow changed = Obs("b.example", v1::DNS_VERDICT_UNREGISTERED, t1, "s1-changed");
   changed.first_seen = kT0;
   changed.last_changed = t1;
-  ASSERT_TRUE(this->ClaimAndCommit(w, t1, {}, {}, {changed}, {"c.example"}).ok());
+  ASSERT_TRUE(this->ClaimAndCommit(w, t1, {}, {}, {changed}).ok());
   absl::StatusOr<std::vector<ObservationRow>> all = s.LoadObservations(w.id);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->size(), 2u);
   const ObservationRow& b = (*all)[0];
   EXPECT_EQ(b.verdict, v1::DNS_VERDICT_UNREGISTERED);
   EXPECT_EQ(b.state, "s1-changed");
+  EXPECT_EQ(b.last_seen, t1);
   EXPECT_EQ(b.last_changed, t1);
   EXPECT_EQ(b.triage, v1::TRIAGE_OWNED);  // an update keeps the triage
   EXPECT_EQ(b.triage_note, "ours");
   const ObservationRow& c = (*all)[1];
-  EXPECT_EQ(c.last_seen, t1);  // seen: last_seen only
+  EXPECT_EQ(c.last_seen, kT0);  // in no list: not written (its last_seen is the watch's last_scan)
   EXPECT_EQ(c.state, "s2");
   EXPECT_EQ(c.first_seen, kT0);
   EXPECT_EQ(c.last_changed, absl::InfinitePast());
   EXPECT_EQ(s.GetWatch("a.example")->scans, 2u);
+  EXPECT_EQ(s.GetWatch("a.example")->last_scan, t1);
+}
+
+TYPED_TEST(StoreTest, ARescanWhereNothingChangedWritesNoObservation) {
+  Store& s = *this->store_;
+  const WatchRow w = this->Create("a.example", kT0);
+  ASSERT_TRUE(this->ClaimAndCommit(w, kT0,
+                                   {Obs("b.example", v1::DNS_VERDICT_REGISTERED, kT0, "s1"),
+                                    Obs("c.example", v1::DNS_VERDICT_UNREGISTERED, kT0, "s2")})
+                  .ok());
+  absl::StatusOr<std::vector<ObservationRow>> before = s.LoadObservations(w.id);
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(this->engine_.CountObservationWrites(), "");
+  const absl::Time t1 = kT0 + absl::Hours(6);
+  ASSERT_TRUE(this->ClaimAndCommit(w, t1, {}).ok());  // no inserts, no updates, no absent
+  EXPECT_EQ(this->engine_.Query("SELECT count(*) FROM obs_writes"), "0");
+  absl::StatusOr<std::vector<ObservationRow>> after = s.LoadObservations(w.id);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 2u);
+  for (std::size_t i = 0; i < after->size(); ++i) {
+    const ObservationRow& a = (*after)[i];
+    const ObservationRow& b = (*before)[i];
+    EXPECT_EQ(a.candidate, b.candidate);
+    EXPECT_EQ(a.state, b.state) << a.candidate;
+    EXPECT_EQ(a.verdict, b.verdict) << a.candidate;
+    EXPECT_EQ(a.first_seen, b.first_seen) << a.candidate;
+    EXPECT_EQ(a.last_seen, kT0) << a.candidate;  // untouched
+    EXPECT_EQ(a.last_changed, b.last_changed) << a.candidate;
+    EXPECT_FALSE(a.absent) << a.candidate;
+  }
+  // The watch's row says when they were last seen: this scan.
+  absl::StatusOr<WatchRow> got = s.GetWatch("a.example");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->last_scan, t1);
+  EXPECT_EQ(got->scans, 2u);
+  EXPECT_EQ(got->observed, 2u);
+}
+
+TYPED_TEST(StoreTest, AbsentMarksOnceWithThePreviousScanAndAnUpdateBringsItBack) {
+  Store& s = *this->store_;
+  const WatchRow w = this->Create("a.example", kT0);
+  ASSERT_TRUE(this->ClaimAndCommit(w, kT0,
+                                   {Obs("b.example", v1::DNS_VERDICT_REGISTERED, kT0, "s1"),
+                                    Obs("c.example", v1::DNS_VERDICT_REGISTERED, kT0, "s2")})
+                  .ok());
+  const absl::Time t1 = kT0 + absl::Hours(6);
+  ASSERT_TRUE(this->ClaimAndCommit(w, t1, {}).ok());  // both in the scan at t1, nothing written
+  ASSERT_TRUE(s.Annotate(w.id, "c.example", v1::TRIAGE_MALICIOUS, "bad").ok());
+  ASSERT_EQ(this->engine_.CountObservationWrites(), "");
+
+  // At t2, c.example is no longer a candidate: marked absent, last seen at the watch's previous scan (t1).
+  const absl::Time t2 = kT0 + absl::Hours(12);
+  ASSERT_TRUE(this->ClaimAndCommit(w, t2, {}, {}, {}, {"c.example", "never.example"}).ok());
+  EXPECT_EQ(this->engine_.Query("SELECT count(*) FROM obs_writes"), "1");  // c.example's row only
+  absl::StatusOr<std::vector<ObservationRow>> all = s.LoadObservations(w.id);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);  // a candidate never observed is not added
+  EXPECT_FALSE((*all)[0].absent);
+  EXPECT_EQ((*all)[0].last_seen, kT0);
+  const ObservationRow c = (*all)[1];
+  EXPECT_TRUE(c.absent);
+  EXPECT_EQ(c.last_seen, t1);
+  EXPECT_EQ(c.state, "s2");  // nothing else written
+  EXPECT_EQ(c.verdict, v1::DNS_VERDICT_REGISTERED);
+  EXPECT_EQ(c.first_seen, kT0);
+  EXPECT_EQ(c.triage, v1::TRIAGE_MALICIOUS);
+  EXPECT_EQ(c.triage_note, "bad");
+  // Listed and annotated with it.
+  ObservationFilter any;
+  absl::StatusOr<std::vector<ObservationRow>> listed = s.ListObservations(w.id, any, "b.example", 10);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_TRUE((*listed)[0].absent);
+  absl::StatusOr<ObservationRow> annotated = s.Annotate(w.id, "c.example", v1::TRIAGE_MALICIOUS, "still bad");
+  ASSERT_TRUE(annotated.ok()) << annotated.status();
+  EXPECT_TRUE(annotated->absent);
+  EXPECT_EQ(annotated->last_seen, t1);
+
+  // Absent already: left as it is (its last_seen stays the last scan it was in).
+  const absl::Time t3 = kT0 + absl::Hours(18);
+  const std::string writes = this->engine_.Query("SELECT count(*) FROM obs_writes");
+  ASSERT_TRUE(this->ClaimAndCommit(w, t3, {}, {}, {}, {"c.example"}).ok());
+  EXPECT_EQ(this->engine_.Query("SELECT count(*) FROM obs_writes"), writes);
+  all = s.LoadObservations(w.id);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE((*all)[1].absent);
+  EXPECT_EQ((*all)[1].last_seen, t1);
+
+  // Back in the scans: an update with absent = false.
+  const absl::Time t4 = kT0 + absl::Hours(24);
+  ObservationRow back = Obs("c.example", v1::DNS_VERDICT_REGISTERED, t4, "s2");
+  back.first_seen = kT0;
+  ASSERT_TRUE(this->ClaimAndCommit(w, t4, {}, {}, {back}).ok());
+  all = s.LoadObservations(w.id);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE((*all)[1].absent);
+  EXPECT_EQ((*all)[1].last_seen, t4);
+  EXPECT_EQ((*all)[1].triage, v1::TRIAGE_MALICIOUS);  // kept
+  EXPECT_EQ((*all)[1].triage_note, "still bad");
 }
 
 TYPED_TEST(StoreTest, AFailedCommitWritesNothing) {

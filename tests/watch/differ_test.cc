@@ -1,6 +1,7 @@
 // The differ over hand-built records: the baseline, debounce, UNKNOWN, failed lookups, wildcard zones, triage,
-// and what a scan writes (inserts, updates, `seen`). The store is a map here: ScanCommit applied as the store's
-// contract says (updates keep triage; `seen` touches last_seen only).
+// and what a scan writes (inserts, updates, `absent`; nothing for a candidate that did not change). The store is a
+// map here: ScanCommit applied as the store's contract says (updates keep triage; `absent` marks a row absent,
+// its last_seen the watch's previous last_scan; the watch's last_scan becomes the scan's time).
 #include "watch/differ.h"
 
 #include <map>
@@ -127,8 +128,14 @@ class Watch {
       kept = r;
       kept.triage = triage;
     }
-    for (const std::string& s : c.seen) rows_.at(s).last_seen = now_;
+    for (const std::string& s : c.absent) {
+      store::ObservationRow& kept = rows_.at(s);
+      EXPECT_FALSE(kept.absent) << s << " marked absent twice";
+      kept.absent = true;
+      kept.last_seen = row_.last_scan;
+    }
     row_.baseline_done = true;
+    row_.last_scan = now_;
     return c;
   }
 
@@ -176,7 +183,7 @@ TEST(DifferTest, BaselineIsOneEventWithTheCounts) {
   EXPECT_EQ(e.baseline().unknown(), 1u);
   EXPECT_THAT(Candidates(c.inserts), ElementsAre("a.com", "b.com", "c.com", "x.z.com", "y.z.com", "d.com"));
   EXPECT_THAT(c.updates, IsEmpty());
-  EXPECT_THAT(c.seen, IsEmpty());
+  EXPECT_THAT(c.absent, IsEmpty());
   EXPECT_EQ(c.inserts[0].verdict, v1::DNS_VERDICT_REGISTERED);
   EXPECT_EQ(c.inserts[0].first_seen, w.now());
   EXPECT_EQ(c.inserts[1].verdict, v1::DNS_VERDICT_UNREGISTERED);
@@ -198,8 +205,8 @@ TEST(DifferTest, ALookAlikeAppearsAfterTwoScansAgree) {
   w.Scan({Rec("a.com", v1::DNS_VERDICT_UNREGISTERED), Rec("b.com", v1::DNS_VERDICT_UNREGISTERED)});
   store::ScanCommit c = w.Scan({Rec("a.com").Addresses({"192.0.2.1"}), Rec("b.com", v1::DNS_VERDICT_UNREGISTERED)});
   EXPECT_THAT(c.events, IsEmpty());
-  EXPECT_THAT(Candidates(c.updates), ElementsAre("a.com"));
-  EXPECT_THAT(c.seen, ElementsAre("b.com"));
+  EXPECT_THAT(Candidates(c.updates), ElementsAre("a.com"));  // b.com: nothing written
+  EXPECT_THAT(c.absent, IsEmpty());
   EXPECT_EQ(w.Observation("a.com").pending_scans(), 1u);
   EXPECT_EQ(w.Observation("a.com").verdict(), v1::DNS_VERDICT_UNREGISTERED);
 
@@ -265,7 +272,7 @@ TEST(DifferTest, UnknownNeitherResetsNorCounts) {
   store::ScanCommit c = w.Scan({servfail});
   EXPECT_THAT(c.events, IsEmpty());
   EXPECT_THAT(c.updates, IsEmpty());  // nothing of it written
-  EXPECT_THAT(c.seen, ElementsAre("a.com"));
+  EXPECT_THAT(c.absent, IsEmpty());
   EXPECT_EQ(w.Observation("a.com").pending_scans(), 1u);
   EXPECT_THAT(w.Scan({servfail}).events, IsEmpty());
   EXPECT_THAT(Events(w.Scan({b})), ElementsAre("EVENT_TYPE_CHANGED a.com addresses:192.0.2.1->192.0.2.2"));
@@ -281,7 +288,7 @@ TEST(DifferTest, AFailedWhoisIsNoChange) {
   for (int i = 0; i < 3; ++i) {
     const store::ScanCommit c = w.Scan({Rec("a.com").Addresses({"192.0.2.1"}).WhoisFailed()});
     EXPECT_THAT(c.events, IsEmpty());
-    EXPECT_THAT(c.seen, ElementsAre("a.com"));  // the same as confirmed: nothing written
+    EXPECT_THAT(c.updates, IsEmpty());  // the same as confirmed: nothing written
   }
   EXPECT_EQ(w.Observation("a.com").fingerprint().registrar(), "Registrar A");
   // A whois failure while the addresses change: the change is about the addresses only.
@@ -305,7 +312,7 @@ TEST(DifferTest, AFailedLookupNeitherResetsNorCountsAPendingChange) {
   EXPECT_THAT(w.Scan({transferred}).events, IsEmpty());
   const store::ScanCommit c = w.Scan({failed});
   EXPECT_THAT(c.events, IsEmpty());
-  EXPECT_THAT(c.seen, ElementsAre("a.com"));
+  EXPECT_THAT(c.updates, IsEmpty());
   EXPECT_EQ(w.Observation("a.com").pending_scans(), 1u);
   EXPECT_THAT(Events(w.Scan({transferred})),
               ElementsAre("EVENT_TYPE_CHANGED a.com registrar:Registrar A->Registrar B"));
@@ -323,8 +330,7 @@ TEST(DifferTest, AGroupSeenForTheFirstTimeIsLearntNotChanged) {
   EXPECT_THAT(c.events, IsEmpty());
   EXPECT_THAT(Candidates(c.updates), ElementsAre("a.com"));  // learnt: written once
   EXPECT_EQ(w.Observation("a.com").fingerprint().registrar(), "Registrar A");
-  EXPECT_THAT(w.Scan({Rec("a.com").Addresses({"192.0.2.1"}).Whois("Registrar A", "2030-01-01")}).seen,
-              ElementsAre("a.com"));
+  EXPECT_THAT(w.Scan({Rec("a.com").Addresses({"192.0.2.1"}).Whois("Registrar A", "2030-01-01")}).updates, IsEmpty());
 }
 
 TEST(DifferTest, AWebServerThatTimedOutIsUnknownOneThatRefusesIsNone) {
@@ -390,7 +396,7 @@ TEST(DifferTest, OneConfirmationIsImmediate) {
               ElementsAre("EVENT_TYPE_GONE a.com verdict:REGISTERED->UNREGISTERED"));
 }
 
-TEST(DifferTest, NothingChangedIsOnlySeen) {
+TEST(DifferTest, NothingChangedWritesNothing) {
   Watch w(2);
   const std::vector<v1::Record> scan = {Rec("a.com").Addresses({"192.0.2.1"}).Whois("R", "2030-01-01").Web("Hi"),
                                         Rec("b.com", v1::DNS_VERDICT_UNREGISTERED)};
@@ -403,9 +409,11 @@ TEST(DifferTest, NothingChangedIsOnlySeen) {
     EXPECT_THAT(c.events, IsEmpty());
     EXPECT_THAT(c.inserts, IsEmpty());
     EXPECT_THAT(c.updates, IsEmpty());
-    EXPECT_THAT(c.seen, ElementsAre("a.com", "b.com"));
+    EXPECT_THAT(c.absent, IsEmpty());
+    // Seen at this scan all the same: the watch's last_scan.
+    EXPECT_EQ(w.Observation("a.com").last_seen().seconds(), absl::ToUnixSeconds(w.now()));
+    EXPECT_EQ(w.Observation("b.com").last_seen().seconds(), absl::ToUnixSeconds(w.now()));
   }
-  EXPECT_EQ(w.Observation("a.com").last_seen().seconds(), absl::ToUnixSeconds(w.now()));
 }
 
 TEST(DifferTest, ACandidateNewAfterTheBaselineAppears) {
@@ -423,16 +431,49 @@ TEST(DifferTest, ACandidateNewAfterTheBaselineAppears) {
   c = w.Scan(scan);
   EXPECT_THAT(Events(c), ElementsAre("EVENT_TYPE_APPEARED new.com verdict:->REGISTERED"));
   EXPECT_EQ(c.events[0].kind(), v1::PERMUTATION_KIND_HOMOGLYPH);
-  EXPECT_THAT(c.seen, ElementsAre("a.com", "free.com", "odd.com"));
+  EXPECT_THAT(Candidates(c.updates), ElementsAre("new.com"));  // a.com, free.com, odd.com: nothing written
+  EXPECT_THAT(c.absent, IsEmpty());
 }
 
-TEST(DifferTest, CandidatesAbsentFromTheScanAreLeftAsTheyAre) {
+TEST(DifferTest, ACandidateDroppedFromTheScansIsMarkedAbsentOnceAndBackIsAnUpdate) {
   Watch w(1);
-  w.Scan({Rec("a.com").Addresses({"192.0.2.1"}), Rec("b.com").Addresses({"192.0.2.1"})});
-  const store::ScanCommit c = w.Scan({Rec("a.com").Addresses({"192.0.2.1"})});
+  const v1::Record a = Rec("a.com").Addresses({"192.0.2.1"});
+  const v1::Record b = Rec("b.com").Addresses({"192.0.2.1"});
+  w.Scan({a, b});
+  const absl::Time last_in_scan = w.now();
+  // The watch's kinds changed: b.com is no longer a candidate. Marked absent, nothing else of it written.
+  store::ScanCommit c = w.Scan({a});
   EXPECT_THAT(c.events, IsEmpty());
-  EXPECT_THAT(c.seen, ElementsAre("a.com"));
-  EXPECT_EQ(w.Observation("b.com").verdict(), v1::DNS_VERDICT_REGISTERED);
+  EXPECT_THAT(c.inserts, IsEmpty());
+  EXPECT_THAT(c.updates, IsEmpty());
+  EXPECT_THAT(c.absent, ElementsAre("b.com"));
+  EXPECT_EQ(w.Observation("b.com").verdict(), v1::DNS_VERDICT_REGISTERED);  // left as it was
+  EXPECT_EQ(w.Observation("b.com").last_seen().seconds(), absl::ToUnixSeconds(last_in_scan));
+  EXPECT_EQ(w.Observation("a.com").last_seen().seconds(), absl::ToUnixSeconds(w.now()));
+  // Not again on the next scan: its last_seen stays the last scan it was in.
+  c = w.Scan({a});
+  EXPECT_THAT(c.absent, IsEmpty());
+  EXPECT_THAT(c.updates, IsEmpty());
+  EXPECT_EQ(w.Observation("b.com").last_seen().seconds(), absl::ToUnixSeconds(last_in_scan));
+  // It comes back with nothing changed: an update that says it is here again, no event.
+  c = w.Scan({a, b});
+  EXPECT_THAT(c.events, IsEmpty());
+  EXPECT_THAT(c.inserts, IsEmpty());
+  EXPECT_THAT(c.absent, IsEmpty());
+  ASSERT_THAT(Candidates(c.updates), ElementsAre("b.com"));
+  EXPECT_FALSE(c.updates[0].absent);
+  EXPECT_EQ(c.updates[0].verdict, v1::DNS_VERDICT_REGISTERED);
+  EXPECT_EQ(w.Observation("b.com").last_seen().seconds(), absl::ToUnixSeconds(w.now()));
+  // Then nothing is written for it again.
+  c = w.Scan({a, b});
+  EXPECT_THAT(c.updates, IsEmpty());
+  EXPECT_THAT(c.absent, IsEmpty());
+  // Dropped again, and back changed: the change counts as any other (one confirmation here).
+  EXPECT_THAT(w.Scan({a}).absent, ElementsAre("b.com"));
+  c = w.Scan({a, Rec("b.com").Addresses({"192.0.2.2"})});
+  EXPECT_THAT(Events(c), ElementsAre("EVENT_TYPE_CHANGED b.com addresses:192.0.2.1->192.0.2.2"));
+  ASSERT_THAT(Candidates(c.updates), ElementsAre("b.com"));
+  EXPECT_FALSE(c.updates[0].absent);
 }
 
 TEST(FingerprintTest, ReadsEveryFieldAndSaysWhatIsKnown) {
