@@ -134,11 +134,19 @@ bool Scheduler::RunOneScan() {
   // reporter, see SetHealth); this thread waits a poll and tries again.
   if (!claimed.ok() || !claimed->has_value()) return false;
   const store::WatchRow watch = **std::move(claimed);
-  Set(metrics_.scan_lag_seconds, absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), now - watch.next_scan)));
+  // Late behind the schedule: the interval after the last scan (or the creation), or an earlier asked-for time —
+  // not next_scan alone, which each deferral or failure moves on.
+  const absl::Time due =
+      std::min(watch.next_scan, (watch.last_scan == absl::InfinitePast() ? watch.created : watch.last_scan) +
+                                    IntervalOf(watch.settings));
+  Set(metrics_.scan_lag_seconds, absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), now - due)));
 
   auto stop = std::make_shared<std::atomic<bool>>(false);
   {
     MutexLock lock(mu_);
+    // Our own lease, taken again after it expired while the store could not be reached: another of this
+    // replica's threads is scanning it still (the leases are per replica) — leave it to that one.
+    if (running_.contains(watch.id)) return false;
     if (stopping_) stop->store(true);
     running_[watch.id] = stop;
   }
@@ -208,6 +216,7 @@ bool Scheduler::RunOneScan() {
   if (outcome.code() == absl::StatusCode::kResourceExhausted) {
     next = ended + options_.retry_when_busy;
     why = absl::StrFormat("deferred: %s", outcome.message());
+    Inc(metrics_.scans_deferred);
   } else {
     Inc(metrics_.scans_failed);
   }
@@ -230,15 +239,16 @@ void Scheduler::HousekeepingLoop() {
       MutexLock lock(mu_);
       running.assign(running_.begin(), running_.end());
     }
-    for (auto& [id, stop] : running) {
+    for (const auto& [id, stop] : running) {
+      const std::int64_t watch_id = id;  // a structured binding is not captured by clang 14's lambdas
       absl::Status renewed =
-          Timed(metrics_, [&] { return store_.RenewLease(id, options_.owner, now + options_.lease); });
+          Timed(metrics_, [&] { return store_.RenewLease(watch_id, options_.owner, now + options_.lease); });
       // Another replica took it over, or it was deleted (or the scan ended meanwhile: its flag is then unused).
       if (renewed.code() == absl::StatusCode::kAborted) stop->store(true);
     }
     const absl::Status ping = Timed(metrics_, [&] { return store_.Ping(); });
     SetHealth(ping.ok());
-    if (ping.ok() && now - last_gauges >= absl::Seconds(5)) {
+    if (ping.ok() && now - last_gauges >= absl::Seconds(60)) {  // paging every watch: not too often
       last_gauges = now;
       // (The outbox's gauges are the deliverer's.)
       std::uint64_t watches = 0;

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "watch/deliverer.h"
 #include "watch/differ.h"
+#include "watch/proto_time.h"
 
 namespace squatstream::watch {
 namespace {
@@ -21,12 +22,6 @@ constexpr std::uint64_t kMaxIntervalSeconds = 10ull * 366 * 24 * 3600;
 int PageSize(std::uint32_t asked) {
   if (asked == 0) return kDefaultPage;
   return static_cast<int>(std::min<std::uint32_t>(asked, kMaxPage));
-}
-
-void SetTime(google::protobuf::Timestamp* out, absl::Time t) {
-  const std::int64_t nanos = absl::ToUnixNanos(t);
-  out->set_seconds(nanos / 1000000000);
-  out->set_nanos(static_cast<std::int32_t>(nanos % 1000000000));
 }
 
 absl::Status WithWatch(const absl::Status& s, const std::string& domain) {
@@ -46,9 +41,9 @@ v1::Watch WatchManager::ToProto(const store::WatchRow& row) {
   *w.mutable_settings() = row.settings;
   w.mutable_settings()->clear_webhook_secret();
   w.set_has_webhook_secret(!row.settings.webhook_secret().empty());
-  SetTime(w.mutable_created(), row.created);
-  SetTime(w.mutable_next_scan(), row.next_scan);
-  if (row.last_scan != absl::InfinitePast()) SetTime(w.mutable_last_scan(), row.last_scan);
+  SetTimestamp(row.created, w.mutable_created());
+  SetTimestamp(row.next_scan, w.mutable_next_scan());
+  if (row.last_scan != absl::InfinitePast()) SetTimestamp(row.last_scan, w.mutable_last_scan());
   w.set_last_scan_outcome(row.last_scan_outcome);
   w.set_scans(row.scans);
   w.set_baseline_done(row.baseline_done);
@@ -120,8 +115,9 @@ absl::StatusOr<v1::ListWatchesResponse> WatchManager::List(const v1::ListWatches
   absl::StatusOr<std::vector<store::WatchRow>> rows = store_.ListWatches(request.page_token(), size + 1);
   if (!rows.ok()) return rows.status();
   v1::ListWatchesResponse response;
-  for (int i = 0; i < static_cast<int>(rows->size()) && i < size; ++i) *response.add_watches() = ToProto((*rows)[i]);
-  if (static_cast<int>(rows->size()) > size) response.set_next_page_token((*rows)[size - 1].domain);
+  const std::size_t page = static_cast<std::size_t>(size);
+  for (std::size_t i = 0; i < rows->size() && i < page; ++i) *response.add_watches() = ToProto((*rows)[i]);
+  if (rows->size() > page) response.set_next_page_token((*rows)[page - 1].domain);
   return response;
 }
 
@@ -201,10 +197,11 @@ absl::StatusOr<v1::ListObservationsResponse> WatchManager::ListObservations(
       store_.ListObservations(watch->id, filter, request.page_token(), size + 1);
   if (!rows.ok()) return rows.status();
   v1::ListObservationsResponse response;
-  for (int i = 0; i < static_cast<int>(rows->size()) && i < size; ++i) {
+  const std::size_t page = static_cast<std::size_t>(size);
+  for (std::size_t i = 0; i < rows->size() && i < page; ++i) {
     *response.add_observations() = ToObservation(*watch, (*rows)[i]);
   }
-  if (static_cast<int>(rows->size()) > size) response.set_next_page_token((*rows)[size - 1].candidate);
+  if (rows->size() > page) response.set_next_page_token((*rows)[page - 1].candidate);
   return response;
 }
 
@@ -233,6 +230,17 @@ absl::StatusOr<std::vector<v1::WatchEvent>> WatchManager::Events(const std::stri
   // The engines differ on a LIMIT out of range (SQLite: none; PostgreSQL: an error): a page of a sane size.
   if (limit <= 0) limit = kDefaultPage;
   return store_.ListEvents(watch_id, after_id, std::min(limit, kMaxPage));
+}
+
+absl::Status WatchManager::CheckCursor(std::uint64_t since_id) {
+  if (since_id == 0) return absl::OkStatus();
+  absl::StatusOr<std::vector<v1::WatchEvent>> from = store_.ListEvents(0, since_id - 1, 1);
+  if (!from.ok()) return from.status();
+  if (!from->empty()) return absl::OkStatus();
+  return absl::OutOfRangeError(absl::StrFormat(
+      "since_id %d: no event has that id yet — the store's events end before it (another store, or a typo?); "
+      "resume from an id this server gave you, or from 0",
+      since_id));
 }
 
 void WatchManager::WaitForEvents(absl::Duration at_most) {

@@ -124,18 +124,19 @@ class FakeRunner : public ScanRunner {
   }
 
  private:
+  // One lock over the fake's state: the scans run on the scheduler's threads, the test reads and steers.
   Mutex mu_;
   CondVar cv_;
-  std::vector<v1::Record> records_ = {MakeRecord("example1.com", v1::DNS_VERDICT_REGISTERED, "192.0.2.1"),
-                                      MakeRecord("example2.com", v1::DNS_VERDICT_UNREGISTERED),
-                                      MakeRecord("examplea.com", v1::DNS_VERDICT_REGISTERED, "192.0.2.2")};
-  absl::Status failure_;
-  bool block_ = false;
-  bool released_ = false;
-  std::chrono::milliseconds work_{0};
-  std::map<std::string, int> calls_;
-  int running_ = 0;
-  bool saw_stop_ = false;
+  const std::vector<v1::Record> records_ = {MakeRecord("example1.com", v1::DNS_VERDICT_REGISTERED, "192.0.2.1"),
+                                            MakeRecord("example2.com", v1::DNS_VERDICT_UNREGISTERED),
+                                            MakeRecord("examplea.com", v1::DNS_VERDICT_REGISTERED, "192.0.2.2")};
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+  bool block_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::milliseconds work_ ABSL_GUARDED_BY(mu_){0};
+  std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  bool saw_stop_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // A store that forwards to a real one, counts the claims (and the time each asked about), and can be made to
@@ -319,7 +320,7 @@ class SchedulerTest : public ::testing::Test {
   std::unique_ptr<store::Store> store_;
   prometheus::Registry registry_;
   WatchMetrics full_metrics_;
-  const WatchMetrics no_metrics_;  // every pointer null
+  const WatchMetrics no_metrics_{};  // every pointer null
   std::atomic<int> events_written_{0};
 };
 
