@@ -724,6 +724,7 @@ ExitCode WatchExitCode(const StreamEnd& end) {
     case absl::StatusCode::kOk:
       return ExitCode::kOk;
     case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kPermissionDenied:
@@ -749,9 +750,13 @@ std::string WatchErrorLine(const StreamEnd& end, const WatchCommand& command, ab
     case absl::StatusCode::kInvalidArgument:
       next = "correct it and run again (see squatstream watch --help)";
       break;
+    case absl::StatusCode::kOutOfRange:
+      next = "resume from an event id this server printed (or leave --since out to start from the first)";
+      break;
     case absl::StatusCode::kAlreadyExists:
-      next = absl::StrCat("see it with: squatstream watch list; to change it, remove it first (squatstream watch rm ",
-                          domain, ")");
+      next = absl::StrCat("see it with: squatstream watch show ", domain,
+                          "; its settings change through the API's UpdateWatch (squatstream watch rm deletes its "
+                          "history too)");
       break;
     case absl::StatusCode::kNotFound:
       next = command.verb == WatchVerb::kTriage
@@ -771,8 +776,9 @@ std::string WatchErrorLine(const StreamEnd& end, const WatchCommand& command, ab
       } else if (end.received_any) {
         cause = absl::StrCat("the event stream from squatstreamd at ", server, " broke off (", message, ")");
         next = "resume with the --since above";
-      } else if (absl::StrContains(absl::AsciiStrToLower(end.message), "connect") ||
+      } else if (absl::StartsWith(absl::AsciiStrToLower(end.message), "failed to connect") ||
                  absl::StrContains(end.message, "DNS resolution failed") || end.message.empty()) {
+        // gRPC's own words for a channel that reached nothing (a store the server cannot reach is its message)
         cause = absl::StrCat("cannot reach squatstreamd at ", server, " (", message, ")");
         next =
             absl::StrCat("is it running? start it with: squatstreamd --grpc_address=", server, " --store=sqlite:PATH");

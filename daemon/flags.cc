@@ -253,6 +253,10 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
     text << in.rdbuf();
     if (!in) return absl::InvalidArgumentError(absl::StrFormat("--store_file=%s: cannot be read", file));
     w.store = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (w.store.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--store_file=%s is empty (it should hold a store: sqlite:PATH, postgresql://..., or \"none\")", file));
+    }
   }
   if (w.store == "none") w.store.clear();
   w.min_interval = absl::GetFlag(FLAGS_watch_min_interval);

@@ -32,8 +32,8 @@
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
 #include "service/enrichment_service.h"
-#include "service/watch_service.h"
 #include "service/metrics.h"
+#include "service/watch_service.h"
 #include "workers/enricher.h"
 #include "workers/stage_table.h"
 #include "workers/stub/stub_enricher.h"
@@ -279,9 +279,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   if (!options.watch.store.empty()) {
     p.watch_metrics = service::RegisterWatchMetrics(*p.registry, StoreEngine(options.watch.store));
     p.webhook_policy = options.stages.Get<workers::net::AddressPolicy>();
-    absl::StatusOr<std::unique_ptr<WatchSide>> side = WatchSide::Start(
-        options.watch, s->context_, &p.webhook_policy, p.host_lookup,
-        p.watch_metrics, [&p](bool up) {
+    absl::StatusOr<std::unique_ptr<WatchSide>> side =
+        WatchSide::Start(options.watch, s->context_, &p.webhook_policy, p.host_lookup, p.watch_metrics, [&p](bool up) {
           MutexLock lock(p.health_mu);
           p.watch_up = up;
           if (p.serving) p.server->GetHealthCheckService()->SetServingStatus(kWatchServiceName, up);
@@ -289,12 +288,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
     if (!side.ok()) return side.status();
     p.watch = *std::move(side);
   }
-  p.watch_service = std::make_unique<service::WatchService>(s->context_, [&p]() -> absl::StatusOr<watch::WatchManager*> {
-    if (p.watch == nullptr) {
-      return absl::FailedPreconditionError("this server keeps no watches: start squatstreamd with --store");
-    }
-    return p.watch->manager();
-  });
+  p.watch_service =
+      std::make_unique<service::WatchService>(s->context_, [&p]() -> absl::StatusOr<watch::WatchManager*> {
+        if (p.watch == nullptr) {
+          return absl::FailedPreconditionError("this server keeps no watches: start squatstreamd with --store");
+        }
+        return p.watch->manager();
+      });
 
   // Linking the health proto's descriptor lets reflection describe grpc.health.v1.Health, so grpcurl can
   // call Health/Check; the service itself is gRPC's default health service.
@@ -363,10 +363,10 @@ void Server::Shutdown(absl::Duration grace) {
       p.serving = false;  // the watch side's reports no longer change it
       p.server->GetHealthCheckService()->SetServingStatus(false);
     }
-    context_.streams.SetDraining();
-    // The watch side first: its running scans are cancelled and their leases given back (due at once, for
-    // another replica), the deliverer stops; neither takes a stream slot after this.
+    // The watch side before the drain: its running scans are cancelled and their leases given back (due at once,
+    // for another replica), the deliverer stops; none claims a scan that the drain would then refuse.
     if (p.watch != nullptr) p.watch->Stop();
+    context_.streams.SetDraining();
     while (context_.active_streams.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
     context_.streams.CutAll(absl::UnavailableError("server shutting down"));
     p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));

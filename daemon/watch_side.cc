@@ -33,16 +33,17 @@ WatchSide::WatchSide(const WatchOptions& options, service::ServiceContext& conte
       health_(std::move(health)),
       runner_(context, KeepFree(context.limits.max_concurrent_streams)) {}
 
-absl::StatusOr<std::unique_ptr<WatchSide>> WatchSide::Start(const WatchOptions& options,
-                                                            service::ServiceContext& context,
-                                                            const workers::net::AddressPolicy* policy,
-                                                            workers::HostLookup host_lookup,
-                                                            const watch::WatchMetrics& metrics,
-                                                            std::function<void(bool)> health) {
+absl::StatusOr<std::unique_ptr<WatchSide>> WatchSide::Start(
+    const WatchOptions& options, service::ServiceContext& context, const workers::net::AddressPolicy* policy,
+    workers::HostLookup host_lookup, const watch::WatchMetrics& metrics, std::function<void(bool)> health) {
   std::unique_ptr<WatchSide> side(
       new WatchSide(options, context, policy, std::move(host_lookup), metrics, std::move(health)));
   absl::StatusOr<std::unique_ptr<store::Store>> opened = store::OpenStore(options.store);
-  if (!opened.ok() && opened.status().code() != absl::StatusCode::kUnavailable) {
+  // Only a server that cannot be reached now is waited for (PostgreSQL starting, a network blip); a spec that
+  // does not parse, a schema newer than this binary, or an SQLite file that cannot be made or opened is a
+  // configuration error: the server does not start.
+  if (!opened.ok() &&
+      (opened.status().code() != absl::StatusCode::kUnavailable || StoreEngine(options.store) == "sqlite")) {
     return absl::Status(opened.status().code(), absl::StrFormat("--store: %s", opened.status().message()));
   }
   MutexLock lock(side->mu_);
@@ -74,6 +75,10 @@ void WatchSide::RetryOpen() {
       Open(*std::move(opened));
       std::fprintf(stderr, "squatstreamd: the store is open\n");
       return;
+    }
+    if (opened.status() != open_error_) {
+      std::fprintf(stderr, "squatstreamd: the store still cannot be opened (%s)\n",
+                   std::string(opened.status().message()).c_str());
     }
     open_error_ = opened.status();
   }
@@ -122,7 +127,8 @@ absl::StatusOr<watch::WatchManager*> WatchSide::manager() {
   MutexLock lock(mu_);
   if (manager_ != nullptr) return manager_.get();
   if (stopped_) return absl::UnavailableError("server shutting down");
-  return absl::UnavailableError(absl::StrFormat("the store cannot be reached (%s); retry later", open_error_.message()));
+  // The cause stays in the server's log: a store's message may name hosts a client has no business knowing.
+  return absl::UnavailableError("the watch store cannot be reached yet (the server's log says why); retry later");
 }
 
 void WatchSide::Stop() {

@@ -197,12 +197,14 @@ watch::WatchMetrics RegisterWatchMetrics(prometheus::Registry& registry, const s
   m.watches = gauge("squatstream_watches", "Watches in the store.");
   auto& scans = prometheus::BuildCounter()
                     .Name("squatstream_watch_scans_total")
-                    .Help("Watch scans by outcome: ok (committed), failed (tried again later), lost_lease (another "
-                          "replica took the watch over).")
+                    .Help(
+                        "Watch scans by outcome: ok (committed), failed (tried again later), lost_lease (another "
+                        "replica took the watch over), deferred (no stream slot free for it: tried again soon).")
                     .Register(registry);
   m.scans_ok = &scans.Add({{"outcome", "ok"}});
   m.scans_failed = &scans.Add({{"outcome", "failed"}});
   m.scans_lost_lease = &scans.Add({{"outcome", "lost_lease"}});
+  m.scans_deferred = &scans.Add({{"outcome", "deferred"}});
   m.scan_lag_seconds = gauge("squatstream_watch_scan_lag_seconds",
                              "How late the last watch scan this replica started was behind its schedule.");
   m.scans_running = gauge("squatstream_watch_scans_running", "Watch scans running on this replica.");
@@ -216,8 +218,9 @@ watch::WatchMetrics RegisterWatchMetrics(prometheus::Registry& registry, const s
   m.events_gone = &events.Add({{"type", "gone"}});
   auto& deliveries = prometheus::BuildCounter()
                          .Name("squatstream_webhook_deliveries_total")
-                         .Help("Webhook delivery attempts by outcome: delivered (2xx), retry (to be tried again), "
-                               "dead (given up on).")
+                         .Help(
+                             "Webhook delivery attempts by outcome: delivered (2xx), retry (to be tried again), "
+                             "dead (given up on).")
                          .Register(registry);
   m.deliveries_ok = &deliveries.Add({{"outcome", "delivered"}});
   m.deliveries_retry = &deliveries.Add({{"outcome", "retry"}});
@@ -232,13 +235,13 @@ watch::WatchMetrics RegisterWatchMetrics(prometheus::Registry& registry, const s
                     .Help("1 when the store answered its last ping, else 0.")
                     .Register(registry)
                     .Add(by_engine);
-  m.store_seconds = &prometheus::BuildHistogram()
-                         .Name("squatstream_store_operation_seconds")
-                         .Help("Latency of the watch side's store operations.")
-                         .Register(registry)
-                         .Add(by_engine, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                                                                 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                                                                                 5, 10, 30});
+  m.store_seconds =
+      &prometheus::BuildHistogram()
+           .Name("squatstream_store_operation_seconds")
+           .Help("Latency of the watch side's store operations.")
+           .Register(registry)
+           .Add(by_engine, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                                   0.25, 0.5, 1, 2.5, 5, 10, 30});
   m.store_errors = &prometheus::BuildCounter()
                         .Name("squatstream_store_errors_total")
                         .Help("Store operations of the watch side that failed.")

@@ -1,8 +1,10 @@
 #include "service/watch_service.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "permute/domain.h"
 #include "service/request.h"
@@ -26,27 +28,63 @@ absl::StatusOr<std::string> WatchName(const std::string& domain) {
   return parsed->ascii;
 }
 
-// The settings' scan as EnrichDomain would check it: kinds, stages, the cap.
+// The settings' scan as EnrichDomain would check it: kinds, stages, the cap (each fault named as
+// "settings.kinds[0]: ...").
 absl::Status CheckScan(ServiceContext& context, const std::string& domain, const v1::WatchSettings& settings) {
+  for (int i = 0; i < settings.kinds_size(); ++i) {
+    if (!v1::PermutationKind_IsValid(settings.kinds(i)) || settings.kinds(i) == v1::PERMUTATION_KIND_UNSPECIFIED) {
+      return absl::InvalidArgumentError(absl::StrFormat("settings.kinds[%d]: unknown kind %d", i, settings.kinds(i)));
+    }
+  }
+  for (int i = 0; i < settings.enrichers_size(); ++i) {
+    if (!v1::Enricher_IsValid(settings.enrichers(i)) || settings.enrichers(i) == v1::ENRICHER_UNSPECIFIED) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("settings.enrichers[%d]: unknown stage %d", i, settings.enrichers(i)));
+    }
+  }
   v1::EnrichDomainRequest request;
   request.set_domain(domain);
   request.mutable_kinds()->CopyFrom(settings.kinds());
   request.mutable_enrichers()->CopyFrom(settings.enrichers());
   request.set_max_candidates(settings.max_candidates());
   absl::StatusOr<StreamSpec> spec = ParseRequest(request, context.limits.request);
-  if (!spec.ok()) return spec.status();
+  if (!spec.ok()) return absl::Status(spec.status().code(), absl::StrCat("settings: ", spec.status().message()));
   return context.enrichers->Plan(spec->enrichers).status();
+}
+
+// What UpdateWatch changes of the scan: the fields its mask names (or, without a mask, those set), for CheckScan.
+v1::WatchSettings MaskedScan(const v1::UpdateWatchRequest& request) {
+  v1::WatchSettings scan;
+  const auto named = [&](const char* field) {
+    return std::find(request.update_mask().begin(), request.update_mask().end(), field) != request.update_mask().end();
+  };
+  const bool all = request.update_mask().empty();
+  if (all || named("kinds")) scan.mutable_kinds()->CopyFrom(request.settings().kinds());
+  if (all || named("enrichers")) scan.mutable_enrichers()->CopyFrom(request.settings().enrichers());
+  if (all || named("max_candidates")) scan.set_max_candidates(request.settings().max_candidates());
+  return scan;
+}
+
+// INVALID_ARGUMENT unless every value of `values` is one of the enum's (and not its UNSPECIFIED).
+template <typename Values>
+absl::Status CheckEnums(const Values& values, bool (*valid)(int), const char* field) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (!valid(values.Get(i)) || values.Get(i) == 0) {
+      return absl::InvalidArgumentError(absl::StrFormat("%s[%d]: unknown value %d", field, i, values.Get(i)));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 grpc::Status WatchService::CreateWatch(grpc::ServerContext*, const v1::CreateWatchRequest* request,
                                        v1::Watch* response) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<permute::ParsedDomain> domain = ParseWatchDomain(request->domain());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
   if (absl::Status s = CheckScan(context_, domain->ascii, request->settings()); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<v1::Watch> created = (*manager)->Create(domain->ascii, domain->unicode, request->settings());
   if (!created.ok()) return ToGrpcStatus(created.status());
   *response = *std::move(created);
@@ -54,10 +92,10 @@ grpc::Status WatchService::CreateWatch(grpc::ServerContext*, const v1::CreateWat
 }
 
 grpc::Status WatchService::GetWatch(grpc::ServerContext*, const v1::GetWatchRequest* request, v1::Watch* response) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<v1::Watch> got = (*manager)->Get(*name);
   if (!got.ok()) return ToGrpcStatus(got.status());
   *response = *std::move(got);
@@ -76,13 +114,14 @@ grpc::Status WatchService::ListWatches(grpc::ServerContext*, const v1::ListWatch
 
 grpc::Status WatchService::UpdateWatch(grpc::ServerContext*, const v1::UpdateWatchRequest* request,
                                        v1::Watch* response) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
-  if (absl::Status s = CheckScan(context_, *name, request->settings()); !s.ok()) return ToGrpcStatus(s);
-  absl::StatusOr<v1::Watch> updated = (*manager)->Update(
-      *name, request->settings(), std::vector<std::string>(request->update_mask().begin(), request->update_mask().end()));
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
+  if (absl::Status s = CheckScan(context_, *name, MaskedScan(*request)); !s.ok()) return ToGrpcStatus(s);
+  absl::StatusOr<v1::Watch> updated =
+      (*manager)->Update(*name, request->settings(),
+                         std::vector<std::string>(request->update_mask().begin(), request->update_mask().end()));
   if (!updated.ok()) return ToGrpcStatus(updated.status());
   *response = *std::move(updated);
   return grpc::Status::OK;
@@ -90,19 +129,19 @@ grpc::Status WatchService::UpdateWatch(grpc::ServerContext*, const v1::UpdateWat
 
 grpc::Status WatchService::DeleteWatch(grpc::ServerContext*, const v1::DeleteWatchRequest* request,
                                        v1::DeleteWatchResponse*) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
   return ToGrpcStatus((*manager)->Delete(*name));
 }
 
 grpc::Status WatchService::ScanWatchNow(grpc::ServerContext*, const v1::ScanWatchNowRequest* request,
                                         v1::Watch* response) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<v1::Watch> scheduled = (*manager)->ScanNow(*name);
   if (!scheduled.ok()) return ToGrpcStatus(scheduled.status());
   *response = *std::move(scheduled);
@@ -111,10 +150,15 @@ grpc::Status WatchService::ScanWatchNow(grpc::ServerContext*, const v1::ScanWatc
 
 grpc::Status WatchService::ListObservations(grpc::ServerContext*, const v1::ListObservationsRequest* request,
                                             v1::ListObservationsResponse* response) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<std::string> name = WatchName(request->watch());
   if (!name.ok()) return ToGrpcStatus(name.status());
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
+  for (const absl::Status& s : {CheckEnums(request->verdicts(), v1::DnsVerdict_IsValid, "verdicts"),
+                                CheckEnums(request->triage(), v1::Triage_IsValid, "triage"),
+                                CheckEnums(request->kinds(), v1::PermutationKind_IsValid, "kinds")}) {
+    if (!s.ok()) return ToGrpcStatus(s);
+  }
   v1::ListObservationsRequest normalized = *request;
   normalized.set_watch(*name);
   absl::StatusOr<v1::ListObservationsResponse> listed = (*manager)->ListObservations(normalized);
@@ -133,14 +177,15 @@ grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::Str
     if (!parsed.ok()) return ToGrpcStatus(parsed.status());
     name = *parsed;
   }
+  if (absl::Status s = (*manager)->CheckCursor(request->since_id()); !s.ok()) return ToGrpcStatus(s);
   constexpr int kPage = 500;
   std::uint64_t cursor = request->since_id();
   for (;;) {
-    if (call->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled by the client");
+    if (call->IsCancelled()) return ToGrpcStatus(absl::CancelledError("cancelled by the client"));
     absl::StatusOr<std::vector<v1::WatchEvent>> events = (*manager)->Events(name, cursor, kPage);
     if (!events.ok()) return ToGrpcStatus(events.status());
     for (const v1::WatchEvent& event : *events) {
-      if (!writer->Write(event)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+      if (!writer->Write(event)) return ToGrpcStatus(absl::CancelledError("the client went away"));
       cursor = event.id();
     }
     if (static_cast<int>(events->size()) == kPage) continue;
@@ -152,15 +197,15 @@ grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::Str
 
 grpc::Status WatchService::Annotate(grpc::ServerContext*, const v1::AnnotateRequest* request,
                                     v1::Observation* response) {
-  absl::StatusOr<watch::WatchManager*> manager = manager_();
-  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<std::string> name = WatchName(request->watch());
   if (!name.ok()) return ToGrpcStatus(name.status());
+  absl::StatusOr<watch::WatchManager*> manager = manager_();
+  if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<permute::ParsedDomain> candidate = permute::ParseDomain(request->candidate());
   if (!candidate.ok()) {
     return ToGrpcStatus(absl::InvalidArgumentError(absl::StrFormat("candidate: %s", candidate.status().message())));
   }
-  if (request->triage() == v1::TRIAGE_UNSPECIFIED) {
+  if (!v1::Triage_IsValid(request->triage()) || request->triage() == v1::TRIAGE_UNSPECIFIED) {
     return ToGrpcStatus(
         absl::InvalidArgumentError("triage: required (TRIAGE_OWNED, TRIAGE_IGNORED, TRIAGE_FALSE_POSITIVE or "
                                    "TRIAGE_MALICIOUS)"));

@@ -118,7 +118,7 @@ def main():
                      f"add: exit 0 ({code}: {one_line(out + err)})")
             code, out, err = run(w + ["add", DOMAIN] + s)
             c.expect(code == 3 and out == "" and err.startswith("squatstream: ALREADY_EXISTS: ")
-                     and f"squatstream watch rm {DOMAIN}" in err, f"add again: ALREADY_EXISTS, exit 3 ({code}: "
+                     and f"squatstream watch show {DOMAIN}" in err, f"add again: ALREADY_EXISTS, exit 3 ({code}: "
                                                                   f"{one_line(err)})")
             code, out, err = run(w + ["add", "example.org", "--every=30s"] + s)
             c.expect(code == 3 and err.startswith("squatstream: INVALID_ARGUMENT: ") and re.search(r"\b1m\b", err)
