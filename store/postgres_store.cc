@@ -87,8 +87,11 @@ constexpr Sql kSelectLease{"select_lease",
                            "SELECT lease_owner, settings, last_scan_ms FROM watches WHERE id = $1 FOR UPDATE"};
 constexpr Sql kFinishScan{
     "finish_scan",
-    "UPDATE watches SET last_scan_ms = $2, next_scan_ms = $3, last_scan_outcome = $4, scans = scans + 1, "
-    "baseline_done = $5, lease_owner = '', lease_until_ms = $6 WHERE id = $1"};
+    "UPDATE watches SET last_scan_ms = $2, "
+    "next_scan_ms = CASE WHEN $7::boolean AND next_scan_ms <> $8::bigint THEN LEAST(next_scan_ms, $3::bigint) "
+    "ELSE $3::bigint END, "
+    "last_scan_outcome = $4, scans = scans + 1, baseline_done = $5, lease_owner = '', lease_until_ms = $6 "
+    "WHERE id = $1"};
 
 constexpr Sql kLoadObservations{
     "load_observations",
@@ -628,7 +631,15 @@ class PostgresStore final : public Store {
   std::string Scrub(absl::string_view message) const {
     std::string out(absl::StripTrailingAsciiWhitespace(message));
     if (!password_.empty()) out = absl::StrReplaceAll(out, {{password_, "***"}});
-    absl::StrReplaceAll({{"\n", " "}}, &out);
+    // Any URI's user:password@ a server's message might quote, whatever its password.
+    for (std::size_t at = out.find("://"); at != std::string::npos; at = out.find("://", at + 3)) {
+      const std::size_t start = at + 3;
+      const std::size_t end = out.find_first_of("@/ \"'", start);
+      if (end == std::string::npos || out[end] != '@') continue;
+      const std::size_t colon = out.find(':', start);
+      if (colon != std::string::npos && colon < end) out.replace(colon + 1, end - colon - 1, "***");
+    }
+    absl::StrReplaceAll({{"\n", " "}, {"\t", " "}}, &out);
     return out;
   }
   absl::Status Corrupt(absl::string_view what, std::int64_t id) {
@@ -961,7 +972,9 @@ absl::Status PostgresStore::CommitScan(const ScanCommit& commit) {
       .Time(commit.next_scan)
       .Text(commit.outcome)
       .Bool(commit.baseline_done)
-      .Int(kNever);
+      .Int(kNever)
+      .Bool(commit.claimed_next_scan != absl::InfinitePast())
+      .Time(commit.claimed_next_scan == absl::InfinitePast() ? absl::UnixEpoch() : commit.claimed_next_scan);
   if (absl::Status s = RunPipeline(ops); !s.ok()) {
     if (absl::IsAlreadyExists(s)) {
       return absl::AlreadyExistsError(absl::StrCat(
@@ -977,6 +990,19 @@ absl::Status PostgresStore::CommitScan(const ScanCommit& commit) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& dsn, const PostgresOptions& options) {
+  // A DSN that does not parse is a configuration error, said without repeating the DSN (libpq's message quotes
+  // it, password and all).
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &error);
+  if (parsed == nullptr) {
+    std::string why = error != nullptr ? error : "out of memory";
+    PQfreemem(error);
+    absl::StrReplaceAll({{dsn, "<the DSN>"}, {"\n", " "}}, &why);
+    return absl::InvalidArgumentError(
+        absl::StrCat("the PostgreSQL connection string does not parse: ", absl::StripTrailingAsciiWhitespace(why)));
+  }
+  PQconninfoFree(parsed);
+  PQfreemem(error);
   auto store = std::make_unique<PostgresStore>(dsn, options);
   if (absl::Status s = store->Init(); !s.ok()) return s;
   return store;

@@ -62,8 +62,10 @@ constexpr char kReleaseLease[] =
     "WHERE id = ?1 AND lease_owner = ?2";
 constexpr char kSelectLease[] = "SELECT lease_owner, settings, last_scan_ms FROM watches WHERE id = ?1";
 constexpr char kFinishScan[] =
-    "UPDATE watches SET last_scan_ms = ?2, next_scan_ms = ?3, last_scan_outcome = ?4, scans = scans + 1, "
-    "baseline_done = ?5, lease_owner = '', lease_until_ms = ?6 WHERE id = ?1";
+    "UPDATE watches SET last_scan_ms = ?2, "
+    "next_scan_ms = CASE WHEN ?7 = 1 AND next_scan_ms <> ?8 THEN min(next_scan_ms, ?3) ELSE ?3 END, "
+    "last_scan_outcome = ?4, scans = scans + 1, baseline_done = ?5, lease_owner = '', lease_until_ms = ?6 "
+    "WHERE id = ?1";
 
 // Observations: the columns in the order ReadObservation reads them.
 constexpr char kLoadObservations[] =
@@ -779,7 +781,9 @@ absl::Status SqliteStore::CommitScan(const ScanCommit& commit) {
         .Time(commit.next_scan)
         .Text(commit.outcome)
         .Int(commit.baseline_done ? 1 : 0)
-        .Int(kNever);
+        .Int(kNever)
+        .Int(commit.claimed_next_scan != absl::InfinitePast() ? 1 : 0)
+        .Time(commit.claimed_next_scan == absl::InfinitePast() ? absl::UnixEpoch() : commit.claimed_next_scan);
   });
   if (!changed.ok()) return changed.status();
   if (absl::Status s = Exec(kCommit, "committing a scan"); !s.ok()) return s;

@@ -81,6 +81,10 @@ struct ScanCommit {
   std::string lease_owner;
   absl::Time scanned_at;
   absl::Time next_scan;
+  // The watch's next_scan when it was claimed (WatchRow::next_scan): when the row's has changed since — a scan
+  // asked for (ScheduleScan) or rescheduled while this one ran — the earlier of the two is kept, so that the
+  // request is not lost. InfinitePast: `next_scan` as it is.
+  absl::Time claimed_next_scan = absl::InfinitePast();
   std::string outcome = "ok";
   bool baseline_done = false;
   std::vector<ObservationRow> inserts;  // new candidates

@@ -13,6 +13,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "squatstream/v1/internal/watch_state.pb.h"
 #include "watch/fingerprint.h"
+#include "watch/proto_time.h"
 
 namespace squatstream::watch {
 namespace {
@@ -83,12 +84,6 @@ bool Silenced(v1::Triage triage) {
 
 // A time that was set: neither of the infinities that stand for "never".
 bool IsSet(absl::Time t) { return t != absl::InfinitePast() && t != absl::InfiniteFuture(); }
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  const std::int64_t seconds = absl::ToUnixSeconds(t);
-  out->set_seconds(seconds);
-  out->set_nanos(static_cast<std::int32_t>((t - absl::FromUnixSeconds(seconds)) / absl::Nanoseconds(1)));
-}
 
 v1::FieldChange VerdictChange(const State& before, v1::DnsVerdict after) {
   v1::FieldChange c;
@@ -261,8 +256,10 @@ store::ScanCommit EvaluateScan(ScanInput input) {
       state = Decode(row);
     }
 
-    Outcome out =
-        baseline ? Baseline(seen, input.now, &state, &row) : Rescan(seen, confirmations, input.now, &state, &row);
+    // A candidate new to the watch after its baseline (its kinds or cap grew, the engine learnt a kind) is
+    // baselined too: what was there all along is not news, or widening a watch would flood it with APPEARED.
+    Outcome out = baseline || is_new ? Baseline(seen, input.now, &state, &row)
+                                     : Rescan(seen, confirmations, input.now, &state, &row);
     // Nothing changed: nothing written (its last_seen is the watch's last_scan, which the commit sets). A
     // candidate back in the scans after it was absent is written once, to say it is here again.
     if (!is_new && !out.changed && !row.absent) continue;
@@ -279,7 +276,7 @@ store::ScanCommit EvaluateScan(ScanInput input) {
       v1::WatchEvent& e = commit.events.emplace_back();
       e.set_watch(watch.domain);
       e.set_type(out.event);
-      SetTime(input.now, e.mutable_time());
+      SetTimestamp(input.now, e.mutable_time());
       e.set_candidate_ascii(row.candidate);
       e.set_candidate_unicode(row.candidate_unicode);
       e.set_kind(record.kind());
@@ -293,7 +290,7 @@ store::ScanCommit EvaluateScan(ScanInput input) {
     v1::WatchEvent e;
     e.set_watch(watch.domain);
     e.set_type(v1::EVENT_TYPE_BASELINE);
-    SetTime(input.now, e.mutable_time());
+    SetTimestamp(input.now, e.mutable_time());
     *e.mutable_baseline() = summary;
     commit.events.insert(commit.events.begin(), std::move(e));
   }
@@ -309,12 +306,12 @@ v1::Observation ToObservation(const store::WatchRow& watch, const store::Observa
   o.set_kind(row.kind);
   o.set_verdict(row.verdict);
   *o.mutable_fingerprint() = s.confirmed() ? s.fingerprint() : EmptyFingerprint();
-  if (IsSet(row.first_seen)) SetTime(row.first_seen, o.mutable_first_seen());
+  if (IsSet(row.first_seen)) SetTimestamp(row.first_seen, o.mutable_first_seen());
   // A candidate in the watch's last scan was seen then (store.h: nothing of it is written when nothing changed);
   // the later of the two covers a row written by a scan committed after `watch` was read.
   const absl::Time last_seen = row.absent ? row.last_seen : std::max(watch.last_scan, row.last_seen);
-  if (IsSet(last_seen)) SetTime(last_seen, o.mutable_last_seen());
-  if (IsSet(row.last_changed)) SetTime(row.last_changed, o.mutable_last_changed());
+  if (IsSet(last_seen)) SetTimestamp(last_seen, o.mutable_last_seen());
+  if (IsSet(row.last_changed)) SetTimestamp(row.last_changed, o.mutable_last_changed());
   o.set_triage(row.triage);
   o.set_triage_note(row.triage_note);
   if (!row.record.empty() && !o.mutable_record()->ParseFromString(row.record)) o.clear_record();

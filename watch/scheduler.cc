@@ -173,6 +173,7 @@ bool Scheduler::RunOneScan() {
       input.lease_owner = options_.owner;
       input.next_scan = std::max(now, watch.next_scan) + interval;
       store::ScanCommit commit = EvaluateScan(std::move(input));
+      commit.claimed_next_scan = watch.next_scan;  // a ScanWatchNow during the scan is kept
       std::size_t counts[5] = {};
       for (const v1::WatchEvent& e : commit.events) ++counts[static_cast<std::size_t>(e.type()) % 5];
       outcome = Timed(metrics_, [&] { return store_.CommitScan(commit); });

@@ -396,6 +396,38 @@ TYPED_TEST(StoreTest, CommitScanWritesObservationsAndTheSchedule) {
   EXPECT_EQ(record.domain_ascii(), "b.example");
 }
 
+TYPED_TEST(StoreTest, AScanAskedForDuringAScanIsKeptByItsCommit) {
+  Store& s = *this->store_;
+  const WatchRow w = this->Create("asked.example", kT0);
+  const absl::Time now = kT0 + absl::Seconds(1);
+  absl::StatusOr<std::optional<WatchRow>> claimed = s.ClaimDueWatch("scanner", now, now + absl::Minutes(5));
+  ASSERT_TRUE(claimed.ok() && claimed->has_value()) << claimed.status();
+  // ScanWatchNow while the scan runs.
+  const absl::Time asked = now + absl::Seconds(2);
+  ASSERT_TRUE(s.ScheduleScan("asked.example", asked).ok());
+  ScanCommit commit;
+  commit.watch_id = w.id;
+  commit.lease_owner = "scanner";
+  commit.scanned_at = now + absl::Seconds(3);
+  commit.next_scan = now + absl::Hours(6);
+  commit.claimed_next_scan = (*claimed)->next_scan;
+  ASSERT_TRUE(s.CommitScan(commit).ok());
+  absl::StatusOr<WatchRow> got = s.GetWatch("asked.example");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->next_scan, asked);  // the request is not lost
+
+  // Nothing asked during the next scan: its own next_scan.
+  claimed = s.ClaimDueWatch("scanner", asked, asked + absl::Minutes(5));
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  commit.scanned_at = asked + absl::Seconds(1);
+  commit.next_scan = asked + absl::Hours(6);
+  commit.claimed_next_scan = (*claimed)->next_scan;
+  ASSERT_TRUE(s.CommitScan(commit).ok());
+  got = s.GetWatch("asked.example");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->next_scan, asked + absl::Hours(6));
+}
+
 TYPED_TEST(StoreTest, UpdatesWriteOnlyWhatTheyMust) {
   Store& s = *this->store_;
   const WatchRow w = this->Create("a.example", kT0);

@@ -416,23 +416,33 @@ TEST(DifferTest, NothingChangedWritesNothing) {
   }
 }
 
-TEST(DifferTest, ACandidateNewAfterTheBaselineAppears) {
+TEST(DifferTest, ACandidateNewAfterTheBaselineIsBaselinedSilently) {
   Watch w(2);
   w.Scan({Rec("a.com", v1::DNS_VERDICT_UNREGISTERED)});
-  // The watch's kinds changed: new candidates, one registered, one not, one unknown.
+  // The watch's kinds changed: new candidates, one registered, one not, one unknown. A name registered all along
+  // is not news: no APPEARED for it, now or on the next scans.
   const std::vector<v1::Record> scan = {Rec("a.com", v1::DNS_VERDICT_UNREGISTERED),
                                         Rec("new.com").Addresses({"192.0.2.3"}).Kind(v1::PERMUTATION_KIND_HOMOGLYPH),
                                         Rec("free.com", v1::DNS_VERDICT_UNREGISTERED), Rec("odd.com").DnsFailed()};
   store::ScanCommit c = w.Scan(scan);
   EXPECT_THAT(c.events, IsEmpty());
   EXPECT_THAT(Candidates(c.inserts), ElementsAre("new.com", "free.com", "odd.com"));
-  EXPECT_EQ(w.Observation("new.com").pending_scans(), 1u);
+  EXPECT_EQ(w.Observation("new.com").verdict(), v1::DNS_VERDICT_REGISTERED);
+  EXPECT_EQ(w.Observation("new.com").pending_scans(), 0u);
   EXPECT_EQ(w.Observation("free.com").verdict(), v1::DNS_VERDICT_UNREGISTERED);
   c = w.Scan(scan);
-  EXPECT_THAT(Events(c), ElementsAre("EVENT_TYPE_APPEARED new.com verdict:->REGISTERED"));
+  EXPECT_THAT(c.events, IsEmpty());
+  EXPECT_THAT(c.inserts, IsEmpty());
+  EXPECT_THAT(c.updates, IsEmpty());  // nothing changed since it was baselined
+  // Then a real change of the new one is an event like any other (after 2 scans).
+  std::vector<v1::Record> moved = scan;
+  moved[1] = Rec("new.com").Addresses({"192.0.2.9"}).Kind(v1::PERMUTATION_KIND_HOMOGLYPH);
+  c = w.Scan(moved);
+  EXPECT_THAT(c.events, IsEmpty());
+  c = w.Scan(moved);
+  ASSERT_EQ(c.events.size(), 1u);
+  EXPECT_EQ(c.events[0].type(), v1::EVENT_TYPE_CHANGED);
   EXPECT_EQ(c.events[0].kind(), v1::PERMUTATION_KIND_HOMOGLYPH);
-  EXPECT_THAT(Candidates(c.updates), ElementsAre("new.com"));  // a.com, free.com, odd.com: nothing written
-  EXPECT_THAT(c.absent, IsEmpty());
 }
 
 TEST(DifferTest, ACandidateDroppedFromTheScansIsMarkedAbsentOnceAndBackIsAnUpdate) {
