@@ -508,7 +508,7 @@ void RunEngine(const std::string& engine, int watches, int candidates, int event
   std::function<std::string(const std::string&)> fresh;  // a fresh database's spec
   if (engine == "sqlite") {
     fresh = [&](const std::string& name) {
-      const std::string path = sqlite_dir + "/" + name + ".db";
+      std::string path = sqlite_dir + "/" + name + ".db";
       std::filesystem::remove(path);
       return path;
     };

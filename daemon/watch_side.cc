@@ -26,7 +26,6 @@ WatchSide::WatchSide(const WatchOptions& options, service::ServiceContext& conte
                      const workers::net::AddressPolicy* policy, workers::HostLookup host_lookup,
                      const watch::WatchMetrics& metrics, std::function<void(bool)> health)
     : options_(options),
-      context_(context),
       policy_(policy),
       host_lookup_(std::move(host_lookup)),
       metrics_(metrics),

@@ -48,8 +48,7 @@ class WatchSide {
   // Opens the store and starts the scheduler and deliverer. An invalid spec or a schema newer than this binary
   // knows is an error (the server does not start); a store that cannot be reached now is opened again every few
   // seconds meanwhile, the watch API answering UNAVAILABLE. `health` gets the watch side's serving state.
-  static absl::StatusOr<std::unique_ptr<WatchSide>> Start(const WatchOptions& options,
-                                                          service::ServiceContext& context,
+  static absl::StatusOr<std::unique_ptr<WatchSide>> Start(const WatchOptions& options, service::ServiceContext& context,
                                                           const workers::net::AddressPolicy* policy,
                                                           workers::HostLookup host_lookup,
                                                           const watch::WatchMetrics& metrics,
@@ -69,7 +68,6 @@ class WatchSide {
   void RetryOpen();
 
   const WatchOptions options_;
-  service::ServiceContext& context_;
   const workers::net::AddressPolicy* const policy_;
   workers::HostLookup host_lookup_;
   const watch::WatchMetrics& metrics_;

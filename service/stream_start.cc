@@ -46,7 +46,7 @@ absl::Status StartStream(ServiceContext& context, Admission& admission, const v1
                                                    std::move(work), pipeline_options, context.metrics->pipeline);
   // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
   drain.emplace(pipeline, context.executor->context(), context.limits.max_batch_records, context.metrics->pipeline,
-                 transport, context.limits.max_batch_bytes, context.limits.progress_interval);
+                transport, context.limits.max_batch_bytes, context.limits.progress_interval);
   if (absl::Status s = admission.Register(stream); !s.ok()) {  // the drain began since the slot was taken
     pipeline->Cancel();
     drain.reset();

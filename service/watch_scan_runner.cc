@@ -10,8 +10,8 @@
 #include "base/mutex.h"
 #include "pipeline/stream_drain.h"
 #include "service/admission.h"
-#include "service/stream_start.h"
 #include "service/stream_registry.h"
+#include "service/stream_start.h"
 
 namespace squatstream::service {
 namespace {

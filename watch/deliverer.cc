@@ -27,7 +27,7 @@
 namespace squatstream::watch {
 namespace {
 
-constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
+constexpr std::size_t kMaxAnswerBytes = std::size_t{64} << 10;
 
 // A store call, timed into `store_seconds` and counted into `store_errors` when it fails (ABORTED is a lease
 // taken over, not the store failing).

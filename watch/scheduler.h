@@ -34,7 +34,7 @@ struct SchedulerOptions {
   int max_concurrent_scans = 2;  // scan threads
   int confirmations = 2;         // --watch_confirmations
   absl::Duration lease = absl::Seconds(60);
-  absl::Duration poll = absl::Seconds(1);  // how often due watches are looked for, and the store pinged
+  absl::Duration poll = absl::Seconds(1);                 // how often due watches are looked for, and the store pinged
   absl::Duration retry_after_failure = absl::Minutes(5);  // at most; a watch's interval if shorter
   absl::Duration retry_when_busy = absl::Seconds(10);     // the server had no slot for the scan
   absl::Duration history_retention = absl::Hours(24 * 90);

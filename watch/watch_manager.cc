@@ -32,7 +32,7 @@ absl::Status WithWatch(const absl::Status& s, const std::string& domain) {
 }  // namespace
 
 WatchManager::WatchManager(store::Store& store, Scheduler* scheduler, WatchManagerOptions options)
-    : store_(store), scheduler_(scheduler), options_(std::move(options)) {}
+    : store_(store), scheduler_(scheduler), options_(options) {}
 
 v1::Watch WatchManager::ToProto(const store::WatchRow& row) {
   v1::Watch w;

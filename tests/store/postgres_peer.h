@@ -42,8 +42,9 @@ class PostgresPeer {
     posix_spawn_file_actions_adddup2(&actions, in[0], 0);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     std::vector<std::string> argv = {"/usr/bin/python3", SQUATSTREAM_POSTGRES_PEER};
-    if (durable) argv.push_back("--durable");
+    if (durable) argv.emplace_back("--durable");
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (std::string& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
     const int rc = posix_spawn(&peer->pid_, args[0], &actions, nullptr, args.data(), environ);

@@ -711,6 +711,7 @@ TYPED_TEST(StoreTest, ConcurrentClaimsFromThreadsGetDifferentWatches) {
   std::atomic<int> ready{0};
   std::vector<std::int64_t> got(2, -1);
   std::vector<std::thread> threads;
+  threads.reserve(2);
   for (int i = 0; i < 2; ++i) {
     threads.emplace_back([&, i] {
       ready.fetch_add(1);
@@ -740,6 +741,7 @@ TYPED_TEST(StoreTest, SeveralStoresClaimEachDueWatchOnce) {
   std::atomic<int> errors{0};
   std::atomic<int> ready{0};
   std::vector<std::thread> threads;
+  threads.reserve(3);
   for (int i = 0; i < 3; ++i) {
     threads.emplace_back([&, i] {
       ready.fetch_add(1);
@@ -818,6 +820,7 @@ TYPED_TEST(StoreTest, ConcurrentCommittersNeverLeaveACursorGap) {
   std::atomic<int> writers_left{kWriters};
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(kWriters);
   for (int i = 0; i < kWriters; ++i) {
     threads.emplace_back([&, i] {
       Store& s = *stores[static_cast<std::size_t>(i)];

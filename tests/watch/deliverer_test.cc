@@ -208,6 +208,7 @@ class DelivererTest : public ::testing::Test {
 
 std::vector<std::string> Strings(const std::vector<std::uint64_t>& ids) {
   std::vector<std::string> out;
+  out.reserve(ids.size());
   for (std::uint64_t id : ids) out.push_back(std::to_string(id));
   return out;
 }

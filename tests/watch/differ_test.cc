@@ -152,6 +152,7 @@ class Watch {
 
 std::vector<std::string> Candidates(const std::vector<store::ObservationRow>& rows) {
   std::vector<std::string> names;
+  names.reserve(rows.size());
   for (const auto& r : rows) names.push_back(r.candidate);
   return names;
 }

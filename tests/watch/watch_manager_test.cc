@@ -360,7 +360,7 @@ TEST_F(WatchManagerTest, AnIntervalChangeReschedulesFromTheLastScan) {
   const absl::Time last = FromProto(scanned->last_scan());
   EXPECT_NEAR(absl::ToDoubleSeconds(FromProto(scanned->next_scan()) - last), 3600, 1);
 
-  absl::StatusOr<v1::Watch> w = manager_->Update("example.com", Every(4 * 3600), {});
+  absl::StatusOr<v1::Watch> w = manager_->Update("example.com", Every(std::uint64_t{4} * 3600), {});
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_NEAR(absl::ToDoubleSeconds(FromProto(w->next_scan()) - last), 4 * 3600, 0.01);
   w = manager_->Update("example.com", Every(900), {"interval_seconds"});
@@ -376,7 +376,7 @@ TEST_F(WatchManagerTest, AnIntervalChangeReschedulesFromTheLastScan) {
 
 TEST_F(WatchManagerTest, AnIntervalChangeLeavesAWatchNeverScannedDue) {
   const v1::Watch created = MustCreate("example.com");
-  absl::StatusOr<v1::Watch> w = manager_->Update("example.com", Every(12 * 3600), {});
+  absl::StatusOr<v1::Watch> w = manager_->Update("example.com", Every(std::uint64_t{12} * 3600), {});
   ASSERT_TRUE(w.ok()) << w.status();
   EXPECT_EQ(w->settings().interval_seconds(), 12u * 3600);
   EXPECT_EQ(FromProto(w->next_scan()), FromProto(created.next_scan()));  // its baseline is not put off
