@@ -399,8 +399,9 @@ StreamEnd End(absl::StatusCode code, std::string message = "", bool received_any
 
 TEST(WatchExitCode, InputFaultsAreThree) {
   EXPECT_EQ(WatchExitCode(End(absl::StatusCode::kOk)), ExitCode::kOk);
-  for (absl::StatusCode c : {absl::StatusCode::kInvalidArgument, absl::StatusCode::kAlreadyExists,
-                             absl::StatusCode::kNotFound, absl::StatusCode::kPermissionDenied}) {
+  for (absl::StatusCode c :
+       {absl::StatusCode::kInvalidArgument, absl::StatusCode::kAlreadyExists, absl::StatusCode::kNotFound,
+        absl::StatusCode::kPermissionDenied, absl::StatusCode::kOutOfRange}) {
     EXPECT_EQ(WatchExitCode(End(c)), ExitCode::kBadInput) << absl::StatusCodeToString(c);
   }
   EXPECT_EQ(WatchExitCode(End(absl::StatusCode::kUnavailable)), ExitCode::kUnreachable);
@@ -423,8 +424,9 @@ TEST(WatchErrorLine, OneLineWithTheNextStep) {
             "squatstream: INVALID_ARGUMENT: interval 1m is under the minimum 1h — correct it and run again (see "
             "squatstream watch --help)");
   EXPECT_EQ(WatchErrorLine(End(absl::StatusCode::kAlreadyExists, "example.com is watched already"), add, "h:1"),
-            "squatstream: ALREADY_EXISTS: example.com is watched already — see it with: squatstream watch list; to "
-            "change it, remove it first (squatstream watch rm example.com)");
+            "squatstream: ALREADY_EXISTS: example.com is watched already — see it with: squatstream watch show "
+            "example.com; its settings change through the API's UpdateWatch (squatstream watch rm deletes its "
+            "history too)");
   EXPECT_THAT(
       WatchErrorLine(End(absl::StatusCode::kNotFound, "no watch nope.com"), Parsed({"events", "nope.com"}), "h:1"),
       testing::EndsWith("— the watches are listed by: squatstream watch list"));

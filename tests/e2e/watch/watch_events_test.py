@@ -190,6 +190,12 @@ def main():
                       f"squatstream watch events --since={baseline_id} prints exactly the later events "
                       f"(exit {out.returncode}: {out.stderr.strip()[:300]})")
 
+        # A cursor beyond the last event is refused, not waited on in silence.
+        out = subprocess.run([squatstream, "watch", "events", DOMAIN, "--since=999999", "--follow",
+                              f"--server={server.address}"], capture_output=True, text=True, timeout=60)
+        checks.expect(out.returncode == 3 and "OUT_OF_RANGE" in out.stderr and "999999" in out.stderr,
+                      f"--since beyond the last event: exit 3, OUT_OF_RANGE ({out.returncode}: {out.stderr.strip()[:200]})")
+
         # 4. Webhooks: the four so far, each once, valid, in order.
         all_ids = [int(e["id"]) for e in events(server)]
         wait_for(lambda: len(receiver.accepted()) >= len(all_ids), 30, "the webhook deliveries")
