@@ -28,11 +28,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 from nsd import free_port  # noqa: E402
+from client_process import Streaming as _Streaming  # noqa: E402
 from squatstreamd import Checks, Server, wait_for  # noqa: E402
 
 TIMEOUT = 60  # the most any one client run may take here
@@ -40,41 +40,15 @@ ENV = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
 DOMAIN = "example.com"
 
 
+def Streaming(argv):
+    """The client, watched while it runs (client_process.py), without the caller's SQUATSTREAM_* settings."""
+    return _Streaming(argv, env=ENV, timeout=TIMEOUT)
+
+
 def run(argv, timeout=TIMEOUT):
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout, env=ENV)
     return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")
-
-
-class Streaming:
-    """The client with stdout and stderr on pipes, read by threads: wait for a line, then act."""
-
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=ENV)
-        self.lines, self.err = [], b""
-        self._out = threading.Thread(target=self._read_out, daemon=True)
-        self._err = threading.Thread(target=self._read_err, daemon=True)
-        self._out.start()
-        self._err.start()
-
-    def _read_out(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.decode("utf-8", "replace"))
-
-    def _read_err(self):
-        self.err = self.proc.stderr.read()
-
-    def finish(self, timeout=TIMEOUT):
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            code = None
-        self._out.join(10)
-        self._err.join(10)
-        return code, "".join(self.lines), self.err.decode("utf-8", "replace")
 
 
 def one_line(text):
