@@ -258,6 +258,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
           "--store_file=%s is empty (it should hold a store: sqlite:PATH, postgresql://..., or \"none\")", file));
     }
   }
+  w.store_is_default = w.store == kDefaultStore;
   if (w.store == "none") w.store.clear();
   w.min_interval = absl::GetFlag(FLAGS_watch_min_interval);
   w.confirmations = absl::GetFlag(FLAGS_watch_confirmations);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -285,13 +286,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
           p.watch_up = up;
           if (p.serving) p.server->GetHealthCheckService()->SetServingStatus(kWatchServiceName, up);
         });
-    if (!side.ok()) return side.status();
-    p.watch = *std::move(side);
+    if (side.ok()) {
+      p.watch = *std::move(side);
+    } else if (options.watch.store_is_default && side.status().code() == absl::StatusCode::kUnavailable) {
+      // The default store where this user may not write (not root: /var/lib): the scans serve, watches are off
+      // and say how to turn them on. A store asked for by name that cannot be opened stops the start.
+      std::fprintf(stderr,
+                   "squatstreamd: watches are off: the default store cannot be opened (%s); give "
+                   "--store=sqlite:PATH (or --store=none to keep none)\n",
+                   std::string(side.status().message()).c_str());
+    } else {
+      return side.status();
+    }
   }
   p.watch_service =
       std::make_unique<service::WatchService>(s->context_, [&p]() -> absl::StatusOr<watch::WatchManager*> {
         if (p.watch == nullptr) {
-          return absl::FailedPreconditionError("this server keeps no watches: start squatstreamd with --store");
+          return absl::FailedPreconditionError(
+              "this server keeps no watches: start squatstreamd with a --store it can write (its log says why not)");
         }
         return p.watch->manager();
       });

@@ -30,6 +30,9 @@ struct WatchOptions {
   // Where watches are kept (store/store.h OpenStore: sqlite:PATH, postgresql://..., a libpq DSN); "" keeps
   // none (the watch API answers FAILED_PRECONDITION).
   std::string store;
+  // `store` is squatstreamd's default (not asked for): when it cannot be opened the server starts without watches
+  // (saying so) instead of refusing to start.
+  bool store_is_default = false;
   absl::Duration min_interval = absl::Hours(1);
   int confirmations = 2;
   int max_concurrent_scans = 2;

@@ -850,6 +850,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, 
     sqlite3_close_v2(db);
     return absl::UnavailableError(absl::StrCat("sqlite:", path, ": cannot open it: ", message));
   }
+  // SQLite opens a file it may not write read-only, silently: every write would fail later, one by one.
+  if (sqlite3_db_readonly(db, "main") == 1) {
+    sqlite3_close_v2(db);
+    return absl::UnavailableError(
+        absl::StrCat("sqlite:", path, ": can only be read (its file or folder is not writable by this user)"));
+  }
   auto store = std::make_unique<SqliteStore>(path, db);
   if (absl::Status s = store->Init(options); !s.ok()) return s;
   return store;
