@@ -258,7 +258,13 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
           "--store_file=%s is empty (it should hold a store: sqlite:PATH, postgresql://..., or \"none\")", file));
     }
   }
-  w.store_is_default = w.store == kDefaultStore;
+  // Not asked for: neither the flag nor its environment variable set (nor --store_file).
+  bool store_named = std::getenv("SQUATSTREAM_STORE") != nullptr || !absl::GetFlag(FLAGS_store_file).empty();
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = absl::StripPrefix(absl::StripPrefix(argv[i], "-"), "-");
+    if (arg == "store" || absl::StartsWith(arg, "store=")) store_named = true;
+  }
+  w.store_is_default = !store_named;
   if (w.store == "none") w.store.clear();
   w.min_interval = absl::GetFlag(FLAGS_watch_min_interval);
   w.confirmations = absl::GetFlag(FLAGS_watch_confirmations);

@@ -125,6 +125,9 @@ struct Server::Parts {
   std::unique_ptr<pipeline::ClassifierCache> classifier_cache;
   std::unique_ptr<MemoryBudget> budget;
   std::unique_ptr<service::EnrichmentService> service;
+  // The watch side's series, in a registry of their own that the exposer serves only once the watch side started
+  // (a server without watches exports none: no store_up of 0 to alert on).
+  std::shared_ptr<prometheus::Registry> watch_registry = std::make_shared<prometheus::Registry>();
   watch::WatchMetrics watch_metrics;
   workers::net::AddressPolicy webhook_policy;  // the stages' policy (--dial_allow_cidrs), for the webhooks
   workers::HostLookup host_lookup;  // the DNS stage's resolver, for the webhooks' hosts (none when simulated)
@@ -278,7 +281,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   s->context_.classifier_cache = p.classifier_cache.get();
   p.service = std::make_unique<service::EnrichmentService>(s->context_);
   if (!options.watch.store.empty()) {
-    p.watch_metrics = service::RegisterWatchMetrics(*p.registry, StoreEngine(options.watch.store));
+    p.watch_metrics = service::RegisterWatchMetrics(*p.watch_registry, StoreEngine(options.watch.store));
     p.webhook_policy = options.stages.Get<workers::net::AddressPolicy>();
     absl::StatusOr<std::unique_ptr<WatchSide>> side =
         WatchSide::Start(options.watch, s->context_, &p.webhook_policy, p.host_lookup, p.watch_metrics, [&p](bool up) {
@@ -288,7 +291,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         });
     if (side.ok()) {
       p.watch = *std::move(side);
-    } else if (options.watch.store_is_default && side.status().code() == absl::StatusCode::kUnavailable) {
+      p.exposer->RegisterCollectable(p.watch_registry);
+    } else if (options.watch.store_is_default && side.status().code() == absl::StatusCode::kPermissionDenied) {
       // The default store where this user may not write (not root: /var/lib): the scans serve, watches are off
       // and say how to turn them on. A store asked for by name that cannot be opened stops the start.
       std::fprintf(stderr,

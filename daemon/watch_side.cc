@@ -38,11 +38,10 @@ absl::StatusOr<std::unique_ptr<WatchSide>> WatchSide::Start(
   std::unique_ptr<WatchSide> side(
       new WatchSide(options, context, policy, std::move(host_lookup), metrics, std::move(health)));
   absl::StatusOr<std::unique_ptr<store::Store>> opened = store::OpenStore(options.store);
-  // Only a server that cannot be reached now is waited for (PostgreSQL starting, a network blip); a spec that
-  // does not parse, a schema newer than this binary, or an SQLite file that cannot be made or opened is a
-  // configuration error: the server does not start.
-  if (!opened.ok() &&
-      (opened.status().code() != absl::StatusCode::kUnavailable || StoreEngine(options.store) == "sqlite")) {
+  // Only a store that cannot be reached now is waited for (PostgreSQL starting, a network blip, SQLite locked by
+  // a process still stopping); a spec that does not parse, a schema newer than this binary, or an SQLite file this
+  // user may not write is a configuration error: the server does not start (or, the default store, has no watches).
+  if (!opened.ok() && opened.status().code() != absl::StatusCode::kUnavailable) {
     return absl::Status(opened.status().code(), absl::StrFormat("--store: %s", opened.status().message()));
   }
   MutexLock lock(side->mu_);

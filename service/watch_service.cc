@@ -67,9 +67,9 @@ v1::WatchSettings MaskedScan(const v1::UpdateWatchRequest& request) {
 
 // INVALID_ARGUMENT unless every value of `values` is one of the enum's (and not its UNSPECIFIED).
 template <typename Values>
-absl::Status CheckEnums(const Values& values, bool (*valid)(int), const char* field) {
+absl::Status CheckEnums(const Values& values, bool (*valid)(int), const char* field, bool zero_allowed = false) {
   for (int i = 0; i < values.size(); ++i) {
-    if (!valid(values.Get(i)) || values.Get(i) == 0) {
+    if (!valid(values.Get(i)) || (values.Get(i) == 0 && !zero_allowed)) {
       return absl::InvalidArgumentError(absl::StrFormat("%s[%d]: unknown value %d", field, i, values.Get(i)));
     }
   }
@@ -155,7 +155,7 @@ grpc::Status WatchService::ListObservations(grpc::ServerContext*, const v1::List
   absl::StatusOr<watch::WatchManager*> manager = manager_();
   if (!manager.ok()) return ToGrpcStatus(manager.status());
   for (const absl::Status& s : {CheckEnums(request->verdicts(), v1::DnsVerdict_IsValid, "verdicts"),
-                                CheckEnums(request->triage(), v1::Triage_IsValid, "triage"),
+                                CheckEnums(request->triage(), v1::Triage_IsValid, "triage", /*zero_allowed=*/true),
                                 CheckEnums(request->kinds(), v1::PermutationKind_IsValid, "kinds")}) {
     if (!s.ok()) return ToGrpcStatus(s);
   }

@@ -181,6 +181,9 @@ constexpr Sql kMarkDead{
     "mark_dead",
     "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = $3, lease_owner = '', "
     "lease_until_ms = $4 WHERE event_id = $1 AND lease_owner = $2 AND state = 'pending'"};
+constexpr Sql kLastEventId{
+    "last_event_id",
+    "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass), 0)::bigint"};
 constexpr Sql kCountDeliveries{
     "count_deliveries",
     "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending'), "
@@ -598,6 +601,14 @@ class PostgresStore final : public Store {
     return c;
   }
 
+  absl::StatusOr<std::uint64_t> LastEventId() override {
+    MutexLock lock(mu_);
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    absl::StatusOr<Result> r = Run(kLastEventId, Params(), "reading the last event id");
+    if (!r.ok()) return r.status();
+    return static_cast<std::uint64_t>(r->Int(0, 0));
+  }
+
   absl::StatusOr<std::uint64_t> PruneEvents(absl::Time before) override {
     MutexLock lock(mu_);
     if (absl::Status s = Connect(); !s.ok()) return s;
@@ -995,11 +1006,11 @@ absl::StatusOr<std::unique_ptr<Store>> OpenPostgresStore(const std::string& dsn,
   char* error = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &error);
   if (parsed == nullptr) {
-    std::string why = error != nullptr ? error : "out of memory";
+    // libpq's message quotes the piece it could not read — often part of the password: not repeated.
     PQfreemem(error);
-    absl::StrReplaceAll({{dsn, "<the DSN>"}, {"\n", " "}}, &why);
     return absl::InvalidArgumentError(
-        absl::StrCat("the PostgreSQL connection string does not parse: ", absl::StripTrailingAsciiWhitespace(why)));
+        "the PostgreSQL connection string does not parse (libpq's key=value or postgresql://user:password@host:port/db "
+        "form; in a URI, characters such as % @ : / in the password are written percent-encoded: %25 %40 %3A %2F)");
   }
   PQconninfoFree(parsed);
   PQfreemem(error);

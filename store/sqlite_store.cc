@@ -129,6 +129,7 @@ constexpr char kRetryDelivery[] =
 constexpr char kMarkDead[] =
     "UPDATE deliveries SET state = 'dead', attempts = attempts + 1, last_error = ?3, lease_owner = '', "
     "lease_until_ms = ?4 WHERE event_id = ?1 AND lease_owner = ?2 AND state = 'pending'";
+constexpr char kLastEventId[] = "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)";
 constexpr char kCountDeliveries[] =
     "SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending'), "
     "(SELECT count(*) FROM deliveries WHERE state = 'dead'), "
@@ -447,6 +448,15 @@ class SqliteStore final : public Store {
     c.dead = static_cast<std::uint64_t>(st.ColInt(1));
     c.oldest_pending = st.ColNull(2) ? absl::InfinitePast() : st.ColTime(2);
     return c;
+  }
+
+  absl::StatusOr<std::uint64_t> LastEventId() override {
+    MutexLock lock(mu_);
+    absl::StatusOr<sqlite3_stmt*> p = Prepare(kLastEventId);
+    if (!p.ok()) return p.status();
+    Stmt st(*p);
+    if (int rc = st.Step(); rc != SQLITE_ROW) return Error(rc, "reading the last event id");
+    return static_cast<std::uint64_t>(st.ColInt(0));
   }
 
   absl::StatusOr<std::uint64_t> PruneEvents(absl::Time before) override {
@@ -838,7 +848,11 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, 
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
     if (ec) {
-      return absl::UnavailableError(
+      // Not allowed here (permissions, a read-only file system): PERMISSION_DENIED, which waiting will not mend.
+      const bool denied = ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted ||
+                          ec == std::errc::read_only_file_system;
+      return absl::Status(
+          denied ? absl::StatusCode::kPermissionDenied : absl::StatusCode::kUnavailable,
           absl::StrCat("sqlite:", path, ": cannot create its folder ", folder.string(), ": ", ec.message()));
     }
   }
@@ -848,12 +862,14 @@ absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path, 
   if (rc != SQLITE_OK) {
     const std::string message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
-    return absl::UnavailableError(absl::StrCat("sqlite:", path, ": cannot open it: ", message));
+    const bool denied = rc == SQLITE_CANTOPEN || rc == SQLITE_PERM || rc == SQLITE_READONLY;
+    return absl::Status(denied ? absl::StatusCode::kPermissionDenied : absl::StatusCode::kUnavailable,
+                        absl::StrCat("sqlite:", path, ": cannot open it: ", message));
   }
   // SQLite opens a file it may not write read-only, silently: every write would fail later, one by one.
   if (sqlite3_db_readonly(db, "main") == 1) {
     sqlite3_close_v2(db);
-    return absl::UnavailableError(
+    return absl::PermissionDeniedError(
         absl::StrCat("sqlite:", path, ": can only be read (its file or folder is not writable by this user)"));
   }
   auto store = std::make_unique<SqliteStore>(path, db);

@@ -181,6 +181,9 @@ class Store {
                                      const std::string& error) = 0;
   virtual absl::Status MarkDead(std::int64_t event_id, const std::string& owner, const std::string& error) = 0;
   virtual absl::StatusOr<DeliveryCounts> CountDeliveries() = 0;
+  // The largest event id ever written (ids are never reused, even once their events are pruned or deleted with
+  // their watch); 0 before the first.
+  virtual absl::StatusOr<std::uint64_t> LastEventId() = 0;
 
   // Retention: deletes events written before `before` whose delivery ended (delivered, dead or none), and
   // returns how many.
@@ -191,7 +194,8 @@ class Store {
 //   sqlite:PATH                 SQLite file at PATH (its folder created), WAL
 //   postgresql://... postgres://...   a libpq connection URI
 //   host=... dbname=...         a libpq key=value DSN
-// INVALID_ARGUMENT for a spec of no known engine, UNAVAILABLE when it cannot be opened or reached,
+// INVALID_ARGUMENT for a spec of no known engine, PERMISSION_DENIED for an SQLite file (or folder) this user may
+// not write, UNAVAILABLE when it cannot be opened or reached now,
 // FAILED_PRECONDITION for a schema newer than kSchemaVersion.
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& spec);
 

@@ -137,8 +137,8 @@ bool Scheduler::RunOneScan() {
   // Late behind the schedule: the interval after the last scan (or the creation), or an earlier asked-for time —
   // not next_scan alone, which each deferral or failure moves on.
   const absl::Time due =
-      std::min(watch.next_scan, (watch.last_scan == absl::InfinitePast() ? watch.created : watch.last_scan) +
-                                    IntervalOf(watch.settings));
+      std::min(watch.next_scan,
+               watch.last_scan == absl::InfinitePast() ? watch.created : watch.last_scan + IntervalOf(watch.settings));
   Set(metrics_.scan_lag_seconds, absl::ToDoubleSeconds(std::max(absl::ZeroDuration(), now - due)));
 
   auto stop = std::make_shared<std::atomic<bool>>(false);
@@ -191,11 +191,14 @@ bool Scheduler::RunOneScan() {
       outcome = previous.status();
     }
   }
-  {
+  // Out of running_ only once the lease is given back (below): until then another of our threads must not take
+  // the watch again (the leases are per replica, and a release by this thread would end that one's).
+  const auto done = [&](bool scanned) {
     MutexLock lock(mu_);
     running_.erase(watch.id);
-  }
-  if (outcome.ok()) return true;
+    return scanned;
+  };
+  if (outcome.ok()) return done(true);
   if (lost || outcome.code() == absl::StatusCode::kAborted) {
     bool stopping = false;
     {
@@ -204,13 +207,13 @@ bool Scheduler::RunOneScan() {
     }
     if (!stopping) {
       Inc(metrics_.scans_lost_lease);
-      return true;  // another replica holds it now
+      return done(true);  // another replica holds it now
     }
     // Shutting down: give the lease back, due at once, so that another replica (or our next start) scans it.
     (void)Timed(metrics_, [&] {
       return store_.ReleaseLease(watch.id, options_.owner, watch.next_scan, "interrupted: the server stopped");
     });
-    return true;
+    return done(true);
   }
   absl::Time next = ended + std::min(interval, options_.retry_after_failure);
   std::string why = absl::StrFormat("failed: %s", outcome.message());
@@ -222,7 +225,7 @@ bool Scheduler::RunOneScan() {
     Inc(metrics_.scans_failed);
   }
   (void)Timed(metrics_, [&] { return store_.ReleaseLease(watch.id, options_.owner, next, why); });
-  return false;
+  return done(false);
 }
 
 void Scheduler::HousekeepingLoop() {

@@ -55,7 +55,7 @@ class WatchManager {
 
   // Events after `after_id` ("" watch: every watch's; NOT_FOUND for an unknown one), at most `limit`.
   absl::StatusOr<std::vector<v1::WatchEvent>> Events(const std::string& watch, std::uint64_t after_id, int limit);
-  // OK when `since_id` is 0 or an event with that id (or a later one) was written; else OUT_OF_RANGE naming it —
+  // OK when `since_id` is at most the last event id ever written (Store::LastEventId); else OUT_OF_RANGE naming it —
   // a cursor from another store, or mistyped, would otherwise wait in silence for ids that are not coming.
   absl::Status CheckCursor(std::uint64_t since_id);
   // Blocks until events may have been written since the call (NotifyEvents), or `at_most` passed.

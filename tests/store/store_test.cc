@@ -770,6 +770,9 @@ TYPED_TEST(StoreTest, SeveralStoresClaimEachDueWatchOnce) {
 
 TYPED_TEST(StoreTest, ListEventsInIdOrderWithWatchAndCursor) {
   Store& s = *this->store_;
+  absl::StatusOr<std::uint64_t> none = s.LastEventId();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(*none, 0u);
   const WatchRow a = this->Create("a.example", kT0);
   const WatchRow b = this->Create("b.example", kT0);
   v1::WatchEvent timed = Event(v1::EVENT_TYPE_CHANGED, "x.example");
@@ -803,6 +806,15 @@ TYPED_TEST(StoreTest, ListEventsInIdOrderWithWatchAndCursor) {
   ASSERT_EQ(of_a->size(), 3u);
   EXPECT_EQ((*of_a)[2].type(), v1::EVENT_TYPE_GONE);
   EXPECT_TRUE(s.ListEvents(a.id, (*all)[3].id(), 100)->empty());
+
+  // The last id ever written stays, whatever is deleted (a follower's cursor is still valid).
+  absl::StatusOr<std::uint64_t> last = s.LastEventId();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, (*all)[3].id());
+  ASSERT_TRUE(s.DeleteWatch("a.example").ok());
+  last = s.LastEventId();
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ(*last, (*all)[3].id());
 }
 
 // Writers on three stores commit events at once while a reader follows a cursor: ids only grow, and the reader,
@@ -1071,7 +1083,7 @@ std::string AsUnprivileged(const std::function<std::string()>& fn) {
   return out;
 }
 
-TEST(SqliteStoreTest, AReadOnlyFileIsUnavailable) {
+TEST(SqliteStoreTest, AFileThisUserMayNotWriteIsRefusedAtOpen) {
   SqliteEngine engine;
   {
     absl::StatusOr<std::unique_ptr<Store>> s = engine.Open();
@@ -1085,7 +1097,10 @@ TEST(SqliteStoreTest, AReadOnlyFileIsUnavailable) {
     absl::StatusOr<std::unique_ptr<Store>> s = engine.Open();
     absl::Status st = s.ok() ? (*s)->CreateWatch(NewWatch("b.example", kT0)).status() : s.status();
     if (st.ok()) return std::string("a write succeeded");
-    if (st.code() != absl::StatusCode::kUnavailable) return absl::StrCat("not UNAVAILABLE: ", st.ToString());
+    // Refused at open (SQLite would open it read-only): PERMISSION_DENIED, not a wait.
+    if (st.code() != absl::StatusCode::kPermissionDenied) {
+      return absl::StrCat("not PERMISSION_DENIED: ", st.ToString());
+    }
     if (!absl::StrContains(st.message(), engine.path())) return absl::StrCat("no path: ", st.ToString());
     return absl::StrCat("ok ", st.message());
   });
@@ -1094,7 +1109,7 @@ TEST(SqliteStoreTest, AReadOnlyFileIsUnavailable) {
   const std::string nested = AsUnprivileged([&] {
     absl::StatusOr<std::unique_ptr<Store>> s =
         OpenSqliteStore(std::filesystem::path(engine.path()).parent_path() / "no" / "store.db");
-    return s.status().code() == absl::StatusCode::kUnavailable ? std::string("ok") : s.status().ToString();
+    return s.status().code() == absl::StatusCode::kPermissionDenied ? std::string("ok") : s.status().ToString();
   });
   EXPECT_EQ(nested, "ok");
   chmod(std::filesystem::path(engine.path()).parent_path().c_str(), 0755);

@@ -231,6 +231,10 @@ class SwitchableStore : public store::Store {
     if (down_) return Down();
     return inner_.CountDeliveries();
   }
+  absl::StatusOr<std::uint64_t> LastEventId() override {
+    if (down_) return Down();
+    return inner_.LastEventId();
+  }
   absl::StatusOr<std::uint64_t> PruneEvents(absl::Time b) override {
     if (down_) return Down();
     return inner_.PruneEvents(b);
