@@ -1,6 +1,8 @@
 #include "service/metrics.h"
 
+#include <initializer_list>
 #include <string>
+#include <tuple>
 
 #include "grpcpp/support/status.h"
 #include "prometheus/family.h"
@@ -46,9 +48,9 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
                            "Histogram of response latency (seconds) of gRPC that had been application-level "
                            "handled by the server.")
                        .Register(registry);
-  const auto add_method = [&](const char* name, const char* type, GrpcMethodMetrics& g) {
-    const prometheus::Labels method = {
-        {"grpc_service", "squatstream.v1.EnrichmentService"}, {"grpc_method", name}, {"grpc_type", type}};
+  const auto add_method = [&](const char* name, const char* type, GrpcMethodMetrics& g,
+                              const char* service = "squatstream.v1.EnrichmentService") {
+    const prometheus::Labels method = {{"grpc_service", service}, {"grpc_method", name}, {"grpc_type", type}};
     g.started = &started.Add(method);
     for (int code = 0; code < kGrpcCodeCount; ++code) {
       prometheus::Labels labels = method;
@@ -61,6 +63,19 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
   };
   add_method("EnrichDomain", "server_stream", m.enrich_domain);
   add_method("ClassifyDomain", "unary", m.classify_domain);
+  WatchServiceMetrics& w = m.watch_service;
+  for (const auto& [name, type, g] : std::initializer_list<std::tuple<const char*, const char*, GrpcMethodMetrics*>>{
+           {"CreateWatch", "unary", &w.create_watch},
+           {"GetWatch", "unary", &w.get_watch},
+           {"ListWatches", "unary", &w.list_watches},
+           {"UpdateWatch", "unary", &w.update_watch},
+           {"DeleteWatch", "unary", &w.delete_watch},
+           {"ScanWatchNow", "unary", &w.scan_watch_now},
+           {"ListObservations", "unary", &w.list_observations},
+           {"StreamEvents", "server_stream", &w.stream_events},
+           {"Annotate", "unary", &w.annotate}}) {
+    add_method(name, type, *g, "squatstream.v1.WatchService");
+  }
   auto& cache = prometheus::BuildCounter()
                     .Name("squatstream_classify_cache_lookups_total")
                     .Help("ClassifyDomain calls by whether the target's permutations were cached (hit) or generated.")

@@ -29,9 +29,16 @@ struct GrpcMethodMetrics {
   prometheus::Histogram* handling_seconds = nullptr;
 };
 
+// squatstream.v1.WatchService's methods.
+struct WatchServiceMetrics {
+  GrpcMethodMetrics create_watch, get_watch, list_watches, update_watch, delete_watch, scan_watch_now,
+      list_observations, stream_events, annotate;
+};
+
 struct Metrics {
   GrpcMethodMetrics enrich_domain;
   GrpcMethodMetrics classify_domain;
+  WatchServiceMetrics watch_service;
   prometheus::Counter* classify_cache_hits = nullptr;    // ClassifyDomain calls whose target was cached
   prometheus::Counter* classify_cache_misses = nullptr;  // ... and those that generated its permutations
   pipeline::PipelineMetrics pipeline;

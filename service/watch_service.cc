@@ -1,12 +1,14 @@
 #include "service/watch_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "permute/domain.h"
+#include "service/metrics.h"
 #include "service/request.h"
 #include "service/status.h"
 
@@ -76,10 +78,23 @@ absl::Status CheckEnums(const Values& values, bool (*valid)(int), const char* fi
   return absl::OkStatus();
 }
 
+// Runs one call, counting it: started, its status, its time, the request received and (unary) the answer sent.
+template <typename Call>
+grpc::Status Counted(const GrpcMethodMetrics& m, bool unary, Call&& call) {
+  const auto started = std::chrono::steady_clock::now();
+  m.started->Increment();
+  m.msg_received->Increment();
+  grpc::Status status = call();
+  if (unary && status.ok()) m.msg_sent->Increment();
+  m.handled[static_cast<std::size_t>(status.error_code()) % kGrpcCodeCount]->Increment();
+  m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return status;
+}
+
 }  // namespace
 
-grpc::Status WatchService::CreateWatch(grpc::ServerContext*, const v1::CreateWatchRequest* request,
-                                       v1::Watch* response) {
+grpc::Status WatchService::DoCreateWatch(grpc::ServerContext*, const v1::CreateWatchRequest* request,
+                                         v1::Watch* response) {
   absl::StatusOr<permute::ParsedDomain> domain = ParseWatchDomain(request->domain());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
   if (absl::Status s = CheckScan(context_, domain->ascii, request->settings()); !s.ok()) return ToGrpcStatus(s);
@@ -91,7 +106,7 @@ grpc::Status WatchService::CreateWatch(grpc::ServerContext*, const v1::CreateWat
   return grpc::Status::OK;
 }
 
-grpc::Status WatchService::GetWatch(grpc::ServerContext*, const v1::GetWatchRequest* request, v1::Watch* response) {
+grpc::Status WatchService::DoGetWatch(grpc::ServerContext*, const v1::GetWatchRequest* request, v1::Watch* response) {
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
   absl::StatusOr<watch::WatchManager*> manager = manager_();
@@ -102,8 +117,8 @@ grpc::Status WatchService::GetWatch(grpc::ServerContext*, const v1::GetWatchRequ
   return grpc::Status::OK;
 }
 
-grpc::Status WatchService::ListWatches(grpc::ServerContext*, const v1::ListWatchesRequest* request,
-                                       v1::ListWatchesResponse* response) {
+grpc::Status WatchService::DoListWatches(grpc::ServerContext*, const v1::ListWatchesRequest* request,
+                                         v1::ListWatchesResponse* response) {
   absl::StatusOr<watch::WatchManager*> manager = manager_();
   if (!manager.ok()) return ToGrpcStatus(manager.status());
   absl::StatusOr<v1::ListWatchesResponse> listed = (*manager)->List(*request);
@@ -112,8 +127,8 @@ grpc::Status WatchService::ListWatches(grpc::ServerContext*, const v1::ListWatch
   return grpc::Status::OK;
 }
 
-grpc::Status WatchService::UpdateWatch(grpc::ServerContext*, const v1::UpdateWatchRequest* request,
-                                       v1::Watch* response) {
+grpc::Status WatchService::DoUpdateWatch(grpc::ServerContext*, const v1::UpdateWatchRequest* request,
+                                         v1::Watch* response) {
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
   absl::StatusOr<watch::WatchManager*> manager = manager_();
@@ -127,8 +142,8 @@ grpc::Status WatchService::UpdateWatch(grpc::ServerContext*, const v1::UpdateWat
   return grpc::Status::OK;
 }
 
-grpc::Status WatchService::DeleteWatch(grpc::ServerContext*, const v1::DeleteWatchRequest* request,
-                                       v1::DeleteWatchResponse*) {
+grpc::Status WatchService::DoDeleteWatch(grpc::ServerContext*, const v1::DeleteWatchRequest* request,
+                                         v1::DeleteWatchResponse*) {
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
   absl::StatusOr<watch::WatchManager*> manager = manager_();
@@ -136,8 +151,8 @@ grpc::Status WatchService::DeleteWatch(grpc::ServerContext*, const v1::DeleteWat
   return ToGrpcStatus((*manager)->Delete(*name));
 }
 
-grpc::Status WatchService::ScanWatchNow(grpc::ServerContext*, const v1::ScanWatchNowRequest* request,
-                                        v1::Watch* response) {
+grpc::Status WatchService::DoScanWatchNow(grpc::ServerContext*, const v1::ScanWatchNowRequest* request,
+                                          v1::Watch* response) {
   absl::StatusOr<std::string> name = WatchName(request->domain());
   if (!name.ok()) return ToGrpcStatus(name.status());
   absl::StatusOr<watch::WatchManager*> manager = manager_();
@@ -148,8 +163,8 @@ grpc::Status WatchService::ScanWatchNow(grpc::ServerContext*, const v1::ScanWatc
   return grpc::Status::OK;
 }
 
-grpc::Status WatchService::ListObservations(grpc::ServerContext*, const v1::ListObservationsRequest* request,
-                                            v1::ListObservationsResponse* response) {
+grpc::Status WatchService::DoListObservations(grpc::ServerContext*, const v1::ListObservationsRequest* request,
+                                              v1::ListObservationsResponse* response) {
   absl::StatusOr<std::string> name = WatchName(request->watch());
   if (!name.ok()) return ToGrpcStatus(name.status());
   absl::StatusOr<watch::WatchManager*> manager = manager_();
@@ -167,8 +182,8 @@ grpc::Status WatchService::ListObservations(grpc::ServerContext*, const v1::List
   return grpc::Status::OK;
 }
 
-grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::StreamEventsRequest* request,
-                                        grpc::ServerWriter<v1::WatchEvent>* writer) {
+grpc::Status WatchService::DoStreamEvents(grpc::ServerContext* call, const v1::StreamEventsRequest* request,
+                                          grpc::ServerWriter<v1::WatchEvent>* writer) {
   absl::StatusOr<watch::WatchManager*> manager = manager_();
   if (!manager.ok()) return ToGrpcStatus(manager.status());
   std::string name;
@@ -186,6 +201,7 @@ grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::Str
     if (!events.ok()) return ToGrpcStatus(events.status());
     for (const v1::WatchEvent& event : *events) {
       if (!writer->Write(event)) return ToGrpcStatus(absl::CancelledError("the client went away"));
+      context_.metrics->watch_service.stream_events.msg_sent->Increment();
       cursor = event.id();
     }
     if (static_cast<int>(events->size()) == kPage) continue;
@@ -195,8 +211,8 @@ grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::Str
   }
 }
 
-grpc::Status WatchService::Annotate(grpc::ServerContext*, const v1::AnnotateRequest* request,
-                                    v1::Observation* response) {
+grpc::Status WatchService::DoAnnotate(grpc::ServerContext*, const v1::AnnotateRequest* request,
+                                      v1::Observation* response) {
   absl::StatusOr<std::string> name = WatchName(request->watch());
   if (!name.ok()) return ToGrpcStatus(name.status());
   absl::StatusOr<watch::WatchManager*> manager = manager_();
@@ -215,6 +231,59 @@ grpc::Status WatchService::Annotate(grpc::ServerContext*, const v1::AnnotateRequ
   if (!annotated.ok()) return ToGrpcStatus(annotated.status());
   *response = *std::move(annotated);
   return grpc::Status::OK;
+}
+
+// Each call counted as EnrichmentService's are (grpc_server_* with grpc_service="squatstream.v1.WatchService").
+grpc::Status WatchService::CreateWatch(grpc::ServerContext* call, const v1::CreateWatchRequest* request,
+                                       v1::Watch* response) {
+  return Counted(context_.metrics->watch_service.create_watch, true,
+                 [&] { return DoCreateWatch(call, request, response); });
+}
+
+grpc::Status WatchService::GetWatch(grpc::ServerContext* call, const v1::GetWatchRequest* request,
+                                    v1::Watch* response) {
+  return Counted(context_.metrics->watch_service.get_watch, true, [&] { return DoGetWatch(call, request, response); });
+}
+
+grpc::Status WatchService::ListWatches(grpc::ServerContext* call, const v1::ListWatchesRequest* request,
+                                       v1::ListWatchesResponse* response) {
+  return Counted(context_.metrics->watch_service.list_watches, true,
+                 [&] { return DoListWatches(call, request, response); });
+}
+
+grpc::Status WatchService::UpdateWatch(grpc::ServerContext* call, const v1::UpdateWatchRequest* request,
+                                       v1::Watch* response) {
+  return Counted(context_.metrics->watch_service.update_watch, true,
+                 [&] { return DoUpdateWatch(call, request, response); });
+}
+
+grpc::Status WatchService::DeleteWatch(grpc::ServerContext* call, const v1::DeleteWatchRequest* request,
+                                       v1::DeleteWatchResponse* response) {
+  return Counted(context_.metrics->watch_service.delete_watch, true,
+                 [&] { return DoDeleteWatch(call, request, response); });
+}
+
+grpc::Status WatchService::ScanWatchNow(grpc::ServerContext* call, const v1::ScanWatchNowRequest* request,
+                                        v1::Watch* response) {
+  return Counted(context_.metrics->watch_service.scan_watch_now, true,
+                 [&] { return DoScanWatchNow(call, request, response); });
+}
+
+grpc::Status WatchService::ListObservations(grpc::ServerContext* call, const v1::ListObservationsRequest* request,
+                                            v1::ListObservationsResponse* response) {
+  return Counted(context_.metrics->watch_service.list_observations, true,
+                 [&] { return DoListObservations(call, request, response); });
+}
+
+grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::StreamEventsRequest* request,
+                                        grpc::ServerWriter<v1::WatchEvent>* writer) {
+  return Counted(context_.metrics->watch_service.stream_events, false,
+                 [&] { return DoStreamEvents(call, request, writer); });
+}
+
+grpc::Status WatchService::Annotate(grpc::ServerContext* call, const v1::AnnotateRequest* request,
+                                    v1::Observation* response) {
+  return Counted(context_.metrics->watch_service.annotate, true, [&] { return DoAnnotate(call, request, response); });
 }
 
 }  // namespace squatstream::service
