@@ -30,6 +30,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "store/store.h"
+#include "tests/watch/wait_for.h"
 #include "tests/workers/dns/dns_peers.h"
 #include "workers/net/address_policy.h"
 
@@ -41,15 +42,7 @@ using workers::dns::testing::Stop;
 
 constexpr char kSecret[] = "whsec_test";
 
-// Waits for `done` at most `limit`, checking every 20 ms.
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 struct Delivery {
   std::string event_id;

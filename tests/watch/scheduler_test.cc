@@ -27,6 +27,7 @@
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 #include "store/store.h"
+#include "tests/watch/wait_for.h"
 
 namespace squatstream::watch {
 namespace {
@@ -35,15 +36,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// Waits for `done` at most `limit`, checking every 10 ms.
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() >= end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 v1::Record MakeRecord(const std::string& name, v1::DnsVerdict verdict, const std::string& address = "") {
   v1::Record r;
