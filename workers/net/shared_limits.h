@@ -41,7 +41,7 @@ class ConcurrencyLimiter {
   virtual ~ConcurrencyLimiter() = default;
   // Holds one of `key`'s `limit` places for `holder` (unique per request, e.g. replica id + counter) when
   // one is free; false otherwise. A place not released within `lease` is freed by itself (a replica that
-  // died). Thread-safe; may block for one round trip, as above.
+  // died); a `holder` that holds a place of `key` already keeps it and its lease starts again (renewal: true). Thread-safe; may block for one round trip, as above.
   virtual bool TryAcquire(std::string_view key, std::int64_t limit, const std::string& holder,
                           absl::Duration lease) = 0;
   // Gives the place back; a holder that holds nothing is ignored.
