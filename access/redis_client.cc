@@ -268,42 +268,46 @@ absl::StatusOr<RedisValue> RedisClient::CommandLocked(const std::vector<std::str
   return value;
 }
 
+absl::Status RedisClient::LoadScriptLocked(const RedisScript& script, std::string& sha) {
+  absl::StatusOr<RedisValue> loaded = CommandLocked({"SCRIPT", "LOAD", script.source});
+  if (!loaded.ok()) return loaded.status();
+  if (loaded->type != RedisValue::Type::kString) {
+    return absl::InternalError(absl::StrCat("Redis at ", address_, " answered SCRIPT LOAD with no SHA1"));
+  }
+  sha = loaded->str;
+  for (auto& [source, known_sha] : shas_) {
+    if (source == script.source) {
+      known_sha = sha;
+      return absl::OkStatus();
+    }
+  }
+  shas_.emplace_back(script.source, sha);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<RedisValue> RedisClient::Eval(const RedisScript& script, const std::vector<std::string>& keys,
                                              const std::vector<std::string>& args) {
   MutexLock lock(mu_);
-  std::string* sha = nullptr;
-  for (auto& [source, known_sha] : shas_) {
-    if (source == script.source) sha = &known_sha;
+  std::string sha;
+  for (const auto& [source, known_sha] : shas_) {
+    if (source == script.source) sha = known_sha;
   }
-  auto load = [&]() -> absl::Status {
-    absl::StatusOr<RedisValue> loaded = CommandLocked({"SCRIPT", "LOAD", script.source});
-    if (!loaded.ok()) return loaded.status();
-    if (loaded->type != RedisValue::Type::kString) {
-      return absl::InternalError(absl::StrCat("Redis at ", address_, " answered SCRIPT LOAD with no SHA1"));
-    }
-    if (sha == nullptr) {
-      shas_.emplace_back(script.source, loaded->str);
-      sha = &shas_.back().second;
-    } else {
-      *sha = loaded->str;
-    }
-    return absl::OkStatus();
-  };
-  if (sha == nullptr) {
-    if (absl::Status s = load(); !s.ok()) return s;
+  if (sha.empty()) {
+    if (absl::Status s = LoadScriptLocked(script, sha); !s.ok()) return s;
   }
   std::vector<std::string> command;
   command.reserve(3 + keys.size() + args.size());
   command.emplace_back("EVALSHA");
-  command.push_back(*sha);
+  command.push_back(sha);
   command.push_back(std::to_string(keys.size()));
   command.insert(command.end(), keys.begin(), keys.end());
   command.insert(command.end(), args.begin(), args.end());
   absl::StatusOr<RedisValue> reply = CommandLocked(command);
   if (!reply.ok() && reply.status().code() == absl::StatusCode::kInternal &&
       absl::StrContains(reply.status().message(), "NOSCRIPT")) {
-    if (absl::Status s = load(); !s.ok()) return s;
-    command[1] = *sha;
+    // A restarted (or flushed) Redis: load the script again, once.
+    if (absl::Status s = LoadScriptLocked(script, sha); !s.ok()) return s;
+    command[1] = sha;
     reply = CommandLocked(command);
   }
   return reply;

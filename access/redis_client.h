@@ -106,6 +106,8 @@ class RedisClient {
   // Drops the connection and starts (or doubles) the backoff.
   void FailLocked(const absl::Status& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SucceedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // SCRIPT LOAD: `sha` and shas_ get the server's SHA1 of `script`.
+  absl::Status LoadScriptLocked(const RedisScript& script, std::string& sha) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const RedisOptions options_;
   const RedisMetrics metrics_;
