@@ -128,8 +128,8 @@ absl::StatusOr<std::string> ReadRedisPasswordFile(const std::string& path) {
 RedisClient::RedisClient(RedisOptions options, RedisMetrics metrics)
     : options_(std::move(options)),
       metrics_(metrics),
-      address_(options_.host.find(':') != std::string::npos ? absl::StrCat("[", options_.host, "]:", options_.port)
-                                                            : absl::StrCat(options_.host, ":", options_.port)) {}
+      address_(absl::StrContains(options_.host, ':') ? absl::StrCat("[", options_.host, "]:", options_.port)
+                                                     : absl::StrCat(options_.host, ":", options_.port)) {}
 
 RedisClient::~RedisClient() {
   MutexLock lock(mu_);
