@@ -166,7 +166,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server) {
 
 bool LooksLikeTlsFailure(const std::string& message) {
   const std::string lower = absl::AsciiStrToLower(message);
-  for (const char* sign : {"ssl", "tls", "handshake", "certificate"}) {
+  // "Socket closed" before any answer: the server ended the connection as it opened, which is how a TLS server
+  // answers a plaintext client, and how a mutual-TLS one refuses a client's certificate (TLS 1.3 checks it after
+  // the client's side of the handshake is done).
+  for (const char* sign : {"ssl", "tls", "handshake", "certificate", "socket closed"}) {
     if (absl::StrContains(lower, sign)) return true;
   }
   return false;

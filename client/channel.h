@@ -40,8 +40,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& se
 // (a usage error), PROGRAM being the running program's name. Call after the flags are parsed.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server);
 
-// True when `message` (a call's UNAVAILABLE text) says the TLS handshake failed, e.g. the server's certificate
-// was not trusted, the client's was refused, or one side spoke plaintext to the other.
+// True when `message` (a call's UNAVAILABLE text, before any answer) says the TLS handshake failed or the
+// server closed the connection as it opened: the server's certificate not trusted, the client's refused or
+// missing, or a plaintext client talking to a TLS server.
 bool LooksLikeTlsFailure(const std::string& message);
 
 }  // namespace squatstream::client

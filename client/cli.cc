@@ -228,10 +228,13 @@ std::string ErrorLine(const StreamEnd& end, const CallSettings& settings) {
           cause = absl::StrCat("squatstreamd at ", server, " is shutting down (", message, ")");
           next = absl::StrCat(partial, "run again once it is back");
         } else if (!end.received_any && LooksLikeTlsFailure(end.message)) {
-          cause = absl::StrCat("the TLS handshake with squatstreamd at ", server, " failed (", message, ")");
+          // A failed handshake, or a server that closed the connection as it opened: a TLS server refusing a
+          // plaintext client, or a mutual-TLS server refusing the client's certificate (or its absence).
+          cause =
+              absl::StrCat("squatstreamd at ", server, " refused the connection at the TLS handshake (", message, ")");
           next =
-              "check --tls_ca_file (the server's CA) and --tls_server_name; for mTLS --tls_cert_file and "
-              "--tls_key_file; a plaintext server takes no --tls";
+              "with a TLS server give --tls_ca_file (its CA) and, when it requires client certificates, "
+              "--tls_cert_file and --tls_key_file; check --tls_server_name; a plaintext server takes no --tls";
         } else if (!end.received_any) {
           cause = absl::StrCat("cannot reach squatstreamd at ", server, " (", message, ")");
           next = absl::StrCat("is it running? start it with: squatstreamd --grpc_address=", server);
