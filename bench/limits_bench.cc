@@ -2,19 +2,18 @@
 // RateLimiter::Take (GCRA) and one ConcurrencyLimiter TryAcquire + Release, and a SharedCache Get, per call. The
 // Redis runs go through access/redis_limits.h (EVALSHA of the Lua scripts, one connection guarded by a mutex)
 // to a redis-server this program starts on a free loopback port (tests/peers/redis_server.h); Threads(2) shows
-// the one connection shared by two callers. The in-process numbers are those of access/internal's minimal
-// limiters (the same algorithm; workers/net's MakeLocal* were not linked here when this was written).
+// the one connection shared by two callers. The in-process numbers are workers/net's MakeLocal* limiters.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
 
-#include "access/internal/minimal_local_limits.h"
 #include "access/redis_client.h"
 #include "access/redis_limits.h"
 #include "prometheus/registry.h"
 #include "tests/peers/redis_server.h"
+#include "workers/net/shared_limits.h"
 
 namespace squatstream::access {
 namespace {
@@ -47,19 +46,19 @@ void CheckNoError(benchmark::State& state, double errors_before) {
 }
 
 void BM_LocalTake(benchmark::State& state) {
-  static internal::MinimalLocalRateLimiter limiter;
+  static const std::unique_ptr<workers::net::RateLimiter> limiter = workers::net::MakeLocalRateLimiter();
   for (auto _ : state) {
-    benchmark::DoNotOptimize(limiter.Take("rdap:rdap.example", 1'000'000'000, absl::Seconds(1), 1));
+    benchmark::DoNotOptimize(limiter->Take("rdap:rdap.example", 1'000'000'000, absl::Seconds(1)));
   }
 }
 BENCHMARK(BM_LocalTake)->Threads(1)->Threads(2)->UseRealTime();
 
 void BM_LocalAcquireRelease(benchmark::State& state) {
-  static internal::MinimalLocalConcurrencyLimiter limiter;
+  static const std::unique_ptr<workers::net::ConcurrencyLimiter> limiter = workers::net::MakeLocalConcurrencyLimiter();
   const std::string holder = "holder-" + std::to_string(state.thread_index());
   for (auto _ : state) {
-    benchmark::DoNotOptimize(limiter.TryAcquire("banner:192.0.2.1", 1000, holder, absl::Seconds(30)));
-    limiter.Release("banner:192.0.2.1", holder);
+    benchmark::DoNotOptimize(limiter->TryAcquire("banner:192.0.2.1", 1000, holder, absl::Seconds(30)));
+    limiter->Release("banner:192.0.2.1", holder);
   }
 }
 BENCHMARK(BM_LocalAcquireRelease)->Threads(1)->Threads(2)->UseRealTime();
@@ -111,8 +110,8 @@ int main(int argc, char** argv) {
   if (!ParseRedisAddress(Server()->address(), options).ok()) return 1;
   options.timeout = absl::Seconds(1);  // the 50-ms default can pass on 2 shared cores: measure Redis, not backoff
   Limits() = RedisLimits::Create(std::make_unique<RedisClient>(options, Metrics()), RedisLimitsOptions{},
-                                 std::make_unique<internal::MinimalLocalRateLimiter>(),
-                                 std::make_unique<internal::MinimalLocalConcurrencyLimiter>(), Metrics());
+                                 squatstream::workers::net::MakeLocalRateLimiter(),
+                                 squatstream::workers::net::MakeLocalConcurrencyLimiter(), Metrics());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   Limits().reset();

@@ -12,12 +12,12 @@
 #include <thread>
 #include <vector>
 
-#include "access/internal/minimal_local_limits.h"
 #include "access/redis_client.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
 #include "tests/peers/redis_server.h"
 #include "tests/watch/wait_for.h"
+#include "workers/net/shared_limits.h"
 
 namespace squatstream::access {
 namespace {
@@ -41,9 +41,8 @@ std::shared_ptr<RedisLimits> Replica(const RedisServer& server, const std::strin
   RedisLimitsOptions options;
   options.replica_id = id;
   options.fallback_replicas = fallback_replicas;
-  return RedisLimits::Create(Client(server, "", metrics), options,
-                             std::make_unique<internal::MinimalLocalRateLimiter>(),
-                             std::make_unique<internal::MinimalLocalConcurrencyLimiter>(), metrics);
+  return RedisLimits::Create(Client(server, "", metrics), options, workers::net::MakeLocalRateLimiter(),
+                             workers::net::MakeLocalConcurrencyLimiter(), metrics);
 }
 
 class RedisLimitsTest : public ::testing::Test {
