@@ -46,6 +46,12 @@ class LimitsSide {
   const std::shared_ptr<workers::net::SharedCache>& shared_cache() const { return cache_; }
   // True with --redis_address.
   bool global() const { return redis_ != nullptr; }
+  // What the stages get (StageOptions' workers::net::SharedLimits): the Redis backends with --redis_address;
+  // without it, none (each stage keeps its own in-process bookkeeping, as before shared limits existed).
+  workers::net::SharedLimits stage_limits() const {
+    if (!global()) return {};
+    return {.rate = rate_, .concurrency = concurrency_, .cache = cache_};
+  }
 
   // Stops and joins the heartbeat thread (this replica leaves the replicas' set). Idempotent; before the
   // executors stop.

@@ -41,6 +41,7 @@ TEST(LimitsSideTest, WithoutRedisTheLimitsAreInProcess) {
   EXPECT_FALSE((*side)->rate_limiter()->Take("k", 1, absl::Seconds(60), 1).allowed);
   EXPECT_TRUE((*side)->concurrency_limiter()->TryAcquire("k", 1, "h", absl::Seconds(10)));
   EXPECT_EQ(Gauge(registry, "squatstream_global_limits_fallback"), -1);  // no Redis, no Redis metrics
+  EXPECT_EQ((*side)->stage_limits().rate, nullptr);                      // the stages keep their own bookkeeping
 }
 
 TEST(LimitsSideTest, BadFlagsStopTheStart) {
@@ -121,6 +122,10 @@ TEST(LimitsSideTest, RedisWithPassword) {
   EXPECT_FALSE((*side)->rate_limiter()->Take("k", 1, absl::Seconds(60), 1).allowed);
   (*side)->shared_cache()->Put("k", "v", absl::Seconds(10));
   EXPECT_EQ((*side)->shared_cache()->Get("k"), "v");
+  const workers::net::SharedLimits stages = (*side)->stage_limits();
+  EXPECT_EQ(stages.rate, (*side)->rate_limiter());
+  EXPECT_EQ(stages.concurrency, (*side)->concurrency_limiter());
+  EXPECT_EQ(stages.cache, (*side)->shared_cache());
 
   // A wrong password: the start goes on in fallback; the line names the file, never a password.
   const std::string wrong = "side-wrong-pass-44aa";
