@@ -39,9 +39,9 @@ ABSL_FLAG(absl::Duration, tls_reload_interval, squatstream::daemon::TlsOptions{}
 namespace squatstream::daemon {
 namespace {
 
-// The first OpenSSL error on this thread's queue, as text ("" when none); the queue is emptied.
+// The latest OpenSSL error on this thread's queue, as text ("" when none); the queue is emptied.
 std::string OpenSslError() {
-  const unsigned long code = ERR_peek_last_error();
+  const auto code = ERR_peek_last_error();  // unsigned long, as OpenSSL declares it
   std::string out;
   if (code != 0) {
     char buffer[256];
