@@ -25,7 +25,7 @@ double Gauge(prometheus::Registry& registry, const std::string& name) {
 }
 
 std::string WriteFile(const std::string& name, const std::string& contents) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  std::string path = ::testing::TempDir() + "/" + name;
   std::ofstream out(path);
   out << contents;
   return path;
