@@ -456,7 +456,8 @@ class Chain : public std::enable_shared_from_this<Chain> {
     current_address_ = connect_address;
     const std::string key = connect_address.empty() ? Unbracket(net::UrlHost(url)) : connect_address;
     shared_->AcquireBoth(
-        stream_, key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key](std::string holder) {
+        stream_, key, strand_, abandoned_,
+        [self = shared_from_this(), url, connect_address, key](const std::string& holder) {
           const BannerOptions& o = self->shared_->options;
           net::HttpRequest r;
           r.url = url;
@@ -707,20 +708,21 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
         finish(std::move(p), dialled);
       }
     });
-    shared_->AcquireBoth(stream_, address, strand_, abandoned,
-                         [self = shared_from_this(), address, run, cancel_probe, finish](std::string holder) mutable {
-                           if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
-                             self->shared_->ReleaseBoth(self->stream_, address, holder);
-                             Probe p;
-                             SetStatus(absl::CancelledError("the server is shutting down"), p.mutable_status());
-                             finish(std::move(p), false);
-                             return;
-                           }
-                           *cancel_probe = run([self, address, holder, finish](Probe p) mutable {
-                             self->shared_->ReleaseBoth(self->stream_, address, holder);
-                             finish(std::move(p), true);
-                           });
-                         });
+    shared_->AcquireBoth(
+        stream_, address, strand_, abandoned,
+        [self = shared_from_this(), address, run, cancel_probe, finish](const std::string& holder) mutable {
+          if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
+            self->shared_->ReleaseBoth(self->stream_, address, holder);
+            Probe p;
+            SetStatus(absl::CancelledError("the server is shutting down"), p.mutable_status());
+            finish(std::move(p), false);
+            return;
+          }
+          *cancel_probe = run([self, address, holder, finish](Probe p) mutable {
+            self->shared_->ReleaseBoth(self->stream_, address, holder);
+            finish(std::move(p), true);
+          });
+        });
   }
 
   LineProbeOptions LineOptions() const {

@@ -591,6 +591,7 @@ TEST_F(BannerTest, TheMailExchangersRateIsAskedOfTheSharedLimiter) {
   o.shared.rate = net::MakeLocalRateLimiter();
   Start(o);
   std::vector<std::future<LookupResult>> futures;
+  futures.reserve(6);
   const auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 6; ++i) {
     futures.push_back(Ask(RecordFor("plain.banner.test", Addr("plain"), "mx-accept.banner.test")));

@@ -109,6 +109,7 @@ TEST(LocalRateLimiterTest, ThreadsOnOneKeyTakeExactlyTheBurst) {
   auto limiter = MakeLocalRateLimiter();
   std::atomic<int> allowed{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 500; ++i) {
@@ -147,6 +148,7 @@ TEST(LocalConcurrencyLimiterTest, ThreadsNeverHoldMoreThanTheLimit) {
   std::atomic<int> most{0};
   std::atomic<int> acquired{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 300; ++i) {
