@@ -1,0 +1,1 @@
+#include "access/redis_client.h"
