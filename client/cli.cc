@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "client/channel.h"
 #include "client/progress.h"
 #include "client/sanitize.h"
 #include "client/status_details.h"
@@ -60,9 +61,13 @@ base::UsageSpec ClientUsage() {
   spec.groups = {
       {"Common flags", {"format", "registered", "kinds", "enrichers", "max_candidates", "server"}},
       {"Selection and output", {"unregistered", "subdomains", "mail", "mxcheck", "wide"}},
-      {"Connection and advanced", {"deadline", "idle_timeout"}},
+      {"Connection and advanced",
+       {"deadline", "idle_timeout", "tls", "tls_ca_file", "tls_cert_file", "tls_key_file", "tls_server_name",
+        "api_key_file"}},
   };
-  spec.owns = [](absl::string_view file) { return absl::EndsWith(file, "client/main.cc"); };
+  spec.owns = [](absl::string_view file) {
+    return absl::EndsWith(file, "client/main.cc") || absl::EndsWith(file, "client/channel.cc");
+  };
   spec.epilogue =
       "Flags may be spelled with dashes (--max-candidates=5); --helpfull lists every flag with its source file.\n"
       "The server's address may also come from $SQUATSTREAM_SERVER.\n"
@@ -223,6 +228,14 @@ std::string ErrorLine(const StreamEnd& end, const CallSettings& settings) {
         if (absl::StrContains(end.message, "shutting down")) {
           cause = absl::StrCat("squatstreamd at ", server, " is shutting down (", message, ")");
           next = absl::StrCat(partial, "run again once it is back");
+        } else if (!end.received_any && LooksLikeTlsFailure(end.message)) {
+          // A failed handshake, or a server that closed the connection as it opened: a TLS server refusing a
+          // plaintext client, or a mutual-TLS server refusing the client's certificate (or its absence).
+          cause =
+              absl::StrCat("squatstreamd at ", server, " refused the connection at the TLS handshake (", message, ")");
+          next =
+              "with a TLS server give --tls_ca_file (its CA) and, when it requires client certificates, "
+              "--tls_cert_file and --tls_key_file; check --tls_server_name; a plaintext server takes no --tls";
         } else if (!end.received_any) {
           cause = absl::StrCat("cannot reach squatstreamd at ", server, " (", message, ")");
           next = absl::StrCat("is it running? start it with: squatstreamd --grpc_address=", server);

@@ -26,6 +26,7 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "client/channel.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/squatstream.grpc.pb.h"
 
@@ -97,7 +98,9 @@ int main(int argc, char** argv) {
   // --help lists the flags of client/load_main.cc (absl's default looks for a file named after the program: none
   // matched).
   absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "client/load_main.cc"); };
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "client/load_main.cc") || absl::EndsWith(file, "client/channel.cc");
+  };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage("squatstream-load [flags]: drive concurrent EnrichDomain streams for a duration.");
@@ -115,7 +118,7 @@ int main(int argc, char** argv) {
     request.add_enrichers(e);
   }
 
-  auto channel = grpc::CreateChannel(absl::GetFlag(FLAGS_server), grpc::InsecureChannelCredentials());
+  auto channel = squatstream::client::MakeChannel(absl::GetFlag(FLAGS_server));
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     std::fprintf(stderr, "squatstream-load: cannot connect to %s\n", absl::GetFlag(FLAGS_server).c_str());
     return 2;

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "base/flag_usage.h"
 #include "client/call_watcher.h"
+#include "client/channel.h"
 #include "client/cli.h"
 #include "client/output.h"
 #include "client/progress.h"
@@ -237,7 +238,7 @@ int main(int argc, char** argv) {
                                       .deadline = absl::GetFlag(FLAGS_deadline),
                                       .idle_timeout = absl::GetFlag(FLAGS_idle_timeout),
                                       .sent = domains};
-  auto stub = v1::EnrichmentService::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+  auto stub = v1::EnrichmentService::NewStub(client::MakeChannel(server));
   grpc::ClientContext context;
   if (settings.deadline > absl::ZeroDuration()) {
     context.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(settings.deadline));

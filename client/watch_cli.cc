@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "base/flag_usage.h"
 #include "client/call_watcher.h"
+#include "client/channel.h"
 #include "client/display_width.h"
 #include "client/progress.h"
 #include "client/sanitize.h"
@@ -840,7 +841,7 @@ class WatchRunner {
       : command_(command),
         signals_(signals),
         server_(command.server.empty() ? DefaultServer() : command.server),
-        stub_(v1::WatchService::NewStub(grpc::CreateChannel(server_, grpc::InsecureChannelCredentials()))) {}
+        stub_(v1::WatchService::NewStub(MakeChannel(server_))) {}
 
   int Run() {
     switch (*command_.verb) {

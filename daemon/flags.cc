@@ -178,6 +178,32 @@ base::UsageSpec DaemonUsage() {
 
 }  // namespace
 
+absl::Status ApplyDaemonEnvironment() { return ApplyEnvironment(); }
+
+absl::StatusOr<StoreFlags> ReadStoreFlags(int argc, char** argv) {
+  StoreFlags out;
+  out.spec = absl::GetFlag(FLAGS_store);
+  if (const std::string file = absl::GetFlag(FLAGS_store_file); !file.empty()) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return absl::InvalidArgumentError(absl::StrFormat("--store_file=%s: cannot be read", file));
+    out.spec = std::string(absl::StripAsciiWhitespace(text.str()));
+    if (out.spec.empty()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--store_file=%s is empty (it should hold a store: sqlite:PATH, postgresql://..., or \"none\")", file));
+    }
+  }
+  // Not asked for: neither the flag nor its environment variable set (nor --store_file).
+  out.named = std::getenv("SQUATSTREAM_STORE") != nullptr || !absl::GetFlag(FLAGS_store_file).empty();
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = absl::StripPrefix(absl::StripPrefix(argv[i], "-"), "-");
+    if (arg == "store" || absl::StartsWith(arg, "store=")) out.named = true;
+  }
+  if (out.spec == "none") out.spec.clear();
+  return out;
+}
+
 absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   // --helpshort lists squatstreamd's flags (absl's default looks for a file named after the program: none
   // matched); --help (grouped) and --version are base/flag_usage's.
@@ -246,26 +272,10 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
     s.stub_enrichers.insert(*id);
   }
   WatchOptions& w = s.watch;
-  w.store = absl::GetFlag(FLAGS_store);
-  if (const std::string file = absl::GetFlag(FLAGS_store_file); !file.empty()) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in) return absl::InvalidArgumentError(absl::StrFormat("--store_file=%s: cannot be read", file));
-    w.store = std::string(absl::StripAsciiWhitespace(text.str()));
-    if (w.store.empty()) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "--store_file=%s is empty (it should hold a store: sqlite:PATH, postgresql://..., or \"none\")", file));
-    }
-  }
-  // Not asked for: neither the flag nor its environment variable set (nor --store_file).
-  bool store_named = std::getenv("SQUATSTREAM_STORE") != nullptr || !absl::GetFlag(FLAGS_store_file).empty();
-  for (int i = 1; i < argc; ++i) {
-    const absl::string_view arg = absl::StripPrefix(absl::StripPrefix(argv[i], "-"), "-");
-    if (arg == "store" || absl::StartsWith(arg, "store=")) store_named = true;
-  }
-  w.store_is_default = !store_named;
-  if (w.store == "none") w.store.clear();
+  absl::StatusOr<StoreFlags> store = ReadStoreFlags(argc, argv);
+  if (!store.ok()) return store.status();
+  w.store = store->spec;
+  w.store_is_default = !store->named;
   w.min_interval = absl::GetFlag(FLAGS_watch_min_interval);
   w.confirmations = absl::GetFlag(FLAGS_watch_confirmations);
   w.max_concurrent_scans = absl::GetFlag(FLAGS_watch_max_concurrent_scans);

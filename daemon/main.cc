@@ -6,15 +6,19 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 
 #include "absl/time/time.h"
 #include "daemon/flags.h"
+#include "daemon/keys_cli.h"
 #include "daemon/server.h"
 
 int main(int argc, char** argv) {
   // UTF-8 character handling (LC_CTYPE only: numbers and messages stay "C"): libcurl's IDN conversion of a
   // redirect's host (libidn2) depends on it; in the "C" locale an internationalised host does not convert.
   std::setlocale(LC_CTYPE, "C.UTF-8");
+  // `squatstreamd keys ...`: API keys managed in the store (daemon/keys_cli.h), no server.
+  if (argc > 1 && std::string_view(argv[1]) == "keys") return squatstream::daemon::RunKeysCommand(argc, argv);
   // Block the stop signals in every thread (the server's threads inherit this mask); sigtimedwait takes them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);

@@ -10,7 +10,7 @@ namespace squatstream::store::internal {
 namespace {
 
 // Version 1: watches, what their scans observed, the events. Version 2: the webhook outbox (deliveries) and the
-// indexes the scheduler, the deliverer and retention read by.
+// indexes the scheduler, the deliverer and retention read by. Version 3: API keys and each watch's owner key.
 //
 // Both texts describe the same tables. Where the engines differ: ids (SQLite's INTEGER PRIMARY KEY AUTOINCREMENT,
 // which, like PostgreSQL's identity, never hands out an id again after the largest row was deleted: an event id
@@ -143,9 +143,49 @@ CREATE INDEX watches_due ON watches (next_scan_ms);
 CREATE INDEX events_by_created ON events (created_ms);
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// API keys (access/): only the SHA-256 of each key is kept (hash, lowercase hex), never the key. Times are
+// BIGINT unix milliseconds as everywhere; expires_at_ms / revoked_at_ms are NULL for "never" / "not revoked", and
+// the quotas NULL for "no quota". watches.owner_key_id: the id of the key that created the watch (NULL when the
+// server ran without authentication), no foreign key: a revoked key's row stays, and a watch outlives its key.
+constexpr absl::string_view kV3Sqlite = R"sql(
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL,
+  expires_at_ms INTEGER NULL,
+  revoked_at_ms INTEGER NULL,
+  quota_candidates_per_hour INTEGER NULL,
+  quota_concurrent_streams INTEGER NULL,
+  quota_watches INTEGER NULL
+);
+ALTER TABLE watches ADD COLUMN owner_key_id TEXT NULL;
+CREATE INDEX watches_by_owner ON watches (owner_key_id);
+)sql";
+
+constexpr absl::string_view kV3Postgresql = R"sql(
+CREATE TABLE api_keys (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  scopes TEXT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  expires_at_ms BIGINT NULL,
+  revoked_at_ms BIGINT NULL,
+  quota_candidates_per_hour BIGINT NULL,
+  quota_concurrent_streams INTEGER NULL,
+  quota_watches INTEGER NULL
+);
+ALTER TABLE watches ADD COLUMN owner_key_id TEXT NULL;
+CREATE INDEX watches_by_owner ON watches (owner_key_id);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {1, "watches, observations, events", kV1Sqlite, kV1Postgresql},
     {2, "the webhook outbox (deliveries) and the indexes of the scheduler and retention", kV2Sqlite, kV2Postgresql},
+    {3, "API keys (their hashes, scopes, expiry, quotas) and the key that created each watch", kV3Sqlite,
+     kV3Postgresql},
 }};
 static_assert(kMigrations.size() == static_cast<std::size_t>(kSchemaVersion),
               "one migration per schema version: add the step when kSchemaVersion grows");

@@ -52,7 +52,8 @@ struct Sql {
   "w.id, w.domain, w.domain_unicode, w.settings, w.created_ms, w.next_scan_ms, w.last_scan_ms, " \
   "w.last_scan_outcome, w.scans, w.baseline_done, "                                              \
   "(SELECT count(*) FROM observations o WHERE o.watch_id = w.id), "                              \
-  "(SELECT count(*) FROM observations o WHERE o.watch_id = w.id AND o.verdict IN (1, 4))"
+  "(SELECT count(*) FROM observations o WHERE o.watch_id = w.id AND o.verdict IN (1, 4)), "      \
+  "coalesce(w.owner_key_id, '')"
 constexpr Sql kSelectWatchByDomain{"watch_by_domain",
                                    "SELECT " SQUATSTREAM_WATCH_COLUMNS " FROM watches w WHERE w.domain = $1"};
 constexpr Sql kSelectWatchById{"watch_by_id", "SELECT " SQUATSTREAM_WATCH_COLUMNS " FROM watches w WHERE w.id = $1"};
@@ -65,8 +66,8 @@ static_assert(v1::DNS_VERDICT_REGISTERED == 1 && v1::DNS_VERDICT_WILDCARD == 4);
 constexpr Sql kInsertWatch{
     "insert_watch",
     "INSERT INTO watches (domain, domain_unicode, settings, created_ms, next_scan_ms, last_scan_ms, "
-    "last_scan_outcome, scans, baseline_done, lease_owner, lease_until_ms) "
-    "VALUES ($1, $2, $3, $4, $4, $5, '', 0, FALSE, '', $5)"};
+    "last_scan_outcome, scans, baseline_done, lease_owner, lease_until_ms, owner_key_id) "
+    "VALUES ($1, $2, $3, $4, $4, $5, '', 0, FALSE, '', $5, nullif($6::text, ''))"};
 constexpr Sql kUpdateWatchSettings{
     "update_watch",
     "UPDATE watches SET settings = $2, next_scan_ms = CASE WHEN $3::boolean THEN $4::bigint ELSE next_scan_ms END "
@@ -190,6 +191,24 @@ constexpr Sql kCountDeliveries{
     "(SELECT count(*) FROM deliveries WHERE state = 'dead'), "
     "(SELECT min(e.created_ms) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'pending')"};
 
+// API keys: the columns in the order ReadApiKey reads them.
+#define SQUATSTREAM_KEY_COLUMNS                                                                      \
+  "id, name, hash, scopes, created_at_ms, expires_at_ms, revoked_at_ms, quota_candidates_per_hour, " \
+  "quota_concurrent_streams::bigint, quota_watches::bigint"
+constexpr Sql kInsertApiKey{"insert_api_key",
+                            "INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, expires_at_ms, "
+                            "revoked_at_ms, quota_candidates_per_hour, quota_concurrent_streams, quota_watches) "
+                            "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::bigint, $8::bigint, $9::integer, "
+                            "$10::integer)"};
+constexpr Sql kListApiKeys{"list_api_keys",
+                           "SELECT " SQUATSTREAM_KEY_COLUMNS " FROM api_keys ORDER BY created_at_ms, id"};
+// A second revocation keeps the first time.
+constexpr Sql kRevokeApiKey{"revoke_api_key",
+                            "UPDATE api_keys SET revoked_at_ms = coalesce(revoked_at_ms, $2::bigint) WHERE id = $1 "
+                            "RETURNING " SQUATSTREAM_KEY_COLUMNS};
+#undef SQUATSTREAM_KEY_COLUMNS
+constexpr Sql kCountWatchesOwnedBy{"count_watches_owned_by", "SELECT count(*) FROM watches WHERE owner_key_id = $1"};
+
 constexpr Sql kSchemaVersionQuery{"schema_version", "SELECT coalesce(max(version), 0)::bigint FROM schema_migrations"};
 constexpr Sql kRecordMigration{"record_migration",
                                "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)"};
@@ -217,6 +236,8 @@ class Params {
     p_.push_back({{}, {}, false, true});
     return *this;
   }
+  Params& OptInt(std::optional<std::int64_t> v) { return v.has_value() ? Int(*v) : Null(); }
+  Params& OptTime(std::optional<absl::Time> t) { return t.has_value() ? Time(*t) : Null(); }
   Params& Text(absl::string_view v) { return Bytes(v); }
   Params& Bytes(absl::string_view v) {
     p_.push_back({{}, v, true, false});
@@ -364,9 +385,15 @@ class PostgresStore final : public Store {
     if (absl::Status s = Connect(); !s.ok()) return s;
     const absl::Time created = watch.created == absl::InfinitePast() ? absl::Now() : watch.created;
     const std::string settings = watch.settings.SerializeAsString();
-    absl::StatusOr<Result> r = Run(
-        kInsertWatch, Params().Text(watch.domain).Text(watch.domain_unicode).Bytes(settings).Time(created).Int(kNever),
-        "creating a watch");
+    absl::StatusOr<Result> r = Run(kInsertWatch,
+                                   Params()
+                                       .Text(watch.domain)
+                                       .Text(watch.domain_unicode)
+                                       .Bytes(settings)
+                                       .Time(created)
+                                       .Int(kNever)
+                                       .Text(watch.owner_key_id),
+                                   "creating a watch");
     if (!r.ok()) {
       if (absl::IsAlreadyExists(r.status())) {
         return absl::AlreadyExistsError(absl::StrCat("a watch of ", watch.domain, " exists already"));
@@ -617,6 +644,62 @@ class PostgresStore final : public Store {
     return static_cast<std::uint64_t>(r->affected());
   }
 
+  absl::Status CreateApiKey(const ApiKeyRow& key) override {
+    MutexLock lock(mu_);
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    const absl::Time created = key.created == absl::InfinitePast() ? absl::Now() : key.created;
+    absl::StatusOr<Result> r = Run(kInsertApiKey,
+                                   Params()
+                                       .Text(key.id)
+                                       .Text(key.name)
+                                       .Text(key.hash)
+                                       .Text(key.scopes)
+                                       .Time(created)
+                                       .OptTime(key.expires)
+                                       .OptTime(key.revoked)
+                                       .OptInt(key.quota_candidates_per_hour)
+                                       .OptInt(key.quota_concurrent_streams)
+                                       .OptInt(key.quota_watches),
+                                   "creating an API key");
+    if (!r.ok()) {
+      if (absl::IsAlreadyExists(r.status())) {
+        return absl::AlreadyExistsError(absl::StrCat("an API key with the id ", key.id, " exists already"));
+      }
+      return r.status();
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<ApiKeyRow>> ListApiKeys() override {
+    MutexLock lock(mu_);
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    absl::StatusOr<Result> r = Run(kListApiKeys, Params(), "listing API keys");
+    if (!r.ok()) return r.status();
+    std::vector<ApiKeyRow> out;
+    out.reserve(static_cast<std::size_t>(r->rows()));
+    for (int i = 0; i < r->rows(); ++i) out.push_back(ReadApiKey(*r, i));
+    return out;
+  }
+
+  absl::StatusOr<ApiKeyRow> RevokeApiKey(const std::string& id, absl::Time at) override {
+    MutexLock lock(mu_);
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    absl::StatusOr<Result> r = Run(kRevokeApiKey, Params().Text(id).Time(at), "revoking an API key");
+    if (!r.ok()) return r.status();
+    if (r->rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("no API key with the id ", id, " (squatstreamd keys list shows them)"));
+    }
+    return ReadApiKey(*r, 0);
+  }
+
+  absl::StatusOr<std::int64_t> CountWatchesOwnedBy(const std::string& key_id) override {
+    MutexLock lock(mu_);
+    if (absl::Status s = Connect(); !s.ok()) return s;
+    absl::StatusOr<Result> r = Run(kCountWatchesOwnedBy, Params().Text(key_id), "counting a key's watches");
+    if (!r.ok()) return r.status();
+    return r->Int(0, 0);
+  }
+
  private:
   static std::int64_t ClampId(std::uint64_t id) {
     return id > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
@@ -757,7 +840,22 @@ class PostgresStore final : public Store {
     w.baseline_done = r.Int(i, 9) != 0;
     w.observed = static_cast<std::uint64_t>(r.Int(i, 10));
     w.registered = static_cast<std::uint64_t>(r.Int(i, 11));
+    w.owner_key_id = r.Str(i, 12);
     return w;
+  }
+  static ApiKeyRow ReadApiKey(const Result& r, int i) {
+    ApiKeyRow k;
+    k.id = r.Str(i, 0);
+    k.name = r.Str(i, 1);
+    k.hash = r.Str(i, 2);
+    k.scopes = r.Str(i, 3);
+    k.created = r.Time(i, 4);
+    if (!r.IsNull(i, 5)) k.expires = r.Time(i, 5);
+    if (!r.IsNull(i, 6)) k.revoked = r.Time(i, 6);
+    if (!r.IsNull(i, 7)) k.quota_candidates_per_hour = r.Int(i, 7);
+    if (!r.IsNull(i, 8)) k.quota_concurrent_streams = r.Int(i, 8);
+    if (!r.IsNull(i, 9)) k.quota_watches = r.Int(i, 9);
+    return k;
   }
   absl::StatusOr<WatchRow> GetWatchLocked(const Sql& sql, const Params& params, const std::string& name)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

@@ -36,7 +36,8 @@ constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::min();
   "w.id, w.domain, w.domain_unicode, w.settings, w.created_ms, w.next_scan_ms, w.last_scan_ms, " \
   "w.last_scan_outcome, w.scans, w.baseline_done, "                                              \
   "(SELECT count(*) FROM observations o WHERE o.watch_id = w.id), "                              \
-  "(SELECT count(*) FROM observations o WHERE o.watch_id = w.id AND o.verdict IN (1, 4))"
+  "(SELECT count(*) FROM observations o WHERE o.watch_id = w.id AND o.verdict IN (1, 4)), "      \
+  "coalesce(w.owner_key_id, '')"
 constexpr char kSelectWatchByDomain[] = "SELECT " SQUATSTREAM_WATCH_COLUMNS " FROM watches w WHERE w.domain = ?1";
 constexpr char kSelectWatchById[] = "SELECT " SQUATSTREAM_WATCH_COLUMNS " FROM watches w WHERE w.id = ?1";
 constexpr char kListWatches[] =
@@ -46,8 +47,8 @@ constexpr char kListWatches[] =
 static_assert(v1::DNS_VERDICT_REGISTERED == 1 && v1::DNS_VERDICT_WILDCARD == 4);
 constexpr char kInsertWatch[] =
     "INSERT INTO watches (domain, domain_unicode, settings, created_ms, next_scan_ms, last_scan_ms, "
-    "last_scan_outcome, scans, baseline_done, lease_owner, lease_until_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?4, ?5, '', 0, 0, '', ?5)";
+    "last_scan_outcome, scans, baseline_done, lease_owner, lease_until_ms, owner_key_id) "
+    "VALUES (?1, ?2, ?3, ?4, ?4, ?5, '', 0, 0, '', ?5, nullif(?6, ''))";
 constexpr char kUpdateWatchSettings[] =
     "UPDATE watches SET settings = ?2, next_scan_ms = CASE WHEN ?3 THEN ?4 ELSE next_scan_ms END "
     "WHERE domain = ?1";
@@ -135,6 +136,19 @@ constexpr char kCountDeliveries[] =
     "(SELECT count(*) FROM deliveries WHERE state = 'dead'), "
     "(SELECT min(e.created_ms) FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.state = 'pending')";
 
+// API keys: the columns in the order ReadApiKey reads them.
+#define SQUATSTREAM_KEY_COLUMNS                                                                      \
+  "id, name, hash, scopes, created_at_ms, expires_at_ms, revoked_at_ms, quota_candidates_per_hour, " \
+  "quota_concurrent_streams, quota_watches"
+constexpr char kInsertApiKey[] =
+    "INSERT INTO api_keys (" SQUATSTREAM_KEY_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+constexpr char kListApiKeys[] = "SELECT " SQUATSTREAM_KEY_COLUMNS " FROM api_keys ORDER BY created_at_ms, id";
+constexpr char kSelectApiKey[] = "SELECT " SQUATSTREAM_KEY_COLUMNS " FROM api_keys WHERE id = ?1";
+#undef SQUATSTREAM_KEY_COLUMNS
+// A second revocation keeps the first time.
+constexpr char kRevokeApiKey[] = "UPDATE api_keys SET revoked_at_ms = coalesce(revoked_at_ms, ?2) WHERE id = ?1";
+constexpr char kCountWatchesOwnedBy[] = "SELECT count(*) FROM watches WHERE owner_key_id = ?1";
+
 constexpr char kBegin[] = "BEGIN IMMEDIATE";
 constexpr char kCommit[] = "COMMIT";
 constexpr char kRollback[] = "ROLLBACK";
@@ -168,6 +182,12 @@ class Stmt {
     return *this;
   }
   Stmt& Time(absl::Time t) { return Int(ToMillis(t)); }
+  Stmt& Null() {
+    sqlite3_bind_null(s_, ++next_);
+    return *this;
+  }
+  Stmt& OptInt(std::optional<std::int64_t> v) { return v.has_value() ? Int(*v) : Null(); }
+  Stmt& OptTime(std::optional<absl::Time> t) { return t.has_value() ? Time(*t) : Null(); }
   // Text and bytes are bound without a copy: they must outlive the statement's use.
   Stmt& Text(absl::string_view v) {
     sqlite3_bind_text(s_, ++next_, v.empty() ? "" : v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
@@ -240,7 +260,12 @@ class SqliteStore final : public Store {
       absl::StatusOr<sqlite3_stmt*> p = Prepare(kInsertWatch);
       if (!p.ok()) return p.status();
       Stmt st(*p);
-      st.Text(watch.domain).Text(watch.domain_unicode).Blob(settings).Time(created).Int(kNever);
+      st.Text(watch.domain)
+          .Text(watch.domain_unicode)
+          .Blob(settings)
+          .Time(created)
+          .Int(kNever)
+          .Text(watch.owner_key_id);
       if (int rc = st.Step(); rc != SQLITE_DONE) {
         if ((rc & 0xff) == SQLITE_CONSTRAINT) {
           return absl::AlreadyExistsError(absl::StrCat("a watch of ", watch.domain, " exists already"));
@@ -466,6 +491,68 @@ class SqliteStore final : public Store {
     return static_cast<std::uint64_t>(*changed);
   }
 
+  absl::Status CreateApiKey(const ApiKeyRow& key) override {
+    MutexLock lock(mu_);
+    const absl::Time created = key.created == absl::InfinitePast() ? absl::Now() : key.created;
+    absl::StatusOr<sqlite3_stmt*> p = Prepare(kInsertApiKey);
+    if (!p.ok()) return p.status();
+    Stmt st(*p);
+    st.Text(key.id)
+        .Text(key.name)
+        .Text(key.hash)
+        .Text(key.scopes)
+        .Time(created)
+        .OptTime(key.expires)
+        .OptTime(key.revoked)
+        .OptInt(key.quota_candidates_per_hour)
+        .OptInt(key.quota_concurrent_streams)
+        .OptInt(key.quota_watches);
+    if (int rc = st.Step(); rc != SQLITE_DONE) {
+      if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+        return absl::AlreadyExistsError(absl::StrCat("an API key with the id ", key.id, " exists already"));
+      }
+      return Error(rc, "creating an API key");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<ApiKeyRow>> ListApiKeys() override {
+    MutexLock lock(mu_);
+    absl::StatusOr<sqlite3_stmt*> p = Prepare(kListApiKeys);
+    if (!p.ok()) return p.status();
+    Stmt st(*p);
+    std::vector<ApiKeyRow> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadApiKey(st));
+    if (rc != SQLITE_DONE) return Error(rc, "listing API keys");
+    return out;
+  }
+
+  absl::StatusOr<ApiKeyRow> RevokeApiKey(const std::string& id, absl::Time at) override {
+    MutexLock lock(mu_);
+    absl::StatusOr<int> changed = Change(kRevokeApiKey, "revoking an API key", [&](Stmt& st) { st.Text(id).Time(at); });
+    if (!changed.ok()) return changed.status();
+    if (*changed == 0) return NoKey(id);
+    absl::StatusOr<sqlite3_stmt*> p = Prepare(kSelectApiKey);
+    if (!p.ok()) return p.status();
+    Stmt st(*p);
+    st.Text(id);
+    const int rc = st.Step();
+    if (rc == SQLITE_DONE) return NoKey(id);
+    if (rc != SQLITE_ROW) return Error(rc, "revoking an API key");
+    return ReadApiKey(st);
+  }
+
+  absl::StatusOr<std::int64_t> CountWatchesOwnedBy(const std::string& key_id) override {
+    MutexLock lock(mu_);
+    absl::StatusOr<sqlite3_stmt*> p = Prepare(kCountWatchesOwnedBy);
+    if (!p.ok()) return p.status();
+    Stmt st(*p);
+    st.Text(key_id);
+    if (int rc = st.Step(); rc != SQLITE_ROW) return Error(rc, "counting a key's watches");
+    return st.ColInt(0);
+  }
+
  private:
   static std::int64_t ClampId(std::uint64_t id) {
     return id > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
@@ -474,6 +561,9 @@ class SqliteStore final : public Store {
   }
   static absl::Status NoWatch(const std::string& domain) {
     return absl::NotFoundError(absl::StrCat("no watch of ", domain));
+  }
+  static absl::Status NoKey(const std::string& id) {
+    return absl::NotFoundError(absl::StrCat("no API key with the id ", id, " (squatstreamd keys list shows them)"));
   }
   static absl::Status LeaseLost(std::int64_t watch_id, const std::string& owner) {
     return absl::AbortedError(absl::StrCat("the lease of watch ", watch_id, " is no longer held by ", owner));
@@ -570,7 +660,23 @@ class SqliteStore final : public Store {
     w.baseline_done = st.ColInt(9) != 0;
     w.observed = static_cast<std::uint64_t>(st.ColInt(10));
     w.registered = static_cast<std::uint64_t>(st.ColInt(11));
+    w.owner_key_id = st.ColStr(12);
     return w;
+  }
+
+  static ApiKeyRow ReadApiKey(const Stmt& st) {
+    ApiKeyRow k;
+    k.id = st.ColStr(0);
+    k.name = st.ColStr(1);
+    k.hash = st.ColStr(2);
+    k.scopes = st.ColStr(3);
+    k.created = st.ColTime(4);
+    if (!st.ColNull(5)) k.expires = st.ColTime(5);
+    if (!st.ColNull(6)) k.revoked = st.ColTime(6);
+    if (!st.ColNull(7)) k.quota_candidates_per_hour = st.ColInt(7);
+    if (!st.ColNull(8)) k.quota_concurrent_streams = st.ColInt(8);
+    if (!st.ColNull(9)) k.quota_watches = st.ColInt(9);
+    return k;
   }
 
   absl::StatusOr<WatchRow> SelectOneWatch(absl::string_view sql, const std::function<void(Stmt&)>& bind,

@@ -9,6 +9,17 @@
 
 namespace squatstream::store {
 
+namespace {
+absl::Status NoKeys() {
+  return absl::UnimplementedError("this store keeps no API keys: open a SQLite or PostgreSQL store");
+}
+}  // namespace
+
+absl::Status Store::CreateApiKey(const ApiKeyRow&) { return NoKeys(); }
+absl::StatusOr<std::vector<ApiKeyRow>> Store::ListApiKeys() { return NoKeys(); }
+absl::StatusOr<ApiKeyRow> Store::RevokeApiKey(const std::string&, absl::Time) { return NoKeys(); }
+absl::StatusOr<std::int64_t> Store::CountWatchesOwnedBy(const std::string&) { return NoKeys(); }
+
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(const std::string& spec) {
   if (absl::StartsWith(spec, "sqlite:")) {
     const std::string path = spec.substr(std::string("sqlite:").size());

@@ -26,7 +26,7 @@ namespace squatstream::store {
 
 // The schema version this binary writes. Open applies every migration up to it; a store at a newer version is
 // refused (FAILED_PRECONDITION naming both versions).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct WatchRow {
   std::int64_t id = 0;  // assigned by CreateWatch
@@ -42,6 +42,9 @@ struct WatchRow {
   // Counts of its observations (filled by GetWatch and ListWatches).
   std::uint64_t observed = 0;
   std::uint64_t registered = 0;  // confirmed verdict REGISTERED or WILDCARD
+  // The id of the API key that created the watch (ApiKeyRow::id); "" when the server ran without authentication.
+  // Written by CreateWatch, read back by every call that returns a WatchRow.
+  std::string owner_key_id;
 };
 
 struct ObservationRow {
@@ -118,6 +121,21 @@ struct DeliveryCounts {
   absl::Time oldest_pending = absl::InfinitePast();
 };
 
+// An API key as the store keeps it (access/ makes and checks them): never the key itself, only its hash.
+struct ApiKeyRow {
+  std::string id;      // the key's public part (sqs_<id>_...); unique
+  std::string name;    // who or what it is for, as the administrator named it
+  std::string hash;    // lowercase hex SHA-256 of the whole key
+  std::string scopes;  // comma-separated scope names ("scan,watch:read"), as access/scopes.h formats them
+  absl::Time created = absl::InfinitePast();
+  std::optional<absl::Time> expires;  // nullopt: never
+  std::optional<absl::Time> revoked;  // nullopt: not revoked
+  // nullopt: no quota of that kind.
+  std::optional<std::int64_t> quota_candidates_per_hour;
+  std::optional<std::int64_t> quota_concurrent_streams;
+  std::optional<std::int64_t> quota_watches;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -188,6 +206,18 @@ class Store {
   // Retention: deletes events written before `before` whose delivery ended (delivered, dead or none), and
   // returns how many.
   virtual absl::StatusOr<std::uint64_t> PruneEvents(absl::Time before) = 0;
+
+  // API keys. Both engines implement them; the defaults answer UNIMPLEMENTED, for test doubles that forward only
+  // the watch side's calls.
+  // Stores a new key (created: absl::Now() when InfinitePast). ALREADY_EXISTS when its id is taken.
+  virtual absl::Status CreateApiKey(const ApiKeyRow& key);
+  // Every key, revoked and expired ones too, in creation order (then id).
+  virtual absl::StatusOr<std::vector<ApiKeyRow>> ListApiKeys();
+  // Marks the key revoked at `at` and returns its row; a key revoked already keeps its first time. NOT_FOUND
+  // naming the id.
+  virtual absl::StatusOr<ApiKeyRow> RevokeApiKey(const std::string& id, absl::Time at);
+  // How many watches the key created (WatchRow::owner_key_id), for its watches quota.
+  virtual absl::StatusOr<std::int64_t> CountWatchesOwnedBy(const std::string& key_id);
 };
 
 // Opens (creating when absent) the store `spec` names and applies its migrations:

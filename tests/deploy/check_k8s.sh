@@ -25,14 +25,16 @@ $py - "$tmp/prod.yaml" "$tmp/dev.yaml" <<'PY' || exit 1
 import sys, yaml
 def load(path):
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
-    by = {d["kind"]: d for d in docs}
+    by = {d["kind"]: d for d in reversed(docs)}  # the first of each kind ...
+    by["Deployment"] = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "squatstream")
     pod = by["Deployment"]["spec"]["template"]["spec"]
     return by, pod, pod["containers"][0]["args"], {v["name"]: v for v in pod.get("volumes", [])}
 prod, prod_pod, prod_args, prod_volumes = load(sys.argv[1])
 dev, dev_pod, dev_args, dev_volumes = load(sys.argv[2])
 faults = []
-if "--store_file=/etc/squatstream/store/dsn" not in prod_args or \
-        [v.get("secret", {}).get("secretName") for v in prod_volumes.values()] != ["squatstream-store"]:
+store_volumes = [m["name"] for m in prod_pod["containers"][0].get("volumeMounts", []) if m["mountPath"] == "/etc/squatstream/store"]
+if "--store_file=/etc/squatstream/store/dsn" not in prod_args or len(store_volumes) != 1 or \
+        prod_volumes.get(store_volumes[0], {}).get("secret", {}).get("secretName") != "squatstream-store":
     faults.append(f"prod: the store is not --store_file from the Secret squatstream-store ({prod_args}, {prod_volumes})")
 if "Secret" in prod:
     faults.append("prod: a Secret is in the manifests (the DSN's password belongs to the operator, not the repository)")
@@ -120,7 +122,8 @@ import sys, yaml
 objs = {}
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 for d in docs:
-    objs[d["kind"]] = d
+    objs.setdefault(d["kind"], d)  # the first of each kind (squatstream's own sort before squatstream-redis's) ...
+objs["Deployment"] = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "squatstream")
 dep = objs["Deployment"]; pod = dep["spec"]["template"]["spec"]; ctr = pod["containers"][0]
 exec(sys.argv[3])
 yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
@@ -171,4 +174,38 @@ for case in "wrong-port:readinessProbe checks port" "replicas:which sets replica
     exit 1
   fi
 done
+# The global limits on Redis (deploy/k8s/components/redis, prod's redis-patch.yaml), once prod runs them: Redis
+# persisting its data, two Redis at once in a rolling update, no NetworkPolicy in front of it, a fallback share
+# computed for fewer replicas than the HPA may run, the password file readable by every user, an address naming
+# no Service.
+if grep -q -- '--redis_address=' "$tmp/prod.yaml"; then
+  redis='rdep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "squatstream-redis")
+rctr = rdep["spec"]["template"]["spec"]["containers"][0]'
+  mutate redis-persist "$redis
+rctr[\"args\"] = [a.replace(\"--save ''\", \"--save 3600 1\") for a in rctr[\"args\"]]"
+  mutate redis-rolling "$redis
+rdep[\"spec\"][\"strategy\"] = {\"type\": \"RollingUpdate\"}"
+  mutate redis-open 'docs[:] = [d for d in docs if not (d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == "squatstream-redis")]'
+  mutate redis-fallback 'ctr["args"] = [a if not a.startswith("--redis_fallback_replicas=") else "--redis_fallback_replicas=3" for a in ctr["args"]]'
+  mutate redis-password-world-readable 'next(v for v in pod["volumes"] if v["secret"]["secretName"] == "squatstream-redis")["secret"]["defaultMode"] = 0o644'
+  mutate redis-address 'ctr["args"] = [a if not a.startswith("--redis_address=") else "--redis_address=redis:6379" for a in ctr["args"]]'
+  for case in "redis-persist:persists its data" "redis-rolling:may run two at once" \
+              "redis-open:no NetworkPolicy admitting squatstream's pods only" \
+              "redis-fallback:--redis_fallback_replicas=3 with up to 10" \
+              "redis-password-world-readable:the Redis password's Secret volume redis-password has mode 644" \
+              "redis-address:--redis_address=redis:6379 names no Service port"; do
+    broken="${case%%:*}"
+    if $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$broken.yaml" 2>"$tmp/$broken.err"; then
+      echo "check_k8s: a broken manifest ($broken) was accepted" >&2
+      exit 1
+    fi
+    if ! grep -qF -- "${case#*:}" "$tmp/$broken.err"; then
+      echo "check_k8s: $broken was rejected for another reason: $(cat "$tmp/$broken.err")" >&2
+      exit 1
+    fi
+  done
+  echo "check_k8s: prod's Redis: broken copies rejected"
+else
+  echo "check_k8s: prod runs no Redis (no --redis_address): the Redis rules' broken copies not checked"
+fi
 echo "check_k8s: overlays $(ls "$root/deploy/k8s/overlays" | tr '\n' ' ')valid; broken manifests rejected"

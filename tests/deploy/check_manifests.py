@@ -37,12 +37,24 @@ Store (docs/DEPLOY.md, "Picking a store")
 - PostgreSQL: a DSN with a password in the args or the ConfigMap; --store_file not on a volume mounted from a
   Secret read-only, naming no key the Secret provides, or readable by every user (its mode);
 - a volume mounted over a folder above the geo databases (it would hide the image's files) while geo is real;
+Global limits on Redis (docs/DEPLOY.md, "Global limits on Redis")
+- --redis_address set: --redis_password_file not on a read-only Secret volume naming a key it provides, or readable
+  by every user; --redis_fallback_replicas below the HPA's maxReplicas (a pod started while Redis is down would
+  take more than its share: the pods together above the limit);
+- the Redis of deploy/k8s/components/redis (a Deployment whose container is named redis) with persistence on
+  (it must run `--save '' --appendonly no`), more than one replica or a rolling update (two sets of counters),
+  a password not from the Secret squatstreamd reads, no memory limit, or no NetworkPolicy admitting only
+  squatstream's pods; --redis_address naming no Service of the manifests (host) or another port;
 - squatstreamd does not start with the rendered args and ConfigMap (run on loopback, every stage simulated, then
   stopped). The files the args name under the pod's volumes are on this machine in a temporary folder instead:
   each volume's mount path is mapped to a folder of its own, and a Secret's file holding a DSN gets a stand-in
   DSN of a PostgreSQL that is not there (the real one is the operator's, never in the repository). With
   SQLite, squatstreamd must create the database in the volume's stand-in folder; with PostgreSQL, it must say it
-  cannot reach the stand-in's server yet and serve meanwhile (the watch side NOT_SERVING).
+  cannot reach the stand-in's server yet and serve meanwhile (the watch side NOT_SERVING). --redis_address is
+  replaced by a loopback port where nothing listens (no name is resolved): the server must start in fallback.
+
+The rendered manifests may hold other workloads beside squatstreamd (the Redis of deploy/k8s/components/redis):
+squatstreamd's Deployment is the one named squatstream, its Services the ones selecting its pods.
 
 usage: check_manifests.py SQUATSTREAMD rendered.yaml [...]
 """
@@ -195,9 +207,12 @@ def sandbox_mounts(container, pod, tmp):
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
-            for item in secret.get("items") or [{"path": "dsn"}]:
+            for item in secret.get("items") or [{"key": "dsn", "path": "dsn"}]:
                 with open(os.path.join(folder, item["path"]), "w") as f:
-                    f.write(f"postgresql://squatstream@127.0.0.1:{port}/squatstream?connect_timeout=2\n")
+                    if item.get("key", item["path"]) == "dsn":
+                        f.write(f"postgresql://squatstream@127.0.0.1:{port}/squatstream?connect_timeout=2\n")
+                    else:  # another Secret's file (the Redis password): a stand-in
+                        f.write("stand-in-secret\n")
     return out
 
 
@@ -218,6 +233,14 @@ def start_server(binary, path, container, pod, env, store):
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
         run_env.update({k: in_sandbox(str(v), mounts) for k, v in env.items()})
         args = [in_sandbox(a, mounts) for a in container.get("args", [])]
+        # Redis: a port just freed on loopback (refused at once; the in-cluster name is never resolved here).
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            redis_stand_in = f"127.0.0.1:{s.getsockname()[1]}"
+        args = [f"--redis_address={redis_stand_in}" if a.startswith("--redis_address=") and a != "--redis_address="
+                else a for a in args]
+        if run_env.get("SQUATSTREAM_REDIS_ADDRESS"):
+            run_env["SQUATSTREAM_REDIS_ADDRESS"] = redis_stand_in
         cmd = [binary, *args, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0", "--stub_enrichers=all"]
         server = subprocess.Popen(cmd, env=run_env, stderr=subprocess.PIPE, text=True)
         try:
@@ -261,6 +284,82 @@ def mount_of(container, pod, file_path):
     return (best, volumes.get(best["name"]) or {}) if best else (None, None)
 
 
+def check_secret_file(path, container, pod, flag, file_path, what):
+    """--flag=file_path is a file of a Secret mounted read-only, which provides it, not readable by every user;
+    returns (the Secret's name, its key)."""
+    mount, volume = mount_of(container, pod, file_path)
+    if mount is None:
+        fail(f"{path}: --{flag}={file_path} is on no volume of the pod: mount {what}'s Secret there")
+    if "secret" not in volume:
+        fail(f"{path}: --{flag}={file_path} is on volume {mount['name']}, which is not a Secret ({what} holds a password)")
+    if not mount.get("readOnly"):
+        fail(f"{path}: {what}'s Secret volume {mount['name']} is not mounted readOnly")
+    secret = volume["secret"]
+    name = file_path[len(mount["mountPath"].rstrip("/")) + 1:]
+    items = secret.get("items")
+    if items is not None and name not in [i["path"] for i in items]:
+        fail(f"{path}: --{flag}={file_path} names {name!r}, which Secret {secret['secretName']}'s items do not provide")
+    mode = next((i.get("mode") for i in items or [] if i["path"] == name), None)
+    mode = mode if mode is not None else secret.get("defaultMode", 0o644)
+    if mode & 0o007:
+        fail(f"{path}: {what}'s Secret volume {mount['name']} has mode {mode:o}: readable by every user")
+    key = next((i["key"] for i in items or [] if i["path"] == name), name)
+    return secret["secretName"], key
+
+
+def check_redis(path, by_kind, deployment, pod, container, flags, hpas):
+    """The Redis rules of the docstring."""
+    address = flags.get("redis_address", "")
+    secret = None
+    if address:
+        if flags.get("redis_password_file"):
+            secret = check_secret_file(path, container, pod, "redis_password_file", flags["redis_password_file"],
+                                       "the Redis password")
+        max_replicas = max([h["spec"]["maxReplicas"] for h in hpas
+                            if h["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]] or [1])
+        fallback = int(flags.get("redis_fallback_replicas", "0"))
+        if max_replicas > 1 and fallback < max_replicas:
+            fail(f"{path}: --redis_fallback_replicas={fallback} with up to {max_replicas} replicas (HPA maxReplicas): a "
+                 "pod started while Redis is down takes more than its share, the pods together more than each limit; "
+                 f"set --redis_fallback_replicas={max_replicas}")
+    redis = [d for d in by_kind.get("Deployment", [])
+             if any(c["name"] == "redis" for c in d["spec"]["template"]["spec"]["containers"])]
+    for d in redis:
+        name = d["metadata"]["name"]
+        rpod = d["spec"]["template"]["spec"]
+        ctr = next(c for c in rpod["containers"] if c["name"] == "redis")
+        line = " ".join(ctr.get("command", []) + ctr.get("args", []))
+        if not re.search(r"--save (''|\"\")", line) or "--appendonly no" not in line:
+            fail(f"{path}: Redis {name} persists its data (run it with --save '' --appendonly no: counters and a cache)")
+        if d["spec"].get("replicas", 1) != 1 or d["spec"].get("strategy", {}).get("type") != "Recreate":
+            fail(f"{path}: Redis {name} may run two at once (replicas 1 and strategy Recreate): two sets of counters")
+        if "memory" not in ctr.get("resources", {}).get("limits", {}):
+            fail(f"{path}: Redis {name} has no memory limit")
+        secrets = {v["secret"]["secretName"] for v in rpod.get("volumes", []) if "secret" in v}
+        if secret is not None and secret[0] not in secrets:
+            fail(f"{path}: Redis {name} reads its password from {sorted(secrets)}, squatstreamd from Secret {secret[0]}")
+        psc = rpod.get("securityContext", {})
+        if not psc.get("runAsNonRoot") or ctr.get("securityContext", {}).get("readOnlyRootFilesystem") is not True:
+            fail(f"{path}: Redis {name} runs as root or on a writable root filesystem")
+        rlabels = d["spec"]["template"]["metadata"]["labels"]
+        policies = [np for np in by_kind.get("NetworkPolicy", [])
+                    if np["spec"]["podSelector"].get("matchLabels", {}).items() <= rlabels.items()
+                    and np["spec"]["podSelector"].get("matchLabels")]
+        app_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        if not policies or any(peer.get("namespaceSelector") is not None or not peer.get("podSelector", {}).get("matchLabels")
+                               or not peer["podSelector"]["matchLabels"].items() <= app_labels.items()
+                               for np in policies for rule in np["spec"].get("ingress") or []
+                               for peer in rule.get("from") or []):
+            fail(f"{path}: Redis {name}: no NetworkPolicy admitting squatstream's pods only")
+    if address and redis:
+        host, _, port = address.rpartition(":")
+        services = {svc["metadata"]["name"]: svc for svc in by_kind.get("Service", [])}
+        svc = services.get(host.split(".")[0])
+        if svc is None or int(port) not in [p["port"] for p in svc["spec"]["ports"]]:
+            fail(f"{path}: --redis_address={address} names no Service port of the manifests (Redis: "
+                 f"{[d['metadata']['name'] for d in redis]})")
+
+
 def check_store(path, deployment, pod, container, env, flags, hpas):
     """The store rules of the docstring; returns {engine, path | file} for start_server."""
     explicit = {re.match(r"--(\w+)", a).group(1) for a in container.get("args", [])}
@@ -284,24 +383,8 @@ def check_store(path, deployment, pod, container, env, flags, hpas):
     if "store_file" in explicit and flags["store_file"]:
         if "store" in explicit:
             fail(f"{path}: both --store and --store_file are set (--store_file wins): keep one")
-        file_path = flags["store_file"]
-        mount, volume = mount_of(container, pod, file_path)
-        if mount is None:
-            fail(f"{path}: --store_file={file_path} is on no volume of the pod: mount the DSN's Secret there")
-        if "secret" not in volume:
-            fail(f"{path}: --store_file={file_path} is on volume {mount['name']}, which is not a Secret (the DSN holds a password)")
-        if not mount.get("readOnly"):
-            fail(f"{path}: the DSN's Secret volume {mount['name']} is not mounted readOnly")
-        secret = volume["secret"]
-        name = file_path[len(mount["mountPath"].rstrip("/")) + 1:]
-        items = secret.get("items")
-        if items is not None and name not in [i["path"] for i in items]:
-            fail(f"{path}: --store_file={file_path} names {name!r}, which Secret {secret['secretName']}'s items do not provide")
-        mode = next((i.get("mode") for i in items or [] if i["path"] == name), None)
-        mode = mode if mode is not None else secret.get("defaultMode", 0o644)
-        if mode & 0o007:
-            fail(f"{path}: the DSN's Secret volume {mount['name']} has mode {mode:o}: readable by every user")
-        return {"engine": "postgresql", "file": file_path}
+        check_secret_file(path, container, pod, "store_file", flags["store_file"], "the DSN")
+        return {"engine": "postgresql", "file": flags["store_file"]}
     spec = flags["store"]
     if spec == "none":
         return {"engine": "none"}
@@ -333,7 +416,10 @@ def check(binary, path):
     for o in objs:
         by_kind.setdefault(o["kind"], []).append(o)
     env = by_kind["ConfigMap"][0]["data"]
-    deployment = by_kind["Deployment"][0]
+    apps = [d for d in by_kind["Deployment"] if d["metadata"]["name"] == "squatstream"]
+    if len(apps) != 1:
+        fail(f"{path}: {len(apps)} Deployments named squatstream (squatstreamd's), want one")
+    deployment = apps[0]
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     flags = effective_flags(path, container, env, defaults)
@@ -348,11 +434,14 @@ def check(binary, path):
     for probe in ("readinessProbe", "livenessProbe"):
         if container[probe]["grpc"]["port"] != grpc_port:
             fail(f"{path}: {probe} checks port {container[probe]['grpc']['port']}, the server serves {grpc_port}")
-    for svc in by_kind["Service"]:
+    pod_labels = deployment["spec"]["template"]["metadata"].get("labels", {})
+    app_services = [svc for svc in by_kind["Service"]
+                    if svc["spec"].get("selector") and svc["spec"]["selector"].items() <= pod_labels.items()]
+    for svc in app_services:
         for p in svc["spec"]["ports"]:
             if p["targetPort"] not in ports:
                 fail(f"{path}: Service {svc['metadata']['name']} targets unknown port {p['targetPort']}")
-    service_ports = {p["name"] for svc in by_kind["Service"] for p in svc["spec"]["ports"]}
+    service_ports = {p["name"] for svc in app_services for p in svc["spec"]["ports"]}
     for sm in by_kind.get("ServiceMonitor", []):
         for ep in sm["spec"]["endpoints"]:
             if ep["port"] not in service_ports:
@@ -436,6 +525,8 @@ def check(binary, path):
         fail(f"{path}: the pod is not spread over zones and nodes (topologySpreadConstraints on {sorted(keys)})")
 
     store = check_store(path, deployment, pod, container, env, flags, by_kind.get("HorizontalPodAutoscaler", []))
+
+    check_redis(path, by_kind, deployment, pod, container, flags, by_kind.get("HorizontalPodAutoscaler", []))
 
     start_server(binary, path, container, pod, env, store)
 

@@ -1017,6 +1017,121 @@ TYPED_TEST(StoreTest, PruneEventsKeepsWhatIsStillToDeliver) {
   EXPECT_EQ(counts->dead, 0u);  // its row went with its event
 }
 
+// --- API keys ------------------------------------------------------------------------------------------------
+
+ApiKeyRow Key(const std::string& id, absl::Time created) {
+  ApiKeyRow k;
+  k.id = id;
+  k.name = absl::StrCat("name of ", id);
+  k.hash = std::string(64, 'a');
+  k.scopes = "scan,watch:read";
+  k.created = created;
+  return k;
+}
+
+TYPED_TEST(StoreTest, ApiKeysCreateListAndRevoke) {
+  Store& s = *this->store_;
+  absl::StatusOr<std::vector<ApiKeyRow>> none = s.ListApiKeys();
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+
+  ApiKeyRow full = Key("bbbbbbbb", kT0);
+  full.expires = kT0 + absl::Hours(24 * 90);
+  full.quota_candidates_per_hour = 5'000'000'000;  // more than 32 bits
+  full.quota_concurrent_streams = 4;
+  full.quota_watches = 10;
+  ASSERT_TRUE(s.CreateApiKey(full).ok());
+  ASSERT_TRUE(s.CreateApiKey(Key("aaaaaaaa", kT0 + absl::Seconds(1))).ok());
+  absl::Status dup = s.CreateApiKey(Key("bbbbbbbb", kT0 + absl::Seconds(2)));
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(dup.message(), HasSubstr("bbbbbbbb"));
+
+  absl::StatusOr<std::vector<ApiKeyRow>> keys = s.ListApiKeys();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_EQ(keys->size(), 2u);
+  const ApiKeyRow& b = (*keys)[0];  // by creation, not by id
+  EXPECT_EQ(b.id, "bbbbbbbb");
+  EXPECT_EQ(b.name, "name of bbbbbbbb");
+  EXPECT_EQ(b.hash, std::string(64, 'a'));
+  EXPECT_EQ(b.scopes, "scan,watch:read");
+  EXPECT_EQ(b.created, kT0);
+  EXPECT_EQ(b.expires, kT0 + absl::Hours(24 * 90));
+  EXPECT_FALSE(b.revoked.has_value());
+  EXPECT_EQ(b.quota_candidates_per_hour, 5'000'000'000);
+  EXPECT_EQ(b.quota_concurrent_streams, 4);
+  EXPECT_EQ(b.quota_watches, 10);
+  const ApiKeyRow& a = (*keys)[1];
+  EXPECT_EQ(a.id, "aaaaaaaa");
+  EXPECT_FALSE(a.expires.has_value());
+  EXPECT_FALSE(a.quota_candidates_per_hour.has_value());
+  EXPECT_FALSE(a.quota_concurrent_streams.has_value());
+  EXPECT_FALSE(a.quota_watches.has_value());
+
+  absl::StatusOr<ApiKeyRow> revoked = s.RevokeApiKey("aaaaaaaa", kT0 + absl::Hours(1));
+  ASSERT_TRUE(revoked.ok()) << revoked.status();
+  EXPECT_EQ(revoked->id, "aaaaaaaa");
+  EXPECT_EQ(revoked->revoked, kT0 + absl::Hours(1));
+  absl::StatusOr<ApiKeyRow> again = s.RevokeApiKey("aaaaaaaa", kT0 + absl::Hours(2));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->revoked, kT0 + absl::Hours(1)) << "a second revoke keeps the first time";
+  absl::StatusOr<ApiKeyRow> missing = s.RevokeApiKey("zzzzzzzz", kT0);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(), HasSubstr("zzzzzzzz"));
+
+  keys = s.ListApiKeys();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_EQ(keys->size(), 2u) << "revoked keys are listed too";
+  EXPECT_EQ((*keys)[1].revoked, kT0 + absl::Hours(1));
+  EXPECT_FALSE((*keys)[0].revoked.has_value());
+}
+
+TYPED_TEST(StoreTest, WatchesKeepTheKeyThatCreatedThem) {
+  Store& s = *this->store_;
+  WatchRow owned = NewWatch("owned.example", kT0);
+  owned.owner_key_id = "k1k1k1k1";
+  absl::StatusOr<WatchRow> created = s.CreateWatch(owned);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->owner_key_id, "k1k1k1k1");
+  WatchRow second = NewWatch("second.example", kT0);
+  second.owner_key_id = "k1k1k1k1";
+  ASSERT_TRUE(s.CreateWatch(second).ok());
+  this->Create("nobody.example", kT0);  // no key: the server ran without authentication
+
+  absl::StatusOr<WatchRow> got = s.GetWatch("owned.example");
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->owner_key_id, "k1k1k1k1");
+  absl::StatusOr<WatchRow> anonymous = s.GetWatch("nobody.example");
+  ASSERT_TRUE(anonymous.ok()) << anonymous.status();
+  EXPECT_EQ(anonymous->owner_key_id, "");
+  EXPECT_EQ(this->engine_.Query("SELECT count(*) FROM watches WHERE owner_key_id IS NULL"), "1")
+      << "no key is NULL, not ''";
+  absl::StatusOr<std::vector<WatchRow>> list = s.ListWatches("", 10);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[1].owner_key_id, "k1k1k1k1");  // owned.example
+  EXPECT_EQ((*list)[2].owner_key_id, "k1k1k1k1");  // second.example
+  // Read back by the other calls that return a row too.
+  absl::StatusOr<WatchRow> scheduled = s.ScheduleScan("owned.example", absl::InfinitePast());
+  ASSERT_TRUE(scheduled.ok()) << scheduled.status();
+  EXPECT_EQ(scheduled->owner_key_id, "k1k1k1k1");
+  absl::StatusOr<WatchRow> updated = s.UpdateWatch("owned.example", owned.settings, std::nullopt);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->owner_key_id, "k1k1k1k1");
+  absl::StatusOr<std::optional<WatchRow>> claimed = s.ClaimDueWatch("scanner", kT0, kT0 + absl::Minutes(5));
+  ASSERT_TRUE(claimed.ok() && claimed->has_value());
+  EXPECT_EQ((*claimed)->domain, "owned.example");
+  EXPECT_EQ((*claimed)->owner_key_id, "k1k1k1k1");
+
+  absl::StatusOr<std::int64_t> n = s.CountWatchesOwnedBy("k1k1k1k1");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2);
+  n = s.CountWatchesOwnedBy("nokey000");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+  ASSERT_TRUE(s.DeleteWatch("second.example").ok());
+  EXPECT_EQ(*s.CountWatchesOwnedBy("k1k1k1k1"), 1);
+}
+
 // --- Opening, migrations ---------------------------------------------------------------------------------------
 
 TYPED_TEST(StoreTest, OpenStoreBySpec) {
@@ -1028,6 +1143,22 @@ TYPED_TEST(StoreTest, OpenStoreBySpec) {
   EXPECT_TRUE((*s)->GetWatch("a.example").ok());  // the same database
 }
 
+// A watch written as an older squatstreamd wrote it (this binary's CreateWatch writes owner_key_id, a column of
+// version 3): NewWatch's settings, created at kT0. `engine`: the engine's name (its bytes literal).
+std::string OldWatchInsert(const std::string& engine, const std::string& domain) {
+  std::string hex;
+  for (unsigned char c : NewWatch(domain, kT0).settings.SerializeAsString()) {
+    absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
+  }
+  const std::string bytes = engine == "sqlite" ? absl::StrCat("X'", hex, "'") : absl::StrCat("'\\x", hex, "'::bytea");
+  const std::int64_t t0 = absl::ToUnixMillis(kT0);
+  const std::string never = "-9223372036854775808";
+  return absl::StrCat(
+      "INSERT INTO watches (domain, domain_unicode, settings, created_ms, next_scan_ms, last_scan_ms, "
+      "last_scan_outcome, scans, baseline_done, lease_owner, lease_until_ms) VALUES ('",
+      domain, "', 'u-", domain, "', ", bytes, ", ", t0, ", ", t0, ", ", never, ", '', 0, FALSE, '', ", never, ")");
+}
+
 TYPED_TEST(StoreTest, AnOlderSchemaIsUpgradedAtOpen) {
   // A fresh database of its own at version 1 (this fixture's store is at 2 already).
   TypeParam engine;
@@ -1036,7 +1167,7 @@ TYPED_TEST(StoreTest, AnOlderSchemaIsUpgradedAtOpen) {
   {
     absl::StatusOr<std::unique_ptr<Store>> v1 = engine.Open(/*migrate_to=*/1);
     ASSERT_TRUE(v1.ok()) << v1.status();
-    ASSERT_TRUE((*v1)->CreateWatch(NewWatch("kept.example", kT0)).ok());
+    ASSERT_EQ(engine.Exec(OldWatchInsert(TypeParam::kName, "kept.example")), "");
     EXPECT_FALSE((*v1)->CountDeliveries().ok());  // no outbox at version 1
   }
   absl::StatusOr<std::unique_ptr<Store>> s = engine.Open();
@@ -1048,13 +1179,40 @@ TYPED_TEST(StoreTest, AnOlderSchemaIsUpgradedAtOpen) {
       << "version 2 is recorded (once)";
 }
 
+TYPED_TEST(StoreTest, VersionTwoWithWatchesMigratesToThree) {
+  TypeParam engine;
+  std::string error;
+  ASSERT_TRUE(engine.Ready(&error)) << error;
+  {
+    absl::StatusOr<std::unique_ptr<Store>> v2 = engine.Open(/*migrate_to=*/2);
+    ASSERT_TRUE(v2.ok()) << v2.status();
+    ASSERT_EQ(engine.Exec(OldWatchInsert(TypeParam::kName, "old.example")), "");
+    ASSERT_EQ(engine.Exec(OldWatchInsert(TypeParam::kName, "older.example")), "");
+    EXPECT_FALSE((*v2)->ListApiKeys().ok());  // no api_keys table at version 2
+  }
+  absl::StatusOr<std::unique_ptr<Store>> s = engine.Open();
+  ASSERT_TRUE(s.ok()) << s.status();
+  absl::StatusOr<WatchRow> old = (*s)->GetWatch("old.example");
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->owner_key_id, "") << "a watch from before keys has no owner";
+  EXPECT_EQ(old->settings.max_candidates(), 500u);
+  EXPECT_EQ(old->created, kT0);
+  EXPECT_EQ(engine.Query("SELECT count(*) FROM watches WHERE owner_key_id IS NULL"), "2");
+  EXPECT_EQ(*(*s)->CountWatchesOwnedBy("anything"), 0);
+  ASSERT_TRUE((*s)->CreateApiKey(Key("newkey00", kT0)).ok());
+  absl::StatusOr<std::vector<ApiKeyRow>> keys = (*s)->ListApiKeys();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  EXPECT_EQ(keys->size(), 1u);
+  EXPECT_EQ(engine.Query("SELECT max(version) FROM schema_migrations"), "3");
+}
+
 TYPED_TEST(StoreTest, ANewerSchemaIsRefused) {
   this->store_.reset();
   ASSERT_EQ(this->engine_.Exec("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (99, 0)"), "");
   absl::StatusOr<std::unique_ptr<Store>> s = this->engine_.Open();
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.status().message(),
-              HasSubstr("the store's schema is version 99, newer than this squatstreamd knows (2)"));
+              HasSubstr("the store's schema is version 99, newer than this squatstreamd knows (3)"));
   EXPECT_THAT(s.status().message(), HasSubstr("--store"));
 }
 
@@ -1240,8 +1398,8 @@ TEST(PostgresStoreTest, ReplicasMigratingAtOnceDoNotCollide) {
   }
   for (std::thread& t : threads) t.join();
   for (const absl::Status& r : results) EXPECT_TRUE(r.ok()) << r;
-  EXPECT_EQ(engine.Exec("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (3, 0)"), "");
-  EXPECT_THAT(engine.Exec("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (2, 0)"),
+  EXPECT_EQ(engine.Exec("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (4, 0)"), "");
+  EXPECT_THAT(engine.Exec("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (3, 0)"),
               HasSubstr("duplicate"));  // each version recorded once
 }
 

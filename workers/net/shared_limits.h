@@ -10,6 +10,7 @@
 #define SQUATSTREAM_WORKERS_NET_SHARED_LIMITS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,8 +33,7 @@ class RateLimiter {
   // now; otherwise takes nothing and says when they would. A `cost` above `limit` never fits: retry_after
   // is then InfiniteDuration(). Thread-safe; may block for one round trip to its backend (bounded by its
   // timeout), so callers on an I/O strand ask for rates of a few per second, not per packet.
-  virtual RateDecision Take(std::string_view key, std::int64_t limit, absl::Duration period,
-                            std::int64_t cost = 1) = 0;
+  virtual RateDecision Take(std::string_view key, std::int64_t limit, absl::Duration period, std::int64_t cost = 1) = 0;
 };
 
 class ConcurrencyLimiter {
@@ -41,7 +41,8 @@ class ConcurrencyLimiter {
   virtual ~ConcurrencyLimiter() = default;
   // Holds one of `key`'s `limit` places for `holder` (unique per request, e.g. replica id + counter) when
   // one is free; false otherwise. A place not released within `lease` is freed by itself (a replica that
-  // died); a `holder` that holds a place of `key` already keeps it and its lease starts again (renewal: true). Thread-safe; may block for one round trip, as above.
+  // died); a `holder` that holds a place of `key` already keeps it and its lease starts again (renewal: true).
+  // Thread-safe; may block for one round trip, as above.
   virtual bool TryAcquire(std::string_view key, std::int64_t limit, const std::string& holder,
                           absl::Duration lease) = 0;
   // Gives the place back; a holder that holds nothing is ignored.
@@ -59,9 +60,27 @@ class SharedCache {
   virtual void Put(std::string_view key, std::string_view value, absl::Duration ttl) = 0;
 };
 
-// The in-process backends: exact for one replica. Thread-safe.
+// The limiters and cache the stages ask, passed to them as one of the StageOptions
+// (`options.Get<workers::net::SharedLimits>()`, set by the daemon from its LimitsSide before the stages are
+// created). A null member leaves that limit to the stage's own in-process bookkeeping, exactly as before
+// these existed (the default: tests and callers that set nothing); a null cache means no second level.
+struct SharedLimits {
+  std::shared_ptr<RateLimiter> rate;
+  std::shared_ptr<ConcurrencyLimiter> concurrency;
+  std::shared_ptr<SharedCache> cache;
+};
+
+// A holder name unique to this process and call (a random 64-bit replica id and a counter), for TryAcquire.
+// Thread-safe.
+std::string UniqueHolder();
+
+// The in-process backends: exact for one replica. Thread-safe. Their memory is bounded by the keys in use:
+// keys whose budget is full again, or with no place held, are forgotten once there are a few thousand.
 std::unique_ptr<RateLimiter> MakeLocalRateLimiter();
 std::unique_ptr<ConcurrencyLimiter> MakeLocalConcurrencyLimiter();
+// The same, reading the time from `now` (tests; `now` must be thread-safe).
+std::unique_ptr<RateLimiter> MakeLocalRateLimiter(std::function<absl::Time()> now);
+std::unique_ptr<ConcurrencyLimiter> MakeLocalConcurrencyLimiter(std::function<absl::Time()> now);
 
 }  // namespace squatstream::workers::net
 
