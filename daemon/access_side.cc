@@ -28,7 +28,9 @@ absl::StatusOr<std::unique_ptr<AccessSide>> AccessSide::Start(const AccessOption
                           absl::StrCat("--auth=api_key: the keys' store: ", opened.status().message()));
     }
     side->store_ = *std::move(opened);
-    side->book_ = std::make_unique<access::KeyBook>(side->store_.get(), options.key_refresh);
+    access::KeyBookOptions book_options;
+    book_options.refresh = options.key_refresh;
+    side->book_ = std::make_unique<access::KeyBook>(side->store_.get(), book_options);
     if (absl::Status s = side->book_->Start(); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("--auth=api_key: the keys cannot be read: ", s.message()));
     }

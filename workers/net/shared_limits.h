@@ -33,7 +33,8 @@ class RateLimiter {
   // now; otherwise takes nothing and says when they would. A `cost` above `limit` never fits: retry_after
   // is then InfiniteDuration(). Thread-safe; may block for one round trip to its backend (bounded by its
   // timeout), so callers on an I/O strand ask for rates of a few per second, not per packet.
-  virtual RateDecision Take(std::string_view key, std::int64_t limit, absl::Duration period, std::int64_t cost = 1) = 0;
+  virtual RateDecision Take(std::string_view key, std::int64_t limit, absl::Duration period,
+                            std::int64_t cost = 1) = 0;  // NOLINT(google-default-arguments): one unit, the usual
 };
 
 class ConcurrencyLimiter {
