@@ -37,8 +37,8 @@ std::string KeyName(const Principal& p) { return absl::StrCat("sqs_", p.id); }
 
 std::string Caller::Name() const { return key ? KeyName(*key) : "anonymous"; }
 
-absl::Status QuotaExceeded(std::string_view message, absl::Duration retry_after, std::string_view subject,
-                           std::string_view description) {
+absl::Status QuotaExceeded(absl::string_view message, absl::Duration retry_after, absl::string_view subject,
+                           absl::string_view description) {
   absl::Status status = absl::ResourceExhaustedError(message);
   if (retry_after > absl::ZeroDuration() && retry_after < absl::InfiniteDuration()) {
     google::rpc::RetryInfo retry;

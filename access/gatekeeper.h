@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "access/key_book.h"
@@ -47,11 +48,11 @@ struct Caller {
 
 // Builds the RESOURCE_EXHAUSTED status of a quota: `message` for people, RetryInfo (when `retry_after` is
 // finite and positive) and QuotaFailure{subject, description} as payloads under their type URLs.
-absl::Status QuotaExceeded(std::string_view message, absl::Duration retry_after, std::string_view subject,
-                           std::string_view description);
+absl::Status QuotaExceeded(absl::string_view message, absl::Duration retry_after, absl::string_view subject,
+                           absl::string_view description);
 // The type URLs service/status.cc recognises (any payload becomes a detail; these are the ones we send).
-inline constexpr std::string_view kRetryInfoTypeUrl = "type.googleapis.com/google.rpc.RetryInfo";
-inline constexpr std::string_view kQuotaFailureTypeUrl = "type.googleapis.com/google.rpc.QuotaFailure";
+inline constexpr absl::string_view kRetryInfoTypeUrl = "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr absl::string_view kQuotaFailureTypeUrl = "type.googleapis.com/google.rpc.QuotaFailure";
 
 class Gatekeeper;
 

@@ -64,11 +64,11 @@ absl::StatusOr<CreatedKey> CreateKey(store::Store& store, const NewKeySpec& spec
 }
 
 absl::StatusOr<std::string> ParseKeyId(std::string_view text) {
-  std::string id(absl::StripAsciiWhitespace(text));
+  std::string id(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
   // The whole key pasted, or sqs_<id>: the id in it (the key itself is never repeated).
   if (IsWellFormedApiKey(id)) {
     id = id.substr(kApiKeyPrefix.size(), kApiKeyIdLength);
-  } else if (absl::StartsWith(id, kApiKeyPrefix)) {
+  } else if (absl::StartsWith(id, absl::string_view(kApiKeyPrefix.data(), kApiKeyPrefix.size()))) {
     id = id.substr(kApiKeyPrefix.size());
   }
   bool well_formed = id.size() == kApiKeyIdLength;

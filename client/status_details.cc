@@ -35,8 +35,8 @@ std::optional<std::string> RefusalAdvice(absl::StatusCode code, const RefusalDet
       std::string advice = absl::StrCat("your API key's quota (", details.quota, ")");
       if (details.retry_after) {
         const absl::Duration wait = absl::Ceil(*details.retry_after, absl::Seconds(1));
-        absl::StrAppend(&advice, "; retry in ", absl::FormatDuration(wait), ", at ",
-                        absl::FormatTime("%H:%M:%S UTC", now + wait, absl::UTCTimeZone()));
+        absl::StrAppend(&advice, "; retry at ", absl::FormatTime("%H:%M:%S UTC", now + wait, absl::UTCTimeZone()),
+                        " (in ", absl::FormatDuration(wait), ")");
       } else {
         absl::StrAppend(&advice, "; waiting will not help: ask for less, or for a larger quota");
       }

@@ -22,8 +22,8 @@ struct RefusalDetails {
 RefusalDetails ParseRefusalDetails(const std::string& details);
 
 // The "next step" of an error line for these codes, or nullopt for other codes (the caller's own advice).
-// RESOURCE_EXHAUSTED with a QuotaFailure: the key's quota and when to retry ("retry in 6m12s, at 14:05:31
-// UTC"); without one, the server's capacity (streams at once, memory).
+// RESOURCE_EXHAUSTED with a QuotaFailure: the key's quota and when to retry ("retry at 14:05:31 UTC (in
+// 6m12s)"); without one, the server's capacity (streams at once, memory).
 std::optional<std::string> RefusalAdvice(absl::StatusCode code, const RefusalDetails& details, absl::Time now);
 
 }  // namespace squatstream::client

@@ -112,11 +112,14 @@ ABSL_FLAG(std::string, auth, "none",
           "checks and reflection stay open.");
 ABSL_FLAG(std::int64_t, quota_candidates_per_hour, squatstream::access::QuotaDefaults{}.candidates_per_hour,
           "With --auth=api_key: candidates a key may look up per hour, unless the key names its own (a stream "
-          "reserves its cap at its start and gives back what it did not look up).");
+          "reserves its cap at its start and gives back what it did not look up). Given to `squatstreamd keys "
+          "create`: the new key's own.");
 ABSL_FLAG(std::int64_t, quota_concurrent_streams, squatstream::access::QuotaDefaults{}.concurrent_streams,
-          "With --auth=api_key: streams a key may hold open at once, unless the key names its own.");
+          "With --auth=api_key: streams a key may hold open at once, unless the key names its own (`keys create`: "
+          "the new key's own).");
 ABSL_FLAG(std::int64_t, quota_watches, squatstream::access::QuotaDefaults{}.watches,
-          "With --auth=api_key: watches a key may create, unless the key names its own.");
+          "With --auth=api_key: watches a key may create, unless the key names its own (`keys create`: the new "
+          "key's own).");
 
 namespace squatstream::daemon {
 namespace {

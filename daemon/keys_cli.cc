@@ -10,7 +10,9 @@
 #include <string_view>  // access/ speaks std::string_view
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -36,11 +38,11 @@ ABSL_FLAG(std::string, scopes, "",
           "admin.");
 ABSL_FLAG(std::string, expires_in, "",
           "keys create: how long the key is valid, e.g. 90d, 12h, 30m (empty: it never expires).");
-ABSL_FLAG(std::string, quota_candidates_per_hour, "",
-          "keys create: candidates the key may ask for per hour (empty: the server's --quota_candidates_per_hour).");
-ABSL_FLAG(std::string, quota_concurrent_streams, "",
-          "keys create: streams the key may hold open at once (empty: the server's --quota_concurrent_streams).");
-ABSL_FLAG(std::string, quota_watches, "", "keys create: watches the key may create (empty: the server's --quota_watches).");
+// The quota flags are squatstreamd's (daemon/flags.cc): on the server they are every key's default; given to
+// `keys create`, the new key's own.
+ABSL_DECLARE_FLAG(std::int64_t, quota_candidates_per_hour);
+ABSL_DECLARE_FLAG(std::int64_t, quota_concurrent_streams);
+ABSL_DECLARE_FLAG(std::int64_t, quota_watches);
 ABSL_FLAG(std::string, format, "table", "keys list: table or json.");
 
 namespace squatstream::daemon {
@@ -100,17 +102,6 @@ absl::StatusOr<absl::Duration> ParseExpiresIn(const std::string& text) {
   return absl::InvalidArgumentError(absl::StrCat("--expires_in=", text,
                                                  ": not a positive duration (e.g. 90d, 12h, 30m; leave it out for a "
                                                  "key that never expires)"));
-}
-
-absl::StatusOr<std::optional<std::int64_t>> ParseQuota(absl::string_view flag, const std::string& text) {
-  if (text.empty()) return std::optional<std::int64_t>();
-  std::int64_t v = 0;
-  if (!absl::SimpleAtoi(text, &v) || v < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, "=", text,
-                                                   ": not a whole number >= 1 (leave it out for the server's default, "
-                                                   "squatstreamd's --", flag, ")"));
-  }
-  return std::optional<std::int64_t>(v);
 }
 
 std::string Quotas(const store::ApiKeyRow& k) {
@@ -175,12 +166,13 @@ int Create(int argc, char** argv, const std::string& program) {
   }
   std::optional<std::int64_t>* quotas[] = {&spec.quota_candidates_per_hour, &spec.quota_concurrent_streams,
                                            &spec.quota_watches};
-  const std::string texts[] = {absl::GetFlag(FLAGS_quota_candidates_per_hour),
-                               absl::GetFlag(FLAGS_quota_concurrent_streams), absl::GetFlag(FLAGS_quota_watches)};
+  const std::int64_t values[] = {absl::GetFlag(FLAGS_quota_candidates_per_hour),
+                                 absl::GetFlag(FLAGS_quota_concurrent_streams), absl::GetFlag(FLAGS_quota_watches)};
   for (int i = 0; i < 3; ++i) {
-    absl::StatusOr<std::optional<std::int64_t>> q = ParseQuota(kQuotaFlags[i], texts[i]);
-    if (!q.ok()) return Usage(program, q.status().message());
-    *quotas[i] = *q;
+    // Only a flag given here (other than its default) is the key's own; left out, the key takes the server's
+    // default at each call.
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(kQuotaFlags[i]);
+    if (flag != nullptr && flag->CurrentValue() != flag->DefaultValue()) *quotas[i] = values[i];
   }
   absl::StatusOr<std::unique_ptr<store::Store>> store = OpenKeysStore(argc, argv);
   if (!store.ok()) return StoreFailed(store.status().message());

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "access/key_admin.h"
 #include "service/call_access.h"
 #include "service/metrics.h"

@@ -11,7 +11,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   // Payloads (keyed by their type URL, valued by a serialized message) become the status details that gRPC
   // sends in grpc-status-details-bin: a quota refusal's google.rpc.RetryInfo and QuotaFailure.
   google::rpc::Status details;
-  status.ForEachPayload([&details](std::string_view type_url, const absl::Cord& payload) {
+  status.ForEachPayload([&details](absl::string_view type_url, const absl::Cord& payload) {
     google::protobuf::Any* any = details.add_details();
     any->set_type_url(std::string(type_url));
     any->set_value(std::string(payload));
