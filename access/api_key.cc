@@ -31,8 +31,8 @@ absl::Status Malformed(AuthFailure* reason, std::string_view what) {
       "create printed it"));
 }
 
-bool IsIdChar(char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c); }
-bool IsSecretChar(char c) { return absl::ascii_isalnum(c) || c == '-' || c == '_'; }
+bool IsIdChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool IsSecretChar(char c) { return IsIdChar(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '_'; }
 
 }  // namespace
 
@@ -86,7 +86,7 @@ std::string HashApiKey(std::string_view key) {
   if (EVP_Digest(key.data(), key.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) return "";
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  out.reserve(2 * length);
+  out.reserve(std::size_t{2} * length);
   for (unsigned int i = 0; i < length; ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 0xf];

@@ -72,7 +72,7 @@ absl::StatusOr<std::string> ParseKeyId(std::string_view text) {
     id = id.substr(kApiKeyPrefix.size());
   }
   bool well_formed = id.size() == kApiKeyIdLength;
-  for (const char c : id) well_formed = well_formed && (absl::ascii_islower(c) || absl::ascii_isdigit(c));
+  for (const char c : id) well_formed = well_formed && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
   if (!well_formed) {
     return absl::InvalidArgumentError(
         "an API key id is sqs_ and 8 lowercase letters or digits (squatstreamd keys list shows them)");

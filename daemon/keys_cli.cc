@@ -92,13 +92,14 @@ std::string When(absl::Time t) { return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t
 
 // "90d", "36h", "30m", or any absl duration ("1h30m"); positive.
 absl::StatusOr<absl::Duration> ParseExpiresIn(const std::string& text) {
+  constexpr std::int64_t kMaxDays = 36'500;
   absl::Duration d;
   std::int64_t days = 0;
   if (absl::EndsWith(text, "d") && absl::SimpleAtoi(absl::StripSuffix(text, "d"), &days) && days > 0 &&
-      days <= 365 * 100) {
+      days <= kMaxDays) {
     return absl::Hours(24 * days);
   }
-  if (absl::ParseDuration(text, &d) && d > absl::ZeroDuration() && d < absl::Hours(24 * 365 * 100)) return d;
+  if (absl::ParseDuration(text, &d) && d > absl::ZeroDuration() && d < absl::Hours(24 * kMaxDays)) return d;
   return absl::InvalidArgumentError(absl::StrCat("--expires_in=", text,
                                                  ": not a positive duration (e.g. 90d, 12h, 30m; leave it out for a "
                                                  "key that never expires)"));

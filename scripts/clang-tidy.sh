@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 db=build/clang/compile_commands.json
-folders='base|permute|workers|fanin|pipeline|store|watch|service|daemon|client|bench|tests'
+folders='base|permute|workers|fanin|pipeline|store|watch|access|service|daemon|client|bench|tests'
 
 if [ ! -f "$db" ]; then
   echo "clang-tidy: $db is missing: run 'cmake --preset clang && cmake --build --preset clang' first" >&2

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -274,6 +275,23 @@ TEST_F(KeyBookTest, StartFailsWhenTheKeysCannotBeLoadedAndStopIsIdempotent) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("cannot load the API keys"));
   book.Stop();
   book.Stop();
+}
+
+// What authenticating a call costs (a hash and a lookup; printed for the report, bounded loosely so that a
+// sanitizer build passes): 100 keys loaded, 20,000 calls.
+TEST_F(KeyBookTest, AuthenticatingACallCostsMicroseconds) {
+  std::string key;
+  for (int i = 0; i < 100; ++i) key = NewKey("k", "scan");
+  StartBook(absl::Hours(1));
+  constexpr int kCalls = 20'000;
+  const std::string value = "Bearer " + key;
+  const auto start = std::chrono::steady_clock::now();
+  int ok = 0;
+  for (int i = 0; i < kCalls; ++i) ok += book_->Authenticate(value, kT0, nullptr).ok() ? 1 : 0;
+  const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(ok, kCalls);
+  std::printf("Authenticate: %.2f us per call (100 keys)\n", us / kCalls);
+  EXPECT_LT(us / kCalls, 200.0);
 }
 
 }  // namespace

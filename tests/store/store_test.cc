@@ -1147,8 +1147,8 @@ TYPED_TEST(StoreTest, OpenStoreBySpec) {
 // version 3): NewWatch's settings, created at kT0. `engine`: the engine's name (its bytes literal).
 std::string OldWatchInsert(const std::string& engine, const std::string& domain) {
   std::string hex;
-  for (unsigned char c : NewWatch(domain, kT0).settings.SerializeAsString()) {
-    absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
+  for (char c : NewWatch(domain, kT0).settings.SerializeAsString()) {
+    absl::StrAppend(&hex, absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
   }
   const std::string bytes = engine == "sqlite" ? absl::StrCat("X'", hex, "'") : absl::StrCat("'\\x", hex, "'::bytea");
   const std::int64_t t0 = absl::ToUnixMillis(kT0);

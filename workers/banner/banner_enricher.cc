@@ -731,19 +731,43 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
           SetStatus(absl::UnavailableError(absl::StrFormat("the MX host %s has no address", mx)),
                     self->smtp_.mutable_status());
         } else {
-          const std::string candidate = self->candidate_;
           self->smtp_.set_address(addresses[0]);
-          self->Gated<v1::SmtpProbe>(
-              "smtp", addresses[0],
-              [self, a, mx, candidate](absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
-                return ProbeSmtp(self->strand_, a, self->shared_->options.smtp_port, mx, candidate, self->probe_mail_,
-                                 self->LineOptions(), std::move(done));
-              },
-              &self->smtp_);
+          self->resolving_mx_ = true;  // until the MX's rate lets the probe start: the deadline's status says so
+          self->ProbeMxWhenAllowed(mx, a, addresses[0]);
+          return;
         }
         self->OneDone();
       });
     });
+  }
+
+  // Starts the SMTP probe of `mx` at `a` once the mail exchanger's shared rate allows it (at once without a
+  // shared limiter), then ends the resolution's part (OneDone). Strand only; a refusal arms a timer for the
+  // limiter's retry_after, and the lookup's deadline ends the wait (DeadlinePassed completes the lookup).
+  void ProbeMxWhenAllowed(const std::string& mx, const asio::ip::address& a, const std::string& address) {
+    if (finished_) return;
+    const BannerOptions& o = shared_->options;
+    if (o.shared.rate != nullptr && o.smtp_rate_per_mx > 0) {
+      const net::RateDecision d = o.shared.rate->Take("mx:" + mx, 1, absl::Seconds(1) / o.smtp_rate_per_mx);
+      if (!d.allowed) {
+        auto timer = std::make_shared<asio::steady_timer>(
+            strand_, absl::ToChronoNanoseconds(std::clamp(d.retry_after, absl::Milliseconds(1), absl::Minutes(1))));
+        timer->async_wait([self = shared_from_this(), timer, mx, a, address](std::error_code ec) {
+          if (!ec) self->ProbeMxWhenAllowed(mx, a, address);
+        });
+        return;
+      }
+    }
+    resolving_mx_ = false;
+    const std::string candidate = candidate_;
+    Gated<v1::SmtpProbe>(
+        "smtp", address,
+        [self = shared_from_this(), a, mx, candidate](absl::AnyInvocable<void(v1::SmtpProbe) &&> done) {
+          return ProbeSmtp(self->strand_, a, self->shared_->options.smtp_port, mx, candidate, self->probe_mail_,
+                           self->LineOptions(), std::move(done));
+        },
+        &smtp_);
+    OneDone();
   }
 
   absl::Status DeadlineStatus() const {

@@ -40,6 +40,7 @@
 #include "workers/enricher.h"
 #include "workers/net/address_policy.h"
 #include "workers/net/http_client.h"
+#include "workers/net/shared_limits.h"
 #include "workers/stage.h"
 
 namespace squatstream::workers::banner {
@@ -65,6 +66,11 @@ struct BannerOptions {
   absl::Duration original_ttl = absl::Minutes(10);      // how long an input domain's page hash is kept
   std::string ca_file;                                  // "": the system trust store
   net::AddressPolicy policy;
+  // SMTP probes started to one mail exchanger, per second over every replica ("mx:<host>", a burst of one),
+  // asked of shared.rate; a probe refused waits its turn within the deadline. Without shared.rate: no such
+  // limit (the per-address cap only, as before).
+  double smtp_rate_per_mx = 2;
+  net::SharedLimits shared;  // every replica's limiters (workers/net/shared_limits.h); null members: none
 };
 
 struct BannerMetrics {

@@ -52,6 +52,9 @@ ABSL_FLAG(int, banner_max_body_kb, static_cast<int>(kDefaults.max_body_bytes >> 
           "Banner: bytes of a page read (KiB); the rest is not read.");
 ABSL_FLAG(int, banner_max_connections, kDefaults.max_connections, "Banner: connections open at once, in all.");
 ABSL_FLAG(int, banner_max_per_address, kDefaults.max_per_address, "Banner: connections open at once to one address.");
+ABSL_FLAG(double, banner_smtp_rate_per_mx, kDefaults.smtp_rate_per_mx,
+          "Banner: SMTP probes started per second to one mail exchanger, over every replica (with --redis_address; "
+          "in this process otherwise); 0: no limit.");
 ABSL_FLAG(std::string, banner_ca_file, kDefaults.ca_file,
           "Banner: PEM file of the roots certificates are verified against; empty: the system trust store.");
 ABSL_FLAG(absl::Duration, stub_banner_latency, squatstream::workers::banner::BannerStage().stub_defaults.latency,
@@ -92,6 +95,12 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
   b.max_body_bytes = static_cast<std::size_t>(std::max(1, absl::GetFlag(FLAGS_banner_max_body_kb))) << 10;
   b.max_connections = absl::GetFlag(FLAGS_banner_max_connections);
   b.max_per_address = absl::GetFlag(FLAGS_banner_max_per_address);
+  b.smtp_rate_per_mx = absl::GetFlag(FLAGS_banner_smtp_rate_per_mx);
+  if (!(b.smtp_rate_per_mx >= 0) || b.smtp_rate_per_mx > 1e6) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--banner_smtp_rate_per_mx=%g: give probes per second to one mail exchanger, 0 (no limit) to 1e6",
+        b.smtp_rate_per_mx));
+  }
   b.ca_file = absl::GetFlag(FLAGS_banner_ca_file);
   if (b.connect_timeout.count() <= 0 || b.first_byte_timeout.count() <= 0 || b.request_timeout.count() <= 0 ||
       b.deadline <= absl::ZeroDuration() || b.max_redirects < 0 || b.max_connections < 1 || b.max_per_address < 1 ||
@@ -110,6 +119,7 @@ absl::Status ReadFlags(StageOptions& options, StubConfig& stub) {
 absl::StatusOr<std::unique_ptr<Enricher>> Create(StageEnvironment& env) {
   BannerOptions options = env.options.Get<BannerOptions>();
   options.policy = env.options.Get<net::AddressPolicy>();
+  options.shared = env.options.Get<net::SharedLimits>();
   auto metrics = std::make_unique<BannerMetrics>(env.registry);
   absl::StatusOr<std::unique_ptr<BannerEnricher>> enricher =
       BannerEnricher::Create(options, env.io.get_executor(), env.host_lookup, metrics.get());

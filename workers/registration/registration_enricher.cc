@@ -139,6 +139,16 @@ absl::string_view BootstrapSnapshotText();  // generated from data/rdap-dns-boot
 
 absl::string_view BootstrapSnapshot() { return BootstrapSnapshotText(); }
 
+namespace {
+// A shared place outlives the request it was taken for by a little (a replica that died frees it then).
+GateOptions GateWithLease(const RegistrationOptions& options) {
+  GateOptions gate = options.gate;
+  gate.lease = std::chrono::duration_cast<std::chrono::milliseconds>(
+      absl::ToChronoNanoseconds(options.request_timeout + absl::Seconds(5)));
+  return gate;
+}
+}  // namespace
+
 RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, const asio::any_io_executor& executor,
                                            RegistrationMetrics* metrics, net::HostLookup lookup)
     : options_(options),
@@ -146,7 +156,7 @@ RegistrationEnricher::RegistrationEnricher(const RegistrationOptions& options, c
       strand_(asio::make_strand(executor)),
       lookup_(std::move(lookup)),
       http_(64, lookup_),
-      gate_(strand_, options.gate),
+      gate_(strand_, GateWithLease(options), options.shared.rate, options.shared.concurrency),
       refresh_timer_(strand_) {}
 
 absl::StatusOr<std::unique_ptr<RegistrationEnricher>> RegistrationEnricher::Create(
@@ -301,6 +311,22 @@ void RegistrationEnricher::CacheStore(const std::string& name, const v1::WhoisRe
   metrics_->cache_bytes->Set(static_cast<double>(cache_bytes_));
 }
 
+std::optional<v1::WhoisResult> RegistrationEnricher::SharedCacheFind(const std::string& name) {
+  if (options_.cache_entries == 0 || options_.shared.cache == nullptr) return std::nullopt;
+  std::optional<std::string> bytes = options_.shared.cache->Get("registration:" + name);
+  if (!bytes.has_value()) return std::nullopt;
+  v1::WhoisResult result;
+  // Written by a replica of another version, or damaged: asked again, as on a miss.
+  if (!result.ParseFromString(*bytes) || result.registered_domain() != name) return std::nullopt;
+  return result;
+}
+
+void RegistrationEnricher::SharedCacheStore(const std::string& name, const v1::WhoisResult& result) {
+  if (options_.cache_entries == 0 || options_.shared.cache == nullptr) return;
+  const absl::Duration ttl = result.registered() ? options_.cache_ttl : options_.negative_ttl;
+  options_.shared.cache->Put("registration:" + name, result.SerializeAsString(), ttl);
+}
+
 std::optional<LookupResult> RegistrationEnricher::Now(const LookupInput& input, std::string* registered) {
   if (std::optional<LookupResult> skipped = Skip(input, registered)) return skipped;
   std::optional<v1::WhoisResult> cached = CacheFind(*registered);
@@ -369,6 +395,14 @@ void RegistrationEnricher::Lookup(const LookupInput& input, asio::any_io_executo
       it->second->waiters.push_back(waiter);
       it->second->deadline =
           std::max(it->second->deadline, waiter->started + absl::ToChronoNanoseconds(options_.deadline));
+      return;
+    }
+    // Another replica's answer (the shared cache), kept here too for the next ones.
+    if (std::optional<v1::WhoisResult> shared = SharedCacheFind(waiter->registered)) {
+      metrics_->cache_hits->Increment();
+      CacheStore(waiter->registered, *shared);
+      shared->set_cached(true);
+      Deliver(waiter, *std::move(shared));
       return;
     }
     metrics_->cache_misses->Increment();
@@ -595,6 +629,7 @@ void RegistrationEnricher::Succeed(const std::shared_ptr<Fetch>& fetch) {
   BoundWhoisResult(&fetch->result);  // the URLs asked came from answers too (a registry's related link ...)
   MakeValidUtf8(&fetch->result);
   CacheStore(fetch->name, fetch->result);
+  SharedCacheStore(fetch->name, fetch->result);
   Finish(fetch, fetch->result);
 }
 

@@ -36,6 +36,7 @@
 #include "workers/enricher.h"
 #include "workers/net/host_lookup.h"
 #include "workers/net/http_client.h"
+#include "workers/net/shared_limits.h"
 #include "workers/registration/registration_parsers.h"
 #include "workers/registration/server_gate.h"
 
@@ -58,6 +59,10 @@ struct RegistrationOptions {
   std::size_t max_whois_bytes = std::size_t{64} << 10;
   net::AddressPolicy policy;      // every address dialled (RDAP, redirects, related links, WHOIS) is checked
   int max_throttled_retries = 2;  // asks again after a 429, within the deadline
+  // Every replica's limits and cache (null members: this process's gate and cache only, as before): each
+  // server's rate and places ("registry:<server>"), and answers under "registration:<name>" (the serialized
+  // WhoisResult, with cache_ttl or negative_ttl) behind the in-process cache. Asked from the strand.
+  net::SharedLimits shared;
 };
 
 struct RegistrationMetrics {
@@ -123,6 +128,10 @@ class RegistrationEnricher final : public Enricher {
   std::optional<LookupResult> Now(const LookupInput& input, std::string* registered);
   std::optional<v1::WhoisResult> CacheFind(const std::string& name);
   void CacheStore(const std::string& name, const v1::WhoisResult& result);
+  // The shared cache (options_.shared.cache) behind the in-process one: nullopt without it, on a miss, or
+  // for bytes that do not parse. Strand only (one round trip to the backend).
+  std::optional<v1::WhoisResult> SharedCacheFind(const std::string& name);
+  void SharedCacheStore(const std::string& name, const v1::WhoisResult& result);
 
   void Start(const std::shared_ptr<Fetch>& fetch);
   void AskRdap(const std::shared_ptr<Fetch>& fetch, const std::string& url, bool related);

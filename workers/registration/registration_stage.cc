@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "workers/net/address_policy.h"
 #include "workers/net/host_lookup.h"
+#include "workers/net/shared_limits.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/stub/simulation.h"
 
@@ -94,6 +95,7 @@ absl::StatusOr<std::unique_ptr<Enricher>> Create(StageEnvironment& env) {
   static_assert(std::is_same_v<HostLookup, net::HostLookup>, "the DNS stage's lookups are what workers/net takes");
   RegistrationOptions options = env.options.Get<RegistrationOptions>();
   options.policy = env.options.Get<net::AddressPolicy>();
+  options.shared = env.options.Get<net::SharedLimits>();
   auto metrics = std::make_unique<RegistrationMetrics>(env.registry);
   absl::StatusOr<std::unique_ptr<RegistrationEnricher>> enricher =
       RegistrationEnricher::Create(options, env.io.get_executor(), metrics.get(), env.host_lookup);

@@ -1,14 +1,17 @@
 #include "workers/registration/server_gate.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
+#include "absl/time/time.h"
 #include "asio/post.hpp"
 
 namespace squatstream::workers::registration {
 
-ServerGate::ServerGate(asio::any_io_executor strand, GateOptions options)
-    : strand_(std::move(strand)), options_(options) {
+ServerGate::ServerGate(asio::any_io_executor strand, GateOptions options, std::shared_ptr<net::RateLimiter> rate,
+                       std::shared_ptr<net::ConcurrencyLimiter> concurrency)
+    : strand_(std::move(strand)), options_(options), rate_(std::move(rate)), concurrency_(std::move(concurrency)) {
   options_.rate_per_second = std::max(options_.rate_per_second, 0.001);
   options_.max_concurrent = std::max(options_.max_concurrent, 1);
 }
@@ -42,6 +45,11 @@ void ServerGate::Release(const std::string& server, GateOutcome outcome, std::ch
   if (it == servers_.end()) return;
   Server& s = *it->second;
   s.in_flight = std::max(0, s.in_flight - 1);
+  if (!s.holders.empty()) {
+    // The requests in flight to one server are alike: any one of their places goes back.
+    concurrency_->Release("registry:" + server, s.holders.back());
+    s.holders.pop_back();
+  }
   const Clock::time_point now = Clock::now();
   if (outcome == GateOutcome::kOk) {
     s.failures = 0;
@@ -63,6 +71,8 @@ void ServerGate::Shutdown() {
     server->turns.clear();
     server->queued = 0;
     server->timer.cancel();
+    for (const std::string& holder : server->holders) concurrency_->Release("registry:" + name, holder);
+    server->holders.clear();
   }
   waiting_ = 0;
 }
@@ -96,21 +106,12 @@ void ServerGate::Pump(const std::string& name, Server& s) {
       ready = std::max(ready, now + std::chrono::duration_cast<Clock::duration>(need));
     }
     if (ready > now) {
-      if (s.timer_armed) return;
-      s.timer_armed = true;
-      s.timer.expires_at(ready);
-      s.timer.async_wait([this, name](std::error_code ec) {
-        if (ec) return;
-        auto it = servers_.find(name);
-        if (it == servers_.end()) return;
-        it->second->timer_armed = false;
-        for (auto& [stream, queue] : it->second->queues) {
-          for (Waiter& w : queue) w.queued = true;  // they waited for the pause or a token
-        }
-        Pump(name, *it->second);
-      });
+      ArmTimer(name, s, ready);
       return;
     }
+    std::string holder;
+    if (!TakeShared(name, s, now, &holder)) return;
+    if (!holder.empty()) s.holders.push_back(std::move(holder));
     s.tokens -= 1;
     ++s.in_flight;
     // The next stream's first waiter; the stream goes to the back of the turns if it has more.
@@ -128,6 +129,49 @@ void ServerGate::Pump(const std::string& name, Server& s) {
     --waiting_;
     asio::post(strand_, [go = std::move(w.go), queued = w.queued]() mutable { std::move(go)(queued); });
   }
+}
+
+void ServerGate::ArmTimer(const std::string& name, Server& s, Clock::time_point ready) {
+  if (s.timer_armed) return;
+  s.timer_armed = true;
+  s.timer.expires_at(ready);
+  s.timer.async_wait([this, name](std::error_code ec) {
+    if (ec) return;
+    auto it = servers_.find(name);
+    if (it == servers_.end()) return;
+    it->second->timer_armed = false;
+    for (auto& [stream, queue] : it->second->queues) {
+      for (Waiter& w : queue) w.queued = true;  // they waited for the pause, a token or a shared limit
+    }
+    Pump(name, *it->second);
+  });
+}
+
+bool ServerGate::TakeShared(const std::string& name, Server& s, Clock::time_point now, std::string* holder) {
+  if (rate_ == nullptr && concurrency_ == nullptr) return true;
+  // Another replica's requests hold the places: ask again after a while (a release there is not seen here).
+  constexpr auto kPlacesBusyRetry = std::chrono::milliseconds(100);
+  const std::string key = "registry:" + name;
+  if (concurrency_ != nullptr) {
+    std::string h = net::UniqueHolder();
+    if (!concurrency_->TryAcquire(key, options_.max_concurrent, h, absl::FromChrono(options_.lease))) {
+      ArmTimer(name, s, now + kPlacesBusyRetry);
+      return false;
+    }
+    *holder = std::move(h);
+  }
+  if (rate_ != nullptr) {
+    // A burst of one: one request per 1/rate, so no 1-s window holds more than the rate, over every replica.
+    const net::RateDecision decision = rate_->Take(key, 1, absl::Seconds(1) / options_.rate_per_second);
+    if (!decision.allowed) {
+      if (!holder->empty()) concurrency_->Release(key, std::exchange(*holder, std::string()));
+      const absl::Duration wait =
+          std::clamp(decision.retry_after, absl::Milliseconds(1), absl::Minutes(1));  // infinite: never here
+      ArmTimer(name, s, now + absl::ToChronoNanoseconds(wait));
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace squatstream::workers::registration

@@ -14,6 +14,7 @@
 #include <random>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -34,6 +35,7 @@
 #include "workers/banner/certificate.h"
 #include "workers/banner/line_probes.h"
 #include "workers/banner/page.h"
+#include "workers/net/shared_limits.h"
 
 namespace squatstream::workers::banner {
 namespace {
@@ -575,6 +577,55 @@ TEST_F(BannerTest, ACancelBeforeTheStartIsKept) {
     }
   }
   EXPECT_EQ(dialled, 0);
+}
+
+// The mail exchanger's probe rate through a shared limiter ("mx:<host>", 4 per second, a burst of one): six
+// lookups naming one MX at once get their SMTP probes, the last no sooner than 5/4 s after the first; and a
+// limiter that never lets one through leaves the SMTP probe to the lookup's deadline, said on it.
+TEST_F(BannerTest, TheMailExchangersRateIsAskedOfTheSharedLimiter) {
+  BannerOptions o = Options();
+  o.http = false;
+  o.ssh = false;
+  o.similarity = false;
+  o.smtp_rate_per_mx = 4;
+  o.shared.rate = net::MakeLocalRateLimiter();
+  Start(o);
+  std::vector<std::future<LookupResult>> futures;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) {
+    futures.push_back(Ask(RecordFor("plain.banner.test", Addr("plain"), "mx-accept.banner.test")));
+  }
+  for (auto& f : futures) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    const LookupResult r = f.get();
+    EXPECT_EQ(r.value.banner().smtp().status().code(), 0) << r.value.banner().smtp().status().message();
+    EXPECT_EQ(r.value.banner().smtp().mx(), "mx-accept.banner.test");
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1250));
+  EXPECT_EQ(Counter("squatstream_banner_connections_total", "smtp", "ok"), 6);
+}
+
+class NeverRate final : public net::RateLimiter {
+ public:
+  net::RateDecision Take(std::string_view, std::int64_t, absl::Duration, std::int64_t) override {
+    return {.allowed = false, .retry_after = absl::Seconds(30)};
+  }
+};
+
+TEST_F(BannerTest, AMailExchangerNeverAllowedEndsWithTheDeadline) {
+  BannerOptions o = Options();
+  o.http = false;
+  o.ssh = false;
+  o.similarity = false;
+  o.deadline = absl::Seconds(1);
+  o.shared.rate = std::make_shared<NeverRate>();
+  Start(o);
+  std::future<LookupResult> f = Ask(RecordFor("plain.banner.test", Addr("plain"), "mx-accept.banner.test"));
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const LookupResult r = f.get();
+  EXPECT_EQ(r.value.banner().smtp().status().code(), static_cast<int>(absl::StatusCode::kDeadlineExceeded))
+      << r.value.banner().smtp().status().message();
+  EXPECT_EQ(Counter("squatstream_banner_connections_total", "smtp", "ok"), 0);
 }
 
 TEST_F(BannerTest, TheConnectionCapsHoldAndEveryLookupEnds) {

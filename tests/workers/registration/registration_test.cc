@@ -7,9 +7,12 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -17,6 +20,8 @@
 #include "asio/cancellation_signal.hpp"
 #include "asio/io_context.hpp"
 #include "asio/post.hpp"
+#include "asio/steady_timer.hpp"
+#include "asio/strand.hpp"
 #include "base/mutex.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -27,6 +32,7 @@
 #include "tests/workers/dns_record.h"
 #include "workers/net/address_policy.h"
 #include "workers/net/host_lookup.h"
+#include "workers/net/shared_limits.h"
 #include "workers/registration/registration_enricher.h"
 #include "workers/registration/registration_parsers.h"
 #include "workers/registration/server_gate.h"
@@ -69,6 +75,54 @@ TEST(ServerGateTest, StreamsTakeTurnsAtARegistry) {
   const std::vector<int> one_stream = GrantOrder(1);
   ASSERT_EQ(one_stream.size(), 11u);
   EXPECT_EQ(one_stream.back(), 2);
+}
+
+// Two gates (two replicas) on shared limiters: 20 requests per second and one at a time to the server over
+// both, each request holding its place for 10 ms; every request is granted, in turn, and none early.
+TEST(ServerGateTest, SharedLimitersHoldAcrossGates) {
+  asio::io_context io;
+  std::shared_ptr<net::RateLimiter> rate = net::MakeLocalRateLimiter();
+  std::shared_ptr<net::ConcurrencyLimiter> places = net::MakeLocalConcurrencyLimiter();
+  const GateOptions options{.rate_per_second = 20, .max_concurrent = 1};
+  auto strand_a = asio::make_strand(io);
+  auto strand_b = asio::make_strand(io);
+  ServerGate a(strand_a, options, rate, places);
+  ServerGate b(strand_b, options, rate, places);
+  Mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> granted;
+  int in_flight = 0;
+  int most = 0;
+  auto ask = [&](ServerGate& gate, asio::strand<asio::io_context::executor_type>& strand) {
+    for (int i = 0; i < 10; ++i) {
+      gate.Acquire("rdap.example", 1, std::make_shared<bool>(false), [&](bool) {
+        {
+          MutexLock lock(mu);
+          granted.push_back(std::chrono::steady_clock::now());
+          most = std::max(most, ++in_flight);
+        }
+        auto timer = std::make_shared<asio::steady_timer>(strand, std::chrono::milliseconds(10));
+        timer->async_wait([&, timer](std::error_code) {
+          {
+            MutexLock lock(mu);
+            --in_flight;
+          }
+          gate.Release("rdap.example", GateOutcome::kOk, std::chrono::seconds(0));
+        });
+      });
+    }
+  };
+  asio::post(strand_a, [&] { ask(a, strand_a); });
+  asio::post(strand_b, [&] { ask(b, strand_b); });
+  std::thread second([&] { io.run_for(std::chrono::seconds(5)); });
+  io.run_for(std::chrono::seconds(5));
+  second.join();
+  MutexLock lock(mu);
+  ASSERT_EQ(granted.size(), 20u);
+  EXPECT_EQ(most, 1);
+  std::sort(granted.begin(), granted.end());
+  for (std::size_t i = 1; i < granted.size(); ++i) {
+    EXPECT_GE(granted[i] - granted[i - 1], std::chrono::milliseconds(49)) << i;
+  }
 }
 
 TEST(RdapBootstrapTest, LongestSuffixWinsAndHttpsFirst) {
@@ -172,9 +226,11 @@ class RegistrationTest : public ::testing::Test {
   }
   void TearDown() override {
     if (enricher_ != nullptr) enricher_->Shutdown();
+    if (other_ != nullptr) other_->Shutdown();
     work_.reset();
     if (runner_.joinable()) runner_.join();
     enricher_.reset();
+    other_.reset();
   }
 
   RegistrationOptions Options() const {
@@ -251,6 +307,7 @@ class RegistrationTest : public ::testing::Test {
   std::thread runner_;
   prometheus::Registry registry_;
   RegistrationMetrics metrics_{registry_};
+  std::unique_ptr<RegistrationEnricher> other_;  // a second replica, when a test starts one
   std::unique_ptr<RegistrationEnricher> enricher_;
 };
 
@@ -440,6 +497,71 @@ TEST_F(RegistrationTest, RateAndConcurrencyHoldAndTheSecondPassIsCached) {
     EXPECT_TRUE(now->value.whois().cached());
   }
   EXPECT_EQ(Hits(Stats(), "/registry/domain/bulk0000.example"), 1);
+}
+
+// A SharedCache in memory, standing in for access/'s Redis one: what was put, with its TTL.
+class MemoryCache final : public net::SharedCache {
+ public:
+  std::optional<std::string> Get(std::string_view key) override {
+    MutexLock lock(mu_);
+    auto it = values_.find(std::string(key));
+    if (it == values_.end()) return std::nullopt;
+    return it->second.first;
+  }
+  void Put(std::string_view key, std::string_view value, absl::Duration ttl) override {
+    MutexLock lock(mu_);
+    values_[std::string(key)] = {std::string(value), ttl};
+  }
+  std::optional<absl::Duration> TtlOf(const std::string& key) {
+    MutexLock lock(mu_);
+    auto it = values_.find(key);
+    if (it == values_.end()) return std::nullopt;
+    return it->second.second;
+  }
+
+ private:
+  Mutex mu_;
+  std::map<std::string, std::pair<std::string, absl::Duration>> values_ ABSL_GUARDED_BY(mu_);
+};
+
+// Registration answers go to the shared cache with the in-process cache's TTLs; another replica (a second
+// enricher) answers the same names from it, counted as cache hits, without asking the registry.
+TEST_F(RegistrationTest, AnotherReplicaIsAnsweredFromTheSharedCache) {
+  auto cache = std::make_shared<MemoryCache>();
+  RegistrationOptions o = Options();
+  o.cache_ttl = absl::Hours(5);
+  o.negative_ttl = absl::Minutes(7);
+  o.shared.cache = cache;
+  Start(o);
+  ASSERT_TRUE(Lookup("redirect.example").status.ok());
+  ASSERT_TRUE(Lookup("missing.example").status.ok());
+  EXPECT_EQ(cache->TtlOf("registration:redirect.example"), absl::Hours(5));
+  EXPECT_EQ(cache->TtlOf("registration:missing.example"), absl::Minutes(7));
+  const int asked = Hits(Stats(), "/registry/domain/missing.example");
+  EXPECT_EQ(asked, 1);
+
+  absl::StatusOr<std::unique_ptr<RegistrationEnricher>> other =
+      RegistrationEnricher::Create(o, io_.get_executor(), &metrics_, nullptr);
+  ASSERT_TRUE(other.ok()) << other.status();
+  other_ = *std::move(other);
+  const double hits_before = metrics_.cache_hits->Value();
+  for (const std::string name : {"redirect.example", "missing.example"}) {
+    auto promise = std::make_shared<std::promise<LookupResult>>();
+    std::future<LookupResult> f = promise->get_future();
+    other_->Lookup(LookupInput{name, RecordFor(name, v1::DNS_VERDICT_REGISTERED)}, io_.get_executor(),
+                   asio::cancellation_slot(), [promise](LookupResult r) { promise->set_value(std::move(r)); });
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready) << name;
+    const LookupResult r = f.get();
+    ASSERT_TRUE(r.status.ok()) << r.status;
+    EXPECT_TRUE(r.value.whois().cached()) << name;
+    EXPECT_EQ(r.value.whois().registered(), name == "redirect.example");
+  }
+  EXPECT_EQ(metrics_.cache_hits->Value(), hits_before + 2);
+  EXPECT_EQ(Hits(Stats(), "/registry/domain/missing.example"), asked);
+  // And the second replica's own cache has them now: answered without a round trip.
+  EXPECT_TRUE(
+      other_->TryLookupNow(LookupInput{"missing.example", RecordFor("missing.example", v1::DNS_VERDICT_REGISTERED)})
+          .has_value());
 }
 
 // A lookup no one waits for any more (its stream cancelled) stops asking: requests still queued for the
