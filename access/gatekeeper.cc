@@ -76,15 +76,17 @@ Gatekeeper::Gatekeeper(const KeyBook* book, QuotaDefaults defaults, std::shared_
       replica_(std::move(replica)) {
   auto& failures = prometheus::BuildCounter()
                        .Name("squatstream_auth_failures_total")
-                       .Help("Calls refused before any work: no key, a malformed, unknown, expired or revoked key "
-                             "(UNAUTHENTICATED), or a key without the method's scope (PERMISSION_DENIED)")
+                       .Help(
+                           "Calls refused before any work: no key, a malformed, unknown, expired or revoked key "
+                           "(UNAUTHENTICATED), or a key without the method's scope (PERMISSION_DENIED)")
                        .Register(registry);
   for (int i = 1; i < 7; ++i) auth_failures_[i - 1] = &failures.Add({{"reason", kFailureNames[i]}});
   auto& quotas = prometheus::BuildCounter()
                      .Name("squatstream_quota_refusals_total")
-                     .Help("Calls refused because the caller's API key reached one of its quotas "
-                           "(RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure; the server's own capacity "
-                           "refusals are counted apart)")
+                     .Help(
+                         "Calls refused because the caller's API key reached one of its quotas "
+                         "(RESOURCE_EXHAUSTED with RetryInfo and QuotaFailure; the server's own capacity "
+                         "refusals are counted apart)")
                      .Register(registry);
   for (int i = 0; i < 3; ++i) quota_refusals_[i] = &quotas.Add({{"quota", kQuotaNames[i]}});
   if (enabled()) renewer_ = std::thread([this] { Renew(); });
@@ -145,11 +147,11 @@ absl::StatusOr<std::unique_ptr<StreamQuota>> Gatekeeper::AdmitStream(const Calle
                                            WithCommas(candidates), KeyName(key), WithCommas(per_hour)),
                            absl::InfiniteDuration(), subject, description);
     }
-    return QuotaExceeded(absl::StrFormat("quota exceeded: the API key %s may look up %s candidates per hour and "
-                                         "this scan may look up %s (its cap); retry in %s, or lower max_candidates",
-                                         KeyName(key), WithCommas(per_hour), WithCommas(candidates),
-                                         Readable(decision.retry_after)),
-                         decision.retry_after, subject, description);
+    return QuotaExceeded(
+        absl::StrFormat("quota exceeded: the API key %s may look up %s candidates per hour and "
+                        "this scan may look up %s (its cap); retry in %s, or lower max_candidates",
+                        KeyName(key), WithCommas(per_hour), WithCommas(candidates), Readable(decision.retry_after)),
+        decision.retry_after, subject, description);
   }
   {
     MutexLock lock(mu_);
@@ -165,7 +167,8 @@ void Gatekeeper::EndStream(const StreamQuota& quota) {
   }
   places_->Release(absl::StrCat("quota:streams:", quota.key_id_), quota.holder_);
   const std::int64_t unused = quota.reserved_ - std::clamp<std::int64_t>(quota.used_, 0, quota.reserved_);
-  if (unused > 0) rates_->Take(absl::StrCat("quota:candidates:", quota.key_id_), quota.per_hour_, absl::Hours(1), -unused);
+  if (unused > 0)
+    rates_->Take(absl::StrCat("quota:candidates:", quota.key_id_), quota.per_hour_, absl::Hours(1), -unused);
 }
 
 absl::Status Gatekeeper::AdmitWatch(const Caller& caller, std::int64_t owned) {

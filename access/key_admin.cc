@@ -39,7 +39,8 @@ absl::StatusOr<CreatedKey> CreateKey(store::Store& store, const NewKeySpec& spec
   row.created = absl::FromUnixMillis(absl::ToUnixMillis(now));  // what both engines keep
   if (spec.expires_in) {
     if (*spec.expires_in <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("expires_in: must be in the future (leave it out for a key that never expires)");
+      return absl::InvalidArgumentError(
+          "expires_in: must be in the future (leave it out for a key that never expires)");
     }
     row.expires = row.created + *spec.expires_in;
   }

@@ -17,9 +17,9 @@ namespace squatstream::access {
 
 // A key to create. Quotas left unset (or 0) take the server's defaults.
 struct NewKeySpec {
-  std::string name;                               // required, at most 100 printable characters
-  std::string scopes;                             // "scan,watch:read": at least one
-  std::optional<absl::Duration> expires_in;       // unset: never expires
+  std::string name;                          // required, at most 100 printable characters
+  std::string scopes;                        // "scan,watch:read": at least one
+  std::optional<absl::Duration> expires_in;  // unset: never expires
   std::optional<std::int64_t> quota_candidates_per_hour, quota_concurrent_streams, quota_watches;  // > 0
 };
 

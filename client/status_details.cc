@@ -29,8 +29,9 @@ std::optional<std::string> RefusalAdvice(absl::StatusCode code, const RefusalDet
       return "use a key with that scope, or ask an administrator for one";
     case absl::StatusCode::kResourceExhausted: {
       if (details.quota.empty()) {
-        return std::string("the server is at a limit (streams at once, memory); try again shortly, or ask for "
-                           "fewer candidates");
+        return std::string(
+            "the server is at a limit (streams at once, memory); try again shortly, or ask for "
+            "fewer candidates");
       }
       std::string advice = absl::StrCat("your API key's quota (", details.quota, ")");
       if (details.retry_after) {

@@ -750,8 +750,7 @@ std::string WatchErrorLine(const StreamEnd& end, const WatchCommand& command, ab
   std::string cause = message, next;
   // A refused key, a scope it lacks (not the webhook address policy's PERMISSION_DENIED), a quota.
   if (end.code != absl::StatusCode::kPermissionDenied || absl::StrContains(end.message, "lacks the scope")) {
-    if (std::optional<std::string> advice =
-            RefusalAdvice(end.code, ParseRefusalDetails(end.details), absl::Now())) {
+    if (std::optional<std::string> advice = RefusalAdvice(end.code, ParseRefusalDetails(end.details), absl::Now())) {
       return absl::StrCat("squatstream: ", absl::StatusCodeToString(end.code), ": ", cause, " — ", *advice);
     }
   }

@@ -12,10 +12,10 @@
 namespace squatstream::daemon {
 
 absl::StatusOr<std::unique_ptr<AccessSide>> AccessSide::Start(const AccessOptions& options,
-                                                               const std::string& store_spec,
-                                                               std::shared_ptr<workers::net::RateLimiter> rates,
-                                                               std::shared_ptr<workers::net::ConcurrencyLimiter> places,
-                                                               prometheus::Registry& registry) {
+                                                              const std::string& store_spec,
+                                                              std::shared_ptr<workers::net::RateLimiter> rates,
+                                                              std::shared_ptr<workers::net::ConcurrencyLimiter> places,
+                                                              prometheus::Registry& registry) {
   std::unique_ptr<AccessSide> side(new AccessSide());
   if (options.api_keys) {
     if (store_spec.empty() || store_spec == "none") {

@@ -19,8 +19,8 @@
 namespace squatstream::daemon {
 
 struct AccessOptions {
-  bool api_keys = false;                     // --auth=api_key (else none)
-  access::QuotaDefaults quotas;              // --quota_candidates_per_hour, ...
+  bool api_keys = false;                          // --auth=api_key (else none)
+  access::QuotaDefaults quotas;                   // --quota_candidates_per_hour, ...
   absl::Duration key_refresh = absl::Seconds(2);  // how often the keys are read again (revocations)
 };
 

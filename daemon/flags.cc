@@ -1,9 +1,9 @@
 #include "daemon/flags.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <cstdint>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -308,6 +308,15 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   w.lease = absl::GetFlag(FLAGS_watch_lease);
   w.webhook_min_delay = absl::GetFlag(FLAGS_webhook_min_delay);
   w.webhook_give_up_after = absl::GetFlag(FLAGS_webhook_give_up_after);
+  // The keys verbs' own flags are registered in this binary too: on the server they would be ignored.
+  for (const char* name : {"name", "scopes", "expires_in", "format"}) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag != nullptr && flag->CurrentValue() != flag->DefaultValue()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--%s is a flag of `squatstreamd keys` (e.g. squatstreamd keys create --%s=...), not of the server", name,
+          name));
+    }
+  }
   const std::string auth = absl::GetFlag(FLAGS_auth);
   if (auth != "none" && auth != "api_key") {
     return absl::InvalidArgumentError(absl::StrFormat("--auth=%s: give none or api_key", auth));

@@ -180,7 +180,8 @@ int Create(int argc, char** argv, const std::string& program) {
   absl::StatusOr<access::CreatedKey> created = access::CreateKey(**store, spec, absl::Now());
   if (!created.ok()) {
     // The spec's faults are the flags': "name: ..." is --name's.
-    if (absl::IsInvalidArgument(created.status())) return Usage(program, absl::StrCat("--", created.status().message()));
+    if (absl::IsInvalidArgument(created.status()))
+      return Usage(program, absl::StrCat("--", created.status().message()));
     return StoreFailed(created.status().message());
   }
   const store::ApiKeyRow& row = created->row;

@@ -282,14 +282,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   absl::StatusOr<std::unique_ptr<LimitsSide>> limits = LimitsSide::Start(options.shared_limits, *p.registry);
   if (!limits.ok()) return limits.status();
   p.limits = *std::move(limits);
-  absl::StatusOr<std::unique_ptr<AccessSide>> access =
-      AccessSide::Start(options.access, options.watch.store, p.limits->rate_limiter(),
-                        p.limits->concurrency_limiter(), *p.registry);
+  absl::StatusOr<std::unique_ptr<AccessSide>> access = AccessSide::Start(
+      options.access, options.watch.store, p.limits->rate_limiter(), p.limits->concurrency_limiter(), *p.registry);
   if (!access.ok()) return access.status();
   p.access = *std::move(access);
 
   p.executor = std::make_unique<workers::Executor>(options.worker_threads);
-  if (absl::Status st = RegisterEnrichers(options, p); !st.ok()) return st;
+  {
+    // The stages ask the shared limiters with Redis (a registry's rate and places, a mail exchanger's rate, an
+    // address's connections, the registration answers); without it, their own bookkeeping.
+    ServerOptions staged = options;
+    staged.stages.Get<workers::net::SharedLimits>() = p.limits->stage_limits();
+    if (absl::Status st = RegisterEnrichers(staged, p); !st.ok()) return st;
+  }
   p.cpu_executor = std::make_unique<workers::Executor>(options.cpu_threads);
   s->context_.executor = p.executor.get();
   s->context_.cpu_executor = p.cpu_executor.get();

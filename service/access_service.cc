@@ -69,7 +69,8 @@ grpc::Status AccessService::CreateApiKey(grpc::ServerContext* call, const v1::Cr
                      if (request->expires_in_seconds() < 0) {
                        return absl::InvalidArgumentError("expires_in_seconds: must be 0 (never) or more");
                      }
-                     if (request->expires_in_seconds() > 0) spec.expires_in = absl::Seconds(request->expires_in_seconds());
+                     if (request->expires_in_seconds() > 0)
+                       spec.expires_in = absl::Seconds(request->expires_in_seconds());
                      const auto quota = [](std::int64_t v) -> std::optional<std::int64_t> {
                        return v == 0 ? std::nullopt : std::optional<std::int64_t>(v);
                      };

@@ -10,9 +10,8 @@
 namespace squatstream::service {
 
 absl::Status StartStream(ServiceContext& context, Admission& admission, const access::Caller& caller,
-                         const v1::EnrichDomainRequest& request,
-                         pipeline::StreamTransport& transport, CuttableStream* stream,
-                         std::optional<pipeline::StreamDrain>& drain) {
+                         const v1::EnrichDomainRequest& request, pipeline::StreamTransport& transport,
+                         CuttableStream* stream, std::optional<pipeline::StreamDrain>& drain) {
   absl::StatusOr<StreamSpec> spec = ParseRequest(request, context.limits.request);
   if (!spec.ok()) return spec.status();
   absl::StatusOr<pipeline::StagePlan> stages = context.enrichers->Plan(spec->enrichers);

@@ -22,9 +22,8 @@ namespace squatstream::service {
 // `stream` (the registry's handle on the caller) outlive the drain.
 // `caller` is charged the stream's quotas (an anonymous one, as a watch's scan is, nothing).
 absl::Status StartStream(ServiceContext& context, Admission& admission, const access::Caller& caller,
-                         const v1::EnrichDomainRequest& request,
-                         pipeline::StreamTransport& transport, CuttableStream* stream,
-                         std::optional<pipeline::StreamDrain>& drain);
+                         const v1::EnrichDomainRequest& request, pipeline::StreamTransport& transport,
+                         CuttableStream* stream, std::optional<pipeline::StreamDrain>& drain);
 
 }  // namespace squatstream::service
 

@@ -246,56 +246,63 @@ grpc::Status WatchService::DoAnnotate(grpc::ServerContext*, const v1::AnnotateRe
 // Each call counted as EnrichmentService's are (grpc_server_* with grpc_service="squatstream.v1.WatchService").
 grpc::Status WatchService::CreateWatch(grpc::ServerContext* call, const v1::CreateWatchRequest* request,
                                        v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "CreateWatch", context_.metrics->watch_service.create_watch, true,
+  return Counted(context_, *call, access::Scope::kWatchWrite, "CreateWatch",
+                 context_.metrics->watch_service.create_watch, true,
                  [&](const access::Caller& caller) { return DoCreateWatch(caller, call, request, response); });
 }
 
 grpc::Status WatchService::GetWatch(grpc::ServerContext* call, const v1::GetWatchRequest* request,
                                     v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "GetWatch", context_.metrics->watch_service.get_watch, true,
-                 [&](const access::Caller& ) { return DoGetWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "GetWatch", context_.metrics->watch_service.get_watch,
+                 true, [&](const access::Caller&) { return DoGetWatch(call, request, response); });
 }
 
 grpc::Status WatchService::ListWatches(grpc::ServerContext* call, const v1::ListWatchesRequest* request,
                                        v1::ListWatchesResponse* response) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "ListWatches", context_.metrics->watch_service.list_watches, true,
-                 [&](const access::Caller& ) { return DoListWatches(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "ListWatches",
+                 context_.metrics->watch_service.list_watches, true,
+                 [&](const access::Caller&) { return DoListWatches(call, request, response); });
 }
 
 grpc::Status WatchService::UpdateWatch(grpc::ServerContext* call, const v1::UpdateWatchRequest* request,
                                        v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "UpdateWatch", context_.metrics->watch_service.update_watch, true,
-                 [&](const access::Caller& ) { return DoUpdateWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "UpdateWatch",
+                 context_.metrics->watch_service.update_watch, true,
+                 [&](const access::Caller&) { return DoUpdateWatch(call, request, response); });
 }
 
 grpc::Status WatchService::DeleteWatch(grpc::ServerContext* call, const v1::DeleteWatchRequest* request,
                                        v1::DeleteWatchResponse* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "DeleteWatch", context_.metrics->watch_service.delete_watch, true,
-                 [&](const access::Caller& ) { return DoDeleteWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "DeleteWatch",
+                 context_.metrics->watch_service.delete_watch, true,
+                 [&](const access::Caller&) { return DoDeleteWatch(call, request, response); });
 }
 
 grpc::Status WatchService::ScanWatchNow(grpc::ServerContext* call, const v1::ScanWatchNowRequest* request,
                                         v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "ScanWatchNow", context_.metrics->watch_service.scan_watch_now, true,
-                 [&](const access::Caller& ) { return DoScanWatchNow(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "ScanWatchNow",
+                 context_.metrics->watch_service.scan_watch_now, true,
+                 [&](const access::Caller&) { return DoScanWatchNow(call, request, response); });
 }
 
 grpc::Status WatchService::ListObservations(grpc::ServerContext* call, const v1::ListObservationsRequest* request,
                                             v1::ListObservationsResponse* response) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "ListObservations", context_.metrics->watch_service.list_observations, true,
-                 [&](const access::Caller& ) { return DoListObservations(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "ListObservations",
+                 context_.metrics->watch_service.list_observations, true,
+                 [&](const access::Caller&) { return DoListObservations(call, request, response); });
 }
 
 grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::StreamEventsRequest* request,
                                         grpc::ServerWriter<v1::WatchEvent>* writer) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "StreamEvents", context_.metrics->watch_service.stream_events, false,
-                 [&](const access::Caller& ) { return DoStreamEvents(call, request, writer); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "StreamEvents",
+                 context_.metrics->watch_service.stream_events, false,
+                 [&](const access::Caller&) { return DoStreamEvents(call, request, writer); });
 }
 
 grpc::Status WatchService::Annotate(grpc::ServerContext* call, const v1::AnnotateRequest* request,
                                     v1::Observation* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "Annotate", context_.metrics->watch_service.annotate, true,
-                 [&](const access::Caller& ) { return DoAnnotate(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "Annotate", context_.metrics->watch_service.annotate,
+                 true, [&](const access::Caller&) { return DoAnnotate(call, request, response); });
 }
 
 }  // namespace squatstream::service
