@@ -344,6 +344,15 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
                     PageCallback done);
   // The fetch of `domain`'s page ended: kept for the TTL, and every waiter told.
   void PageKnown(const std::string& domain, const std::optional<std::string>& hash);
+  using Go = absl::AnyInvocable<void(std::string) &&>;
+  // The gate's slot for `address`, then (with options.shared.concurrency) one of the places every replica
+  // shares for it ("banner:<address>", max_per_address, leased request_timeout + 5 s): `go(holder)` runs on
+  // `caller` once both are held ("" holder without a shared limiter). While other replicas hold every place
+  // the slot is handed back and both are asked again 100 ms later; `abandoned` by then: `go` never runs, as
+  // with the gate. ReleaseBoth follows `go`.
+  void AcquireBoth(std::uint64_t stream, const std::string& address, const asio::any_io_executor& caller,
+                   const std::shared_ptr<bool>& abandoned, Go go);
+  void ReleaseBoth(std::uint64_t stream, const std::string& address, const std::string& holder);
   static constexpr std::size_t kMaxOriginals = 16384;
 
   BannerOptions options;
@@ -365,6 +374,37 @@ struct BannerEnricher::Shared : std::enable_shared_from_this<BannerEnricher::Sha
   Mutex mu;  // Guards:
   absl::flat_hash_map<std::string, Original> originals;
 };
+
+void BannerEnricher::Shared::AcquireBoth(std::uint64_t stream, const std::string& address,
+                                         const asio::any_io_executor& caller, const std::shared_ptr<bool>& abandoned,
+                                         Go go) {
+  gate.Acquire(stream, address, caller, abandoned,
+               [self = shared_from_this(), stream, address, caller, abandoned, go = std::move(go)]() mutable {
+                 const std::shared_ptr<net::ConcurrencyLimiter>& places = self->options.shared.concurrency;
+                 if (places == nullptr) {
+                   std::move(go)(std::string());
+                   return;
+                 }
+                 std::string holder = net::UniqueHolder();
+                 const absl::Duration lease = absl::FromChrono(self->options.request_timeout) + absl::Seconds(5);
+                 if (places->TryAcquire("banner:" + address, self->options.max_per_address, holder, lease)) {
+                   std::move(go)(std::move(holder));
+                   return;
+                 }
+                 self->gate.Release(stream, address);
+                 auto timer = std::make_shared<asio::steady_timer>(caller, std::chrono::milliseconds(100));
+                 timer->async_wait(
+                     [self, timer, stream, address, caller, abandoned, go = std::move(go)](std::error_code ec) mutable {
+                       if (ec || *abandoned || self->stopped.load()) return;
+                       self->AcquireBoth(stream, address, caller, abandoned, std::move(go));
+                     });
+               });
+}
+
+void BannerEnricher::Shared::ReleaseBoth(std::uint64_t stream, const std::string& address, const std::string& holder) {
+  gate.Release(stream, address);
+  if (!holder.empty()) options.shared.concurrency->Release("banner:" + address, holder);
+}
 
 namespace {
 
@@ -415,30 +455,33 @@ class Chain : public std::enable_shared_from_this<Chain> {
     current_url_ = url;
     current_address_ = connect_address;
     const std::string key = connect_address.empty() ? Unbracket(net::UrlHost(url)) : connect_address;
-    shared_->gate.Acquire(stream_, key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key] {
-      const BannerOptions& o = self->shared_->options;
-      net::HttpRequest r;
-      r.url = url;
-      r.timeout = o.request_timeout;
-      r.connect_timeout = o.connect_timeout;
-      r.first_byte_timeout = o.connect_timeout + o.first_byte_timeout;
-      r.max_body_bytes = o.max_body_bytes;
-      r.truncate_body = true;
-      r.max_redirects = 0;
-      r.connect_address = connect_address;
-      r.verify_tls = false;  // verified below, from the chain: a self-signed certificate is kept, not refused
-      r.want_certificates = absl::StartsWith(url, "https://");
-      r.fresh_connection = true;
-      r.cancelled = self->cancelled_;
-      r.policy = &o.policy;
-      r.headers = {"Accept: text/html,*/*;q=0.8"};
-      self->shared_->http.Fetch(std::move(r), [self, url, connect_address, key](net::HttpResponse response) {
-        asio::post(self->strand_, [self, url, connect_address, key, response = std::move(response)]() mutable {
-          self->shared_->gate.Release(self->stream_, key);
-          self->OnResponse(url, connect_address, std::move(response));
+    shared_->AcquireBoth(
+        stream_, key, strand_, abandoned_, [self = shared_from_this(), url, connect_address, key](std::string holder) {
+          const BannerOptions& o = self->shared_->options;
+          net::HttpRequest r;
+          r.url = url;
+          r.timeout = o.request_timeout;
+          r.connect_timeout = o.connect_timeout;
+          r.first_byte_timeout = o.connect_timeout + o.first_byte_timeout;
+          r.max_body_bytes = o.max_body_bytes;
+          r.truncate_body = true;
+          r.max_redirects = 0;
+          r.connect_address = connect_address;
+          r.verify_tls = false;  // verified below, from the chain: a self-signed certificate is kept, not refused
+          r.want_certificates = absl::StartsWith(url, "https://");
+          r.fresh_connection = true;
+          r.cancelled = self->cancelled_;
+          r.policy = &o.policy;
+          r.headers = {"Accept: text/html,*/*;q=0.8"};
+          self->shared_->http.Fetch(
+              std::move(r), [self, url, connect_address, key, holder](net::HttpResponse response) {
+                asio::post(self->strand_,
+                           [self, url, connect_address, key, holder, response = std::move(response)]() mutable {
+                             self->shared_->ReleaseBoth(self->stream_, key, holder);
+                             self->OnResponse(url, connect_address, std::move(response));
+                           });
+              });
         });
-      });
-    });
   }
 
   void OnResponse(const std::string& url, const std::string& connect_address, net::HttpResponse r) {
@@ -664,20 +707,20 @@ class BannerLookup : public std::enable_shared_from_this<BannerLookup> {
         finish(std::move(p), dialled);
       }
     });
-    shared_->gate.Acquire(stream_, address, strand_, abandoned,
-                          [self = shared_from_this(), address, run, cancel_probe, finish]() mutable {
-                            if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
-                              self->shared_->gate.Release(self->stream_, address);
-                              Probe p;
-                              SetStatus(absl::CancelledError("the server is shutting down"), p.mutable_status());
-                              finish(std::move(p), false);
-                              return;
-                            }
-                            *cancel_probe = run([self, address, finish](Probe p) mutable {
-                              self->shared_->gate.Release(self->stream_, address);
-                              finish(std::move(p), true);
-                            });
-                          });
+    shared_->AcquireBoth(stream_, address, strand_, abandoned,
+                         [self = shared_from_this(), address, run, cancel_probe, finish](std::string holder) mutable {
+                           if (self->shared_->stopped.load()) {  // shut down: nothing more is dialled
+                             self->shared_->ReleaseBoth(self->stream_, address, holder);
+                             Probe p;
+                             SetStatus(absl::CancelledError("the server is shutting down"), p.mutable_status());
+                             finish(std::move(p), false);
+                             return;
+                           }
+                           *cancel_probe = run([self, address, holder, finish](Probe p) mutable {
+                             self->shared_->ReleaseBoth(self->stream_, address, holder);
+                             finish(std::move(p), true);
+                           });
+                         });
   }
 
   LineProbeOptions LineOptions() const {

@@ -605,6 +605,28 @@ TEST_F(BannerTest, TheMailExchangersRateIsAskedOfTheSharedLimiter) {
   EXPECT_EQ(Counter("squatstream_banner_connections_total", "smtp", "ok"), 6);
 }
 
+// The per-address cap through a shared concurrency limiter ("banner:<address>"): while another replica holds
+// the address's only place, no probe dials it; once that place is given back, the lookup's probes run.
+TEST_F(BannerTest, TheAddressCapIsSharedWithOtherReplicas) {
+  BannerOptions o = Options();
+  o.http = false;
+  o.similarity = false;
+  o.max_per_address = 1;
+  std::shared_ptr<net::ConcurrencyLimiter> places = net::MakeLocalConcurrencyLimiter();
+  o.shared.concurrency = places;
+  Start(o);
+  ASSERT_TRUE(places->TryAcquire("banner:" + Addr("plain"), 1, "another-replica", absl::Minutes(1)));
+  std::future<LookupResult> f = Ask(RecordFor("plain.banner.test", Addr("plain")));
+  EXPECT_EQ(f.wait_for(std::chrono::milliseconds(500)), std::future_status::timeout);
+  EXPECT_EQ(Counter("squatstream_banner_connections_total", "ssh", "ok"), 0);
+  places->Release("banner:" + Addr("plain"), "another-replica");
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  const LookupResult r = f.get();
+  EXPECT_EQ(r.value.banner().ssh().identification(), Field(json_, "ssh_banner"));
+  // Every place given back: another replica may take it.
+  EXPECT_TRUE(places->TryAcquire("banner:" + Addr("plain"), 1, "another-replica", absl::Minutes(1)));
+}
+
 class NeverRate final : public net::RateLimiter {
  public:
   net::RateDecision Take(std::string_view, std::int64_t, absl::Duration, std::int64_t) override {
