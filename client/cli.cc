@@ -13,6 +13,7 @@
 #include "client/channel.h"
 #include "client/progress.h"
 #include "client/sanitize.h"
+#include "client/status_details.h"
 #include "permute/domain.h"
 #include "permute/generator.h"
 #include "permute/kind.h"
@@ -251,8 +252,10 @@ std::string ErrorLine(const StreamEnd& end, const CallSettings& settings) {
         next = absl::StrCat(partial, "raise --deadline (0: none)");
         break;
       case absl::StatusCode::kResourceExhausted:
+      case absl::StatusCode::kUnauthenticated:
+      case absl::StatusCode::kPermissionDenied:
         cause = message;
-        next = "the server is at a limit (streams at once, memory); try again shortly, or ask for fewer candidates";
+        next = *RefusalAdvice(end.code, ParseRefusalDetails(end.details), absl::Now());
         break;
       case absl::StatusCode::kUnimplemented:
         cause = message;

@@ -65,6 +65,7 @@ std::string RewriteArgumentIndexes(absl::string_view message, const std::vector<
 struct StreamEnd {
   absl::StatusCode code = absl::StatusCode::kOk;  // the call's status (gRPC's codes are absl's)
   std::string message;                            // its message, as the server (or gRPC) said it
+  std::string details;                            // its details (a serialized google.rpc.Status), often empty
   bool received_any = false;                      // at least one message came
   bool interrupted = false;                       // SIGINT cancelled the call
   bool idle_timed_out = false;                    // the idle timeout cancelled it

@@ -296,6 +296,7 @@ int main(int argc, char** argv) {
   client::StreamEnd end;
   end.code = static_cast<absl::StatusCode>(status.error_code());
   end.message = status.error_message();
+  end.details = status.error_details();
   end.received_any = batches > 0;
   end.interrupted = watcher.interrupted();
   end.idle_timed_out = watcher.idle_timed_out();

@@ -24,6 +24,7 @@
 #include "client/display_width.h"
 #include "client/progress.h"
 #include "client/sanitize.h"
+#include "client/status_details.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "squatstream/v1/watch.grpc.pb.h"
@@ -747,6 +748,12 @@ std::string WatchErrorLine(const StreamEnd& end, const WatchCommand& command, ab
   const std::string server = Displayable(server_address);
   const std::string domain = command.domain.empty() ? "DOMAIN" : Displayable(command.domain);
   std::string cause = message, next;
+  // A refused key, a scope it lacks (not the webhook address policy's PERMISSION_DENIED), a quota.
+  if (end.code != absl::StatusCode::kPermissionDenied || absl::StrContains(end.message, "lacks the scope")) {
+    if (std::optional<std::string> advice = RefusalAdvice(end.code, ParseRefusalDetails(end.details), absl::Now())) {
+      return absl::StrCat("squatstream: ", absl::StatusCodeToString(end.code), ": ", cause, " — ", *advice);
+    }
+  }
   switch (end.code) {
     case absl::StatusCode::kInvalidArgument:
       next = "correct it and run again (see squatstream watch --help)";
@@ -865,6 +872,7 @@ class WatchRunner {
     watcher.Stop();
     end_.code = static_cast<absl::StatusCode>(status.error_code());
     end_.message = status.error_message();
+    end_.details = status.error_details();
     end_.interrupted = watcher.interrupted();
     return status.ok() && !end_.interrupted;
   }
@@ -1026,6 +1034,7 @@ class WatchRunner {
     watcher.Stop();
     end_.code = static_cast<absl::StatusCode>(status.error_code());
     end_.message = status.error_message();
+    end_.details = status.error_details();
     end_.interrupted = watcher.interrupted();
     // The id to resume from last: the line a user copies.
     if (end_.interrupted) {

@@ -1,9 +1,11 @@
 #include "daemon/flags.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -17,7 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "access/gatekeeper.h"
 #include "base/flag_usage.h"
+#include "daemon/limits_side.h"
 #include "workers/enricher.h"
 #include "workers/net/address_policy.h"
 #include "workers/stage_table.h"
@@ -102,13 +106,29 @@ ABSL_FLAG(absl::Duration, webhook_min_delay, squatstream::daemon::WatchOptions{}
 ABSL_FLAG(absl::Duration, webhook_give_up_after, squatstream::daemon::WatchOptions{}.webhook_give_up_after,
           "How long a webhook delivery is retried before it is marked dead.");
 
+ABSL_FLAG(std::string, auth, "none",
+          "Who may call: \"none\" (anyone who reaches the port) or \"api_key\" (each call carries "
+          "'authorization: Bearer <key>' made by `squatstreamd keys create`; the keys live in --store). Health "
+          "checks and reflection stay open.");
+ABSL_FLAG(std::int64_t, quota_candidates_per_hour, squatstream::access::QuotaDefaults{}.candidates_per_hour,
+          "With --auth=api_key: candidates a key may look up per hour, unless the key names its own (a stream "
+          "reserves its cap at its start and gives back what it did not look up). Given to `squatstreamd keys "
+          "create`: the new key's own.");
+ABSL_FLAG(std::int64_t, quota_concurrent_streams, squatstream::access::QuotaDefaults{}.concurrent_streams,
+          "With --auth=api_key: streams a key may hold open at once, unless the key names its own (`keys create`: "
+          "the new key's own).");
+ABSL_FLAG(std::int64_t, quota_watches, squatstream::access::QuotaDefaults{}.watches,
+          "With --auth=api_key: watches a key may create, unless the key names its own (`keys create`: the new "
+          "key's own).");
+
 namespace squatstream::daemon {
 namespace {
 
 // squatstreamd's flags: this file's and each stage's (its `<name>_stage.cc`). The ones --help lists and
 // environment variables may set.
 bool IsDaemonFlagFile(absl::string_view file) {
-  return absl::EndsWith(file, "daemon/flags.cc") || absl::EndsWith(file, "_stage.cc");
+  return absl::EndsWith(file, "daemon/flags.cc") || absl::EndsWith(file, "daemon/tls.cc") ||
+         absl::EndsWith(file, "daemon/limits_side.cc") || absl::EndsWith(file, "_stage.cc");
 }
 
 absl::Status ApplyEnvironment() {
@@ -159,6 +179,11 @@ base::UsageSpec DaemonUsage() {
       {"Watches",
        {"store", "store_file", "watch_min_interval", "watch_confirmations", "watch_max_concurrent_scans",
         "history_retention", "watch_lease", "webhook_min_delay", "webhook_give_up_after"}},
+      {"Access: TLS, API keys, quotas",
+       {"tls_cert_file", "tls_key_file", "tls_client_ca_file", "tls_reload_interval", "auth",
+        "quota_candidates_per_hour", "quota_concurrent_streams", "quota_watches"}},
+      {"Limits shared by every replica (Redis)",
+       {"redis_address", "redis_password_file", "redis_timeout", "redis_fallback_replicas"}},
       {"Process and connections",
        {"worker_threads", "cpu_threads", "shutdown_grace", "max_connection_age", "max_connection_age_grace",
         "dial_allow_cidrs"}},
@@ -283,6 +308,32 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   w.lease = absl::GetFlag(FLAGS_watch_lease);
   w.webhook_min_delay = absl::GetFlag(FLAGS_webhook_min_delay);
   w.webhook_give_up_after = absl::GetFlag(FLAGS_webhook_give_up_after);
+  // The keys verbs' own flags are registered in this binary too: on the server they would be ignored.
+  for (const char* name : {"name", "scopes", "expires_in", "format"}) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag != nullptr && flag->CurrentValue() != flag->DefaultValue()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--%s is a flag of `squatstreamd keys` (e.g. squatstreamd keys create --%s=...), not of the server", name,
+          name));
+    }
+  }
+  const std::string auth = absl::GetFlag(FLAGS_auth);
+  if (auth != "none" && auth != "api_key") {
+    return absl::InvalidArgumentError(absl::StrFormat("--auth=%s: give none or api_key", auth));
+  }
+  s.access.api_keys = auth == "api_key";
+  for (const auto& [flag, out, name] :
+       {std::tuple{&FLAGS_quota_candidates_per_hour, &s.access.quotas.candidates_per_hour, "quota_candidates_per_hour"},
+        std::tuple{&FLAGS_quota_concurrent_streams, &s.access.quotas.concurrent_streams, "quota_concurrent_streams"},
+        std::tuple{&FLAGS_quota_watches, &s.access.quotas.watches, "quota_watches"}}) {
+    *out = absl::GetFlag(*flag);
+    if (*out < 1) return absl::InvalidArgumentError(absl::StrFormat("--%s=%d: give 1 or more", name, *out));
+  }
+  if (s.access.api_keys && (w.store.empty() || w.store == "none")) {
+    return absl::InvalidArgumentError(
+        "--auth=api_key needs a store for the keys: give --store=sqlite:PATH or --store=postgresql://...");
+  }
+  s.shared_limits = LimitsOptionsFromFlags();
   o.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (absl::Status valid = s.Validate(); !valid.ok()) return valid;
   return o;

@@ -10,7 +10,9 @@
 #include <string_view>  // access/ speaks std::string_view
 #include <vector>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
@@ -23,6 +25,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "access/api_key.h"
+#include "access/key_admin.h"
 #include "access/scopes.h"
 #include "base/flag_usage.h"
 #include "daemon/flags.h"
@@ -35,11 +38,11 @@ ABSL_FLAG(std::string, scopes, "",
           "admin.");
 ABSL_FLAG(std::string, expires_in, "",
           "keys create: how long the key is valid, e.g. 90d, 12h, 30m (empty: it never expires).");
-ABSL_FLAG(std::string, quota_candidates_per_hour, "",
-          "keys create: candidates the key may ask for per hour (empty: no quota).");
-ABSL_FLAG(std::string, quota_concurrent_streams, "",
-          "keys create: streams the key may hold open at once (empty: no quota).");
-ABSL_FLAG(std::string, quota_watches, "", "keys create: watches the key may create (empty: no quota).");
+// The quota flags are squatstreamd's (daemon/flags.cc): on the server they are every key's default; given to
+// `keys create`, the new key's own.
+ABSL_DECLARE_FLAG(std::int64_t, quota_candidates_per_hour);
+ABSL_DECLARE_FLAG(std::int64_t, quota_concurrent_streams);
+ABSL_DECLARE_FLAG(std::int64_t, quota_watches);
 ABSL_FLAG(std::string, format, "table", "keys list: table or json.");
 
 namespace squatstream::daemon {
@@ -102,16 +105,6 @@ absl::StatusOr<absl::Duration> ParseExpiresIn(const std::string& text) {
                                                  "key that never expires)"));
 }
 
-absl::StatusOr<std::optional<std::int64_t>> ParseQuota(absl::string_view flag, const std::string& text) {
-  if (text.empty()) return std::optional<std::int64_t>();
-  std::int64_t v = 0;
-  if (!absl::SimpleAtoi(text, &v) || v < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, "=", text, ": not a whole number >= 0 (leave it out for no quota)"));
-  }
-  return std::optional<std::int64_t>(v);
-}
-
 std::string Quotas(const store::ApiKeyRow& k) {
   std::string out;
   auto add = [&out](absl::string_view name, const std::optional<std::int64_t>& v) {
@@ -164,51 +157,34 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenKeysStore(int argc, char** arg
 }
 
 int Create(int argc, char** argv, const std::string& program) {
-  const std::string name(absl::StripAsciiWhitespace(absl::GetFlag(FLAGS_name)));
-  if (name.empty()) return Usage(program, "--name is required: who or what the key is for");
-  if (name.size() > 200) return Usage(program, "--name is longer than 200 characters");
-  for (char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return Usage(program, "--name holds a control character");
-  }
-  if (absl::GetFlag(FLAGS_scopes).empty()) {
-    return Usage(program, absl::StrCat("--scopes is required: one or more of ", access::ValidScopeNames()));
-  }
-  absl::StatusOr<access::ScopeSet> scopes = access::ParseScopes(absl::GetFlag(FLAGS_scopes));
-  if (!scopes.ok()) return Usage(program, absl::StrCat("--scopes: ", scopes.status().message()));
-  store::ApiKeyRow row;
-  row.name = name;
-  row.scopes = access::FormatScopes(*scopes);
-  row.created = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));
+  access::NewKeySpec spec;
+  spec.name = absl::GetFlag(FLAGS_name);
+  spec.scopes = absl::GetFlag(FLAGS_scopes);
   if (const std::string e = absl::GetFlag(FLAGS_expires_in); !e.empty()) {
     absl::StatusOr<absl::Duration> d = ParseExpiresIn(e);
     if (!d.ok()) return Usage(program, d.status().message());
-    row.expires = row.created + *d;
+    spec.expires_in = *d;
   }
-  absl::StatusOr<std::optional<std::int64_t>> q =
-      ParseQuota(kQuotaFlags[0], absl::GetFlag(FLAGS_quota_candidates_per_hour));
-  if (!q.ok()) return Usage(program, q.status().message());
-  row.quota_candidates_per_hour = *q;
-  q = ParseQuota(kQuotaFlags[1], absl::GetFlag(FLAGS_quota_concurrent_streams));
-  if (!q.ok()) return Usage(program, q.status().message());
-  row.quota_concurrent_streams = *q;
-  q = ParseQuota(kQuotaFlags[2], absl::GetFlag(FLAGS_quota_watches));
-  if (!q.ok()) return Usage(program, q.status().message());
-  row.quota_watches = *q;
-
+  std::optional<std::int64_t>* quotas[] = {&spec.quota_candidates_per_hour, &spec.quota_concurrent_streams,
+                                           &spec.quota_watches};
+  const std::int64_t values[] = {absl::GetFlag(FLAGS_quota_candidates_per_hour),
+                                 absl::GetFlag(FLAGS_quota_concurrent_streams), absl::GetFlag(FLAGS_quota_watches)};
+  for (int i = 0; i < 3; ++i) {
+    // Only a flag given here (other than its default) is the key's own; left out, the key takes the server's
+    // default at each call.
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(kQuotaFlags[i]);
+    if (flag != nullptr && flag->CurrentValue() != flag->DefaultValue()) *quotas[i] = values[i];
+  }
   absl::StatusOr<std::unique_ptr<store::Store>> store = OpenKeysStore(argc, argv);
   if (!store.ok()) return StoreFailed(store.status().message());
-  // An id taken already (1 in 36^8 per key held): another id, a few times.
-  absl::StatusOr<access::GeneratedApiKey> key;
-  absl::Status created;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    key = access::GenerateApiKey();
-    if (!key.ok()) return StoreFailed(key.status().message());
-    row.id = key->id;
-    row.hash = key->hash;
-    created = (*store)->CreateApiKey(row);
-    if (!absl::IsAlreadyExists(created)) break;
+  absl::StatusOr<access::CreatedKey> created = access::CreateKey(**store, spec, absl::Now());
+  if (!created.ok()) {
+    // The spec's faults are the flags': "name: ..." is --name's.
+    if (absl::IsInvalidArgument(created.status()))
+      return Usage(program, absl::StrCat("--", created.status().message()));
+    return StoreFailed(created.status().message());
   }
-  if (!created.ok()) return StoreFailed(created.message());
+  const store::ApiKeyRow& row = created->row;
   std::printf(
       "API key created. Copy it now: it will not be shown again (only its hash is stored).\n"
       "\n"
@@ -220,7 +196,7 @@ int Create(int argc, char** argv, const std::string& program) {
       "expires:  %s\n"
       "quotas:   %s\n"
       "Clients send it as the metadata 'authorization: Bearer <key>'.\n",
-      key->key.c_str(), row.id.c_str(), Printable(row.name).c_str(), row.scopes.c_str(),
+      created->key.c_str(), row.id.c_str(), Printable(row.name).c_str(), row.scopes.c_str(),
       row.expires.has_value() ? When(*row.expires).c_str() : "never", Quotas(row).c_str());
   return 0;
 }
@@ -275,18 +251,9 @@ int List(int argc, char** argv, const std::string& program) {
 
 int Revoke(int argc, char** argv, const std::string& program, const std::vector<std::string>& positional) {
   if (positional.size() != 2) return Usage(program, "give the id of the key to revoke (squatstreamd keys list)");
-  std::string id = positional[1];
-  // The whole key pasted, or sqs_<id>: the id in it (the key itself is never repeated).
-  if (access::IsWellFormedApiKey(id)) {
-    id = id.substr(access::kApiKeyPrefix.size(), access::kApiKeyIdLength);
-  } else if (absl::StartsWith(id, std::string(access::kApiKeyPrefix))) {
-    id = id.substr(access::kApiKeyPrefix.size());
-  }
-  bool well_formed = id.size() == access::kApiKeyIdLength;
-  for (char c : id) well_formed = well_formed && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
-  if (!well_formed) {
-    return Usage(program, "an API key id is 8 lowercase letters or digits (squatstreamd keys list shows them)");
-  }
+  absl::StatusOr<std::string> parsed = access::ParseKeyId(positional[1]);
+  if (!parsed.ok()) return Usage(program, parsed.status().message());
+  const std::string& id = *parsed;
   absl::StatusOr<std::unique_ptr<store::Store>> store = OpenKeysStore(argc, argv);
   if (!store.ok()) return StoreFailed(store.status().message());
   const absl::Time now = absl::FromUnixMillis(absl::ToUnixMillis(absl::Now()));

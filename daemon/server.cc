@@ -24,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "asio/post.hpp"
+#include "daemon/tls.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -32,6 +33,7 @@
 #include "permute/unicode.h"
 #include "prometheus/exposer.h"
 #include "prometheus/registry.h"
+#include "service/access_service.h"
 #include "service/enrichment_service.h"
 #include "service/metrics.h"
 #include "service/watch_service.h"
@@ -118,6 +120,10 @@ struct Server::Parts {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   service::Metrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
+  // Declared before everything that asks them, so destroyed after: the limits (the stages and the quotas ask
+  // them), then who may call (every handler asks its Gatekeeper).
+  std::unique_ptr<LimitsSide> limits;
+  std::unique_ptr<AccessSide> access;
   std::unique_ptr<workers::Executor> executor;
   std::unique_ptr<workers::Executor> cpu_executor;
   // Every stage (destroyed before the executor: their timers, strands and sockets live on its io_context).
@@ -133,6 +139,7 @@ struct Server::Parts {
   workers::HostLookup host_lookup;  // the DNS stage's resolver, for the webhooks' hosts (none when simulated)
   std::unique_ptr<WatchSide> watch;
   std::unique_ptr<service::WatchService> watch_service;
+  std::unique_ptr<service::AccessService> access_service;
   std::unique_ptr<grpc::Server> server;
   // The watch side's health, reported from its threads: kept here until the server exists, then set on it.
   Mutex health_mu;
@@ -250,6 +257,13 @@ Server::~Server() {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& options) {
   if (absl::Status valid = options.Validate(); !valid.ok()) return valid;
+  // The TLS files are checked before anything starts: a bad one stops the start with a line naming its flag.
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = MakeServerCredentials();
+  if (!credentials.ok()) return credentials.status();
+  if (const std::string warning = ExposureWarning(options.grpc_address, TlsEnabled(), options.access.api_keys);
+      !warning.empty()) {
+    std::fprintf(stderr, "squatstreamd: %s\n", warning.c_str());
+  }
   permute::PreloadTables();  // so that the first stream does not pay for them
 
   std::unique_ptr<Server> s(new Server());
@@ -263,14 +277,31 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   p.exposer->RegisterCollectable(p.registry);
   s->metrics_port_ = p.exposer->GetListeningPorts().empty() ? 0 : p.exposer->GetListeningPorts().front();
 
+  // The limits every replica shares (Redis), or this process's; then who may call: the stages and the quotas
+  // ask them.
+  absl::StatusOr<std::unique_ptr<LimitsSide>> limits = LimitsSide::Start(options.shared_limits, *p.registry);
+  if (!limits.ok()) return limits.status();
+  p.limits = *std::move(limits);
+  absl::StatusOr<std::unique_ptr<AccessSide>> access = AccessSide::Start(
+      options.access, options.watch.store, p.limits->rate_limiter(), p.limits->concurrency_limiter(), *p.registry);
+  if (!access.ok()) return access.status();
+  p.access = *std::move(access);
+
   p.executor = std::make_unique<workers::Executor>(options.worker_threads);
-  if (absl::Status st = RegisterEnrichers(options, p); !st.ok()) return st;
+  {
+    // The stages ask the shared limiters with Redis (a registry's rate and places, a mail exchanger's rate, an
+    // address's connections, the registration answers); without it, their own bookkeeping.
+    ServerOptions staged = options;
+    staged.stages.Get<workers::net::SharedLimits>() = p.limits->stage_limits();
+    if (absl::Status st = RegisterEnrichers(staged, p); !st.ok()) return st;
+  }
   p.cpu_executor = std::make_unique<workers::Executor>(options.cpu_threads);
   s->context_.executor = p.executor.get();
   s->context_.cpu_executor = p.cpu_executor.get();
   s->context_.enrichers = &p.enrichers;
   s->context_.limits = options.limits;
   s->context_.metrics = &p.metrics;
+  s->context_.gatekeeper = &p.access->gatekeeper();
   p.budget = std::make_unique<MemoryBudget>(options.memory_budget_bytes,
                                             static_cast<std::size_t>(options.limits.max_concurrent_streams),
                                             options.limits.request.default_max_candidates,
@@ -303,6 +334,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       return side.status();
     }
   }
+  p.access_service = std::make_unique<service::AccessService>(s->context_, p.access->store());
   p.watch_service =
       std::make_unique<service::WatchService>(s->context_, [&p]() -> absl::StatusOr<watch::WatchManager*> {
         if (p.watch == nullptr) {
@@ -325,9 +357,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   // No SO_REUSEPORT (gRPC sets it by default): a second server on a taken port would start and the kernel
   // would split the connections between the two, so that a forgotten server answers part of the requests.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options.grpc_address, grpc::InsecureServerCredentials(), &s->grpc_port_);
+  builder.AddListeningPort(options.grpc_address, *credentials, &s->grpc_port_);
   builder.RegisterService(p.service.get());
   builder.RegisterService(p.watch_service.get());
+  builder.RegisterService(p.access_service.get());
   p.server = builder.BuildAndStart();
   if (p.server == nullptr || s->grpc_port_ == 0) {
     return absl::UnavailableError(
@@ -397,6 +430,8 @@ void Server::Shutdown(absl::Duration grace) {
   if (p.cpu_executor != nullptr) p.cpu_executor->Join();
   if (p.executor != nullptr) p.executor->Join();
   p.cpu_executor.reset();
+  // The heartbeat of the shared limits last: this replica leaves the replicas' set once nothing asks.
+  if (p.limits != nullptr) p.limits->Stop();
   // The I/O executor's io_context stays until the Parts go: the stages' sockets, timers and strands are
   // destroyed before it, in member order.
   // The exposer keeps serving /metrics until the Server is destroyed: its web server (civetweb) takes up to

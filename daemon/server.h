@@ -16,6 +16,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "daemon/access_side.h"
+#include "daemon/limits_side.h"
 #include "daemon/watch_side.h"
 #include "service/service_context.h"
 #include "squatstream/v1/squatstream.pb.h"
@@ -49,6 +51,10 @@ struct ServerOptions {
   // The watch side (its store, scheduler and deliverer); its store "" keeps none, as tests that start a server
   // in-process do unless they test watches. squatstreamd's --store defaults to kDefaultStore.
   WatchOptions watch;
+  // Who may call and how much (--auth, --quota_*): the keys live in `watch.store`.
+  AccessOptions access;
+  // Where the limits shared by every replica are kept (--redis_*): in this process without Redis.
+  LimitsOptions shared_limits;
 
   // Checks the settings that are the server's (threads, limits, the budget against the streams it must
   // hold, stub rates); INVALID_ARGUMENT naming the fault. Start calls it; so do the flags.

@@ -58,7 +58,22 @@ std::function<void()> Admission::GenerationDone() const {
   };
 }
 
+absl::Status Admission::TakeQuota(const access::Caller& caller, std::int64_t candidates,
+                                  std::function<std::int64_t()> used) {
+  if (context_.gatekeeper == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<access::StreamQuota>> quota = context_.gatekeeper->AdmitStream(caller, candidates);
+  if (!quota.ok()) return quota.status();
+  quota_ = *std::move(quota);
+  quota_used_ = std::move(used);
+  return absl::OkStatus();
+}
+
 void Admission::Release() {
+  if (quota_ != nullptr) {
+    quota_->Settle(quota_used_ ? quota_used_() : 0);
+    quota_.reset();  // the place and the unused candidates go back
+    quota_used_ = nullptr;
+  }
   if (granted_slots_ > 0) {
     const std::size_t returned = granted_running_ - running_left_->exchange(0);
     context_.budget->Release(granted_slots_ - returned);

@@ -38,6 +38,11 @@ class Admission {
   // RESOURCE_EXHAUSTED naming the budget when it does not fit now (or could never fit, however idle the
   // server). After TakeSlot.
   absl::Status TakeGrant(const MemoryBudget::Generation& generation, std::size_t buffer_need);
+  // The caller's quotas (access/gatekeeper.h) for a stream that may look up `candidates`: RESOURCE_EXHAUSTED
+  // naming the quota when the caller's key reached one (nothing taken); nothing to take for an anonymous caller.
+  // `used` says, when the stream ends, how many it looked up (the rest of the reservation goes back). After
+  // TakeSlot.
+  absl::Status TakeQuota(const access::Caller& caller, std::int64_t candidates, std::function<std::int64_t()> used);
   // The registry entry the drain cuts: UNAVAILABLE when the drain began since TakeSlot (registering
   // nothing). After TakeGrant.
   absl::Status Register(CuttableStream* stream);
@@ -48,7 +53,7 @@ class Admission {
   // (the pipeline may call it after the stream finished). Valid after TakeGrant; outlives the Admission.
   std::function<void()> GenerationDone() const;
 
-  // Gives the grant and then the slot back (a stream admitted in between finds the grant back). Before the
+  // Gives the quota, the grant and then the slot back (a stream admitted in between finds the grant back). Before the
   // stream's status leaves, so that a client that starts its next stream at once finds the slot free.
   // Idempotent.
   void Release();
@@ -65,6 +70,8 @@ class Admission {
   // What of granted_running_ the stream still holds: GenerationDone returns it early.
   std::shared_ptr<std::atomic<std::size_t>> running_left_;
   CuttableStream* registered_ = nullptr;
+  std::unique_ptr<access::StreamQuota> quota_;
+  std::function<std::int64_t()> quota_used_;
 };
 
 }  // namespace squatstream::service

@@ -7,6 +7,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "permute/permutations.h"
+#include "service/call_access.h"
 #include "service/request.h"
 #include "service/status.h"
 #include "service/stream_start.h"
@@ -43,10 +44,12 @@ EnrichDomainReactor::EnrichDomainReactor(ServiceContext& context, grpc::Callback
 }
 
 absl::Status EnrichDomainReactor::Begin(const grpc::ByteBuffer& serialized) {
+  absl::StatusOr<access::Caller> caller = AdmitCall(context_, *call_, access::Scope::kScan, "EnrichDomain");
+  if (!caller.ok()) return caller.status();
   if (absl::Status s = admission_.TakeSlot(); !s.ok()) return s;
   absl::StatusOr<v1::EnrichDomainRequest> request = DecodeRequest(serialized);
   if (!request.ok()) return request.status();
-  return StartStream(context_, admission_, *request, *this, this, drain_);
+  return StartStream(context_, admission_, *caller, *request, *this, this, drain_);
 }
 
 void EnrichDomainReactor::Frame(const std::vector<std::string>& records, const v1::Progress& progress) {

@@ -4,6 +4,7 @@
 
 #include "asio/post.hpp"
 #include "grpcpp/impl/codegen/proto_utils.h"
+#include "service/call_access.h"
 #include "service/enrich_domain_reactor.h"
 #include "service/request.h"
 #include "service/status.h"
@@ -23,6 +24,13 @@ grpc::ServerUnaryReactor* EnrichmentService::ClassifyDomain(grpc::CallbackServer
   m.started->Increment();
   m.msg_received->Increment();
   grpc::ServerUnaryReactor* reactor = call->DefaultReactor();
+  if (absl::StatusOr<access::Caller> caller = AdmitCall(context_, *call, access::Scope::kClassify, "ClassifyDomain");
+      !caller.ok()) {
+    m.handled[static_cast<std::size_t>(caller.status().code()) % kGrpcCodeCount]->Increment();
+    m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   // A target not in the cache generates all of its permutations (milliseconds): on the CPU executor, not on one
   // of gRPC's threads. `request` and `response` stay valid until the reactor finishes.
   asio::post(context_.cpu_executor->context(),

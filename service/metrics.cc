@@ -76,6 +76,10 @@ Metrics RegisterMetrics(prometheus::Registry& registry) {
            {"Annotate", "unary", &w.annotate}}) {
     add_method(name, type, *g, "squatstream.v1.WatchService");
   }
+  AccessServiceMetrics& a = m.access_service;
+  add_method("CreateApiKey", "unary", a.create_api_key, "squatstream.v1.AccessService");
+  add_method("ListApiKeys", "unary", a.list_api_keys, "squatstream.v1.AccessService");
+  add_method("RevokeApiKey", "unary", a.revoke_api_key, "squatstream.v1.AccessService");
   auto& cache = prometheus::BuildCounter()
                     .Name("squatstream_classify_cache_lookups_total")
                     .Help("ClassifyDomain calls by whether the target's permutations were cached (hit) or generated.")

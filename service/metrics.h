@@ -35,10 +35,16 @@ struct WatchServiceMetrics {
       list_observations, stream_events, annotate;
 };
 
+// squatstream.v1.AccessService's methods.
+struct AccessServiceMetrics {
+  GrpcMethodMetrics create_api_key, list_api_keys, revoke_api_key;
+};
+
 struct Metrics {
   GrpcMethodMetrics enrich_domain;
   GrpcMethodMetrics classify_domain;
   WatchServiceMetrics watch_service;
+  AccessServiceMetrics access_service;
   prometheus::Counter* classify_cache_hits = nullptr;    // ClassifyDomain calls whose target was cached
   prometheus::Counter* classify_cache_misses = nullptr;  // ... and those that generated its permutations
   pipeline::PipelineMetrics pipeline;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "access/gatekeeper.h"
 #include "pipeline/classifier_cache.h"
 #include "pipeline/enrich_pipeline.h"
 #include "pipeline/stages.h"
@@ -43,6 +44,7 @@ struct ServiceContext {
   std::atomic<std::uint64_t> streams_admitted{0};  // streams that got a slot, ever (for idle memory release)
   StreamRegistry streams;                          // the streams in progress; draining on shutdown
   MemoryBudget* budget = nullptr;                  // what all streams together may hold; set by the server
+  access::Gatekeeper* gatekeeper = nullptr;        // who may call, and their quotas; null: anyone, no quota
 };
 
 }  // namespace squatstream::service

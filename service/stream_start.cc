@@ -1,6 +1,7 @@
 #include "service/stream_start.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "permute/permutations.h"
@@ -8,9 +9,9 @@
 
 namespace squatstream::service {
 
-absl::Status StartStream(ServiceContext& context, Admission& admission, const v1::EnrichDomainRequest& request,
-                         pipeline::StreamTransport& transport, CuttableStream* stream,
-                         std::optional<pipeline::StreamDrain>& drain) {
+absl::Status StartStream(ServiceContext& context, Admission& admission, const access::Caller& caller,
+                         const v1::EnrichDomainRequest& request, pipeline::StreamTransport& transport,
+                         CuttableStream* stream, std::optional<pipeline::StreamDrain>& drain) {
   absl::StatusOr<StreamSpec> spec = ParseRequest(request, context.limits.request);
   if (!spec.ok()) return spec.status();
   absl::StatusOr<pipeline::StagePlan> stages = context.enrichers->Plan(spec->enrichers);
@@ -19,6 +20,16 @@ absl::Status StartStream(ServiceContext& context, Admission& admission, const v1
   // grant charges what they hold) and as many buffer slots as it can use, if they are free.
   pipeline::PipelineOptions pipeline_options = context.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
+  // The caller's hourly quota is charged the cap now; what the stream did not look up goes back at its end.
+  auto looked_up = std::make_shared<std::weak_ptr<pipeline::EnrichPipeline>>();  // set once the pipeline exists
+  if (absl::Status s = admission.TakeQuota(caller, static_cast<std::int64_t>(candidates),
+                                           [looked_up]() -> std::int64_t {
+                                             const auto p = looked_up->lock();
+                                             return p ? static_cast<std::int64_t>(p->enriched()) : 0;
+                                           });
+      !s.ok()) {
+    return s;
+  }
   pipeline::StreamWork work;
   std::size_t generators_bytes = 0;  // what the Generators hold before they run (each input's own state)
   for (permute::ParsedDomain& domain : spec->domains) {
@@ -44,6 +55,7 @@ absl::Status StartStream(ServiceContext& context, Admission& admission, const v1
   work.generation_done = admission.GenerationDone();
   auto pipeline = pipeline::EnrichPipeline::Create(context.executor->context(), context.cpu_executor->context(),
                                                    std::move(work), pipeline_options, context.metrics->pipeline);
+  *looked_up = pipeline;
   // Before the registry can reach it: a drain's CutAll may cut the stream as soon as it is registered.
   drain.emplace(pipeline, context.executor->context(), context.limits.max_batch_records, context.metrics->pipeline,
                 transport, context.limits.max_batch_bytes, context.limits.progress_interval);

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "absl/status/status.h"
+#include "access/gatekeeper.h"
 #include "pipeline/stream_drain.h"
 #include "service/admission.h"
 #include "service/service_context.h"
@@ -19,9 +20,10 @@ namespace squatstream::service {
 // After admission.TakeSlot: on OK the pipeline runs and *drain is set (the caller then calls drain->Start());
 // else the status says why the request is refused and nothing runs (*drain stays empty). `transport` and
 // `stream` (the registry's handle on the caller) outlive the drain.
-absl::Status StartStream(ServiceContext& context, Admission& admission, const v1::EnrichDomainRequest& request,
-                         pipeline::StreamTransport& transport, CuttableStream* stream,
-                         std::optional<pipeline::StreamDrain>& drain);
+// `caller` is charged the stream's quotas (an anonymous one, as a watch's scan is, nothing).
+absl::Status StartStream(ServiceContext& context, Admission& admission, const access::Caller& caller,
+                         const v1::EnrichDomainRequest& request, pipeline::StreamTransport& transport,
+                         CuttableStream* stream, std::optional<pipeline::StreamDrain>& drain);
 
 }  // namespace squatstream::service
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "permute/domain.h"
+#include "service/call_access.h"
 #include "service/metrics.h"
 #include "service/request.h"
 #include "service/status.h"
@@ -78,13 +79,16 @@ absl::Status CheckEnums(const Values& values, bool (*valid)(int), const char* fi
   return absl::OkStatus();
 }
 
-// Runs one call, counting it: started, its status, its time, the request received and (unary) the answer sent.
+// Runs one call of a caller allowed `scope` (service/call_access.h), counting it: started, its status, its
+// time, the request received and (unary) the answer sent.
 template <typename Call>
-grpc::Status Counted(const GrpcMethodMetrics& m, bool unary, Call&& call) {
+grpc::Status Counted(ServiceContext& context, const grpc::ServerContext& server_call, access::Scope scope,
+                     std::string_view method, const GrpcMethodMetrics& m, bool unary, Call&& call) {
   const auto started = std::chrono::steady_clock::now();
   m.started->Increment();
   m.msg_received->Increment();
-  grpc::Status status = call();
+  absl::StatusOr<access::Caller> caller = AdmitCall(context, server_call, scope, method);
+  grpc::Status status = caller.ok() ? call(*caller) : ToGrpcStatus(caller.status());
   if (unary && status.ok()) m.msg_sent->Increment();
   m.handled[static_cast<std::size_t>(status.error_code()) % kGrpcCodeCount]->Increment();
   m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
@@ -93,14 +97,20 @@ grpc::Status Counted(const GrpcMethodMetrics& m, bool unary, Call&& call) {
 
 }  // namespace
 
-grpc::Status WatchService::DoCreateWatch(grpc::ServerContext*, const v1::CreateWatchRequest* request,
-                                         v1::Watch* response) {
+grpc::Status WatchService::DoCreateWatch(const access::Caller& caller, grpc::ServerContext*,
+                                         const v1::CreateWatchRequest* request, v1::Watch* response) {
   absl::StatusOr<permute::ParsedDomain> domain = ParseWatchDomain(request->domain());
   if (!domain.ok()) return ToGrpcStatus(domain.status());
   if (absl::Status s = CheckScan(context_, domain->ascii, request->settings()); !s.ok()) return ToGrpcStatus(s);
   absl::StatusOr<watch::WatchManager*> manager = manager_();
   if (!manager.ok()) return ToGrpcStatus(manager.status());
-  absl::StatusOr<v1::Watch> created = (*manager)->Create(domain->ascii, domain->unicode, request->settings());
+  const std::string owner = caller.key ? caller.key->id : "";
+  if (caller.key) {
+    absl::StatusOr<std::int64_t> owned = (*manager)->CountOwnedBy(owner);
+    if (!owned.ok()) return ToGrpcStatus(owned.status());
+    if (absl::Status s = context_.gatekeeper->AdmitWatch(caller, *owned); !s.ok()) return ToGrpcStatus(s);
+  }
+  absl::StatusOr<v1::Watch> created = (*manager)->Create(domain->ascii, domain->unicode, request->settings(), owner);
   if (!created.ok()) return ToGrpcStatus(created.status());
   *response = *std::move(created);
   return grpc::Status::OK;
@@ -236,54 +246,63 @@ grpc::Status WatchService::DoAnnotate(grpc::ServerContext*, const v1::AnnotateRe
 // Each call counted as EnrichmentService's are (grpc_server_* with grpc_service="squatstream.v1.WatchService").
 grpc::Status WatchService::CreateWatch(grpc::ServerContext* call, const v1::CreateWatchRequest* request,
                                        v1::Watch* response) {
-  return Counted(context_.metrics->watch_service.create_watch, true,
-                 [&] { return DoCreateWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "CreateWatch",
+                 context_.metrics->watch_service.create_watch, true,
+                 [&](const access::Caller& caller) { return DoCreateWatch(caller, call, request, response); });
 }
 
 grpc::Status WatchService::GetWatch(grpc::ServerContext* call, const v1::GetWatchRequest* request,
                                     v1::Watch* response) {
-  return Counted(context_.metrics->watch_service.get_watch, true, [&] { return DoGetWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "GetWatch", context_.metrics->watch_service.get_watch,
+                 true, [&](const access::Caller&) { return DoGetWatch(call, request, response); });
 }
 
 grpc::Status WatchService::ListWatches(grpc::ServerContext* call, const v1::ListWatchesRequest* request,
                                        v1::ListWatchesResponse* response) {
-  return Counted(context_.metrics->watch_service.list_watches, true,
-                 [&] { return DoListWatches(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "ListWatches",
+                 context_.metrics->watch_service.list_watches, true,
+                 [&](const access::Caller&) { return DoListWatches(call, request, response); });
 }
 
 grpc::Status WatchService::UpdateWatch(grpc::ServerContext* call, const v1::UpdateWatchRequest* request,
                                        v1::Watch* response) {
-  return Counted(context_.metrics->watch_service.update_watch, true,
-                 [&] { return DoUpdateWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "UpdateWatch",
+                 context_.metrics->watch_service.update_watch, true,
+                 [&](const access::Caller&) { return DoUpdateWatch(call, request, response); });
 }
 
 grpc::Status WatchService::DeleteWatch(grpc::ServerContext* call, const v1::DeleteWatchRequest* request,
                                        v1::DeleteWatchResponse* response) {
-  return Counted(context_.metrics->watch_service.delete_watch, true,
-                 [&] { return DoDeleteWatch(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "DeleteWatch",
+                 context_.metrics->watch_service.delete_watch, true,
+                 [&](const access::Caller&) { return DoDeleteWatch(call, request, response); });
 }
 
 grpc::Status WatchService::ScanWatchNow(grpc::ServerContext* call, const v1::ScanWatchNowRequest* request,
                                         v1::Watch* response) {
-  return Counted(context_.metrics->watch_service.scan_watch_now, true,
-                 [&] { return DoScanWatchNow(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "ScanWatchNow",
+                 context_.metrics->watch_service.scan_watch_now, true,
+                 [&](const access::Caller&) { return DoScanWatchNow(call, request, response); });
 }
 
 grpc::Status WatchService::ListObservations(grpc::ServerContext* call, const v1::ListObservationsRequest* request,
                                             v1::ListObservationsResponse* response) {
-  return Counted(context_.metrics->watch_service.list_observations, true,
-                 [&] { return DoListObservations(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "ListObservations",
+                 context_.metrics->watch_service.list_observations, true,
+                 [&](const access::Caller&) { return DoListObservations(call, request, response); });
 }
 
 grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::StreamEventsRequest* request,
                                         grpc::ServerWriter<v1::WatchEvent>* writer) {
-  return Counted(context_.metrics->watch_service.stream_events, false,
-                 [&] { return DoStreamEvents(call, request, writer); });
+  return Counted(context_, *call, access::Scope::kWatchRead, "StreamEvents",
+                 context_.metrics->watch_service.stream_events, false,
+                 [&](const access::Caller&) { return DoStreamEvents(call, request, writer); });
 }
 
 grpc::Status WatchService::Annotate(grpc::ServerContext* call, const v1::AnnotateRequest* request,
                                     v1::Observation* response) {
-  return Counted(context_.metrics->watch_service.annotate, true, [&] { return DoAnnotate(call, request, response); });
+  return Counted(context_, *call, access::Scope::kWatchWrite, "Annotate", context_.metrics->watch_service.annotate,
+                 true, [&](const access::Caller&) { return DoAnnotate(call, request, response); });
 }
 
 }  // namespace squatstream::service

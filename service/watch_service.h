@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "absl/status/statusor.h"
+#include "access/gatekeeper.h"
 #include "service/service_context.h"
 #include "squatstream/v1/watch.grpc.pb.h"
 #include "watch/watch_manager.h"
@@ -42,7 +43,8 @@ class WatchService final : public v1::WatchService::Service {
 
  private:
   // The calls themselves; the overrides above count them (grpc_server_* metrics) around these.
-  grpc::Status DoCreateWatch(grpc::ServerContext* call, const v1::CreateWatchRequest* request, v1::Watch* response);
+  grpc::Status DoCreateWatch(const access::Caller& caller, grpc::ServerContext* call,
+                             const v1::CreateWatchRequest* request, v1::Watch* response);
   grpc::Status DoGetWatch(grpc::ServerContext* call, const v1::GetWatchRequest* request, v1::Watch* response);
   grpc::Status DoListWatches(grpc::ServerContext* call, const v1::ListWatchesRequest* request,
                              v1::ListWatchesResponse* response);

@@ -82,7 +82,7 @@ absl::Status WatchManager::CheckSettings(const v1::WatchSettings& settings) cons
 }
 
 absl::StatusOr<v1::Watch> WatchManager::Create(const std::string& domain_ascii, const std::string& domain_unicode,
-                                               v1::WatchSettings settings) {
+                                               v1::WatchSettings settings, const std::string& owner_key_id) {
   if (settings.interval_seconds() == 0) {
     settings.set_interval_seconds(static_cast<std::uint64_t>(absl::ToInt64Seconds(options_.default_interval)));
   }
@@ -91,6 +91,7 @@ absl::StatusOr<v1::Watch> WatchManager::Create(const std::string& domain_ascii, 
   row.domain = domain_ascii;
   row.domain_unicode = domain_unicode;
   row.settings = std::move(settings);
+  row.owner_key_id = owner_key_id;
   row.created = absl::Now();
   row.next_scan = row.created;
   absl::StatusOr<store::WatchRow> created = store_.CreateWatch(row);
@@ -102,6 +103,10 @@ absl::StatusOr<v1::Watch> WatchManager::Create(const std::string& domain_ascii, 
   }
   if (scheduler_ != nullptr) scheduler_->Wake();
   return ToProto(*created);
+}
+
+absl::StatusOr<std::int64_t> WatchManager::CountOwnedBy(const std::string& key_id) {
+  return store_.CountWatchesOwnedBy(key_id);
 }
 
 absl::StatusOr<v1::Watch> WatchManager::Get(const std::string& domain) {

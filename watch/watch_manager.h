@@ -40,7 +40,9 @@ class WatchManager {
   WatchManager(store::Store& store, Scheduler* scheduler, WatchManagerOptions options);
 
   absl::StatusOr<v1::Watch> Create(const std::string& domain_ascii, const std::string& domain_unicode,
-                                   v1::WatchSettings settings);
+                                   v1::WatchSettings settings, const std::string& owner_key_id = "");
+  // How many watches the API key `key_id` created (its watch quota counts them).
+  absl::StatusOr<std::int64_t> CountOwnedBy(const std::string& key_id);
   absl::StatusOr<v1::Watch> Get(const std::string& domain);
   absl::StatusOr<v1::ListWatchesResponse> List(const v1::ListWatchesRequest& request);
   // `mask`: WatchSettings field names; empty: those set in `settings`. An interval change reschedules the next

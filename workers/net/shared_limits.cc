@@ -35,7 +35,16 @@ class LocalRateLimiter final : public RateLimiter {
   explicit LocalRateLimiter(std::function<absl::Time()> now) : now_(std::move(now)) {}
 
   RateDecision Take(std::string_view key, std::int64_t limit, absl::Duration period, std::int64_t cost) override {
-    if (cost <= 0) return {.allowed = true};
+    if (cost == 0) return {.allowed = true};
+    if (cost < 0) {  // units given back (a reservation's unused part): never beyond a full budget
+      if (limit <= 0 || period <= absl::ZeroDuration() || period == absl::InfiniteDuration()) return {.allowed = true};
+      const absl::int128 period_ns = absl::ToInt64Nanoseconds(period);
+      const absl::int128 now = static_cast<absl::int128>(absl::ToUnixNanos(now_())) * limit;
+      MutexLock lock(mu_);
+      auto it = tat_.find(absl::string_view(key.data(), key.size()));
+      if (it != tat_.end()) it->second.tat = std::max(now, it->second.tat + period_ns * cost);
+      return {.allowed = true};
+    }
     if (limit <= 0 || period <= absl::ZeroDuration() || period == absl::InfiniteDuration() || cost > limit) {
       return {.allowed = false, .retry_after = absl::InfiniteDuration()};
     }

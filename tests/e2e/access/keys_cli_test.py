@@ -101,10 +101,10 @@ def exercise(binary, store, files=None):
 def usage_errors(binary, store):
     cases = [
         (["create", "--store=" + store, "--name=x", "--scopes=scan,bogus"], "unknown scope 'bogus'"),
-        (["create", "--store=" + store, "--name=x"], "--scopes is required"),
-        (["create", "--store=" + store, "--scopes=scan"], "--name is required"),
+        (["create", "--store=" + store, "--name=x"], "--scopes: required"),
+        (["create", "--store=" + store, "--scopes=scan"], "--name: required"),
         (["create", "--store=" + store, "--name=x", "--scopes=scan", "--expires_in=soon"], "--expires_in=soon"),
-        (["create", "--store=" + store, "--name=x", "--scopes=scan", "--quota_watches=-1"], "--quota_watches=-1"),
+        (["create", "--store=" + store, "--name=x", "--scopes=scan", "--quota_watches=-1"], "--quota_watches: -1 is not a quota"),
         (["create", "--store=" + store, "--name=x", "--scopes=scan", "--format=json"], "unknown flag --format"),
         (["list", "--store=" + store, "--formt=json"], "did you mean --format?"),
         (["list", "--store=" + store, "--format=yaml"], "--format=yaml"),
