@@ -3,15 +3,26 @@
 // Redis runs go through access/redis_limits.h (EVALSHA of the Lua scripts, one connection guarded by a mutex)
 // to a redis-server this program starts on a free loopback port (tests/peers/redis_server.h); Threads(2) shows
 // the one connection shared by two callers. The in-process numbers are workers/net's MakeLocal* limiters.
+// BM_Call*: what access/ costs one stream beside the unauthenticated path, in the same run — the Gatekeeper's
+// Admit (the key's hash and lookup in a KeyBook of 100 keys over SQLite, the scope) and AdmitStream (a place
+// among the key's streams and its cap reserved from the hourly quota), then the stream's end (the unused
+// candidates given back, the place released): with --auth=none, and with a key over the in-process and the
+// Redis limiters.
 #include <benchmark/benchmark.h>
+#include <stdlib.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
+#include "access/gatekeeper.h"
+#include "access/key_admin.h"
+#include "access/key_book.h"
 #include "access/redis_client.h"
 #include "access/redis_limits.h"
 #include "prometheus/registry.h"
+#include "store/sqlite_store.h"
 #include "tests/peers/redis_server.h"
 #include "workers/net/shared_limits.h"
 
@@ -94,6 +105,73 @@ void BM_RedisCacheGet(benchmark::State& state) {
 }
 BENCHMARK(BM_RedisCacheGet)->Threads(1)->UseRealTime();
 
+// The keys' store and book of the BM_Call* runs: 100 keys, the one asked in the middle of them.
+struct KeysFixture {
+  std::string dir;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<KeyBook> book;
+  std::string authorization;
+};
+KeysFixture* made_keys = nullptr;  // for the cleanup in main: only when a BM_Call* run made them
+KeysFixture& Keys() {
+  static KeysFixture keys = [] {
+    KeysFixture k;
+    char dir[] = "/tmp/squatstream-limits-bench-XXXXXX";
+    if (mkdtemp(dir) == nullptr) std::abort();
+    k.dir = dir;
+    k.store = *store::OpenSqliteStore(k.dir + "/keys.db");
+    for (int i = 0; i < 100; ++i) {
+      NewKeySpec spec;
+      spec.name = "key-" + std::to_string(i);
+      spec.scopes = "scan";
+      spec.quota_candidates_per_hour = 1'000'000'000'000;
+      absl::StatusOr<CreatedKey> created = CreateKey(*k.store, spec, absl::Now());
+      if (!created.ok()) std::abort();
+      if (i == 50) k.authorization = "Bearer " + created->key;
+    }
+    k.book = std::make_unique<KeyBook>(k.store.get());
+    if (!k.book->Start().ok()) std::abort();
+    return k;
+  }();
+  made_keys = &keys;
+  return keys;
+}
+
+// One stream's access: admitted, its quotas taken, its end (500 candidates reserved, 300 looked up).
+void OneCall(Gatekeeper& gatekeeper, const std::string& authorization) {
+  absl::StatusOr<Caller> caller = gatekeeper.Admit(authorization, Scope::kScan, "EnrichDomain");
+  if (!caller.ok()) std::abort();
+  absl::StatusOr<std::unique_ptr<StreamQuota>> quota = gatekeeper.AdmitStream(*caller, 500);
+  if (!quota.ok()) std::abort();
+  if (*quota != nullptr) (*quota)->Settle(300);
+}
+
+void BM_CallAnonymous(benchmark::State& state) {
+  prometheus::Registry registry;
+  Gatekeeper gatekeeper(nullptr, QuotaDefaults{}, workers::net::MakeLocalRateLimiter(),
+                        workers::net::MakeLocalConcurrencyLimiter(), "bench", registry);
+  for (auto _ : state) OneCall(gatekeeper, "");
+}
+BENCHMARK(BM_CallAnonymous)->UseRealTime();
+
+void BM_CallKeyLocalLimits(benchmark::State& state) {
+  prometheus::Registry registry;
+  Gatekeeper gatekeeper(Keys().book.get(), QuotaDefaults{}, workers::net::MakeLocalRateLimiter(),
+                        workers::net::MakeLocalConcurrencyLimiter(), "bench", registry);
+  for (auto _ : state) OneCall(gatekeeper, Keys().authorization);
+}
+BENCHMARK(BM_CallKeyLocalLimits)->UseRealTime();
+
+void BM_CallKeyRedisLimits(benchmark::State& state) {
+  const double errors_before = Metrics().errors->Value();
+  prometheus::Registry registry;
+  Gatekeeper gatekeeper(Keys().book.get(), QuotaDefaults{}, Limits()->MakeRateLimiter(),
+                        Limits()->MakeConcurrencyLimiter(), "bench", registry);
+  for (auto _ : state) OneCall(gatekeeper, Keys().authorization);
+  CheckNoError(state, errors_before);
+}
+BENCHMARK(BM_CallKeyRedisLimits)->UseRealTime();
+
 }  // namespace
 }  // namespace squatstream::access
 
@@ -116,5 +194,10 @@ int main(int argc, char** argv) {
   benchmark::Shutdown();
   Limits().reset();
   Server().reset();
+  if (made_keys != nullptr) {
+    made_keys->book.reset();
+    made_keys->store.reset();
+    std::filesystem::remove_all(made_keys->dir);
+  }
   return 0;
 }
