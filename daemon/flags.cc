@@ -34,6 +34,10 @@ const squatstream::daemon::ServerOptions kDefaults;
 ABSL_FLAG(std::string, grpc_address, kDefaults.grpc_address,
           "Address the gRPC server listens on (port 0: any free port).");
 ABSL_FLAG(std::string, metrics_address, kDefaults.metrics_address, "Address of the Prometheus /metrics endpoint.");
+ABSL_FLAG(std::string, health_address, kDefaults.health_address,
+          "Address of a second, plaintext listener serving grpc.health.v1 only (no reflection, no other service), "
+          "its statuses the gRPC server's: for probes that cannot speak TLS (the kubelet's grpc: probes) when "
+          "--tls_cert_file is set. Empty: none.");
 ABSL_FLAG(int, worker_threads, kDefaults.worker_threads,
           "Threads running the I/O executor (lookups, timers, the streams' writes).");
 ABSL_FLAG(int, cpu_threads, kDefaults.cpu_threads,
@@ -171,8 +175,8 @@ base::UsageSpec DaemonUsage() {
       "  squatstreamd --dns_servers=127.0.0.1:5353 --grpc_address=127.0.0.1:50061\n";
   spec.groups = {
       {"Common flags",
-       {"grpc_address", "metrics_address", "dns_servers", "stub_enrichers", "max_candidates", "default_max_candidates",
-        "dns_pacing", "dns_rate_limit", "geo_city_db", "geo_asn_db", "reflection"}},
+       {"grpc_address", "metrics_address", "health_address", "dns_servers", "stub_enrichers", "max_candidates",
+        "default_max_candidates", "dns_pacing", "dns_rate_limit", "geo_city_db", "geo_asn_db", "reflection"}},
       {"Streams and limits",
        {"max_concurrent_streams", "max_inflight_lookups", "memory_budget_mb", "max_batch_records", "max_batch_bytes",
         "batch_window", "fanin_capacity", "classify_cache_targets"}},
@@ -249,6 +253,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonFlags(int argc, char** argv) {
   ServerOptions& s = o.server;
   s.grpc_address = absl::GetFlag(FLAGS_grpc_address);
   s.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  s.health_address = absl::GetFlag(FLAGS_health_address);
   s.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   s.cpu_threads = absl::GetFlag(FLAGS_cpu_threads);
   s.limits.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);

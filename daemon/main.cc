@@ -6,8 +6,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "daemon/flags.h"
 #include "daemon/keys_cli.h"
@@ -40,8 +42,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "squatstreamd: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  std::fprintf(stderr, "squatstreamd: serving gRPC on port %d, metrics on port %d\n", (*server)->grpc_port(),
-               (*server)->metrics_port());
+  // One line (tests and scripts wait for it); the health listener's port at its end when there is one.
+  const std::string health = (*server)->health_port() == 0
+                                 ? ""
+                                 : absl::StrFormat(", health checks (plaintext) on port %d", (*server)->health_port());
+  std::fprintf(stderr, "squatstreamd: serving gRPC on port %d, metrics on port %d%s\n", (*server)->grpc_port(),
+               (*server)->metrics_port(), health.c_str());
 
   // Wait for a stop signal; meanwhile, once a second, give memory back after a burst of streams.
   int signal = 0;

@@ -27,6 +27,7 @@
 #include "daemon/tls.h"
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/server_builder_option.h"
@@ -50,9 +51,9 @@ namespace squatstream::daemon {
 namespace {
 
 // Why a listener could not take `address` (HOST:PORT, [V6]:PORT), tried again with a plain socket so that
-// the message names the cause gRPC only logs: ": 127.0.0.1:50051 is in use (another squatstreamd?)". "" when
-// the address cannot be parsed here or binds now.
-std::string WhyNotBindable(const std::string& address) {
+// the message names the cause gRPC only logs: ": the address is in use (another squatstreamd? ... with
+// --grpc_address)", `flag` naming the listener's flag. "" when the address cannot be parsed here or binds now.
+std::string WhyNotBindable(const std::string& address, const char* flag) {
   const std::size_t colon = address.rfind(':');
   if (colon == std::string::npos) return "";
   std::string host = address.substr(0, colon);
@@ -82,7 +83,8 @@ std::string WhyNotBindable(const std::string& address) {
   if (error == EADDRINUSE) {
     return absl::StrFormat(
         ": the address is in use (another squatstreamd? stop it, or choose another port "
-        "with --grpc_address)");
+        "with --%s)",
+        flag);
   }
   return absl::StrFormat(": %s", std::strerror(error));
 }
@@ -108,6 +110,25 @@ class ReflectionOption : public grpc::ServerBuilderOption {
 
  private:
   bool on_;
+};
+
+// What the health listener (ServerOptions::health_address) answers to any method but grpc.health.v1's:
+// UNIMPLEMENTED naming the port's purpose. Also what lets that server start: gRPC refuses a server whose only
+// service is its default health service (no completion queue it polls), and a generic callback service is one.
+class HealthOnlyFallback : public grpc::CallbackGenericService {
+ public:
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* /*context*/) override {
+    class Refusal : public grpc::ServerGenericBidiReactor {
+     public:
+      Refusal() {
+        Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                            "this port (--health_address) serves grpc.health.v1 only: call the gRPC port "
+                            "(--grpc_address) for anything else"));
+      }
+      void OnDone() override { delete this; }
+    };
+    return new Refusal;
+  }
 };
 
 int ClampedMillis(absl::Duration d) {
@@ -141,12 +162,32 @@ struct Server::Parts {
   std::unique_ptr<service::WatchService> watch_service;
   std::unique_ptr<service::AccessService> access_service;
   std::unique_ptr<grpc::Server> server;
+  // The plaintext health-only listener (ServerOptions::health_address) and its answer to other methods; null
+  // without one.
+  HealthOnlyFallback health_fallback;
+  std::unique_ptr<grpc::Server> health_server;
   // The watch side's health, reported from its threads: kept here until the server exists, then set on it.
   Mutex health_mu;
   bool watch_up ABSL_GUARDED_BY(health_mu) = true;
   bool serving ABSL_GUARDED_BY(health_mu) = false;
   Mutex shutdown_mu;
   bool shut_down ABSL_GUARDED_BY(shutdown_mu) = false;
+
+  // The one place serving statuses are set: on the main server's health service and on the health listener's
+  // alike, so that a probe on either reads the same. `name` null: every service (gRPC's
+  // SetServingStatus(bool): the overall status and each named one); else that service only. Called once both
+  // servers exist (Start), then under health_mu (the watch side's reports, the drain).
+  void SetServingStatus(const char* name, bool up) {
+    for (grpc::Server* s : {server.get(), health_server.get()}) {
+      if (s == nullptr) continue;
+      grpc::HealthCheckServiceInterface* health = s->GetHealthCheckService();
+      if (name == nullptr) {
+        health->SetServingStatus(up);
+      } else {
+        health->SetServingStatus(name, up);
+      }
+    }
+  }
 };
 
 // Every stage of the table, in its order (a stage after those it needs, which may provide it services
@@ -318,7 +359,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
         WatchSide::Start(options.watch, s->context_, &p.webhook_policy, p.host_lookup, p.watch_metrics, [&p](bool up) {
           MutexLock lock(p.health_mu);
           p.watch_up = up;
-          if (p.serving) p.server->GetHealthCheckService()->SetServingStatus(kWatchServiceName, up);
+          if (p.serving) p.SetServingStatus(kWatchServiceName, up);
         });
     if (side.ok()) {
       p.watch = *std::move(side);
@@ -363,14 +404,28 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
   builder.RegisterService(p.access_service.get());
   p.server = builder.BuildAndStart();
   if (p.server == nullptr || s->grpc_port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrFormat("cannot serve gRPC on %s%s", options.grpc_address, WhyNotBindable(options.grpc_address)));
+    return absl::UnavailableError(absl::StrFormat("cannot serve gRPC on %s%s", options.grpc_address,
+                                                  WhyNotBindable(options.grpc_address, "grpc_address")));
   }
-  p.server->GetHealthCheckService()->SetServingStatus(true);
+  if (!options.health_address.empty()) {
+    // Plaintext, for probes that cannot speak TLS: gRPC's default health service alone (enabled above for every
+    // server this process builds), reflection taken out, no other service.
+    grpc::ServerBuilder health;
+    health.SetOption(std::make_unique<ReflectionOption>(false));
+    health.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    health.AddListeningPort(options.health_address, grpc::InsecureServerCredentials(), &s->health_port_);
+    health.RegisterCallbackGenericService(&p.health_fallback);
+    p.health_server = health.BuildAndStart();
+    if (p.health_server == nullptr || s->health_port_ == 0) {
+      return absl::UnavailableError(absl::StrFormat("cannot serve health checks on %s%s", options.health_address,
+                                                    WhyNotBindable(options.health_address, "health_address")));
+    }
+  }
+  p.SetServingStatus(nullptr, true);
   {
     MutexLock lock(p.health_mu);
     p.serving = true;
-    p.server->GetHealthCheckService()->SetServingStatus(kWatchServiceName, p.watch != nullptr && p.watch_up);
+    p.SetServingStatus(kWatchServiceName, p.watch != nullptr && p.watch_up);
   }
   return s;
 }
@@ -409,8 +464,8 @@ void Server::Shutdown(absl::Duration grace) {
     const absl::Time deadline = absl::Now() + grace;
     {
       MutexLock health(p.health_mu);
-      p.serving = false;  // the watch side's reports no longer change it
-      p.server->GetHealthCheckService()->SetServingStatus(false);
+      p.serving = false;                   // the watch side's reports no longer change it
+      p.SetServingStatus(nullptr, false);  // the health listener's too: probes see the drain
     }
     // The watch side before the drain: its running scans are cancelled and their leases given back (due at once,
     // for another replica), the deliverer stops; none claims a scan that the drain would then refuse.
@@ -420,6 +475,11 @@ void Server::Shutdown(absl::Duration grace) {
     context_.streams.CutAll(absl::UnavailableError("server shutting down"));
     p.server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
     p.server->Wait();
+    // The health listener answered NOT_SERVING through the drain; it goes with the main server.
+    if (p.health_server != nullptr) {
+      p.health_server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+      p.health_server->Wait();
+    }
   }
   // Every stream ended and cancelled its lookups: each stage ends what it runs beside them (the resolver
   // drops what c-ares still has, clients join their threads, timers are cancelled), so the executor then

@@ -1,7 +1,7 @@
 // Server: squatstreamd's whole process in one object — gRPC server (EnrichmentService, reflection,
-// grpc.health.v1), the Prometheus exposer, the executors and the enricher registry (every stage of the stage
-// table, real or simulated). main.cc only
-// parses flags and waits for a signal; tests start the same object in-process on 127.0.0.1:0.
+// grpc.health.v1; optionally a plaintext health-only listener for probes), the Prometheus exposer, the executors and
+// the enricher registry (every stage of the stage table, real or simulated). main.cc only parses flags and waits for a
+// signal; tests start the same object in-process on 127.0.0.1:0.
 #ifndef SQUATSTREAM_DAEMON_SERVER_H_
 #define SQUATSTREAM_DAEMON_SERVER_H_
 
@@ -33,6 +33,11 @@ struct ServerOptions {
   // the Kubernetes manifests set 0.0.0.0). Port 0 picks a free port; a taken port is an error (no SO_REUSEPORT).
   std::string grpc_address = "127.0.0.1:50051";
   std::string metrics_address = "127.0.0.1:9464";
+  // A second listener, always plaintext, carrying grpc.health.v1 only (no reflection, no other service): for
+  // probes that cannot speak TLS (the kubelet's `grpc:` probes) when grpc_address has TLS. Its statuses are the
+  // main server's at every moment (SERVING, NOT_SERVING from the drain's start); it starts after the main
+  // server and stops with it. "" (the default): none. Port 0 picks a free port; a taken port is an error.
+  std::string health_address;
   int worker_threads = 2;                   // the I/O executor's
   int cpu_threads = 1;                      // the CPU executor's: generation and ClassifyDomain's classifier builds
   std::size_t classify_cache_targets = 32;  // ClassifyDomain targets whose permutations are kept; 0: none
@@ -77,6 +82,7 @@ class Server {
 
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
+  int health_port() const { return health_port_; }  // the health listener's (health_address); 0: none
 
   // Drains: reports NOT_SERVING (health Check and Watch), refuses new streams with UNAVAILABLE, lets streams
   // in progress finish for up to `grace`, cuts the rest with UNAVAILABLE "server shutting down", ends the
@@ -114,6 +120,7 @@ class Server {
   int releases_left_ ABSL_GUARDED_BY(release_mu_) = 0;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
+  int health_port_ = 0;
 };
 
 }  // namespace squatstream::daemon
