@@ -12,7 +12,10 @@ RefusalDetails ParseRefusalDetails(const std::string& details) {
   if (details.empty() || !status.ParseFromString(details)) return out;
   for (const google::protobuf::Any& any : status.details()) {
     if (google::rpc::RetryInfo retry; any.UnpackTo(&retry)) {
-      out.retry_after = absl::Seconds(retry.retry_delay().seconds()) + absl::Nanoseconds(retry.retry_delay().nanos());
+      const absl::Duration delay =
+          absl::Seconds(retry.retry_delay().seconds()) + absl::Nanoseconds(retry.retry_delay().nanos());
+      // A delay below zero is no advice (a server's bug, or not our server): ignored, as details that do not parse.
+      if (delay >= absl::ZeroDuration()) out.retry_after = delay;
     } else if (google::rpc::QuotaFailure failure; any.UnpackTo(&failure) && failure.violations_size() > 0) {
       out.quota = failure.violations(0).description();
     }
