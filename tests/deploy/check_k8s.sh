@@ -68,6 +68,21 @@ if kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v[3-9]'; 
   grep -q 'name: squatstream_active_streams' "$tmp/prod-active-streams.yaml"
   node "$here/node/validate_k8s.mjs" "$tmp/prod-active-streams.yaml"
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/prod-active-streams.yaml"
+  # prod with cert-manager issuing its TLS Secret (deploy/k8s/components/cert-manager): the Certificate names the
+  # Secret the pods mount; the validator knows no cert-manager kinds, so it checks the rest.
+  kubectl kustomize "$here/fixtures/prod-tls" 2>/dev/null >"$tmp/prod-tls.yaml"
+  $py - "$tmp/prod-tls.yaml" "$tmp/prod-tls-core.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+certs = [d for d in docs if d["kind"] == "Certificate"]
+dep = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "squatstream")
+mounted = {v["secret"]["secretName"] for v in dep["spec"]["template"]["spec"]["volumes"] if "secret" in v}
+if len(certs) != 1 or certs[0]["spec"]["secretName"] not in mounted:
+    sys.exit(f"check_k8s: prod-tls: want one Certificate whose Secret the pods mount ({mounted})")
+yaml.safe_dump_all([d for d in docs if d["kind"] != "Certificate"], open(sys.argv[2], "w"))
+PY
+  node "$here/node/validate_k8s.mjs" "$tmp/prod-tls-core.yaml"
+  $py "$here/check_manifests.py" "$squatstreamd" "$tmp/prod-tls.yaml"
   kubectl kustomize "$here/fixtures/dev-active-streams" 2>/dev/null >"$tmp/dev-active-streams.yaml"
   if $py "$here/check_manifests.py" "$squatstreamd" "$tmp/dev-active-streams.yaml" 2>"$tmp/dev-active-streams.err" \
      || ! grep -q 'can never be reached' "$tmp/dev-active-streams.err"; then
@@ -112,10 +127,11 @@ if node "$here/node/validate_k8s.mjs" "$tmp/broken.yaml" 2>/dev/null; then
   echo "check_k8s: a containerPort given as a string was accepted" >&2
   exit 1
 fi
-# ... and by the consistency and operating checks: a probe on the wrong port, `replicas` beside the HPA, a
+# ... and by the consistency and operating checks: a probe on the wrong port (the TLS gRPC port instead of the
+# plaintext health port), TLS without a health port, `replicas` beside the HPA, a
 # NetworkPolicy rule without a source, a memory limit below the budget's need, a sleep command as preStop, a
 # connection-age grace shorter than the drain, a flag set in both the args and the ConfigMap.
-sed 's/port: 50051$/port: 50052/' "$tmp/prod.yaml" >"$tmp/wrong-port.yaml"
+sed 's/port: 8081$/port: 50051/' "$tmp/prod.yaml" >"$tmp/wrong-port.yaml"
 mutate() {  # mutate NAME PYTHON-STATEMENTS [OVERLAY] (on `objs`, the rendered objects by kind; prod by default)
   $py - "$tmp/${3:-prod}.yaml" "$tmp/$1.yaml" "$2" <<'PY'
 import sys, yaml
@@ -129,6 +145,8 @@ exec(sys.argv[3])
 yaml.safe_dump_all(docs, open(sys.argv[2], "w"))
 PY
 }
+mutate tls-no-health 'del objs["ConfigMap"]["data"]["SQUATSTREAM_HEALTH_ADDRESS"]
+ctr["readinessProbe"]["grpc"]["port"] = ctr["livenessProbe"]["grpc"]["port"] = 50051'
 mutate replicas 'dep["spec"]["replicas"] = 3'
 mutate netpol-no-from 'del objs["NetworkPolicy"]["spec"]["ingress"][0]["from"]'
 mutate netpol-any-namespace 'objs["NetworkPolicy"]["spec"]["ingress"][0]["from"] = [{"namespaceSelector": {}}]'
@@ -149,11 +167,15 @@ mutate sqlite-default 'ctr["args"] = [a for a in ctr["args"] if not a.startswith
 mutate geo-hidden 'ctr["volumeMounts"][0]["mountPath"] = "/var/lib/squatstream"
 ctr["args"] = [a if not a.startswith("--store=") else "--store=sqlite:/var/lib/squatstream/squatstream.db" for a in ctr["args"]]' dev
 mutate dsn-in-args 'ctr["args"] = [a if not a.startswith("--store_file=") else "--store=postgresql://squatstream:hunter2@db.example:5432/squatstream" for a in ctr["args"]]'
-mutate dsn-configmap 'pod["volumes"][0] = {"name": "store-dsn", "configMap": {"name": "squatstream-store"}}'
-mutate dsn-world-readable 'pod["volumes"][0]["secret"]["defaultMode"] = 0o644'
+store='i = next(i for i, v in enumerate(pod["volumes"]) if v["name"] == "store-dsn")'
+mutate dsn-configmap "$store
+pod[\"volumes\"][i] = {\"name\": \"store-dsn\", \"configMap\": {\"name\": \"squatstream-store\"}}"
+mutate dsn-world-readable "$store
+pod[\"volumes\"][i][\"secret\"][\"defaultMode\"] = 0o644"
 mutate dsn-unmounted 'del ctr["volumeMounts"]'
 # Each must fail for its own reason (NAME:what the message says).
-for case in "wrong-port:readinessProbe checks port" "replicas:which sets replicas" \
+for case in "wrong-port:readinessProbe checks port 50051, the health listener" \
+            "tls-no-health:no --health_address is set" "replicas:which sets replicas" \
             "netpol-no-from:has no \`from\`" "netpol-any-namespace:admits every namespace" \
             "memory-limit:memory limit 768Mi is below" "budget-raised:memory_budget_mb=1024 with" \
             "prestop-command:preStop runs a sleep command" "short-age-grace:max_connection_age_grace 30s is shorter" \

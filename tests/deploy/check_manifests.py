@@ -6,8 +6,11 @@ Flags and ports
 - a SQUATSTREAM_* variable in the ConfigMap or an argument of the container is not a squatstreamd flag (from
   `squatstreamd --helpfull`), or a flag is set twice (in args and the ConfigMap, or twice in args);
 - the gRPC and metrics ports (from the flags, or their defaults) are not the container ports named grpc and
-  metrics, the gRPC probes use another port, a Service/ServiceMonitor port names no known port, or the
-  Dockerfile exposes other ports (or takes a base by a floating tag, or ships unstripped binaries);
+  metrics, a Service/ServiceMonitor port names no known port, or the Dockerfile exposes other ports (or takes a
+  base by a floating tag, or ships unstripped binaries);
+- the gRPC probes ask another port than the health listener's (--health_address, the container port named
+  health) or, without one, the gRPC port's; or the gRPC port has TLS (--tls_cert_file) and no --health_address
+  is set (the kubelet's grpc: probes speak plaintext only: they would never see the pod ready);
 Drain
 - the preStop is a `sleep` command rather than the kubelet's `lifecycle.preStop.sleep`;
 - terminationGracePeriodSeconds does not exceed the preStop pause + --shutdown_grace + 1 s (the exit);
@@ -50,8 +53,12 @@ Global limits on Redis (docs/DEPLOY.md, "Global limits on Redis")
   each volume's mount path is mapped to a folder of its own, and a Secret's file holding a DSN gets a stand-in
   DSN of a PostgreSQL that is not there (the real one is the operator's, never in the repository). With
   SQLite, squatstreamd must create the database in the volume's stand-in folder; with PostgreSQL, it must say it
-  cannot reach the stand-in's server yet and serve meanwhile (the watch side NOT_SERVING). --redis_address is
+  cannot reach the stand-in's server yet and serve meanwhile (the watch side NOT_SERVING) — but with
+  --auth=api_key, whose keys' store must answer at start, the DSN is a real PostgreSQL on loopback
+  (tests/peers/postgres.py) and squatstreamd must simply start. --redis_address is
   replaced by a loopback port where nothing listens (no name is resolved): the server must start in fallback.
+  A TLS Secret's files (tls.crt, tls.key, ca.crt) are a stand-in self-signed pair made with openssl. With
+  --health_address, the health listener must start too (on a free loopback port).
 
 The rendered manifests may hold other workloads beside squatstreamd (the Redis of deploy/k8s/components/redis):
 squatstreamd's Deployment is the one named squatstream, its Services the ones selecting its pods.
@@ -192,8 +199,9 @@ def check_network_policies(path, policies):
                              f"namespace: {peer}")
 
 
-def sandbox_mounts(container, pod, tmp):
-    """{mountPath: a folder under tmp standing in for it}, for each volume the container mounts."""
+def sandbox_mounts(container, pod, tmp, dsn=None):
+    """{mountPath: a folder under tmp standing in for it}, for each volume the container mounts. A Secret's `dsn`
+    file holds `dsn` when given (a PostgreSQL the check started), else a PostgreSQL that is not there."""
     volumes = {v["name"]: v for v in pod.get("volumes", [])}
     out = {}
     for m in container.get("volumeMounts", []):
@@ -210,10 +218,27 @@ def sandbox_mounts(container, pod, tmp):
             for item in secret.get("items") or [{"key": "dsn", "path": "dsn"}]:
                 with open(os.path.join(folder, item["path"]), "w") as f:
                     if item.get("key", item["path"]) == "dsn":
-                        f.write(f"postgresql://squatstream@127.0.0.1:{port}/squatstream?connect_timeout=2\n")
+                        f.write((dsn or f"postgresql://squatstream@127.0.0.1:{port}/squatstream?connect_timeout=2")
+                                + "\n")
+                    elif item.get("key", item["path"]) in ("tls.crt", "tls.key", "ca.crt"):
+                        # A TLS Secret's files (deploy/k8s/components/tls): a stand-in self-signed pair, which
+                        # squatstreamd checks at start (PEM, the key matching), also standing in for the client CA.
+                        f.write(tls_stand_in(tmp)[item.get("key", item["path"])])
                     else:  # another Secret's file (the Redis password): a stand-in
                         f.write("stand-in-secret\n")
     return out
+
+
+def tls_stand_in(tmp):
+    """{"tls.crt", "tls.key", "ca.crt": PEM text} of a self-signed certificate made with openssl in tmp."""
+    key, crt = os.path.join(tmp, "stand-in.key"), os.path.join(tmp, "stand-in.crt")
+    if not os.path.exists(crt):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-subj", "/CN=squatstream stand-in", "-days", "1", "-keyout", key, "-out", crt],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pem = {"tls.key": open(key).read(), "tls.crt": open(crt).read()}
+    pem["ca.crt"] = pem["tls.crt"]
+    return pem
 
 
 def in_sandbox(value, mounts):
@@ -223,13 +248,25 @@ def in_sandbox(value, mounts):
     return value
 
 
-def start_server(binary, path, container, pod, env, store):
+def start_server(binary, path, container, pod, env, store, health):
     """squatstreamd accepts the rendered arguments and environment: it starts (on free loopback ports, every
     stage simulated, the pod's volumes in a temporary folder) and stops on SIGTERM; its store is where the
     manifests put it (see the docstring)."""
     tmp = tempfile.mkdtemp(prefix="check-manifests-")
+    # With API keys the keys' store must answer at start (squatstreamd refuses to start without it, unlike the
+    # watch side): the stand-in DSN is then a real PostgreSQL on loopback (tests/peers/postgres.py), stopped after.
+    auth = next((a.split("=", 1)[1] for a in container.get("args", []) if a.startswith("--auth=")),
+                str(env.get("SQUATSTREAM_AUTH", "none")))
+    postgres = None
+    if auth == "api_key" and store["engine"] == "postgresql":
+        postgres = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests/peers/postgres.py")],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        dsn = postgres.stdout.readline().strip()
+        if not dsn:
+            postgres.wait(timeout=30)
+            fail(f"{path}: tests/peers/postgres.py did not start a PostgreSQL for the keys' store")
     try:
-        mounts = sandbox_mounts(container, pod, tmp)
+        mounts = sandbox_mounts(container, pod, tmp, dsn if postgres else None)
         run_env = {k: v for k, v in os.environ.items() if not k.startswith("SQUATSTREAM_")}
         run_env.update({k: in_sandbox(str(v), mounts) for k, v in env.items()})
         args = [in_sandbox(a, mounts) for a in container.get("args", [])]
@@ -242,6 +279,8 @@ def start_server(binary, path, container, pod, env, store):
         if run_env.get("SQUATSTREAM_REDIS_ADDRESS"):
             run_env["SQUATSTREAM_REDIS_ADDRESS"] = redis_stand_in
         cmd = [binary, *args, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0", "--stub_enrichers=all"]
+        if health:
+            cmd.append("--health_address=127.0.0.1:0")
         server = subprocess.Popen(cmd, env=run_env, stderr=subprocess.PIPE, text=True)
         try:
             said = []
@@ -251,6 +290,8 @@ def start_server(binary, path, container, pod, env, store):
                     server.wait(timeout=10)
                     fail(f"{path}: squatstreamd does not start with the rendered args and ConfigMap: {''.join(said).strip()}")
                 said.append(line)
+            if health and "health checks (plaintext) on port" not in said[-1]:
+                fail(f"{path}: squatstreamd started no health listener with --health_address: {said[-1].strip()}")
             if store["engine"] == "sqlite":
                 database = in_sandbox(store["path"], mounts)
                 deadline = time.monotonic() + 10
@@ -258,8 +299,8 @@ def start_server(binary, path, container, pod, env, store):
                     if time.monotonic() > deadline or not database.startswith(tmp):
                         fail(f"{path}: squatstreamd did not create its SQLite store {store['path']} on the pod's volume")
                     time.sleep(0.1)
-            elif store["engine"] == "postgresql" and not any("the store cannot be opened yet (postgresql" in l
-                                                              for l in said):
+            elif store["engine"] == "postgresql" and postgres is None and not any(
+                    "the store cannot be opened yet (postgresql" in l for l in said):
                 fail(f"{path}: squatstreamd did not try the PostgreSQL DSN of {store['file']}: {''.join(said).strip()}")
         finally:
             if server.poll() is None:
@@ -270,6 +311,9 @@ def start_server(binary, path, container, pod, env, store):
                     server.kill()
                     fail(f"{path}: squatstreamd did not exit within 10 s of SIGTERM while idle")
     finally:
+        if postgres is not None:
+            postgres.stdin.close()  # postgres.py stops its cluster and removes its folder
+            postgres.wait(timeout=60)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -431,9 +475,18 @@ def check(binary, path):
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     if ports.get("grpc") != grpc_port or ports.get("metrics") != metrics_port:
         fail(f"{path}: container ports {ports} != server's grpc {grpc_port} / metrics {metrics_port}")
+    health_port = port_of("health_address") if flags.get("health_address") else None
+    tls = bool(flags.get("tls_cert_file"))
+    if tls and health_port is None:
+        fail(f"{path}: the gRPC port has TLS (--tls_cert_file) and no --health_address is set: the kubelet's grpc: "
+             "probes speak plaintext only and would never see the pod ready (set --health_address and probe its port)")
+    if health_port is not None and ports.get("health") != health_port:
+        fail(f"{path}: container ports {ports} lack the health listener's port {health_port}, named health")
+    probed = health_port if health_port is not None else grpc_port
     for probe in ("readinessProbe", "livenessProbe"):
-        if container[probe]["grpc"]["port"] != grpc_port:
-            fail(f"{path}: {probe} checks port {container[probe]['grpc']['port']}, the server serves {grpc_port}")
+        if container[probe]["grpc"]["port"] != probed:
+            which = "the health listener (--health_address) serves" if health_port is not None else "the server serves"
+            fail(f"{path}: {probe} checks port {container[probe]['grpc']['port']}, {which} {probed}")
     pod_labels = deployment["spec"]["template"]["metadata"].get("labels", {})
     app_services = [svc for svc in by_kind["Service"]
                     if svc["spec"].get("selector") and svc["spec"]["selector"].items() <= pod_labels.items()]
@@ -528,9 +581,11 @@ def check(binary, path):
 
     check_redis(path, by_kind, deployment, pod, container, flags, by_kind.get("HorizontalPodAutoscaler", []))
 
-    start_server(binary, path, container, pod, env, store)
+    start_server(binary, path, container, pod, env, store, health_port is not None)
 
-    print(f"check_manifests: {path}: flags, ports ({grpc_port}, {metrics_port}), probes, grace ({tgps} s > "
+    ports_said = f"{grpc_port}{' with TLS' if tls else ''}, {metrics_port}" + (
+        f", health {health_port}" if health_port is not None else "")
+    print(f"check_manifests: {path}: flags, ports ({ports_said}), probes, grace ({tgps} s > "
           f"{pause} + {grace} + 1), connection age grace {age_grace:g} s >= drain, HPA, NetworkPolicy sources, "
           f"memory ({limit} >= {need_mib} MiB for a {budget_mib} MiB budget and {max_streams} streams), store "
           f"({store['engine']}: {store.get('path') or store.get('file') or 'no watches'}) agree")
