@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -39,6 +40,10 @@ namespace squatstream::client {
 namespace {
 
 constexpr char kApiKeyVariable[] = "SQUATSTREAM_API_KEY";
+
+// The connection flags after --tls, in --help's order (ConnectionFlags, SetConnectionFlag).
+absl::Flag<std::string>* const kValueFlags[] = {&FLAGS_tls_ca_file, &FLAGS_tls_cert_file, &FLAGS_tls_key_file,
+                                                &FLAGS_tls_server_name, &FLAGS_api_key_file};
 
 // The contents of `path`, named by `flag` in the error.
 absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) {
@@ -94,6 +99,37 @@ class ApiKeyInterceptorFactory final : public grpc::experimental::ClientIntercep
 };
 
 }  // namespace
+
+const std::vector<ConnectionFlag>& ConnectionFlags() {
+  static const auto* const flags = [] {
+    auto* list = new std::vector<ConnectionFlag>;
+    list->push_back({"tls", false, absl::GetFlagReflectionHandle(FLAGS_tls).Help()});
+    for (const absl::Flag<std::string>* flag : kValueFlags) {
+      const absl::CommandLineFlag& handle = absl::GetFlagReflectionHandle(*flag);
+      list->push_back({std::string(handle.Name()), true, handle.Help()});
+    }
+    return list;
+  }();
+  return *flags;
+}
+
+absl::Status SetConnectionFlag(absl::string_view name, absl::string_view value) {
+  if (name == "tls") {
+    bool on = false;
+    if (!absl::SimpleAtob(value, &on)) {
+      return absl::InvalidArgumentError(absl::StrCat("bad value for --tls: \"", value, "\" (true or false)"));
+    }
+    absl::SetFlag(&FLAGS_tls, on);
+    return absl::OkStatus();
+  }
+  for (absl::Flag<std::string>* flag : kValueFlags) {
+    if (absl::GetFlagReflectionHandle(*flag).Name() == name) {
+      absl::SetFlag(flag, std::string(value));
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat("--", name, " is not a connection flag"));
+}
 
 absl::StatusOr<ChannelOptions> ChannelOptionsFromFlags() {
   ChannelOptions o;

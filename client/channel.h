@@ -9,8 +9,11 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "grpcpp/channel.h"
 
 namespace squatstream::client {
@@ -24,6 +27,22 @@ struct ChannelOptions {
   std::string server_name;  // overrides the name checked in the server's certificate; "": the host of the address
   std::string api_key;      // "" sends no authorization header
 };
+
+// One connection flag, for a command line read apart from absl's (the `watch` verbs): its name without "--",
+// whether it takes a value (all but --tls), and its help as --helpfull shows it.
+struct ConnectionFlag {
+  std::string name;
+  bool takes_value;
+  std::string help;
+};
+// The six connection flags, in the order above. The one list: a program reading its own command line takes
+// these names and hands their values to SetConnectionFlag.
+const std::vector<ConnectionFlag>& ConnectionFlags();
+
+// Sets the connection flag `name` (one of ConnectionFlags(), without "--") to `value`, as absl would have from
+// the command line, for ChannelOptionsFromFlags to read. INVALID_ARGUMENT naming the flag for another name or
+// a value --tls cannot take (true, false, 1, 0, yes, no).
+absl::Status SetConnectionFlag(absl::string_view name, absl::string_view value);
 
 // The flags' values, with the API key read from --api_key_file (its first line, whitespace trimmed) or else
 // from $SQUATSTREAM_API_KEY. INVALID_ARGUMENT naming the flag (never the key) when the key file cannot be read,

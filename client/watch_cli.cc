@@ -48,8 +48,14 @@ struct WatchFlag {
   std::string help;
 };
 
+// "--tls", "--tls_ca_file=FILE", "--tls_server_name=NAME": a connection flag as the help and errors spell it.
+std::string ConnectionUsage(const ConnectionFlag& c) {
+  if (!c.takes_value) return absl::StrCat("--", c.name);
+  return absl::StrCat("--", c.name, absl::EndsWith(c.name, "_file") ? "=FILE" : "=NAME");
+}
+
 const std::vector<WatchFlag>& WatchFlags() {
-  static const auto* const flags = new std::vector<WatchFlag>{
+  static auto* const flags = new std::vector<WatchFlag>{
       {"every",
        true,
        {WatchVerb::kAdd},
@@ -101,8 +107,12 @@ const std::vector<WatchFlag>& WatchFlags() {
        {},
        "--server=HOST:PORT",
        "squatstreamd address (default $SQUATSTREAM_SERVER or 127.0.0.1:50051)."},
-      {"help", false, {}, "--help", "This help (also -h)."},
   };
+  // The connection flags (TLS, the API key file) are channel.h's: every verb takes them.
+  for (const ConnectionFlag& c : ConnectionFlags()) {
+    flags->push_back({c.name, c.takes_value, {}, ConnectionUsage(c), c.help});
+  }
+  flags->push_back({"help", false, {}, "--help", "This help (also -h)."});
   return *flags;
 }
 
@@ -485,6 +495,18 @@ absl::StatusOr<WatchCommand> ParseWatchCommand(const std::vector<std::string>& a
     command.follow = *follow;
   }
   if (auto it = given.find("note"); it != given.end()) command.note = it->second;
+  for (const ConnectionFlag& c : ConnectionFlags()) {
+    auto it = given.find(c.name);
+    if (it == given.end()) continue;
+    if (!c.takes_value) {
+      absl::StatusOr<bool> on = ParseBool(c.name, it->second);
+      if (!on.ok()) return on.status();
+      it->second = *on ? "true" : "false";
+    } else if (it->second.empty()) {
+      return Usage(absl::StrCat("--", c.name, " needs a value (", ConnectionUsage(c), ")"));
+    }
+    command.connection.emplace_back(c.name, it->second);
+  }
   return command;
 }
 
@@ -1121,6 +1143,12 @@ int RunWatch(const std::vector<std::string>& args, const sigset_t& signals) {
     std::fputs(WatchUsage().c_str(), stderr);
     std::fprintf(stderr, "\nsquatstream: give a verb (%s) — see squatstream watch --help\n", VerbNames().c_str());
     return static_cast<int>(ExitCode::kUsage);
+  }
+  for (const auto& [name, value] : command->connection) {
+    if (absl::Status set = SetConnectionFlag(name, value); !set.ok()) {
+      std::fprintf(stderr, "squatstream: %s — see squatstream watch --help\n", std::string(set.message()).c_str());
+      return static_cast<int>(ExitCode::kUsage);
+    }
   }
   for (const std::string& note : command->notes) std::fprintf(stderr, "%s\n", note.c_str());
   return WatchRunner(*command, signals).Run();

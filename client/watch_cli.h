@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -49,6 +50,10 @@ struct WatchCommand {
   std::string candidate;           // triage
   v1::Triage triage = v1::TRIAGE_UNSPECIFIED;
   std::string note;  // triage --note
+  // Every verb: the connection flags given (client/channel.h's ConnectionFlags: --tls, --tls_ca_file, ...,
+  // --api_key_file), name without "--" and value ("true"/"false" for --tls), in ConnectionFlags() order; RunWatch
+  // sets them (SetConnectionFlag) before it makes the channel.
+  std::vector<std::pair<std::string, std::string>> connection;
 };
 
 // Where "watch" is on the command line `args` (argv, the program first): the index of the first argument that

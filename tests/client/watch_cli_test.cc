@@ -3,11 +3,15 @@
 // (table, CSV, JSON) from hand-built events, exit codes and the error lines.
 #include "client/watch_cli.h"
 
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -129,7 +133,8 @@ TEST(ParseWatchCommand, UsageErrors) {
   EXPECT_THAT(Refused({"lst"}), HasSubstr("(did you mean list?)"));
   EXPECT_THAT(Refused({"add", "example.com", "--evry=1h"}), HasSubstr("unknown flag --evry (did you mean --every?)"));
   EXPECT_THAT(Refused({"list", "--every=1h"}),
-              HasSubstr("--every does not apply to `watch list`; its flags are: --format, --server, --help"));
+              HasSubstr("--every does not apply to `watch list`; its flags are: --format, --server, --tls, "
+                        "--tls_ca_file, --tls_cert_file, --tls_key_file, --tls_server_name, --api_key_file, --help"));
   EXPECT_THAT(Refused({"add", "example.com", "--registered"}), HasSubstr("unknown flag --registered"));
   EXPECT_THAT(Refused({"add"}), HasSubstr("give the watched domain, e.g.: squatstream watch add example.com"));
   EXPECT_THAT(Refused({"add", "a.com", "b.com"}), HasSubstr("takes one domain; unexpected \"b.com\""));
@@ -148,6 +153,66 @@ TEST(ParseWatchCommand, UsageErrors) {
   EXPECT_THAT(Refused({"events", "--since=last"}), HasSubstr("bad value for --since"));
   EXPECT_THAT(Refused({"events", "--since"}), HasSubstr("--since needs a value"));
   EXPECT_THAT(Refused({"events", "--follow=maybe"}), HasSubstr("bad value for --follow"));
+  EXPECT_THAT(Refused({"list", "--tls=maybe"}), HasSubstr("bad value for --tls"));
+  EXPECT_THAT(Refused({"list", "--api_key_file="}), HasSubstr("--api_key_file needs a value (--api_key_file=FILE)"));
+  EXPECT_THAT(Refused({"list", "--tls_ca_file"}), HasSubstr("--tls_ca_file needs a value"));
+  EXPECT_THAT(Refused({"list", "--tls_ca=x"}), HasSubstr("(did you mean --tls_ca_file?)"));
+}
+
+// Issue 29: every verb takes the six connection flags (channel.h's one list), before or after the verb, with
+// dashes or underscores, a value after `=` or as the next argument; RunWatch hands them to the channel.
+TEST(ParseWatchCommand, EveryVerbTakesTheConnectionFlags) {
+  const std::vector<std::string> connection = {"--tls",
+                                               "--tls_ca_file=ca.pem",
+                                               "--tls-cert-file",
+                                               "client.pem",
+                                               "--tls_key_file=k.pem",
+                                               "--tls_server_name=sq.test",
+                                               "--api_key_file",
+                                               "key"};
+  const std::vector<std::vector<std::string>> verbs = {{"add", "example.com"},
+                                                       {"list"},
+                                                       {"scan", "example.com"},
+                                                       {"rm", "example.com"},
+                                                       {"events"},
+                                                       {"show", "a.com"},
+                                                       {"triage", "a.com", "b.com", "owned"}};
+  for (const std::vector<std::string>& verb : verbs) {
+    std::vector<std::string> args = verb;
+    args.insert(args.end(), connection.begin(), connection.end());
+    const WatchCommand c = Parsed(args);
+    EXPECT_THAT(c.connection, ElementsAre(std::pair<std::string, std::string>("tls", "true"),
+                                          std::pair<std::string, std::string>("tls_ca_file", "ca.pem"),
+                                          std::pair<std::string, std::string>("tls_cert_file", "client.pem"),
+                                          std::pair<std::string, std::string>("tls_key_file", "k.pem"),
+                                          std::pair<std::string, std::string>("tls_server_name", "sq.test"),
+                                          std::pair<std::string, std::string>("api_key_file", "key")))
+        << verb[0];
+  }
+  // Before the verb, as `squatstream --api_key_file k watch list` leaves them; --notls.
+  EXPECT_THAT(Parsed({"--api_key_file", "k", "--notls", "list"}).connection,
+              ElementsAre(std::pair<std::string, std::string>("tls", "false"),
+                          std::pair<std::string, std::string>("api_key_file", "k")));
+  EXPECT_EQ(FindWatchCommand({"squatstream", "--api_key_file", "k", "--tls_ca_file", "ca.pem", "watch", "list"}), 5u);
+  EXPECT_THAT(Parsed({"list"}).connection, testing::IsEmpty());
+}
+
+TEST(ParseWatchCommand, TheConnectionFlagsReachTheChannel) {
+  const std::string key_file = absl::StrCat(testing::TempDir(), "/watch_cli_test_key");
+  {
+    std::ofstream out(key_file);
+    out << "sqs_ab12cd34_" << std::string(43, 'A') << "\n";
+  }
+  const WatchCommand c = Parsed({"list", absl::StrCat("--api_key_file=", key_file), "--tls_server_name=sq.test"});
+  for (const auto& [name, value] : c.connection) ASSERT_TRUE(SetConnectionFlag(name, value).ok()) << name;
+  absl::StatusOr<ChannelOptions> options = ChannelOptionsFromFlags();
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->tls);  // implied by --tls_server_name
+  EXPECT_EQ(options->server_name, "sq.test");
+  EXPECT_EQ(options->api_key, absl::StrCat("sqs_ab12cd34_", std::string(43, 'A')));
+  EXPECT_EQ(SetConnectionFlag("server", "h:1").code(), absl::StatusCode::kInvalidArgument);
+  for (const ConnectionFlag& f : ConnectionFlags())
+    ASSERT_TRUE(SetConnectionFlag(f.name, f.takes_value ? "" : "0").ok());
 }
 
 TEST(ParseEvery, UnitsAndDays) {
@@ -453,7 +518,8 @@ TEST(WatchUsage, EveryVerbAndItsFlags) {
   }
   for (const char* flag : {"--every=DURATION", "--kinds=", "--enrichers=", "--max_candidates=N", "--webhook=URL",
                            "--webhook_secret=SECRET", "--format=table|json|csv", "--since=EVENT_ID", "--follow",
-                           "--note=TEXT", "--server=HOST:PORT"}) {
+                           "--note=TEXT", "--server=HOST:PORT", "--tls ", "--tls_ca_file=FILE", "--tls_cert_file=FILE",
+                           "--tls_key_file=FILE", "--tls_server_name=NAME", "--api_key_file=FILE"}) {
     EXPECT_THAT(usage, HasSubstr(flag)) << flag;
   }
   EXPECT_THAT(usage, HasSubstr("Exit codes:"));
