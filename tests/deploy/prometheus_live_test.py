@@ -32,6 +32,13 @@ squatstreamd keeps its watches in an SQLite store in the test's temporary folder
 (the watch side's metrics exist only with a store) are there; no watch is created: their counters are 0, the
 store's ping and claims every second give its latency histogram and `squatstream_store_up` data.
 
+A second squatstreamd (every stage simulated, a store of its own) runs the access side, so that the Access row
+has data: --auth=api_key with keys made by `squatstreamd keys create` against its store, and --redis_address to a
+redis-server on loopback (tests/peers/redis.py; a password, on its standard input). The `squatstream` client then
+streams with a key, without one (missing), with a made-up one (unknown) and with a key whose candidates_per_hour
+quota is 1 (a quota refusal); grpcurl lists the keys through squatstream.v1.AccessService with the admin key. Prometheus scrapes both
+servers (pods squatstream-test-0 and squatstream-test-access).
+
 Checks, in order: `promtool check metrics` on a live /metrics scrape; Prometheus (1 s scrape and rule
 evaluation, the repository's rules loaded) sees the target up; then every PromQL expression in the Grafana
 dashboard and every recording rule, run through the HTTP API, returns data without error. Waiting is by
@@ -202,6 +209,78 @@ def start_squatstreamd(args, procs):
     sys.exit("squatstreamd did not start: " + "".join(lines))
 
 
+GRPCURL = os.path.join(ROOT, ".tools/bin/grpcurl")
+KEY_RE = re.compile(r"sqs_[a-z0-9]{8}_[A-Za-z0-9_-]{43}")
+
+
+def start_redis(tmp, procs):
+    """A redis-server on a free loopback port (tests/peers/redis.py: no persistence, the password given to it on
+    its standard input, stopped on SIGTERM); (address, password file)."""
+    password_file = os.path.join(tmp, "redis-password")
+    with open(password_file, "w") as f:
+        f.write("live-test-" + os.urandom(8).hex() + "\n")
+    redis = subprocess.Popen([sys.executable, os.path.join(TESTS, "peers/redis.py"), "--password-file", password_file],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    procs.append(redis)
+    address = redis.stdout.readline().strip()  # printed once it answers PING
+    if not address:
+        sys.exit("prometheus_live_test: tests/peers/redis.py did not start a redis-server")
+    return address, password_file
+
+
+def create_key(squatstreamd, store, name, scopes, *extra):
+    """`squatstreamd keys create` against store: the key it shows once."""
+    r = subprocess.run([squatstreamd, "keys", "create", f"--store={store}", f"--name={name}", f"--scopes={scopes}",
+                        *extra], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    m = KEY_RE.search(r.stdout)
+    if r.returncode != 0 or not m:
+        sys.exit(f"prometheus_live_test: squatstreamd keys create {name}: exit {r.returncode}: {r.stderr}")
+    return m.group(0)
+
+
+def exercise_access_side(squatstreamd, client, tmp, procs):
+    """The second squatstreamd (see the docstring), its calls made; its metrics port."""
+    redis_address, password_file = start_redis(tmp, procs)
+    store = f"sqlite:{tmp}/access-store/squatstream.db"
+    os.makedirs(f"{tmp}/access-store", exist_ok=True)
+    admin = create_key(squatstreamd, store, "live-admin", "admin,scan")
+    scan = create_key(squatstreamd, store, "live-scan", "scan")
+    tight = create_key(squatstreamd, store, "live-tight", "scan", "--quota_candidates_per_hour=1")
+    grpc_port, metrics_port, log = start_squatstreamd([
+        squatstreamd, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0", "--stub_enrichers=all",
+        f"--store={store}", "--auth=api_key", f"--redis_address={redis_address}",
+        f"--redis_password_file={password_file}"], procs)
+    env = {k: v for k, v in os.environ.items() if k != "SQUATSTREAM_API_KEY"}
+    for key in (scan, None, "sqs_zzzzzzzz_" + "A" * 43, tight):
+        subprocess.run([client, f"--server=127.0.0.1:{grpc_port}", "--format=csv", "--deadline=30s",
+                        "--kinds=omission", "example.com"], stdin=subprocess.DEVNULL, capture_output=True,
+                       env=dict(env, SQUATSTREAM_API_KEY=key) if key else env, timeout=60)
+    r = subprocess.run([GRPCURL, "-plaintext", "-H", f"authorization: Bearer {admin}", "-d", "{}",
+                        f"127.0.0.1:{grpc_port}", "squatstream.v1.AccessService/ListApiKeys"],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        sys.exit(f"prometheus_live_test: grpcurl ListApiKeys: {r.stderr}")
+    want = {("squatstream_auth_failures_total", "missing"), ("squatstream_auth_failures_total", "unknown"),
+            ("squatstream_quota_refusals_total", "candidates_per_hour"), ("squatstream_redis_up", None),
+            ("grpc_server_handled_total", "squatstream.v1.AccessService")}
+
+    def seen():
+        got = set()
+        for name, labels, value in scrape_samples(metrics_port):
+            key = labels.get("reason") or labels.get("quota") or labels.get("grpc_service")
+            if value > 0 and (name, key if name != "squatstream_redis_up" else None) in want:
+                got.add((name, key if name != "squatstream_redis_up" else None))
+        return want <= got
+    wait_for("the access side's counters (auth failures, a quota refusal, Redis up, an AccessService call)", seen, 30)
+    text = "".join(log)
+    for key in (admin, scan, tight):
+        if key in text or key[13:] in text:  # the whole key, or its secret part
+            sys.exit("prometheus_live_test: the access server's log holds a key")
+    print("prometheus_live_test: access side: auth failures (missing, unknown), a quota refusal, Redis up, "
+          "AccessService called")
+    return metrics_port
+
+
 def scrape_samples(metrics_port):
     """[(name, {label: value}, value)] of squatstreamd's /metrics now."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
@@ -331,6 +410,8 @@ def main():
             sys.exit(f"promtool check metrics: {lint.stdout.decode()}{lint.stderr.decode()}")
         print("promtool check metrics: clean")
 
+        access_metrics_port = exercise_access_side(squatstreamd, client, tmp, procs)
+
         kube = http.server.HTTPServer(("127.0.0.1", 0), KubeStandIn)
         threading.Thread(target=kube.serve_forever, daemon=True).start()
         prom_port = free_port()
@@ -339,7 +420,9 @@ def main():
             "rule_files": [RULES],
             "scrape_configs": [{"job_name": "squatstream",
                                 "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"],
-                                                    "labels": {"namespace": NAMESPACE, "pod": POD}}]},
+                                                    "labels": {"namespace": NAMESPACE, "pod": POD}},
+                                                   {"targets": [f"127.0.0.1:{access_metrics_port}"],
+                                                    "labels": {"namespace": NAMESPACE, "pod": POD + "-access"}}]},
                                {"job_name": "kube-stand-in", "honor_labels": True,
                                 "static_configs": [{"targets": [f"127.0.0.1:{kube.server_port}"]}]}],
         }
@@ -354,7 +437,7 @@ def main():
         def up():
             try:
                 r = query(prom_port, 'up{job="squatstream"}')
-                return r and r[0]["value"][1] == "1"
+                return len(r) == 2 and all(x["value"][1] == "1" for x in r)
             except OSError:
                 return False
         wait_for("Prometheus to scrape squatstreamd", up, 60)
