@@ -1,6 +1,7 @@
 #include "client/status_details.h"
 
 #include "absl/strings/str_cat.h"
+#include "client/sanitize.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -17,7 +18,7 @@ RefusalDetails ParseRefusalDetails(const std::string& details) {
       // A delay below zero is no advice (a server's bug, or not our server): ignored, as details that do not parse.
       if (delay >= absl::ZeroDuration()) out.retry_after = delay;
     } else if (google::rpc::QuotaFailure failure; any.UnpackTo(&failure) && failure.violations_size() > 0) {
-      out.quota = failure.violations(0).description();
+      out.quota = Displayable(failure.violations(0).description());  // the server's text, shown on a terminal
     }
   }
   return out;

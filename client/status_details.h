@@ -16,9 +16,10 @@ namespace squatstream::client {
 // What a status's details (the serialized google.rpc.Status of grpc::Status::error_details()) say.
 struct RefusalDetails {
   std::optional<absl::Duration> retry_after;  // RetryInfo
-  std::string quota;                          // QuotaFailure's first violation: "candidates per hour: 100,000"
+  std::string quota;  // QuotaFailure's first violation, Displayable (sanitize.h): "candidates per hour: 100,000"
 };
-// Empty when `details` is empty or does not parse (never an error: the details are advice).
+// Empty when `details` is empty or does not parse (never an error: the details are advice); a RetryInfo below
+// zero is left out.
 RefusalDetails ParseRefusalDetails(const std::string& details);
 
 // The "next step" of an error line for these codes, or nullopt for other codes (the caller's own advice).

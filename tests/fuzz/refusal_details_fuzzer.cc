@@ -1,7 +1,8 @@
 // libFuzzer target: the status details a server sends with a refusal (a serialized google.rpc.Status holding
 // google.rpc.RetryInfo and QuotaFailure), as the client reads them (client::ParseRefusalDetails) and turns
 // them into advice (RefusalAdvice). Beyond "never crash, never throw": a RetryInfo read is a wait, never
-// negative; the advice for a quota names it, and one with a wait says when.
+// negative; the quota's text (the server's, printed on a terminal) holds no control character; the advice for
+// a quota names it, and one with a wait says when.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const client::RefusalDetails parsed = client::ParseRefusalDetails(details);
     if (parsed.retry_after && *parsed.retry_after < absl::ZeroDuration()) std::abort();
+    for (const char ch : parsed.quota) {  // printed on a terminal: no control character, no escape sequence
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) std::abort();
+    }
     const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
     for (const absl::StatusCode code : {absl::StatusCode::kUnauthenticated, absl::StatusCode::kPermissionDenied,
                                         absl::StatusCode::kResourceExhausted, absl::StatusCode::kUnavailable}) {
