@@ -1,6 +1,7 @@
 #include "access/gatekeeper.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/cord.h"
@@ -130,9 +131,9 @@ absl::StatusOr<std::unique_ptr<StreamQuota>> Gatekeeper::AdmitStream(const Calle
   if (!places_->TryAcquire(places_key, streams, holder, kPlaceLease)) {
     CountRefusal(kStreams);
     return QuotaExceeded(
-        absl::StrFormat("quota exceeded: the API key %s may run %s streams at once and runs that many now; "
-                        "retry when one of them ends",
-                        KeyName(key), WithCommas(streams)),
+        absl::StrFormat("quota exceeded: the API key %s may run %s at once and runs that many now; retry "
+                        "when one of them ends",
+                        KeyName(key), streams == 1 ? "1 stream" : WithCommas(streams) + " streams"),
         absl::Seconds(5), subject, absl::StrCat("concurrent streams: ", WithCommas(streams)));
   }
   const std::string rate_key = absl::StrCat("quota:candidates:", key.id);
@@ -163,7 +164,7 @@ absl::StatusOr<std::unique_ptr<StreamQuota>> Gatekeeper::AdmitStream(const Calle
 void Gatekeeper::EndStream(const StreamQuota& quota) {
   {
     MutexLock lock(mu_);
-    held_.erase(quota.holder_);
+    held_.erase(quota.holder_);  // no renewal after this (Renew runs under mu_)
   }
   places_->Release(absl::StrCat("quota:streams:", quota.key_id_), quota.holder_);
   const std::int64_t unused = quota.reserved_ - std::clamp<std::int64_t>(quota.used_, 0, quota.reserved_);
@@ -177,22 +178,29 @@ absl::Status Gatekeeper::AdmitWatch(const Caller& caller, std::int64_t owned) {
   const std::int64_t watches = Quota(key.quota_watches, defaults_.watches);
   if (owned < watches) return absl::OkStatus();
   CountRefusal(kWatches);
-  return QuotaExceeded(absl::StrFormat("quota exceeded: the API key %s may keep %s watches and keeps %s; delete "
-                                       "one first (squatstream watch rm DOMAIN)",
-                                       KeyName(key), WithCommas(watches), WithCommas(owned)),
-                       absl::ZeroDuration(), absl::StrCat("api_key:", KeyName(key)),
-                       absl::StrCat("watches: ", WithCommas(watches)));
+  return QuotaExceeded(
+      absl::StrFormat("quota exceeded: the API key %s may keep %s and keeps %s; delete one "
+                      "first (squatstream watch rm DOMAIN)",
+                      KeyName(key), watches == 1 ? "1 watch" : WithCommas(watches) + " watches", WithCommas(owned)),
+      absl::ZeroDuration(), absl::StrCat("api_key:", KeyName(key)), absl::StrCat("watches: ", WithCommas(watches)));
 }
 
 void Gatekeeper::Renew() {
   while (!stop_.WaitForNotificationWithTimeout(kPlaceLease / 3)) {
-    std::vector<std::pair<std::string, std::pair<std::string, std::int64_t>>> held;
-    {
-      MutexLock lock(mu_);
-      held.assign(held_.begin(), held_.end());
+    // Under mu_, so that a stream that ends meanwhile is either renewed before EndStream erases it (and then
+    // released) or not seen at all: TryAcquire of a holder that no longer holds would take a new place that
+    // nobody gives back. A holder that holds its place renews its lease (TryAcquire's contract). Streams that
+    // begin or end wait for the renewals (a round trip each with Redis, every 10 s).
+    MutexLock lock(mu_);
+    for (const auto& [holder, place] : held_) {
+      if (!places_->TryAcquire(place.first, place.second, holder, kPlaceLease)) {
+        // Lost (Redis restarted empty, or this replica's share while it cannot be asked is smaller): the stream
+        // goes on; the key may run over its limit until it ends.
+        std::fprintf(stderr,
+                     "squatstreamd: a stream of an API key could not renew its place among the key's "
+                     "streams (the shared limits restarted or fell back); it runs on uncounted\n");
+      }
     }
-    // A holder that holds its place already renews its lease (TryAcquire's contract for a holder it knows).
-    for (const auto& [holder, place] : held) places_->TryAcquire(place.first, place.second, holder, kPlaceLease);
   }
 }
 

@@ -64,7 +64,7 @@ class StreamQuota {
   ~StreamQuota();
   StreamQuota(const StreamQuota&) = delete;
   StreamQuota& operator=(const StreamQuota&) = delete;
-  // The candidates the stream actually looked up (at most what was reserved); the rest goes back at the end.
+  // The candidates the stream used (at most what was reserved); the rest goes back at the end.
   void Settle(std::int64_t used) { used_ = used; }
 
  private:

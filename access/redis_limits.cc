@@ -16,6 +16,9 @@ namespace {
 using workers::net::RateDecision;
 
 constexpr absl::string_view kPrefix = "squatstream:";
+// While Redis cannot be asked, the longest wait a refusal by this replica's share announces: Redis may be back, and
+// the limit itself, sooner than the share would refill (a quota's share refills over an hour).
+constexpr absl::Duration kShareRetry = absl::Seconds(30);
 
 absl::string_view Absl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
@@ -245,9 +248,12 @@ RateDecision RedisLimits::Take(std::string_view key, std::int64_t limit, absl::D
     }
   }
   RateDecision local = local_rate_->Take(key, share_limit, share_period, cost);
-  if (!local.allowed && local.retry_after == absl::InfiniteDuration()) {
-    // More than this replica's share but within the limit: it may fit once Redis is back.
-    local.retry_after = std::max(share_period, absl::Seconds(1));
+  if (!local.allowed && cost <= limit &&
+      (local.retry_after == absl::InfiniteDuration() || local.retry_after > kShareRetry)) {
+    // Refused by this replica's share of the limit, not by the limit: it may fit once Redis is back, which the
+    // client tries again every second or so — an hour's wait (a quota's period) would be the share's, not the
+    // limit's.
+    local.retry_after = kShareRetry;
   }
   return local;
 }

@@ -375,7 +375,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServerOptions& optio
       return side.status();
     }
   }
-  p.access_service = std::make_unique<service::AccessService>(s->context_, p.access->store());
+  p.access_service = std::make_unique<service::AccessService>(s->context_, p.access->store(), p.access->key_book());
   p.watch_service =
       std::make_unique<service::WatchService>(s->context_, [&p]() -> absl::StatusOr<watch::WatchManager*> {
         if (p.watch == nullptr) {

@@ -81,6 +81,7 @@ grpc::Status AccessService::CreateApiKey(grpc::ServerContext* call, const v1::Cr
                      if (!created.ok()) return created.status();
                      *response->mutable_key() = ToProto(created->row);
                      response->set_secret(created->key);
+                     if (book_ != nullptr) (void)book_->Reload();  // a failed reload: the refresh tries again
                      return absl::OkStatus();
                    });
 }
@@ -105,6 +106,8 @@ grpc::Status AccessService::RevokeApiKey(grpc::ServerContext* call, const v1::Re
                      absl::StatusOr<store::ApiKeyRow> revoked = store.RevokeApiKey(*id, absl::Now());
                      if (!revoked.ok()) return revoked.status();
                      *response = ToProto(*revoked);
+                     // Refused here before this answer leaves; on the other replicas within their refresh (2 s).
+                     if (book_ != nullptr) (void)book_->Reload();
                      return absl::OkStatus();
                    });
 }

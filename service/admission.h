@@ -40,8 +40,8 @@ class Admission {
   absl::Status TakeGrant(const MemoryBudget::Generation& generation, std::size_t buffer_need);
   // The caller's quotas (access/gatekeeper.h) for a stream that may look up `candidates`: RESOURCE_EXHAUSTED
   // naming the quota when the caller's key reached one (nothing taken); nothing to take for an anonymous caller.
-  // `used` says, when the stream ends, how many it looked up (the rest of the reservation goes back). After
-  // TakeSlot.
+  // `used` says, when the stream ends, how many it used (the rest of the reservation goes back). After
+  // TakeGrant: a capacity refusal costs the caller's key nothing.
   absl::Status TakeQuota(const access::Caller& caller, std::int64_t candidates, std::function<std::int64_t()> used);
   // The registry entry the drain cuts: UNAVAILABLE when the drain began since TakeSlot (registering
   // nothing). After TakeGrant.

@@ -20,16 +20,6 @@ absl::Status StartStream(ServiceContext& context, Admission& admission, const ac
   // grant charges what they hold) and as many buffer slots as it can use, if they are free.
   pipeline::PipelineOptions pipeline_options = context.limits.pipeline;
   const std::size_t candidates = spec->generator.max_candidates * spec->domains.size();
-  // The caller's hourly quota is charged the cap now; what the stream did not look up goes back at its end.
-  auto looked_up = std::make_shared<std::weak_ptr<pipeline::EnrichPipeline>>();  // set once the pipeline exists
-  if (absl::Status s = admission.TakeQuota(caller, static_cast<std::int64_t>(candidates),
-                                           [looked_up]() -> std::int64_t {
-                                             const auto p = looked_up->lock();
-                                             return p ? static_cast<std::int64_t>(p->enriched()) : 0;
-                                           });
-      !s.ok()) {
-    return s;
-  }
   pipeline::StreamWork work;
   std::size_t generators_bytes = 0;  // what the Generators hold before they run (each input's own state)
   for (permute::ParsedDomain& domain : spec->domains) {
@@ -41,6 +31,18 @@ absl::Status StartStream(ServiceContext& context, Admission& admission, const ac
                                            MemoryBudget::SlotsFor(candidates * pipeline::MaxReservationBytes(*stages)));
   if (absl::Status s = admission.TakeGrant(
           MemoryBudget::GenerationSlots(spec->generator.max_held_bytes, generators_bytes), buffer_need);
+      !s.ok()) {
+    return s;
+  }
+  // After the server's own limits (a capacity refusal costs the key nothing, and no round trip to Redis).
+  // The caller's hourly quota is charged the cap now; what the stream did not generate goes back at its end (a
+  // generated candidate is one it may have asked about: a cancelled stream pays for its lookups in flight).
+  auto looked_up = std::make_shared<std::weak_ptr<pipeline::EnrichPipeline>>();  // set once the pipeline exists
+  if (absl::Status s = admission.TakeQuota(caller, static_cast<std::int64_t>(candidates),
+                                           [looked_up]() -> std::int64_t {
+                                             const auto p = looked_up->lock();
+                                             return p ? static_cast<std::int64_t>(p->generated()) : 0;
+                                           });
       !s.ok()) {
     return s;
   }
