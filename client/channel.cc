@@ -14,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/grpc_address.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -155,6 +156,12 @@ absl::StatusOr<ChannelOptions> ChannelOptionsFromFlags() {
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& server, const ChannelOptions& options) {
+  // A bearer key read off the wire is the key: never sent in clear beyond this machine.
+  if (!options.tls && !options.api_key.empty() && !base::IsLoopbackAddress(server)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the API key would cross the network in clear to ", server,
+        ": give --tls (with --tls_ca_file for a private CA), or connect over loopback (e.g. kubectl port-forward)"));
+  }
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   grpc::ChannelArguments args;
   if (options.tls) {

@@ -53,6 +53,7 @@ absl::StatusOr<ChannelOptions> ChannelOptionsFromFlags();
 // every call made on it carries `authorization: Bearer <key>`. INVALID_ARGUMENT naming the flag when a file
 // cannot be read or a certificate is given without its key (or the other way round). Connects lazily, as
 // grpc::CreateChannel does: a handshake failure shows as UNAVAILABLE on the first call.
+// INVALID_ARGUMENT too when an API key would be sent in clear beyond loopback (no TLS, a non-loopback server).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeChannel(const std::string& server, const ChannelOptions& options);
 
 // MakeChannel(server, ChannelOptionsFromFlags()); on an error prints "PROGRAM: <message>" to stderr and exits 2

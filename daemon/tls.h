@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/grpc_address.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace squatstream::daemon {
@@ -41,10 +42,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(c
 // MakeServerCredentials(TlsOptionsFromFlags()).
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials();
 
-// True when `grpc_address` (host:port as --grpc_address takes it, or unix:PATH) can only be reached from this
-// machine: a unix socket, 127.0.0.0/8, ::1, "localhost". Any other host — 0.0.0.0, [::], an empty host, another
-// address or a name — is beyond loopback.
-bool IsLoopbackAddress(const std::string& grpc_address);
+using base::IsLoopbackAddress;  // base/grpc_address.h: the client asks it too
 
 // The warning to print at start (one line, no trailing newline) when the server listens on `grpc_address`
 // beyond loopback with neither TLS (`tls`) nor authentication (`auth`); "" otherwise.
