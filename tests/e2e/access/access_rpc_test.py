@@ -174,7 +174,7 @@ def main():
             create = lambda d: g.call(a, W + "CreateWatch", {"domain": d, "settings": {"interval_seconds": 86400}},
                                       key=quota_key)
             r1, r2 = create("example.net"), create("example.info")
-            checks.expect(g.code(r1) == "OK" and g.code(r2) == "ResourceExhausted" and "watches" in g.message(r2),
+            checks.expect(g.code(r1) == "OK" and g.code(r2) == "ResourceExhausted" and "may keep 1 watch " in g.message(r2),
                           f"a second watch over the quota of 1: ResourceExhausted ({g.code(r1)}, {g.message(r2)})")
             # The CLI with a key from the environment.
             c = subprocess.run([cli, f"--server={a.address}", "--max_candidates=3", "--format=list", "example.com"],
