@@ -98,7 +98,8 @@ absl::StatusOr<std::vector<v1::Record>> WatchScanRunner::Scan(const std::string&
   request.set_max_candidates(settings.max_candidates());
   RecordCollector collector(context_);
   if (absl::Status s = collector.admission().TakeSlot(keep_free_); !s.ok()) return s;
-  if (absl::Status s = StartStream(context_, collector.admission(), access::Caller{}, request, collector, &collector, collector.drain());
+  if (absl::Status s = StartStream(context_, collector.admission(), access::Caller{}, request, collector, &collector,
+                                   collector.drain());
       !s.ok()) {
     return s;  // nothing runs; the admission gives back what it took
   }
