@@ -18,6 +18,7 @@
 #                                        a venv of Debian's python3, beside Debian's older dnstwist package
 GRPCURL_VERSION=v1.8.9
 GHZ_VERSION=v0.117.0
+KUSTOMIZE_VERSION=v4.5.7  # builds with Debian's Go 1.19; renders components as kubectl 1.32's v5.5 does
 DNSTWIST_VERSION=20250130
 DNSPYTHON_VERSION=2.7.0  # dnstwist's DNS lookups (the DNS benchmark runs dnstwist --registered)
 set -euo pipefail
@@ -72,6 +73,8 @@ test_packages=(
   # real peers of the banner tests (tests/workers/banner/banner_peers.py): an HTTP/HTTPS server, an SSH server,
   # an SMTP server (run by Debian's python3), and openssl for the self-signed certificate and its fingerprint
   nginx-light openssh-server python3-aiosmtpd openssl
+  # the TLS tests' certificates (tests/e2e/tls, tests/e2e/daemon/health_port_test.py): explicit dates, other CAs
+  python3-cryptography
   # tests/e2e/tools/resolver_trap.py: `ip` brings loopback up in the tests' own network namespace (unshare and
   # mount come with util-linux and mount, always installed)
   iproute2
@@ -160,6 +163,11 @@ go_install() {  # name module version
   touch "$stamp"
 }
 go_install grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+# kustomize for the deploy checks when the machine's kubectl cannot render components (Debian 12's kubectl 1.20
+# embeds a kustomize older than v3.7; the prod overlay uses components): tests/deploy/kustomize.sh prefers it.
+if ! kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v[4-9]'; then
+  go_install kustomize sigs.k8s.io/kustomize/kustomize/v4 "$KUSTOMIZE_VERSION"
+fi
 # ghz is built from scripts/tools/ghz/go.mod, which pins ghz with a newer grpc-go than its own (1.45): grpc-go
 # before 1.49 could reset a new stream with FLOW_CONTROL_ERROR ("Internal: unexpected EOF") when its window
 # estimate grew while the stream was being created (grpc-go #5358, fixed by #5494) — 1 stream in ~20,000 in

@@ -14,7 +14,7 @@ trap 'rm -rf "$tmp"' EXIT
 py=/usr/bin/python3
 for overlay in "$root"/deploy/k8s/overlays/*/; do
   name="$(basename "$overlay")"
-  kubectl kustomize "$overlay" 2>"$tmp/$name.warnings" >"$tmp/$name.yaml"
+  "$here/kustomize.sh" "$overlay" 2>"$tmp/$name.warnings" >"$tmp/$name.yaml"
   node "$here/node/validate_k8s.mjs" "$tmp/$name.yaml"
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/$name.yaml"
 done
@@ -63,14 +63,14 @@ PY
 
 # The streams-metric component needs kustomize >= v3.7 (kubectl >= 1.21 says which kustomize it embeds;
 # Debian 12's kubectl 1.20 does not, and cannot render components).
-if kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v[3-9]'; then
-  kubectl kustomize "$here/fixtures/prod-active-streams" 2>/dev/null >"$tmp/prod-active-streams.yaml"
+if [ -x "$root/.tools/bin/kustomize" ] || kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v[3-9]'; then
+  "$here/kustomize.sh" "$here/fixtures/prod-active-streams" 2>/dev/null >"$tmp/prod-active-streams.yaml"
   grep -q 'name: squatstream_active_streams' "$tmp/prod-active-streams.yaml"
   node "$here/node/validate_k8s.mjs" "$tmp/prod-active-streams.yaml"
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/prod-active-streams.yaml"
   # prod with cert-manager issuing its TLS Secret (deploy/k8s/components/cert-manager): the Certificate names the
   # Secret the pods mount; the validator knows no cert-manager kinds, so it checks the rest.
-  kubectl kustomize "$here/fixtures/prod-tls" 2>/dev/null >"$tmp/prod-tls.yaml"
+  "$here/kustomize.sh" "$here/fixtures/prod-tls" 2>/dev/null >"$tmp/prod-tls.yaml"
   $py - "$tmp/prod-tls.yaml" "$tmp/prod-tls-core.yaml" <<'PY'
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
@@ -83,7 +83,7 @@ yaml.safe_dump_all([d for d in docs if d["kind"] != "Certificate"], open(sys.arg
 PY
   node "$here/node/validate_k8s.mjs" "$tmp/prod-tls-core.yaml"
   $py "$here/check_manifests.py" "$squatstreamd" "$tmp/prod-tls.yaml"
-  kubectl kustomize "$here/fixtures/dev-active-streams" 2>/dev/null >"$tmp/dev-active-streams.yaml"
+  "$here/kustomize.sh" "$here/fixtures/dev-active-streams" 2>/dev/null >"$tmp/dev-active-streams.yaml"
   if $py "$here/check_manifests.py" "$squatstreamd" "$tmp/dev-active-streams.yaml" 2>"$tmp/dev-active-streams.err" \
      || ! grep -q 'can never be reached' "$tmp/dev-active-streams.err"; then
     echo "check_k8s: dev with a streams target above its stream limit was not rejected as unreachable" >&2

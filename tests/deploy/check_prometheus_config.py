@@ -125,7 +125,7 @@ def pod_targets(namespace, name, ip, template, phase="Running"):
 
 
 def check_relabelling(config):
-    rendered = subprocess.run(["kubectl", "kustomize", os.path.join(ROOT, "deploy/k8s/overlays/prod")],
+    rendered = subprocess.run([os.path.join(ROOT, "tests/deploy/kustomize.sh"), os.path.join(ROOT, "deploy/k8s/overlays/prod")],
                               capture_output=True, text=True, check=True).stdout
     deployment = next(o for o in yaml.safe_load_all(rendered) if o and o["kind"] == "Deployment")
     template = deployment["spec"]["template"]
