@@ -36,6 +36,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+def bindable(port):
+    """Whether a server could listen on 127.0.0.1:port now (SO_REUSEADDR, as redis-server binds)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def ping(port, password):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
@@ -91,8 +102,10 @@ class Server:
             else:
                 error = "redis-server did not answer PING within 10 s"
                 self.kill()
-            if port:
-                time.sleep(0.05)  # the same port may linger a moment after a kill
+            if port:  # the same port again: wait (bounded) until the killed server has let it go
+                free_by = time.monotonic() + 5
+                while not bindable(self.port) and time.monotonic() < free_by:
+                    time.sleep(0.01)  # the poll interval
         return error
 
     def kill(self, sig=signal.SIGKILL):
