@@ -36,25 +36,16 @@ v1::ApiKey ToProto(const store::ApiKeyRow& row) {
 
 // Runs one admin call: counted (grpc_server_* with grpc_service="squatstream.v1.AccessService"), its caller
 // admitted with the admin scope, the store required.
-template <typename Call>
+template <typename Body>
 grpc::Status AdminCall(ServiceContext& context, store::Store* store, const grpc::ServerContext& call,
-                       std::string_view method, const GrpcMethodMetrics& m, Call&& body) {
-  const auto started = std::chrono::steady_clock::now();
-  m.started->Increment();
-  m.msg_received->Increment();
-  absl::Status status = [&]() -> absl::Status {
-    absl::StatusOr<access::Caller> caller = AdmitCall(context, call, access::Scope::kAdmin, method);
-    if (!caller.ok()) return caller.status();
+                       std::string_view method, const GrpcMethodMetrics& m, Body&& body) {
+  return AdmittedCall(context, call, access::Scope::kAdmin, method, m, /*unary=*/true, [&](const access::Caller&) {
     if (store == nullptr) {
-      return absl::FailedPreconditionError(
-          "this server runs without API keys (--auth=none): start it with --auth=api_key to manage keys");
+      return ToGrpcStatus(absl::FailedPreconditionError(
+          "this server runs without API keys (--auth=none): start it with --auth=api_key to manage keys"));
     }
-    return body(*store);
-  }();
-  if (status.ok()) m.msg_sent->Increment();
-  m.handled[static_cast<std::size_t>(status.code()) % kGrpcCodeCount]->Increment();
-  m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  return ToGrpcStatus(status);
+    return ToGrpcStatus(body(*store));
+  });
 }
 
 }  // namespace

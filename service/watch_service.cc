@@ -79,22 +79,6 @@ absl::Status CheckEnums(const Values& values, bool (*valid)(int), const char* fi
   return absl::OkStatus();
 }
 
-// Runs one call of a caller allowed `scope` (service/call_access.h), counting it: started, its status, its
-// time, the request received and (unary) the answer sent.
-template <typename Call>
-grpc::Status Counted(ServiceContext& context, const grpc::ServerContext& server_call, access::Scope scope,
-                     std::string_view method, const GrpcMethodMetrics& m, bool unary, Call&& call) {
-  const auto started = std::chrono::steady_clock::now();
-  m.started->Increment();
-  m.msg_received->Increment();
-  absl::StatusOr<access::Caller> caller = AdmitCall(context, server_call, scope, method);
-  grpc::Status status = caller.ok() ? call(*caller) : ToGrpcStatus(caller.status());
-  if (unary && status.ok()) m.msg_sent->Increment();
-  m.handled[static_cast<std::size_t>(status.error_code()) % kGrpcCodeCount]->Increment();
-  m.handling_seconds->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  return status;
-}
-
 }  // namespace
 
 grpc::Status WatchService::DoCreateWatch(const access::Caller& caller, grpc::ServerContext*,
@@ -246,63 +230,63 @@ grpc::Status WatchService::DoAnnotate(grpc::ServerContext*, const v1::AnnotateRe
 // Each call counted as EnrichmentService's are (grpc_server_* with grpc_service="squatstream.v1.WatchService").
 grpc::Status WatchService::CreateWatch(grpc::ServerContext* call, const v1::CreateWatchRequest* request,
                                        v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "CreateWatch",
-                 context_.metrics->watch_service.create_watch, true,
-                 [&](const access::Caller& caller) { return DoCreateWatch(caller, call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchWrite, "CreateWatch",
+                      context_.metrics->watch_service.create_watch, true,
+                      [&](const access::Caller& caller) { return DoCreateWatch(caller, call, request, response); });
 }
 
 grpc::Status WatchService::GetWatch(grpc::ServerContext* call, const v1::GetWatchRequest* request,
                                     v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "GetWatch", context_.metrics->watch_service.get_watch,
-                 true, [&](const access::Caller&) { return DoGetWatch(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchRead, "GetWatch", context_.metrics->watch_service.get_watch,
+                      true, [&](const access::Caller&) { return DoGetWatch(call, request, response); });
 }
 
 grpc::Status WatchService::ListWatches(grpc::ServerContext* call, const v1::ListWatchesRequest* request,
                                        v1::ListWatchesResponse* response) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "ListWatches",
-                 context_.metrics->watch_service.list_watches, true,
-                 [&](const access::Caller&) { return DoListWatches(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchRead, "ListWatches",
+                      context_.metrics->watch_service.list_watches, true,
+                      [&](const access::Caller&) { return DoListWatches(call, request, response); });
 }
 
 grpc::Status WatchService::UpdateWatch(grpc::ServerContext* call, const v1::UpdateWatchRequest* request,
                                        v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "UpdateWatch",
-                 context_.metrics->watch_service.update_watch, true,
-                 [&](const access::Caller&) { return DoUpdateWatch(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchWrite, "UpdateWatch",
+                      context_.metrics->watch_service.update_watch, true,
+                      [&](const access::Caller&) { return DoUpdateWatch(call, request, response); });
 }
 
 grpc::Status WatchService::DeleteWatch(grpc::ServerContext* call, const v1::DeleteWatchRequest* request,
                                        v1::DeleteWatchResponse* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "DeleteWatch",
-                 context_.metrics->watch_service.delete_watch, true,
-                 [&](const access::Caller&) { return DoDeleteWatch(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchWrite, "DeleteWatch",
+                      context_.metrics->watch_service.delete_watch, true,
+                      [&](const access::Caller&) { return DoDeleteWatch(call, request, response); });
 }
 
 grpc::Status WatchService::ScanWatchNow(grpc::ServerContext* call, const v1::ScanWatchNowRequest* request,
                                         v1::Watch* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "ScanWatchNow",
-                 context_.metrics->watch_service.scan_watch_now, true,
-                 [&](const access::Caller&) { return DoScanWatchNow(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchWrite, "ScanWatchNow",
+                      context_.metrics->watch_service.scan_watch_now, true,
+                      [&](const access::Caller&) { return DoScanWatchNow(call, request, response); });
 }
 
 grpc::Status WatchService::ListObservations(grpc::ServerContext* call, const v1::ListObservationsRequest* request,
                                             v1::ListObservationsResponse* response) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "ListObservations",
-                 context_.metrics->watch_service.list_observations, true,
-                 [&](const access::Caller&) { return DoListObservations(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchRead, "ListObservations",
+                      context_.metrics->watch_service.list_observations, true,
+                      [&](const access::Caller&) { return DoListObservations(call, request, response); });
 }
 
 grpc::Status WatchService::StreamEvents(grpc::ServerContext* call, const v1::StreamEventsRequest* request,
                                         grpc::ServerWriter<v1::WatchEvent>* writer) {
-  return Counted(context_, *call, access::Scope::kWatchRead, "StreamEvents",
-                 context_.metrics->watch_service.stream_events, false,
-                 [&](const access::Caller&) { return DoStreamEvents(call, request, writer); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchRead, "StreamEvents",
+                      context_.metrics->watch_service.stream_events, false,
+                      [&](const access::Caller&) { return DoStreamEvents(call, request, writer); });
 }
 
 grpc::Status WatchService::Annotate(grpc::ServerContext* call, const v1::AnnotateRequest* request,
                                     v1::Observation* response) {
-  return Counted(context_, *call, access::Scope::kWatchWrite, "Annotate", context_.metrics->watch_service.annotate,
-                 true, [&](const access::Caller&) { return DoAnnotate(call, request, response); });
+  return AdmittedCall(context_, *call, access::Scope::kWatchWrite, "Annotate", context_.metrics->watch_service.annotate,
+                      true, [&](const access::Caller&) { return DoAnnotate(call, request, response); });
 }
 
 }  // namespace squatstream::service
